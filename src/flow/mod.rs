@@ -1,0 +1,330 @@
+//! Flow table: TCP connections keyed by a canonical 5-tuple, with state and timeouts.
+//!
+//! Receives decoded TCP packets; owns each flow's per-direction reassembly and the
+//! application state above it (`S`). Both directions of a connection map to one
+//! [`FlowKey`], whose hash is symmetric so a sharded pipeline meets both in one worker.
+//! Flows end on FIN/RST, on idle timeout, or by eviction of the oldest idle flows when
+//! the table reaches its cap; every ending is counted and handed back to the caller so
+//! the layers above can flush. Time is always the caller's `now`.
+
+mod key;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+pub use key::FlowKey;
+
+use crate::decode::TcpFlags;
+use crate::reassembly::StreamReassembler;
+use crate::time::Timestamp;
+
+/// A connection still opening (no data both ways yet) expires after this idle time.
+pub const NEW_FLOW_TIMEOUT_SECS: u64 = 30;
+/// An established connection expires after this idle time.
+pub const ESTABLISHED_FLOW_TIMEOUT_SECS: u64 = 300;
+/// A closed connection lingers this long so late packets are recognised.
+pub const CLOSED_FLOW_TIMEOUT_SECS: u64 = 10;
+/// Default cap on flows held at once.
+pub const DEFAULT_MAX_FLOWS: usize = 262_144;
+
+/// Which way a packet travels relative to the connection's initiator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    ToServer = 0,
+    ToClient = 1,
+}
+
+impl Direction {
+    /// The other direction.
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        }
+    }
+}
+
+/// TCP connection state as seen by a passive observer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpState {
+    /// SYN seen, no SYN-ACK yet.
+    SynSent,
+    /// SYN-ACK seen, waiting for the final ACK or data.
+    SynReceived,
+    /// Handshake done, or picked up mid-stream.
+    Established,
+    /// One side sent FIN.
+    Closing,
+    /// Both sides sent FIN, or a RST was seen.
+    Closed,
+}
+
+/// Why a flow left the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowEnd {
+    /// FIN both ways or RST.
+    Closed,
+    /// Idle past its timeout.
+    TimedOut,
+    /// Evicted to stay under the flow cap.
+    Evicted,
+    /// The capture ended.
+    Shutdown,
+}
+
+/// One TCP connection and the state layered on it.
+#[derive(Debug)]
+pub struct Flow<S> {
+    /// A number unique within one run, in order of first packet (EVE's `flow_id`).
+    pub id: u64,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub state: TcpState,
+    /// Whether the three-way handshake was seen (false: picked up mid-stream).
+    pub handshake_seen: bool,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+    /// Reassembly per direction, indexed by [`Direction`].
+    pub streams: [StreamReassembler; 2],
+    fin_seen: [bool; 2],
+    /// Set once the layers above have been told the flow ended.
+    pub finished: bool,
+    pub app: S,
+}
+
+impl<S> Flow<S> {
+    /// The direction of a packet from `src`.
+    pub fn direction_of(&self, src: SocketAddr) -> Direction {
+        if src == self.client {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        }
+    }
+
+    /// Updates TCP state for one packet's flags.
+    pub fn track_flags(&mut self, dir: Direction, flags: TcpFlags) {
+        if flags.rst() {
+            self.state = TcpState::Closed;
+            return;
+        }
+        if flags.syn() {
+            if flags.ack() && dir == Direction::ToClient {
+                if self.state == TcpState::SynSent {
+                    self.state = TcpState::SynReceived;
+                }
+            } else if self.state == TcpState::SynSent {
+                self.handshake_seen = true;
+            }
+            return;
+        }
+        if self.state == TcpState::SynReceived && flags.ack() {
+            self.state = TcpState::Established;
+        }
+        if flags.fin() {
+            self.fin_seen[dir as usize] = true;
+            self.state = if self.fin_seen[0] && self.fin_seen[1] {
+                TcpState::Closed
+            } else {
+                TcpState::Closing
+            };
+        }
+    }
+
+    fn idle_timeout_secs(&self) -> u64 {
+        match self.state {
+            TcpState::SynSent | TcpState::SynReceived => NEW_FLOW_TIMEOUT_SECS,
+            TcpState::Established | TcpState::Closing => ESTABLISHED_FLOW_TIMEOUT_SECS,
+            TcpState::Closed => CLOSED_FLOW_TIMEOUT_SECS,
+        }
+    }
+}
+
+/// Counters kept by the flow table.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FlowStats {
+    pub created: u64,
+    pub closed: u64,
+    pub timed_out: u64,
+    pub evicted: u64,
+    pub picked_up_mid_stream: u64,
+}
+
+/// All live flows of one worker.
+#[derive(Debug)]
+pub struct FlowTable<S> {
+    flows: HashMap<FlowKey, Flow<S>, ahash::RandomState>,
+    max_flows: usize,
+    next_id: u64,
+    last_sweep_secs: u64,
+    pub stats: FlowStats,
+}
+
+/// Server ports assumed when a flow is picked up without its SYN.
+pub type ServerPorts<'a> = &'a [u16];
+
+impl<S: Default> FlowTable<S> {
+    /// A table holding at most `max_flows` flows.
+    pub fn new(max_flows: usize) -> Self {
+        FlowTable {
+            // Fixed seeds: iteration order, and so eviction ties, repeat run to run.
+            flows: HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4)),
+            max_flows: max_flows.max(1),
+            next_id: 1,
+            last_sweep_secs: 0,
+            stats: FlowStats::default(),
+        }
+    }
+
+    /// Flows currently held.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Whether no flow is held.
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// Finds the flow of a packet or creates it; evicted flows are passed to `ended`.
+    ///
+    /// `server_ports` tells which side serves when the SYN was not captured.
+    pub fn lookup_or_create(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        flags: TcpFlags,
+        now: Timestamp,
+        server_ports: ServerPorts<'_>,
+        ended: &mut impl FnMut(Flow<S>, FlowEnd),
+    ) -> Option<&mut Flow<S>> {
+        let key = FlowKey::new(src, dst);
+        if !self.flows.contains_key(&key) {
+            // A lone RST or FIN for an unknown connection starts nothing.
+            if flags.rst() || (flags.fin() && !flags.syn()) {
+                return None;
+            }
+            if self.flows.len() >= self.max_flows {
+                self.evict_oldest(ended);
+            }
+            let (client, server, state, mid_stream) = if flags.syn() && !flags.ack() {
+                (src, dst, TcpState::SynSent, false)
+            } else if flags.syn() {
+                (dst, src, TcpState::SynReceived, true)
+            } else if is_server_side(src.port(), dst.port(), server_ports) {
+                (dst, src, TcpState::Established, true)
+            } else {
+                (src, dst, TcpState::Established, true)
+            };
+            if mid_stream {
+                self.stats.picked_up_mid_stream += 1;
+            }
+            self.stats.created += 1;
+            let id = self.next_id;
+            self.next_id += 1;
+            self.flows.insert(
+                key,
+                Flow {
+                    id,
+                    client,
+                    server,
+                    state,
+                    handshake_seen: false,
+                    first_seen: now,
+                    last_seen: now,
+                    packets: [0; 2],
+                    bytes: [0; 2],
+                    streams: Default::default(),
+                    fin_seen: [false; 2],
+                    finished: false,
+                    app: S::default(),
+                },
+            );
+        }
+        let flow = self.flows.get_mut(&key)?;
+        flow.last_seen = flow.last_seen.max(now);
+        Some(flow)
+    }
+
+    /// Removes a flow (after it closed and the caller flushed it).
+    pub fn remove(&mut self, src: SocketAddr, dst: SocketAddr) -> Option<Flow<S>> {
+        self.flows.remove(&FlowKey::new(src, dst))
+    }
+
+    /// Ends flows idle past their timeout; runs at most once per second of packet time.
+    pub fn expire_idle(&mut self, now: Timestamp, ended: &mut impl FnMut(Flow<S>, FlowEnd)) {
+        let now_secs = now.secs();
+        if now_secs <= self.last_sweep_secs {
+            return;
+        }
+        self.last_sweep_secs = now_secs;
+        let mut expired: Vec<FlowKey> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| now.secs_since(f.last_seen) >= f.idle_timeout_secs())
+            .map(|(k, _)| *k)
+            .collect();
+        if expired.is_empty() {
+            return;
+        }
+        let mut flows: Vec<Flow<S>> = expired
+            .drain(..)
+            .filter_map(|k| self.flows.remove(&k))
+            .collect();
+        flows.sort_by_key(|f| f.id);
+        for flow in flows {
+            let end = if flow.state == TcpState::Closed {
+                self.stats.closed += 1;
+                FlowEnd::Closed
+            } else {
+                self.stats.timed_out += 1;
+                FlowEnd::TimedOut
+            };
+            ended(flow, end);
+        }
+    }
+
+    /// Ends every flow, in order of creation (end of capture).
+    pub fn drain_all(&mut self, ended: &mut impl FnMut(Flow<S>, FlowEnd)) {
+        let mut flows: Vec<Flow<S>> = self.flows.drain().map(|(_, f)| f).collect();
+        flows.sort_by_key(|f| f.id);
+        for flow in flows {
+            ended(flow, FlowEnd::Shutdown);
+        }
+    }
+
+    /// Evicts the oldest-idle eighth of the table (at least one flow).
+    fn evict_oldest(&mut self, ended: &mut impl FnMut(Flow<S>, FlowEnd)) {
+        let mut ages: Vec<(Timestamp, u64, FlowKey)> = self
+            .flows
+            .iter()
+            .map(|(k, f)| (f.last_seen, f.id, *k))
+            .collect();
+        let count = (ages.len() / 8).max(1);
+        ages.select_nth_unstable(count - 1);
+        ages.truncate(count);
+        ages.sort_unstable();
+        for (_, _, key) in ages {
+            if let Some(flow) = self.flows.remove(&key) {
+                self.stats.evicted += 1;
+                ended(flow, FlowEnd::Evicted);
+            }
+        }
+    }
+}
+
+/// Whether `src_port` is the server side, for a flow picked up without its SYN.
+fn is_server_side(src_port: u16, dst_port: u16, server_ports: ServerPorts<'_>) -> bool {
+    let src_listed = server_ports.contains(&src_port);
+    let dst_listed = server_ports.contains(&dst_port);
+    if src_listed != dst_listed {
+        return src_listed;
+    }
+    // Neither or both listed: the lower port is the likelier service port.
+    src_port < dst_port
+}
+
+#[cfg(test)]
+mod tests;

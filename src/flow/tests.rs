@@ -1,0 +1,107 @@
+use super::*;
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("socket address")
+}
+
+const SYN: TcpFlags = TcpFlags(TcpFlags::SYN);
+const ACK: TcpFlags = TcpFlags(TcpFlags::ACK);
+
+#[test]
+fn syn_sender_is_the_client() {
+    let mut t: FlowTable<()> = FlowTable::new(16);
+    let mut ended = |_: Flow<()>, _: FlowEnd| {};
+    let c = addr("10.0.0.1:40000");
+    let s = addr("10.0.0.2:8080");
+    let f = t
+        .lookup_or_create(c, s, SYN, Timestamp(0), &[], &mut ended)
+        .expect("flow");
+    assert_eq!(f.client, c);
+    assert_eq!(f.direction_of(s), Direction::ToClient);
+}
+
+#[test]
+fn mid_stream_pickup_uses_server_ports() {
+    let mut t: FlowTable<()> = FlowTable::new(16);
+    let mut ended = |_: Flow<()>, _: FlowEnd| {};
+    let server = addr("10.0.0.2:8080");
+    let client = addr("10.0.0.1:40000");
+    let f = t
+        .lookup_or_create(server, client, ACK, Timestamp(0), &[8080], &mut ended)
+        .expect("flow");
+    assert_eq!(f.server, server);
+    assert_eq!(t.stats.picked_up_mid_stream, 1);
+}
+
+#[test]
+fn lone_rst_creates_no_flow() {
+    let mut t: FlowTable<()> = FlowTable::new(16);
+    let mut ended = |_: Flow<()>, _: FlowEnd| {};
+    let rst = TcpFlags(TcpFlags::RST);
+    assert!(t
+        .lookup_or_create(
+            addr("1.1.1.1:1"),
+            addr("2.2.2.2:2"),
+            rst,
+            Timestamp(0),
+            &[],
+            &mut ended
+        )
+        .is_none());
+    assert!(t.is_empty());
+}
+
+#[test]
+fn idle_flows_expire_by_packet_time() {
+    let mut t: FlowTable<()> = FlowTable::new(16);
+    let mut ends = Vec::new();
+    let mut ended = |f: Flow<()>, e: FlowEnd| ends.push((f.id, e));
+    t.lookup_or_create(
+        addr("1.1.1.1:1000"),
+        addr("2.2.2.2:80"),
+        SYN,
+        Timestamp(0),
+        &[],
+        &mut ended,
+    );
+    t.expire_idle(Timestamp::from_secs_micros(10, 0), &mut ended);
+    assert_eq!(t.len(), 1);
+    t.expire_idle(Timestamp::from_secs_micros(31, 0), &mut ended);
+    assert_eq!(ends, vec![(1, FlowEnd::TimedOut)]);
+}
+
+#[test]
+fn cap_evicts_the_oldest_idle_flow() {
+    let mut t: FlowTable<()> = FlowTable::new(2);
+    let mut ends = Vec::new();
+    let mut ended = |f: Flow<()>, e: FlowEnd| ends.push((f.id, e));
+    for (i, port) in [1001u16, 1002, 1003].iter().enumerate() {
+        let src = SocketAddr::new("1.1.1.1".parse().expect("ip"), *port);
+        t.lookup_or_create(
+            src,
+            addr("2.2.2.2:80"),
+            SYN,
+            Timestamp(i as i64),
+            &[],
+            &mut ended,
+        );
+    }
+    assert_eq!(ends, vec![(1, FlowEnd::Evicted)]);
+    assert_eq!(t.len(), 2);
+    assert_eq!(t.stats.evicted, 1);
+}
+
+#[test]
+fn fin_both_ways_closes_and_rst_closes_at_once() {
+    let mut t: FlowTable<()> = FlowTable::new(4);
+    let mut ended = |_: Flow<()>, _: FlowEnd| {};
+    let c = addr("1.1.1.1:1000");
+    let s = addr("2.2.2.2:80");
+    let f = t
+        .lookup_or_create(c, s, SYN, Timestamp(0), &[], &mut ended)
+        .expect("flow");
+    f.track_flags(Direction::ToServer, TcpFlags(TcpFlags::FIN | TcpFlags::ACK));
+    assert_eq!(f.state, TcpState::Closing);
+    f.track_flags(Direction::ToClient, TcpFlags(TcpFlags::FIN | TcpFlags::ACK));
+    assert_eq!(f.state, TcpState::Closed);
+}

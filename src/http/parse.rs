@@ -1,0 +1,247 @@
+//! Pure HTTP/1.x head parsing: bytes in, a head out; no state, no I/O.
+//!
+//! `httparse` parses well-formed heads; heads it rejects are retried with a lenient
+//! reader that accepts what servers accept in the wild (HTTP/0.9 request lines,
+//! missing versions, header lines without a colon), because an attacker's request
+//! that the server would take must not slip past the monitor by being malformed.
+
+use super::{Header, HttpError, RequestHead, ResponseHead};
+
+/// A head longer than this is not HTTP we will parse (nginx's default large buffer is 8 KiB).
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Headers kept per message; more are counted and dropped.
+pub const MAX_HEADERS: usize = 128;
+/// Longest method token accepted (WebDAV's longest is 16: VERSION-CONTROL, BASELINE-CONTROL).
+const MAX_METHOD_LEN: usize = 32;
+
+/// Finds the end of a head: the byte after the blank line (CRLF CRLF or bare LF LF).
+pub fn find_head_end(buf: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(pos) = memchr::memchr(b'\n', &buf[from..]) {
+        let nl = from + pos;
+        match buf.get(nl + 1) {
+            Some(b'\n') => return Some(nl + 2),
+            Some(b'\r') if buf.get(nl + 2) == Some(&b'\n') => return Some(nl + 3),
+            _ => from = nl + 1,
+        }
+    }
+    None
+}
+
+/// Whether `b` may appear in a method token (RFC 9110 §5.6.2 tchar).
+pub fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Whether `line` looks like the start of a request line: a method token and a space.
+pub fn looks_like_request_start(line: &[u8]) -> bool {
+    let method_len = line.iter().take_while(|&&b| is_token_char(b)).count();
+    method_len > 0 && method_len <= MAX_METHOD_LEN && line.get(method_len) == Some(&b' ')
+}
+
+/// Whether `line` is a full request line with an HTTP version (used to resynchronise).
+pub fn is_request_line(line: &[u8]) -> bool {
+    if !looks_like_request_start(line) || !line[0].is_ascii_uppercase() {
+        return false;
+    }
+    let end = memchr::memchr(b'\n', line).unwrap_or(line.len());
+    memchr::memmem::find(&line[..end], b" HTTP/1.").is_some()
+}
+
+/// Parses a complete request head (including the blank line).
+pub fn parse_request_head(head: &[u8]) -> Result<RequestHead, HttpError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {
+            let (Some(method), Some(uri), Some(minor)) = (req.method, req.path, req.version) else {
+                return parse_request_head_lenient(head);
+            };
+            Ok(RequestHead {
+                method: method.to_owned(),
+                uri: uri.to_owned(),
+                version: format!("1.{minor}"),
+                headers: req.headers.iter().map(owned_header).collect(),
+            })
+        }
+        Ok(httparse::Status::Partial) | Err(_) => parse_request_head_lenient(head),
+    }
+}
+
+/// Parses a complete response head (including the blank line).
+pub fn parse_response_head(head: &[u8]) -> Result<ResponseHead, HttpError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    match resp.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {
+            let (Some(code), Some(minor)) = (resp.code, resp.version) else {
+                return parse_response_head_lenient(head);
+            };
+            Ok(ResponseHead {
+                status: code,
+                reason: resp.reason.unwrap_or("").to_owned(),
+                version: format!("1.{minor}"),
+                headers: resp.headers.iter().map(owned_header).collect(),
+            })
+        }
+        Ok(httparse::Status::Partial) | Err(_) => parse_response_head_lenient(head),
+    }
+}
+
+fn owned_header(h: &httparse::Header<'_>) -> Header {
+    Header {
+        name: h.name.to_owned(),
+        value: String::from_utf8_lossy(h.value).into_owned(),
+    }
+}
+
+/// Splits a head into lines, dropping CR before LF.
+fn lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
+    head.split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+}
+
+/// The lenient reader: what a permissive server would accept.
+fn parse_request_head_lenient(head: &[u8]) -> Result<RequestHead, HttpError> {
+    let mut it = lines(head);
+    let first = it.next().unwrap_or_default();
+    if !looks_like_request_start(first) {
+        return Err(HttpError::BadRequestLine);
+    }
+    let text = String::from_utf8_lossy(first);
+    let mut parts = text.split_ascii_whitespace();
+    let method = parts.next().unwrap_or_default().to_owned();
+    let rest: Vec<&str> = parts.collect();
+    let (uri, version) = match rest.as_slice() {
+        [] => (String::new(), "0.9".to_owned()),
+        [uri] => ((*uri).to_owned(), "0.9".to_owned()),
+        [uri @ .., last] if last.starts_with("HTTP/") => {
+            (uri.join(" "), last.trim_start_matches("HTTP/").to_owned())
+        }
+        all => (all.join(" "), "0.9".to_owned()),
+    };
+    Ok(RequestHead {
+        method,
+        uri,
+        version,
+        headers: lenient_headers(it),
+    })
+}
+
+fn parse_response_head_lenient(head: &[u8]) -> Result<ResponseHead, HttpError> {
+    let mut it = lines(head);
+    let first = it.next().unwrap_or_default();
+    if !first.starts_with(b"HTTP/") {
+        return Err(HttpError::BadStatusLine);
+    }
+    let text = String::from_utf8_lossy(first);
+    let mut parts = text.splitn(3, ' ');
+    let version = parts
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("HTTP/")
+        .to_owned();
+    let status = parts
+        .next()
+        .and_then(|s| s.trim().parse::<u16>().ok())
+        .ok_or(HttpError::BadStatusLine)?;
+    let reason = parts.next().unwrap_or_default().trim().to_owned();
+    Ok(ResponseHead {
+        status,
+        reason,
+        version,
+        headers: lenient_headers(it),
+    })
+}
+
+fn lenient_headers<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Vec<Header> {
+    let mut headers: Vec<Header> = Vec::new();
+    for line in lines {
+        if line.is_empty() {
+            break;
+        }
+        if headers.len() >= MAX_HEADERS {
+            break;
+        }
+        // Obsolete line folding (RFC 9112 §5.2): a continuation of the previous value.
+        if line[0] == b' ' || line[0] == b'\t' {
+            if let Some(last) = headers.last_mut() {
+                last.value.push(' ');
+                last.value.push_str(String::from_utf8_lossy(line).trim());
+            }
+            continue;
+        }
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
+        headers.push(Header {
+            name: String::from_utf8_lossy(&line[..colon]).trim().to_owned(),
+            value: String::from_utf8_lossy(&line[colon + 1..])
+                .trim()
+                .to_owned(),
+        });
+    }
+    headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GET_HEAD: &[u8] =
+        b"GET /index.html?q=1 HTTP/1.1\r\nHost: www.example.gov\r\nUser-Agent: curl/8.5.0\r\n\r\n";
+
+    #[test]
+    fn finds_head_end_with_crlf_and_bare_lf() {
+        assert_eq!(find_head_end(GET_HEAD), Some(GET_HEAD.len()));
+        assert_eq!(find_head_end(b"GET / HTTP/1.0\n\nBODY"), Some(16));
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nHost: x\r\n"), None);
+    }
+
+    #[test]
+    fn parses_a_well_formed_request() {
+        let r = parse_request_head(GET_HEAD).expect("valid head");
+        assert_eq!(r.method, "GET");
+        assert_eq!(r.uri, "/index.html?q=1");
+        assert_eq!(r.version, "1.1");
+        assert_eq!(r.header("host"), Some("www.example.gov"));
+    }
+
+    #[test]
+    fn parses_http09_request_line_without_version() {
+        let r = parse_request_head(b"GET /old\r\n\r\n").expect("0.9 request");
+        assert_eq!(
+            (r.method.as_str(), r.uri.as_str(), r.version.as_str()),
+            ("GET", "/old", "0.9")
+        );
+    }
+
+    #[test]
+    fn keeps_requests_with_invalid_header_bytes() {
+        let head =
+            b"POST /upload HTTP/1.1\r\nHost: a\r\nX Bad Header: 1\r\nContent-Length: 3\r\n\r\n";
+        let r = parse_request_head(head).expect("lenient parse");
+        assert_eq!(r.header("content-length"), Some("3"));
+    }
+
+    #[test]
+    fn rejects_binary_garbage() {
+        assert!(parse_request_head(b"\x16\x03\x01\x02\x00\r\n\r\n").is_err());
+        assert!(parse_response_head(b"\x00\x01garbage\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn parses_response_with_empty_reason() {
+        let r =
+            parse_response_head(b"HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n").expect("response");
+        assert_eq!(r.status, 404);
+        assert_eq!(r.reason, "");
+    }
+
+    #[test]
+    fn recognises_request_lines_for_resync() {
+        assert!(is_request_line(b"GET /a HTTP/1.1\r\n"));
+        assert!(!is_request_line(b"get /a HTTP/1.1\r\n"));
+        assert!(!is_request_line(b"GET /a\r\n"));
+    }
+}

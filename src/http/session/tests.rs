@@ -1,0 +1,259 @@
+use super::*;
+use crate::http::FileKind;
+
+fn ctx() -> FlowContext {
+    FlowContext {
+        flow_id: 1,
+        client: "198.51.100.7:51234".parse().expect("addr"),
+        server: "203.0.113.10:80".parse().expect("addr"),
+    }
+}
+
+/// Plays a conversation of (direction, bytes) through a session and finishes it.
+fn play(steps: &[(Direction, &[u8])]) -> (Vec<HttpTransaction>, HttpStats) {
+    let mut s = HttpSession::default();
+    let mut out = Vec::new();
+    for (i, (dir, bytes)) in steps.iter().enumerate() {
+        s.on_chunk(
+            *dir,
+            Chunk::Data(bytes),
+            Timestamp(i as i64),
+            &ctx(),
+            &mut out,
+        );
+    }
+    s.finish(Timestamp(99), &ctx(), &mut out);
+    (out, s.stats)
+}
+
+use Direction::{ToClient as S2C, ToServer as C2S};
+
+#[test]
+fn pairs_keep_alive_requests_with_responses() {
+    let (txns, _) = play(&[
+        (C2S, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"),
+        (S2C, b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"),
+        (C2S, b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n"),
+        (S2C, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
+    ]);
+    assert_eq!(txns.len(), 2);
+    assert_eq!(
+        (txns[0].uri(), txns[0].status(), txns[0].response_body_len),
+        (Some("/a"), Some(200), 3)
+    );
+    assert_eq!(
+        (txns[1].uri(), txns[1].status(), txns[1].trans_depth),
+        (Some("/b"), Some(404), 2)
+    );
+}
+
+#[test]
+fn pairs_pipelined_requests_in_order() {
+    let (txns, _) = play(&[
+        (C2S, b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n"),
+        (S2C, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nAHTTP/1.1 201 OK\r\nContent-Length: 2\r\n\r\nBBHTTP/1.1 202 OK\r\n"),
+        (S2C, b"Content-Length: 0\r\n\r\n"),
+    ]);
+    let got: Vec<_> = txns
+        .iter()
+        .map(|t| {
+            (
+                t.uri().unwrap_or("-"),
+                t.status().unwrap_or(0),
+                t.response_body_len,
+            )
+        })
+        .collect();
+    assert_eq!(got, vec![("/1", 200, 1), ("/2", 201, 2), ("/3", 202, 0)]);
+}
+
+#[test]
+fn parses_heads_split_across_segments() {
+    let (txns, _) = play(&[
+        (C2S, b"POST /api/x HT"),
+        (C2S, b"TP/1.1\r\nContent-Le"),
+        (C2S, b"ngth: 4\r\n\r"),
+        (C2S, b"\nbody"),
+        (S2C, b"HTTP/1.1 204 No Content\r\n\r\n"),
+    ]);
+    assert_eq!(txns.len(), 1);
+    assert_eq!(txns[0].method(), Some("POST"));
+    assert_eq!(txns[0].request_body_len, 4);
+    assert_eq!(txns[0].body_prefix, b"body");
+}
+
+#[test]
+fn counts_chunked_response_bodies() {
+    let (txns, _) = play(&[
+        (C2S, b"GET / HTTP/1.1\r\n\r\n"),
+        (S2C, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+    ]);
+    assert_eq!(txns[0].response_body_len, 11);
+    assert!(!txns[0].flags.incomplete);
+}
+
+#[test]
+fn handles_100_continue() {
+    let (txns, _) = play(&[
+        (
+            C2S,
+            b"PUT /f HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
+        ),
+        (S2C, b"HTTP/1.1 100 Continue\r\n\r\n"),
+        (C2S, b"abc"),
+        (S2C, b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"),
+    ]);
+    assert_eq!(txns.len(), 1);
+    assert_eq!(
+        (
+            txns[0].info_code,
+            txns[0].status(),
+            txns[0].request_body_len
+        ),
+        (Some(100), Some(201), 3)
+    );
+}
+
+#[test]
+fn refused_100_continue_body_does_not_swallow_the_next_request() {
+    let (txns, _) = play(&[
+        (
+            C2S,
+            b"PUT /shell.php HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n",
+        ),
+        (
+            S2C,
+            b"HTTP/1.1 405 Not Allowed\r\nContent-Length: 0\r\n\r\n",
+        ),
+        (C2S, b"GET /next HTTP/1.1\r\n\r\n"),
+        (S2C, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ]);
+    assert_eq!(txns.len(), 2);
+    assert!(txns[0].flags.answered_before_body);
+    assert_eq!(txns[0].method(), Some("PUT"));
+    assert_eq!(txns[1].uri(), Some("/next"));
+}
+
+#[test]
+fn stops_parsing_after_connect_is_accepted() {
+    let (txns, stats) = play(&[
+        (C2S, b"CONNECT example.com:443 HTTP/1.1\r\n\r\n"),
+        (S2C, b"HTTP/1.1 200 Connection established\r\n\r\n"),
+        (C2S, b"\x16\x03\x01 binary tls GET / HTTP/1.1\r\n\r\n"),
+        (S2C, b"\x16\x03\x03 more"),
+    ]);
+    assert_eq!(txns.len(), 1);
+    assert!(txns[0].flags.tunnel);
+    assert_eq!(stats.tunnels, 1);
+}
+
+#[test]
+fn stops_parsing_after_upgrade() {
+    let (txns, _) = play(&[
+        (
+            C2S,
+            b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        ),
+        (
+            S2C,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello",
+        ),
+        (C2S, b"\x81\x85garbage"),
+    ]);
+    assert_eq!(txns.len(), 1);
+    assert_eq!(txns[0].status(), Some(101));
+}
+
+#[test]
+fn http09_request_and_response_until_close() {
+    let (txns, _) = play(&[(C2S, b"GET /old\r\n"), (S2C, b"<html>old</html>")]);
+    assert_eq!(txns.len(), 1);
+    assert_eq!(
+        txns[0].request.as_ref().map(|r| r.version.as_str()),
+        Some("0.9")
+    );
+    assert_eq!(txns[0].response_body_len, 16);
+    assert_eq!(txns[0].status(), None);
+}
+
+#[test]
+fn resynchronises_after_a_gap_in_a_head() {
+    let mut s = HttpSession::default();
+    let mut out = Vec::new();
+    let c = ctx();
+    s.on_chunk(
+        C2S,
+        Chunk::Data(b"GET /a HTTP/1.1\r\nHo"),
+        Timestamp(0),
+        &c,
+        &mut out,
+    );
+    s.on_chunk(C2S, Chunk::Gap(100), Timestamp(1), &c, &mut out);
+    s.on_chunk(
+        C2S,
+        Chunk::Data(b"tail of lost\r\n\r\nGET /b HTTP/1.1\r\n\r\n"),
+        Timestamp(2),
+        &c,
+        &mut out,
+    );
+    s.finish(Timestamp(3), &c, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].uri(), Some("/b"));
+    assert_eq!(s.stats.resyncs, 1);
+}
+
+#[test]
+fn records_multipart_uploads_with_sniffed_type() {
+    let body = b"--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"cat.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n<?php echo 1; ?>\r\n--B--\r\n";
+    let head = format!(
+        "POST /permits/upload HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=B\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let (txns, _) = play(&[
+        (C2S, head.as_bytes()),
+        (C2S, &body[..30]),
+        (C2S, &body[30..]),
+        (S2C, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ]);
+    assert_eq!(txns[0].uploads.len(), 1);
+    assert_eq!(txns[0].uploads[0].filename.as_deref(), Some("cat.jpg"));
+    assert_eq!(txns[0].uploads[0].detected, FileKind::Php);
+}
+
+#[test]
+fn unanswered_pipelining_flood_is_bounded() {
+    let mut s = HttpSession::default();
+    let mut out = Vec::new();
+    for i in 0..1000 {
+        s.on_chunk(
+            C2S,
+            Chunk::Data(b"GET / HTTP/1.1\r\n\r\n"),
+            Timestamp(i),
+            &ctx(),
+            &mut out,
+        );
+        assert!(s.open.len() <= MAX_OPEN_TRANSACTIONS);
+    }
+    assert_eq!(s.stats.forced_out, (1000 - MAX_OPEN_TRANSACTIONS) as u64);
+}
+
+#[test]
+fn response_without_request_is_still_reported() {
+    let (txns, _) = play(&[(
+        S2C,
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\nno",
+    )]);
+    assert_eq!(txns.len(), 1);
+    assert_eq!(txns[0].method(), None);
+    assert_eq!(txns[0].status(), Some(400));
+}
+
+#[test]
+fn rejects_conflicting_content_lengths() {
+    assert_eq!(content_length(Some("5, 5")), Ok(Some(5)));
+    assert_eq!(
+        content_length(Some("5, 6")),
+        Err(HttpError::BadContentLength)
+    );
+    assert_eq!(content_length(Some("-1")), Err(HttpError::BadContentLength));
+}

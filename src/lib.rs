@@ -1,0 +1,27 @@
+//! tamperwatch: a passive monitor for a public website's host.
+//!
+//! The stages, in flow order:
+//!
+//! 1. [`capture`]: frames from a pcap/pcapng file or a live interface, with their time.
+//! 2. [`decode`]: link, IP and transport headers, as views over the frame.
+//! 3. [`flow`]: a table of TCP flows keyed by a canonical 5-tuple, with timeouts.
+//! 4. [`reassembly`]: each direction's TCP byte stream, in order, gaps announced.
+//! 5. [`http`]: HTTP/1.x requests and responses, paired into transactions.
+//! 6. [`tls`]: ClientHello metadata, for anonymous statistics only.
+//! 7. [`sink`]: where transactions and findings are written.
+//!
+//! [`pipeline`] is the one place that wires them together; [`time`] is the packet
+//! clock every stage is given.
+
+pub mod time;
+
+pub mod capture;
+pub mod decode;
+pub mod flow;
+pub mod http;
+pub mod reassembly;
+pub mod sink;
+pub mod tls;
+
+pub mod pipeline;
+pub mod replay;

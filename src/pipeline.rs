@@ -1,0 +1,410 @@
+//! The pipeline: the one place that wires capture → decode → flow → reassembly → HTTP.
+//!
+//! [`Pipeline::process_frame`] takes one frame and its time, and hands every finished
+//! HTTP transaction (and TLS ClientHello) to a [`TransactionObserver`]; detection and
+//! the sinks sit behind that trait. Per packet nothing is allocated on the in-order
+//! path; per-flow buffers are reused. Every packet that cannot be used is counted by
+//! reason in [`Summary`].
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use crate::capture::{CaptureError, Frame, PacketSource};
+use crate::decode::fragment::{Defragmenter, Reassembled};
+use crate::decode::{self, DecodeError, Decoded, LinkType, PacketView, Transport};
+use crate::flow::{Direction, Flow, FlowEnd, FlowTable, DEFAULT_MAX_FLOWS};
+use crate::http::session::{FlowContext, HttpStats};
+use crate::http::{HttpSession, HttpTransaction};
+use crate::reassembly::{Chunk, SeqNumber, StreamStats};
+use crate::time::Timestamp;
+use crate::tls::{self, ClientHello};
+
+/// Receives what the pipeline finds.
+pub trait TransactionObserver {
+    /// A finished HTTP transaction.
+    fn on_transaction(&mut self, txn: &HttpTransaction);
+    /// A TLS ClientHello (statistics only).
+    fn on_client_hello(&mut self, _hello: &ClientHello) {}
+    /// A TCP packet, for per-client TCP-level detectors (SYN floods, port scans).
+    fn on_tcp_packet(&mut self, _packet: &PacketView<'_>, _now: Timestamp) {}
+}
+
+/// An observer that ignores everything (for counting-only replays and benchmarks).
+#[derive(Debug, Default)]
+pub struct NullObserver;
+
+impl TransactionObserver for NullObserver {
+    fn on_transaction(&mut self, _txn: &HttpTransaction) {}
+}
+
+/// Settings of the packet stages.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    pub max_flows: usize,
+    /// Ports that identify the server side of a flow picked up mid-stream.
+    pub server_ports: Vec<u16>,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        PipelineSettings {
+            max_flows: DEFAULT_MAX_FLOWS,
+            server_ports: vec![80, 8080, 8000, 443, 3128, 8443],
+        }
+    }
+}
+
+/// What a flow carries, decided by its first bytes.
+#[derive(Debug, Default)]
+pub enum FlowApp {
+    #[default]
+    Undecided,
+    Http(Box<HttpSession>),
+    /// TLS: the ClientHello was read; the rest is not parsed.
+    Tls,
+}
+
+/// Counters over a whole run.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub packets: u64,
+    pub bytes: u64,
+    pub tcp_packets: u64,
+    pub udp_packets: u64,
+    pub decode_errors: [u64; DecodeError::ALL.len()],
+    pub fragments_reassembled: u64,
+    pub flows: u64,
+    pub flows_picked_up_mid_stream: u64,
+    pub flows_evicted: u64,
+    pub flows_timed_out: u64,
+    pub reassembly: StreamStats,
+    pub http: HttpStats,
+    pub transactions: u64,
+    pub tls_client_hellos: u64,
+}
+
+impl Summary {
+    fn add_stream(&mut self, s: &StreamStats) {
+        let r = &mut self.reassembly;
+        r.bytes_delivered += s.bytes_delivered;
+        r.retransmitted_segments += s.retransmitted_segments;
+        r.out_of_order_segments += s.out_of_order_segments;
+        r.conflicting_overlaps += s.conflicting_overlaps;
+        r.gaps += s.gaps;
+        r.gap_bytes += s.gap_bytes;
+        r.out_of_window_segments += s.out_of_window_segments;
+        r.buffer_limit_hits += s.buffer_limit_hits;
+    }
+
+    /// Total packets that could not be decoded.
+    pub fn decode_error_total(&self) -> u64 {
+        self.decode_errors.iter().sum()
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "packets            {}", self.packets)?;
+        writeln!(f, "bytes              {}", self.bytes)?;
+        writeln!(f, "tcp packets        {}", self.tcp_packets)?;
+        writeln!(f, "udp packets        {}", self.udp_packets)?;
+        writeln!(
+            f,
+            "flows              {} ({} picked up mid-stream, {} timed out, {} evicted)",
+            self.flows, self.flows_picked_up_mid_stream, self.flows_timed_out, self.flows_evicted
+        )?;
+        writeln!(f, "transactions       {}", self.transactions)?;
+        writeln!(f, "tls client hellos  {}", self.tls_client_hellos)?;
+        let r = &self.reassembly;
+        writeln!(
+            f,
+            "reassembly         {} gaps ({} bytes), {} retransmitted, {} out of order, {} conflicting overlaps",
+            r.gaps, r.gap_bytes, r.retransmitted_segments, r.out_of_order_segments, r.conflicting_overlaps
+        )?;
+        writeln!(f, "decode errors      {}", self.decode_error_total())?;
+        for e in DecodeError::ALL {
+            let n = self.decode_errors[e.index()];
+            if n > 0 {
+                writeln!(f, "  {:<24} {n}", e.as_str())?;
+            }
+        }
+        let http_errors: u64 = self.http.errors.iter().sum();
+        writeln!(
+            f,
+            "http parse errors  {http_errors} ({} resyncs)",
+            self.http.resyncs
+        )?;
+        for e in crate::http::HttpError::ALL {
+            let n = self.http.errors[e.index()];
+            if n > 0 {
+                writeln!(f, "  {:<24} {n}", e.as_str())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The packet stages of one worker.
+pub struct Pipeline {
+    settings: PipelineSettings,
+    flows: FlowTable<FlowApp>,
+    defrag: Defragmenter,
+    pending: Vec<HttpTransaction>,
+    pub summary: Summary,
+}
+
+impl Pipeline {
+    /// A pipeline with the given settings.
+    pub fn new(settings: PipelineSettings) -> Self {
+        Pipeline {
+            flows: FlowTable::new(settings.max_flows),
+            settings,
+            defrag: Defragmenter::default(),
+            pending: Vec::new(),
+            summary: Summary::default(),
+        }
+    }
+
+    /// Processes every frame of a source.
+    pub fn run_source(
+        &mut self,
+        source: &mut dyn PacketSource,
+        observer: &mut dyn TransactionObserver,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), CaptureError> {
+        let link = source.link_type();
+        while let Some(frame) = source.next_frame()? {
+            progress(u64::from(frame.wire_len.min(frame.data.len() as u32)) + 16);
+            self.process_frame(link, &frame, observer);
+        }
+        Ok(())
+    }
+
+    /// Processes one frame.
+    pub fn process_frame(
+        &mut self,
+        link: LinkType,
+        frame: &Frame<'_>,
+        observer: &mut dyn TransactionObserver,
+    ) {
+        let now = frame.ts;
+        self.summary.packets += 1;
+        self.summary.bytes += u64::from(frame.wire_len);
+        match decode::decode(link, frame.data) {
+            Ok(Decoded::Packet(packet)) => self.process_packet(&packet, now, observer),
+            Ok(Decoded::Fragment(frag)) => match self.defrag.insert(&frag, now.secs()) {
+                Ok(Some(whole)) => self.process_reassembled(&whole, now, observer),
+                Ok(None) => {}
+                Err(e) => self.summary.decode_errors[e.index()] += 1,
+            },
+            Err(e) => self.summary.decode_errors[e.index()] += 1,
+        }
+        self.expire(now, observer);
+    }
+
+    fn process_reassembled(
+        &mut self,
+        whole: &Reassembled,
+        now: Timestamp,
+        observer: &mut dyn TransactionObserver,
+    ) {
+        self.summary.fragments_reassembled += 1;
+        match decode::decode_transport_of(whole) {
+            Ok(packet) => self.process_packet(&packet, now, observer),
+            Err(e) => self.summary.decode_errors[e.index()] += 1,
+        }
+    }
+
+    fn process_packet(
+        &mut self,
+        packet: &PacketView<'_>,
+        now: Timestamp,
+        observer: &mut dyn TransactionObserver,
+    ) {
+        let Transport::Tcp {
+            src_port,
+            dst_port,
+            seq,
+            ack,
+            flags,
+        } = packet.transport
+        else {
+            self.summary.udp_packets += 1;
+            return;
+        };
+        self.summary.tcp_packets += 1;
+        observer.on_tcp_packet(packet, now);
+        let src = SocketAddr::new(packet.src, src_port);
+        let dst = SocketAddr::new(packet.dst, dst_port);
+        let pending = &mut self.pending;
+        let summary = &mut self.summary;
+        let mut ended = |flow: Flow<FlowApp>, end: FlowEnd| {
+            finish_flow(flow, end, now, pending, summary);
+        };
+        let Some(flow) = self.flows.lookup_or_create(
+            src,
+            dst,
+            flags,
+            now,
+            &self.settings.server_ports,
+            &mut ended,
+        ) else {
+            self.drain_pending(observer);
+            return;
+        };
+        let dir = flow.direction_of(src);
+        flow.packets[dir as usize] += 1;
+        flow.bytes[dir as usize] += packet.payload.len() as u64;
+        if flags.syn() {
+            flow.streams[dir as usize].set_isn(SeqNumber(seq));
+        }
+        flow.track_flags(dir, flags);
+        let ctx = FlowContext {
+            flow_id: flow.id,
+            client: flow.client,
+            server: flow.server,
+        };
+        let Flow { streams, app, .. } = flow;
+        let [to_server, to_client] = streams;
+        let (this, peer) = match dir {
+            Direction::ToServer => (to_server, to_client),
+            Direction::ToClient => (to_client, to_server),
+        };
+        let mut deliver_peer = |chunk: Chunk<'_>| {
+            deliver(
+                app,
+                dir.reverse(),
+                chunk,
+                now,
+                &ctx,
+                &mut self.pending,
+                observer,
+            );
+        };
+        if flags.ack() {
+            peer.on_peer_ack(SeqNumber(ack), &mut deliver_peer);
+        }
+        let mut deliver_this = |chunk: Chunk<'_>| {
+            deliver(app, dir, chunk, now, &ctx, &mut self.pending, observer);
+        };
+        let data_seq = if flags.syn() {
+            SeqNumber(seq) + 1
+        } else {
+            SeqNumber(seq)
+        };
+        this.insert_segment(data_seq, packet.payload, &mut deliver_this);
+        if flow.state == crate::flow::TcpState::Closed && !flow.finished {
+            flow.finished = true;
+            if let Some(flow) = self.flows.remove(src, dst) {
+                finish_flow(
+                    flow,
+                    FlowEnd::Closed,
+                    now,
+                    &mut self.pending,
+                    &mut self.summary,
+                );
+            }
+        }
+        self.drain_pending(observer);
+    }
+
+    fn drain_pending(&mut self, observer: &mut dyn TransactionObserver) {
+        for txn in self.pending.drain(..) {
+            self.summary.transactions += 1;
+            observer.on_transaction(&txn);
+        }
+    }
+
+    fn expire(&mut self, now: Timestamp, observer: &mut dyn TransactionObserver) {
+        let pending = &mut self.pending;
+        let summary = &mut self.summary;
+        self.flows.expire_idle(now, &mut |flow, end| {
+            finish_flow(flow, end, now, pending, summary)
+        });
+        self.drain_pending(observer);
+    }
+
+    /// Ends every flow (end of input): flushes reassembly and open transactions.
+    pub fn finish(&mut self, observer: &mut dyn TransactionObserver) {
+        let pending = &mut self.pending;
+        let summary = &mut self.summary;
+        let now = Timestamp::default();
+        self.flows
+            .drain_all(&mut |flow, end| finish_flow(flow, end, now, pending, summary));
+        self.drain_pending(observer);
+        let s = self.flows.stats;
+        self.summary.flows = s.created;
+        self.summary.flows_picked_up_mid_stream = s.picked_up_mid_stream;
+        self.summary.flows_evicted = s.evicted;
+        self.summary.flows_timed_out = s.timed_out;
+    }
+
+    /// Flows currently held (for metrics and memory bounds).
+    pub fn live_flows(&self) -> usize {
+        self.flows.len()
+    }
+}
+
+/// Hands a chunk of one direction to the flow's application layer.
+fn deliver(
+    app: &mut FlowApp,
+    dir: Direction,
+    chunk: Chunk<'_>,
+    now: Timestamp,
+    ctx: &FlowContext,
+    pending: &mut Vec<HttpTransaction>,
+    observer: &mut dyn TransactionObserver,
+) {
+    if let FlowApp::Undecided = app {
+        match chunk {
+            Chunk::Data(d) if dir == Direction::ToServer && tls::looks_like_tls(d) => {
+                if let Some(hello) = tls::parse_client_hello(d) {
+                    observer.on_client_hello(&hello);
+                }
+                *app = FlowApp::Tls;
+                return;
+            }
+            _ => *app = FlowApp::Http(Box::default()),
+        }
+    }
+    if let FlowApp::Http(session) = app {
+        session.on_chunk(dir, chunk, now, ctx, pending);
+    }
+}
+
+/// A flow left the table: flush its streams and HTTP state, and add its counters.
+fn finish_flow(
+    mut flow: Flow<FlowApp>,
+    end: FlowEnd,
+    now: Timestamp,
+    pending: &mut Vec<HttpTransaction>,
+    summary: &mut Summary,
+) {
+    let _ = end;
+    let now = now.max(flow.last_seen);
+    let ctx = FlowContext {
+        flow_id: flow.id,
+        client: flow.client,
+        server: flow.server,
+    };
+    let Flow { streams, app, .. } = &mut flow;
+    for (i, stream) in streams.iter_mut().enumerate() {
+        let dir = if i == 0 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        stream.finish(&mut |chunk| {
+            if let FlowApp::Http(session) = app {
+                session.on_chunk(dir, chunk, now, &ctx, pending);
+            }
+        });
+        summary.add_stream(&stream.stats);
+    }
+    if let FlowApp::Http(session) = app {
+        session.finish(now, &ctx, pending);
+        summary.http.add(&session.stats);
+    } else if let FlowApp::Tls = app {
+        summary.tls_client_hellos += 1;
+    }
+}

@@ -1,0 +1,228 @@
+//! TCP reassembly: one direction's segments in, an ordered byte stream out.
+//!
+//! In-order segments are handed on as borrowed slices without copying (the common
+//! case); only out-of-order segments are copied, into a buffer capped at
+//! [`MAX_PENDING_BYTES`] and [`MAX_PENDING_SEGMENTS`]. Retransmissions are dropped,
+//! overlaps keep the first copy (conflicting bytes are counted), and bytes never seen
+//! are skipped with an explicit [`Chunk::Gap`] so the parser above can resynchronise.
+
+mod seq;
+
+use std::collections::BTreeMap;
+
+pub use seq::SeqNumber;
+
+/// Out-of-order bytes buffered per direction before the oldest hole is given up as a gap.
+pub const MAX_PENDING_BYTES: usize = 1 << 20;
+/// Out-of-order segments buffered per direction before the oldest hole is given up.
+pub const MAX_PENDING_SEGMENTS: usize = 2048;
+/// A segment starting further than this past the expected sequence number is ignored:
+/// larger than any real window (RFC 7323 allows 1 GiB, but not on a web host's capture).
+pub const MAX_SEQ_JUMP_BYTES: u32 = 64 << 20;
+
+/// What reassembly hands to the parser.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Chunk<'a> {
+    /// The next bytes of the stream.
+    Data(&'a [u8]),
+    /// This many bytes were never captured; the stream continues after them.
+    Gap(u64),
+}
+
+/// Per-direction counters.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StreamStats {
+    pub bytes_delivered: u64,
+    pub retransmitted_segments: u64,
+    pub out_of_order_segments: u64,
+    pub conflicting_overlaps: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    pub out_of_window_segments: u64,
+    pub buffer_limit_hits: u64,
+}
+
+/// Reassembles one direction of a TCP connection.
+#[derive(Debug, Default)]
+pub struct StreamReassembler {
+    /// The next sequence number expected, once known.
+    next: Option<SeqNumber>,
+    /// Offset of `next` from the first byte seen, so pending keys never wrap.
+    next_offset: u64,
+    pending: BTreeMap<u64, Vec<u8>>,
+    pending_bytes: usize,
+    pub stats: StreamStats,
+}
+
+impl StreamReassembler {
+    /// Sets the initial sequence number from a SYN (data starts at ISN + 1).
+    pub fn set_isn(&mut self, isn: SeqNumber) {
+        if self.next.is_none() {
+            self.next = Some(isn + 1);
+        }
+    }
+
+    /// Whether the stream's position is known (a SYN or data has been seen).
+    pub fn is_started(&self) -> bool {
+        self.next.is_some()
+    }
+
+    /// Bytes held for out-of-order delivery.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    /// Adds one segment's payload, delivering whatever became contiguous.
+    pub fn insert_segment(
+        &mut self,
+        seq: SeqNumber,
+        data: &[u8],
+        deliver: &mut impl FnMut(Chunk<'_>),
+    ) {
+        if data.is_empty() {
+            return;
+        }
+        // Picked up mid-stream: the first data seen starts the stream.
+        let next = *self.next.get_or_insert(seq);
+        let ahead = seq - next;
+        if ahead <= 0 {
+            let skip = ahead.unsigned_abs() as usize;
+            if skip >= data.len() {
+                self.stats.retransmitted_segments += 1;
+                return;
+            }
+            self.deliver_in_order(&data[skip..], deliver);
+            self.drain_pending(deliver);
+            return;
+        }
+        if ahead as u32 > MAX_SEQ_JUMP_BYTES {
+            self.stats.out_of_window_segments += 1;
+            return;
+        }
+        self.stats.out_of_order_segments += 1;
+        self.buffer(self.next_offset + ahead as u64, data);
+        if self.pending_bytes > MAX_PENDING_BYTES || self.pending.len() > MAX_PENDING_SEGMENTS {
+            self.stats.buffer_limit_hits += 1;
+            self.skip_to_first_pending(deliver);
+        }
+    }
+
+    /// The peer acknowledged `ack`: bytes before it were sent, so a hole before
+    /// buffered data that the peer has acknowledged will never be filled.
+    pub fn on_peer_ack(&mut self, ack: SeqNumber, deliver: &mut impl FnMut(Chunk<'_>)) {
+        let Some(next) = self.next else { return };
+        let acked_ahead = ack - next;
+        if acked_ahead <= 0 || acked_ahead as u32 > MAX_SEQ_JUMP_BYTES {
+            return;
+        }
+        let acked_offset = self.next_offset + acked_ahead as u64;
+        if self
+            .pending
+            .first_key_value()
+            .is_some_and(|(&first, _)| first < acked_offset)
+        {
+            self.skip_to_first_pending(deliver);
+        }
+    }
+
+    /// The stream ended (FIN, RST or timeout): deliver what is buffered, gaps announced.
+    pub fn finish(&mut self, deliver: &mut impl FnMut(Chunk<'_>)) {
+        while !self.pending.is_empty() {
+            self.skip_to_first_pending(deliver);
+        }
+    }
+
+    fn deliver_in_order(&mut self, data: &[u8], deliver: &mut impl FnMut(Chunk<'_>)) {
+        deliver(Chunk::Data(data));
+        self.advance(data.len() as u64);
+        self.stats.bytes_delivered += data.len() as u64;
+    }
+
+    fn advance(&mut self, len: u64) {
+        self.next_offset += len;
+        if let Some(next) = self.next.as_mut() {
+            *next = *next + (len as u32);
+        }
+    }
+
+    /// Buffers an out-of-order segment; bytes already buffered win (first copy).
+    fn buffer(&mut self, start: u64, data: &[u8]) {
+        let end = start + data.len() as u64;
+        let mut cursor = start;
+        let mut pieces: Vec<(u64, u64)> = Vec::new();
+        // Walk buffered segments that may overlap [start, end).
+        let earlier = self
+            .pending
+            .range(..start)
+            .next_back()
+            .map(|(&k, v)| (k, v.len()));
+        let overlapping = earlier
+            .into_iter()
+            .chain(self.pending.range(start..end).map(|(&k, v)| (k, v.len())));
+        for (key, len) in overlapping {
+            let key_end = key + len as u64;
+            if key_end <= cursor {
+                continue;
+            }
+            if key > cursor {
+                pieces.push((cursor, key.min(end)));
+            }
+            // Compare the overlapping bytes: a different second copy is an evasion hint.
+            let ov_start = cursor.max(key);
+            let ov_end = end.min(key_end);
+            if ov_start < ov_end {
+                let old = &self.pending[&key][(ov_start - key) as usize..(ov_end - key) as usize];
+                let new = &data[(ov_start - start) as usize..(ov_end - start) as usize];
+                if old != new {
+                    self.stats.conflicting_overlaps += 1;
+                }
+            }
+            cursor = cursor.max(key_end);
+            if cursor >= end {
+                break;
+            }
+        }
+        if cursor < end {
+            pieces.push((cursor, end));
+        }
+        for (s, e) in pieces {
+            let bytes = data[(s - start) as usize..(e - start) as usize].to_vec();
+            self.pending_bytes += bytes.len();
+            self.pending.insert(s, bytes);
+        }
+    }
+
+    /// Delivers buffered segments that are now contiguous with the stream.
+    fn drain_pending(&mut self, deliver: &mut impl FnMut(Chunk<'_>)) {
+        while let Some(entry) = self.pending.first_entry() {
+            let key = *entry.key();
+            if key > self.next_offset {
+                break;
+            }
+            let bytes = entry.remove();
+            self.pending_bytes -= bytes.len();
+            let skip = (self.next_offset - key) as usize;
+            if skip < bytes.len() {
+                self.deliver_in_order(&bytes[skip..], deliver);
+            }
+        }
+    }
+
+    /// Gives up on the hole before the first buffered segment.
+    fn skip_to_first_pending(&mut self, deliver: &mut impl FnMut(Chunk<'_>)) {
+        let Some((&first, _)) = self.pending.first_key_value() else {
+            return;
+        };
+        if first > self.next_offset {
+            let gap = first - self.next_offset;
+            self.stats.gaps += 1;
+            self.stats.gap_bytes += gap;
+            deliver(Chunk::Gap(gap));
+            self.advance(gap);
+        }
+        self.drain_pending(deliver);
+    }
+}
+
+#[cfg(test)]
+mod tests;
