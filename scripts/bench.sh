@@ -257,7 +257,11 @@ capture() {
 
     touch "$RUN/stop"
     stop_pid "$wrk_pid" INT 5
-    stop_pid "$curl_pid" TERM 12
+    for ((i = 0; i < 120; i++)); do # curl_mix sees the stop file after its current request
+        alive "$curl_pid" || break
+        sleep 0.1
+    done
+    stop_pid "$curl_pid" TERM 3
     sleep 0.5 # let the last FINs and RSTs reach the capture
     stop_pid "$tcpdump_pid" TERM 10
     stop_pid "$nginx_pid" QUIT 5

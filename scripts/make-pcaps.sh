@@ -409,7 +409,7 @@ for p in "${fpids[@]}"; do wait "$p"; done
 done_cap
 
 cap attacks/syn-scan "tcp and host $ATT2"
-bounded 120 nmap -n -Pn -sS -p1-1000 -S $ATT2 -e lo --max-retries 1 127.0.0.1
+bounded 120 nmap -n -Pn -sS -p1-1000,8080 -S $ATT2 -e lo --max-retries 1 127.0.0.1
 done_cap
 
 cap attacks/syn-flood "tcp and host $ATT2 and port 8080"

@@ -11,6 +11,7 @@ pub mod filetype;
 pub mod multipart;
 pub mod parse;
 pub mod session;
+pub mod uri;
 
 use std::net::SocketAddr;
 
@@ -153,6 +154,8 @@ pub struct TransactionFlags {
     pub tunnel: bool,
     /// The transaction was emitted before it completed (flow ended or too many open).
     pub incomplete: bool,
+    /// The response had no status line (an HTTP/0.9 reply): its bytes are all body.
+    pub headless_response: bool,
 }
 
 /// A request and its response, as seen on the wire.

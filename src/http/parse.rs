@@ -14,6 +14,29 @@ pub const MAX_HEADERS: usize = 128;
 /// Longest method token accepted (WebDAV's longest is 16: VERSION-CONTROL, BASELINE-CONTROL).
 const MAX_METHOD_LEN: usize = 32;
 
+/// Methods a request line without a valid version may carry. HTTP/0.9 only ever had
+/// GET; a versionless line with an unknown token is taken as garbage, not a request (as
+/// Zeek does since 5.1), so cruft after a request does not invent transactions.
+const KNOWN_METHODS: [&str; 17] = [
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "DELETE",
+    "CONNECT",
+    "OPTIONS",
+    "TRACE",
+    "PATCH",
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "LOCK",
+    "UNLOCK",
+    "SEARCH",
+];
+
 /// Finds the end of a head: the byte after the blank line (CRLF CRLF or bare LF LF).
 pub fn find_head_end(buf: &[u8]) -> Option<usize> {
     let mut from = 0;
@@ -114,12 +137,19 @@ fn parse_request_head_lenient(head: &[u8]) -> Result<RequestHead, HttpError> {
     let rest: Vec<&str> = parts.collect();
     let (uri, version) = match rest.as_slice() {
         [] => (String::new(), "0.9".to_owned()),
+        [version] if version.starts_with("HTTP/") => (
+            String::new(),
+            version.trim_start_matches("HTTP/").to_owned(),
+        ),
         [uri] => ((*uri).to_owned(), "0.9".to_owned()),
         [uri @ .., last] if last.starts_with("HTTP/") => {
             (uri.join(" "), last.trim_start_matches("HTTP/").to_owned())
         }
         all => (all.join(" "), "0.9".to_owned()),
     };
+    if version == "0.9" && (uri.is_empty() || !KNOWN_METHODS.contains(&method.as_str())) {
+        return Err(HttpError::BadRequestLine);
+    }
     Ok(RequestHead {
         method,
         uri,
@@ -214,6 +244,14 @@ mod tests {
             (r.method.as_str(), r.uri.as_str(), r.version.as_str()),
             ("GET", "/old", "0.9")
         );
+    }
+
+    #[test]
+    fn refuses_versionless_lines_with_unknown_methods_or_no_target() {
+        assert!(parse_request_head(b"T / HTTP\r\n\r\n").is_err());
+        assert!(parse_request_head(b"GET \r\n\r\n").is_err());
+        let r = parse_request_head(b"CCM_POST / HTTP/1.1\r\n\r\n").expect("versioned request");
+        assert_eq!(r.method, "CCM_POST");
     }
 
     #[test]

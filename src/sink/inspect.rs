@@ -5,6 +5,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use crate::http::uri::percent_decode;
 use crate::http::HttpTransaction;
 use crate::pipeline::TransactionObserver;
 
@@ -20,7 +21,10 @@ pub struct InspectRecord<'a> {
     pub trans_depth: u32,
     pub method: Option<&'a str>,
     pub host: Option<&'a str>,
-    pub uri: Option<&'a str>,
+    /// The request target percent-decoded once, as Zeek logs it.
+    pub uri: Option<String>,
+    /// The request target exactly as sent.
+    pub uri_raw: Option<&'a str>,
     pub version: Option<&'a str>,
     pub user_agent: Option<&'a str>,
     pub request_body_len: u64,
@@ -38,6 +42,7 @@ impl<'a> InspectRecord<'a> {
     pub fn from_transaction(t: &'a HttpTransaction) -> Self {
         let req = t.request.as_ref();
         let resp = t.response.as_ref();
+        let headless = t.flags.headless_response;
         let files = t.uploads.iter().filter(|u| u.filename.is_some());
         InspectRecord {
             ts: t.ts.0 as f64 / 1e6,
@@ -49,14 +54,23 @@ impl<'a> InspectRecord<'a> {
             trans_depth: t.trans_depth,
             method: req.map(|r| r.method.as_str()),
             host: t.request_header("host"),
-            uri: req.map(|r| r.uri.as_str()),
-            version: resp
-                .map(|r| r.version.as_str())
-                .or(req.map(|r| r.version.as_str())),
+            uri: req
+                .map(|r| String::from_utf8_lossy(&percent_decode(r.uri.as_bytes())).into_owned()),
+            uri_raw: req.map(|r| r.uri.as_str()),
+            // As in Zeek: the version of the reply; "0.9" for a reply without a status line.
+            version: if headless {
+                Some("0.9")
+            } else {
+                resp.map(|r| r.version.as_str())
+            },
             user_agent: t.request_header("user-agent"),
             request_body_len: t.request_body_len,
             response_body_len: t.response_body_len,
-            status_code: resp.map(|r| r.status),
+            status_code: if headless {
+                Some(0)
+            } else {
+                resp.map(|r| r.status)
+            },
             status_msg: resp.map(|r| r.reason.as_str()),
             info_code: t.info_code,
             orig_filenames: files

@@ -307,6 +307,17 @@ impl HttpSession {
         self.stats.requests += 1;
         self.next_depth += 1;
         let http09 = req.version == "0.9";
+        if http09 {
+            // An HTTP/0.9 request switches the reply stream to raw bytes: a response
+            // still running for a request never seen ends here (as Zeek ends it).
+            let orphan_running = self
+                .open
+                .iter()
+                .any(|o| o.has_response && !o.response_done && o.txn.request.is_none());
+            if orphan_running && matches!(self.response.framing, Framing::Body(_)) {
+                self.finish_response();
+            }
+        }
         let expect_continue = req
             .header("expect")
             .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
@@ -426,7 +437,14 @@ impl HttpSession {
                             .take_while(|&&b| b == b'\r' || b == b'\n')
                             .count();
                         let rest = &data[start..];
-                        if !rest.is_empty() && !rest.starts_with(&b"HTTP/"[..rest.len().min(5)]) {
+                        let owed_09 = self
+                            .open
+                            .iter()
+                            .find(|o| !o.has_response)
+                            .is_some_and(|o| o.http09);
+                        if !rest.is_empty()
+                            && (owed_09 || !rest.starts_with(&b"HTTP/"[..rest.len().min(5)]))
+                        {
                             data = rest;
                             self.on_headless_response(now, ctx);
                             continue;
@@ -504,6 +522,7 @@ impl HttpSession {
         if let Some(open) = self.open.iter_mut().find(|o| !o.has_response) {
             open.has_response = true;
             open.txn.response_start_ts = Some(now);
+            open.txn.flags.headless_response = true;
         }
         let _ = ctx;
         self.response.framing = Framing::Body(BodyDecoder::UntilClose);
