@@ -8,7 +8,8 @@
 //! 4. [`reassembly`]: each direction's TCP byte stream, in order, gaps announced.
 //! 5. [`http`]: HTTP/1.x requests and responses, paired into transactions.
 //! 6. [`tls`]: ClientHello metadata, for anonymous statistics only.
-//! 7. [`sink`]: where transactions and findings are written.
+//! 7. [`detect`]: site policy, rules and behavioural detectors; redacted alerts.
+//! 8. [`sink`]: where alerts, transactions and statistics are written.
 //!
 //! [`pipeline`] is the one place that wires them together; [`time`] is the packet
 //! clock every stage is given.

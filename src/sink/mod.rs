@@ -1,6 +1,27 @@
 //! Sinks: where findings and statistics go.
 //!
-//! [`inspect`] writes HTTP transactions as JSON lines with Zeek's http.log names, for
-//! the offline `inspect` command.
+//! Every sink that records findings implements [`AlertSink`] and consumes the same
+//! redacted [`Alert`](crate::detect::alert::Alert): [`events`] writes EVE JSON lines.
+//! [`inspect`] writes HTTP transactions for the offline `inspect` command.
 
+pub mod events;
 pub mod inspect;
+
+use crate::detect::alert::Alert;
+
+/// Why a sink could not record an alert.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("writing events: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("flagged store: {0}")]
+    Store(String),
+}
+
+/// Something that records alerts.
+pub trait AlertSink {
+    /// Records one alert.
+    fn record(&mut self, alert: &Alert) -> Result<(), SinkError>;
+    /// Makes everything recorded so far durable (or at least handed to the OS).
+    fn flush(&mut self) -> Result<(), SinkError>;
+}

@@ -1,0 +1,3 @@
+//! Detection: transactions in, redacted alerts out.
+
+pub mod alert;

@@ -1,0 +1,72 @@
+//! Flagged events as JSON lines, Suricata EVE-compatible (ARCHITECTURE.md contract).
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::{AlertSink, SinkError};
+use crate::detect::alert::{Alert, AlertHttp, AlertRule, AlertUpload};
+
+/// The EVE shape of an alert; field order is fixed so output is byte-identical.
+#[derive(Debug, Serialize)]
+pub struct EveAlert<'a> {
+    pub timestamp: String,
+    pub flow_id: u64,
+    pub event_type: &'static str,
+    pub src_ip: String,
+    pub src_port: u16,
+    pub dest_ip: String,
+    pub dest_port: u16,
+    pub proto: &'static str,
+    pub alert: &'a AlertRule,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<&'a AlertHttp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload: Option<&'a AlertUpload>,
+    pub evidence: &'a str,
+}
+
+impl<'a> EveAlert<'a> {
+    /// The EVE record of an alert.
+    pub fn of(a: &'a Alert) -> Self {
+        EveAlert {
+            timestamp: a.timestamp.to_eve(),
+            flow_id: a.flow_id,
+            event_type: "alert",
+            src_ip: a.src.ip().to_string(),
+            src_port: a.src.port(),
+            dest_ip: a.dest.ip().to_string(),
+            dest_port: a.dest.port(),
+            proto: "TCP",
+            alert: &a.rule,
+            http: a.http.as_ref(),
+            upload: a.upload.as_ref(),
+            evidence: &a.evidence,
+        }
+    }
+}
+
+/// Writes one JSON line per alert.
+pub struct EventLog<W: Write> {
+    out: W,
+}
+
+impl<W: Write> EventLog<W> {
+    /// An event log writing to `out`.
+    pub fn new(out: W) -> Self {
+        EventLog { out }
+    }
+}
+
+impl<W: Write> AlertSink for EventLog<W> {
+    fn record(&mut self, alert: &Alert) -> Result<(), SinkError> {
+        serde_json::to_writer(&mut self.out, &EveAlert::of(alert)).map_err(std::io::Error::from)?;
+        self.out.write_all(b"\n")?;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.out.flush()?;
+        Ok(())
+    }
+}
