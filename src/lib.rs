@@ -23,6 +23,7 @@ pub mod http;
 pub mod reassembly;
 pub mod sink;
 pub mod tls;
+pub mod detect;
 
 pub mod pipeline;
 pub mod replay;
