@@ -19,11 +19,11 @@ pub mod time;
 pub mod capture;
 pub mod decode;
 pub mod flow;
-pub mod http;
 pub mod reassembly;
-pub mod sink;
+pub mod http;
 pub mod tls;
 pub mod detect;
+pub mod sink;
 
 pub mod pipeline;
 pub mod replay;

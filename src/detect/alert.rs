@@ -135,13 +135,20 @@ impl Alert {
             url: cap(&redact_query(&req.uri), MAX_URL_BYTES),
             http_method: cap(&req.method, 32),
             status: txn.status(),
-            http_user_agent: req.header("user-agent").map(|u| cap(u, MAX_USER_AGENT_BYTES)),
+            http_user_agent: req
+                .header("user-agent")
+                .map(|u| cap(u, MAX_USER_AGENT_BYTES)),
             length: txn.response_body_len,
         })
     }
 
     /// Upload metadata of one part.
-    pub fn upload_of(filename: Option<&str>, content_type: Option<&str>, detected: FileKind, size: u64) -> AlertUpload {
+    pub fn upload_of(
+        filename: Option<&str>,
+        content_type: Option<&str>,
+        detected: FileKind,
+        size: u64,
+    ) -> AlertUpload {
         AlertUpload {
             filename: filename.map(|f| cap(f, 255)),
             content_type: content_type.map(|c| cap(c, 128)),
@@ -203,7 +210,10 @@ mod tests {
 
     #[test]
     fn redacts_every_query_value_but_keeps_names() {
-        assert_eq!(redact_query("/a?email=x@y.z&id=5&flag"), "/a?email=<redacted>&id=<redacted>&flag");
+        assert_eq!(
+            redact_query("/a?email=x@y.z&id=5&flag"),
+            "/a?email=<redacted>&id=<redacted>&flag"
+        );
         assert_eq!(redact_query("/plain/path"), "/plain/path");
         assert_eq!(redact_query("/p?q=secret#frag"), "/p?q=<redacted>");
     }
