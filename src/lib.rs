@@ -15,6 +15,7 @@
 //! clock every stage is given.
 
 pub mod time;
+pub mod config;
 
 pub mod capture;
 pub mod decode;

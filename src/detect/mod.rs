@@ -1,3 +1,166 @@
-//! Detection: transactions in, redacted alerts out.
+//! Detection: transactions and packets in, redacted alerts out.
+//!
+//! [`rules`] loads YAML rule files, [`ruleset`] compiles them into per-field automata,
+//! [`fields`] and [`normalize`] turn a transaction into the values rules test,
+//! [`policy`] adds the site policy's verdicts as values, [`threshold`] keeps the
+//! per-client windows shared by workers, and [`tcp`] watches SYNs. The [`Detector`]
+//! runs them in that order and builds each [`alert::Alert`] redacted.
 
 pub mod alert;
+pub mod fields;
+pub mod normalize;
+pub mod policy;
+pub mod rules;
+pub mod ruleset;
+pub mod tcp;
+pub mod threshold;
+
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use std::sync::Arc;
+
+use alert::{evidence, Alert, AlertRule};
+use fields::FieldValues;
+use policy::Policy;
+use ruleset::RuleSet;
+use tcp::TcpDetectors;
+use threshold::ThresholdTable;
+
+use crate::config::Config;
+use crate::decode::PacketView;
+use crate::http::HttpTransaction;
+use crate::time::Timestamp;
+
+/// Why detection could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    #[error(transparent)]
+    Rules(#[from] rules::RuleError),
+    #[error("compiling rules: {0}")]
+    Compile(#[from] ruleset::CompileError),
+}
+
+/// Policy, rules and behavioural detectors, ready to evaluate.
+#[derive(Debug)]
+pub struct Detector {
+    rules: RuleSet,
+    policy: Policy,
+    tcp: TcpDetectors,
+    thresholds: Arc<ThresholdTable>,
+}
+
+impl Detector {
+    /// Loads and compiles the rules at `rules_path` for this configuration.
+    pub fn load(
+        rules_path: &Path,
+        config: &Config,
+        thresholds: Arc<ThresholdTable>,
+    ) -> Result<Detector, DetectError> {
+        let defs = rules::load(rules_path)?;
+        let rules = RuleSet::compile(defs)?;
+        Ok(Detector::new(rules, config, thresholds))
+    }
+
+    /// A detector from compiled rules.
+    pub fn new(rules: RuleSet, config: &Config, thresholds: Arc<ThresholdTable>) -> Detector {
+        Detector {
+            rules,
+            policy: Policy::new(&config.policy),
+            tcp: TcpDetectors::new(config.detectors.clone()),
+            thresholds,
+        }
+    }
+
+    /// Rules loaded.
+    pub fn rule_count(&self) -> usize {
+        self.rules.rules().len()
+    }
+
+    /// The compiled rule set.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// Evaluates one transaction; alerts are appended to `out` in rule order.
+    pub fn evaluate(&self, txn: &HttpTransaction, out: &mut Vec<Alert>) {
+        if txn.request.is_none() {
+            return;
+        }
+        let mut values = FieldValues::extract(txn, self.rules.header_names());
+        self.policy.judge(txn, &mut values);
+        for m in self.rules.evaluate(&values) {
+            let rule = m.rule;
+            if let Some(t) = &rule.threshold {
+                let distinct = rule.distinct_field.map(|f| {
+                    let mut h = ahash::AHasher::default();
+                    values
+                        .get(f)
+                        .first()
+                        .map(|v| v.bytes.as_slice())
+                        .unwrap_or_default()
+                        .hash(&mut h);
+                    h.finish()
+                });
+                if !self.thresholds.observe(
+                    rule.id,
+                    txn.client.ip(),
+                    txn.ts,
+                    t.count,
+                    t.window_secs,
+                    distinct,
+                ) {
+                    continue;
+                }
+            }
+            let upload = m
+                .hit
+                .as_ref()
+                .and_then(|h| h.upload)
+                .and_then(|i| txn.uploads.get(i))
+                .map(|u| {
+                    Alert::upload_of(
+                        u.filename.as_deref(),
+                        u.content_type.as_deref(),
+                        u.detected,
+                        u.size,
+                    )
+                });
+            let token = match (&m.hit, &rule.threshold) {
+                (_, Some(t)) => format!("{} in {}s", t.count, t.window_secs).into_bytes(),
+                (Some(h), None) => h.evidence.clone(),
+                (None, None) => rule.name.clone().into_bytes(),
+            };
+            out.push(Alert {
+                timestamp: txn.ts,
+                flow_id: txn.flow_id,
+                src: txn.client,
+                dest: txn.server,
+                rule: AlertRule {
+                    signature_id: rule.id,
+                    rule: rule.name.clone(),
+                    signature: rule.signature.clone(),
+                    category: rule.category,
+                    severity: rule.severity,
+                },
+                http: Alert::http_of(txn),
+                upload,
+                evidence: evidence(&token),
+            });
+        }
+    }
+
+    /// Observes a TCP packet for the SYN flood and port scan detectors.
+    pub fn observe_packet(&self, p: &PacketView<'_>, now: Timestamp, out: &mut Vec<Alert>) {
+        if let Some(a) = self.tcp.observe(p, now, &self.thresholds) {
+            out.push(a);
+        }
+    }
+
+    /// Forgets per-client windows that have ended.
+    pub fn sweep(&self, now: Timestamp) {
+        self.thresholds.sweep(now);
+    }
+}
+
+#[cfg(test)]
+mod tests;

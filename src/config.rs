@@ -1,0 +1,432 @@
+//! Site policy and settings: YAML in, validated [`Config`] out.
+//!
+//! The raw structs mirror the file exactly (`deny_unknown_fields`, one doc line per
+//! key, as in ARCHITECTURE.md); [`Config::load`] parses and validates, and every error
+//! names the file and, where the YAML parser knows it, the line.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {reason}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("{path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// What is "the website": its addresses and ports.
+    pub site: SiteConfig,
+    /// Who may change what, and where uploads are sanctioned.
+    pub policy: PolicyConfig,
+    /// Directory of rule files (`*.yaml`).
+    pub rules: Option<PathBuf>,
+    /// How long flagged records are kept.
+    pub retention: RetentionConfig,
+    /// The flagged store.
+    pub store: StoreConfig,
+    /// The events log.
+    pub events: EventsConfig,
+    /// Live capture settings.
+    pub capture: CaptureConfig,
+    /// The metrics endpoint.
+    pub metrics: MetricsConfig,
+    /// Behavioural detector thresholds.
+    pub detectors: DetectorsConfig,
+}
+
+/// The website's addresses and ports.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiteConfig {
+    /// Server addresses (CIDR); empty means any address.
+    pub addresses: Vec<IpNet>,
+    /// Server ports.
+    pub ports: Vec<u16>,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        SiteConfig {
+            addresses: Vec::new(),
+            ports: vec![80, 8080],
+        }
+    }
+}
+
+/// The site policy.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Who may change content, with which methods, under which paths.
+    pub authorized: Vec<AuthorizedEntry>,
+    /// The only places uploads are sanctioned.
+    pub upload_endpoints: Vec<UploadEndpoint>,
+    /// Paths anyone may POST to (contact forms, login, search): not content changes.
+    pub public_endpoints: Vec<String>,
+    /// Path prefix → metrics label (bounded set).
+    pub content_groups: BTreeMap<String, String>,
+}
+
+/// One grant of write access.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizedEntry {
+    /// Client networks.
+    pub sources: Vec<IpNet>,
+    /// HTTP methods (upper case).
+    pub methods: Vec<String>,
+    /// Path prefixes.
+    pub paths: Vec<String>,
+}
+
+/// A sanctioned upload endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadEndpoint {
+    /// The endpoint's path (exact match after normalization).
+    pub path: String,
+    /// Allowed file extensions, lower case without the dot.
+    pub extensions: Vec<String>,
+    /// Largest request body accepted.
+    #[serde(default = "default_max_upload_bytes")]
+    pub max_bytes: u64,
+}
+
+fn default_max_upload_bytes() -> u64 {
+    10 * 1024 * 1024
+}
+
+/// Retention of flagged records.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Days a flagged record is kept.
+    pub days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig { days: 30 }
+    }
+}
+
+/// The flagged store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// SQLite database path.
+    pub path: PathBuf,
+    /// Source address handling: keep, truncate or hash.
+    pub source_address: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: PathBuf::from("/var/lib/tamperwatch/flagged.db"),
+            source_address: "keep".to_owned(),
+        }
+    }
+}
+
+/// The events log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// JSON lines file, or "-" for stdout.
+    pub path: String,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig {
+            path: "/var/log/tamperwatch/events.jsonl".to_owned(),
+        }
+    }
+}
+
+/// Live capture.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureConfig {
+    /// Interface to capture on.
+    pub interface: String,
+    /// BPF filter; derived from `site` when unset.
+    pub filter: Option<String>,
+    /// Bytes captured per packet.
+    pub snaplen: i32,
+    /// Kernel buffer size in bytes.
+    pub buffer_bytes: i32,
+    /// Packet worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            interface: "eth0".to_owned(),
+            filter: None,
+            snaplen: 65_535,
+            buffer_bytes: 64 << 20,
+            workers: 0,
+        }
+    }
+}
+
+/// The metrics endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address to serve `/metrics`, `/healthz` and `/readyz` on.
+    pub listen: SocketAddr,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9717)),
+        }
+    }
+}
+
+/// TCP-level behavioural detectors (HTTP-level ones are threshold rules).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectorsConfig {
+    /// SYNs from one client within the window that make a SYN flood.
+    pub syn_flood_count: u32,
+    pub syn_flood_window_secs: u64,
+    /// Distinct destination ports from one client within the window that make a port scan.
+    pub port_scan_ports: u32,
+    pub port_scan_window_secs: u64,
+}
+
+impl Default for DetectorsConfig {
+    fn default() -> Self {
+        DetectorsConfig {
+            syn_flood_count: 200,
+            syn_flood_window_secs: 10,
+            port_scan_ports: 20,
+            port_scan_window_secs: 60,
+        }
+    }
+}
+
+/// Methods that change content by definition (RFC 9110 and WebDAV, RFC 4918).
+pub const WRITE_METHODS: [&str; 9] = [
+    "PUT",
+    "DELETE",
+    "PATCH",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "PROPPATCH",
+    "LOCK",
+    "UNLOCK",
+];
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates configuration text; `path` is used in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = if text.trim().is_empty() {
+            Config::default()
+        } else {
+            serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+                path: path.to_path_buf(),
+                line: e.location().map(|l| l.line()).unwrap_or(0),
+                reason: e.to_string(),
+            })?
+        };
+        config.validate().map_err(|reason| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        for entry in &self.policy.authorized {
+            for m in &entry.methods {
+                if m.is_empty()
+                    || !m
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b == b'_' || b == b'-')
+                {
+                    return Err(format!(
+                        "policy.authorized: method {m:?} must be an upper-case token"
+                    ));
+                }
+            }
+            for p in &entry.paths {
+                check_path("policy.authorized.paths", p)?;
+            }
+        }
+        for ep in &self.policy.upload_endpoints {
+            check_path("policy.upload_endpoints.path", &ep.path)?;
+        }
+        for p in &self.policy.public_endpoints {
+            check_path("policy.public_endpoints", p)?;
+        }
+        if self.policy.content_groups.len() > 64 {
+            return Err(
+                "policy.content_groups: at most 64 groups (metrics labels must stay bounded)"
+                    .to_owned(),
+            );
+        }
+        for (prefix, label) in &self.policy.content_groups {
+            check_path("policy.content_groups", prefix)?;
+            if label.is_empty()
+                || !label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                return Err(format!(
+                    "policy.content_groups: label {label:?} must match [a-z0-9_]+"
+                ));
+            }
+        }
+        if !["keep", "truncate", "hash"].contains(&self.store.source_address.as_str()) {
+            return Err(format!(
+                "store.source_address: {:?} is not one of keep, truncate, hash",
+                self.store.source_address
+            ));
+        }
+        if self.retention.days == 0 {
+            return Err("retention.days must be at least 1".to_owned());
+        }
+        Ok(())
+    }
+
+    /// The BPF filter for live capture: the configured one, or one derived from the site.
+    pub fn capture_filter(&self) -> String {
+        if let Some(f) = &self.capture.filter {
+            return f.clone();
+        }
+        let ports: Vec<String> = self
+            .site
+            .ports
+            .iter()
+            .map(|p| format!("port {p}"))
+            .collect();
+        let hosts: Vec<String> = self
+            .site
+            .addresses
+            .iter()
+            .map(|n| format!("net {n}"))
+            .collect();
+        let mut parts = vec!["tcp".to_owned()];
+        if !ports.is_empty() {
+            parts.push(format!("({})", ports.join(" or ")));
+        }
+        if !hosts.is_empty() {
+            parts.push(format!("({})", hosts.join(" or ")));
+        }
+        parts.join(" and ")
+    }
+}
+
+fn check_path(key: &str, p: &str) -> Result<(), String> {
+    if !p.starts_with('/') {
+        return Err(format!("{key}: {p:?} must start with '/'"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+site:
+  addresses: [203.0.113.10/32, "2001:db8::10/128"]
+  ports: [80, 8080]
+policy:
+  authorized:
+    - sources: [10.20.0.0/16]
+      methods: [POST, PUT, PATCH, DELETE]
+      paths: [/admin/, /api/]
+  upload_endpoints:
+    - path: /permits/upload
+      extensions: [pdf, jpg, jpeg, png]
+      max_bytes: 10485760
+  content_groups:
+    /permits/: permits
+retention:
+  days: 30
+"#;
+
+    #[test]
+    fn parses_the_architecture_example() {
+        let c = Config::parse(EXAMPLE, Path::new("t.yaml")).expect("valid config");
+        assert_eq!(c.site.ports, vec![80, 8080]);
+        assert_eq!(c.policy.upload_endpoints[0].max_bytes, 10_485_760);
+        assert_eq!(
+            c.capture_filter(),
+            "tcp and (port 80 or port 8080) and (net 203.0.113.10/32 or net 2001:db8::10/128)"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_a_line() {
+        let err = Config::parse(
+            "site:\n  ports: [80]\n  colour: blue\n",
+            Path::new("c.yaml"),
+        )
+        .expect_err("unknown key");
+        let msg = err.to_string();
+        assert!(msg.starts_with("c.yaml:3:"), "{msg}");
+        assert!(msg.contains("colour"), "{msg}");
+    }
+
+    #[test]
+    fn bad_cidr_is_refused() {
+        let err = Config::parse("site:\n  addresses: [10.0.0.0/99]\n", Path::new("c.yaml"))
+            .expect_err("bad cidr");
+        assert!(err.to_string().contains("c.yaml:2"), "{err}");
+    }
+
+    #[test]
+    fn labels_must_be_bounded_tokens() {
+        let err = Config::parse(
+            "policy:\n  content_groups:\n    /x/: \"Bad Label\"\n",
+            Path::new("c.yaml"),
+        )
+        .expect_err("bad label");
+        assert!(err.to_string().contains("[a-z0-9_]+"));
+    }
+
+    #[test]
+    fn empty_file_is_the_default_policy() {
+        let c = Config::parse("", Path::new("c.yaml")).expect("empty ok");
+        assert!(c.policy.authorized.is_empty());
+        assert_eq!(c.retention.days, 30);
+    }
+}

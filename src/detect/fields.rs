@@ -1,0 +1,409 @@
+//! Transaction fields as rules see them: extracted once per transaction, lowercased,
+//! decoded and normalized, each value remembering which upload part it came from.
+//!
+//! Values are bounded: header, parameter and part counts are capped by the HTTP layer
+//! and here, and every value passes through [`normalize::decode`]'s length cap.
+
+use std::net::IpAddr;
+
+use super::normalize::{self, decode, resolve_path, split_target};
+use crate::http::HttpTransaction;
+
+/// Parameters read from one query string or form body.
+pub const MAX_PARAMS: usize = 256;
+
+/// A field a rule condition can test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// The request method, as sent.
+    Method,
+    /// The method after X-HTTP-Method-Override and friends (or the method itself).
+    EffectiveMethod,
+    /// The request target exactly as sent.
+    UriRaw,
+    /// The path as sent (before `?`).
+    PathRaw,
+    /// The path decoded (percent, overlong UTF-8, `\`, NUL) but dot segments kept.
+    PathDecoded,
+    /// The path decoded with `//`, `/./`, `/../` resolved.
+    PathNormalized,
+    /// The last path segment's extension (`php` for `/a/shell.php`).
+    PathExtension,
+    QueryNames,
+    QueryValues,
+    /// Form field names of a urlencoded body.
+    BodyNames,
+    /// Form field values of a urlencoded body.
+    BodyValues,
+    /// The first bytes of the request body, decoded.
+    Body,
+    HeaderNames,
+    /// Every request header value.
+    HeaderValues,
+    /// The values of one named header (index into the rule set's header names).
+    Header(u16),
+    UserAgent,
+    Host,
+    RequestContentType,
+    UploadFilename,
+    /// The last extension of each uploaded filename.
+    UploadExtension,
+    /// Every extension of each uploaded filename (`shell.php.jpg` → php, jpg).
+    UploadExtensions,
+    UploadContentType,
+    UploadDetected,
+    UploadSize,
+    /// The first bytes of each uploaded file.
+    UploadContent,
+    RequestBodyLen,
+    Status,
+    /// The client address (for `cidr`).
+    Src,
+    /// Policy outcomes (`unauthorized_change`, ...).
+    Policy,
+    /// Evasion and anomaly markers (`double_encoding`, `nul_byte`, ...).
+    Anomaly,
+}
+
+/// Field names as written in rules, for the fixed fields.
+const FIXED_FIELDS: [(&str, Field); 30] = [
+    ("method", Field::Method),
+    ("method.effective", Field::EffectiveMethod),
+    ("uri.raw", Field::UriRaw),
+    ("path.raw", Field::PathRaw),
+    ("path.decoded", Field::PathDecoded),
+    ("path", Field::PathNormalized),
+    ("path.normalized", Field::PathNormalized),
+    ("path.extension", Field::PathExtension),
+    ("query.names", Field::QueryNames),
+    ("query.values", Field::QueryValues),
+    ("body.names", Field::BodyNames),
+    ("body.values", Field::BodyValues),
+    ("body", Field::Body),
+    ("header.names", Field::HeaderNames),
+    ("header.values", Field::HeaderValues),
+    ("user_agent", Field::UserAgent),
+    ("host", Field::Host),
+    ("request.content_type", Field::RequestContentType),
+    ("upload.filename", Field::UploadFilename),
+    ("upload.extension", Field::UploadExtension),
+    ("upload.extensions", Field::UploadExtensions),
+    ("upload.content_type", Field::UploadContentType),
+    ("upload.detected", Field::UploadDetected),
+    ("upload.size", Field::UploadSize),
+    ("upload.content", Field::UploadContent),
+    ("request.body_len", Field::RequestBodyLen),
+    ("status", Field::Status),
+    ("src", Field::Src),
+    ("policy", Field::Policy),
+    ("anomaly", Field::Anomaly),
+];
+
+impl Field {
+    /// Parses a field name; `header.<name>` fields are interned into `headers`.
+    pub fn parse(name: &str, headers: &mut Vec<String>) -> Option<Field> {
+        if let Some((_, f)) = FIXED_FIELDS.iter().find(|(n, _)| *n == name) {
+            return Some(*f);
+        }
+        let header = name.strip_prefix("header.")?.to_ascii_lowercase();
+        if header.is_empty()
+            || !header
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return None;
+        }
+        let idx = match headers.iter().position(|h| *h == header) {
+            Some(i) => i,
+            None => {
+                headers.push(header);
+                headers.len() - 1
+            }
+        };
+        u16::try_from(idx).ok().map(Field::Header)
+    }
+
+    /// Whether values of this field are numbers (for numeric comparisons).
+    pub fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            Field::UploadSize | Field::RequestBodyLen | Field::Status
+        )
+    }
+
+    /// Index into the per-transaction value table.
+    pub fn slot(self, fixed: usize) -> usize {
+        match self {
+            Field::Header(i) => fixed + usize::from(i),
+            other => FIXED_FIELDS
+                .iter()
+                .position(|(_, f)| *f == other)
+                .unwrap_or(0),
+        }
+    }
+
+    /// Number of fixed slots.
+    pub fn fixed_slots() -> usize {
+        FIXED_FIELDS.len()
+    }
+}
+
+/// One value of a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Value {
+    /// Lowercased bytes.
+    pub bytes: Vec<u8>,
+    /// The upload part this value came from, if any.
+    pub upload: Option<usize>,
+}
+
+/// Every field value of one transaction.
+#[derive(Debug, Default)]
+pub struct FieldValues {
+    slots: Vec<Vec<Value>>,
+    fixed: usize,
+    pub src: Option<IpAddr>,
+}
+
+impl FieldValues {
+    /// The values of a field.
+    pub fn get(&self, f: Field) -> &[Value] {
+        self.slots
+            .get(f.slot(self.fixed))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    fn push(&mut self, f: Field, bytes: &[u8], upload: Option<usize>) {
+        let slot = f.slot(self.fixed);
+        if let Some(values) = self.slots.get_mut(slot) {
+            values.push(Value {
+                bytes: bytes.to_ascii_lowercase(),
+                upload,
+            });
+        }
+    }
+
+    /// Adds a policy outcome or anomaly marker.
+    pub fn push_label(&mut self, f: Field, label: &str) {
+        self.push(f, label.as_bytes(), None);
+    }
+
+    /// Extracts every field of a transaction; `headers` are the header names rules use.
+    pub fn extract(txn: &HttpTransaction, headers: &[String]) -> FieldValues {
+        let fixed = Field::fixed_slots();
+        let mut v = FieldValues {
+            slots: vec![Vec::new(); fixed + headers.len()],
+            fixed,
+            src: Some(txn.client.ip()),
+        };
+        if let Some(status) = txn.status() {
+            v.push(Field::Status, status.to_string().as_bytes(), None);
+        }
+        let Some(req) = txn.request.as_ref() else {
+            return v;
+        };
+        v.push(Field::Method, req.method.as_bytes(), None);
+        v.push(
+            Field::EffectiveMethod,
+            effective_method(txn).as_bytes(),
+            None,
+        );
+        v.push(Field::UriRaw, req.uri.as_bytes(), None);
+        let (path, query) = split_target(req.uri.as_bytes());
+        v.push(Field::PathRaw, path, None);
+        let decoded = decode(path, false);
+        let (resolved, escaped) = resolve_path(&decoded.text);
+        v.push(Field::PathDecoded, &decoded.text, None);
+        v.push(Field::PathNormalized, &resolved, None);
+        if let Some(ext) = extension(&resolved) {
+            v.push(Field::PathExtension, ext, None);
+        }
+        let mut anomalies: Vec<&str> = Vec::new();
+        if escaped {
+            anomalies.push("path_escapes_root");
+        }
+        let note = |d: &normalize::Decoded, anomalies: &mut Vec<&str>| {
+            if d.rounds >= 2 {
+                anomalies.push("double_encoding");
+            }
+            if d.had_nul {
+                anomalies.push("nul_byte");
+            }
+            if d.had_overlong {
+                anomalies.push("overlong_utf8");
+            }
+        };
+        note(&decoded, &mut anomalies);
+        if let Some(q) = query {
+            for (name, value) in normalize::params(q, MAX_PARAMS) {
+                note(&name, &mut anomalies);
+                note(&value, &mut anomalies);
+                v.push(Field::QueryNames, &name.text, None);
+                v.push(Field::QueryValues, &value.text, None);
+            }
+        }
+        for h in &req.headers {
+            let lname = h.name.to_ascii_lowercase();
+            v.push(Field::HeaderNames, lname.as_bytes(), None);
+            v.push(Field::HeaderValues, h.value.as_bytes(), None);
+            if let Some(i) = headers.iter().position(|n| *n == lname) {
+                if let Ok(i) = u16::try_from(i) {
+                    v.push(Field::Header(i), h.value.as_bytes(), None);
+                }
+            }
+            match lname.as_str() {
+                "user-agent" => v.push(Field::UserAgent, h.value.as_bytes(), None),
+                "host" => v.push(Field::Host, h.value.as_bytes(), None),
+                "content-type" => v.push(Field::RequestContentType, h.value.as_bytes(), None),
+                _ => {}
+            }
+        }
+        v.push(
+            Field::RequestBodyLen,
+            txn.request_body_len.to_string().as_bytes(),
+            None,
+        );
+        if !txn.body_prefix.is_empty() {
+            let form = req.header("content-type").is_some_and(|c| {
+                c.to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
+            if form {
+                for (name, value) in normalize::params(&txn.body_prefix, MAX_PARAMS) {
+                    v.push(Field::BodyNames, &name.text, None);
+                    v.push(Field::BodyValues, &value.text, None);
+                }
+            }
+            if txn.uploads.is_empty() {
+                let body = decode(&txn.body_prefix, form);
+                v.push(Field::Body, &body.text, None);
+            }
+        }
+        for (i, part) in txn.uploads.iter().enumerate() {
+            let Some(name) = part.filename.as_deref() else {
+                continue;
+            };
+            let name_decoded = decode(name.as_bytes(), false);
+            note(&name_decoded, &mut anomalies);
+            let base = name_decoded
+                .text
+                .rsplit(|&b| b == b'/')
+                .next()
+                .unwrap_or_default();
+            v.push(Field::UploadFilename, base, Some(i));
+            if let Some(ext) = extension(base) {
+                v.push(Field::UploadExtension, ext, Some(i));
+            }
+            for ext in base.split(|&b| b == b'.').skip(1).filter(|e| !e.is_empty()) {
+                v.push(Field::UploadExtensions, ext, Some(i));
+            }
+            if let Some(ct) = part.content_type.as_deref() {
+                v.push(Field::UploadContentType, ct.as_bytes(), Some(i));
+            }
+            v.push(
+                Field::UploadDetected,
+                part.detected.as_str().as_bytes(),
+                Some(i),
+            );
+            v.push(Field::UploadSize, part.size.to_string().as_bytes(), Some(i));
+            v.push(Field::UploadContent, &part.prefix, Some(i));
+            if type_mismatch(base, part.content_type.as_deref(), part.detected) {
+                v.push(Field::Anomaly, b"upload_type_mismatch", Some(i));
+            }
+        }
+        if txn.flags.answered_before_body {
+            anomalies.push("answered_before_body");
+        }
+        if !req.method.eq_ignore_ascii_case(&effective_method(txn)) {
+            anomalies.push("method_override");
+        }
+        anomalies.sort_unstable();
+        anomalies.dedup();
+        for a in anomalies {
+            v.push_label(Field::Anomaly, a);
+        }
+        v
+    }
+}
+
+/// Headers that override the method on frameworks that honour them.
+const OVERRIDE_HEADERS: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// The method after override headers or a `_method` query parameter, upper case.
+pub fn effective_method(txn: &HttpTransaction) -> String {
+    let Some(req) = txn.request.as_ref() else {
+        return String::new();
+    };
+    for h in OVERRIDE_HEADERS {
+        if let Some(m) = req.header(h) {
+            let m = m.trim();
+            if !m.is_empty() {
+                return m.to_ascii_uppercase();
+            }
+        }
+    }
+    let (_, query) = split_target(req.uri.as_bytes());
+    if let Some(q) = query {
+        for (name, value) in normalize::params(q, MAX_PARAMS) {
+            if name.text.eq_ignore_ascii_case(b"_method") && !value.text.is_empty() {
+                return String::from_utf8_lossy(&value.text).to_ascii_uppercase();
+            }
+        }
+    }
+    req.method.to_ascii_uppercase()
+}
+
+/// The extension of the last path segment, without the dot.
+pub fn extension(path: &[u8]) -> Option<&[u8]> {
+    let last = path.rsplit(|&b| b == b'/').next()?;
+    let dot = last.iter().rposition(|&b| b == b'.')?;
+    let ext = &last[dot + 1..];
+    (!ext.is_empty()).then_some(ext)
+}
+
+/// Whether a file's sniffed type disagrees with its name or declared type.
+fn type_mismatch(name: &[u8], declared: Option<&str>, detected: crate::http::FileKind) -> bool {
+    use crate::http::FileKind;
+    if detected == FileKind::Unknown {
+        return false;
+    }
+    let ext = extension(name)
+        .map(|e| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    let family: &[&[u8]] = match detected {
+        FileKind::Jpeg => &[b"jpg", b"jpeg", b"jpe", b"jfif"],
+        FileKind::Png => &[b"png"],
+        FileKind::Gif => &[b"gif"],
+        FileKind::Pdf => &[b"pdf"],
+        FileKind::Zip => &[
+            b"zip", b"docx", b"xlsx", b"pptx", b"odt", b"ods", b"jar", b"war", b"apk",
+        ],
+        FileKind::Php => &[
+            b"php", b"phtml", b"php3", b"php4", b"php5", b"php7", b"phar", b"inc",
+        ],
+        FileKind::Jsp => &[b"jsp", b"jspx"],
+        FileKind::Asp => &[b"asp", b"aspx", b"ashx", b"asmx"],
+        FileKind::Shell => &[b"sh", b"bash", b"pl", b"py", b"cgi", b"rb"],
+        FileKind::Elf => &[b"", b"elf", b"so", b"bin", b"o"],
+        FileKind::Pe => &[b"exe", b"dll", b"sys", b"scr", b"com"],
+        FileKind::Unknown => return false,
+    };
+    let name_disagrees = !family.contains(&ext.as_slice());
+    let declared_disagrees = declared.is_some_and(|d| {
+        let d = d.to_ascii_lowercase();
+        match detected {
+            FileKind::Jpeg => !d.contains("jpeg") && !d.contains("jpg"),
+            FileKind::Png => !d.contains("png"),
+            FileKind::Gif => !d.contains("gif"),
+            FileKind::Pdf => !d.contains("pdf"),
+            k if k.is_executable() => d.starts_with("image/") || d.contains("pdf"),
+            _ => false,
+        }
+    });
+    name_disagrees || declared_disagrees
+}

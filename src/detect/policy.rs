@@ -1,0 +1,149 @@
+//! The site policy: who may change what, and where uploads are sanctioned.
+//!
+//! Its verdicts become `policy` labels that rules test, so what is flagged stays in
+//! the rule files while the policy says only what is allowed. A method that changes
+//! content (PUT, DELETE, PATCH, WebDAV writes — or POST to a protected path) from a
+//! source no `authorized` entry covers is `unauthorized_change`; an empty policy means
+//! nobody may change content over HTTP.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use super::fields::{effective_method, extension, Field, FieldValues};
+use super::normalize::{decode, resolve_path, split_target};
+use crate::config::{PolicyConfig, WRITE_METHODS};
+use crate::http::HttpTransaction;
+
+/// The compiled policy.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    authorized: Vec<Grant>,
+    uploads: Vec<Endpoint>,
+    public: Vec<String>,
+    protected: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Grant {
+    sources: Vec<IpNet>,
+    methods: Vec<String>,
+    paths: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Endpoint {
+    path: String,
+    extensions: Vec<String>,
+    max_bytes: u64,
+}
+
+impl Policy {
+    /// Compiles the policy section of the configuration.
+    pub fn new(cfg: &PolicyConfig) -> Self {
+        let authorized: Vec<Grant> = cfg
+            .authorized
+            .iter()
+            .map(|a| Grant {
+                sources: a.sources.clone(),
+                methods: a.methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
+                paths: a.paths.clone(),
+            })
+            .collect();
+        let protected = authorized
+            .iter()
+            .flat_map(|g| g.paths.iter().cloned())
+            .collect();
+        Policy {
+            authorized,
+            uploads: cfg
+                .upload_endpoints
+                .iter()
+                .map(|e| Endpoint {
+                    path: e.path.clone(),
+                    extensions: e
+                        .extensions
+                        .iter()
+                        .map(|x| x.to_ascii_lowercase())
+                        .collect(),
+                    max_bytes: e.max_bytes,
+                })
+                .collect(),
+            public: cfg.public_endpoints.clone(),
+            protected,
+        }
+    }
+
+    /// Adds this transaction's policy labels to its field values.
+    pub fn judge(&self, txn: &HttpTransaction, values: &mut FieldValues) {
+        let Some(req) = txn.request.as_ref() else {
+            return;
+        };
+        let method = effective_method(txn);
+        let (raw_path, _) = split_target(req.uri.as_bytes());
+        let (path_bytes, _) = resolve_path(&decode(raw_path, false).text);
+        let path = String::from_utf8_lossy(&path_bytes).into_owned();
+        let src = txn.client.ip();
+        let has_files = txn.uploads.iter().any(|u| u.filename.is_some());
+        let write_method = WRITE_METHODS.contains(&method.as_str());
+        let protected = self.protected.iter().any(|p| path.starts_with(p.as_str()));
+        let public = self
+            .public
+            .iter()
+            .any(|p| path == *p || path.starts_with(&format!("{}/", p.trim_end_matches('/'))));
+        let endpoint = self.uploads.iter().find(|e| path == e.path);
+        let authorized = self.is_authorized(src, &method, &path);
+        let mut labels: Vec<&str> = Vec::new();
+        if write_method {
+            labels.push("write_method");
+        }
+        if protected {
+            labels.push("protected_path");
+        }
+        if authorized {
+            labels.push("authorized");
+        }
+        let post_change = method == "POST" && protected && !public && endpoint.is_none();
+        if !authorized && (write_method || post_change) {
+            labels.push("unauthorized_change");
+        }
+        let uploads_here = has_files || (method == "PUT" && txn.request_body_len > 0);
+        match endpoint {
+            Some(ep) if uploads_here || method == "POST" => {
+                labels.push("upload_endpoint");
+                if txn.request_body_len > ep.max_bytes {
+                    labels.push("upload_too_large");
+                }
+                let bad_ext = txn
+                    .uploads
+                    .iter()
+                    .filter_map(|u| u.filename.as_deref())
+                    .any(|name| {
+                        let ext = extension(name.as_bytes())
+                            .map(|e| e.to_ascii_lowercase())
+                            .unwrap_or_default();
+                        !ep.extensions
+                            .iter()
+                            .any(|allowed| allowed.as_bytes() == ext.as_slice())
+                    });
+                if bad_ext {
+                    labels.push("upload_bad_extension");
+                }
+            }
+            Some(_) => {}
+            None if uploads_here && !authorized => labels.push("upload_outside_endpoint"),
+            None => {}
+        }
+        for l in labels {
+            values.push_label(Field::Policy, l);
+        }
+    }
+
+    fn is_authorized(&self, src: IpAddr, method: &str, path: &str) -> bool {
+        self.authorized.iter().any(|g| {
+            g.sources.iter().any(|n| n.contains(&src))
+                && g.methods.iter().any(|m| m == method)
+                && g.paths.iter().any(|p| path.starts_with(p.as_str()))
+        })
+    }
+}

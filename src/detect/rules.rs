@@ -1,0 +1,436 @@
+//! Rule files: YAML in, validated rule definitions out, every error with file:line.
+//!
+//! A rule file is a YAML list of rules:
+//!
+//! ```yaml
+//! - id: 100101
+//!   name: upload.script-extension
+//!   signature: Server-side script or executable uploaded
+//!   category: upload
+//!   severity: 1
+//!   match:
+//!     any:
+//!       - { field: upload.extension, in: [php, jsp] }
+//!       - { field: upload.detected, in: [php, jsp, asp, shell, elf, pe] }
+//!   threshold: { count: 10, window_secs: 60, distinct: path }   # optional
+//! ```
+//!
+//! A condition is `all: [...]`, `any: [...]`, `not: {...}` or a test
+//! `{ field: F, OP: VALUE }` with OP one of `equals`, `in`, `prefix`, `suffix`,
+//! `contains`, `regex`, `lt`, `le`, `gt`, `ge`, `cidr`, `exists`. All matching is
+//! ASCII case-insensitive.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use serde_yaml::Value;
+
+use super::alert::Category;
+use super::fields::Field;
+
+/// Deepest nesting of all/any/not accepted.
+const MAX_CONDITION_DEPTH: usize = 16;
+
+/// Why rules could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {reason}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("{path}: no rule files (*.yaml) found")]
+    Empty { path: PathBuf },
+}
+
+/// A comparison in a test.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// Equals one of these (lowercased).
+    In(Vec<Vec<u8>>),
+    Prefix(Vec<Vec<u8>>),
+    Suffix(Vec<Vec<u8>>),
+    Contains(Vec<Vec<u8>>),
+    Regex(String),
+    Lt(u64),
+    Le(u64),
+    Gt(u64),
+    Ge(u64),
+    Cidr(Vec<IpNet>),
+    Exists,
+}
+
+/// A condition tree.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    All(Vec<Condition>),
+    Any(Vec<Condition>),
+    Not(Box<Condition>),
+    Test { field: Field, op: Op },
+}
+
+/// Counting before firing: matches per client within a window.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    /// Matches (or distinct values) within the window that fire the rule.
+    pub count: u32,
+    /// Window length in seconds; after firing, the rule is quiet for the window.
+    pub window_secs: u64,
+    /// Count distinct values of this field instead of matches (e.g. `path`).
+    #[serde(default)]
+    pub distinct: Option<String>,
+}
+
+/// One validated rule.
+#[derive(Debug, Clone)]
+pub struct RuleDef {
+    pub id: u32,
+    pub name: String,
+    pub signature: String,
+    pub category: Category,
+    pub severity: u8,
+    pub condition: Condition,
+    pub threshold: Option<Threshold>,
+    pub distinct_field: Option<Field>,
+    /// Where the rule was defined, for messages.
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    id: u32,
+    name: String,
+    signature: String,
+    category: String,
+    severity: u8,
+    #[serde(rename = "match")]
+    condition: Value,
+    #[serde(default)]
+    threshold: Option<Threshold>,
+}
+
+/// Loaded rule definitions and the header names their fields use.
+#[derive(Debug, Default)]
+pub struct RuleDefs {
+    pub rules: Vec<RuleDef>,
+    pub headers: Vec<String>,
+}
+
+/// Loads every `*.yaml` file of a directory (sorted by name), or one file.
+pub fn load(path: &Path) -> Result<RuleDefs, RuleError> {
+    let meta = std::fs::metadata(path).map_err(|source| RuleError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = if meta.is_dir() {
+        std::fs::read_dir(path)
+            .map_err(|source| RuleError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .collect()
+    } else {
+        vec![path.to_path_buf()]
+    };
+    files.sort();
+    if files.is_empty() {
+        return Err(RuleError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut defs = RuleDefs::default();
+    let mut seen: BTreeMap<u32, (PathBuf, usize)> = BTreeMap::new();
+    let mut seen_names: BTreeMap<String, u32> = BTreeMap::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|source| RuleError::Read {
+            path: file.clone(),
+            source,
+        })?;
+        for rule in parse_file(&text, &file, &mut defs.headers)? {
+            if let Some((other, line)) = seen.get(&rule.id) {
+                return Err(invalid(
+                    &rule.file,
+                    rule.line,
+                    format!(
+                        "duplicate rule id {} (first defined at {}:{line})",
+                        rule.id,
+                        other.display()
+                    ),
+                ));
+            }
+            if let Some(other) = seen_names.get(&rule.name) {
+                return Err(invalid(
+                    &rule.file,
+                    rule.line,
+                    format!("duplicate rule name {:?} (also rule {other})", rule.name),
+                ));
+            }
+            seen.insert(rule.id, (rule.file.clone(), rule.line));
+            seen_names.insert(rule.name.clone(), rule.id);
+            defs.rules.push(rule);
+        }
+    }
+    Ok(defs)
+}
+
+fn invalid(path: &Path, line: usize, reason: String) -> RuleError {
+    RuleError::Invalid {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    }
+}
+
+/// Parses one rule file's text.
+pub fn parse_file(
+    text: &str,
+    path: &Path,
+    headers: &mut Vec<String>,
+) -> Result<Vec<RuleDef>, RuleError> {
+    let yaml_error = |e: serde_yaml::Error| {
+        invalid(
+            path,
+            e.location().map(|l| l.line()).unwrap_or(0),
+            e.to_string(),
+        )
+    };
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    // Parse as a list of raw values first, so each rule's errors can name its line.
+    let items: Vec<Value> = serde_yaml::from_str(text).map_err(yaml_error)?;
+    let mut out = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let line = rule_line(text, &item, index);
+        let raw: RawRule =
+            serde_yaml::from_value(item).map_err(|e| invalid(path, line, e.to_string()))?;
+        let at = |reason: String| invalid(path, line, format!("rule {}: {reason}", raw.id));
+        let category = Category::parse(&raw.category).ok_or_else(|| {
+            at(format!(
+                "unknown category {:?} (one of upload, modification, injection, traversal, recon, brute_force, flood, protocol)",
+                raw.category
+            ))
+        })?;
+        if !(1..=3).contains(&raw.severity) {
+            return Err(at(format!("severity {} is not 1, 2 or 3", raw.severity)));
+        }
+        if raw.name.is_empty()
+            || raw.name.len() > 64
+            || !raw
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(at(format!(
+                "name {:?} must be 1-64 characters of [A-Za-z0-9._-]",
+                raw.name
+            )));
+        }
+        let condition = parse_condition(&raw.condition, headers, 0).map_err(at)?;
+        let distinct_field = match &raw.threshold {
+            Some(t) => {
+                if t.count == 0 || t.window_secs == 0 {
+                    return Err(at(
+                        "threshold count and window_secs must be positive".to_owned()
+                    ));
+                }
+                match &t.distinct {
+                    Some(name) => Some(Field::parse(name, headers).ok_or_else(|| {
+                        at(format!("unknown field {name:?} in threshold.distinct"))
+                    })?),
+                    None => None,
+                }
+            }
+            None => None,
+        };
+        out.push(RuleDef {
+            id: raw.id,
+            name: raw.name,
+            signature: raw.signature,
+            category,
+            severity: raw.severity,
+            condition,
+            threshold: raw.threshold,
+            distinct_field,
+            file: path.to_path_buf(),
+            line,
+        });
+    }
+    Ok(out)
+}
+
+/// The line of a rule's `id:` (serde_yaml values carry no positions), else its index.
+fn rule_line(text: &str, item: &Value, index: usize) -> usize {
+    let id = item.get("id").and_then(Value::as_u64);
+    let mut starts = 0;
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if let Some(id) = id {
+            let t = t.trim_start_matches("- ").trim_start();
+            if let Some(rest) = t.strip_prefix("id:") {
+                if rest.trim().parse::<u64>().ok() == Some(id) {
+                    return n + 1;
+                }
+            }
+        } else if line.starts_with("- ") {
+            if starts == index {
+                return n + 1;
+            }
+            starts += 1;
+        }
+    }
+    0
+}
+
+fn parse_condition(
+    v: &Value,
+    headers: &mut Vec<String>,
+    depth: usize,
+) -> Result<Condition, String> {
+    if depth > MAX_CONDITION_DEPTH {
+        return Err(format!(
+            "conditions nested deeper than {MAX_CONDITION_DEPTH}"
+        ));
+    }
+    let map = v
+        .as_mapping()
+        .ok_or("a condition must be a mapping (all/any/not or field + operator)")?;
+    let key = |k: &str| map.get(Value::String(k.to_owned()));
+    if let Some(list) = key("all").or_else(|| key("any")) {
+        if map.len() != 1 {
+            return Err("all/any must stand alone in their mapping".to_owned());
+        }
+        let items = list.as_sequence().ok_or("all/any take a list")?;
+        if items.is_empty() {
+            return Err("all/any need at least one condition".to_owned());
+        }
+        let parsed = items
+            .iter()
+            .map(|c| parse_condition(c, headers, depth + 1))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(if key("all").is_some() {
+            Condition::All(parsed)
+        } else {
+            Condition::Any(parsed)
+        });
+    }
+    if let Some(inner) = key("not") {
+        if map.len() != 1 {
+            return Err("not must stand alone in its mapping".to_owned());
+        }
+        return Ok(Condition::Not(Box::new(parse_condition(
+            inner,
+            headers,
+            depth + 1,
+        )?)));
+    }
+    let field_name = key("field")
+        .and_then(Value::as_str)
+        .ok_or("a test needs `field:`")?;
+    let field =
+        Field::parse(field_name, headers).ok_or_else(|| format!("unknown field {field_name:?}"))?;
+    let ops: Vec<(&str, &Value)> = map
+        .iter()
+        .filter_map(|(k, v)| k.as_str().map(|k| (k, v)))
+        .filter(|(k, _)| *k != "field")
+        .collect();
+    let [(op_name, arg)] = ops.as_slice() else {
+        return Err(format!("test on {field_name:?} needs exactly one operator"));
+    };
+    let op = parse_op(op_name, arg, field)?;
+    Ok(Condition::Test { field, op })
+}
+
+fn literals(arg: &Value) -> Result<Vec<Vec<u8>>, String> {
+    let one = |v: &Value| -> Result<Vec<u8>, String> {
+        match v {
+            Value::String(s) => Ok(s.to_ascii_lowercase().into_bytes()),
+            Value::Number(n) => Ok(n.to_string().into_bytes()),
+            Value::Bool(b) => Ok(b.to_string().into_bytes()),
+            _ => Err("literals must be strings or numbers".to_owned()),
+        }
+    };
+    let out = match arg {
+        Value::Sequence(items) => items.iter().map(one).collect::<Result<Vec<_>, _>>()?,
+        other => vec![one(other)?],
+    };
+    if out.is_empty() || out.iter().any(Vec::is_empty) {
+        return Err("literals must be non-empty".to_owned());
+    }
+    Ok(out)
+}
+
+fn parse_op(name: &str, arg: &Value, field: Field) -> Result<Op, String> {
+    let number = || {
+        arg.as_u64()
+            .ok_or_else(|| format!("{name} takes a non-negative number"))
+    };
+    let numeric_only = |op: Op| {
+        if field.is_numeric() {
+            Ok(op)
+        } else {
+            Err(format!(
+                "{name} needs a numeric field (status, request.body_len, upload.size)"
+            ))
+        }
+    };
+    match name {
+        "equals" | "in" => Ok(Op::In(literals(arg)?)),
+        "prefix" => Ok(Op::Prefix(literals(arg)?)),
+        "suffix" => Ok(Op::Suffix(literals(arg)?)),
+        "contains" => Ok(Op::Contains(literals(arg)?)),
+        "regex" => {
+            let pattern = arg.as_str().ok_or("regex takes a string")?;
+            regex::bytes::RegexBuilder::new(pattern)
+                .case_insensitive(true)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| format!("bad regex {pattern:?}: {e}"))?;
+            Ok(Op::Regex(pattern.to_owned()))
+        }
+        "lt" => numeric_only(Op::Lt(number()?)),
+        "le" => numeric_only(Op::Le(number()?)),
+        "gt" => numeric_only(Op::Gt(number()?)),
+        "ge" => numeric_only(Op::Ge(number()?)),
+        "cidr" => {
+            if field != Field::Src {
+                return Err("cidr applies to the `src` field only".to_owned());
+            }
+            let items = match arg {
+                Value::Sequence(s) => s.clone(),
+                other => vec![other.clone()],
+            };
+            let nets = items
+                .iter()
+                .map(|v| {
+                    let s = v.as_str().ok_or("cidr takes strings")?;
+                    s.parse::<IpNet>()
+                        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                        .map_err(|_| format!("bad CIDR {s:?}"))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            Ok(Op::Cidr(nets))
+        }
+        "exists" => match arg.as_bool() {
+            Some(true) => Ok(Op::Exists),
+            _ => Err("exists takes `true` (use not: for absence)".to_owned()),
+        },
+        other => Err(format!(
+            "unknown operator {other:?} (one of equals, in, prefix, suffix, contains, regex, lt, le, gt, ge, cidr, exists)"
+        )),
+    }
+}

@@ -1,0 +1,331 @@
+//! Rule definitions compiled into one matcher per field.
+//!
+//! Every literal of every rule on a field goes into that field's single Aho-Corasick
+//! automaton (or exact-match table), every regex into its field's `RegexSet`; each
+//! value is scanned once, whatever the number of rules. The rules' boolean trees are
+//! then evaluated over the set of tests that hit.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use ipnet::IpNet;
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+
+use super::alert::Category;
+use super::fields::{Field, FieldValues};
+use super::rules::{Condition, Op, RuleDefs, Threshold};
+
+/// Compiled regexes are capped at this size each (guards against pathological rules).
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+type LeafId = usize;
+
+/// Why a rule set could not be compiled.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CompileError(String);
+
+/// What a test hit: the matched token and the upload part it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub evidence: Vec<u8>,
+    pub upload: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Cmp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Default)]
+struct FieldMatcher {
+    exact: HashMap<Vec<u8>, Vec<LeafId>>,
+    prefixes: Vec<(Vec<u8>, LeafId)>,
+    suffixes: Vec<(Vec<u8>, LeafId)>,
+    contains_patterns: Vec<(Vec<u8>, LeafId)>,
+    contains: Option<AhoCorasick>,
+    regex_sources: Vec<(String, LeafId)>,
+    regex_set: Option<RegexSet>,
+    regexes: Vec<Regex>,
+    numeric: Vec<(Cmp, u64, LeafId)>,
+    exists: Vec<LeafId>,
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    Leaf(LeafId),
+    All(Vec<Node>),
+    Any(Vec<Node>),
+    Not(Box<Node>),
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: u32,
+    pub name: String,
+    pub signature: String,
+    pub category: Category,
+    pub severity: u8,
+    pub threshold: Option<Threshold>,
+    pub distinct_field: Option<Field>,
+    node: Node,
+}
+
+/// A rule that matched one transaction, with its evidence.
+#[derive(Debug, Clone)]
+pub struct Match<'r> {
+    pub rule: &'r Rule,
+    pub hit: Option<Hit>,
+}
+
+/// All rules, compiled.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    fields: Vec<(Field, FieldMatcher)>,
+    cidrs: Vec<(Vec<IpNet>, LeafId)>,
+    leaf_count: usize,
+    headers: Vec<String>,
+}
+
+impl RuleSet {
+    /// Compiles loaded rule definitions.
+    pub fn compile(defs: RuleDefs) -> Result<RuleSet, CompileError> {
+        let mut set = RuleSet {
+            headers: defs.headers,
+            ..RuleSet::default()
+        };
+        let mut matchers: HashMap<Field, FieldMatcher> = HashMap::new();
+        for def in &defs.rules {
+            let node = set.add_condition(&def.condition, &mut matchers);
+            set.rules.push(Rule {
+                id: def.id,
+                name: def.name.clone(),
+                signature: def.signature.clone(),
+                category: def.category,
+                severity: def.severity,
+                threshold: def.threshold.clone(),
+                distinct_field: def.distinct_field,
+                node,
+            });
+        }
+        let mut fields: Vec<(Field, FieldMatcher)> = matchers.into_iter().collect();
+        fields.sort_by_key(|(f, _)| f.slot(Field::fixed_slots()));
+        for (field, m) in fields.iter_mut() {
+            if !m.contains_patterns.is_empty() {
+                let ac = AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(m.contains_patterns.iter().map(|(p, _)| p))
+                    .map_err(|e| CompileError(format!("field {field:?}: {e}")))?;
+                m.contains = Some(ac);
+            }
+            if !m.regex_sources.is_empty() {
+                let sources: Vec<&str> = m.regex_sources.iter().map(|(s, _)| s.as_str()).collect();
+                let set_built = RegexSetBuilder::new(&sources)
+                    .case_insensitive(true)
+                    .size_limit(REGEX_SIZE_LIMIT * sources.len().max(1))
+                    .build()
+                    .map_err(|e| CompileError(format!("field {field:?}: {e}")))?;
+                m.regex_set = Some(set_built);
+                m.regexes = sources
+                    .iter()
+                    .map(|s| {
+                        RegexBuilder::new(s)
+                            .case_insensitive(true)
+                            .size_limit(REGEX_SIZE_LIMIT)
+                            .build()
+                            .map_err(|e| CompileError(format!("regex {s:?}: {e}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+            }
+        }
+        set.fields = fields;
+        Ok(set)
+    }
+
+    /// The compiled rules.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Header names that `header.<name>` fields refer to.
+    pub fn header_names(&self) -> &[String] {
+        &self.headers
+    }
+
+    fn new_leaf(&mut self) -> LeafId {
+        self.leaf_count += 1;
+        self.leaf_count - 1
+    }
+
+    fn add_condition(
+        &mut self,
+        c: &Condition,
+        matchers: &mut HashMap<Field, FieldMatcher>,
+    ) -> Node {
+        match c {
+            Condition::All(items) => Node::All(
+                items
+                    .iter()
+                    .map(|i| self.add_condition(i, matchers))
+                    .collect(),
+            ),
+            Condition::Any(items) => Node::Any(
+                items
+                    .iter()
+                    .map(|i| self.add_condition(i, matchers))
+                    .collect(),
+            ),
+            Condition::Not(inner) => Node::Not(Box::new(self.add_condition(inner, matchers))),
+            Condition::Test { field, op } => {
+                let leaf = self.new_leaf();
+                if let Op::Cidr(nets) = op {
+                    self.cidrs.push((nets.clone(), leaf));
+                    return Node::Leaf(leaf);
+                }
+                let m = matchers.entry(*field).or_default();
+                match op {
+                    Op::In(values) => {
+                        for v in values {
+                            m.exact.entry(v.clone()).or_default().push(leaf);
+                        }
+                    }
+                    Op::Prefix(values) => {
+                        m.prefixes.extend(values.iter().map(|v| (v.clone(), leaf)))
+                    }
+                    Op::Suffix(values) => {
+                        m.suffixes.extend(values.iter().map(|v| (v.clone(), leaf)))
+                    }
+                    Op::Contains(values) => m
+                        .contains_patterns
+                        .extend(values.iter().map(|v| (v.clone(), leaf))),
+                    Op::Regex(src) => m.regex_sources.push((src.clone(), leaf)),
+                    Op::Lt(n) => m.numeric.push((Cmp::Lt, *n, leaf)),
+                    Op::Le(n) => m.numeric.push((Cmp::Le, *n, leaf)),
+                    Op::Gt(n) => m.numeric.push((Cmp::Gt, *n, leaf)),
+                    Op::Ge(n) => m.numeric.push((Cmp::Ge, *n, leaf)),
+                    Op::Exists => m.exists.push(leaf),
+                    Op::Cidr(_) => {}
+                }
+                Node::Leaf(leaf)
+            }
+        }
+    }
+
+    /// Every rule whose condition holds for these values (thresholds not applied).
+    pub fn evaluate<'r>(&'r self, values: &FieldValues) -> Vec<Match<'r>> {
+        let mut hits: Vec<Option<Hit>> = vec![None; self.leaf_count];
+        let mut record = |leaf: LeafId, evidence: &[u8], upload: Option<usize>| {
+            if let Some(slot) = hits.get_mut(leaf) {
+                if slot.is_none() {
+                    *slot = Some(Hit {
+                        evidence: evidence.to_vec(),
+                        upload,
+                    });
+                }
+            }
+        };
+        for (field, m) in &self.fields {
+            for value in values.get(*field) {
+                let v = value.bytes.as_slice();
+                if let Some(leaves) = m.exact.get(v) {
+                    for &leaf in leaves {
+                        record(leaf, v, value.upload);
+                    }
+                }
+                for (p, leaf) in &m.prefixes {
+                    if v.starts_with(p) {
+                        record(*leaf, p, value.upload);
+                    }
+                }
+                for (s, leaf) in &m.suffixes {
+                    if v.ends_with(s) {
+                        record(*leaf, s, value.upload);
+                    }
+                }
+                if let Some(ac) = &m.contains {
+                    for found in ac.find_overlapping_iter(v) {
+                        let (_, leaf) = &m.contains_patterns[found.pattern().as_usize()];
+                        record(*leaf, &v[found.start()..found.end()], value.upload);
+                    }
+                }
+                if let Some(set) = &m.regex_set {
+                    for i in set.matches(v).iter() {
+                        let evidence = m.regexes[i].find(v).map(|x| x.as_bytes()).unwrap_or(v);
+                        record(m.regex_sources[i].1, evidence, value.upload);
+                    }
+                }
+                if !m.numeric.is_empty() {
+                    if let Some(n) = std::str::from_utf8(v)
+                        .ok()
+                        .and_then(|s| s.parse::<u64>().ok())
+                    {
+                        for (cmp, limit, leaf) in &m.numeric {
+                            let ok = match cmp {
+                                Cmp::Lt => n < *limit,
+                                Cmp::Le => n <= *limit,
+                                Cmp::Gt => n > *limit,
+                                Cmp::Ge => n >= *limit,
+                            };
+                            if ok {
+                                record(*leaf, v, value.upload);
+                            }
+                        }
+                    }
+                }
+                for leaf in &m.exists {
+                    record(*leaf, v, value.upload);
+                }
+            }
+        }
+        if let Some(src) = values.src {
+            for (nets, leaf) in &self.cidrs {
+                if nets.iter().any(|n| n.contains(&src)) {
+                    record(*leaf, src.to_string().as_bytes(), None);
+                }
+            }
+        }
+        self.rules
+            .iter()
+            .filter_map(|rule| {
+                eval(&rule.node, &hits).map(|hit| Match {
+                    rule,
+                    hit: hit.cloned(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Evaluates a node: `None` if false, `Some(evidence)` if true (evidence may be absent
+/// when truth came from a `not`).
+fn eval<'h>(node: &Node, hits: &'h [Option<Hit>]) -> Option<Option<&'h Hit>> {
+    match node {
+        Node::Leaf(l) => hits.get(*l).and_then(Option::as_ref).map(Some),
+        Node::All(items) => {
+            let mut evidence = None;
+            for i in items {
+                let e = eval(i, hits)?;
+                // Prefer evidence from a test on an upload, then the first one.
+                evidence = match (evidence, e) {
+                    (None, e) => e,
+                    (Some(prev), Some(new)) if prev.upload.is_none() && new.upload.is_some() => {
+                        Some(new)
+                    }
+                    (prev, _) => prev,
+                };
+            }
+            Some(evidence)
+        }
+        Node::Any(items) => items.iter().find_map(|i| eval(i, hits)),
+        Node::Not(inner) => match eval(inner, hits) {
+            Some(_) => None,
+            None => Some(None),
+        },
+    }
+}

@@ -1,0 +1,127 @@
+//! TCP-level detectors: SYN floods and port scans, per client, from packets.
+
+use std::net::SocketAddr;
+
+use ahash::AHasher;
+use std::hash::{Hash, Hasher};
+
+use super::alert::{evidence, Alert, AlertRule, Category};
+use super::threshold::ThresholdTable;
+use crate::config::DetectorsConfig;
+use crate::decode::{PacketView, Transport};
+use crate::time::Timestamp;
+
+/// Signature id of the SYN flood detector.
+pub const SYN_FLOOD_SID: u32 = 900_001;
+/// Signature id of the port scan detector.
+pub const PORT_SCAN_SID: u32 = 900_002;
+
+/// Looks at every TCP packet's flags.
+#[derive(Debug, Clone)]
+pub struct TcpDetectors {
+    cfg: DetectorsConfig,
+}
+
+impl TcpDetectors {
+    /// Detectors with the configured thresholds.
+    pub fn new(cfg: DetectorsConfig) -> Self {
+        TcpDetectors { cfg }
+    }
+
+    /// Observes one packet; returns an alert when a threshold is crossed.
+    pub fn observe(
+        &self,
+        p: &PacketView<'_>,
+        now: Timestamp,
+        table: &ThresholdTable,
+    ) -> Option<Alert> {
+        let Transport::Tcp {
+            src_port,
+            dst_port,
+            flags,
+            ..
+        } = p.transport
+        else {
+            return None;
+        };
+        if !flags.syn() || flags.ack() {
+            return None;
+        }
+        let src = SocketAddr::new(p.src, src_port);
+        let dest = SocketAddr::new(p.dst, dst_port);
+        if table.observe(
+            SYN_FLOOD_SID,
+            p.src,
+            now,
+            self.cfg.syn_flood_count,
+            self.cfg.syn_flood_window_secs,
+            None,
+        ) {
+            let token = format!(
+                "{} SYNs/{}s",
+                self.cfg.syn_flood_count, self.cfg.syn_flood_window_secs
+            );
+            return Some(SYN_FLOOD.alert(now, src, dest, &token));
+        }
+        let mut h = AHasher::default();
+        dst_port.hash(&mut h);
+        if table.observe(
+            PORT_SCAN_SID,
+            p.src,
+            now,
+            self.cfg.port_scan_ports,
+            self.cfg.port_scan_window_secs,
+            Some(h.finish()),
+        ) {
+            let token = format!(
+                "{} ports/{}s",
+                self.cfg.port_scan_ports, self.cfg.port_scan_window_secs
+            );
+            return Some(PORT_SCAN.alert(now, src, dest, &token));
+        }
+        None
+    }
+}
+
+/// A built-in detector's identity.
+struct BuiltIn {
+    sid: u32,
+    rule: &'static str,
+    signature: &'static str,
+    category: Category,
+}
+
+const SYN_FLOOD: BuiltIn = BuiltIn {
+    sid: SYN_FLOOD_SID,
+    rule: "flood.syn",
+    signature: "SYN flood from one client",
+    category: Category::Flood,
+};
+
+const PORT_SCAN: BuiltIn = BuiltIn {
+    sid: PORT_SCAN_SID,
+    rule: "recon.port-scan",
+    signature: "Port scan: SYNs to many ports",
+    category: Category::Recon,
+};
+
+impl BuiltIn {
+    fn alert(&self, now: Timestamp, src: SocketAddr, dest: SocketAddr, token: &str) -> Alert {
+        Alert {
+            timestamp: now,
+            flow_id: 0,
+            src,
+            dest,
+            rule: AlertRule {
+                signature_id: self.sid,
+                rule: self.rule.to_owned(),
+                signature: self.signature.to_owned(),
+                category: self.category,
+                severity: 2,
+            },
+            http: None,
+            upload: None,
+            evidence: evidence(token.as_bytes()),
+        }
+    }
+}
