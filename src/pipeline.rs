@@ -71,6 +71,8 @@ pub struct Summary {
     pub bytes: u64,
     pub tcp_packets: u64,
     pub udp_packets: u64,
+    /// Packets that are not IP or not TCP/UDP (ARP, ICMP): skipped, not errors.
+    pub other_packets: u64,
     pub decode_errors: [u64; DecodeError::ALL.len()],
     pub fragments_reassembled: u64,
     pub flows: u64,
@@ -108,6 +110,7 @@ impl fmt::Display for Summary {
         writeln!(f, "bytes              {}", self.bytes)?;
         writeln!(f, "tcp packets        {}", self.tcp_packets)?;
         writeln!(f, "udp packets        {}", self.udp_packets)?;
+        writeln!(f, "other packets      {} (not IP, or not TCP/UDP)", self.other_packets)?;
         writeln!(
             f,
             "flows              {} ({} picked up mid-stream, {} timed out, {} evicted)",
@@ -197,6 +200,7 @@ impl Pipeline {
                 Ok(None) => {}
                 Err(e) => self.summary.decode_errors[e.index()] += 1,
             },
+            Err(DecodeError::NotIp | DecodeError::OtherTransport) => self.summary.other_packets += 1,
             Err(e) => self.summary.decode_errors[e.index()] += 1,
         }
         self.expire(now, observer);
@@ -245,6 +249,7 @@ impl Pipeline {
             src,
             dst,
             flags,
+            !packet.payload.is_empty(),
             now,
             &self.settings.server_ports,
             &mut ended,
@@ -252,6 +257,11 @@ impl Pipeline {
             self.drain_pending(observer);
             return;
         };
+        if flow.finished {
+            // Late packets of a connection already closed and flushed.
+            self.drain_pending(observer);
+            return;
+        }
         let dir = flow.direction_of(src);
         flow.packets[dir as usize] += 1;
         flow.bytes[dir as usize] += packet.payload.len() as u64;
@@ -293,17 +303,9 @@ impl Pipeline {
             SeqNumber(seq)
         };
         this.insert_segment(data_seq, packet.payload, &mut deliver_this);
-        if flow.state == crate::flow::TcpState::Closed && !flow.finished {
-            flow.finished = true;
-            if let Some(flow) = self.flows.remove(src, dst) {
-                finish_flow(
-                    flow,
-                    FlowEnd::Closed,
-                    now,
-                    &mut self.pending,
-                    &mut self.summary,
-                );
-            }
+        if flow.state == crate::flow::TcpState::Closed {
+            // Flush now; the entry lingers (CLOSED_FLOW_TIMEOUT_SECS) to absorb late packets.
+            flush_flow(flow, now, &mut self.pending, &mut self.summary);
         }
         self.drain_pending(observer);
     }
@@ -372,22 +374,25 @@ fn deliver(
     }
 }
 
-/// A flow left the table: flush its streams and HTTP state, and add its counters.
-fn finish_flow(
-    mut flow: Flow<FlowApp>,
-    end: FlowEnd,
-    now: Timestamp,
-    pending: &mut Vec<HttpTransaction>,
-    summary: &mut Summary,
-) {
+/// A flow left the table: flush it unless that was done when it closed.
+fn finish_flow(mut flow: Flow<FlowApp>, end: FlowEnd, now: Timestamp, pending: &mut Vec<HttpTransaction>, summary: &mut Summary) {
     let _ = end;
+    flush_flow(&mut flow, now, pending, summary);
+}
+
+/// Flushes a flow's streams and HTTP state once, and adds its counters.
+fn flush_flow(flow: &mut Flow<FlowApp>, now: Timestamp, pending: &mut Vec<HttpTransaction>, summary: &mut Summary) {
+    if flow.finished {
+        return;
+    }
+    flow.finished = true;
     let now = now.max(flow.last_seen);
     let ctx = FlowContext {
         flow_id: flow.id,
         client: flow.client,
         server: flow.server,
     };
-    let Flow { streams, app, .. } = &mut flow;
+    let Flow { streams, app, .. } = flow;
     for (i, stream) in streams.iter_mut().enumerate() {
         let dir = if i == 0 {
             Direction::ToServer

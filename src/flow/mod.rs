@@ -196,14 +196,22 @@ impl<S: Default> FlowTable<S> {
         src: SocketAddr,
         dst: SocketAddr,
         flags: TcpFlags,
+        has_payload: bool,
         now: Timestamp,
         server_ports: ServerPorts<'_>,
         ended: &mut impl FnMut(Flow<S>, FlowEnd),
     ) -> Option<&mut Flow<S>> {
         let key = FlowKey::new(src, dst);
+        // A new SYN on a connection that already ended is a new connection (port reuse).
+        if flags.syn() && !flags.ack() && self.flows.get(&key).is_some_and(|f| f.finished) {
+            if let Some(old) = self.flows.remove(&key) {
+                ended(old, FlowEnd::Closed);
+            }
+        }
         if !self.flows.contains_key(&key) {
-            // A lone RST or FIN for an unknown connection starts nothing.
-            if flags.rst() || (flags.fin() && !flags.syn()) {
+            // A lone RST, FIN or bare ACK for an unknown connection starts nothing: a
+            // connection is picked up mid-stream only by a packet carrying data.
+            if flags.rst() || (flags.fin() && !flags.syn()) || (!flags.syn() && !has_payload) {
                 return None;
             }
             if self.flows.len() >= self.max_flows {
@@ -246,11 +254,6 @@ impl<S: Default> FlowTable<S> {
         let flow = self.flows.get_mut(&key)?;
         flow.last_seen = flow.last_seen.max(now);
         Some(flow)
-    }
-
-    /// Removes a flow (after it closed and the caller flushed it).
-    pub fn remove(&mut self, src: SocketAddr, dst: SocketAddr) -> Option<Flow<S>> {
-        self.flows.remove(&FlowKey::new(src, dst))
     }
 
     /// Ends flows idle past their timeout; runs at most once per second of packet time.

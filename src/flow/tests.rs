@@ -14,7 +14,7 @@ fn syn_sender_is_the_client() {
     let c = addr("10.0.0.1:40000");
     let s = addr("10.0.0.2:8080");
     let f = t
-        .lookup_or_create(c, s, SYN, Timestamp(0), &[], &mut ended)
+        .lookup_or_create(c, s, SYN, false, Timestamp(0), &[], &mut ended)
         .expect("flow");
     assert_eq!(f.client, c);
     assert_eq!(f.direction_of(s), Direction::ToClient);
@@ -27,7 +27,7 @@ fn mid_stream_pickup_uses_server_ports() {
     let server = addr("10.0.0.2:8080");
     let client = addr("10.0.0.1:40000");
     let f = t
-        .lookup_or_create(server, client, ACK, Timestamp(0), &[8080], &mut ended)
+        .lookup_or_create(server, client, ACK, true, Timestamp(0), &[8080], &mut ended)
         .expect("flow");
     assert_eq!(f.server, server);
     assert_eq!(t.stats.picked_up_mid_stream, 1);
@@ -43,6 +43,7 @@ fn lone_rst_creates_no_flow() {
             addr("1.1.1.1:1"),
             addr("2.2.2.2:2"),
             rst,
+            false,
             Timestamp(0),
             &[],
             &mut ended
@@ -60,6 +61,7 @@ fn idle_flows_expire_by_packet_time() {
         addr("1.1.1.1:1000"),
         addr("2.2.2.2:80"),
         SYN,
+        false,
         Timestamp(0),
         &[],
         &mut ended,
@@ -81,6 +83,7 @@ fn cap_evicts_the_oldest_idle_flow() {
             src,
             addr("2.2.2.2:80"),
             SYN,
+            false,
             Timestamp(i as i64),
             &[],
             &mut ended,
@@ -98,10 +101,19 @@ fn fin_both_ways_closes_and_rst_closes_at_once() {
     let c = addr("1.1.1.1:1000");
     let s = addr("2.2.2.2:80");
     let f = t
-        .lookup_or_create(c, s, SYN, Timestamp(0), &[], &mut ended)
+        .lookup_or_create(c, s, SYN, false, Timestamp(0), &[], &mut ended)
         .expect("flow");
     f.track_flags(Direction::ToServer, TcpFlags(TcpFlags::FIN | TcpFlags::ACK));
     assert_eq!(f.state, TcpState::Closing);
     f.track_flags(Direction::ToClient, TcpFlags(TcpFlags::FIN | TcpFlags::ACK));
     assert_eq!(f.state, TcpState::Closed);
+}
+
+#[test]
+fn bare_ack_for_unknown_connection_creates_nothing() {
+    let mut t: FlowTable<()> = FlowTable::new(4);
+    let mut ended = |_: Flow<()>, _: FlowEnd| {};
+    assert!(t
+        .lookup_or_create(addr("1.1.1.1:1000"), addr("2.2.2.2:80"), ACK, false, Timestamp(0), &[], &mut ended)
+        .is_none());
 }
