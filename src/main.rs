@@ -1,20 +1,31 @@
 //! The `tamperwatch` command line: parses arguments and calls the library.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use tamperwatch::pipeline::{NullObserver, PipelineSettings};
+use tamperwatch::config::Config;
+use tamperwatch::detect::threshold::ThresholdTable;
+use tamperwatch::detect::{rules, Detector};
+use tamperwatch::pipeline::{DetectionStage, PipelineSettings};
 use tamperwatch::replay;
+use tamperwatch::sink::events::EventLog;
 use tamperwatch::sink::inspect::InspectLog;
+use tamperwatch::sink::AlertSink;
+
+/// Default rules directory when neither --rules nor the config names one.
+const DEFAULT_RULES_DIR: &str = "/etc/tamperwatch/rules";
 
 /// Passive monitor for a public website: flags unauthorized attempts to upload or change
 /// content, keeps only flagged flows' metadata, and exports anonymous statistics.
+///
+/// Exit codes: 0 ok, 1 bad input or configuration (with a one-line reason), 2 usage.
 #[derive(Parser)]
-#[command(name = "tamperwatch", version, about, long_about = None)]
+#[command(name = "tamperwatch", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,19 +33,49 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Replay capture files through the full pipeline and print a summary.
+    /// Replay capture files through detection; print flagged events and a summary.
     ///
-    /// Time comes from packet timestamps, so a replay is deterministic.
+    /// Time comes from packet timestamps, so the same captures and rules always give
+    /// byte-identical events. Files are processed in order, as one capture.
     Replay {
-        /// pcap or pcapng files, processed in order as one capture.
+        /// Site policy and settings (YAML). Without it, nobody may change content.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Rules directory (or one file); default: the config's `rules:`, else the
+        /// bundled rules/ when run from the source tree, else /etc/tamperwatch/rules.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Write flagged events as JSON lines to FILE, or "-" for stdout.
+        #[arg(long, value_name = "FILE|-")]
+        events: Option<String>,
+        /// pcap or pcapng files.
         #[arg(required = true)]
         pcaps: Vec<PathBuf>,
     },
     /// Print the HTTP transactions in capture files as JSON lines (Zeek http.log names).
+    ///
+    /// For offline analysis only: it prints every transaction, flagged or not.
     Inspect {
         /// pcap or pcapng files, processed in order as one capture.
         #[arg(required = true)]
         pcaps: Vec<PathBuf>,
+    },
+    /// Rule set commands.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Validate rules (and a config); print file:line and a reason per error, exit 1.
+    Check {
+        /// Rules directory or file (default: the config's `rules:`, else /etc/tamperwatch/rules).
+        dir: Option<PathBuf>,
+        /// Also validate this configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -51,13 +92,66 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Replay { pcaps } => run_replay(&pcaps),
+        Command::Replay {
+            config,
+            rules,
+            events,
+            pcaps,
+        } => run_replay(config.as_deref(), rules.as_deref(), events.as_deref(), &pcaps),
         Command::Inspect { pcaps } => run_inspect(&pcaps),
+        Command::Rules {
+            command: RulesCommand::Check { dir, config },
+        } => run_rules_check(dir.as_deref(), config.as_deref()),
     }
 }
 
-fn run_replay(pcaps: &[PathBuf]) -> anyhow::Result<()> {
+fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    match path {
+        Some(p) => Ok(Config::load(p)?),
+        None => Ok(Config::default()),
+    }
+}
+
+/// The rules path: flag, then config, then the source tree's rules/, then /etc.
+fn rules_path(flag: Option<&Path>, config: &Config) -> PathBuf {
+    if let Some(p) = flag.or(config.rules.as_deref()) {
+        return p.to_path_buf();
+    }
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    if bundled.is_dir() {
+        return bundled;
+    }
+    PathBuf::from(DEFAULT_RULES_DIR)
+}
+
+fn pipeline_settings(config: &Config) -> PipelineSettings {
+    let mut settings = PipelineSettings::default();
+    for p in &config.site.ports {
+        if !settings.server_ports.contains(p) {
+            settings.server_ports.push(*p);
+        }
+    }
+    settings
+}
+
+fn run_replay(config: Option<&Path>, rules: Option<&Path>, events: Option<&str>, pcaps: &[PathBuf]) -> anyhow::Result<()> {
+    let config = load_config(config)?;
+    let rules_path = rules_path(rules, &config);
+    let detector = Detector::load(&rules_path, &config, Arc::new(ThresholdTable::default()))?;
     let mut sources = replay::open_all(pcaps)?;
+    let mut event_log: Option<EventLog<Box<dyn std::io::Write>>> = match events {
+        None => None,
+        Some("-") => Some(EventLog::new(Box::new(std::io::BufWriter::new(std::io::stdout())))),
+        Some(path) => {
+            let file = std::fs::File::create(path).with_context(|| format!("events file {path}"))?;
+            Some(EventLog::new(Box::new(std::io::BufWriter::new(file))))
+        }
+    };
+    let mut sinks: Vec<&mut dyn AlertSink> = Vec::new();
+    if let Some(log) = event_log.as_mut() {
+        sinks.push(log);
+    }
+    let mut stage = DetectionStage::new(&detector, sinks);
     let total: u64 = sources.iter().map(|s| s.file_bytes).sum();
     let bar = progress_bar(total);
     let mut progress = |n: u64| {
@@ -65,16 +159,34 @@ fn run_replay(pcaps: &[PathBuf]) -> anyhow::Result<()> {
             b.inc(n)
         }
     };
-    let summary = replay::replay(
-        &mut sources,
-        PipelineSettings::default(),
-        &mut NullObserver,
-        &mut progress,
-    )?;
+    let result = replay::replay(&mut sources, pipeline_settings(&config), &mut stage, &mut progress);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    print!("{summary}");
+    stage.flush().context("flushing events")?;
+    let summary = result?;
+    let alerts = stage.alert_count();
+    let by_category = stage.alerts_by_category;
+    let sink_errors = stage.sink_errors;
+    drop(stage);
+    drop(event_log);
+    // With events on stdout, the summary goes to stderr so stdout stays JSON lines.
+    let mut report = format!("{summary}");
+    report.push_str(&format!("rules loaded       {} from {}\n", detector.rule_count(), rules_path.display()));
+    report.push_str(&format!("flagged events     {alerts}\n"));
+    for (c, n) in tamperwatch::detect::alert::Category::ALL.iter().zip(by_category) {
+        if n > 0 {
+            report.push_str(&format!("  {:<24} {n}\n", c.as_str()));
+        }
+    }
+    if sink_errors > 0 {
+        report.push_str(&format!("sink write errors  {sink_errors}\n"));
+    }
+    if events == Some("-") {
+        eprint!("{report}");
+    } else {
+        print!("{report}");
+    }
     Ok(())
 }
 
@@ -82,16 +194,26 @@ fn run_inspect(pcaps: &[PathBuf]) -> anyhow::Result<()> {
     let mut sources = replay::open_all(pcaps)?;
     let stdout = std::io::stdout().lock();
     let mut log = InspectLog::new(std::io::BufWriter::new(stdout));
-    replay::replay(
-        &mut sources,
-        PipelineSettings::default(),
-        &mut log,
-        &mut |_| {},
-    )?;
+    replay::replay(&mut sources, PipelineSettings::default(), &mut log, &mut |_| {})?;
     match log.finish() {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.context("writing transactions to stdout"),
     }
+}
+
+fn run_rules_check(dir: Option<&Path>, config: Option<&Path>) -> anyhow::Result<()> {
+    let config = load_config(config)?;
+    let path = rules_path(dir, &config);
+    let started = std::time::Instant::now();
+    let defs = rules::load(&path)?;
+    let count = defs.rules.len();
+    tamperwatch::detect::ruleset::RuleSet::compile(defs)?;
+    println!(
+        "{}: {count} rules ok (loaded and compiled in {} ms)",
+        path.display(),
+        started.elapsed().as_millis()
+    );
+    Ok(())
 }
 
 /// A progress bar on stderr for long replays, only when stderr is a terminal.
@@ -101,10 +223,8 @@ fn progress_bar(total_bytes: u64) -> Option<indicatif::ProgressBar> {
     }
     let bar = indicatif::ProgressBar::new(total_bytes);
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     Some(bar)
 }

@@ -413,3 +413,89 @@ fn flush_flow(flow: &mut Flow<FlowApp>, now: Timestamp, pending: &mut Vec<HttpTr
         summary.tls_client_hellos += 1;
     }
 }
+
+/// Detection behind the pipeline: evaluates each transaction and TCP packet, and hands
+/// alerts to every sink in order. Alerts are also counted per category.
+pub struct DetectionStage<'a> {
+    detector: &'a crate::detect::Detector,
+    sinks: Vec<&'a mut dyn crate::sink::AlertSink>,
+    alerts: Vec<crate::detect::alert::Alert>,
+    last_sweep_secs: u64,
+    /// Alerts raised, by category (index of `Category::ALL`).
+    pub alerts_by_category: [u64; 8],
+    /// The first sink error; a failing sink does not stop the others.
+    pub sink_errors: u64,
+    /// Other observers that also see every transaction (e.g. metrics).
+    pub also: Option<&'a mut dyn TransactionObserver>,
+}
+
+impl<'a> DetectionStage<'a> {
+    /// A stage writing to these sinks.
+    pub fn new(detector: &'a crate::detect::Detector, sinks: Vec<&'a mut dyn crate::sink::AlertSink>) -> Self {
+        DetectionStage {
+            detector,
+            sinks,
+            alerts: Vec::new(),
+            last_sweep_secs: 0,
+            alerts_by_category: [0; 8],
+            sink_errors: 0,
+            also: None,
+        }
+    }
+
+    fn emit(&mut self) {
+        for alert in self.alerts.drain(..) {
+            if let Some(i) = crate::detect::alert::Category::ALL.iter().position(|c| *c == alert.rule.category) {
+                self.alerts_by_category[i] += 1;
+            }
+            for sink in self.sinks.iter_mut() {
+                if sink.record(&alert).is_err() {
+                    self.sink_errors += 1;
+                }
+            }
+        }
+    }
+
+    /// Flushes every sink.
+    pub fn flush(&mut self) -> Result<(), crate::sink::SinkError> {
+        for sink in self.sinks.iter_mut() {
+            sink.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Total alerts raised.
+    pub fn alert_count(&self) -> u64 {
+        self.alerts_by_category.iter().sum()
+    }
+}
+
+impl TransactionObserver for DetectionStage<'_> {
+    fn on_transaction(&mut self, txn: &HttpTransaction) {
+        if let Some(o) = self.also.as_mut() {
+            o.on_transaction(txn);
+        }
+        self.detector.evaluate(txn, &mut self.alerts);
+        self.emit();
+    }
+
+    fn on_client_hello(&mut self, hello: &ClientHello) {
+        if let Some(o) = self.also.as_mut() {
+            o.on_client_hello(hello);
+        }
+    }
+
+    fn on_tcp_packet(&mut self, packet: &PacketView<'_>, now: Timestamp) {
+        if let Some(o) = self.also.as_mut() {
+            o.on_tcp_packet(packet, now);
+        }
+        self.detector.observe_packet(packet, now, &mut self.alerts);
+        if now.secs() >= self.last_sweep_secs + 10 {
+            self.last_sweep_secs = now.secs();
+            self.detector.sweep(now);
+        }
+        if !self.alerts.is_empty() {
+            self.emit();
+        }
+    }
+}
