@@ -97,7 +97,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             rules,
             events,
             pcaps,
-        } => run_replay(config.as_deref(), rules.as_deref(), events.as_deref(), &pcaps),
+        } => run_replay(
+            config.as_deref(),
+            rules.as_deref(),
+            events.as_deref(),
+            &pcaps,
+        ),
         Command::Inspect { pcaps } => run_inspect(&pcaps),
         Command::Rules {
             command: RulesCommand::Check { dir, config },
@@ -134,16 +139,24 @@ fn pipeline_settings(config: &Config) -> PipelineSettings {
     settings
 }
 
-fn run_replay(config: Option<&Path>, rules: Option<&Path>, events: Option<&str>, pcaps: &[PathBuf]) -> anyhow::Result<()> {
+fn run_replay(
+    config: Option<&Path>,
+    rules: Option<&Path>,
+    events: Option<&str>,
+    pcaps: &[PathBuf],
+) -> anyhow::Result<()> {
     let config = load_config(config)?;
     let rules_path = rules_path(rules, &config);
     let detector = Detector::load(&rules_path, &config, Arc::new(ThresholdTable::default()))?;
     let mut sources = replay::open_all(pcaps)?;
     let mut event_log: Option<EventLog<Box<dyn std::io::Write>>> = match events {
         None => None,
-        Some("-") => Some(EventLog::new(Box::new(std::io::BufWriter::new(std::io::stdout())))),
+        Some("-") => Some(EventLog::new(Box::new(std::io::BufWriter::new(
+            std::io::stdout(),
+        )))),
         Some(path) => {
-            let file = std::fs::File::create(path).with_context(|| format!("events file {path}"))?;
+            let file =
+                std::fs::File::create(path).with_context(|| format!("events file {path}"))?;
             Some(EventLog::new(Box::new(std::io::BufWriter::new(file))))
         }
     };
@@ -159,7 +172,12 @@ fn run_replay(config: Option<&Path>, rules: Option<&Path>, events: Option<&str>,
             b.inc(n)
         }
     };
-    let result = replay::replay(&mut sources, pipeline_settings(&config), &mut stage, &mut progress);
+    let result = replay::replay(
+        &mut sources,
+        pipeline_settings(&config),
+        &mut stage,
+        &mut progress,
+    );
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -172,9 +190,16 @@ fn run_replay(config: Option<&Path>, rules: Option<&Path>, events: Option<&str>,
     drop(event_log);
     // With events on stdout, the summary goes to stderr so stdout stays JSON lines.
     let mut report = format!("{summary}");
-    report.push_str(&format!("rules loaded       {} from {}\n", detector.rule_count(), rules_path.display()));
+    report.push_str(&format!(
+        "rules loaded       {} from {}\n",
+        detector.rule_count(),
+        rules_path.display()
+    ));
     report.push_str(&format!("flagged events     {alerts}\n"));
-    for (c, n) in tamperwatch::detect::alert::Category::ALL.iter().zip(by_category) {
+    for (c, n) in tamperwatch::detect::alert::Category::ALL
+        .iter()
+        .zip(by_category)
+    {
         if n > 0 {
             report.push_str(&format!("  {:<24} {n}\n", c.as_str()));
         }
@@ -194,7 +219,12 @@ fn run_inspect(pcaps: &[PathBuf]) -> anyhow::Result<()> {
     let mut sources = replay::open_all(pcaps)?;
     let stdout = std::io::stdout().lock();
     let mut log = InspectLog::new(std::io::BufWriter::new(stdout));
-    replay::replay(&mut sources, PipelineSettings::default(), &mut log, &mut |_| {})?;
+    replay::replay(
+        &mut sources,
+        PipelineSettings::default(),
+        &mut log,
+        &mut |_| {},
+    )?;
     match log.finish() {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.context("writing transactions to stdout"),
@@ -223,8 +253,10 @@ fn progress_bar(total_bytes: u64) -> Option<indicatif::ProgressBar> {
     }
     let bar = indicatif::ProgressBar::new(total_bytes);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     Some(bar)
 }

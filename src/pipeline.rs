@@ -110,7 +110,11 @@ impl fmt::Display for Summary {
         writeln!(f, "bytes              {}", self.bytes)?;
         writeln!(f, "tcp packets        {}", self.tcp_packets)?;
         writeln!(f, "udp packets        {}", self.udp_packets)?;
-        writeln!(f, "other packets      {} (not IP, or not TCP/UDP)", self.other_packets)?;
+        writeln!(
+            f,
+            "other packets      {} (not IP, or not TCP/UDP)",
+            self.other_packets
+        )?;
         writeln!(
             f,
             "flows              {} ({} picked up mid-stream, {} timed out, {} evicted)",
@@ -200,7 +204,9 @@ impl Pipeline {
                 Ok(None) => {}
                 Err(e) => self.summary.decode_errors[e.index()] += 1,
             },
-            Err(DecodeError::NotIp | DecodeError::OtherTransport) => self.summary.other_packets += 1,
+            Err(DecodeError::NotIp | DecodeError::OtherTransport) => {
+                self.summary.other_packets += 1
+            }
             Err(e) => self.summary.decode_errors[e.index()] += 1,
         }
         self.expire(now, observer);
@@ -375,13 +381,24 @@ fn deliver(
 }
 
 /// A flow left the table: flush it unless that was done when it closed.
-fn finish_flow(mut flow: Flow<FlowApp>, end: FlowEnd, now: Timestamp, pending: &mut Vec<HttpTransaction>, summary: &mut Summary) {
+fn finish_flow(
+    mut flow: Flow<FlowApp>,
+    end: FlowEnd,
+    now: Timestamp,
+    pending: &mut Vec<HttpTransaction>,
+    summary: &mut Summary,
+) {
     let _ = end;
     flush_flow(&mut flow, now, pending, summary);
 }
 
 /// Flushes a flow's streams and HTTP state once, and adds its counters.
-fn flush_flow(flow: &mut Flow<FlowApp>, now: Timestamp, pending: &mut Vec<HttpTransaction>, summary: &mut Summary) {
+fn flush_flow(
+    flow: &mut Flow<FlowApp>,
+    now: Timestamp,
+    pending: &mut Vec<HttpTransaction>,
+    summary: &mut Summary,
+) {
     if flow.finished {
         return;
     }
@@ -431,7 +448,10 @@ pub struct DetectionStage<'a> {
 
 impl<'a> DetectionStage<'a> {
     /// A stage writing to these sinks.
-    pub fn new(detector: &'a crate::detect::Detector, sinks: Vec<&'a mut dyn crate::sink::AlertSink>) -> Self {
+    pub fn new(
+        detector: &'a crate::detect::Detector,
+        sinks: Vec<&'a mut dyn crate::sink::AlertSink>,
+    ) -> Self {
         DetectionStage {
             detector,
             sinks,
@@ -445,7 +465,10 @@ impl<'a> DetectionStage<'a> {
 
     fn emit(&mut self) {
         for alert in self.alerts.drain(..) {
-            if let Some(i) = crate::detect::alert::Category::ALL.iter().position(|c| *c == alert.rule.category) {
+            if let Some(i) = crate::detect::alert::Category::ALL
+                .iter()
+                .position(|c| *c == alert.rule.category)
+            {
                 self.alerts_by_category[i] += 1;
             }
             for sink in self.sinks.iter_mut() {

@@ -64,18 +64,31 @@ fn events_match_golden_files() {
                 "{}: {} events, golden has {}",
                 pcap.display(),
                 got.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count(),
-                want.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count()
+                want.split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .count()
             ));
         }
     }
-    assert!(mismatches.is_empty(), "events differ from golden files:\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "events differ from golden files:\n{}",
+        mismatches.join("\n")
+    );
 }
 
 #[test]
 fn benign_traffic_raises_no_event() {
-    for pcap in captures().iter().filter(|p| p.to_string_lossy().contains("/benign/") || p.to_string_lossy().contains("/http/")) {
+    for pcap in captures().iter().filter(|p| {
+        p.to_string_lossy().contains("/benign/") || p.to_string_lossy().contains("/http/")
+    }) {
         let events = replay_events(pcap);
-        assert!(events.is_empty(), "{} raised: {}", pcap.display(), String::from_utf8_lossy(&events));
+        assert!(
+            events.is_empty(),
+            "{} raised: {}",
+            pcap.display(),
+            String::from_utf8_lossy(&events)
+        );
     }
 }
 
@@ -90,16 +103,36 @@ fn replay_is_byte_identical_across_runs() {
 #[test]
 fn every_category_is_detected_on_real_attack_traffic() {
     let mut seen = std::collections::BTreeSet::new();
-    for pcap in captures().iter().filter(|p| p.to_string_lossy().contains("/attacks/")) {
+    for pcap in captures()
+        .iter()
+        .filter(|p| p.to_string_lossy().contains("/attacks/"))
+    {
         for line in String::from_utf8_lossy(&replay_events(pcap)).lines() {
             let v: serde_json::Value = serde_json::from_str(line).expect("event JSON");
-            seen.insert(v["alert"]["category"].as_str().unwrap_or_default().to_owned());
+            seen.insert(
+                v["alert"]["category"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
         }
     }
-    for c in ["upload", "modification", "injection", "traversal", "recon", "brute_force", "flood", "protocol"] {
+    for c in [
+        "upload",
+        "modification",
+        "injection",
+        "traversal",
+        "recon",
+        "brute_force",
+        "flood",
+        "protocol",
+    ] {
         if c == "protocol" {
             continue; // no smuggling capture yet: covered by rule unit tests
         }
-        assert!(seen.contains(c), "no {c} event from the attack captures; saw {seen:?}");
+        assert!(
+            seen.contains(c),
+            "no {c} event from the attack captures; saw {seen:?}"
+        );
     }
 }

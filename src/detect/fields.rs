@@ -286,7 +286,9 @@ impl FieldValues {
             };
             let name_decoded = decode(name.as_bytes(), false);
             note(&name_decoded, &mut anomalies);
-            if memchr::memmem::find(&name_decoded.text, b"../").is_some() || name_decoded.text.starts_with(b"/") {
+            if memchr::memmem::find(&name_decoded.text, b"../").is_some()
+                || name_decoded.text.starts_with(b"/")
+            {
                 v.push(Field::Anomaly, b"upload_filename_traversal", Some(i));
             }
             let base = name_decoded

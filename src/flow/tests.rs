@@ -114,6 +114,14 @@ fn bare_ack_for_unknown_connection_creates_nothing() {
     let mut t: FlowTable<()> = FlowTable::new(4);
     let mut ended = |_: Flow<()>, _: FlowEnd| {};
     assert!(t
-        .lookup_or_create(addr("1.1.1.1:1000"), addr("2.2.2.2:80"), ACK, false, Timestamp(0), &[], &mut ended)
+        .lookup_or_create(
+            addr("1.1.1.1:1000"),
+            addr("2.2.2.2:80"),
+            ACK,
+            false,
+            Timestamp(0),
+            &[],
+            &mut ended
+        )
         .is_none());
 }
