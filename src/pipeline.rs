@@ -153,7 +153,6 @@ impl fmt::Display for Summary {
 
 /// The packet stages of one worker.
 pub struct Pipeline {
-    settings: PipelineSettings,
     flows: FlowTable<FlowApp>,
     defrag: Defragmenter,
     pending: Vec<HttpTransaction>,
@@ -164,8 +163,7 @@ impl Pipeline {
     /// A pipeline with the given settings.
     pub fn new(settings: PipelineSettings) -> Self {
         Pipeline {
-            flows: FlowTable::new(settings.max_flows),
-            settings,
+            flows: FlowTable::new(settings.max_flows, settings.server_ports),
             defrag: Defragmenter::default(),
             pending: Vec::new(),
             summary: Summary::default(),
@@ -257,7 +255,6 @@ impl Pipeline {
             flags,
             !packet.payload.is_empty(),
             now,
-            &self.settings.server_ports,
             &mut ended,
         ) else {
             self.drain_pending(observer);

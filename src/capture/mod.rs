@@ -49,10 +49,7 @@ pub struct Frame<'a> {
 impl Frame<'_> {
     /// Builds a frame from libpcap's header and data.
     pub(crate) fn from_pcap<'a>(packet: &pcap::Packet<'a>) -> Frame<'a> {
-        let ts = Timestamp::from_secs_micros(
-            i64::from(packet.header.ts.tv_sec),
-            i64::from(packet.header.ts.tv_usec),
-        );
+        let ts = Timestamp::from_secs_micros(packet.header.ts.tv_sec, packet.header.ts.tv_usec);
         Frame {
             ts,
             data: packet.data,

@@ -159,21 +159,22 @@ pub struct FlowTable<S> {
     max_flows: usize,
     next_id: u64,
     last_sweep_secs: u64,
+    /// Ports that mark the server side of a flow picked up without its SYN.
+    server_ports: Vec<u16>,
     pub stats: FlowStats,
 }
 
-/// Server ports assumed when a flow is picked up without its SYN.
-pub type ServerPorts<'a> = &'a [u16];
-
 impl<S: Default> FlowTable<S> {
-    /// A table holding at most `max_flows` flows.
-    pub fn new(max_flows: usize) -> Self {
+    /// A table holding at most `max_flows` flows; `server_ports` tell which side
+    /// serves when a flow is picked up without its SYN.
+    pub fn new(max_flows: usize, server_ports: Vec<u16>) -> Self {
         FlowTable {
             // Fixed seeds: iteration order, and so eviction ties, repeat run to run.
             flows: HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4)),
             max_flows: max_flows.max(1),
             next_id: 1,
             last_sweep_secs: 0,
+            server_ports,
             stats: FlowStats::default(),
         }
     }
@@ -198,7 +199,6 @@ impl<S: Default> FlowTable<S> {
         flags: TcpFlags,
         has_payload: bool,
         now: Timestamp,
-        server_ports: ServerPorts<'_>,
         ended: &mut impl FnMut(Flow<S>, FlowEnd),
     ) -> Option<&mut Flow<S>> {
         let key = FlowKey::new(src, dst);
@@ -221,7 +221,7 @@ impl<S: Default> FlowTable<S> {
                 (src, dst, TcpState::SynSent, false)
             } else if flags.syn() {
                 (dst, src, TcpState::SynReceived, true)
-            } else if is_server_side(src.port(), dst.port(), server_ports) {
+            } else if is_server_side(src.port(), dst.port(), &self.server_ports) {
                 (dst, src, TcpState::Established, true)
             } else {
                 (src, dst, TcpState::Established, true)
@@ -319,7 +319,7 @@ impl<S: Default> FlowTable<S> {
 }
 
 /// Whether `src_port` is the server side, for a flow picked up without its SYN.
-fn is_server_side(src_port: u16, dst_port: u16, server_ports: ServerPorts<'_>) -> bool {
+fn is_server_side(src_port: u16, dst_port: u16, server_ports: &[u16]) -> bool {
     let src_listed = server_ports.contains(&src_port);
     let dst_listed = server_ports.contains(&dst_port);
     if src_listed != dst_listed {

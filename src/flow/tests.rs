@@ -9,12 +9,12 @@ const ACK: TcpFlags = TcpFlags(TcpFlags::ACK);
 
 #[test]
 fn syn_sender_is_the_client() {
-    let mut t: FlowTable<()> = FlowTable::new(16);
+    let mut t: FlowTable<()> = FlowTable::new(16, vec![8080]);
     let mut ended = |_: Flow<()>, _: FlowEnd| {};
     let c = addr("10.0.0.1:40000");
     let s = addr("10.0.0.2:8080");
     let f = t
-        .lookup_or_create(c, s, SYN, false, Timestamp(0), &[], &mut ended)
+        .lookup_or_create(c, s, SYN, false, Timestamp(0), &mut ended)
         .expect("flow");
     assert_eq!(f.client, c);
     assert_eq!(f.direction_of(s), Direction::ToClient);
@@ -22,12 +22,12 @@ fn syn_sender_is_the_client() {
 
 #[test]
 fn mid_stream_pickup_uses_server_ports() {
-    let mut t: FlowTable<()> = FlowTable::new(16);
+    let mut t: FlowTable<()> = FlowTable::new(16, vec![8080]);
     let mut ended = |_: Flow<()>, _: FlowEnd| {};
     let server = addr("10.0.0.2:8080");
     let client = addr("10.0.0.1:40000");
     let f = t
-        .lookup_or_create(server, client, ACK, true, Timestamp(0), &[8080], &mut ended)
+        .lookup_or_create(server, client, ACK, true, Timestamp(0), &mut ended)
         .expect("flow");
     assert_eq!(f.server, server);
     assert_eq!(t.stats.picked_up_mid_stream, 1);
@@ -35,7 +35,7 @@ fn mid_stream_pickup_uses_server_ports() {
 
 #[test]
 fn lone_rst_creates_no_flow() {
-    let mut t: FlowTable<()> = FlowTable::new(16);
+    let mut t: FlowTable<()> = FlowTable::new(16, vec![8080]);
     let mut ended = |_: Flow<()>, _: FlowEnd| {};
     let rst = TcpFlags(TcpFlags::RST);
     assert!(t
@@ -45,7 +45,6 @@ fn lone_rst_creates_no_flow() {
             rst,
             false,
             Timestamp(0),
-            &[],
             &mut ended
         )
         .is_none());
@@ -54,7 +53,7 @@ fn lone_rst_creates_no_flow() {
 
 #[test]
 fn idle_flows_expire_by_packet_time() {
-    let mut t: FlowTable<()> = FlowTable::new(16);
+    let mut t: FlowTable<()> = FlowTable::new(16, vec![8080]);
     let mut ends = Vec::new();
     let mut ended = |f: Flow<()>, e: FlowEnd| ends.push((f.id, e));
     t.lookup_or_create(
@@ -63,7 +62,6 @@ fn idle_flows_expire_by_packet_time() {
         SYN,
         false,
         Timestamp(0),
-        &[],
         &mut ended,
     );
     t.expire_idle(Timestamp::from_secs_micros(10, 0), &mut ended);
@@ -74,7 +72,7 @@ fn idle_flows_expire_by_packet_time() {
 
 #[test]
 fn cap_evicts_the_oldest_idle_flow() {
-    let mut t: FlowTable<()> = FlowTable::new(2);
+    let mut t: FlowTable<()> = FlowTable::new(2, vec![8080]);
     let mut ends = Vec::new();
     let mut ended = |f: Flow<()>, e: FlowEnd| ends.push((f.id, e));
     for (i, port) in [1001u16, 1002, 1003].iter().enumerate() {
@@ -85,7 +83,6 @@ fn cap_evicts_the_oldest_idle_flow() {
             SYN,
             false,
             Timestamp(i as i64),
-            &[],
             &mut ended,
         );
     }
@@ -96,12 +93,12 @@ fn cap_evicts_the_oldest_idle_flow() {
 
 #[test]
 fn fin_both_ways_closes_and_rst_closes_at_once() {
-    let mut t: FlowTable<()> = FlowTable::new(4);
+    let mut t: FlowTable<()> = FlowTable::new(4, vec![8080]);
     let mut ended = |_: Flow<()>, _: FlowEnd| {};
     let c = addr("1.1.1.1:1000");
     let s = addr("2.2.2.2:80");
     let f = t
-        .lookup_or_create(c, s, SYN, false, Timestamp(0), &[], &mut ended)
+        .lookup_or_create(c, s, SYN, false, Timestamp(0), &mut ended)
         .expect("flow");
     f.track_flags(Direction::ToServer, TcpFlags(TcpFlags::FIN | TcpFlags::ACK));
     assert_eq!(f.state, TcpState::Closing);
@@ -111,7 +108,7 @@ fn fin_both_ways_closes_and_rst_closes_at_once() {
 
 #[test]
 fn bare_ack_for_unknown_connection_creates_nothing() {
-    let mut t: FlowTable<()> = FlowTable::new(4);
+    let mut t: FlowTable<()> = FlowTable::new(4, vec![8080]);
     let mut ended = |_: Flow<()>, _: FlowEnd| {};
     assert!(t
         .lookup_or_create(
@@ -120,7 +117,6 @@ fn bare_ack_for_unknown_connection_creates_nothing() {
             ACK,
             false,
             Timestamp(0),
-            &[],
             &mut ended
         )
         .is_none());
