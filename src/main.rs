@@ -237,6 +237,9 @@ fn run_rules_check(dir: Option<&Path>, config: Option<&Path>) -> anyhow::Result<
     let started = std::time::Instant::now();
     let defs = rules::load(&path)?;
     let count = defs.rules.len();
+    if count == 0 {
+        return Err(rules::RuleError::Empty { path }.into());
+    }
     tamperwatch::detect::ruleset::RuleSet::compile(defs)?;
     println!(
         "{}: {count} rules ok (loaded and compiled in {} ms)",
