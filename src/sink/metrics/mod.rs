@@ -22,7 +22,7 @@ pub mod visitors;
 
 use std::collections::HashSet;
 use std::net::IpAddr;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
@@ -35,7 +35,8 @@ pub use content_group::ContentGroups;
 use crate::decode::DecodeError;
 use crate::detect::alert::{Alert, Category};
 use crate::http::{HttpError, HttpTransaction};
-use crate::pipeline::Summary;
+use crate::pipeline::{Summary, TransactionObserver};
+use crate::sink::{AlertSink, SinkError};
 use crate::time::Timestamp;
 use crate::tls::{ClientHello, TlsVersion};
 use names::MetricName;
@@ -465,6 +466,29 @@ impl Metrics {
             tracing::error!(error = %e, "encoding metrics");
         }
         String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into())
+    }
+}
+
+/// Metrics watch the pipeline like any observer; workers each hold a clone of the `Arc`.
+impl TransactionObserver for Arc<Metrics> {
+    fn on_transaction(&mut self, txn: &HttpTransaction) {
+        self.observe_transaction(txn);
+    }
+
+    fn on_client_hello(&mut self, hello: &ClientHello) {
+        self.observe_client_hello(hello);
+    }
+}
+
+/// Metrics consume the same alerts as the other sinks; counting cannot fail.
+impl AlertSink for Arc<Metrics> {
+    fn record(&mut self, alert: &Alert) -> Result<(), SinkError> {
+        self.observe_alert(alert);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
     }
 }
 

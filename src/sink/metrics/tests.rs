@@ -417,6 +417,42 @@ fn summary_deltas_add_up() {
 }
 
 #[test]
+fn metrics_are_an_observer_and_an_alert_sink() {
+    let mut shared = std::sync::Arc::new(metrics());
+    let observer: &mut dyn TransactionObserver = &mut shared;
+    observer.on_transaction(&txn(
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        Some(request("GET", "/news/x", "1.1", None)),
+        Some(200),
+    ));
+    observer.on_client_hello(&ClientHello {
+        version: TlsVersion::Tls12,
+        has_sni: true,
+    });
+    let sink: &mut dyn AlertSink = &mut shared;
+    sink.record(&alert(Category::Flood, "flood.syn"))
+        .expect("counting cannot fail");
+    sink.flush().expect("nothing to flush");
+    let text = shared.render();
+    let group = names::HTTP_REQUESTS_BY_CONTENT_GROUP.name;
+    assert_eq!(value_of(&text, group, &[("group", "news")]), 1.0);
+    let hellos = names::TLS_CLIENT_HELLOS.name;
+    assert_eq!(
+        value_of(&text, hellos, &[("version", "tls1.2"), ("sni", "yes")]),
+        1.0
+    );
+    let flagged = names::FLAGGED_EVENTS.name;
+    assert_eq!(
+        value_of(
+            &text,
+            flagged,
+            &[("category", "flood"), ("rule", "flood.syn")]
+        ),
+        1.0
+    );
+}
+
+#[test]
 fn control_plane_setters() {
     let m = metrics();
     m.set_rules_loaded(42);
