@@ -12,7 +12,7 @@
 //! 8. [`sink`]: where alerts, transactions and statistics are written.
 //!
 //! [`pipeline`] is the one place that wires them together; [`time`] is the packet
-//! clock every stage is given.
+//! clock every stage is given; [`daemon`] is the live control plane (metrics endpoint).
 
 pub mod time;
 pub mod config;
@@ -28,3 +28,4 @@ pub mod sink;
 
 pub mod pipeline;
 pub mod replay;
+pub mod daemon;

@@ -2,10 +2,12 @@
 //!
 //! Every sink that records findings implements [`AlertSink`] and consumes the same
 //! redacted [`Alert`](crate::detect::alert::Alert): [`events`] writes EVE JSON lines.
-//! [`inspect`] writes HTTP transactions for the offline `inspect` command.
+//! [`inspect`] writes HTTP transactions for the offline `inspect` command. [`metrics`]
+//! counts transactions, hellos and alerts as anonymous Prometheus statistics.
 
 pub mod events;
 pub mod inspect;
+pub mod metrics;
 
 use crate::detect::alert::Alert;
 

@@ -1,0 +1,3 @@
+//! The live daemon's control plane: the metrics and health endpoint.
+
+pub mod http;

@@ -1,0 +1,159 @@
+//! Every metric name, help text and label name: the one place dashboards, alerting
+//! rules and code agree on.
+//!
+//! Names follow Prometheus conventions: a `tamperwatch_` prefix, base units in the name
+//! (`_seconds`, `_bytes`), `_total` on counters only. Renaming one breaks the committed
+//! dashboard and alerting rules under `deploy/`, so grep there too.
+
+/// A metric's exposed name and its `# HELP` text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricName {
+    pub name: &'static str,
+    pub help: &'static str,
+}
+
+const fn metric(name: &'static str, help: &'static str) -> MetricName {
+    MetricName { name, help }
+}
+
+// Packet stages.
+
+/// Frames seen by the pipeline.
+pub const PACKETS: MetricName = metric(
+    "tamperwatch_packets_total",
+    "Frames processed by the pipeline.",
+);
+/// Bytes of those frames, as on the wire.
+pub const BYTES: MetricName = metric(
+    "tamperwatch_bytes_total",
+    "Bytes of the frames processed, as on the wire.",
+);
+/// TCP flows created.
+pub const FLOWS: MetricName = metric("tamperwatch_flows_total", "TCP flows tracked.");
+/// Holes in reassembled TCP streams.
+pub const REASSEMBLY_GAPS: MetricName = metric(
+    "tamperwatch_reassembly_gaps_total",
+    "Gaps (missing bytes) in reassembled TCP streams.",
+);
+/// Frames that could not be decoded, by reason.
+pub const DECODE_ERRORS: MetricName = metric(
+    "tamperwatch_decode_errors_total",
+    "Frames that could not be decoded, by reason.",
+);
+/// HTTP messages that could not be parsed, by reason.
+pub const HTTP_PARSE_ERRORS: MetricName = metric(
+    "tamperwatch_http_parse_errors_total",
+    "HTTP messages that could not be parsed, by reason.",
+);
+
+// Capture (libpcap statistics).
+
+/// Packets the capture received (libpcap `ps_recv`).
+pub const CAPTURE_RECEIVED: MetricName = metric(
+    "tamperwatch_capture_packets_received_total",
+    "Packets received by the capture (libpcap ps_recv).",
+);
+/// Packets the capture lost, in the kernel buffer or at the interface.
+pub const CAPTURE_DROPPED: MetricName = metric(
+    "tamperwatch_capture_packets_dropped_total",
+    "Packets dropped before tamperwatch saw them (libpcap ps_drop, ps_ifdrop).",
+);
+
+// HTTP statistics (the site's usage summary).
+
+/// Requests by method, status class and version.
+pub const HTTP_REQUESTS: MetricName = metric(
+    "tamperwatch_http_requests_total",
+    "HTTP requests by method, status class and version.",
+);
+/// Time from the end of a request to the start of its response.
+pub const HTTP_RESPONSE_LATENCY: MetricName = metric(
+    "tamperwatch_http_response_latency_seconds",
+    "Time from the last byte of a request to the first byte of its response.",
+);
+/// Request body sizes.
+pub const HTTP_REQUEST_SIZE: MetricName = metric(
+    "tamperwatch_http_request_size_bytes",
+    "HTTP request body sizes after transfer decoding.",
+);
+/// Response body sizes.
+pub const HTTP_RESPONSE_SIZE: MetricName = metric(
+    "tamperwatch_http_response_size_bytes",
+    "HTTP response body sizes after transfer decoding.",
+);
+/// Requests by the content group of their path (configured prefixes).
+pub const HTTP_REQUESTS_BY_CONTENT_GROUP: MetricName = metric(
+    "tamperwatch_http_requests_by_content_group_total",
+    "HTTP requests by content group (configured path prefixes).",
+);
+/// Requests by browser family.
+pub const HTTP_REQUESTS_BY_BROWSER: MetricName = metric(
+    "tamperwatch_http_requests_by_browser_total",
+    "HTTP requests by browser family, from the User-Agent.",
+);
+/// TLS ClientHellos by offered version and whether SNI was sent.
+pub const TLS_CLIENT_HELLOS: MetricName = metric(
+    "tamperwatch_tls_client_hellos_total",
+    "TLS ClientHellos by highest version offered and whether a server name was sent.",
+);
+/// Estimated distinct client addresses since 00:00 UTC.
+pub const VISITORS_TODAY: MetricName = metric(
+    "tamperwatch_visitors_today",
+    "Estimated distinct client addresses since 00:00 UTC (HyperLogLog, keyed hash).",
+);
+
+// Detection.
+
+/// Flagged events by category and rule.
+pub const FLAGGED_EVENTS: MetricName = metric(
+    "tamperwatch_flagged_events_total",
+    "Flagged events by category and rule.",
+);
+/// Rules in the running rule set.
+pub const RULES_LOADED: MetricName =
+    metric("tamperwatch_rules_loaded", "Rules in the running rule set.");
+/// Rule reloads by result.
+pub const RELOADS: MetricName = metric(
+    "tamperwatch_reloads_total",
+    "Rule and policy reloads, by result.",
+);
+
+// Sinks.
+
+/// Rows in the flagged store.
+pub const STORE_ROWS: MetricName = metric(
+    "tamperwatch_store_rows",
+    "Flagged records held in the store.",
+);
+/// Rows removed by retention.
+pub const STORE_PURGED_ROWS: MetricName = metric(
+    "tamperwatch_store_purged_rows_total",
+    "Flagged records removed by retention.",
+);
+/// Writes to the flagged store given up.
+pub const STORE_DROPPED_WRITES: MetricName = metric(
+    "tamperwatch_store_dropped_writes_total",
+    "Flagged records that could not be written to the store.",
+);
+/// Events dropped because a sink's queue was full.
+pub const EVENTS_DROPPED: MetricName = metric(
+    "tamperwatch_events_dropped_total",
+    "Flagged events dropped because a sink could not keep up.",
+);
+
+// Label names.
+
+pub const LABEL_METHOD: &str = "method";
+pub const LABEL_STATUS_CLASS: &str = "status_class";
+pub const LABEL_VERSION: &str = "version";
+pub const LABEL_GROUP: &str = "group";
+pub const LABEL_BROWSER: &str = "browser";
+pub const LABEL_SNI: &str = "sni";
+pub const LABEL_CATEGORY: &str = "category";
+pub const LABEL_RULE: &str = "rule";
+pub const LABEL_REASON: &str = "reason";
+pub const LABEL_WHERE: &str = "where";
+pub const LABEL_RESULT: &str = "result";
+
+/// The label value every bounded set folds its remainder into.
+pub const OTHER: &str = "other";
