@@ -178,6 +178,14 @@ pub struct CaptureConfig {
     pub buffer_bytes: i32,
     /// Packet worker threads; 0 means one per core.
     pub workers: usize,
+    /// Deliver each packet as it arrives instead of in kernel blocks (lower latency;
+    /// libpcap then uses TPACKET_V2, whose ring holds fewer packets).
+    pub immediate: bool,
+    /// Longest a read waits for packets, so the capture loop notices shutdown.
+    pub read_timeout_ms: u32,
+    /// Put the interface in promiscuous mode (a mirror port); a host watching its own
+    /// site does not need it.
+    pub promiscuous: bool,
 }
 
 impl Default for CaptureConfig {
@@ -188,6 +196,9 @@ impl Default for CaptureConfig {
             snaplen: 65_535,
             buffer_bytes: 64 << 20,
             workers: 0,
+            immediate: true,
+            read_timeout_ms: 100,
+            promiscuous: false,
         }
     }
 }
@@ -230,6 +241,19 @@ impl Default for DetectorsConfig {
         }
     }
 }
+
+/// Rules directory when the configuration names none.
+pub const DEFAULT_RULES_DIR: &str = "/etc/tamperwatch/rules";
+/// Smallest snap length that still holds the link, IP and TCP headers.
+pub const MIN_SNAPLEN: i32 = 128;
+/// libpcap's largest snap length.
+pub const MAX_SNAPLEN: i32 = 262_144;
+/// Smallest kernel capture buffer accepted.
+pub const MIN_CAPTURE_BUFFER_BYTES: i32 = 1 << 20;
+/// Longest read timeout accepted: shutdown waits at most this long for the capture.
+pub const MAX_READ_TIMEOUT_MS: u32 = 1000;
+/// Most packet worker threads.
+pub const MAX_WORKERS: usize = 256;
 
 /// Methods that change content by definition (RFC 9110 and WebDAV, RFC 4918).
 pub const WRITE_METHODS: [&str; 9] = [
@@ -322,7 +346,42 @@ impl Config {
         if self.retention.days == 0 {
             return Err("retention.days must be at least 1".to_owned());
         }
+        let c = &self.capture;
+        if c.interface.is_empty() {
+            return Err("capture.interface must not be empty".to_owned());
+        }
+        if !(MIN_SNAPLEN..=MAX_SNAPLEN).contains(&c.snaplen) {
+            return Err(format!(
+                "capture.snaplen: {} is not between {MIN_SNAPLEN} and {MAX_SNAPLEN}",
+                c.snaplen
+            ));
+        }
+        if c.buffer_bytes < MIN_CAPTURE_BUFFER_BYTES {
+            return Err(format!(
+                "capture.buffer_bytes: {} is below {MIN_CAPTURE_BUFFER_BYTES}",
+                c.buffer_bytes
+            ));
+        }
+        if c.read_timeout_ms == 0 || c.read_timeout_ms > MAX_READ_TIMEOUT_MS {
+            return Err(format!(
+                "capture.read_timeout_ms: {} is not between 1 and {MAX_READ_TIMEOUT_MS}",
+                c.read_timeout_ms
+            ));
+        }
+        if c.workers > MAX_WORKERS {
+            return Err(format!(
+                "capture.workers: {} is more than {MAX_WORKERS}",
+                c.workers
+            ));
+        }
         Ok(())
+    }
+
+    /// The rules directory: `rules:`, else [`DEFAULT_RULES_DIR`].
+    pub fn rules_dir(&self) -> PathBuf {
+        self.rules
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_RULES_DIR))
     }
 
     /// The BPF filter for live capture: the configured one, or one derived from the site.

@@ -6,19 +6,19 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
-use tamperwatch::config::Config;
+use tamperwatch::config::{Config, DEFAULT_RULES_DIR};
 use tamperwatch::detect::threshold::ThresholdTable;
 use tamperwatch::detect::{rules, Detector};
 use tamperwatch::pipeline::{DetectionStage, PipelineSettings};
-use tamperwatch::replay;
 use tamperwatch::sink::events::EventLog;
 use tamperwatch::sink::inspect::InspectLog;
 use tamperwatch::sink::AlertSink;
+use tamperwatch::{daemon, replay};
 
-/// Default rules directory when neither --rules nor the config names one.
-const DEFAULT_RULES_DIR: &str = "/etc/tamperwatch/rules";
+/// Where the packaged service reads its configuration.
+const DEFAULT_CONFIG: &str = "/etc/tamperwatch/tamperwatch.yaml";
 
 /// Passive monitor for a public website: flags unauthorized attempts to upload or change
 /// content, keeps only flagged flows' metadata, and exports anonymous statistics.
@@ -60,11 +60,31 @@ enum Command {
         #[arg(required = true)]
         pcaps: Vec<PathBuf>,
     },
+    /// Monitor a live interface: flag attacks, serve metrics, until SIGTERM.
+    ///
+    /// SIGHUP reloads rules and policy (a bad reload keeps the old rules) and reopens
+    /// the events file; SIGTERM or SIGINT drains open flows and exits 0. Start-up
+    /// problems (config, rules, interface, permission, filter, metrics port) print one
+    /// line and exit 1 before anything runs.
+    Run {
+        /// Site policy and settings (YAML).
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Log lines on stderr as readable text or JSON objects.
+        #[arg(long, value_enum, default_value_t = LogFormatArg::Text)]
+        log_format: LogFormatArg,
+    },
     /// Rule set commands.
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -84,10 +104,24 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tamperwatch: {e:#}");
+            eprintln!("tamperwatch: {}", one_line(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes on one line, each cause once: library errors often
+/// already quote their source in their own message.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line.push_str(": ");
+            line.push_str(&cause);
+        }
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -104,6 +138,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             &pcaps,
         ),
         Command::Inspect { pcaps } => run_inspect(&pcaps),
+        Command::Run { config, log_format } => {
+            let log_format = match log_format {
+                LogFormatArg::Text => daemon::LogFormat::Text,
+                LogFormatArg::Json => daemon::LogFormat::Json,
+            };
+            Ok(daemon::run(&config, daemon::RunOptions { log_format })?)
+        }
         Command::Rules {
             command: RulesCommand::Check { dir, config },
         } => run_rules_check(dir.as_deref(), config.as_deref()),
@@ -127,16 +168,6 @@ fn rules_path(flag: Option<&Path>, config: &Config) -> PathBuf {
         return bundled;
     }
     PathBuf::from(DEFAULT_RULES_DIR)
-}
-
-fn pipeline_settings(config: &Config) -> PipelineSettings {
-    let mut settings = PipelineSettings::default();
-    for p in &config.site.ports {
-        if !settings.server_ports.contains(p) {
-            settings.server_ports.push(*p);
-        }
-    }
-    settings
 }
 
 fn run_replay(
@@ -174,7 +205,7 @@ fn run_replay(
     };
     let result = replay::replay(
         &mut sources,
-        pipeline_settings(&config),
+        PipelineSettings::for_config(&config),
         &mut stage,
         &mut progress,
     );

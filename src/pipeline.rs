@@ -12,6 +12,8 @@ use std::net::SocketAddr;
 use crate::capture::{CaptureError, Frame, PacketSource};
 use crate::decode::fragment::{Defragmenter, Reassembled};
 use crate::decode::{self, DecodeError, Decoded, LinkType, PacketView, Transport};
+use crate::detect::shared::SharedDetector;
+use crate::detect::Detector;
 use crate::flow::{Direction, Flow, FlowEnd, FlowTable, DEFAULT_MAX_FLOWS};
 use crate::http::session::{FlowContext, HttpStats};
 use crate::http::{HttpSession, HttpTransaction};
@@ -51,6 +53,19 @@ impl Default for PipelineSettings {
             max_flows: DEFAULT_MAX_FLOWS,
             server_ports: vec![80, 8080, 8000, 443, 3128, 8443],
         }
+    }
+}
+
+impl PipelineSettings {
+    /// The defaults, with the site's ports added to the server ports.
+    pub fn for_config(config: &crate::config::Config) -> Self {
+        let mut settings = PipelineSettings::default();
+        for p in &config.site.ports {
+            if !settings.server_ports.contains(p) {
+                settings.server_ports.push(*p);
+            }
+        }
+        settings
     }
 }
 
@@ -337,6 +352,17 @@ impl Pipeline {
         self.flows
             .drain_all(&mut |flow, end| finish_flow(flow, end, now, pending, summary));
         self.drain_pending(observer);
+        self.refresh_flow_counters();
+    }
+
+    /// Expires idle flows as of `now` without a packet (a live capture that went quiet).
+    pub fn advance(&mut self, now: Timestamp, observer: &mut dyn TransactionObserver) {
+        self.expire(now, observer);
+    }
+
+    /// Copies the flow table's counters into [`Summary`] (they are otherwise copied at
+    /// [`Pipeline::finish`]); a live worker calls it before reporting.
+    pub fn refresh_flow_counters(&mut self) {
         let s = self.flows.stats;
         self.summary.flows = s.created;
         self.summary.flows_picked_up_mid_stream = s.picked_up_mid_stream;
@@ -428,10 +454,40 @@ fn flush_flow(
     }
 }
 
+/// The detector a [`DetectionStage`] uses: fixed for a replay, or the live daemon's
+/// [`SharedDetector`], read once per transaction or packet so a reload takes effect at
+/// the next one.
+#[derive(Debug, Clone, Copy)]
+pub enum DetectorRef<'a> {
+    Fixed(&'a Detector),
+    Shared(&'a SharedDetector),
+}
+
+impl DetectorRef<'_> {
+    fn with<R>(self, f: impl FnOnce(&Detector) -> R) -> R {
+        match self {
+            DetectorRef::Fixed(d) => f(d),
+            DetectorRef::Shared(s) => f(&s.load()),
+        }
+    }
+}
+
+impl<'a> From<&'a Detector> for DetectorRef<'a> {
+    fn from(d: &'a Detector) -> Self {
+        DetectorRef::Fixed(d)
+    }
+}
+
+impl<'a> From<&'a SharedDetector> for DetectorRef<'a> {
+    fn from(d: &'a SharedDetector) -> Self {
+        DetectorRef::Shared(d)
+    }
+}
+
 /// Detection behind the pipeline: evaluates each transaction and TCP packet, and hands
 /// alerts to every sink in order. Alerts are also counted per category.
 pub struct DetectionStage<'a> {
-    detector: &'a crate::detect::Detector,
+    detector: DetectorRef<'a>,
     sinks: Vec<&'a mut dyn crate::sink::AlertSink>,
     alerts: Vec<crate::detect::alert::Alert>,
     last_sweep_secs: u64,
@@ -446,11 +502,11 @@ pub struct DetectionStage<'a> {
 impl<'a> DetectionStage<'a> {
     /// A stage writing to these sinks.
     pub fn new(
-        detector: &'a crate::detect::Detector,
+        detector: impl Into<DetectorRef<'a>>,
         sinks: Vec<&'a mut dyn crate::sink::AlertSink>,
     ) -> Self {
         DetectionStage {
-            detector,
+            detector: detector.into(),
             sinks,
             alerts: Vec::new(),
             last_sweep_secs: 0,
@@ -495,7 +551,8 @@ impl TransactionObserver for DetectionStage<'_> {
         if let Some(o) = self.also.as_mut() {
             o.on_transaction(txn);
         }
-        self.detector.evaluate(txn, &mut self.alerts);
+        let alerts = &mut self.alerts;
+        self.detector.with(|d| d.evaluate(txn, alerts));
         self.emit();
     }
 
@@ -509,11 +566,17 @@ impl TransactionObserver for DetectionStage<'_> {
         if let Some(o) = self.also.as_mut() {
             o.on_tcp_packet(packet, now);
         }
-        self.detector.observe_packet(packet, now, &mut self.alerts);
-        if now.secs() >= self.last_sweep_secs + 10 {
+        let alerts = &mut self.alerts;
+        let sweep = now.secs() >= self.last_sweep_secs + 10;
+        if sweep {
             self.last_sweep_secs = now.secs();
-            self.detector.sweep(now);
         }
+        self.detector.with(|d| {
+            d.observe_packet(packet, now, alerts);
+            if sweep {
+                d.sweep(now);
+            }
+        });
         if !self.alerts.is_empty() {
             self.emit();
         }

@@ -5,10 +5,12 @@
 //! replay with an error after the packets that were whole.
 
 mod file;
+pub mod live;
 
 use std::path::PathBuf;
 
 pub use file::FileSource;
+pub use live::{CaptureStats, CaptureStop, LiveSettings, LiveSource};
 
 use crate::decode::LinkType;
 use crate::time::Timestamp;
@@ -34,6 +36,28 @@ pub enum CaptureError {
     },
     #[error("{path}: {reason}")]
     Other { path: PathBuf, reason: String },
+    #[error("capture.interface {interface:?}: no such network interface{}", available_suffix(.available))]
+    NoSuchInterface {
+        interface: String,
+        /// The interfaces libpcap lists, comma-separated (may be empty).
+        available: String,
+    },
+    #[error("capture.interface {interface:?}: permission denied: capturing needs CAP_NET_RAW and CAP_NET_ADMIN (run as root or through the systemd unit)")]
+    PermissionDenied { interface: String },
+    #[error("capture.filter {filter:?}: {reason}")]
+    BadFilter { filter: String, reason: String },
+    #[error("capture.interface {interface:?}: link type {dlt} is not supported (Ethernet, VLAN, Linux cooked, raw IP and BSD loopback are)")]
+    UnsupportedLiveLink { interface: String, dlt: i32 },
+    #[error("capture.interface {interface:?}: {reason}")]
+    Live { interface: String, reason: String },
+}
+
+fn available_suffix(available: &str) -> String {
+    if available.is_empty() {
+        String::new()
+    } else {
+        format!(" (interfaces: {available})")
+    }
 }
 
 /// One captured frame.

@@ -4,7 +4,8 @@
 //! [`fields`] and [`normalize`] turn a transaction into the values rules test,
 //! [`policy`] adds the site policy's verdicts as values, [`threshold`] keeps the
 //! per-client windows shared by workers, and [`tcp`] watches SYNs. The [`Detector`]
-//! runs them in that order and builds each [`alert::Alert`] redacted.
+//! runs them in that order and builds each [`alert::Alert`] redacted; [`shared`] holds
+//! the running detector for live workers and swaps it whole on reload.
 
 pub mod alert;
 pub mod fields;
@@ -12,6 +13,7 @@ pub mod normalize;
 pub mod policy;
 pub mod rules;
 pub mod ruleset;
+pub mod shared;
 pub mod tcp;
 pub mod threshold;
 

@@ -75,8 +75,9 @@ const TLS_VERSIONS: [TlsVersion; 6] = [
     TlsVersion::Tls13,
     TlsVersion::Unknown,
 ];
-/// Where capture drops happen (libpcap `ps_drop`, `ps_ifdrop`).
-pub const DROP_PLACES: [&str; 2] = ["kernel", "interface"];
+/// Where capture drops happen: libpcap's `ps_drop` and `ps_ifdrop`, and the daemon's
+/// full worker queues (packets captured but handed to no worker).
+pub const DROP_PLACES: [&str; 3] = ["kernel", "interface", "queue"];
 /// Most distinct rule names counted; more fold into `other`.
 pub const MAX_RULE_LABELS: usize = 1024;
 /// Longest rule name used as a label; longer ones fold into `other`.
@@ -131,7 +132,7 @@ pub struct Metrics {
 
     capture: Mutex<()>,
     capture_received: IntCounter,
-    capture_dropped: [IntCounter; 2],
+    capture_dropped: [IntCounter; 3],
 
     http_requests: IntCounterVec,
     /// method × status class × version, resolved on first use.
@@ -207,7 +208,7 @@ impl Metrics {
             )?,
             capture: Mutex::new(()),
             capture_received: counter(&r, names::CAPTURE_RECEIVED)?,
-            capture_dropped: pair(capture_dropped)?,
+            capture_dropped: triple(capture_dropped)?,
             http_request_cells: (0..cube).map(|_| OnceLock::new()).collect(),
             http_requests,
             latency: histogram(&r, names::HTTP_RESPONSE_LATENCY, &LATENCY_BUCKETS)?,
@@ -425,6 +426,11 @@ impl Metrics {
         advance_to(&self.capture_dropped[1], if_dropped);
     }
 
+    /// Adds packets the capture read but could not hand to a worker (queue full).
+    pub fn add_queue_drops(&self, packets: u64) {
+        self.capture_dropped[2].inc_by(packets);
+    }
+
     /// Sets the number of rules running.
     pub fn set_rules_loaded(&self, rules: usize) {
         self.rules_loaded
@@ -588,6 +594,12 @@ fn children<'a>(
 fn pair(children: Vec<IntCounter>) -> Result<[IntCounter; 2], MetricsError> {
     <[IntCounter; 2]>::try_from(children).map_err(|_| {
         MetricsError::Registry(prometheus::Error::Msg("expected two label values".into()))
+    })
+}
+
+fn triple(children: Vec<IntCounter>) -> Result<[IntCounter; 3], MetricsError> {
+    <[IntCounter; 3]>::try_from(children).map_err(|_| {
+        MetricsError::Registry(prometheus::Error::Msg("expected three label values".into()))
     })
 }
 

@@ -53,10 +53,11 @@ pub const CAPTURE_RECEIVED: MetricName = metric(
     "tamperwatch_capture_packets_received_total",
     "Packets received by the capture (libpcap ps_recv).",
 );
-/// Packets the capture lost, in the kernel buffer or at the interface.
+/// Packets the capture lost: in the kernel buffer, at the interface, or at a full
+/// worker queue.
 pub const CAPTURE_DROPPED: MetricName = metric(
     "tamperwatch_capture_packets_dropped_total",
-    "Packets dropped before tamperwatch saw them (libpcap ps_drop, ps_ifdrop).",
+    "Packets dropped before inspection (libpcap ps_drop, ps_ifdrop; full worker queues).",
 );
 
 // HTTP statistics (the site's usage summary).

@@ -369,6 +369,10 @@ fn capture_stats_advance_to_absolute_values_and_restart_when_lower() {
     assert_eq!(value_of(&text, names::CAPTURE_RECEIVED.name, &[]), 5_000.0);
     assert_eq!(value_of(&text, dropped, &[("where", "kernel")]), 12.0);
     assert_eq!(value_of(&text, dropped, &[("where", "interface")]), 1.0);
+    assert_eq!(value_of(&text, dropped, &[("where", "queue")]), 0.0);
+    m.add_queue_drops(3);
+    let text = m.render();
+    assert_eq!(value_of(&text, dropped, &[("where", "queue")]), 3.0);
     // A reopened handle starts again from zero: a counter reset.
     m.set_capture_stats(7, 0, 0);
     let text = m.render();

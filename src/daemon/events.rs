@@ -1,0 +1,202 @@
+//! The events log of the live daemon: EVE JSON lines written off the packet path.
+//!
+//! Workers hand alerts to an [`EventHandle`], which queues a copy (at most
+//! [`EVENT_QUEUE_CAPACITY`]) and never waits; a full queue drops the alert and counts it
+//! (`tamperwatch_events_dropped_total`). One writer thread owns the file, opened in
+//! append mode (`-` is stdout), writes through [`EventLog`], and flushes whenever its
+//! queue runs empty, so an event reaches the file within milliseconds while a burst
+//! costs one write per buffer, not per event. [`EventWriter::reopen`] reopens the file
+//! after log rotation; [`EventWriter::close`] writes everything queued and flushes.
+//! Nothing here logs an alert's content.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use super::DaemonError;
+use crate::detect::alert::Alert;
+use crate::sink::events::EventLog;
+use crate::sink::metrics::Metrics;
+use crate::sink::{AlertSink, SinkError};
+
+/// Alerts waiting for the writer, at most.
+pub const EVENT_QUEUE_CAPACITY: usize = 4096;
+
+enum Message {
+    Alert(Box<Alert>),
+    Reopen,
+}
+
+/// Where events go: stdout, or a file opened for appending.
+enum Destination {
+    Stdout,
+    File(String),
+}
+
+impl Destination {
+    fn open(&self) -> std::io::Result<Box<dyn Write + Send>> {
+        match self {
+            Destination::Stdout => Ok(Box::new(std::io::stdout())),
+            Destination::File(path) => Ok(Box::new(append(path)?)),
+        }
+    }
+}
+
+fn append(path: &str) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// The writer thread and the queue into it.
+pub struct EventWriter {
+    tx: Option<SyncSender<Message>>,
+    thread: Option<JoinHandle<()>>,
+    metrics: Arc<Metrics>,
+}
+
+/// A worker's end of the events queue.
+pub struct EventHandle {
+    tx: SyncSender<Message>,
+    metrics: Arc<Metrics>,
+}
+
+impl EventWriter {
+    /// Opens `path` (`-` for stdout) and starts the writer thread.
+    pub fn open(path: &str, metrics: Arc<Metrics>) -> Result<EventWriter, DaemonError> {
+        let destination = if path == "-" {
+            Destination::Stdout
+        } else {
+            Destination::File(path.to_owned())
+        };
+        let out = destination.open().map_err(|e| DaemonError::Events {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let (tx, rx) = sync_channel(EVENT_QUEUE_CAPACITY);
+        let thread_metrics = Arc::clone(&metrics);
+        let thread = std::thread::Builder::new()
+            .name("tw-events".into())
+            .spawn(move || write_events(rx, out, destination, &thread_metrics))
+            .map_err(|e| DaemonError::Thread {
+                what: "events writer",
+                reason: e.to_string(),
+            })?;
+        Ok(EventWriter {
+            tx: Some(tx),
+            thread: Some(thread),
+            metrics,
+        })
+    }
+
+    /// A handle for one worker.
+    pub fn handle(&self) -> Option<EventHandle> {
+        self.tx.as_ref().map(|tx| EventHandle {
+            tx: tx.clone(),
+            metrics: Arc::clone(&self.metrics),
+        })
+    }
+
+    /// Reopens the file (after rotation); events stay in order.
+    pub fn reopen(&self) {
+        if let Some(tx) = &self.tx {
+            if tx.try_send(Message::Reopen).is_err() {
+                tracing::warn!("events: queue full, reopen skipped");
+            }
+        }
+    }
+
+    /// Writes what is queued, flushes and stops the thread. Workers' handles must be
+    /// gone first, or this waits for them.
+    pub fn close(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.tx = None;
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::error!("events writer thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for EventWriter {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl AlertSink for EventHandle {
+    fn record(&mut self, alert: &Alert) -> Result<(), SinkError> {
+        match self.tx.try_send(Message::Alert(Box::new(alert.clone()))) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.metrics.add_events_dropped(1);
+                Ok(())
+            }
+        }
+    }
+
+    /// The writer flushes on its own as soon as its queue is empty.
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+/// The writer thread: write what arrives, flush when nothing more is waiting.
+fn write_events(
+    rx: Receiver<Message>,
+    out: Box<dyn Write + Send>,
+    destination: Destination,
+    metrics: &Metrics,
+) {
+    let mut log = EventLog::new(BufWriter::new(out));
+    let mut failing = false;
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        // Bounded, so a steady stream of alerts still gets flushed.
+        let mut budget = EVENT_QUEUE_CAPACITY;
+        while let Some(message) = next.take() {
+            match message {
+                Message::Alert(alert) => {
+                    let result = log.record(&alert);
+                    note(&mut failing, result, metrics);
+                }
+                Message::Reopen => {
+                    let flushed = log.flush();
+                    note(&mut failing, flushed, metrics);
+                    match destination.open() {
+                        Ok(out) => log = EventLog::new(BufWriter::new(out)),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "events: reopen failed; still writing to the old file")
+                        }
+                    }
+                }
+            }
+            budget -= 1;
+            if budget > 0 {
+                next = rx.try_recv().ok();
+            }
+        }
+        let flushed = log.flush();
+        note(&mut failing, flushed, metrics);
+    }
+    let flushed = log.flush();
+    note(&mut failing, flushed, metrics);
+}
+
+/// Counts a failed write as a dropped event and logs the first of a run of failures.
+fn note(failing: &mut bool, result: Result<(), SinkError>, metrics: &Metrics) {
+    match result {
+        Ok(()) => *failing = false,
+        Err(e) => {
+            metrics.add_events_dropped(1);
+            if !*failing {
+                tracing::error!(error = %e, "events: write failed; events are being lost");
+            }
+            *failing = true;
+        }
+    }
+}
