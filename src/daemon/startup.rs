@@ -1,7 +1,7 @@
 //! Start-up: every check that can fail runs before a thread starts.
 //!
-//! In order: the configuration, the rules (compiled), the metrics registry, the live
-//! capture (interface, permission, filter, link type), the metrics listener and the
+//! In order: the configuration, the rules (compiled), the metrics registry and its
+//! listener, the live capture (interface, permission, filter, link type) and the
 //! events file. Only when all of them succeeded are the workers and the capture thread
 //! started, so a bad start leaves nothing running and prints one line.
 
@@ -57,9 +57,9 @@ pub async fn start(config_path: &Path) -> Result<Running, DaemonError> {
     reload::register(&metrics, &detector);
     let rule_count = detector.rule_count();
 
+    let listener = http::bind(config.metrics.listen).await?;
     let live = LiveSettings::for_config(&config);
     let source = LiveSource::open(&live)?;
-    let listener = http::bind(config.metrics.listen).await?;
     let sinks = AlertSinks::open(&config, Arc::clone(&metrics))?;
 
     let detector = Arc::new(SharedDetector::new(detector));
