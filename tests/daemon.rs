@@ -425,13 +425,22 @@ fn live_daemon_flags_attacks_feeds_prometheus_survives_a_bad_reload_and_drains()
     // A real Prometheus scrapes the daemon and sees the requests.
     let (_prometheus, prom_port) = start_prometheus(dir, metrics_port);
     let mut requests = None;
-    let scraped = wait_for(Duration::from_secs(30), || {
+    // Prometheus starts slowly on a loaded machine (TSDB set-up), hence the long bound.
+    let scraped = wait_for(Duration::from_secs(60), || {
         requests = prometheus_value(prom_port, "tamperwatch_http_requests_total");
         requests.is_some_and(|v| v > 0.0)
     });
     assert!(
         scraped,
-        "Prometheus has no tamperwatch_http_requests_total > 0 (got {requests:?}); its log:\n{}",
+        "Prometheus has no tamperwatch_http_requests_total > 0 (got {requests:?}); \
+         the daemon's /metrics has:\n{}\nPrometheus log:\n{}",
+        http_get(metrics_port, "/metrics")
+            .map(|(_, body)| body
+                .lines()
+                .filter(|l| l.starts_with("tamperwatch_http_requests_total"))
+                .collect::<Vec<_>>()
+                .join("\n"))
+            .unwrap_or_default(),
         fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
     );
 

@@ -8,9 +8,11 @@
 //!
 //! Frames are copied into the worker's open [`FrameBatch`]. A batch is sent when full,
 //! when the capture goes idle, or [`BATCH_MAX_WAIT`] after its first frame, so a quiet
-//! link still sees its packets promptly. Sending never blocks: when a worker's queue is
-//! full (or no empty batch is free) the frames are dropped and counted in
-//! [`Fanout::queue_drops`], exported as `where="queue"` capture drops.
+//! link still sees its packets promptly. Sending never blocks for long: when a worker's
+//! queue stays full for [`QUEUE_FULL_MAX_WAIT`] (or no empty batch is free) the frames
+//! are dropped and counted in [`Fanout::queue_drops`], exported as `where="queue"`
+//! capture drops. The short wait lets the kernel's capture buffer, which is far larger
+//! than the queues, absorb a worker's stall instead of dropping at once.
 
 use std::net::SocketAddr;
 use std::sync::mpsc::{SyncSender, TrySendError};
@@ -25,6 +27,10 @@ use crate::flow::FlowKey;
 /// absorbs a worker's short stalls (being descheduled) at hundreds of thousands of
 /// packets per second.
 pub const WORKER_QUEUE_BATCHES: usize = 32;
+/// Longest the capture thread waits for room in a full worker queue before dropping.
+pub const QUEUE_FULL_MAX_WAIT: Duration = Duration::from_millis(10);
+/// Pause between attempts while waiting for room.
+const QUEUE_FULL_BACKOFF: Duration = Duration::from_micros(100);
 /// Longest a frame waits in a partly filled batch while traffic continues.
 pub const BATCH_MAX_WAIT: Duration = Duration::from_millis(1);
 
@@ -139,13 +145,47 @@ impl Fanout {
         let Some(queue) = self.queues.get(w) else {
             return;
         };
-        match queue.try_send(batch) {
+        match send_within(queue, batch, QUEUE_FULL_MAX_WAIT) {
             Ok(()) => {}
-            Err(TrySendError::Full(mut batch) | TrySendError::Disconnected(mut batch)) => {
+            Err(mut batch) => {
                 self.queue_drops += batch.len() as u64;
                 batch.clear();
                 self.open[w] = Some(batch);
             }
+        }
+    }
+}
+
+/// Sends `batch`, waiting at most `limit` for room; gives the batch back on failure.
+/// While the capture thread waits, the kernel's capture buffer holds new packets, so a
+/// short wait for a busy worker loses nothing; the limit keeps one stuck worker from
+/// stalling the capture (and so every other worker) for long.
+fn send_within(
+    queue: &SyncSender<FrameBatch>,
+    batch: FrameBatch,
+    limit: Duration,
+) -> Result<(), FrameBatch> {
+    let mut batch = match queue.try_send(batch) {
+        Ok(()) => return Ok(()),
+        Err(TrySendError::Disconnected(b)) => return Err(b),
+        Err(TrySendError::Full(b)) => b,
+    };
+    let deadline = Instant::now() + limit;
+    let mut attempts = 0u32;
+    loop {
+        if attempts < 16 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(QUEUE_FULL_BACKOFF);
+        }
+        attempts += 1;
+        batch = match queue.try_send(batch) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Disconnected(b)) => return Err(b),
+            Err(TrySendError::Full(b)) => b,
+        };
+        if Instant::now() >= deadline {
+            return Err(batch);
         }
     }
 }
