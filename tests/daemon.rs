@@ -617,3 +617,74 @@ fn run_without_capture_permission_fails_in_one_line() {
     }
     assert_refused(&out, took, "capture.interface \"lo\": permission denied");
 }
+
+#[test]
+fn run_tells_systemd_ready_pings_the_watchdog_and_says_stopping() {
+    skip_unless_live!("sd_notify test", &["sh", "kill"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let config = write_config(dir, free_port(), free_port(), "lo");
+    let socket_path = dir.join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).expect("notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    // systemd sets WATCHDOG_PID to the service's PID: `exec` keeps the shell's.
+    let mut daemon = Proc::start(
+        "tamperwatch run",
+        Command::new("sh")
+            .args([
+                "-c",
+                "WATCHDOG_PID=$$; export WATCHDOG_PID; exec \"$0\" run --config \"$1\"",
+            ])
+            .arg(env!("CARGO_BIN_EXE_tamperwatch"))
+            .arg(&config)
+            .env("NOTIFY_SOCKET", &socket_path)
+            .env("WATCHDOG_USEC", "1000000")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let mut messages = Vec::<String>::new();
+    let mut receive_until = |done: &dyn Fn(&[String]) -> bool, limit: Duration| {
+        let deadline = Instant::now() + limit;
+        let mut buf = [0u8; 4096];
+        while !done(&messages) && Instant::now() < deadline {
+            if let Ok(n) = socket.recv(&mut buf) {
+                messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        }
+        done(&messages)
+    };
+    let count =
+        |m: &[String], what: &str| m.iter().filter(|s| s.lines().any(|l| l == what)).count();
+    let ready_and_pinged = receive_until(
+        &|m: &[String]| count(m, "READY=1") >= 1 && count(m, "WATCHDOG=1") >= 2,
+        Duration::from_secs(20),
+    );
+    assert!(ready_and_pinged, "notifications so far: {messages:?}");
+    daemon.signal("TERM");
+    let stopping = receive_until(
+        &|m: &[String]| count(m, "STOPPING=1") >= 1,
+        Duration::from_secs(10),
+    );
+    assert!(stopping, "notifications so far: {messages:?}");
+    let status = daemon.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+}
+
+#[test]
+fn the_packaged_example_config_is_valid() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = tamperwatch()
+        .args(["rules", "check"])
+        .arg(root.join("rules"))
+        .arg("--config")
+        .arg(root.join("systemd/tamperwatch.yaml"))
+        .output()
+        .expect("run rules check");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
