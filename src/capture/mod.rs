@@ -48,6 +48,8 @@ pub struct Frame<'a> {
 
 impl Frame<'_> {
     /// Builds a frame from libpcap's header and data.
+    // `tv_sec`/`tv_usec` are i64 here but i32 on 32-bit targets: the conversion is needed.
+    #[allow(clippy::useless_conversion)]
     pub(crate) fn from_pcap<'a>(packet: &pcap::Packet<'a>) -> Frame<'a> {
         let ts = Timestamp::from_secs_micros(
             i64::from(packet.header.ts.tv_sec),

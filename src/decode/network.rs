@@ -1,6 +1,6 @@
 //! IPv4, IPv6 (with extension headers), TCP and UDP.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::ipv6::Ipv6Packet;
@@ -41,8 +41,8 @@ fn decode_ipv4(l3: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     if header_len < 20 || end < header_len || end > l3.len() {
         return Err(DecodeError::BadIpv4Header);
     }
-    let src = IpAddr::V4(Ipv4Addr::from(ip.get_source()));
-    let dst = IpAddr::V4(Ipv4Addr::from(ip.get_destination()));
+    let src = IpAddr::V4(ip.get_source());
+    let dst = IpAddr::V4(ip.get_destination());
     let protocol = ip.get_next_level_protocol().0;
     let payload = &l3[header_len..end];
     let more_fragments = ip.get_flags() & 0x1 != 0;
@@ -76,8 +76,8 @@ fn decode_ipv6(l3: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     if end > l3.len() {
         return Err(DecodeError::BadIpv6Header);
     }
-    let src = IpAddr::V6(Ipv6Addr::from(ip.get_source()));
-    let dst = IpAddr::V6(Ipv6Addr::from(ip.get_destination()));
+    let src = IpAddr::V6(ip.get_source());
+    let dst = IpAddr::V6(ip.get_destination());
     let mut next = ip.get_next_header().0;
     let mut rest = &l3[40..end];
     for _ in 0..MAX_IPV6_EXTENSIONS {
@@ -146,7 +146,7 @@ pub(crate) fn decode_transport(
                     dst_port: tcp.get_destination(),
                     seq: tcp.get_sequence(),
                     ack: tcp.get_acknowledgement(),
-                    flags: TcpFlags((tcp.get_flags() & 0xFF) as u8),
+                    flags: TcpFlags(tcp.get_flags()),
                 },
                 payload: &l4[data_offset..],
             })

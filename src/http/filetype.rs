@@ -9,7 +9,7 @@ use serde::Serialize;
 pub const SNIFF_BYTES: usize = 256;
 
 /// A file type recognised from content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileKind {
     Php,
@@ -23,6 +23,7 @@ pub enum FileKind {
     Gif,
     Pdf,
     Zip,
+    #[default]
     Unknown,
 }
 

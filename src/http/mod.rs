@@ -134,12 +134,6 @@ pub struct UploadPart {
     pub detected: FileKind,
 }
 
-impl Default for FileKind {
-    fn default() -> Self {
-        FileKind::Unknown
-    }
-}
-
 /// Flags on a transaction about how it was seen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TransactionFlags {
