@@ -78,13 +78,13 @@ impl FromStr for AddressMode {
 /// Why the address key could not be read or made.
 #[derive(Debug, thiserror::Error)]
 pub enum AddressKeyError {
-    #[error("address key {path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
-    #[error("address key {path}: not {ADDRESS_KEY_BYTES} bytes of hex")]
+    #[error("address key {}: {cause}", .path.display())]
+    Io { path: PathBuf, cause: io::Error },
+    #[error("address key {}: not {ADDRESS_KEY_BYTES} bytes of hex", .path.display())]
     Malformed { path: PathBuf },
-    #[error("address key {path} is readable by others (mode {mode:04o}); chmod 600 it")]
+    #[error("address key {} is readable by others (mode {mode:04o}); chmod 600 it", .path.display())]
     Exposed { path: PathBuf, mode: u32 },
-    #[error("address key {path}: no randomness from the OS: {reason}")]
+    #[error("address key {}: no randomness from the OS: {reason}", .path.display())]
     Random { path: PathBuf, reason: String },
 }
 
@@ -114,9 +114,9 @@ impl AddressKey {
     /// Reads the key at `path`, or makes a new random one there (mode 0600) if there is
     /// none. A key file others can read is refused rather than used.
     pub fn load_or_create(path: &Path) -> Result<Self, AddressKeyError> {
-        let io_err = |source| AddressKeyError::Io {
+        let io_err = |cause| AddressKeyError::Io {
             path: path.to_owned(),
-            source,
+            cause,
         };
         match fs::read_to_string(path) {
             Ok(text) => {

@@ -52,15 +52,16 @@ pub const PURGE_CHUNK_ROWS: usize = 10_000;
 
 const MICROS_PER_DAY: i64 = 86_400 * Timestamp::MICROS_PER_SEC;
 
-/// Why the store could not be opened, written or read.
+/// Why the store could not be opened, written or read. The `Display` text is the whole
+/// story (causes are part of it, not chained), so it prints as one line.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("no flagged store at {}", .path.display())]
     Missing { path: PathBuf },
     #[error("flagged store {} is a directory, not a file", .path.display())]
     IsDirectory { path: PathBuf },
-    #[error("cannot open flagged store {}: {source}", .path.display())]
-    Open { path: PathBuf, source: io::Error },
+    #[error("cannot open flagged store {}: {cause}", .path.display())]
+    Open { path: PathBuf, cause: io::Error },
     #[error("flagged store {}: SQLite cannot open it or its -wal/-shm files (is the directory writable?)", .path.display())]
     CannotOpen { path: PathBuf },
     #[error("flagged store {}: file is not a database", .path.display())]
@@ -81,20 +82,27 @@ pub enum StoreError {
     DiskFull { path: PathBuf },
     #[error("flagged store {}: WAL journal unavailable (mode stays `{mode}`); is it on a network filesystem?", .path.display())]
     NoWal { path: PathBuf, mode: String },
-    #[error("flagged store {}: {context}: {source}", .path.display())]
+    #[error("flagged store {}: {context}: {cause}", .path.display())]
     Sqlite {
         path: PathBuf,
         context: &'static str,
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
     #[error("flagged store {}: no alert with id {id}", .path.display())]
     NoSuchAlert { path: PathBuf, id: i64 },
     #[error(transparent)]
     AddressKey(#[from] AddressKeyError),
     #[error("writing output: {0}")]
-    Output(#[source] io::Error),
+    Output(io::Error),
     #[error("flagged store writer has stopped")]
     WriterStopped,
+}
+
+impl StoreError {
+    /// Whether this is output going to a reader that left (`flagged export | head`).
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, StoreError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
 }
 
 /// How to open a store.
@@ -324,9 +332,9 @@ impl FlaggedStore {
 /// (SQLite would say "unable to open database file" for all of them); makes a missing
 /// file with mode 0600 when `create`.
 fn check_file(path: &Path, create: bool) -> Result<(), StoreError> {
-    let open_err = |source| StoreError::Open {
+    let open_err = |cause| StoreError::Open {
         path: path.to_owned(),
-        source,
+        cause,
     };
     match fs::metadata(path) {
         Ok(meta) if meta.is_dir() => Err(StoreError::IsDirectory {
@@ -376,7 +384,7 @@ fn classify(
         _ => StoreError::Sqlite {
             path,
             context,
-            source: e,
+            cause: e,
         },
     }
 }
