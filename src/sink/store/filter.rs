@@ -49,7 +49,8 @@ pub struct Filters {
     pub until: Option<Timestamp>,
     pub category: Option<Category>,
     pub rule: Option<RuleRef>,
-    /// Matches kept addresses inside the network (never hashed sources).
+    /// Matches sources whose kept address is inside the network: the address itself, or
+    /// the network address of a truncated one. A hashed source matches no network.
     pub src: Option<IpNet>,
     pub limit: Option<u64>,
 }

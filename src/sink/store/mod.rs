@@ -94,6 +94,8 @@ pub enum StoreError {
     AddressKey(#[from] AddressKeyError),
     #[error("writing output: {0}")]
     Output(io::Error),
+    #[error("cannot start the flagged store writer thread: {0}")]
+    Spawn(io::Error),
     #[error("flagged store writer has stopped")]
     WriterStopped,
 }

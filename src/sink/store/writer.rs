@@ -180,7 +180,7 @@ impl StoreWriter {
         let thread = thread::Builder::new()
             .name("tamperwatch-store".into())
             .spawn(move || worker.run(rx))
-            .map_err(|_| StoreError::WriterStopped)?;
+            .map_err(StoreError::Spawn)?;
         Ok(StoreWriter {
             handle: StoreHandle { tx, counters },
             thread: Some(thread),
