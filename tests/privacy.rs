@@ -54,7 +54,9 @@ fn address_forms(a: [u8; 4]) -> Vec<Vec<u8>> {
 fn nothing_private_and_no_unflagged_client_is_written_anywhere() {
     // The canaries really are on the wire, from flagged and unflagged clients alike.
     let capture = std::fs::read(root().join("pcaps/privacy/canary.pcap")).expect("capture");
-    for canary in CANARIES {
+    // (The Basic credential is on the wire only base64-encoded; its decoded form is still
+    // checked below, in case anything ever decoded and wrote it.)
+    for canary in CANARIES.iter().filter(|c| **c != "CANARY_AUTH_91bc") {
         assert!(
             contains(&capture, canary.as_bytes()),
             "{canary} missing from the capture"
