@@ -17,9 +17,18 @@ fn run_check(script: &str, tool: &str) {
         println!("skipped: {tool} is not installed");
         return;
     }
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts").join(script);
-    let out = Command::new("bash").arg(&path).output().expect("run check script");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(script);
+    let out = Command::new("bash")
+        .arg(&path)
+        .output()
+        .expect("run check script");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     println!("{text}");
     assert!(out.status.success(), "{script} failed:\n{text}");
 }
