@@ -1,12 +1,13 @@
 //! The `tamperwatch` command line: parses arguments and calls the library.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use tamperwatch::config::{Config, DEFAULT_RULES_DIR};
 use tamperwatch::detect::threshold::ThresholdTable;
@@ -14,7 +15,13 @@ use tamperwatch::detect::{rules, Detector};
 use tamperwatch::pipeline::{DetectionStage, PipelineSettings};
 use tamperwatch::sink::events::EventLog;
 use tamperwatch::sink::inspect::InspectLog;
+use tamperwatch::sink::store::report::{self, DEFAULT_LIST_LIMIT};
+use tamperwatch::sink::store::{
+    AddressMode, AddressPolicy, ExportFormat, FilterSpec, FlaggedStore, StoreError,
+    DEFAULT_RETENTION_DAYS,
+};
 use tamperwatch::sink::AlertSink;
+use tamperwatch::time::Timestamp;
 use tamperwatch::{daemon, replay};
 
 /// Where the packaged service reads its configuration.
@@ -48,6 +55,9 @@ enum Command {
         /// Write flagged events as JSON lines to FILE, or "-" for stdout.
         #[arg(long, value_name = "FILE|-")]
         events: Option<String>,
+        /// Also keep flagged events in this flagged store (SQLite; created if missing).
+        #[arg(long, value_name = "DB")]
+        store: Option<PathBuf>,
         /// pcap or pcapng files.
         #[arg(required = true)]
         pcaps: Vec<PathBuf>,
@@ -74,6 +84,17 @@ enum Command {
         #[arg(long, value_enum, default_value_t = LogFormatArg::Text)]
         log_format: LogFormatArg,
     },
+    /// Query and maintain the flagged store (alerts kept for the retention period).
+    Flagged {
+        /// The store to read (default: the config's `store.path`).
+        #[arg(long, value_name = "DB", global = true)]
+        store: Option<PathBuf>,
+        /// Configuration whose `store.path` names the store.
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: FlaggedCommand,
+    },
     /// Rule set commands.
     Rules {
         #[command(subcommand)]
@@ -85,6 +106,79 @@ enum Command {
 enum LogFormatArg {
     Text,
     Json,
+}
+
+#[derive(Subcommand)]
+enum FlaggedCommand {
+    /// Alerts as a table, newest first.
+    List {
+        #[command(flatten)]
+        filters: FilterArgs,
+        /// Show at most N alerts [default: 100].
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+    },
+    /// Every field of one alert.
+    Show {
+        /// The alert's id, as `list` prints it.
+        id: i64,
+    },
+    /// Alerts as EVE JSON lines or CSV, oldest first.
+    Export {
+        #[command(flatten)]
+        filters: FilterArgs,
+        /// Export at most N alerts.
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+        /// jsonl (EVE events with their id) or csv.
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv"])]
+        format: String,
+    },
+    /// Alert counts by day, category and rule.
+    Stats {
+        #[command(flatten)]
+        filters: FilterArgs,
+    },
+    /// Delete alerts older than the retention period and give the space back.
+    Purge {
+        /// Keep this many days.
+        #[arg(long, value_name = "N", default_value_t = DEFAULT_RETENTION_DAYS)]
+        days: u32,
+    },
+}
+
+/// Filters shared by list, export and stats.
+#[derive(Args)]
+struct FilterArgs {
+    /// From this time on: a duration back from now (30m, 24h, 7d) or a UTC date/time
+    /// (2026-11-22, 2026-11-22T10:00:00Z).
+    #[arg(long, value_name = "WHEN")]
+    since: Option<String>,
+    /// Before this time (same forms; a bare date includes that day).
+    #[arg(long, value_name = "WHEN")]
+    until: Option<String>,
+    /// upload, modification, injection, traversal, recon, brute_force, flood or protocol.
+    #[arg(long)]
+    category: Option<String>,
+    /// A rule name or signature id.
+    #[arg(long)]
+    rule: Option<String>,
+    /// A source address or CIDR network.
+    #[arg(long, value_name = "CIDR")]
+    src: Option<String>,
+}
+
+impl FilterArgs {
+    fn spec(self, limit: Option<u64>) -> FilterSpec {
+        FilterSpec {
+            since: self.since,
+            until: self.until,
+            category: self.category,
+            rule: self.rule,
+            src: self.src,
+            limit,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -130,13 +224,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             rules,
             events,
+            store,
             pcaps,
-        } => run_replay(
-            config.as_deref(),
-            rules.as_deref(),
-            events.as_deref(),
-            &pcaps,
-        ),
+        } => run_replay(&ReplayArgs {
+            config: config.as_deref(),
+            rules: rules.as_deref(),
+            events: events.as_deref(),
+            store: store.as_deref(),
+            pcaps: &pcaps,
+        }),
         Command::Inspect { pcaps } => run_inspect(&pcaps),
         Command::Run { config, log_format } => {
             let log_format = match log_format {
@@ -148,6 +244,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rules {
             command: RulesCommand::Check { dir, config },
         } => run_rules_check(dir.as_deref(), config.as_deref()),
+        Command::Flagged {
+            store,
+            config,
+            command,
+        } => {
+            let path = match store {
+                Some(p) => p,
+                None => load_config(config.as_deref())?.store.path,
+            };
+            match run_flagged(&path, command) {
+                Err(e)
+                    if e.downcast_ref::<StoreError>()
+                        .is_some_and(StoreError::is_broken_pipe) =>
+                {
+                    Ok(())
+                }
+                other => other,
+            }
+        }
     }
 }
 
@@ -170,14 +285,19 @@ fn rules_path(flag: Option<&Path>, config: &Config) -> PathBuf {
     PathBuf::from(DEFAULT_RULES_DIR)
 }
 
-fn run_replay(
-    config: Option<&Path>,
-    rules: Option<&Path>,
-    events: Option<&str>,
-    pcaps: &[PathBuf],
-) -> anyhow::Result<()> {
-    let config = load_config(config)?;
-    let rules_path = rules_path(rules, &config);
+/// What `replay` was asked to do.
+struct ReplayArgs<'a> {
+    config: Option<&'a Path>,
+    rules: Option<&'a Path>,
+    events: Option<&'a str>,
+    store: Option<&'a Path>,
+    pcaps: &'a [PathBuf],
+}
+
+fn run_replay(args: &ReplayArgs<'_>) -> anyhow::Result<()> {
+    let (events, pcaps) = (args.events, args.pcaps);
+    let config = load_config(args.config)?;
+    let rules_path = rules_path(args.rules, &config);
     let detector = Detector::load(&rules_path, &config, Arc::new(ThresholdTable::default()))?;
     let mut sources = replay::open_all(pcaps)?;
     let mut event_log: Option<EventLog<Box<dyn std::io::Write>>> = match events {
@@ -191,9 +311,25 @@ fn run_replay(
             Some(EventLog::new(Box::new(std::io::BufWriter::new(file))))
         }
     };
+    let mut store = match args.store {
+        None => None,
+        Some(path) => {
+            let mode: AddressMode = config
+                .store
+                .source_address
+                .parse()
+                .map_err(anyhow::Error::msg)?;
+            let policy = AddressPolicy::for_store(mode, path)?;
+            let opened = FlaggedStore::create(path)?.with_address_policy(policy);
+            Some(replay::ReplayStore::new(opened))
+        }
+    };
     let mut sinks: Vec<&mut dyn AlertSink> = Vec::new();
     if let Some(log) = event_log.as_mut() {
         sinks.push(log);
+    }
+    if let Some(s) = store.as_mut() {
+        sinks.push(s);
     }
     let mut stage = DetectionStage::new(&detector, sinks);
     let total: u64 = sources.iter().map(|s| s.file_bytes).sum();
@@ -212,7 +348,7 @@ fn run_replay(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    stage.flush().context("flushing events")?;
+    stage.flush().context("flushing events and store")?;
     let summary = result?;
     let alerts = stage.alert_count();
     let by_category = stage.alerts_by_category;
@@ -234,6 +370,9 @@ fn run_replay(
         if n > 0 {
             report.push_str(&format!("  {:<24} {n}\n", c.as_str()));
         }
+    }
+    if let Some(s) = &store {
+        report.push_str(&format!("stored             {} rows\n", s.stored));
     }
     if sink_errors > 0 {
         report.push_str(&format!("sink write errors  {sink_errors}\n"));
@@ -277,6 +416,76 @@ fn run_rules_check(dir: Option<&Path>, config: Option<&Path>) -> anyhow::Result<
         path.display(),
         started.elapsed().as_millis()
     );
+    Ok(())
+}
+
+fn wall_clock() -> Timestamp {
+    let micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    Timestamp(i64::try_from(micros).unwrap_or(i64::MAX))
+}
+
+fn run_flagged(path: &Path, command: FlaggedCommand) -> anyhow::Result<()> {
+    let stdout = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(stdout);
+    // Filters are checked before the store is opened: bad input is reported as such.
+    match command {
+        FlaggedCommand::List { filters, limit } => {
+            let mut f = filters.spec(limit).compile(wall_clock())?;
+            let shown = f.limit.unwrap_or(DEFAULT_LIST_LIMIT);
+            // One row more than shown tells whether some were left out.
+            f.limit = Some(shown.saturating_add(1));
+            let mut rows = FlaggedStore::open(path)?.list(&f)?;
+            let more = rows.len() as u64 > shown;
+            rows.truncate(usize::try_from(shown).unwrap_or(usize::MAX));
+            if rows.is_empty() {
+                writeln!(out, "no flagged alerts match").map_err(StoreError::Output)?;
+            } else {
+                report::write_table(&mut out, &rows).map_err(StoreError::Output)?;
+            }
+            out.flush().map_err(StoreError::Output)?;
+            if more {
+                eprintln!(
+                    "(only the newest {shown} shown: narrow with --since/--until or raise --limit)"
+                );
+            }
+        }
+        FlaggedCommand::Show { id } => {
+            let alert = FlaggedStore::open(path)?.show(id)?;
+            report::write_details(&mut out, &alert).map_err(StoreError::Output)?;
+            out.flush().map_err(StoreError::Output)?;
+        }
+        FlaggedCommand::Export {
+            filters,
+            limit,
+            format,
+        } => {
+            let f = filters.spec(limit).compile(wall_clock())?;
+            let format = format.parse::<ExportFormat>().map_err(anyhow::Error::msg)?;
+            FlaggedStore::open(path)?.export(&f, format, &mut out)?;
+        }
+        FlaggedCommand::Stats { filters } => {
+            let f = filters.spec(None).compile(wall_clock())?;
+            let stats = FlaggedStore::open(path)?.stats(&f)?;
+            report::write_stats(&mut out, &stats).map_err(StoreError::Output)?;
+            out.flush().map_err(StoreError::Output)?;
+        }
+        FlaggedCommand::Purge { days } => {
+            let mut store = FlaggedStore::open(path)?;
+            let before = store.disk_bytes();
+            let purged = store.purge_older_than(wall_clock(), days)?;
+            let after = store.disk_bytes();
+            writeln!(
+                out,
+                "purged {purged} alerts older than {days} days; {}: {before} -> {after} bytes",
+                path.display()
+            )
+            .map_err(StoreError::Output)?;
+            out.flush().map_err(StoreError::Output)?;
+        }
+    }
     Ok(())
 }
 

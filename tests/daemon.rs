@@ -1,6 +1,8 @@
 //! The live daemon with real parts: nginx serving on loopback, curl sending benign and
-//! hostile requests, `tamperwatch run` capturing on `lo`, and a real Prometheus
-//! scraping it. Start-up failures are checked too: each is one line and exit 1.
+//! hostile requests, `tamperwatch run` capturing on `lo` into its events file and
+//! flagged store (seeded with expired alerts that retention must purge), a real
+//! Prometheus scraping it, a broken reload, systemd notifications, and the drain on
+//! SIGTERM. Start-up failures are checked too: each is one line and exit 1.
 //!
 //! Live capture needs root (CI runs as root); without it, or without nginx, curl or
 //! prometheus on the PATH, a test prints why it is skipped and passes. Every process a
@@ -358,6 +360,8 @@ fn live_daemon_flags_attacks_feeds_prometheus_survives_a_bad_reload_and_drains()
     let (_nginx, site_port) = start_nginx(dir);
     let metrics_port = free_port();
     let config = write_config(dir, site_port, metrics_port, "lo");
+    // A store already holding alerts from 2012: retention (30 days) purges them at start.
+    let expired = seed_expired_alerts(&dir.join("flagged.db"));
 
     let mut daemon = Proc::start(
         "tamperwatch run",
@@ -422,6 +426,20 @@ fn live_daemon_flags_attacks_feeds_prometheus_survives_a_bad_reload_and_drains()
         "query value leaked into events"
     );
 
+    // The flagged store: the expired rows are gone, the new alerts are committed.
+    let mut metrics = String::new();
+    let stored = wait_for(Duration::from_secs(10), || {
+        metrics = http_get(metrics_port, "/metrics")
+            .map(|(_, b)| b)
+            .unwrap_or_default();
+        sample(&metrics, "tamperwatch_store_purged_rows_total") == Some(expired as f64)
+            && sample(&metrics, "tamperwatch_store_rows").is_some_and(|n| n >= 3.0)
+    });
+    assert!(
+        stored,
+        "store metrics (expected {expired} purged, >= 3 rows):\n{metrics}"
+    );
+
     // A real Prometheus scrapes the daemon and sees the requests.
     let (_prometheus, prom_port) = start_prometheus(dir, metrics_port);
     let mut requests = None;
@@ -451,7 +469,6 @@ fn live_daemon_flags_attacks_feeds_prometheus_survives_a_bad_reload_and_drains()
     )
     .expect("write broken rule");
     daemon.signal("HUP");
-    let mut metrics = String::new();
     let counted = wait_for(Duration::from_secs(10), || {
         metrics = http_get(metrics_port, "/metrics")
             .map(|(_, b)| b)
@@ -499,6 +516,18 @@ fn live_daemon_flags_attacks_feeds_prometheus_survives_a_bad_reload_and_drains()
     let after = events(dir);
     assert!(after.len() >= before);
     assert!(all_three(&after));
+    let kept = stored_alerts(&dir.join("flagged.db"));
+    assert!(
+        kept.iter().all(|e| e["timestamp"]
+            .as_str()
+            .is_some_and(|t| !t.starts_with("2012"))),
+        "expired alerts survived retention: {kept:#?}"
+    );
+    assert!(
+        all_three(&kept),
+        "attacks missing from the store: {kept:#?}"
+    );
+    assert!(has_event(&kept, |e| url_of(e) == "/.git/config"));
     let log = log();
     assert!(log.contains("stopped"), "{log}");
     // No client address in any log line (alerts carry them only in the events file).
@@ -508,6 +537,40 @@ fn live_daemon_flags_attacks_feeds_prometheus_survives_a_bad_reload_and_drains()
             "address in log line: {line}"
         );
     }
+}
+
+/// Puts alerts from a 2012 capture (Zeek's methods.pcap) into a new store; returns how
+/// many.
+fn seed_expired_alerts(store: &Path) -> usize {
+    let trace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("pcaps/third_party/zeek/traces/methods.pcap");
+    let out = tamperwatch()
+        .arg("replay")
+        .arg("--rules")
+        .arg(repo_rules())
+        .arg("--store")
+        .arg(store)
+        .arg(&trace)
+        .output()
+        .expect("run replay --store");
+    assert!(out.status.success(), "{out:?}");
+    let n = stored_alerts(store).len();
+    assert!(n > 0, "methods.pcap gave no alerts");
+    n
+}
+
+/// Every alert in a flagged store, as `flagged export` prints it.
+fn stored_alerts(store: &Path) -> Vec<serde_json::Value> {
+    let out = tamperwatch()
+        .args(["flagged", "export", "--store"])
+        .arg(store)
+        .output()
+        .expect("run flagged export");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 /// Asserts exit 1 with exactly one stderr line saying `reason`, within `limit`.

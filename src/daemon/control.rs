@@ -21,6 +21,7 @@ use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 use super::capture::CaptureReport;
 use super::http::{self, MetricsEndpoint};
 use super::notify::Notifier;
+use super::sinks::AlertSinks;
 use super::startup::Running;
 use super::worker::WorkerReport;
 use super::DaemonError;
@@ -90,7 +91,9 @@ pub async fn supervise(
         let _ = server_stopped.await;
     }));
 
-    sinks.purge_expired(wall_clock(), config.retention.days);
+    let sinks = Arc::new(sinks);
+    let days = config.retention.days;
+    let mut purge = Some(spawn_purge(&sinks, days));
     ready.store(true, Ordering::Release);
     notifier.ready(&description);
     tracing::info!(
@@ -124,6 +127,7 @@ pub async fn supervise(
                 if capture.is_finished() || workers.iter().any(JoinHandle::is_finished) {
                     break Exit::ThreadStopped;
                 }
+                sinks.publish_store_metrics();
             }
             _ = tick(&mut watchdog) => {
                 if !capture.is_finished() && !workers.iter().any(JoinHandle::is_finished) {
@@ -135,7 +139,12 @@ pub async fn supervise(
                 metrics.roll_over_day(now);
                 reloader.detector().load().sweep(now);
             }
-            _ = retention.tick() => sinks.purge_expired(wall_clock(), config.retention.days),
+            _ = retention.tick() => {
+                // One purge at a time; a slow one just delays the next.
+                if purge.as_ref().map_or(true, tokio::task::JoinHandle::is_finished) {
+                    purge = Some(spawn_purge(&sinks, days));
+                }
+            }
         }
     };
 
@@ -158,8 +167,17 @@ pub async fn supervise(
             }
         }
     }
-    // Workers are gone, so no handle holds the sinks open: close flushes everything.
-    let _ = tokio::task::spawn_blocking(move || sinks.close()).await;
+    // Workers are gone, so no handle holds the sinks open: close commits everything.
+    if let Some(p) = purge.take() {
+        let _ = p.await;
+    }
+    match Arc::try_unwrap(sinks) {
+        Ok(sinks) => {
+            let _ = tokio::task::spawn_blocking(move || sinks.close()).await;
+        }
+        // Unreachable (the purge task was awaited); dropping still closes each sink.
+        Err(_) => tracing::warn!("sinks still shared at exit"),
+    }
     let _ = stop_server.send(());
     let _ = server.await;
 
@@ -181,6 +199,12 @@ pub async fn supervise(
         });
     }
     outcome
+}
+
+/// Purges expired flagged records off the runtime thread.
+fn spawn_purge(sinks: &Arc<AlertSinks>, days: u32) -> tokio::task::JoinHandle<()> {
+    let sinks = Arc::clone(sinks);
+    tokio::task::spawn_blocking(move || sinks.purge_expired(wall_clock(), days))
 }
 
 /// Waits for a thread without blocking the runtime.

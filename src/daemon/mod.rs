@@ -1,9 +1,9 @@
 //! The live daemon, `tamperwatch run`: capture, packet workers and the control plane.
 //!
 //! ```text
-//! capture thread ──batches──▶ worker 0..N ──alerts──▶ events writer thread, metrics
-//! (libpcap, fan-out          (Pipeline +              (store: see sinks.rs)
-//!  by flow hash)              DetectionStage)
+//! capture thread ──batches──▶ worker 0..N ──alerts──▶ events writer thread,
+//! (libpcap, fan-out          (Pipeline +              flagged store writer thread,
+//!  by flow hash)              DetectionStage)          metrics
 //!        ▲                           ▲
 //!        └──── control plane (tokio, one thread): signals, reload, metrics endpoint,
 //!              systemd notify and watchdog, day rollover, retention, drain
@@ -11,8 +11,8 @@
 //!
 //! [`startup`] checks everything before a thread starts; [`capture`] reads the
 //! interface and [`fanout`] hands frames to the workers in [`batch`]es; each
-//! [`worker`] owns a pipeline; [`sinks`] is where alert sinks are opened and handed
-//! out ([`events`] writes the EVE log); [`reload`] swaps rules on SIGHUP; [`control`]
+//! [`worker`] owns a pipeline; [`sinks`] is where alert sinks (the [`events`] log, the
+//! flagged store, metrics) are opened, handed out and closed; [`reload`] swaps rules on SIGHUP; [`control`]
 //! runs signals and timers and drains at exit; [`notify`] talks to systemd; [`http`]
 //! serves `/metrics`, `/healthz` and `/readyz`; [`logging`] sets up `tracing`.
 
@@ -61,6 +61,10 @@ pub enum DaemonError {
     Capture(#[from] CaptureError),
     #[error(transparent)]
     Endpoint(#[from] http::EndpointError),
+    #[error(transparent)]
+    Store(#[from] crate::sink::store::StoreError),
+    #[error("store.source_address: {0}")]
+    AddressMode(String),
     #[error("events.path {path}: {reason}")]
     Events { path: String, reason: String },
     #[error("starting the {what} thread: {reason}")]

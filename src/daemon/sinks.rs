@@ -1,47 +1,78 @@
 //! The alert sinks of the live daemon: the one place they are opened, handed to the
 //! workers, maintained and closed.
 //!
-//! Every worker gets its own [`WorkerSinks`]: a handle on the events writer and the
-//! shared metrics. The flagged store (`sink::store`, a `StoreWriter` batching on its
-//! own thread) plugs in here too — see the `STORE:` notes: open it in
-//! [`AlertSinks::open`], give each worker a handle in [`AlertSinks::for_worker`], purge
-//! in [`AlertSinks::purge_expired`], and shut it down in [`AlertSinks::close`].
+//! Every worker gets its own [`WorkerSinks`]: a handle on the events writer, a handle
+//! on the flagged store's writer (`sink::store::StoreWriter`, batching on its own
+//! thread) and the shared metrics. Neither handle ever blocks a worker: a full queue
+//! drops the alert and counts it. The control plane purges the store by the retention
+//! ([`AlertSinks::purge_expired`], at start and hourly), publishes the store's counters
+//! ([`AlertSinks::publish_store_metrics`]) and closes everything after the workers
+//! have stopped ([`AlertSinks::close`]).
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::events::{EventHandle, EventWriter};
 use super::DaemonError;
 use crate::config::Config;
 use crate::sink::metrics::Metrics;
+use crate::sink::store::{
+    AddressMode, AddressPolicy, Filters, FlaggedStore, StoreError, StoreHandle, StoreWriter,
+    WriterSettings,
+};
 use crate::sink::AlertSink;
 use crate::time::Timestamp;
 
 /// The daemon's sinks, owned by the control plane.
 pub struct AlertSinks {
     events: EventWriter,
+    store: StoreWriter,
     metrics: Arc<Metrics>,
-    // STORE: `store: StoreWriter` (opened from `config.store.path`).
+    /// Rows in the store when it was opened.
+    rows_at_open: u64,
+    /// Rows removed by retention since then.
+    purged: AtomicU64,
+    /// Store writes given up (dropped or lost) already added to the metrics.
+    published_store_losses: Mutex<u64>,
 }
 
 /// One worker's sinks, in the order alerts reach them.
 pub struct WorkerSinks {
     events: Option<EventHandle>,
+    store: StoreHandle,
     metrics: Arc<Metrics>,
-    // STORE: `store: StoreHandle`.
 }
 
 impl AlertSinks {
     /// Opens every sink the configuration names; fails before anything starts.
     pub fn open(config: &Config, metrics: Arc<Metrics>) -> Result<AlertSinks, DaemonError> {
+        let path = &config.store.path;
+        let mode: AddressMode = config
+            .store
+            .source_address
+            .parse()
+            .map_err(DaemonError::AddressMode)?;
+        let policy = AddressPolicy::for_store(mode, path).map_err(StoreError::from)?;
+        let store = FlaggedStore::create(path)?.with_address_policy(policy);
+        let rows_at_open = store.count(&Filters::default())?;
+        let store = StoreWriter::spawn(store, WriterSettings::default())?;
         let events = EventWriter::open(&config.events.path, Arc::clone(&metrics))?;
-        // STORE: open the store at `config.store.path` here.
-        Ok(AlertSinks { events, metrics })
+        metrics.set_store_rows(rows_at_open);
+        Ok(AlertSinks {
+            events,
+            store,
+            metrics,
+            rows_at_open,
+            purged: AtomicU64::new(0),
+            published_store_losses: Mutex::new(0),
+        })
     }
 
     /// A fresh set of handles for one worker.
     pub fn for_worker(&self) -> WorkerSinks {
         WorkerSinks {
             events: self.events.handle(),
+            store: self.store.handle(),
             metrics: Arc::clone(&self.metrics),
         }
     }
@@ -51,16 +82,50 @@ impl AlertSinks {
         self.events.reopen();
     }
 
-    /// Removes flagged records older than the retention (at start and hourly).
+    /// Removes flagged records older than `days` before `now`. Blocking: it waits for
+    /// the store writer to commit what is queued and delete in chunks.
     pub fn purge_expired(&self, now: Timestamp, days: u32) {
-        // STORE: `self.store.purge_older_than(now, days)`, add the count to
-        // `metrics.add_store_purged_rows`. Until the store is here nothing is kept.
-        let _ = (now, days);
+        match self.store.purge_older_than(now, days) {
+            Ok(rows) => {
+                self.purged.fetch_add(rows, Ordering::AcqRel);
+                self.metrics.add_store_purged_rows(rows);
+                if rows > 0 {
+                    tracing::info!(rows, days, "retention: purged expired flagged records");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "retention: purge failed"),
+        }
+        self.publish_store_metrics();
     }
 
-    /// Flushes and closes every sink; call after the workers have stopped.
+    /// Brings the store's metrics up to date with its writer's counters.
+    pub fn publish_store_metrics(&self) {
+        let stats = self.store.stats();
+        let rows = (self.rows_at_open + stats.committed)
+            .saturating_sub(self.purged.load(Ordering::Acquire));
+        self.metrics.set_store_rows(rows);
+        let losses = stats.dropped + stats.lost;
+        let mut published = self
+            .published_store_losses
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.metrics
+            .add_store_dropped_writes(losses.saturating_sub(*published));
+        *published = losses.max(*published);
+    }
+
+    /// Commits and closes every sink; call after the workers have stopped.
     pub fn close(self) {
-        // STORE: shut the store writer down (commits what is queued).
+        self.publish_store_metrics();
+        match self.store.shutdown() {
+            Ok(stats) => tracing::info!(
+                committed = stats.committed,
+                dropped = stats.dropped,
+                lost = stats.lost,
+                "flagged store closed"
+            ),
+            Err(e) => tracing::error!(error = %e, "closing the flagged store"),
+        }
         self.events.close();
     }
 }
@@ -72,6 +137,7 @@ impl WorkerSinks {
         if let Some(events) = self.events.as_mut() {
             sinks.push(events);
         }
+        sinks.push(&mut self.store);
         sinks.push(&mut self.metrics);
         sinks
     }

@@ -163,6 +163,10 @@ pub struct FieldValues {
     slots: Vec<Vec<Value>>,
     fixed: usize,
     pub src: Option<IpAddr>,
+    /// The method after overrides, upper case (computed once, shared with the policy).
+    pub effective_method: String,
+    /// The normalized path with its case kept (the policy compares it with config paths).
+    pub path: Vec<u8>,
 }
 
 impl FieldValues {
@@ -196,6 +200,8 @@ impl FieldValues {
             slots: vec![Vec::new(); fixed + headers.len()],
             fixed,
             src: Some(txn.client.ip()),
+            effective_method: String::new(),
+            path: Vec::new(),
         };
         if let Some(status) = txn.status() {
             v.push(Field::Status, status.to_string().as_bytes(), None);
@@ -204,11 +210,9 @@ impl FieldValues {
             return v;
         };
         v.push(Field::Method, req.method.as_bytes(), None);
-        v.push(
-            Field::EffectiveMethod,
-            effective_method(txn).as_bytes(),
-            None,
-        );
+        v.effective_method = effective_method(txn);
+        let effective = v.effective_method.clone();
+        v.push(Field::EffectiveMethod, effective.as_bytes(), None);
         v.push(Field::UriRaw, req.uri.as_bytes(), None);
         let (path, query) = split_target(req.uri.as_bytes());
         v.push(Field::PathRaw, path, None);
@@ -216,6 +220,7 @@ impl FieldValues {
         let (resolved, escaped) = resolve_path(&decoded.text);
         v.push(Field::PathDecoded, &decoded.text, None);
         v.push(Field::PathNormalized, &resolved, None);
+        v.path = resolved.clone();
         if let Some(ext) = extension(&resolved) {
             v.push(Field::PathExtension, ext, None);
         }
@@ -320,7 +325,7 @@ impl FieldValues {
         if txn.flags.answered_before_body {
             anomalies.push("answered_before_body");
         }
-        if !req.method.eq_ignore_ascii_case(&effective_method(txn)) {
+        if !req.method.eq_ignore_ascii_case(&v.effective_method) {
             anomalies.push("method_override");
         }
         anomalies.sort_unstable();

@@ -85,7 +85,7 @@ impl Detector {
 
     /// Evaluates one transaction; alerts are appended to `out` in rule order.
     pub fn evaluate(&self, txn: &HttpTransaction, out: &mut Vec<Alert>) {
-        if txn.request.is_none() {
+        if txn.request.is_none() || self.rules.rules().is_empty() {
             return;
         }
         let mut values = FieldValues::extract(txn, self.rules.header_names());

@@ -10,8 +10,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::fields::{effective_method, extension, Field, FieldValues};
-use super::normalize::{decode, resolve_path, split_target};
+use super::fields::{extension, Field, FieldValues};
 use crate::config::{PolicyConfig, WRITE_METHODS};
 use crate::http::HttpTransaction;
 
@@ -79,10 +78,9 @@ impl Policy {
         let Some(req) = txn.request.as_ref() else {
             return;
         };
-        let method = effective_method(txn);
-        let (raw_path, _) = split_target(req.uri.as_bytes());
-        let (path_bytes, _) = resolve_path(&decode(raw_path, false).text);
-        let path = String::from_utf8_lossy(&path_bytes).into_owned();
+        let _ = req;
+        let method = values.effective_method.clone();
+        let path = String::from_utf8_lossy(&values.path).into_owned();
         let src = txn.client.ip();
         let has_files = txn.uploads.iter().any(|u| u.filename.is_some());
         let write_method = WRITE_METHODS.contains(&method.as_str());

@@ -18,7 +18,8 @@
 //! A condition is `all: [...]`, `any: [...]`, `not: {...}` or a test
 //! `{ field: F, OP: VALUE }` with OP one of `equals`, `in`, `prefix`, `suffix`,
 //! `contains`, `regex`, `lt`, `le`, `gt`, `ge`, `cidr`, `exists`. All matching is
-//! ASCII case-insensitive.
+//! ASCII case-insensitive, and regex classes (`\w`, `\s`, `\b`) are ASCII: values are
+//! bytes, not necessarily UTF-8.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -393,6 +394,7 @@ fn parse_op(name: &str, arg: &Value, field: Field) -> Result<Op, String> {
             let pattern = arg.as_str().ok_or("regex takes a string")?;
             regex::bytes::RegexBuilder::new(pattern)
                 .case_insensitive(true)
+                .unicode(false)
                 .size_limit(1 << 20)
                 .build()
                 .map_err(|e| format!("bad regex {pattern:?}: {e}"))?;

@@ -128,6 +128,7 @@ impl RuleSet {
                 let sources: Vec<&str> = m.regex_sources.iter().map(|(s, _)| s.as_str()).collect();
                 let set_built = RegexSetBuilder::new(&sources)
                     .case_insensitive(true)
+                    .unicode(false)
                     .size_limit(REGEX_SIZE_LIMIT * sources.len().max(1))
                     .build()
                     .map_err(|e| CompileError(format!("field {field:?}: {e}")))?;
@@ -137,6 +138,7 @@ impl RuleSet {
                     .map(|s| {
                         RegexBuilder::new(s)
                             .case_insensitive(true)
+                            .unicode(false)
                             .size_limit(REGEX_SIZE_LIMIT)
                             .build()
                             .map_err(|e| CompileError(format!("regex {s:?}: {e}")))

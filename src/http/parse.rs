@@ -104,11 +104,33 @@ pub fn parse_response_head(head: &[u8]) -> Result<ResponseHead, HttpError> {
                 status: code,
                 reason: resp.reason.unwrap_or("").to_owned(),
                 version: format!("1.{minor}"),
-                headers: resp.headers.iter().map(owned_header).collect(),
+                headers: resp
+                    .headers
+                    .iter()
+                    .filter(|h| is_kept_response_header(h.name))
+                    .map(owned_header)
+                    .collect(),
             })
         }
         Ok(httparse::Status::Partial) | Err(_) => parse_response_head_lenient(head),
     }
+}
+
+/// Response headers the layers above use; the rest are not copied (fewer allocations,
+/// and Set-Cookie is never held at all).
+const KEPT_RESPONSE_HEADERS: [&str; 6] = [
+    "content-length",
+    "transfer-encoding",
+    "content-type",
+    "content-encoding",
+    "location",
+    "server",
+];
+
+fn is_kept_response_header(name: &str) -> bool {
+    KEPT_RESPONSE_HEADERS
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(name))
 }
 
 fn owned_header(h: &httparse::Header<'_>) -> Header {
@@ -176,11 +198,13 @@ fn parse_response_head_lenient(head: &[u8]) -> Result<ResponseHead, HttpError> {
         .and_then(|s| s.trim().parse::<u16>().ok())
         .ok_or(HttpError::BadStatusLine)?;
     let reason = parts.next().unwrap_or_default().trim().to_owned();
+    let mut headers = lenient_headers(it);
+    headers.retain(|h| is_kept_response_header(&h.name));
     Ok(ResponseHead {
         status,
         reason,
         version,
-        headers: lenient_headers(it),
+        headers,
     })
 }
 

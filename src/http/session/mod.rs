@@ -105,6 +105,33 @@ pub struct HttpSession {
     pub stats: HttpStats,
 }
 
+impl Side {
+    /// Skips `len` bytes never captured. Returns whether a body ended (the caller
+    /// completes its message, then resynchronises if the second value says framing
+    /// was lost) and the framing error, if any. A gap in a head loses
+    /// framing at once.
+    fn skip_gap(&mut self, len: u64) -> (bool, bool, Option<HttpError>) {
+        match &mut self.framing {
+            Framing::Body(decoder) => match decoder.skip_gap(len) {
+                Ok((done, leftover)) => {
+                    let lost = leftover > 0;
+                    if lost && !done {
+                        self.framing = Framing::Desync;
+                    }
+                    (done, lost, None)
+                }
+                Err(e) => (true, true, Some(e)),
+            },
+            Framing::Head => {
+                self.head.clear();
+                self.framing = Framing::Desync;
+                (false, false, None)
+            }
+            Framing::Tunnel | Framing::Desync => (false, false, None),
+        }
+    }
+}
+
 /// Outcome of collecting a head from stream bytes.
 enum HeadStep<'d> {
     /// The head is complete in the buffer; `rest` follows it.
@@ -185,7 +212,7 @@ impl HttpSession {
             (Direction::ToServer, Chunk::Data(d)) => self.on_request_data(d, now, ctx, out),
             (Direction::ToClient, Chunk::Data(d)) => self.on_response_data(d, now, ctx, out),
             (Direction::ToServer, Chunk::Gap(n)) => self.on_request_gap(n, now, out),
-            (Direction::ToClient, Chunk::Gap(n)) => self.on_response_gap(n, now, out),
+            (Direction::ToClient, Chunk::Gap(n)) => self.on_response_gap(n, out),
         }
     }
 
@@ -651,33 +678,20 @@ impl HttpSession {
         if let Some(open) = self.open.back_mut() {
             open.txn.flags.request_gap |= !open.request_done;
         }
-        match &mut self.request.framing {
-            Framing::Body(decoder) => match decoder.skip_gap(len) {
-                Ok((done, leftover)) => {
-                    if done {
-                        self.finish_request(now);
-                    }
-                    if leftover > 0 {
-                        self.request.framing = Framing::Desync;
-                    }
-                }
-                Err(e) => {
-                    self.stats.count(e);
-                    self.finish_request(now);
-                    self.request.framing = Framing::Desync;
-                }
-            },
-            Framing::Head => {
-                self.request.head.clear();
+        let (body_ended, lost, error) = self.request.skip_gap(len);
+        if let Some(e) = error {
+            self.stats.count(e);
+        }
+        if body_ended {
+            self.finish_request(now);
+            if lost {
                 self.request.framing = Framing::Desync;
             }
-            Framing::Tunnel | Framing::Desync => {}
         }
         self.emit_completed(out);
     }
 
-    fn on_response_gap(&mut self, len: u64, now: Timestamp, out: &mut Vec<HttpTransaction>) {
-        let _ = now;
+    fn on_response_gap(&mut self, len: u64, out: &mut Vec<HttpTransaction>) {
         if let Some(open) = self
             .open
             .iter_mut()
@@ -685,27 +699,15 @@ impl HttpSession {
         {
             open.txn.flags.response_gap = true;
         }
-        match &mut self.response.framing {
-            Framing::Body(decoder) => match decoder.skip_gap(len) {
-                Ok((done, leftover)) => {
-                    if done {
-                        self.finish_response();
-                    }
-                    if leftover > 0 {
-                        self.response.framing = Framing::Desync;
-                    }
-                }
-                Err(e) => {
-                    self.stats.count(e);
-                    self.finish_response();
-                    self.response.framing = Framing::Desync;
-                }
-            },
-            Framing::Head => {
-                self.response.head.clear();
+        let (body_ended, lost, error) = self.response.skip_gap(len);
+        if let Some(e) = error {
+            self.stats.count(e);
+        }
+        if body_ended {
+            self.finish_response();
+            if lost {
                 self.response.framing = Framing::Desync;
             }
-            Framing::Tunnel | Framing::Desync => {}
         }
         self.emit_completed(out);
     }

@@ -257,3 +257,31 @@ fn rejects_conflicting_content_lengths() {
     );
     assert_eq!(content_length(Some("-1")), Err(HttpError::BadContentLength));
 }
+
+#[test]
+fn gap_past_a_body_end_completes_the_body_and_resynchronises() {
+    let mut s = HttpSession::default();
+    let mut out = Vec::new();
+    let c = ctx();
+    s.on_chunk(
+        C2S,
+        Chunk::Data(b"POST /a HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"),
+        Timestamp(0),
+        &c,
+        &mut out,
+    );
+    // 7 body bytes and 20 bytes of whatever followed were never captured.
+    s.on_chunk(C2S, Chunk::Gap(27), Timestamp(1), &c, &mut out);
+    s.on_chunk(
+        C2S,
+        Chunk::Data(b"of a lost request\r\n\r\nGET /b HTTP/1.1\r\n\r\n"),
+        Timestamp(2),
+        &c,
+        &mut out,
+    );
+    s.finish(Timestamp(3), &c, &mut out);
+    let uris: Vec<_> = out.iter().map(|t| t.uri().unwrap_or("-")).collect();
+    assert_eq!(uris, vec!["/a", "/b"]);
+    assert!(out[0].flags.request_gap);
+    assert_eq!(out[0].request_body_len, 3);
+}

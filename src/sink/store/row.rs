@@ -1,0 +1,163 @@
+//! One alert as one row, both ways.
+//!
+//! Writing takes an [`Alert`] and the [`AddressPolicy`]; reading gives a [`StoredAlert`]:
+//! the alert rebuilt from its columns plus the source as kept (which, hashed, is no
+//! longer an address). Nothing is stored that the `Alert` does not hold.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use rusqlite::types::Type;
+use rusqlite::{params, Row, Statement};
+
+use super::address::{AddressMode, AddressPolicy};
+use crate::detect::alert::{Alert, AlertHttp, AlertRule, AlertUpload, Category};
+use crate::sink::events::EveAlert;
+use crate::time::Timestamp;
+
+/// An alert read back from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAlert {
+    /// The row id (stable; never reused after a purge).
+    pub id: i64,
+    /// The alert as recorded. Its `src` holds the kept address when that is an address;
+    /// for a hashed source it is `0.0.0.0` with the real port: use [`Self::src_ip`].
+    pub alert: Alert,
+    /// The source as kept: address, network address, or hex token.
+    pub src_ip: String,
+    /// How the source was kept.
+    pub src_mode: AddressMode,
+}
+
+impl StoredAlert {
+    /// The EVE record of this row, with `src_ip` as kept.
+    pub fn eve(&self) -> EveAlert<'_> {
+        let mut eve = EveAlert::of(&self.alert);
+        eve.src_ip.clone_from(&self.src_ip);
+        eve
+    }
+}
+
+/// The columns read by [`from_row`], in its order.
+pub(crate) const SELECT_COLUMNS: &str = "id, ts_us, flow_id, src_ip, src_mode, src_port, \
+    dest_ip, dest_port, signature_id, rule, signature, category, severity, http_hostname, \
+    http_url, http_method, http_status, http_user_agent, http_length, upload_filename, \
+    upload_content_type, upload_detected, upload_size, evidence";
+
+pub(crate) const INSERT: &str = "INSERT INTO alerts (ts_us, timestamp, flow_id, src_ip, \
+    src_key, src_mode, src_port, dest_ip, dest_port, signature_id, rule, signature, \
+    category, severity, http_hostname, http_url, http_method, http_status, \
+    http_user_agent, http_length, upload_filename, upload_content_type, upload_detected, \
+    upload_size, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
+    ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
+
+/// Sizes beyond `i64::MAX` bytes do not occur; they are clamped rather than wrapped.
+fn size(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Inserts one alert with a prepared [`INSERT`]; returns the new row id.
+pub(crate) fn insert(
+    stmt: &mut Statement<'_>,
+    alert: &Alert,
+    policy: &AddressPolicy,
+) -> rusqlite::Result<i64> {
+    let src = policy.apply(alert.src.ip());
+    let http = alert.http.as_ref();
+    let upload = alert.upload.as_ref();
+    stmt.insert(params![
+        alert.timestamp.0,
+        alert.timestamp.to_eve(),
+        // flow ids are hashes over the full u64 range: stored bit for bit.
+        alert.flow_id as i64,
+        src.text,
+        src.range_key.as_ref().map(|k| &k[..]),
+        policy.mode().as_str(),
+        alert.src.port(),
+        alert.dest.ip().to_string(),
+        alert.dest.port(),
+        alert.rule.signature_id,
+        alert.rule.rule,
+        alert.rule.signature,
+        alert.rule.category.as_str(),
+        alert.rule.severity,
+        http.and_then(|h| h.hostname.as_deref()),
+        http.map(|h| h.url.as_str()),
+        http.map(|h| h.http_method.as_str()),
+        http.and_then(|h| h.status),
+        http.and_then(|h| h.http_user_agent.as_deref()),
+        http.map(|h| size(h.length)),
+        upload.and_then(|u| u.filename.as_deref()),
+        upload.and_then(|u| u.content_type.as_deref()),
+        upload.map(|u| u.detected.as_str()),
+        upload.map(|u| size(u.size)),
+        alert.evidence,
+    ])
+}
+
+fn invalid(index: usize, what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, Type::Text, what.into())
+}
+
+/// Rebuilds a row selected with [`SELECT_COLUMNS`].
+pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<StoredAlert> {
+    let src_ip: String = row.get(3)?;
+    let src_mode: String = row.get(4)?;
+    let src_mode = src_mode.parse::<AddressMode>().map_err(|e| invalid(4, e))?;
+    let src_port: u16 = row.get(5)?;
+    let src_addr = src_ip
+        .parse::<IpAddr>()
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let dest_ip: String = row.get(6)?;
+    let dest_ip = dest_ip
+        .parse::<IpAddr>()
+        .map_err(|_| invalid(6, format!("`{dest_ip}` is not an address")))?;
+    let category: String = row.get(11)?;
+    let category = Category::parse(&category)
+        .ok_or_else(|| invalid(11, format!("unknown category `{category}`")))?;
+    let length = |i| -> rusqlite::Result<Option<u64>> {
+        Ok(row
+            .get::<_, Option<i64>>(i)?
+            .map(|v| u64::try_from(v).unwrap_or(0)))
+    };
+    let http = match row.get::<_, Option<String>>(14)? {
+        Some(url) => Some(AlertHttp {
+            hostname: row.get(13)?,
+            url,
+            http_method: row.get::<_, Option<String>>(15)?.unwrap_or_default(),
+            status: row.get(16)?,
+            http_user_agent: row.get(17)?,
+            length: length(18)?.unwrap_or(0),
+        }),
+        None => None,
+    };
+    let upload = match row.get::<_, Option<String>>(21)? {
+        Some(detected) => Some(AlertUpload {
+            filename: row.get(19)?,
+            content_type: row.get(20)?,
+            detected,
+            size: length(22)?.unwrap_or(0),
+        }),
+        None => None,
+    };
+    Ok(StoredAlert {
+        id: row.get(0)?,
+        alert: Alert {
+            timestamp: Timestamp(row.get(1)?),
+            flow_id: row.get::<_, i64>(2)? as u64,
+            src: SocketAddr::new(src_addr, src_port),
+            dest: SocketAddr::new(dest_ip, row.get(7)?),
+            rule: AlertRule {
+                signature_id: row.get(8)?,
+                rule: row.get(9)?,
+                signature: row.get(10)?,
+                category,
+                severity: row.get(12)?,
+            },
+            http,
+            upload,
+            evidence: row.get(23)?,
+        },
+        src_ip,
+        src_mode,
+    })
+}
