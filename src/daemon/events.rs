@@ -200,3 +200,117 @@ fn note(failing: &mut bool, result: Result<(), SinkError>, metrics: &Metrics) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::detect::alert::{AlertRule, Category};
+    use crate::sink::metrics::ContentGroups;
+    use crate::time::Timestamp;
+
+    fn alert(flow_id: u64) -> Alert {
+        Alert {
+            timestamp: Timestamp::from_secs_micros(1_795_341_600, 0),
+            flow_id,
+            src: "198.51.100.7:51234".parse().expect("addr"),
+            dest: "203.0.113.10:80".parse().expect("addr"),
+            rule: AlertRule {
+                signature_id: 100501,
+                rule: "recon.secret-file-read".into(),
+                signature: "Secret file read".into(),
+                category: Category::Recon,
+                severity: 2,
+            },
+            http: None,
+            upload: None,
+            evidence: "/.env".into(),
+        }
+    }
+
+    fn metrics() -> Arc<Metrics> {
+        Arc::new(Metrics::new(ContentGroups::default()).expect("metrics"))
+    }
+
+    fn lines(path: &std::path::Path) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn wait_for_lines(path: &std::path::Path, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let got = lines(path);
+            if got.len() >= n || Instant::now() > deadline {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn appends_to_an_existing_file_and_flushes_without_being_asked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("events.jsonl");
+        std::fs::write(&path, "{\"earlier\":1}\n").expect("seed");
+        let writer = EventWriter::open(path.to_str().expect("utf-8"), metrics()).expect("open");
+        let mut handle = writer.handle().expect("handle");
+        handle.record(&alert(7)).expect("record");
+        let got = wait_for_lines(&path, 2);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0], "{\"earlier\":1}");
+        assert!(got[1].contains("\"flow_id\":7"), "{}", got[1]);
+        drop(handle);
+        writer.close();
+    }
+
+    #[test]
+    fn reopen_follows_a_rotated_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("events.jsonl");
+        let writer = EventWriter::open(path.to_str().expect("utf-8"), metrics()).expect("open");
+        let mut handle = writer.handle().expect("handle");
+        handle.record(&alert(1)).expect("record");
+        assert_eq!(wait_for_lines(&path, 1).len(), 1);
+        let rotated = dir.path().join("events.jsonl.1");
+        std::fs::rename(&path, &rotated).expect("rotate");
+        writer.reopen();
+        handle.record(&alert(2)).expect("record");
+        let fresh = wait_for_lines(&path, 1);
+        assert_eq!(fresh.len(), 1);
+        assert!(fresh[0].contains("\"flow_id\":2"));
+        assert_eq!(lines(&rotated).len(), 1);
+        drop(handle);
+        writer.close();
+    }
+
+    #[test]
+    fn close_writes_everything_queued() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("events.jsonl");
+        let writer = EventWriter::open(path.to_str().expect("utf-8"), metrics()).expect("open");
+        let mut handle = writer.handle().expect("handle");
+        for i in 0..1000 {
+            handle.record(&alert(i)).expect("record");
+        }
+        drop(handle);
+        writer.close();
+        assert_eq!(lines(&path).len(), 1000);
+    }
+
+    #[test]
+    fn an_unwritable_path_is_refused_naming_the_key() {
+        let err = match EventWriter::open("/nonexistent-dir/events.jsonl", metrics()) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("opened a file in a missing directory"),
+        };
+        assert!(
+            err.starts_with("events.path /nonexistent-dir/events.jsonl: "),
+            "{err}"
+        );
+    }
+}
