@@ -12,7 +12,8 @@
 //! 8. [`sink`]: where alerts, transactions and statistics are written.
 //!
 //! [`pipeline`] is the one place that wires them together; [`time`] is the packet
-//! clock every stage is given; [`daemon`] is the live control plane (metrics endpoint).
+//! clock every stage is given; [`daemon`] runs the stages live (`tamperwatch run`): capture
+//! thread, sharded packet workers and the control plane.
 
 pub mod time;
 pub mod config;
