@@ -261,8 +261,8 @@ impl Pipeline {
         let dst = SocketAddr::new(packet.dst, dst_port);
         let pending = &mut self.pending;
         let summary = &mut self.summary;
-        let mut ended = |flow: Flow<FlowApp>, end: FlowEnd| {
-            finish_flow(flow, end, now, pending, summary);
+        let mut ended = |flow: Flow<FlowApp>, _end: FlowEnd| {
+            finish_flow(flow, now, pending, summary);
         };
         let Some(flow) = self.flows.lookup_or_create(
             src,
@@ -338,8 +338,8 @@ impl Pipeline {
     fn expire(&mut self, now: Timestamp, observer: &mut dyn TransactionObserver) {
         let pending = &mut self.pending;
         let summary = &mut self.summary;
-        self.flows.expire_idle(now, &mut |flow, end| {
-            finish_flow(flow, end, now, pending, summary)
+        self.flows.expire_idle(now, &mut |flow, _end| {
+            finish_flow(flow, now, pending, summary)
         });
         self.drain_pending(observer);
     }
@@ -350,7 +350,7 @@ impl Pipeline {
         let summary = &mut self.summary;
         let now = Timestamp::default();
         self.flows
-            .drain_all(&mut |flow, end| finish_flow(flow, end, now, pending, summary));
+            .drain_all(&mut |flow, _end| finish_flow(flow, now, pending, summary));
         self.drain_pending(observer);
         self.refresh_flow_counters();
     }
@@ -406,12 +406,10 @@ fn deliver(
 /// A flow left the table: flush it unless that was done when it closed.
 fn finish_flow(
     mut flow: Flow<FlowApp>,
-    end: FlowEnd,
     now: Timestamp,
     pending: &mut Vec<HttpTransaction>,
     summary: &mut Summary,
 ) {
-    let _ = end;
     flush_flow(&mut flow, now, pending, summary);
 }
 

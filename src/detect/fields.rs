@@ -220,10 +220,10 @@ impl FieldValues {
         let (resolved, escaped) = resolve_path(&decoded.text);
         v.push(Field::PathDecoded, &decoded.text, None);
         v.push(Field::PathNormalized, &resolved, None);
-        v.path = resolved.clone();
         if let Some(ext) = extension(&resolved) {
             v.push(Field::PathExtension, ext, None);
         }
+        v.path = resolved;
         let mut anomalies: Vec<&str> = Vec::new();
         if escaped {
             anomalies.push("path_escapes_root");

@@ -75,22 +75,21 @@ impl Policy {
 
     /// Adds this transaction's policy labels to its field values.
     pub fn judge(&self, txn: &HttpTransaction, values: &mut FieldValues) {
-        let Some(req) = txn.request.as_ref() else {
+        if txn.request.is_none() {
             return;
-        };
-        let _ = req;
-        let method = values.effective_method.clone();
-        let path = String::from_utf8_lossy(&values.path).into_owned();
+        }
+        let method = values.effective_method.as_str();
+        let path = String::from_utf8_lossy(&values.path);
         let src = txn.client.ip();
         let has_files = txn.uploads.iter().any(|u| u.filename.is_some());
-        let write_method = WRITE_METHODS.contains(&method.as_str());
+        let write_method = WRITE_METHODS.contains(&method);
         let protected = self.protected.iter().any(|p| path.starts_with(p.as_str()));
         let public = self
             .public
             .iter()
             .any(|p| path == *p || path.starts_with(&format!("{}/", p.trim_end_matches('/'))));
         let endpoint = self.uploads.iter().find(|e| path == e.path);
-        let authorized = self.is_authorized(src, &method, &path);
+        let authorized = self.is_authorized(src, method, &path);
         let mut labels: Vec<&str> = Vec::new();
         if write_method {
             labels.push("write_method");

@@ -232,8 +232,11 @@ impl HttpSession {
             self.finish_response();
         }
         while let Some(mut open) = self.open.pop_front() {
-            if !(open.request_done && (open.response_done || !open.has_response && open.http09)) {
-                open.txn.flags.incomplete = !(open.request_done && open.response_done);
+            // An HTTP/0.9 request whose reply never started is complete as it stands.
+            let complete =
+                open.request_done && (open.response_done || (!open.has_response && open.http09));
+            if !complete {
+                open.txn.flags.incomplete = true;
             }
             out.push(open.txn);
         }
@@ -473,7 +476,7 @@ impl HttpSession {
                             && (owed_09 || !rest.starts_with(&b"HTTP/"[..rest.len().min(5)]))
                         {
                             data = rest;
-                            self.on_headless_response(now, ctx);
+                            self.on_headless_response(now);
                             continue;
                         }
                     }
@@ -535,7 +538,7 @@ impl HttpSession {
 
     /// Response bytes that are not a status line: an HTTP/0.9 reply if one is owed,
     /// otherwise garbage to skip until the next status line.
-    fn on_headless_response(&mut self, now: Timestamp, ctx: &FlowContext) {
+    fn on_headless_response(&mut self, now: Timestamp) {
         let owed_09 = self
             .open
             .iter()
@@ -551,7 +554,6 @@ impl HttpSession {
             open.txn.response_start_ts = Some(now);
             open.txn.flags.headless_response = true;
         }
-        let _ = ctx;
         self.response.framing = Framing::Body(BodyDecoder::UntilClose);
     }
 
