@@ -8,6 +8,7 @@
 //! the running detector for live workers and swaps it whole on reload.
 
 pub mod alert;
+pub mod crs;
 pub mod fields;
 pub mod normalize;
 pub mod policy;

@@ -1,0 +1,3 @@
+//! The OWASP Core Rule Set, evaluated natively: a SecLang engine for the request phases.
+
+pub mod transform;
