@@ -86,7 +86,7 @@ fn find_header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
 }
 
 /// A request line and its headers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestHead {
     pub method: String,
     /// The request target as sent, not decoded.
@@ -94,6 +94,8 @@ pub struct RequestHead {
     /// `1.1`, `1.0`, or `0.9` when the request line had no version.
     pub version: String,
     pub headers: Vec<Header>,
+    /// Header lines parsed but not kept (over [`parse::MAX_HEADERS`]).
+    pub headers_dropped: u32,
 }
 
 impl RequestHead {

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 
 use super::body::BodyDecoder;
 use super::multipart::MultipartParser;
+use super::parse::is_status_line;
 use super::parse::{self, find_head_end, is_request_line, MAX_HEAD_BYTES};
 use super::{HttpError, HttpTransaction, RequestHead, ResponseHead, TransactionFlags};
 use crate::flow::Direction;
@@ -29,9 +30,15 @@ pub struct HttpStats {
     pub responses: u64,
     pub errors: [u64; HttpError::ALL.len()],
     pub resyncs: u64,
+    /// Bytes scanned for a request or status line while desynchronised.
+    pub resync_scan_bytes: u64,
     pub tunnels: u64,
     pub forced_out: u64,
     pub multipart_parts_dropped: u64,
+    /// Request header lines parsed but not kept (over [`parse::MAX_HEADERS`]).
+    pub headers_dropped: u64,
+    /// Multipart parameters (Content-Disposition, Content-Type) over the per-part cap.
+    pub multipart_params_dropped: u64,
 }
 
 impl HttpStats {
@@ -47,9 +54,12 @@ impl HttpStats {
             *a += b;
         }
         self.resyncs += other.resyncs;
+        self.resync_scan_bytes += other.resync_scan_bytes;
         self.tunnels += other.tunnels;
         self.forced_out += other.forced_out;
         self.multipart_parts_dropped += other.multipart_parts_dropped;
+        self.headers_dropped += other.headers_dropped;
+        self.multipart_params_dropped += other.multipart_params_dropped;
     }
 }
 
@@ -79,6 +89,9 @@ struct Side {
     framing: Framing,
     head: Vec<u8>,
     head_ts: Timestamp,
+    /// The last byte seen was not a line end (and no gap followed it): the next chunk's
+    /// first byte cannot start a request or status line. After a gap it may.
+    mid_line: bool,
 }
 
 #[derive(Debug)]
@@ -174,7 +187,8 @@ fn take_head<'d>(buf: &mut Vec<u8>, data: &'d [u8]) -> HeadStep<'d> {
     }
 }
 
-/// Where the next line in `data` starting with something `is_start` accepts begins.
+/// Where the next line in `data` starting with something `is_start` accepts begins;
+/// `at_line_start` says whether `data[0]` itself may start a line.
 fn find_line_start(
     data: &[u8],
     at_line_start: bool,
@@ -194,8 +208,20 @@ fn find_line_start(
     None
 }
 
-fn is_status_line(data: &[u8]) -> bool {
-    data.starts_with(b"HTTP/1.")
+/// Scans desynchronised bytes for the next message start; counts the bytes scanned.
+fn resync(
+    data: &[u8],
+    side: &mut Side,
+    stats: &mut HttpStats,
+    is_start: impl Fn(&[u8]) -> bool,
+) -> Option<usize> {
+    let found = find_line_start(data, !side.mid_line, is_start);
+    stats.resync_scan_bytes += found.unwrap_or(data.len()) as u64;
+    if found.is_some() {
+        side.framing = Framing::Head;
+        stats.resyncs += 1;
+    }
+    found
 }
 
 impl HttpSession {
@@ -247,6 +273,17 @@ impl HttpSession {
 
     fn on_request_data(
         &mut self,
+        data: &[u8],
+        now: Timestamp,
+        ctx: &FlowContext,
+        out: &mut Vec<HttpTransaction>,
+    ) {
+        self.feed_request(data, now, ctx, out);
+        self.request.mid_line = data.last().is_some_and(|&b| b != b'\n');
+    }
+
+    fn feed_request(
+        &mut self,
         mut data: &[u8],
         now: Timestamp,
         ctx: &FlowContext,
@@ -255,14 +292,12 @@ impl HttpSession {
         while !data.is_empty() {
             match &mut self.request.framing {
                 Framing::Tunnel => return,
-                Framing::Desync => match find_line_start(data, false, is_request_line) {
-                    Some(pos) => {
-                        data = &data[pos..];
-                        self.request.framing = Framing::Head;
-                        self.stats.resyncs += 1;
+                Framing::Desync => {
+                    match resync(data, &mut self.request, &mut self.stats, is_request_line) {
+                        Some(pos) => data = &data[pos..],
+                        None => return,
                     }
-                    None => return,
-                },
+                }
                 Framing::Head => {
                     if self.request.head.is_empty() {
                         self.request.head_ts = now;
@@ -335,6 +370,7 @@ impl HttpSession {
         out: &mut Vec<HttpTransaction>,
     ) {
         self.stats.requests += 1;
+        self.stats.headers_dropped += u64::from(req.headers_dropped);
         self.next_depth += 1;
         let http09 = req.version == "0.9";
         if http09 {
@@ -442,6 +478,17 @@ impl HttpSession {
 
     fn on_response_data(
         &mut self,
+        data: &[u8],
+        now: Timestamp,
+        ctx: &FlowContext,
+        out: &mut Vec<HttpTransaction>,
+    ) {
+        self.feed_response(data, now, ctx, out);
+        self.response.mid_line = data.last().is_some_and(|&b| b != b'\n');
+    }
+
+    fn feed_response(
+        &mut self,
         mut data: &[u8],
         now: Timestamp,
         ctx: &FlowContext,
@@ -451,14 +498,12 @@ impl HttpSession {
         while !data.is_empty() {
             match &mut self.response.framing {
                 Framing::Tunnel => return,
-                Framing::Desync => match find_line_start(data, false, is_status_line) {
-                    Some(pos) => {
-                        data = &data[pos..];
-                        self.response.framing = Framing::Head;
-                        self.stats.resyncs += 1;
+                Framing::Desync => {
+                    match resync(data, &mut self.response, &mut self.stats, is_status_line) {
+                        Some(pos) => data = &data[pos..],
+                        None => return,
                     }
-                    None => return,
-                },
+                }
                 Framing::Head => {
                     if self.response.head.is_empty() {
                         self.response.head_ts = now;
@@ -681,6 +726,8 @@ impl HttpSession {
             open.txn.flags.request_gap |= !open.request_done;
         }
         let (body_ended, lost, error) = self.request.skip_gap(len);
+        // What follows a gap may begin a request line: segments usually start one.
+        self.request.mid_line = false;
         if let Some(e) = error {
             self.stats.count(e);
         }
@@ -702,6 +749,7 @@ impl HttpSession {
             open.txn.flags.response_gap = true;
         }
         let (body_ended, lost, error) = self.response.skip_gap(len);
+        self.response.mid_line = false;
         if let Some(e) = error {
             self.stats.count(e);
         }

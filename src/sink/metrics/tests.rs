@@ -29,6 +29,7 @@ fn request(method: &str, uri: &str, version: &str, user_agent: Option<&str>) -> 
         uri: uri.into(),
         version: version.into(),
         headers,
+        headers_dropped: 0,
     }
 }
 
