@@ -9,6 +9,7 @@
 pub mod body;
 pub mod filetype;
 pub mod multipart;
+pub mod params;
 pub mod parse;
 pub mod session;
 pub mod uri;
@@ -125,7 +126,13 @@ impl ResponseHead {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UploadPart {
     pub field_name: Option<String>,
+    /// The filename as most servers read it (the first `filename=`, else `filename*`).
     pub filename: Option<String>,
+    /// Other readings of the filename a server could take (a second `filename=`, an RFC
+    /// 5987 `filename*`); the upload is judged by every reading.
+    pub alt_filenames: Vec<String>,
+    /// The readings disagree on the extension: client and server may see different files.
+    pub ambiguous_filename: bool,
     /// The part's declared Content-Type.
     pub content_type: Option<String>,
     /// Content bytes in the part.
@@ -179,6 +186,16 @@ pub struct HttpTransaction {
     /// The first bytes of the request body, for detection only; never written out.
     pub body_prefix: Vec<u8>,
     pub flags: TransactionFlags,
+}
+
+impl UploadPart {
+    /// Every reading of the filename: the primary one first.
+    pub fn filenames(&self) -> impl Iterator<Item = &str> {
+        self.filename
+            .iter()
+            .chain(self.alt_filenames.iter())
+            .map(String::as_str)
+    }
 }
 
 impl HttpTransaction {

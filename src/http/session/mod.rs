@@ -111,7 +111,8 @@ pub struct HttpSession {
     request: Side,
     response: Side,
     open: VecDeque<OpenTransaction>,
-    multipart: Option<MultipartParser>,
+    /// One parser per boundary reading of the open request (usually one).
+    multipart: Vec<MultipartParser>,
     /// The server answered before the request body came; a new request line ends it.
     body_may_be_abandoned: bool,
     next_depth: u32,
@@ -266,8 +267,9 @@ impl HttpSession {
             }
             out.push(open.txn);
         }
-        if let Some(mp) = self.multipart.take() {
+        for mp in std::mem::take(&mut self.multipart) {
             self.stats.multipart_parts_dropped += mp.parts_dropped;
+            self.stats.multipart_params_dropped += mp.params_dropped;
         }
     }
 
@@ -341,7 +343,7 @@ impl HttpSession {
                         let room = MAX_BODY_PREFIX_BYTES.saturating_sub(txn.body_prefix.len());
                         txn.body_prefix
                             .extend_from_slice(&content[..room.min(content.len())]);
-                        if let Some(mp) = multipart.as_mut() {
+                        for mp in multipart.iter_mut() {
                             mp.feed(content, &mut txn.uploads);
                         }
                     });
@@ -391,11 +393,10 @@ impl HttpSession {
             self.stats.count(e);
             None
         });
-        if framing.is_some() {
-            self.multipart = req
-                .header("content-type")
-                .and_then(MultipartParser::from_content_type);
-        }
+        self.multipart = match (&framing, req.header("content-type")) {
+            (Some(_), Some(ct)) => MultipartParser::all_from_content_type(ct),
+            _ => Vec::new(),
+        };
         let txn = HttpTransaction {
             flow_id: ctx.flow_id,
             client: ctx.client,
@@ -453,9 +454,10 @@ impl HttpSession {
         if let Some(open) = self.open.back_mut().filter(|o| !o.request_done) {
             open.request_done = true;
             open.txn.request_end_ts = Some(now);
-            if let Some(mut mp) = self.multipart.take() {
+            for mut mp in std::mem::take(&mut self.multipart) {
                 mp.finish(&mut open.txn.uploads);
                 self.stats.multipart_parts_dropped += mp.parts_dropped;
+                self.stats.multipart_params_dropped += mp.params_dropped;
             }
         }
     }
