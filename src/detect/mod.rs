@@ -12,6 +12,7 @@ pub mod crs;
 pub mod fields;
 pub mod normalize;
 pub mod policy;
+pub mod readings;
 pub mod rules;
 pub mod ruleset;
 pub mod shared;
