@@ -28,6 +28,7 @@ over several TCP segments are written in pieces with a pause between them
 import argparse
 import ipaddress
 import os
+import re
 import socket
 import sys
 import time
@@ -84,7 +85,7 @@ def converse(src, pieces, gap=0.3, idle=1.5):
             break
         got += b
     s.close()
-    statuses = [l.split(b" ")[1].decode() for l in got.split(b"\r\n") if l.startswith(b"HTTP/1.")]
+    statuses = [m.decode() for m in re.findall(rb"HTTP/1\.[01] (\d{3}) ", got)]
     print("evasion %s: %d pieces, statuses %s" % (src, len(pieces), " ".join(statuses)))
 
 

@@ -42,8 +42,6 @@ done
 cap evasion/absolute-form
 c --interface $ATT -A "$CHROME" --request-target http://127.0.0.1:8080/admin/pages/1 \
     -d 'title=Hacked&body=pwned' $S/admin/pages/1
-c --interface $ATT -A "$CHROME" -H 'Expect:' --request-target http://127.0.0.1:8080/uploads/shell.php \
-    -F "file=@$F/permit.pdf;type=application/pdf" $S/uploads/shell.php
 done_cap
 cap evasion/absolute-form-benign
 c --interface $V2 -A "$FIREFOX" -H 'Expect:' --request-target http://127.0.0.1:8080/permits/upload \
