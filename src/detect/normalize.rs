@@ -113,10 +113,7 @@ pub fn fold_sql_comments(text: &[u8]) -> Option<Vec<u8>> {
     memchr::memmem::find(&text[at + 2..], b"*/")?;
     let mut out = Vec::with_capacity(text.len());
     let mut from = 0;
-    loop {
-        let Some(end_rel) = memchr::memmem::find(&text[at + 2..], b"*/") else {
-            break;
-        };
+    while let Some(end_rel) = memchr::memmem::find(&text[at + 2..], b"*/") {
         let end = at + 2 + end_rel;
         out.extend_from_slice(&text[from..at]);
         out.push(b' ');
@@ -287,6 +284,34 @@ mod tests {
             fold_sql_comments(b"a/*x*/b/*unterminated").as_deref(),
             Some(&b"a b/*unterminated"[..])
         );
+    }
+
+    /// Every string of up to 6 bytes over the bytes that matter, plus `%u` tails.
+    fn small_strings(alphabet: &[u8]) -> Vec<Vec<u8>> {
+        let mut all = vec![Vec::new()];
+        let mut layer = vec![Vec::new()];
+        for _ in 0..6 {
+            layer = layer
+                .iter()
+                .flat_map(|s: &Vec<u8>| {
+                    alphabet.iter().map(move |&b| {
+                        let mut n = s.clone();
+                        n.push(b);
+                        n
+                    })
+                })
+                .collect();
+            all.extend(layer.iter().cloned());
+        }
+        all
+    }
+
+    #[test]
+    fn comment_folding_and_percent_u_never_panic_on_short_inputs() {
+        for s in small_strings(b"/*!1u%") {
+            let _ = fold_sql_comments(&s);
+            let _ = decode(&s, true);
+        }
     }
 
     #[test]

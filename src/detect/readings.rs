@@ -100,7 +100,6 @@ pub fn method_readings(
             add(&value.text);
         }
     }
-    drop(add);
     if out.is_empty() {
         out.push(req.method.trim().to_ascii_uppercase());
     }

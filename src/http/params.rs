@@ -192,6 +192,22 @@ mod tests {
     }
 
     #[test]
+    fn no_short_input_panics() {
+        let alphabet = [";", "=", "\"", "'", "\\", "a", "é"];
+        let mut layer = vec![String::new()];
+        for _ in 0..5 {
+            layer = layer
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            for s in &layer {
+                let _ = split_params(s);
+                let _ = decode_ext_value(s);
+            }
+        }
+    }
+
+    #[test]
     fn unterminated_quotes_do_not_panic() {
         assert_eq!(get("form-data; filename=\"abc", "filename"), vec!["abc"]);
         assert_eq!(get("form-data; filename='", "filename"), vec![""]);
