@@ -95,6 +95,38 @@ pub fn is_request_line(line: &[u8]) -> bool {
     memchr::memmem::find(&line[..end], b" HTTP/1.").is_some()
 }
 
+/// Whether `tail`, bytes that run to the end of the data without a line end, could be
+/// the first part of a request line of a known method (resync carries it to the next
+/// chunk rather than lose a request line split over two segments).
+pub fn could_begin_request_line(tail: &[u8]) -> bool {
+    if tail.is_empty()
+        || tail.len() > MAX_RESYNC_LINE_BYTES
+        || memchr::memchr(b'\n', tail).is_some()
+    {
+        return false;
+    }
+    KNOWN_METHODS.iter().any(|m| {
+        let m = m.as_bytes();
+        match tail.get(m.len()) {
+            None => m.starts_with(tail) || tail == m,
+            Some(&b) => tail.starts_with(m) && b == b' ',
+        }
+    })
+}
+
+/// Whether `tail` (as for [`could_begin_request_line`]) could begin a status line.
+pub fn could_begin_status_line(tail: &[u8]) -> bool {
+    const PREFIX: &[u8] = b"HTTP/1.";
+    !tail.is_empty()
+        && tail.len() <= MAX_RESYNC_LINE_BYTES
+        && memchr::memchr(b'\n', tail).is_none()
+        && if tail.len() <= PREFIX.len() {
+            PREFIX.starts_with(tail)
+        } else {
+            tail.starts_with(PREFIX)
+        }
+}
+
 /// Whether `data` begins with a status line (used to resynchronise).
 pub fn is_status_line(data: &[u8]) -> bool {
     data.starts_with(b"HTTP/1.")
@@ -406,6 +438,26 @@ mod tests {
         head.extend_from_slice(b"Content-Length: 7\r\n\r\n");
         let r = parse_response_head(&head).expect("response");
         assert_eq!(r.header("content-length"), Some("7"));
+    }
+
+    #[test]
+    fn partial_lines_that_could_begin_a_message() {
+        for tail in [
+            &b"G"[..],
+            b"GE",
+            b"GET",
+            b"GET ",
+            b"GET /a HT",
+            b"PROPFIND /x",
+        ] {
+            assert!(could_begin_request_line(tail), "{tail:?}");
+        }
+        for tail in [&b""[..], b"GETX", b"Hello world", b"get /", b"GET /\r\n"] {
+            assert!(!could_begin_request_line(tail), "{tail:?}");
+        }
+        assert!(could_begin_status_line(b"HT"));
+        assert!(could_begin_status_line(b"HTTP/1.1 20"));
+        assert!(!could_begin_status_line(b"HTTX"));
     }
 
     #[test]

@@ -10,8 +10,10 @@ use std::net::SocketAddr;
 
 use super::body::BodyDecoder;
 use super::multipart::MultipartParser;
-use super::parse::is_status_line;
 use super::parse::{self, find_head_end, is_request_line, MAX_HEAD_BYTES};
+use super::parse::{
+    could_begin_request_line, could_begin_status_line, is_status_line, MAX_RESYNC_LINE_BYTES,
+};
 use super::{HttpError, HttpTransaction, RequestHead, ResponseHead, TransactionFlags};
 use crate::flow::Direction;
 use crate::reassembly::Chunk;
@@ -141,7 +143,12 @@ impl Side {
                 self.framing = Framing::Desync;
                 (false, false, None)
             }
-            Framing::Tunnel | Framing::Desync => (false, false, None),
+            Framing::Desync => {
+                // A gap breaks a carried partial line.
+                self.head.clear();
+                (false, false, None)
+            }
+            Framing::Tunnel => (false, false, None),
         }
     }
 }
@@ -210,17 +217,60 @@ fn find_line_start(
 }
 
 /// Scans desynchronised bytes for the next message start; counts the bytes scanned.
+/// A line that may be the start of a message but runs to the end of `data` is carried
+/// (bounded by [`MAX_RESYNC_LINE_BYTES`]) and tried again with the next chunk, so a
+/// request line split over two segments is still found. On success the side is back
+/// in [`Framing::Head`] with any carried bytes as the start of the head.
 fn resync(
     data: &[u8],
     side: &mut Side,
     stats: &mut HttpStats,
+    now: Timestamp,
     is_start: impl Fn(&[u8]) -> bool,
+    could_begin: impl Fn(&[u8]) -> bool,
 ) -> Option<usize> {
-    let found = find_line_start(data, !side.mid_line, is_start);
+    let mut at_line_start = !side.mid_line;
+    if !side.head.is_empty() {
+        // Bytes carried from the previous chunk: does this chunk complete their line?
+        let window = &data[..data.len().min(MAX_RESYNC_LINE_BYTES)];
+        let line_end = memchr::memchr(b'\n', window).map_or(window.len(), |p| p + 1);
+        let mut line = std::mem::take(&mut side.head);
+        let carried = line.len();
+        line.extend_from_slice(&window[..line_end]);
+        if is_start(&line) {
+            line.truncate(carried);
+            side.head = line;
+            side.head_ts = now;
+            side.framing = Framing::Head;
+            stats.resyncs += 1;
+            return Some(0);
+        }
+        if line_end == data.len() && line.len() <= MAX_RESYNC_LINE_BYTES && could_begin(&line) {
+            stats.resync_scan_bytes += data.len() as u64;
+            side.head = line;
+            return None;
+        }
+        at_line_start = false;
+    }
+    let found = find_line_start(data, at_line_start, &is_start);
     stats.resync_scan_bytes += found.unwrap_or(data.len()) as u64;
-    if found.is_some() {
-        side.framing = Framing::Head;
-        stats.resyncs += 1;
+    match found {
+        Some(_) => {
+            side.framing = Framing::Head;
+            stats.resyncs += 1;
+        }
+        None => {
+            let tail_start = match memchr::memrchr(b'\n', data) {
+                Some(nl) => Some(nl + 1),
+                None => at_line_start.then_some(0),
+            };
+            if let Some(tail) = tail_start.map(|t| &data[t..]) {
+                if could_begin(tail) {
+                    side.head.clear();
+                    side.head.extend_from_slice(tail);
+                }
+            }
+        }
     }
     found
 }
@@ -295,7 +345,16 @@ impl HttpSession {
             match &mut self.request.framing {
                 Framing::Tunnel => return,
                 Framing::Desync => {
-                    match resync(data, &mut self.request, &mut self.stats, is_request_line) {
+                    let side = &mut self.request;
+                    let found = resync(
+                        data,
+                        side,
+                        &mut self.stats,
+                        now,
+                        is_request_line,
+                        could_begin_request_line,
+                    );
+                    match found {
                         Some(pos) => data = &data[pos..],
                         None => return,
                     }
@@ -320,6 +379,8 @@ impl HttpSession {
                                 Err(e) => {
                                     self.stats.count(e);
                                     self.request.framing = Framing::Desync;
+                                    // What follows the blank line starts a line.
+                                    self.request.mid_line = false;
                                 }
                             }
                             self.request.head = head;
@@ -358,6 +419,7 @@ impl HttpSession {
                             self.stats.count(e);
                             self.finish_request(now);
                             self.request.framing = Framing::Desync;
+                            self.request.mid_line = true;
                         }
                     }
                 }
@@ -501,7 +563,16 @@ impl HttpSession {
             match &mut self.response.framing {
                 Framing::Tunnel => return,
                 Framing::Desync => {
-                    match resync(data, &mut self.response, &mut self.stats, is_status_line) {
+                    let side = &mut self.response;
+                    let found = resync(
+                        data,
+                        side,
+                        &mut self.stats,
+                        now,
+                        is_status_line,
+                        could_begin_status_line,
+                    );
+                    match found {
                         Some(pos) => data = &data[pos..],
                         None => return,
                     }
@@ -543,6 +614,7 @@ impl HttpSession {
                                 Err(e) => {
                                     self.stats.count(e);
                                     self.response.framing = Framing::Desync;
+                                    self.response.mid_line = false;
                                 }
                             }
                             self.response.head = head;
@@ -574,6 +646,7 @@ impl HttpSession {
                             self.stats.count(e);
                             self.finish_response();
                             self.response.framing = Framing::Desync;
+                            self.response.mid_line = true;
                         }
                     }
                 }

@@ -260,6 +260,33 @@ fn a_chunk_that_continues_a_line_does_not_start_one() {
 }
 
 #[test]
+fn a_request_line_split_over_two_segments_after_a_gap_is_found() {
+    let (out, stats) = play_with_gaps(&[
+        (C2S, Ok(b"GET /a HTTP/1.1\r\nHo")),
+        (C2S, Err(100)),
+        (C2S, Ok(b"lost tail\r\n\r\nGET /api/search?id=1%27%20OR")),
+        (C2S, Ok(b"%201=1 HTTP/1.1\r\nHost: x\r\n\r\n")),
+    ]);
+    let uris: Vec<_> = out.iter().map(|t| t.uri().unwrap_or("-")).collect();
+    assert_eq!(uris, vec!["/api/search?id=1%27%20OR%201=1"]);
+    assert_eq!(stats.resyncs, 1);
+}
+
+#[test]
+fn a_carried_prefix_that_is_not_a_request_is_dropped() {
+    let (out, stats) = play_with_gaps(&[
+        (C2S, Ok(b"POST /a HTTP/1.1\r\nHo")),
+        (C2S, Err(100)),
+        (C2S, Ok(b"junk\r\nP")),
+        (C2S, Ok(b"ayload\r\nDELETE /x HTTP/1.1\r\n\r\n")),
+    ]);
+    let got: Vec<_> = out.iter().map(|t| (t.method(), t.uri())).collect();
+    assert_eq!(got, vec![(Some("DELETE"), Some("/x"))]);
+    assert_eq!(stats.resyncs, 1);
+    assert_eq!(stats.errors.iter().sum::<u64>(), 0);
+}
+
+#[test]
 fn resync_after_a_gap_in_chunked_framing_finds_the_next_request() {
     let (out, _) = play_with_gaps(&[
         (
