@@ -223,9 +223,13 @@ impl FieldValues {
             return v;
         };
         v.push(Field::Method, req.method.as_bytes(), None);
-        let form = req.header("content-type").is_some_and(|c| {
-            c.to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
+        // Any Content-Type reading that makes the body a form (see readings).
+        let form = req.headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case("content-type")
+                && h.value
+                    .trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
         });
         let body_params = if form && !txn.body_prefix.is_empty() {
             normalize::params(&txn.body_prefix, MAX_PARAMS)

@@ -131,6 +131,16 @@ pub fn ambiguities(req: &RequestHead, methods: &[String]) -> Vec<&'static str> {
     if lengths.windows(2).any(|w| w[0] != w[1]) {
         out.push("ambiguous_content_length");
     }
+    let mut types = req
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("content-type"))
+        .map(|h| h.value.trim());
+    if let Some(first) = types.next() {
+        if types.any(|t| !t.eq_ignore_ascii_case(first)) {
+            out.push("ambiguous_content_type");
+        }
+    }
     let boundaries_disagree = req
         .headers
         .iter()
@@ -235,6 +245,20 @@ mod tests {
         let t = txn("POST", "/", &[("Content-Length", "5, 5")]);
         let req = t.request.as_ref().expect("request");
         assert!(ambiguities(req, &[]).is_empty());
+    }
+
+    #[test]
+    fn two_different_content_types_are_ambiguous() {
+        let t = txn(
+            "POST",
+            "/",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Content-Type", "multipart/form-data; boundary=b"),
+            ],
+        );
+        let req = t.request.as_ref().expect("request");
+        assert_eq!(ambiguities(req, &[]), vec!["ambiguous_content_type"]);
     }
 
     #[test]

@@ -116,6 +116,11 @@ impl MultipartParser {
             .collect()
     }
 
+    /// The boundary this parser reads.
+    pub fn boundary(&self) -> &[u8] {
+        self.delimiter.get(3..).unwrap_or_default()
+    }
+
     fn with_boundary(boundary: &str) -> Self {
         let mut delimiter = b"\n--".to_vec();
         delimiter.extend_from_slice(boundary.as_bytes());

@@ -231,3 +231,24 @@ fn php_after_the_old_256_byte_window_is_sniffed() {
     );
     assert!(flags(ATTACKER, &req, "upload.executable-content"));
 }
+
+#[test]
+fn a_second_content_type_is_a_reading_judged_too() {
+    let body = part("filename=\"shell.php\"", PHP);
+    let req = with_body(
+        "POST",
+        "/permits/upload",
+        "text/plain",
+        &body,
+        "Content-Type: multipart/form-data; boundary=XB\r\n",
+    );
+    let hit = fired(&detector(), &txn(ATTACKER, &req, 200, 0));
+    assert!(
+        hit.iter().any(|r| r == "protocol.parser-ambiguity"),
+        "{hit:?}"
+    );
+    assert!(
+        hit.iter().any(|r| r == "upload.script-extension"),
+        "{hit:?}"
+    );
+}

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use super::body::BodyDecoder;
-use super::multipart::MultipartParser;
+use super::multipart::{MultipartParser, MAX_BOUNDARY_READINGS};
 use super::parse::{self, find_head_end, is_request_line, MAX_HEAD_BYTES};
 use super::parse::{
     could_begin_request_line, could_begin_status_line, is_status_line, MAX_RESYNC_LINE_BYTES,
@@ -455,9 +455,9 @@ impl HttpSession {
             self.stats.count(e);
             None
         });
-        self.multipart = match (&framing, req.header("content-type")) {
-            (Some(_), Some(ct)) => MultipartParser::all_from_content_type(ct),
-            _ => Vec::new(),
+        self.multipart = match framing {
+            Some(_) => multipart_readings(&req),
+            None => Vec::new(),
         };
         let txn = HttpTransaction {
             flow_id: ctx.flow_id,
@@ -836,6 +836,26 @@ impl HttpSession {
         }
         self.emit_completed(out);
     }
+}
+
+/// One multipart parser per boundary reading of every Content-Type header (a second
+/// Content-Type is a reading too), at most [`MAX_BOUNDARY_READINGS`] in all.
+fn multipart_readings(req: &RequestHead) -> Vec<MultipartParser> {
+    let mut parsers: Vec<MultipartParser> = Vec::new();
+    for h in req
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("content-type"))
+    {
+        for p in MultipartParser::all_from_content_type(&h.value) {
+            if parsers.len() < MAX_BOUNDARY_READINGS
+                && !parsers.iter().any(|q| q.boundary() == p.boundary())
+            {
+                parsers.push(p);
+            }
+        }
+    }
+    parsers
 }
 
 /// How a request body is framed (RFC 9112 §6.3): chunked wins over Content-Length;
