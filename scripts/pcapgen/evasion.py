@@ -18,7 +18,8 @@ over several TCP segments are written in pieces with a pause between them
   quoted-filename         filename="shell;.php"
   quoted-filename-benign  filename='permit.pdf', filename="Plans; 2026.pdf",
                           filename='Plans; 2026.pdf' (as PHP reads quotes)
-  ambiguity               two Content-Length values; two filename params;
+  ambiguity               two Content-Length values; two filename params; two
+                          Content-Type headers (text/plain, then multipart);
                           Transfer-Encoding with Content-Length
   resync                  keep-alive: a POST whose head spans two segments
                           (the second carries the marker X-Lost-Segment-2,
@@ -130,6 +131,10 @@ def main():
                     "Content-Length: %d\r\nContent-Length: %d\r\n" % (len(body), len(body) + 30),
                     body, content_length=False))
         one(upload('name="file"; filename="permit.pdf"; filename="shell.php"', "application/pdf", php))
+        two_types = multipart([('name="file"; filename="shell.php"', "image/jpeg", php)])
+        one(request("POST", "/permits/upload",
+                    "Content-Type: text/plain\r\n"
+                    "Content-Type: multipart/form-data; boundary=real\r\n", two_types))
         chunked = b"14\r\nname=x&message=hello\r\n0\r\n\r\n"
         one(request("POST", "/contact",
                     "Content-Type: application/x-www-form-urlencoded\r\n"
