@@ -1,5 +1,6 @@
 use super::*;
 use crate::http::FileKind;
+use framing::content_length;
 
 fn ctx() -> FlowContext {
     FlowContext {
