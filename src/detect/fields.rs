@@ -256,6 +256,13 @@ impl FieldValues {
         }
         v.path = resolved;
         let mut anomalies: Vec<&str> = readings::ambiguities(req, &v.methods);
+        let over_params = |b: &[u8]| normalize::params_over(b, MAX_PARAMS);
+        if query.is_some_and(over_params) || (form && over_params(&txn.body_prefix)) {
+            anomalies.push("params_over_cap");
+        }
+        if txn.flags.multipart_over_cap {
+            anomalies.push("multipart_over_cap");
+        }
         if let Some(authority) = target.authority {
             anomalies.push("absolute_uri");
             v.push(Field::Host, authority, None);

@@ -221,6 +221,15 @@ pub fn params(query: &[u8], max: usize) -> Vec<(Decoded, Decoded)> {
         .collect()
 }
 
+/// Whether a query or form body has more than `max` parameters (the rest are not read).
+pub fn params_over(query: &[u8], max: usize) -> bool {
+    query
+        .split(|&b| b == b'&' || b == b';')
+        .filter(|p| !p.is_empty())
+        .nth(max)
+        .is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,6 +350,13 @@ mod tests {
         b.iter()
             .flat_map(|c| format!("%{c:02X}").into_bytes())
             .collect()
+    }
+
+    #[test]
+    fn counts_parameters_over_the_cap() {
+        assert!(!params_over(b"a=1&b=2", 2));
+        assert!(params_over(b"a=1&b=2&c", 2));
+        assert!(!params_over(b"a=1&&;b=2", 2));
     }
 
     #[test]

@@ -143,7 +143,7 @@ fn cases() -> Vec<Case> {
         ("recon.unusual-method", (ATTACKER, b"FOOBAR / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), 405), (ATTACKER, b"OPTIONS / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), 200)),
         ("recon.trace-or-propfind", (ATTACKER, b"PROPFIND / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), 405), (ATTACKER, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), 200)),
         ("protocol.smuggling-headers", (ATTACKER, b"POST /contact HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), 400), (ATTACKER, b"POST /contact HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), 200)),
-        ("protocol.header-cap-exceeded", (ATTACKER, padded_upload(200), 200), (ATTACKER, padded_upload(100), 200)),
+        ("protocol.over-parser-cap", (ATTACKER, padded_upload(200), 200), (ATTACKER, padded_upload(100), 200)),
         ("protocol.parser-ambiguity", (ATTACKER, b"POST /contact HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 50\r\n\r\nhello".to_vec(), 400), (ATTACKER, b"POST /contact HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello".to_vec(), 200)),
         ("protocol.obfuscated-transfer-encoding", (ATTACKER, b"POST /contact HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n".to_vec(), 400), (ATTACKER, b"POST /contact HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:  chunked \r\n\r\n0\r\n\r\n".to_vec(), 200)),
     ]

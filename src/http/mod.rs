@@ -159,6 +159,8 @@ pub struct TransactionFlags {
     pub incomplete: bool,
     /// The response had no status line (an HTTP/0.9 reply): its bytes are all body.
     pub headless_response: bool,
+    /// Multipart parts or part parameters beyond the caps were dropped (counted).
+    pub multipart_over_cap: bool,
 }
 
 /// A request and its response, as seen on the wire.

@@ -252,3 +252,28 @@ fn a_second_content_type_is_a_reading_judged_too() {
         "{hit:?}"
     );
 }
+
+#[test]
+fn parameters_and_parts_past_the_caps_are_an_anomaly() {
+    let many: String = (0..300).map(|i| format!("p{i}=v&")).collect();
+    assert!(flags(
+        ATTACKER,
+        &get(&format!("/news?{many}")),
+        "protocol.over-parser-cap"
+    ));
+    let parts: String = (0..70)
+        .map(|i| format!("--XB\r\nContent-Disposition: form-data; name=\"f{i}\"\r\n\r\nv\r\n"))
+        .collect();
+    let req = multipart(
+        "/contact",
+        "multipart/form-data; boundary=XB",
+        &format!("{parts}--XB--\r\n"),
+    );
+    assert!(flags(ATTACKER, &req, "protocol.over-parser-cap"));
+    let few = multipart(
+        "/contact",
+        "multipart/form-data; boundary=XB",
+        "--XB\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n--XB--\r\n",
+    );
+    assert!(!flags(ATTACKER, &few, "protocol.over-parser-cap"));
+}

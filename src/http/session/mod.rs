@@ -396,6 +396,7 @@ impl HttpSession {
                 mp.finish(&mut open.txn.uploads);
                 self.stats.multipart_parts_dropped += mp.parts_dropped;
                 self.stats.multipart_params_dropped += mp.params_dropped;
+                open.txn.flags.multipart_over_cap |= mp.parts_dropped + mp.params_dropped > 0;
             }
         }
     }
