@@ -200,6 +200,8 @@ bounded() {
 
 H='Host: 127.0.0.1:8080'
 
+# Environment: ONLY=evasion makes only pcaps/evasion/ (scripts/pcapgen/evasion.sh).
+if [[ ${ONLY:-all} == all ]]; then
 # ================================================================ http/ ======
 cap http/get-keepalive
 c --interface $V1 -A "$FIREFOX" $S/ $S/css/site.css $S/img/logo.png $S/about.html $S/news.html \
@@ -509,6 +511,14 @@ done_cap
 cap tcp/half-close
 raw --src $V1 --shut-wr "GET /about.html HTTP/1.1\r\n$H\r\nUser-Agent: half-close/1.0\r\n\r\n"
 done_cap
+
+fi # ONLY=all
+
+# ============================================================= evasion/ ======
+if [[ ${ONLY:-all} == all || ${ONLY:-all} == evasion ]]; then
+    # shellcheck source=pcapgen/evasion.sh
+    source "$GEN/evasion.sh"
+fi
 
 # ================================================================ summary ====
 echo

@@ -153,9 +153,17 @@ impl fmt::Display for Summary {
         let http_errors: u64 = self.http.errors.iter().sum();
         writeln!(
             f,
-            "http parse errors  {http_errors} ({} resyncs)",
-            self.http.resyncs
+            "http parse errors  {http_errors} ({} resyncs, {} bytes scanned to resync)",
+            self.http.resyncs, self.http.resync_scan_bytes
         )?;
+        let h = &self.http;
+        if h.headers_dropped + h.multipart_parts_dropped + h.multipart_params_dropped > 0 {
+            writeln!(
+                f,
+                "http over caps     {} header lines, {} multipart parts, {} multipart params",
+                h.headers_dropped, h.multipart_parts_dropped, h.multipart_params_dropped
+            )?;
+        }
         for e in crate::http::HttpError::ALL {
             let n = self.http.errors[e.index()];
             if n > 0 {

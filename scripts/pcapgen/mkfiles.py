@@ -155,6 +155,8 @@ def files(d):
     w(os.path.join(d, "php-content.jpg"), b"<?php system($_GET[c]); ?>\n")
     w(os.path.join(d, "php-content.png"), b"<?php echo shell_exec($_GET['cmd']); ?>\n")
     w(os.path.join(d, "polyglot.jpg"), jpeg(comment=b"<?php system($_GET['c']); __halt_compiler(); ?>"))
+    # PHP past the first 256 bytes of a real JPEG (pcaps/evasion/sniff-window.pcap)
+    w(os.path.join(d, "padded-shell.jpg"), jpeg(comment=b" " * 3000 + php))
     w(os.path.join(d, "htaccess"), b"AddType application/x-httpd-php .jpg\n")
     w(os.path.join(d, "webdav-proppatch.xml"),
       b'<?xml version="1.0" encoding="utf-8"?>\n<D:propertyupdate xmlns:D="DAV:">'

@@ -6,7 +6,8 @@
 
 use std::net::IpAddr;
 
-use super::normalize::{self, decode, resolve_path, split_target};
+use super::normalize::{self, decode, fold_sql_comments, resolve_path, split_target};
+use super::readings;
 use crate::http::HttpTransaction;
 
 /// Parameters read from one query string or form body.
@@ -165,6 +166,8 @@ pub struct FieldValues {
     pub src: Option<IpAddr>,
     /// The method after overrides, upper case (computed once, shared with the policy).
     pub effective_method: String,
+    /// Every method reading, the effective one first (see [`readings::method_readings`]).
+    pub methods: Vec<String>,
     /// The normalized path with its case kept (the policy compares it with config paths).
     pub path: Vec<u8>,
 }
@@ -188,6 +191,15 @@ impl FieldValues {
         }
     }
 
+    /// Pushes a decoded value, and its SQL-comment-folded form when that differs
+    /// (`UNION/**/SELECT` is `UNION SELECT` to MySQL).
+    fn push_value_forms(&mut self, f: Field, text: &[u8]) {
+        self.push(f, text, None);
+        if let Some(folded) = fold_sql_comments(text) {
+            self.push(f, &folded, None);
+        }
+    }
+
     /// Adds a policy outcome or anomaly marker.
     pub fn push_label(&mut self, f: Field, label: &str) {
         self.push(f, label.as_bytes(), None);
@@ -201,6 +213,7 @@ impl FieldValues {
             fixed,
             src: Some(txn.client.ip()),
             effective_method: String::new(),
+            methods: Vec::new(),
             path: Vec::new(),
         };
         if let Some(status) = txn.status() {
@@ -210,11 +223,29 @@ impl FieldValues {
             return v;
         };
         v.push(Field::Method, req.method.as_bytes(), None);
-        v.effective_method = effective_method(txn);
-        let effective = v.effective_method.clone();
-        v.push(Field::EffectiveMethod, effective.as_bytes(), None);
+        // Any Content-Type reading that makes the body a form (see readings).
+        let form = req.headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case("content-type")
+                && h.value
+                    .trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+        });
+        let body_params = if form && !txn.body_prefix.is_empty() {
+            normalize::params(&txn.body_prefix, MAX_PARAMS)
+        } else {
+            Vec::new()
+        };
+        let target = readings::target(req.uri.as_bytes());
+        let (path, query) = split_target(target.origin);
+        let query_params = readings::query_params(query);
+        v.methods = readings::method_readings(txn, &query_params, &body_params);
+        v.effective_method = v.methods.first().cloned().unwrap_or_default();
+        for m in std::mem::take(&mut v.methods) {
+            v.push(Field::EffectiveMethod, m.as_bytes(), None);
+            v.methods.push(m);
+        }
         v.push(Field::UriRaw, req.uri.as_bytes(), None);
-        let (path, query) = split_target(req.uri.as_bytes());
         v.push(Field::PathRaw, path, None);
         let decoded = decode(path, false);
         let (resolved, escaped) = resolve_path(&decoded.text);
@@ -224,7 +255,18 @@ impl FieldValues {
             v.push(Field::PathExtension, ext, None);
         }
         v.path = resolved;
-        let mut anomalies: Vec<&str> = Vec::new();
+        let mut anomalies: Vec<&str> = readings::ambiguities(req, &v.methods);
+        let over_params = |b: &[u8]| normalize::params_over(b, MAX_PARAMS);
+        if query.is_some_and(over_params) || (form && over_params(&txn.body_prefix)) {
+            anomalies.push("params_over_cap");
+        }
+        if txn.flags.multipart_over_cap {
+            anomalies.push("multipart_over_cap");
+        }
+        if let Some(authority) = target.authority {
+            anomalies.push("absolute_uri");
+            v.push(Field::Host, authority, None);
+        }
         if escaped {
             anomalies.push("path_escapes_root");
         }
@@ -238,15 +280,16 @@ impl FieldValues {
             if d.had_overlong {
                 anomalies.push("overlong_utf8");
             }
+            if d.had_percent_u {
+                anomalies.push("percent_u_encoding");
+            }
         };
         note(&decoded, &mut anomalies);
-        if let Some(q) = query {
-            for (name, value) in normalize::params(q, MAX_PARAMS) {
-                note(&name, &mut anomalies);
-                note(&value, &mut anomalies);
-                v.push(Field::QueryNames, &name.text, None);
-                v.push(Field::QueryValues, &value.text, None);
-            }
+        for (name, value) in &query_params {
+            note(name, &mut anomalies);
+            note(value, &mut anomalies);
+            v.push(Field::QueryNames, &name.text, None);
+            v.push_value_forms(Field::QueryValues, &value.text);
         }
         for h in &req.headers {
             let lname = h.name.to_ascii_lowercase();
@@ -269,44 +312,43 @@ impl FieldValues {
             txn.request_body_len.to_string().as_bytes(),
             None,
         );
-        if !txn.body_prefix.is_empty() {
-            let form = req.header("content-type").is_some_and(|c| {
-                c.to_ascii_lowercase()
-                    .starts_with("application/x-www-form-urlencoded")
-            });
-            if form {
-                for (name, value) in normalize::params(&txn.body_prefix, MAX_PARAMS) {
-                    v.push(Field::BodyNames, &name.text, None);
-                    v.push(Field::BodyValues, &value.text, None);
-                }
-            }
-            if txn.uploads.is_empty() {
-                let body = decode(&txn.body_prefix, form);
-                v.push(Field::Body, &body.text, None);
-            }
+        for (name, value) in &body_params {
+            v.push(Field::BodyNames, &name.text, None);
+            v.push_value_forms(Field::BodyValues, &value.text);
+        }
+        if !txn.body_prefix.is_empty() && txn.uploads.is_empty() {
+            let body = decode(&txn.body_prefix, form);
+            v.push_value_forms(Field::Body, &body.text);
         }
         for (i, part) in txn.uploads.iter().enumerate() {
-            let Some(name) = part.filename.as_deref() else {
+            if part.filename.is_none() {
                 continue;
-            };
-            let name_decoded = decode(name.as_bytes(), false);
-            note(&name_decoded, &mut anomalies);
-            if memchr::memmem::find(&name_decoded.text, b"../").is_some()
-                || name_decoded.text.starts_with(b"/")
-            {
-                v.push(Field::Anomaly, b"upload_filename_traversal", Some(i));
             }
-            let base = name_decoded
-                .text
-                .rsplit(|&b| b == b'/')
-                .next()
-                .unwrap_or_default();
-            v.push(Field::UploadFilename, base, Some(i));
-            if let Some(ext) = extension(base) {
-                v.push(Field::UploadExtension, ext, Some(i));
+            if part.ambiguous_filename {
+                v.push(Field::Anomaly, b"ambiguous_filename", Some(i));
             }
-            for ext in base.split(|&b| b == b'.').skip(1).filter(|e| !e.is_empty()) {
-                v.push(Field::UploadExtensions, ext, Some(i));
+            let mut mismatch = false;
+            for name in part.filenames() {
+                let name_decoded = decode(name.as_bytes(), false);
+                note(&name_decoded, &mut anomalies);
+                if memchr::memmem::find(&name_decoded.text, b"../").is_some()
+                    || name_decoded.text.starts_with(b"/")
+                {
+                    v.push(Field::Anomaly, b"upload_filename_traversal", Some(i));
+                }
+                let base = name_decoded
+                    .text
+                    .rsplit(|&b| b == b'/')
+                    .next()
+                    .unwrap_or_default();
+                v.push(Field::UploadFilename, base, Some(i));
+                if let Some(ext) = extension(base) {
+                    v.push(Field::UploadExtension, ext, Some(i));
+                }
+                for ext in base.split(|&b| b == b'.').skip(1).filter(|e| !e.is_empty()) {
+                    v.push(Field::UploadExtensions, ext, Some(i));
+                }
+                mismatch |= type_mismatch(base, part.content_type.as_deref(), part.detected);
             }
             if let Some(ct) = part.content_type.as_deref() {
                 v.push(Field::UploadContentType, ct.as_bytes(), Some(i));
@@ -318,14 +360,17 @@ impl FieldValues {
             );
             v.push(Field::UploadSize, part.size.to_string().as_bytes(), Some(i));
             v.push(Field::UploadContent, &part.prefix, Some(i));
-            if type_mismatch(base, part.content_type.as_deref(), part.detected) {
+            if mismatch {
                 v.push(Field::Anomaly, b"upload_type_mismatch", Some(i));
             }
         }
         if txn.flags.answered_before_body {
             anomalies.push("answered_before_body");
         }
-        if !req.method.eq_ignore_ascii_case(&v.effective_method) {
+        if v.methods
+            .iter()
+            .any(|m| !req.method.eq_ignore_ascii_case(m))
+        {
             anomalies.push("method_override");
         }
         anomalies.sort_unstable();
@@ -335,37 +380,6 @@ impl FieldValues {
         }
         v
     }
-}
-
-/// Headers that override the method on frameworks that honour them.
-const OVERRIDE_HEADERS: [&str; 3] = [
-    "x-http-method-override",
-    "x-http-method",
-    "x-method-override",
-];
-
-/// The method after override headers or a `_method` query parameter, upper case.
-pub fn effective_method(txn: &HttpTransaction) -> String {
-    let Some(req) = txn.request.as_ref() else {
-        return String::new();
-    };
-    for h in OVERRIDE_HEADERS {
-        if let Some(m) = req.header(h) {
-            let m = m.trim();
-            if !m.is_empty() {
-                return m.to_ascii_uppercase();
-            }
-        }
-    }
-    let (_, query) = split_target(req.uri.as_bytes());
-    if let Some(q) = query {
-        for (name, value) in normalize::params(q, MAX_PARAMS) {
-            if name.text.eq_ignore_ascii_case(b"_method") && !value.text.is_empty() {
-                return String::from_utf8_lossy(&value.text).to_ascii_uppercase();
-            }
-        }
-    }
-    req.method.to_ascii_uppercase()
 }
 
 /// The extension of the last path segment, without the dot.

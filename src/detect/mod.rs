@@ -12,6 +12,7 @@ pub mod crs;
 pub mod fields;
 pub mod normalize;
 pub mod policy;
+pub mod readings;
 pub mod rules;
 pub mod ruleset;
 pub mod shared;
@@ -121,8 +122,12 @@ impl Detector {
                 .and_then(|h| h.upload)
                 .and_then(|i| txn.uploads.get(i))
                 .map(|u| {
+                    // Every reading of an ambiguous filename, so the alert shows the
+                    // one that matched ("permit.pdf | shell.php").
+                    let readings = (!u.alt_filenames.is_empty())
+                        .then(|| u.filenames().collect::<Vec<_>>().join(" | "));
                     Alert::upload_of(
-                        u.filename.as_deref(),
+                        readings.as_deref().or(u.filename.as_deref()),
                         u.content_type.as_deref(),
                         u.detected,
                         u.size,

@@ -2,8 +2,9 @@
 //!
 //! Percent-decoding is repeated (double and triple encoding), overlong UTF-8 forms of
 //! ASCII (`%c0%ae` for `.`) are folded, backslashes become slashes and NUL bytes are
-//! dropped; paths then have `//`, `/./` and `/../` resolved. Rules see both these forms
-//! and the raw one. Work is bounded: input is capped at [`MAX_NORMALIZE_BYTES`] and
+//! dropped; IIS-style `%uXXXX` escapes are decoded too. Paths then have `//`, `/./` and
+//! `/../` resolved. Rules see both these forms and the raw one; parameter values are
+//! also seen with SQL comments folded to spaces ([`fold_sql_comments`]). Work is bounded: input is capped at [`MAX_NORMALIZE_BYTES`] and
 //! decoding stops after [`MAX_DECODE_ROUNDS`] rounds.
 
 use crate::http::uri::percent_decode;
@@ -24,6 +25,8 @@ pub struct Decoded {
     pub had_nul: bool,
     /// An overlong UTF-8 sequence was present.
     pub had_overlong: bool,
+    /// A `%uXXXX` escape was decoded.
+    pub had_percent_u: bool,
 }
 
 /// Decodes a value for matching; `plus_is_space` for query strings and form bodies.
@@ -31,11 +34,16 @@ pub fn decode(raw: &[u8], plus_is_space: bool) -> Decoded {
     let raw = &raw[..raw.len().min(MAX_NORMALIZE_BYTES)];
     let mut text = raw.to_vec();
     let mut rounds = 0;
+    let mut had_percent_u = false;
     for _ in 0..MAX_DECODE_ROUNDS {
         if memchr::memchr(b'%', &text).is_none() {
             break;
         }
-        let next = percent_decode(&text);
+        let mut next = percent_decode(&text);
+        if let Some(u) = percent_u_decode(&next) {
+            next = u;
+            had_percent_u = true;
+        }
         if next == text {
             break;
         }
@@ -62,7 +70,67 @@ pub fn decode(raw: &[u8], plus_is_space: bool) -> Decoded {
         rounds,
         had_nul,
         had_overlong,
+        had_percent_u,
     }
+}
+
+/// Decodes `%uXXXX` escapes (IIS, and ASP.NET's `Server.UrlDecode`) into UTF-8, or
+/// `None` when there are none. Malformed escapes stay as they are.
+fn percent_u_decode(input: &[u8]) -> Option<Vec<u8>> {
+    let first =
+        memchr::memmem::find(input, b"%u").or_else(|| memchr::memmem::find(input, b"%U"))?;
+    let mut out = Vec::with_capacity(input.len());
+    out.extend_from_slice(&input[..first]);
+    let mut found = false;
+    let mut i = first;
+    while i < input.len() {
+        if input[i] == b'%' && matches!(input.get(i + 1), Some(b'u' | b'U')) {
+            let code = input
+                .get(i + 2..i + 6)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .and_then(char::from_u32);
+            if let Some(c) = code {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                found = true;
+                i += 6;
+                continue;
+            }
+        }
+        out.push(input[i]);
+        i += 1;
+    }
+    found.then_some(out)
+}
+
+/// Folds SQL comments to a space as MySQL reads them: `/**/` and `/* x */` separate
+/// tokens, and a version comment `/*!50000UNION*/` is executed, so its content is
+/// kept. Returns `None` when there is no complete comment. Linear in the input.
+pub fn fold_sql_comments(text: &[u8]) -> Option<Vec<u8>> {
+    let mut at = memchr::memmem::find(text, b"/*")?;
+    memchr::memmem::find(&text[at + 2..], b"*/")?;
+    let mut out = Vec::with_capacity(text.len());
+    let mut from = 0;
+    while let Some(end_rel) = memchr::memmem::find(&text[at + 2..], b"*/") {
+        let end = at + 2 + end_rel;
+        out.extend_from_slice(&text[from..at]);
+        out.push(b' ');
+        if text.get(at + 2) == Some(&b'!') {
+            let inner = &text[at + 3..end];
+            let digits = inner.iter().take_while(|b| b.is_ascii_digit()).count();
+            out.extend_from_slice(&inner[digits..]);
+            out.push(b' ');
+        }
+        from = end + 2;
+        match memchr::memmem::find(&text[from..], b"/*") {
+            Some(next) => at = from + next,
+            None => break,
+        }
+    }
+    out.extend_from_slice(&text[from..]);
+    Some(out)
 }
 
 /// Folds overlong 2- and 3-byte UTF-8 encodings of ASCII into the ASCII byte
@@ -153,6 +221,15 @@ pub fn params(query: &[u8], max: usize) -> Vec<(Decoded, Decoded)> {
         .collect()
 }
 
+/// Whether a query or form body has more than `max` parameters (the rest are not read).
+pub fn params_over(query: &[u8], max: usize) -> bool {
+    query
+        .split(|&b| b == b'&' || b == b';')
+        .filter(|p| !p.is_empty())
+        .nth(max)
+        .is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +262,68 @@ mod tests {
     }
 
     #[test]
+    fn decodes_percent_u_escapes() {
+        let d = decode(b"1%u0027%20OR%201=1", true);
+        assert_eq!(d.text, b"1' OR 1=1");
+        assert!(d.had_percent_u);
+        assert_eq!(decode(b"%u2215etc", false).text, "\u{2215}etc".as_bytes());
+        let bad = decode(b"%u00zz%u12", false);
+        assert_eq!(bad.text, b"%u00zz%u12");
+        assert!(!bad.had_percent_u);
+    }
+
+    #[test]
+    fn percent_u_hidden_under_percent_encoding_is_decoded() {
+        assert_eq!(decode(b"%25u003cscript", false).text, b"<script");
+    }
+
+    #[test]
+    fn folds_sql_comments_as_mysql_reads_them() {
+        assert_eq!(
+            fold_sql_comments(b"1 union/**/select/**/1,2").as_deref(),
+            Some(&b"1 union select 1,2"[..])
+        );
+        assert_eq!(
+            fold_sql_comments(b"1 /*!50000union*/ /*!select*/ 1").as_deref(),
+            Some(&b"1  union   select  1"[..])
+        );
+        assert_eq!(fold_sql_comments(b"no comment here"), None);
+        assert_eq!(fold_sql_comments(b"files/*.txt"), None);
+        assert_eq!(
+            fold_sql_comments(b"a/*x*/b/*unterminated").as_deref(),
+            Some(&b"a b/*unterminated"[..])
+        );
+    }
+
+    /// Every string of up to 6 bytes over the bytes that matter, plus `%u` tails.
+    fn small_strings(alphabet: &[u8]) -> Vec<Vec<u8>> {
+        let mut all = vec![Vec::new()];
+        let mut layer = vec![Vec::new()];
+        for _ in 0..6 {
+            layer = layer
+                .iter()
+                .flat_map(|s: &Vec<u8>| {
+                    alphabet.iter().map(move |&b| {
+                        let mut n = s.clone();
+                        n.push(b);
+                        n
+                    })
+                })
+                .collect();
+            all.extend(layer.iter().cloned());
+        }
+        all
+    }
+
+    #[test]
+    fn comment_folding_and_percent_u_never_panic_on_short_inputs() {
+        for s in small_strings(b"/*!1u%") {
+            let _ = fold_sql_comments(&s);
+            let _ = decode(&s, true);
+        }
+    }
+
+    #[test]
     fn resolves_dot_segments_and_notes_escape_above_root() {
         assert_eq!(resolve_path(b"/a//b/./c/../d"), (b"/a/b/d".to_vec(), false));
         assert_eq!(
@@ -211,6 +350,13 @@ mod tests {
         b.iter()
             .flat_map(|c| format!("%{c:02X}").into_bytes())
             .collect()
+    }
+
+    #[test]
+    fn counts_parameters_over_the_cap() {
+        assert!(!params_over(b"a=1&b=2", 2));
+        assert!(params_over(b"a=1&b=2&c", 2));
+        assert!(!params_over(b"a=1&&;b=2", 2));
     }
 
     #[test]

@@ -82,14 +82,26 @@ impl Policy {
         let path = String::from_utf8_lossy(&values.path);
         let src = txn.client.ip();
         let has_files = txn.uploads.iter().any(|u| u.filename.is_some());
-        let write_method = WRITE_METHODS.contains(&method);
         let protected = self.protected.iter().any(|p| path.starts_with(p.as_str()));
         let public = self
             .public
             .iter()
             .any(|p| path == *p || path.starts_with(&format!("{}/", p.trim_end_matches('/'))));
         let endpoint = self.uploads.iter().find(|e| path == e.path);
-        let authorized = self.is_authorized(src, method, &path);
+        // Every method reading is judged (a framework may honour any override); the
+        // policy grants only when it grants every reading.
+        let readings: &[String] = if values.methods.is_empty() {
+            std::slice::from_ref(&values.effective_method)
+        } else {
+            &values.methods
+        };
+        let write_method = readings.iter().any(|m| WRITE_METHODS.contains(&m.as_str()));
+        let authorized = readings.iter().all(|m| self.is_authorized(src, m, &path));
+        let unauthorized = readings.iter().any(|m| {
+            let post_change = m == "POST" && protected && !public && endpoint.is_none();
+            (WRITE_METHODS.contains(&m.as_str()) || post_change)
+                && !self.is_authorized(src, m, &path)
+        });
         let mut labels: Vec<&str> = Vec::new();
         if write_method {
             labels.push("write_method");
@@ -100,8 +112,7 @@ impl Policy {
         if authorized {
             labels.push("authorized");
         }
-        let post_change = method == "POST" && protected && !public && endpoint.is_none();
-        if !authorized && (write_method || post_change) {
+        if unauthorized {
             labels.push("unauthorized_change");
         }
         let uploads_here = has_files || (method == "PUT" && txn.request_body_len > 0);
@@ -111,18 +122,14 @@ impl Policy {
                 if txn.request_body_len > ep.max_bytes {
                     labels.push("upload_too_large");
                 }
-                let bad_ext = txn
-                    .uploads
-                    .iter()
-                    .filter_map(|u| u.filename.as_deref())
-                    .any(|name| {
-                        let ext = extension(name.as_bytes())
-                            .map(|e| e.to_ascii_lowercase())
-                            .unwrap_or_default();
-                        !ep.extensions
-                            .iter()
-                            .any(|allowed| allowed.as_bytes() == ext.as_slice())
-                    });
+                let bad_ext = txn.uploads.iter().flat_map(|u| u.filenames()).any(|name| {
+                    let ext = extension(name.as_bytes())
+                        .map(|e| e.to_ascii_lowercase())
+                        .unwrap_or_default();
+                    !ep.extensions
+                        .iter()
+                        .any(|allowed| allowed.as_bytes() == ext.as_slice())
+                });
                 if bad_ext {
                     labels.push("upload_bad_extension");
                 }

@@ -80,6 +80,21 @@ fn upload(path: &str, filename: &str, declared: &str, content: &str) -> Vec<u8> 
     with_body("POST", path, "multipart/form-data; boundary=XB", &body, "")
 }
 
+/// A PDF upload to the sanctioned endpoint after `padding` header lines.
+fn padded_upload(padding: usize) -> Vec<u8> {
+    let pad: String = (0..padding)
+        .map(|i| format!("X-Pad-{i}: {i}\r\n"))
+        .collect();
+    let body = "--XB\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4\r\n--XB--\r\n";
+    with_body(
+        "POST",
+        "/permits/upload",
+        "multipart/form-data; boundary=XB",
+        body,
+        &pad,
+    )
+}
+
 fn fired(d: &Detector, t: &HttpTransaction) -> Vec<String> {
     let mut out = Vec::new();
     d.evaluate(t, &mut out);
@@ -128,9 +143,13 @@ fn cases() -> Vec<Case> {
         ("recon.unusual-method", (ATTACKER, b"FOOBAR / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), 405), (ATTACKER, b"OPTIONS / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), 200)),
         ("recon.trace-or-propfind", (ATTACKER, b"PROPFIND / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), 405), (ATTACKER, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), 200)),
         ("protocol.smuggling-headers", (ATTACKER, b"POST /contact HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), 400), (ATTACKER, b"POST /contact HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), 200)),
+        ("protocol.over-parser-cap", (ATTACKER, padded_upload(200), 200), (ATTACKER, padded_upload(100), 200)),
+        ("protocol.parser-ambiguity", (ATTACKER, b"POST /contact HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 50\r\n\r\nhello".to_vec(), 400), (ATTACKER, b"POST /contact HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello".to_vec(), 200)),
         ("protocol.obfuscated-transfer-encoding", (ATTACKER, b"POST /contact HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n".to_vec(), 400), (ATTACKER, b"POST /contact HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:  chunked \r\n\r\n0\r\n\r\n".to_vec(), 200)),
     ]
 }
+
+mod evasion;
 
 #[test]
 fn each_rule_fires_on_its_attack_and_not_on_its_near_miss() {

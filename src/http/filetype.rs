@@ -5,8 +5,12 @@
 
 use serde::Serialize;
 
-/// Bytes of a file's start kept to sniff its type.
-pub const SNIFF_BYTES: usize = 256;
+/// Bytes of a file's start kept to sniff its type: script markers anywhere in them
+/// count, so padding a web shell past a short window does not hide it.
+pub const SNIFF_BYTES: usize = 4096;
+/// Two- and three-byte script markers (`<%`, `<?=`) count anywhere in this many first
+/// bytes; past them only when their context makes chance unlikely.
+const WEAK_MARKER_BYTES: usize = 256;
 
 /// A file type recognised from content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
@@ -65,11 +69,18 @@ impl FileKind {
 pub fn sniff(prefix: &[u8]) -> FileKind {
     let head = &prefix[..prefix.len().min(SNIFF_BYTES)];
     let find = |needle: &[u8]| memchr::memmem::find(head, needle).is_some();
-    let find_ci = |needle: &[u8]| {
-        head.windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
-    };
-    if find_ci(b"<?php") || find(b"<?=") {
+    let lower = head.to_ascii_lowercase();
+    let find_ci = |needle: &[u8]| memchr::memmem::find(&lower, needle).is_some();
+    // Short markers are weak: in 4 KiB of compressed image data two or three bytes
+    // occur by chance, so they need a following space or `$`, or the first
+    // [`WEAK_MARKER_BYTES`].
+    let early = &head[..head.len().min(WEAK_MARKER_BYTES)];
+    let find_early = |needle: &[u8]| memchr::memmem::find(early, needle).is_some();
+    let short_echo = memchr::memmem::find_iter(head, b"<?=").any(|at| {
+        head.get(at + 3)
+            .is_some_and(|&b| b.is_ascii_whitespace() || b == b'$')
+    });
+    if find_ci(b"<?php") || short_echo || find_early(b"<?=") {
         return FileKind::Php;
     }
     if find(b"<%@") || find_ci(b"<jsp:") {
@@ -79,7 +90,7 @@ pub fn sniff(prefix: &[u8]) -> FileKind {
             FileKind::Jsp
         };
     }
-    if find_ci(b"<script runat=\"server\"") || find(b"<%") {
+    if find_ci(b"<script runat=\"server\"") || find_early(b"<%") {
         return FileKind::Asp;
     }
     if head.starts_with(b"#!") {
@@ -137,6 +148,18 @@ mod tests {
     fn recognises_server_pages() {
         assert_eq!(sniff(b"<%@ page import=\"java.io.*\" %>"), FileKind::Jsp);
         assert_eq!(sniff(b"<%@ Page Language=\"C#\" %>"), FileKind::Asp);
+    }
+
+    #[test]
+    fn script_markers_anywhere_in_the_first_4_kib_count() {
+        let mut f = b"GIF89a".to_vec();
+        f.resize(4000, b' ');
+        f.extend_from_slice(b"<?php eval($_POST[1]);");
+        assert_eq!(sniff(&f), FileKind::Php);
+        let mut far = b"GIF89a".to_vec();
+        far.resize(SNIFF_BYTES, b' ');
+        far.extend_from_slice(b"<?php eval($_POST[1]);");
+        assert_eq!(sniff(&far), FileKind::Gif);
     }
 
     #[test]

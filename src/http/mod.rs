@@ -9,6 +9,7 @@
 pub mod body;
 pub mod filetype;
 pub mod multipart;
+pub mod params;
 pub mod parse;
 pub mod session;
 pub mod uri;
@@ -86,7 +87,7 @@ fn find_header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
 }
 
 /// A request line and its headers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestHead {
     pub method: String,
     /// The request target as sent, not decoded.
@@ -94,6 +95,8 @@ pub struct RequestHead {
     /// `1.1`, `1.0`, or `0.9` when the request line had no version.
     pub version: String,
     pub headers: Vec<Header>,
+    /// Header lines parsed but not kept (over [`parse::MAX_HEADERS`]).
+    pub headers_dropped: u32,
 }
 
 impl RequestHead {
@@ -123,7 +126,13 @@ impl ResponseHead {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UploadPart {
     pub field_name: Option<String>,
+    /// The filename as most servers read it (the first `filename=`, else `filename*`).
     pub filename: Option<String>,
+    /// Other readings of the filename a server could take (a second `filename=`, an RFC
+    /// 5987 `filename*`); the upload is judged by every reading.
+    pub alt_filenames: Vec<String>,
+    /// The readings disagree on the extension: client and server may see different files.
+    pub ambiguous_filename: bool,
     /// The part's declared Content-Type.
     pub content_type: Option<String>,
     /// Content bytes in the part.
@@ -150,6 +159,8 @@ pub struct TransactionFlags {
     pub incomplete: bool,
     /// The response had no status line (an HTTP/0.9 reply): its bytes are all body.
     pub headless_response: bool,
+    /// Multipart parts or part parameters beyond the caps were dropped (counted).
+    pub multipart_over_cap: bool,
 }
 
 /// A request and its response, as seen on the wire.
@@ -177,6 +188,16 @@ pub struct HttpTransaction {
     /// The first bytes of the request body, for detection only; never written out.
     pub body_prefix: Vec<u8>,
     pub flags: TransactionFlags,
+}
+
+impl UploadPart {
+    /// Every reading of the filename: the primary one first.
+    pub fn filenames(&self) -> impl Iterator<Item = &str> {
+        self.filename
+            .iter()
+            .chain(self.alt_filenames.iter())
+            .map(String::as_str)
+    }
 }
 
 impl HttpTransaction {

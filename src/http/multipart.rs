@@ -3,15 +3,25 @@
 //!
 //! Bytes arrive in arbitrary pieces; a delimiter may be split across two of them, so a
 //! tail shorter than the delimiter is carried over. The carry is bounded by the part
-//! header cap, and parts past [`MAX_PARTS`] are counted, not recorded.
+//! header cap, and parts past [`MAX_PARTS`] are counted, not recorded. Lines may end in
+//! CRLF or a bare LF (PHP accepts both). Where servers read a boundary or a filename
+//! differently, every reading is kept: [`boundary_readings`] gives one parser per
+//! boundary, and a part's filename keeps each reading.
 
 use super::filetype::{sniff, SNIFF_BYTES};
+use super::params::{decode_ext_value, split_params};
+use super::parse::find_head_end;
 use super::UploadPart;
 
 /// Parts recorded per request; further parts are counted in `parts_dropped`.
 pub const MAX_PARTS: usize = 64;
 /// A part's header block longer than this ends multipart parsing for the request.
 pub const MAX_PART_HEADER_BYTES: usize = 8 * 1024;
+/// Boundary readings parsed per request (parameter parse, PHP's substring search, a
+/// repeated `boundary=`): bounded so a Content-Type cannot multiply the work.
+pub const MAX_BOUNDARY_READINGS: usize = 3;
+/// Filename readings kept per part.
+pub const MAX_FILENAME_READINGS: usize = 4;
 /// Longest boundary RFC 2046 allows.
 const MAX_BOUNDARY_LEN: usize = 70;
 
@@ -32,43 +42,98 @@ enum State {
 /// A streaming multipart/form-data reader for one request body.
 #[derive(Debug)]
 pub struct MultipartParser {
-    /// `\r\n--boundary`: the delimiter as it appears between parts.
+    /// `\n--boundary`: the delimiter as it appears between parts (a CR before it is
+    /// the line end's, not content).
     delimiter: Vec<u8>,
     state: State,
     carry: Vec<u8>,
     current: Option<UploadPart>,
     /// Parts beyond [`MAX_PARTS`].
     pub parts_dropped: u64,
+    /// Content-Disposition parameters beyond [`super::params::MAX_PARAMS`].
+    pub params_dropped: u64,
+}
+
+/// The boundaries servers could read from a multipart Content-Type, the RFC reading
+/// (the first `boundary` parameter) first, and whether they disagree. PHP finds the
+/// substring `boundary=` anywhere, so `xboundary=decoy; boundary=real` has two
+/// readings; a repeated `boundary=` parameter is another.
+pub fn boundary_readings(content_type: &str) -> (Vec<String>, bool) {
+    let mut readings: Vec<String> = Vec::new();
+    if !content_type
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("multipart/")
+    {
+        return (readings, false);
+    }
+    let (params, _) = split_params(content_type);
+    let mut add = |b: &str| {
+        let b = b.trim();
+        if !b.is_empty()
+            && b.len() <= MAX_BOUNDARY_LEN
+            && readings.len() < MAX_BOUNDARY_READINGS
+            && !readings.iter().any(|r| r == b)
+        {
+            readings.push(b.to_owned());
+        }
+    };
+    let params: Vec<&str> = params
+        .iter()
+        .filter(|p| p.name == "boundary")
+        .map(|p| p.value.as_str())
+        .collect();
+    if let Some(first) = params.first() {
+        add(first);
+    }
+    if let Some(at) = content_type.to_ascii_lowercase().find("boundary=") {
+        let raw = &content_type[at + "boundary=".len()..];
+        let substring = match raw.strip_prefix('"') {
+            Some(quoted) => quoted.split('"').next().unwrap_or_default(),
+            None => raw.split([';', ',']).next().unwrap_or_default(),
+        };
+        add(substring);
+    }
+    for p in params.iter().skip(1) {
+        add(p);
+    }
+    let ambiguous = readings.len() > 1;
+    (readings, ambiguous)
 }
 
 impl MultipartParser {
     /// A parser for the boundary from a Content-Type header, if it has a valid one.
     pub fn from_content_type(content_type: &str) -> Option<Self> {
-        let lower = content_type.to_ascii_lowercase();
-        if !lower.trim_start().starts_with("multipart/") {
-            return None;
-        }
-        let at = lower.find("boundary=")?;
-        let raw = &content_type[at + "boundary=".len()..];
-        let boundary = if let Some(quoted) = raw.strip_prefix('"') {
-            quoted.split('"').next().unwrap_or_default()
-        } else {
-            raw.split(';').next().unwrap_or_default().trim()
-        };
-        if boundary.is_empty() || boundary.len() > MAX_BOUNDARY_LEN {
-            return None;
-        }
-        let mut delimiter = b"\r\n--".to_vec();
+        Self::all_from_content_type(content_type).into_iter().next()
+    }
+
+    /// One parser per boundary reading (see [`boundary_readings`]).
+    pub fn all_from_content_type(content_type: &str) -> Vec<Self> {
+        boundary_readings(content_type)
+            .0
+            .iter()
+            .map(|b| Self::with_boundary(b))
+            .collect()
+    }
+
+    /// The boundary this parser reads.
+    pub fn boundary(&self) -> &[u8] {
+        self.delimiter.get(3..).unwrap_or_default()
+    }
+
+    fn with_boundary(boundary: &str) -> Self {
+        let mut delimiter = b"\n--".to_vec();
         delimiter.extend_from_slice(boundary.as_bytes());
-        // The first delimiter may open the body without a CRLF before it.
-        let carry = b"\r\n".to_vec();
-        Some(MultipartParser {
+        // The first delimiter may open the body without a line end before it.
+        let carry = b"\n".to_vec();
+        MultipartParser {
             delimiter,
             state: State::Preamble,
             carry,
             current: None,
             parts_dropped: 0,
-        })
+            params_dropped: 0,
+        }
     }
 
     /// Feeds body content; finished parts are appended to `parts`.
@@ -85,14 +150,16 @@ impl MultipartParser {
                 State::Preamble | State::Content => {
                     match memchr::memmem::find(&buf[i..], &self.delimiter) {
                         Some(pos) => {
-                            self.record_content(&buf[i..i + pos]);
+                            let content = &buf[i..i + pos];
+                            let content = content.strip_suffix(b"\r").unwrap_or(content);
+                            self.record_content(content);
                             self.finish_part(parts);
                             i += pos + self.delimiter.len();
                             self.state = State::AfterDelimiter;
                         }
                         None => {
-                            // Keep a tail that could be the start of a split delimiter.
-                            let keep = (self.delimiter.len() - 1).min(buf.len() - i);
+                            // Keep a tail that could be a CR and a split delimiter.
+                            let keep = self.delimiter.len().min(buf.len() - i);
                             let cut = buf.len() - keep;
                             self.record_content(&buf[i..cut]);
                             i = cut;
@@ -112,10 +179,12 @@ impl MultipartParser {
                 }
                 State::Headers => {
                     let rest = &buf[i..];
-                    match memchr::memmem::find(rest, b"\r\n\r\n") {
+                    match find_head_end(rest) {
                         Some(end) => {
-                            self.current = Some(parse_part_headers(&rest[..end]));
-                            i += end + 4;
+                            let (part, dropped) = parse_part_headers(&rest[..end]);
+                            self.params_dropped += u64::from(dropped);
+                            self.current = Some(part);
+                            i += end;
                             self.state = State::Content;
                         }
                         None if rest.len() > MAX_PART_HEADER_BYTES => {
@@ -166,41 +235,58 @@ impl MultipartParser {
     }
 }
 
-/// Reads Content-Disposition and Content-Type from a part's header block.
-fn parse_part_headers(block: &[u8]) -> UploadPart {
+/// Reads Content-Disposition and Content-Type from a part's header block (lines end in
+/// CRLF or LF). Returns the part and the parameters dropped over the cap.
+fn parse_part_headers(block: &[u8]) -> (UploadPart, u32) {
     let text = String::from_utf8_lossy(block);
     let mut part = UploadPart::default();
-    for line in text.split("\r\n") {
+    let mut dropped = 0;
+    for line in text.split('\n').map(|l| l.trim_end_matches('\r')) {
         let Some((name, value)) = line.split_once(':') else {
             continue;
         };
         let name = name.trim();
-        if name.eq_ignore_ascii_case("content-disposition") {
-            part.field_name = disposition_param(value, "name");
-            part.filename = disposition_param(value, "filename");
+        if name.eq_ignore_ascii_case("content-disposition") && part.field_name.is_none() {
+            dropped += read_disposition(value, &mut part);
         } else if name.eq_ignore_ascii_case("content-type") {
             part.content_type = Some(value.trim().to_owned());
         }
     }
-    part
+    (part, dropped)
 }
 
-/// A `param="value"` (or unquoted) from a Content-Disposition value.
-fn disposition_param(value: &str, param: &str) -> Option<String> {
-    for piece in value.split(';') {
-        let Some((k, v)) = piece.split_once('=') else {
-            continue;
-        };
-        if k.trim().eq_ignore_ascii_case(param) {
-            let v = v.trim();
-            let v = v
-                .strip_prefix('"')
-                .and_then(|s| s.strip_suffix('"'))
-                .unwrap_or(v);
-            return Some(v.to_owned());
+/// Fills the field name and every filename reading from a Content-Disposition value.
+fn read_disposition(value: &str, part: &mut UploadPart) -> u32 {
+    let (params, dropped) = split_params(value);
+    let mut plain: Vec<String> = Vec::new();
+    let mut extended: Vec<String> = Vec::new();
+    for p in params {
+        match p.name.as_str() {
+            "name" if part.field_name.is_none() => part.field_name = Some(p.value),
+            "filename" => plain.push(p.value),
+            "filename*" => extended.push(decode_ext_value(&p.value)),
+            _ => {}
         }
     }
-    None
+    let mut readings = plain.into_iter().chain(extended);
+    part.filename = readings.next();
+    for r in readings {
+        if part.alt_filenames.len() + 1 >= MAX_FILENAME_READINGS {
+            break;
+        }
+        if part.filename.as_deref() != Some(r.as_str()) && !part.alt_filenames.contains(&r) {
+            part.alt_filenames.push(r);
+        }
+    }
+    let ext = |n: &str| {
+        n.rsplit('/')
+            .next()
+            .and_then(|b| b.rsplit_once('.'))
+            .map(|(_, e)| e.to_ascii_lowercase())
+    };
+    let first = part.filename.as_deref().and_then(ext);
+    part.ambiguous_filename = part.alt_filenames.iter().any(|a| ext(a) != first);
+    dropped
 }
 
 #[cfg(test)]
@@ -247,6 +333,93 @@ mod tests {
         );
         assert!(MultipartParser::from_content_type("multipart/form-data").is_none());
         assert!(MultipartParser::from_content_type("text/plain; boundary=x").is_none());
+    }
+
+    fn parse_whole(content_type: &str, body: &[u8]) -> Vec<UploadPart> {
+        let mut parts = Vec::new();
+        for mut p in MultipartParser::all_from_content_type(content_type) {
+            p.feed(body, &mut parts);
+            p.finish(&mut parts);
+        }
+        parts
+    }
+
+    #[test]
+    fn bare_lf_line_ends_are_read_like_crlf() {
+        let crlf = parse_in_pieces(BODY.len());
+        let lf: Vec<u8> = String::from_utf8_lossy(BODY)
+            .replace("\r\n", "\n")
+            .into_bytes();
+        let parts = parse_whole("multipart/form-data; boundary=XyZ", &lf);
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[1].filename, crlf[1].filename);
+        assert_eq!(parts[1].detected, FileKind::Php);
+        assert_eq!(parts[0].size, 5);
+    }
+
+    #[test]
+    fn crlf_content_keeps_its_exact_size_when_split_before_the_cr() {
+        let whole = parse_in_pieces(BODY.len());
+        let cr_at = memchr::memmem::find(BODY, b"hello\r\n").expect("content") + 5;
+        let mut p = MultipartParser::from_content_type("multipart/form-data; boundary=XyZ")
+            .expect("boundary");
+        let mut parts = Vec::new();
+        p.feed(&BODY[..cr_at], &mut parts);
+        p.feed(&BODY[cr_at..], &mut parts);
+        p.finish(&mut parts);
+        assert_eq!(parts, whole);
+    }
+
+    #[test]
+    fn rfc5987_filename_star_is_a_filename() {
+        let body = b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename*=UTF-8''shell.php\r\n\r\n<?php ?>\r\n--b--\r\n";
+        let parts = parse_whole("multipart/form-data; boundary=b", body);
+        assert_eq!(parts[0].filename.as_deref(), Some("shell.php"));
+    }
+
+    #[test]
+    fn two_filenames_are_both_kept_and_flagged_when_extensions_differ() {
+        let body = b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.pdf\"; filename=\"a.php\"\r\n\r\n%PDF-\r\n--b--\r\n";
+        let parts = parse_whole("multipart/form-data; boundary=b", body);
+        let names: Vec<_> = parts[0].filenames().collect();
+        assert_eq!(names, vec!["a.pdf", "a.php"]);
+        assert!(parts[0].ambiguous_filename);
+        let same = b"--b\r\nContent-Disposition: form-data; filename=\"a.pdf\"; filename*=UTF-8''a.pdf\r\n\r\nx\r\n--b--\r\n";
+        let parts = parse_whole("multipart/form-data; boundary=b", same);
+        assert!(parts[0].alt_filenames.is_empty() && !parts[0].ambiguous_filename);
+    }
+
+    #[test]
+    fn quoted_semicolons_and_single_quotes_in_filenames() {
+        let body = b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"shell;.php\"\r\n\r\nx\r\n--b\r\nContent-Disposition: form-data; name='g'; filename='permit.pdf'\r\n\r\n%PDF-\r\n--b--\r\n";
+        let parts = parse_whole("multipart/form-data; boundary=b", body);
+        assert_eq!(parts[0].filename.as_deref(), Some("shell;.php"));
+        assert_eq!(parts[1].filename.as_deref(), Some("permit.pdf"));
+        assert_eq!(parts[1].field_name.as_deref(), Some("g"));
+    }
+
+    #[test]
+    fn a_decoy_boundary_parameter_is_a_second_reading_not_the_first() {
+        let (readings, ambiguous) =
+            boundary_readings("multipart/form-data; xboundary=decoy; boundary=real");
+        assert_eq!(readings, vec!["real", "decoy"]);
+        assert!(ambiguous);
+        let (readings, ambiguous) = boundary_readings("multipart/form-data; boundary=\"a;b\"");
+        assert_eq!(readings, vec!["a;b"]);
+        assert!(!ambiguous);
+        let body = b"--real\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.php\"\r\n\r\n<?php ?>\r\n--real--\r\n";
+        let parts = parse_whole("multipart/form-data; xboundary=decoy; boundary=real", body);
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].filename.as_deref(), Some("x.php"));
+    }
+
+    #[test]
+    fn script_after_256_bytes_of_padding_is_sniffed() {
+        let mut body = b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.jpg\"\r\n\r\n\xFF\xD8\xFF\xE0".to_vec();
+        body.extend(std::iter::repeat(b'A').take(3000));
+        body.extend_from_slice(b"<?php system($_GET['c']); ?>\r\n--b--\r\n");
+        let parts = parse_whole("multipart/form-data; boundary=b", &body);
+        assert_eq!(parts[0].detected, FileKind::Php);
     }
 
     #[test]

@@ -9,8 +9,26 @@ use super::{Header, HttpError, RequestHead, ResponseHead};
 
 /// A head longer than this is not HTTP we will parse (nginx's default large buffer is 8 KiB).
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
-/// Headers kept per message; more are counted and dropped.
+/// Headers kept per message for rules; every header line up to [`MAX_HEAD_BYTES`] is
+/// still parsed, framing headers past this are kept anyway, and the rest are counted in
+/// [`RequestHead::headers_dropped`] (a request over the cap is itself an anomaly).
 pub const MAX_HEADERS: usize = 128;
+/// Framing headers (Content-Length, Transfer-Encoding, Content-Type, Host) kept beyond
+/// [`MAX_HEADERS`]; a head repeating them thousands of times keeps only this many.
+pub const MAX_FRAMING_HEADERS: usize = 16;
+
+/// Headers that decide how a message is framed or routed: never lost to the cap.
+const FRAMING_HEADERS: [&str; 4] = [
+    "content-length",
+    "transfer-encoding",
+    "content-type",
+    "host",
+];
+
+/// Whether a header decides framing or routing (kept whatever its position).
+pub fn is_framing_header(name: &str) -> bool {
+    FRAMING_HEADERS.iter().any(|k| k.eq_ignore_ascii_case(name))
+}
 /// Longest method token accepted (WebDAV's longest is 16: VERSION-CONTROL, BASELINE-CONTROL).
 const MAX_METHOD_LEN: usize = 32;
 
@@ -62,13 +80,56 @@ pub fn looks_like_request_start(line: &[u8]) -> bool {
     method_len > 0 && method_len <= MAX_METHOD_LEN && line.get(method_len) == Some(&b' ')
 }
 
+/// Bytes of a candidate line looked at when resynchronising: a request line longer than
+/// this is not found (nginx refuses request lines over its 8 KiB large buffer), and no
+/// scan is quadratic in the data.
+pub const MAX_RESYNC_LINE_BYTES: usize = 16 * 1024;
+
 /// Whether `line` is a full request line with an HTTP version (used to resynchronise).
 pub fn is_request_line(line: &[u8]) -> bool {
     if !looks_like_request_start(line) || !line[0].is_ascii_uppercase() {
         return false;
     }
+    let line = &line[..line.len().min(MAX_RESYNC_LINE_BYTES)];
     let end = memchr::memchr(b'\n', line).unwrap_or(line.len());
     memchr::memmem::find(&line[..end], b" HTTP/1.").is_some()
+}
+
+/// Whether `tail`, bytes that run to the end of the data without a line end, could be
+/// the first part of a request line of a known method (resync carries it to the next
+/// chunk rather than lose a request line split over two segments).
+pub fn could_begin_request_line(tail: &[u8]) -> bool {
+    if tail.is_empty()
+        || tail.len() > MAX_RESYNC_LINE_BYTES
+        || memchr::memchr(b'\n', tail).is_some()
+    {
+        return false;
+    }
+    KNOWN_METHODS.iter().any(|m| {
+        let m = m.as_bytes();
+        match tail.get(m.len()) {
+            None => m.starts_with(tail) || tail == m,
+            Some(&b) => tail.starts_with(m) && b == b' ',
+        }
+    })
+}
+
+/// Whether `tail` (as for [`could_begin_request_line`]) could begin a status line.
+pub fn could_begin_status_line(tail: &[u8]) -> bool {
+    const PREFIX: &[u8] = b"HTTP/1.";
+    !tail.is_empty()
+        && tail.len() <= MAX_RESYNC_LINE_BYTES
+        && memchr::memchr(b'\n', tail).is_none()
+        && if tail.len() <= PREFIX.len() {
+            PREFIX.starts_with(tail)
+        } else {
+            tail.starts_with(PREFIX)
+        }
+}
+
+/// Whether `data` begins with a status line (used to resynchronise).
+pub fn is_status_line(data: &[u8]) -> bool {
+    data.starts_with(b"HTTP/1.")
 }
 
 /// Parses a complete request head (including the blank line).
@@ -85,6 +146,7 @@ pub fn parse_request_head(head: &[u8]) -> Result<RequestHead, HttpError> {
                 uri: uri.to_owned(),
                 version: format!("1.{minor}"),
                 headers: req.headers.iter().map(owned_header).collect(),
+                headers_dropped: 0,
             })
         }
         Ok(httparse::Status::Partial) | Err(_) => parse_request_head_lenient(head),
@@ -172,11 +234,13 @@ fn parse_request_head_lenient(head: &[u8]) -> Result<RequestHead, HttpError> {
     if version == "0.9" && (uri.is_empty() || !KNOWN_METHODS.contains(&method.as_str())) {
         return Err(HttpError::BadRequestLine);
     }
+    let (headers, headers_dropped) = lenient_headers(it, |_| true);
     Ok(RequestHead {
         method,
         uri,
         version,
-        headers: lenient_headers(it),
+        headers,
+        headers_dropped,
     })
 }
 
@@ -198,8 +262,7 @@ fn parse_response_head_lenient(head: &[u8]) -> Result<ResponseHead, HttpError> {
         .and_then(|s| s.trim().parse::<u16>().ok())
         .ok_or(HttpError::BadStatusLine)?;
     let reason = parts.next().unwrap_or_default().trim().to_owned();
-    let mut headers = lenient_headers(it);
-    headers.retain(|h| is_kept_response_header(&h.name));
+    let (headers, _) = lenient_headers(it, is_kept_response_header);
     Ok(ResponseHead {
         status,
         reason,
@@ -208,34 +271,56 @@ fn parse_response_head_lenient(head: &[u8]) -> Result<ResponseHead, HttpError> {
     })
 }
 
-fn lenient_headers<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Vec<Header> {
+/// Reads every header line (the head is already bounded by [`MAX_HEAD_BYTES`]). Keeps
+/// those `wanted` up to [`MAX_HEADERS`], framing headers beyond that up to
+/// [`MAX_FRAMING_HEADERS`] more, and returns how many lines were dropped by the caps.
+fn lenient_headers<'a>(
+    lines: impl Iterator<Item = &'a [u8]>,
+    wanted: impl Fn(&str) -> bool,
+) -> (Vec<Header>, u32) {
     let mut headers: Vec<Header> = Vec::new();
+    let mut framing_over_cap = 0usize;
+    let mut dropped = 0u32;
+    // Whether the last header line was kept (a folded continuation follows its fate).
+    let mut last_kept = false;
     for line in lines {
         if line.is_empty() {
             break;
         }
-        if headers.len() >= MAX_HEADERS {
-            break;
-        }
         // Obsolete line folding (RFC 9112 §5.2): a continuation of the previous value.
         if line[0] == b' ' || line[0] == b'\t' {
-            if let Some(last) = headers.last_mut() {
-                last.value.push(' ');
-                last.value.push_str(String::from_utf8_lossy(line).trim());
+            if let Some(last) = headers.last_mut().filter(|_| last_kept) {
+                if last.value.len() < MAX_HEAD_BYTES {
+                    last.value.push(' ');
+                    last.value.push_str(String::from_utf8_lossy(line).trim());
+                }
             }
             continue;
         }
         let Some(colon) = memchr::memchr(b':', line) else {
             continue;
         };
+        let name = String::from_utf8_lossy(&line[..colon]).trim().to_owned();
+        last_kept = false;
+        if !wanted(&name) {
+            continue;
+        }
+        if headers.len() >= MAX_HEADERS + framing_over_cap {
+            if !is_framing_header(&name) || framing_over_cap >= MAX_FRAMING_HEADERS {
+                dropped = dropped.saturating_add(1);
+                continue;
+            }
+            framing_over_cap += 1;
+        }
+        last_kept = true;
         headers.push(Header {
-            name: String::from_utf8_lossy(&line[..colon]).trim().to_owned(),
+            name,
             value: String::from_utf8_lossy(&line[colon + 1..])
                 .trim()
                 .to_owned(),
         });
     }
-    headers
+    (headers, dropped)
 }
 
 #[cfg(test)]
@@ -298,6 +383,81 @@ mod tests {
             parse_response_head(b"HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n").expect("response");
         assert_eq!(r.status, 404);
         assert_eq!(r.reason, "");
+    }
+
+    fn padded_upload_head(padding: usize) -> Vec<u8> {
+        let mut head = b"POST /permits/upload HTTP/1.1\r\nHost: a\r\n".to_vec();
+        for i in 0..padding {
+            head.extend_from_slice(format!("X-Pad-{i}: {i}\r\n").as_bytes());
+        }
+        head.extend_from_slice(
+            b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 42\r\n\r\n",
+        );
+        head
+    }
+
+    #[test]
+    fn framing_headers_after_the_header_cap_are_kept_and_the_rest_counted() {
+        let r = parse_request_head(&padded_upload_head(200)).expect("long head");
+        assert_eq!(r.header("content-length"), Some("42"));
+        assert!(r
+            .header("content-type")
+            .is_some_and(|c| c.contains("boundary=b")));
+        assert_eq!(r.headers.len(), MAX_HEADERS + 2);
+        assert_eq!(r.headers_dropped, 201 - MAX_HEADERS as u32);
+    }
+
+    #[test]
+    fn heads_under_the_cap_drop_nothing() {
+        let r = parse_request_head(&padded_upload_head(100)).expect("head");
+        assert_eq!(r.headers_dropped, 0);
+        assert_eq!(r.headers.len(), 103);
+    }
+
+    #[test]
+    fn repeated_framing_headers_past_the_cap_are_bounded() {
+        let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+        for _ in 0..1000 {
+            head.extend_from_slice(b"Host: a\r\n");
+        }
+        head.extend_from_slice(b"\r\n");
+        let r = parse_request_head(&head).expect("head");
+        assert_eq!(r.headers.len(), MAX_HEADERS + MAX_FRAMING_HEADERS);
+        assert_eq!(
+            r.headers_dropped as usize,
+            1000 - MAX_HEADERS - MAX_FRAMING_HEADERS
+        );
+    }
+
+    #[test]
+    fn response_framing_after_many_headers_is_kept() {
+        let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..300 {
+            head.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        head.extend_from_slice(b"Content-Length: 7\r\n\r\n");
+        let r = parse_response_head(&head).expect("response");
+        assert_eq!(r.header("content-length"), Some("7"));
+    }
+
+    #[test]
+    fn partial_lines_that_could_begin_a_message() {
+        for tail in [
+            &b"G"[..],
+            b"GE",
+            b"GET",
+            b"GET ",
+            b"GET /a HT",
+            b"PROPFIND /x",
+        ] {
+            assert!(could_begin_request_line(tail), "{tail:?}");
+        }
+        for tail in [&b""[..], b"GETX", b"Hello world", b"get /", b"GET /\r\n"] {
+            assert!(!could_begin_request_line(tail), "{tail:?}");
+        }
+        assert!(could_begin_status_line(b"HT"));
+        assert!(could_begin_status_line(b"HTTP/1.1 20"));
+        assert!(!could_begin_status_line(b"HTTX"));
     }
 
     #[test]

@@ -10,7 +10,8 @@ use std::net::SocketAddr;
 
 use super::body::BodyDecoder;
 use super::multipart::MultipartParser;
-use super::parse::{self, find_head_end, is_request_line, MAX_HEAD_BYTES};
+use super::parse::{self, is_request_line};
+use super::parse::{could_begin_request_line, could_begin_status_line, is_status_line};
 use super::{HttpError, HttpTransaction, RequestHead, ResponseHead, TransactionFlags};
 use crate::flow::Direction;
 use crate::reassembly::Chunk;
@@ -29,9 +30,15 @@ pub struct HttpStats {
     pub responses: u64,
     pub errors: [u64; HttpError::ALL.len()],
     pub resyncs: u64,
+    /// Bytes scanned for a request or status line while desynchronised.
+    pub resync_scan_bytes: u64,
     pub tunnels: u64,
     pub forced_out: u64,
     pub multipart_parts_dropped: u64,
+    /// Request header lines parsed but not kept (over [`parse::MAX_HEADERS`]).
+    pub headers_dropped: u64,
+    /// Multipart parameters (Content-Disposition, Content-Type) over the per-part cap.
+    pub multipart_params_dropped: u64,
 }
 
 impl HttpStats {
@@ -47,9 +54,12 @@ impl HttpStats {
             *a += b;
         }
         self.resyncs += other.resyncs;
+        self.resync_scan_bytes += other.resync_scan_bytes;
         self.tunnels += other.tunnels;
         self.forced_out += other.forced_out;
         self.multipart_parts_dropped += other.multipart_parts_dropped;
+        self.headers_dropped += other.headers_dropped;
+        self.multipart_params_dropped += other.multipart_params_dropped;
     }
 }
 
@@ -79,6 +89,9 @@ struct Side {
     framing: Framing,
     head: Vec<u8>,
     head_ts: Timestamp,
+    /// The last byte seen was not a line end (and no gap followed it): the next chunk's
+    /// first byte cannot start a request or status line. After a gap it may.
+    mid_line: bool,
 }
 
 #[derive(Debug)]
@@ -98,7 +111,8 @@ pub struct HttpSession {
     request: Side,
     response: Side,
     open: VecDeque<OpenTransaction>,
-    multipart: Option<MultipartParser>,
+    /// One parser per boundary reading of the open request (usually one).
+    multipart: Vec<MultipartParser>,
     /// The server answered before the request body came; a new request line ends it.
     body_may_be_abandoned: bool,
     next_depth: u32,
@@ -127,75 +141,14 @@ impl Side {
                 self.framing = Framing::Desync;
                 (false, false, None)
             }
-            Framing::Tunnel | Framing::Desync => (false, false, None),
-        }
-    }
-}
-
-/// Outcome of collecting a head from stream bytes.
-enum HeadStep<'d> {
-    /// The head is complete in the buffer; `rest` follows it.
-    Complete {
-        rest: &'d [u8],
-    },
-    /// All bytes taken; the head continues in later data.
-    Partial,
-    TooLong,
-}
-
-/// Appends `data` to `buf` until a full head is present.
-fn take_head<'d>(buf: &mut Vec<u8>, data: &'d [u8]) -> HeadStep<'d> {
-    let data = if buf.is_empty() {
-        let start = data
-            .iter()
-            .take_while(|&&b| b == b'\r' || b == b'\n')
-            .count();
-        &data[start..]
-    } else {
-        data
-    };
-    if data.is_empty() {
-        return HeadStep::Partial;
-    }
-    let old = buf.len();
-    let take = data.len().min((MAX_HEAD_BYTES + 4).saturating_sub(old));
-    buf.extend_from_slice(&data[..take]);
-    let search_from = old.saturating_sub(3);
-    match find_head_end(&buf[search_from..]) {
-        Some(end_rel) => {
-            let end = search_from + end_rel;
-            buf.truncate(end);
-            HeadStep::Complete {
-                rest: &data[end - old..],
+            Framing::Desync => {
+                // A gap breaks a carried partial line.
+                self.head.clear();
+                (false, false, None)
             }
+            Framing::Tunnel => (false, false, None),
         }
-        None if buf.len() > MAX_HEAD_BYTES => HeadStep::TooLong,
-        None => HeadStep::Partial,
     }
-}
-
-/// Where the next line in `data` starting with something `is_start` accepts begins.
-fn find_line_start(
-    data: &[u8],
-    at_line_start: bool,
-    is_start: impl Fn(&[u8]) -> bool,
-) -> Option<usize> {
-    if at_line_start && is_start(data) {
-        return Some(0);
-    }
-    let mut from = 0;
-    while let Some(pos) = memchr::memchr(b'\n', &data[from..]) {
-        let line = from + pos + 1;
-        if is_start(&data[line..]) {
-            return Some(line);
-        }
-        from = line;
-    }
-    None
-}
-
-fn is_status_line(data: &[u8]) -> bool {
-    data.starts_with(b"HTTP/1.")
 }
 
 impl HttpSession {
@@ -240,12 +193,24 @@ impl HttpSession {
             }
             out.push(open.txn);
         }
-        if let Some(mp) = self.multipart.take() {
+        for mp in std::mem::take(&mut self.multipart) {
             self.stats.multipart_parts_dropped += mp.parts_dropped;
+            self.stats.multipart_params_dropped += mp.params_dropped;
         }
     }
 
     fn on_request_data(
+        &mut self,
+        data: &[u8],
+        now: Timestamp,
+        ctx: &FlowContext,
+        out: &mut Vec<HttpTransaction>,
+    ) {
+        self.feed_request(data, now, ctx, out);
+        self.request.mid_line = data.last().is_some_and(|&b| b != b'\n');
+    }
+
+    fn feed_request(
         &mut self,
         mut data: &[u8],
         now: Timestamp,
@@ -255,14 +220,21 @@ impl HttpSession {
         while !data.is_empty() {
             match &mut self.request.framing {
                 Framing::Tunnel => return,
-                Framing::Desync => match find_line_start(data, false, is_request_line) {
-                    Some(pos) => {
-                        data = &data[pos..];
-                        self.request.framing = Framing::Head;
-                        self.stats.resyncs += 1;
+                Framing::Desync => {
+                    let side = &mut self.request;
+                    let found = resync(
+                        data,
+                        side,
+                        &mut self.stats,
+                        now,
+                        is_request_line,
+                        could_begin_request_line,
+                    );
+                    match found {
+                        Some(pos) => data = &data[pos..],
+                        None => return,
                     }
-                    None => return,
-                },
+                }
                 Framing::Head => {
                     if self.request.head.is_empty() {
                         self.request.head_ts = now;
@@ -283,6 +255,8 @@ impl HttpSession {
                                 Err(e) => {
                                     self.stats.count(e);
                                     self.request.framing = Framing::Desync;
+                                    // What follows the blank line starts a line.
+                                    self.request.mid_line = false;
                                 }
                             }
                             self.request.head = head;
@@ -306,7 +280,7 @@ impl HttpSession {
                         let room = MAX_BODY_PREFIX_BYTES.saturating_sub(txn.body_prefix.len());
                         txn.body_prefix
                             .extend_from_slice(&content[..room.min(content.len())]);
-                        if let Some(mp) = multipart.as_mut() {
+                        for mp in multipart.iter_mut() {
                             mp.feed(content, &mut txn.uploads);
                         }
                     });
@@ -321,6 +295,7 @@ impl HttpSession {
                             self.stats.count(e);
                             self.finish_request(now);
                             self.request.framing = Framing::Desync;
+                            self.request.mid_line = true;
                         }
                     }
                 }
@@ -335,6 +310,7 @@ impl HttpSession {
         out: &mut Vec<HttpTransaction>,
     ) {
         self.stats.requests += 1;
+        self.stats.headers_dropped += u64::from(req.headers_dropped);
         self.next_depth += 1;
         let http09 = req.version == "0.9";
         if http09 {
@@ -355,11 +331,10 @@ impl HttpSession {
             self.stats.count(e);
             None
         });
-        if framing.is_some() {
-            self.multipart = req
-                .header("content-type")
-                .and_then(MultipartParser::from_content_type);
-        }
+        self.multipart = match framing {
+            Some(_) => multipart_readings(&req),
+            None => Vec::new(),
+        };
         let txn = HttpTransaction {
             flow_id: ctx.flow_id,
             client: ctx.client,
@@ -417,9 +392,11 @@ impl HttpSession {
         if let Some(open) = self.open.back_mut().filter(|o| !o.request_done) {
             open.request_done = true;
             open.txn.request_end_ts = Some(now);
-            if let Some(mut mp) = self.multipart.take() {
+            for mut mp in std::mem::take(&mut self.multipart) {
                 mp.finish(&mut open.txn.uploads);
                 self.stats.multipart_parts_dropped += mp.parts_dropped;
+                self.stats.multipart_params_dropped += mp.params_dropped;
+                open.txn.flags.multipart_over_cap |= mp.parts_dropped + mp.params_dropped > 0;
             }
         }
     }
@@ -442,6 +419,17 @@ impl HttpSession {
 
     fn on_response_data(
         &mut self,
+        data: &[u8],
+        now: Timestamp,
+        ctx: &FlowContext,
+        out: &mut Vec<HttpTransaction>,
+    ) {
+        self.feed_response(data, now, ctx, out);
+        self.response.mid_line = data.last().is_some_and(|&b| b != b'\n');
+    }
+
+    fn feed_response(
+        &mut self,
         mut data: &[u8],
         now: Timestamp,
         ctx: &FlowContext,
@@ -451,14 +439,21 @@ impl HttpSession {
         while !data.is_empty() {
             match &mut self.response.framing {
                 Framing::Tunnel => return,
-                Framing::Desync => match find_line_start(data, false, is_status_line) {
-                    Some(pos) => {
-                        data = &data[pos..];
-                        self.response.framing = Framing::Head;
-                        self.stats.resyncs += 1;
+                Framing::Desync => {
+                    let side = &mut self.response;
+                    let found = resync(
+                        data,
+                        side,
+                        &mut self.stats,
+                        now,
+                        is_status_line,
+                        could_begin_status_line,
+                    );
+                    match found {
+                        Some(pos) => data = &data[pos..],
+                        None => return,
                     }
-                    None => return,
-                },
+                }
                 Framing::Head => {
                     if self.response.head.is_empty() {
                         self.response.head_ts = now;
@@ -496,6 +491,7 @@ impl HttpSession {
                                 Err(e) => {
                                     self.stats.count(e);
                                     self.response.framing = Framing::Desync;
+                                    self.response.mid_line = false;
                                 }
                             }
                             self.response.head = head;
@@ -527,6 +523,7 @@ impl HttpSession {
                             self.stats.count(e);
                             self.finish_response();
                             self.response.framing = Framing::Desync;
+                            self.response.mid_line = true;
                         }
                     }
                 }
@@ -681,6 +678,8 @@ impl HttpSession {
             open.txn.flags.request_gap |= !open.request_done;
         }
         let (body_ended, lost, error) = self.request.skip_gap(len);
+        // What follows a gap may begin a request line: segments usually start one.
+        self.request.mid_line = false;
         if let Some(e) = error {
             self.stats.count(e);
         }
@@ -702,6 +701,7 @@ impl HttpSession {
             open.txn.flags.response_gap = true;
         }
         let (body_ended, lost, error) = self.response.skip_gap(len);
+        self.response.mid_line = false;
         if let Some(e) = error {
             self.stats.count(e);
         }
@@ -715,53 +715,11 @@ impl HttpSession {
     }
 }
 
-/// How a request body is framed (RFC 9112 §6.3): chunked wins over Content-Length;
-/// a request with neither has no body.
-fn request_body_framing(req: &RequestHead) -> Result<Option<BodyDecoder>, HttpError> {
-    if is_chunked(req.header("transfer-encoding")) {
-        return Ok(Some(BodyDecoder::chunked()));
-    }
-    match content_length(req.header("content-length"))? {
-        Some(0) | None => Ok(None),
-        Some(n) => Ok(Some(BodyDecoder::Length { remaining: n })),
-    }
-}
+mod framing;
+mod stream;
 
-/// How a response body is framed; `None` means "until close".
-fn response_body_framing(resp: &ResponseHead) -> Result<Option<BodyDecoder>, HttpError> {
-    if is_chunked(resp.header("transfer-encoding")) {
-        return Ok(Some(BodyDecoder::chunked()));
-    }
-    Ok(
-        content_length(resp.header("content-length"))?
-            .map(|n| BodyDecoder::Length { remaining: n }),
-    )
-}
-
-fn is_chunked(te: Option<&str>) -> bool {
-    te.is_some_and(|v| {
-        v.rsplit(',')
-            .next()
-            .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
-    })
-}
-
-fn content_length(v: Option<&str>) -> Result<Option<u64>, HttpError> {
-    let Some(v) = v else { return Ok(None) };
-    // Repeated identical values ("5, 5") are allowed by RFC 9110 §8.6.
-    let mut parsed: Option<u64> = None;
-    for piece in v.split(',') {
-        let n = piece
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| HttpError::BadContentLength)?;
-        if parsed.is_some_and(|p| p != n) {
-            return Err(HttpError::BadContentLength);
-        }
-        parsed = Some(n);
-    }
-    Ok(parsed)
-}
+use framing::{multipart_readings, request_body_framing, response_body_framing};
+use stream::{resync, take_head, HeadStep};
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 use super::*;
 use crate::http::FileKind;
+use framing::content_length;
 
 fn ctx() -> FlowContext {
     FlowContext {
@@ -200,6 +201,125 @@ fn resynchronises_after_a_gap_in_a_head() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].uri(), Some("/b"));
     assert_eq!(s.stats.resyncs, 1);
+}
+
+/// Feeds (direction, chunk) steps; `None` bytes stand for a gap of that many bytes.
+fn play_with_gaps(steps: &[(Direction, Result<&[u8], u64>)]) -> (Vec<HttpTransaction>, HttpStats) {
+    let mut s = HttpSession::default();
+    let mut out = Vec::new();
+    let c = ctx();
+    for (i, (dir, step)) in steps.iter().enumerate() {
+        let chunk = match step {
+            Ok(bytes) => Chunk::Data(bytes),
+            Err(n) => Chunk::Gap(*n),
+        };
+        s.on_chunk(*dir, chunk, Timestamp(i as i64), &c, &mut out);
+    }
+    s.finish(Timestamp(99), &c, &mut out);
+    (out, s.stats)
+}
+
+#[test]
+fn finds_a_request_that_begins_the_segment_after_a_lost_one() {
+    let (out, stats) = play_with_gaps(&[
+        (C2S, Ok(b"POST /a HTTP/1.1\r\nHost: x\r\nX-Big: aaaa")),
+        (C2S, Err(1000)),
+        (C2S, Ok(b"bbbb\r\nContent-Length: 0\r\n\r\n")),
+        (S2C, Ok(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")),
+        (
+            C2S,
+            Ok(b"GET /b?id=1%27+OR+1%3D1 HTTP/1.1\r\nHost: x\r\n\r\n"),
+        ),
+        (S2C, Ok(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")),
+        (C2S, Ok(b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n")),
+        (
+            S2C,
+            Ok(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
+        ),
+    ]);
+    let uris: Vec<_> = out.iter().map(|t| t.uri().unwrap_or("-")).collect();
+    assert_eq!(uris, vec!["-", "/b?id=1%27+OR+1%3D1", "/c"]);
+    assert_eq!(out[2].status(), Some(404));
+    assert_eq!(stats.resyncs, 1);
+    assert!(stats.resync_scan_bytes >= b"bbbb\r\nContent-Length: 0\r\n\r\n".len() as u64);
+}
+
+#[test]
+fn a_chunk_that_continues_a_line_does_not_start_one() {
+    // Desynchronised by garbage that ends mid-line: the next chunk continues that line,
+    // so a request line there is not a message start; the one after a newline is.
+    let (out, stats) = play_with_gaps(&[
+        (C2S, Ok(b"\x16\x03\x01junk\r\n\r\nmore junk ")),
+        (
+            C2S,
+            Ok(b"GET /not HTTP/1.1\r\n\r\nGET /yes HTTP/1.1\r\n\r\n"),
+        ),
+    ]);
+    let uris: Vec<_> = out.iter().map(|t| t.uri().unwrap_or("-")).collect();
+    assert_eq!(uris, vec!["/yes"]);
+    assert_eq!(stats.resyncs, 1);
+}
+
+#[test]
+fn a_request_line_split_over_two_segments_after_a_gap_is_found() {
+    let (out, stats) = play_with_gaps(&[
+        (C2S, Ok(b"GET /a HTTP/1.1\r\nHo")),
+        (C2S, Err(100)),
+        (C2S, Ok(b"lost tail\r\n\r\nGET /api/search?id=1%27%20OR")),
+        (C2S, Ok(b"%201=1 HTTP/1.1\r\nHost: x\r\n\r\n")),
+    ]);
+    let uris: Vec<_> = out.iter().map(|t| t.uri().unwrap_or("-")).collect();
+    assert_eq!(uris, vec!["/api/search?id=1%27%20OR%201=1"]);
+    assert_eq!(stats.resyncs, 1);
+}
+
+#[test]
+fn a_carried_prefix_that_is_not_a_request_is_dropped() {
+    let (out, stats) = play_with_gaps(&[
+        (C2S, Ok(b"POST /a HTTP/1.1\r\nHo")),
+        (C2S, Err(100)),
+        (C2S, Ok(b"junk\r\nP")),
+        (C2S, Ok(b"ayload\r\nDELETE /x HTTP/1.1\r\n\r\n")),
+    ]);
+    let got: Vec<_> = out.iter().map(|t| (t.method(), t.uri())).collect();
+    assert_eq!(got, vec![(Some("DELETE"), Some("/x"))]);
+    assert_eq!(stats.resyncs, 1);
+    assert_eq!(stats.errors.iter().sum::<u64>(), 0);
+}
+
+#[test]
+fn resync_after_a_gap_in_chunked_framing_finds_the_next_request() {
+    let (out, _) = play_with_gaps(&[
+        (
+            C2S,
+            Ok(b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"),
+        ),
+        (C2S, Err(200)),
+        (C2S, Ok(b"DELETE /api/news/3 HTTP/1.1\r\nHost: x\r\n\r\n")),
+    ]);
+    let got: Vec<_> = out.iter().map(|t| (t.method(), t.uri())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (Some("POST"), Some("/a")),
+            (Some("DELETE"), Some("/api/news/3"))
+        ]
+    );
+}
+
+#[test]
+fn over_cap_header_lines_are_counted() {
+    let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+    for i in 0..300 {
+        head.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+    }
+    head.extend_from_slice(b"\r\n");
+    let (out, stats) = play(&[(C2S, &head)]);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        stats.headers_dropped,
+        300 - crate::http::parse::MAX_HEADERS as u64
+    );
 }
 
 #[test]

@@ -119,6 +119,9 @@ pub enum MetricsError {
     Registry(#[from] prometheus::Error),
 }
 
+/// What the HTTP caps drop, as the `what` label of [`names::HTTP_CAPPED`].
+pub(crate) const HTTP_CAPPED_WHAT: [&str; 3] = ["header_line", "multipart_part", "multipart_param"];
+
 /// The anonymous statistics of one running tamperwatch; share it behind an `Arc`.
 pub struct Metrics {
     registry: Registry,
@@ -129,6 +132,10 @@ pub struct Metrics {
     reassembly_gaps: IntCounter,
     decode_errors: Vec<IntCounter>,
     http_parse_errors: Vec<IntCounter>,
+    http_resyncs: IntCounter,
+    http_resync_scanned_bytes: IntCounter,
+    /// Indexed like [`HTTP_CAPPED_WHAT`].
+    http_capped: Vec<IntCounter>,
 
     capture: Mutex<()>,
     capture_received: IntCounter,
@@ -205,6 +212,12 @@ impl Metrics {
             http_parse_errors: children(
                 &counter_vec(&r, names::HTTP_PARSE_ERRORS, &[names::LABEL_REASON])?,
                 HttpError::ALL.iter().map(|e| vec![e.as_str()]),
+            )?,
+            http_resyncs: counter(&r, names::HTTP_RESYNCS)?,
+            http_resync_scanned_bytes: counter(&r, names::HTTP_RESYNC_SCANNED_BYTES)?,
+            http_capped: children(
+                &counter_vec(&r, names::HTTP_CAPPED, &[names::LABEL_WHAT])?,
+                HTTP_CAPPED_WHAT.iter().map(|w| vec![*w]),
             )?,
             capture: Mutex::new(()),
             capture_received: counter(&r, names::CAPTURE_RECEIVED)?,
@@ -383,6 +396,21 @@ impl Metrics {
                 e,
                 after.http.errors[i].saturating_sub(before.http.errors[i]),
             );
+        }
+        let (a, b) = (&after.http, &before.http);
+        self.http_resyncs
+            .inc_by(a.resyncs.saturating_sub(b.resyncs));
+        self.http_resync_scanned_bytes
+            .inc_by(a.resync_scan_bytes.saturating_sub(b.resync_scan_bytes));
+        let capped = [
+            a.headers_dropped.saturating_sub(b.headers_dropped),
+            a.multipart_parts_dropped
+                .saturating_sub(b.multipart_parts_dropped),
+            a.multipart_params_dropped
+                .saturating_sub(b.multipart_params_dropped),
+        ];
+        for (c, n) in self.http_capped.iter().zip(capped) {
+            c.inc_by(n);
         }
     }
 

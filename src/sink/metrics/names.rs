@@ -45,6 +45,21 @@ pub const HTTP_PARSE_ERRORS: MetricName = metric(
     "tamperwatch_http_parse_errors_total",
     "HTTP messages that could not be parsed, by reason.",
 );
+/// Times a desynchronised HTTP stream found the next request or status line.
+pub const HTTP_RESYNCS: MetricName = metric(
+    "tamperwatch_http_resyncs_total",
+    "Times an HTTP stream that lost framing (a capture gap) found the next message.",
+);
+/// Bytes scanned while looking for the next message after lost framing.
+pub const HTTP_RESYNC_SCANNED_BYTES: MetricName = metric(
+    "tamperwatch_http_resync_scanned_bytes_total",
+    "Bytes scanned for the next request or status line after lost framing.",
+);
+/// Items parsed but not kept because a per-message cap was hit, by what.
+pub const HTTP_CAPPED: MetricName = metric(
+    "tamperwatch_http_capped_total",
+    "HTTP items parsed but not kept over a cap (header lines, multipart parts and parameters).",
+);
 
 // Capture (libpcap statistics).
 
@@ -155,6 +170,8 @@ pub const LABEL_RULE: &str = "rule";
 pub const LABEL_REASON: &str = "reason";
 pub const LABEL_WHERE: &str = "where";
 pub const LABEL_RESULT: &str = "result";
+/// What a cap dropped (`header_line`, `multipart_part`, `multipart_param`).
+pub const LABEL_WHAT: &str = "what";
 
 /// The label value every bounded set folds its remainder into.
 pub const OTHER: &str = "other";

@@ -29,6 +29,7 @@ fn request(method: &str, uri: &str, version: &str, user_agent: Option<&str>) -> 
         uri: uri.into(),
         version: version.into(),
         headers,
+        headers_dropped: 0,
     }
 }
 
@@ -393,6 +394,10 @@ fn summary_deltas_add_up() {
     after.reassembly.gaps = 1;
     after.decode_errors[DecodeError::NotIp.index()] = 3;
     after.http.errors[HttpError::BadChunkSize.index()] = 4;
+    after.http.resyncs = 2;
+    after.http.resync_scan_bytes = 900;
+    after.http.headers_dropped = 73;
+    after.http.multipart_params_dropped = 5;
     m.observe_summary_delta(&before, &after);
     let mut later = after.clone();
     later.packets = 15;
@@ -402,6 +407,20 @@ fn summary_deltas_add_up() {
     assert_eq!(value_of(&text, names::BYTES.name, &[]), 1_500.0);
     assert_eq!(value_of(&text, names::FLOWS.name, &[]), 2.0);
     assert_eq!(value_of(&text, names::REASSEMBLY_GAPS.name, &[]), 1.0);
+    assert_eq!(value_of(&text, names::HTTP_RESYNCS.name, &[]), 2.0);
+    assert_eq!(
+        value_of(&text, names::HTTP_RESYNC_SCANNED_BYTES.name, &[]),
+        900.0
+    );
+    let what = |w| [("what", w)];
+    assert_eq!(
+        value_of(&text, names::HTTP_CAPPED.name, &what("header_line")),
+        73.0
+    );
+    assert_eq!(
+        value_of(&text, names::HTTP_CAPPED.name, &what("multipart_param")),
+        5.0
+    );
     let reason = |r| [("reason", r)];
     assert_eq!(
         value_of(&text, names::DECODE_ERRORS.name, &reason("not_ip")),
@@ -557,6 +576,7 @@ fn rendered_labels_never_carry_addresses_paths_queries_or_agents() {
     allowed.extend(["injection.sql-union", "upload.script-extension", "other"].map(str::to_owned));
     allowed.extend(DecodeError::ALL.iter().map(|e| e.as_str().to_owned()));
     allowed.extend(HttpError::ALL.iter().map(|e| e.as_str().to_owned()));
+    allowed.extend(HTTP_CAPPED_WHAT.iter().map(|s| s.to_string()));
 
     let mut seen = BTreeSet::new();
     for sample in samples(&text) {

@@ -638,6 +638,7 @@ fn stores_only_redacted_metadata() {
                 header("Cookie", "session=c00kie-value"),
                 header("Authorization", "Bearer auth-secret"),
             ],
+            headers_dropped: 0,
         }),
         response: Some(ResponseHead {
             status: 200,
