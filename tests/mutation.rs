@@ -32,7 +32,7 @@ impl XorShift {
 fn captures() -> Vec<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pcaps");
     let mut all = Vec::new();
-    for dir in ["http", "attacks", "tcp"] {
+    for dir in ["http", "attacks", "tcp", "evasion"] {
         for e in std::fs::read_dir(root.join(dir))
             .expect("dir")
             .filter_map(Result::ok)

@@ -34,7 +34,7 @@ for v in resync resync-benign; do
     done_cap
     full=$WORK/cap/$name.pcap
     frame=$("$PY" "$GEN/framewith.py" "$full" X-Lost-Segment-2)
-    editcap "$full" "$OUT/$name.pcap" "$frame" >/dev/null
+    editcap -F pcap "$full" "$OUT/$name.pcap" "$frame" >/dev/null
     echo "$name: deleted frame $frame (the segment carrying X-Lost-Segment-2)" >>"$LOG"
 done
 

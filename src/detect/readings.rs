@@ -15,6 +15,9 @@ use crate::http::{HttpTransaction, RequestHead};
 /// Method readings kept per request (distinct override values beyond this are ignored).
 pub const MAX_METHOD_READINGS: usize = 4;
 
+/// Longest override value taken as a method (WebDAV's longest name is 16 bytes).
+const MAX_OVERRIDE_METHOD_BYTES: usize = 32;
+
 /// Headers that override the method on frameworks that honour them.
 const OVERRIDE_HEADERS: [&str; 3] = [
     "x-http-method-override",
@@ -71,8 +74,17 @@ pub fn method_readings(
     };
     let mut out: Vec<String> = Vec::new();
     let mut add = |m: &[u8]| {
-        let m = String::from_utf8_lossy(m).trim().to_ascii_uppercase();
-        if !m.is_empty() && out.len() < MAX_METHOD_READINGS && !out.contains(&m) {
+        let m = m.trim_ascii();
+        // Frameworks take only a method name (Symfony: letters only); anything else is
+        // not an override they would honour.
+        let is_method = (1..=MAX_OVERRIDE_METHOD_BYTES).contains(&m.len())
+            && m.iter()
+                .all(|&b| b.is_ascii_alphabetic() || b == b'-' || b == b'_');
+        if !is_method || out.len() >= MAX_METHOD_READINGS {
+            return;
+        }
+        let m = String::from_utf8_lossy(m).to_ascii_uppercase();
+        if !out.contains(&m) {
             out.push(m);
         }
     };
@@ -221,6 +233,14 @@ mod tests {
             ..UploadPart::default()
         });
         assert_eq!(method_readings(&t, &[], &[]), vec!["PUT"]);
+    }
+
+    #[test]
+    fn override_values_that_are_not_method_names_are_ignored() {
+        let t = txn("POST", "/x", &[("X-HTTP-Method-Override", "DELETE /y")]);
+        let long = "A".repeat(100);
+        let body = normalize::params(format!("_method={long}").as_bytes(), MAX_PARAMS);
+        assert_eq!(method_readings(&t, &[], &body), vec!["POST"]);
     }
 
     #[test]

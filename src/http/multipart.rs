@@ -56,8 +56,9 @@ pub struct MultipartParser {
 
 /// The boundaries servers could read from a multipart Content-Type, the RFC reading
 /// (the first `boundary` parameter) first, and whether they disagree. PHP finds the
-/// substring `boundary=` anywhere, so `xboundary=decoy; boundary=real` has two
-/// readings; a repeated `boundary=` parameter is another.
+/// substring `boundary` anywhere and takes what follows the next `=`, so
+/// `xboundary=decoy; boundary=real` has two readings; a repeated `boundary=` parameter
+/// is another.
 pub fn boundary_readings(content_type: &str) -> (Vec<String>, bool) {
     let mut readings: Vec<String> = Vec::new();
     if !content_type
@@ -86,8 +87,16 @@ pub fn boundary_readings(content_type: &str) -> (Vec<String>, bool) {
     if let Some(first) = params.first() {
         add(first);
     }
-    if let Some(at) = content_type.to_ascii_lowercase().find("boundary=") {
-        let raw = &content_type[at + "boundary=".len()..];
+    // PHP's rfc1867 reader: the first "boundary" anywhere (exact case first), then the
+    // next '=' (so `PHPboundaryPHP=x` and `xboundary=x` are boundaries to it).
+    let at = content_type
+        .find("boundary")
+        .or_else(|| content_type.to_ascii_lowercase().find("boundary"));
+    let raw = at.and_then(|at| {
+        let rest = &content_type[at..];
+        rest.find('=').map(|eq| &rest[eq + 1..])
+    });
+    if let Some(raw) = raw {
         let substring = match raw.strip_prefix('"') {
             Some(quoted) => quoted.split('"').next().unwrap_or_default(),
             None => raw.split([';', ',']).next().unwrap_or_default(),
@@ -404,6 +413,12 @@ mod tests {
             boundary_readings("multipart/form-data; xboundary=decoy; boundary=real");
         assert_eq!(readings, vec!["real", "decoy"]);
         assert!(ambiguous);
+        let (readings, _) =
+            boundary_readings("multipart/form-data; PHPboundaryPHP=php; boundary=waf");
+        assert_eq!(readings, vec!["waf", "php"]);
+        let (readings, ambiguous) = boundary_readings("multipart/form-data; BOUNDARY=B");
+        assert_eq!(readings, vec!["B"]);
+        assert!(!ambiguous);
         let (readings, ambiguous) = boundary_readings("multipart/form-data; boundary=\"a;b\"");
         assert_eq!(readings, vec!["a;b"]);
         assert!(!ambiguous);

@@ -277,3 +277,77 @@ fn parameters_and_parts_past_the_caps_are_an_anomaly() {
     );
     assert!(!flags(ATTACKER, &few, "protocol.over-parser-cap"));
 }
+
+/// Every transaction a request's bytes make (none when they are not HTTP).
+fn transactions(request: &[u8]) -> Vec<HttpTransaction> {
+    let ctx = FlowContext {
+        flow_id: 1,
+        client: format!("{ATTACKER}:40000").parse().expect("addr"),
+        server: "203.0.113.10:80".parse().expect("addr"),
+    };
+    let mut s = crate::http::HttpSession::default();
+    let mut out = Vec::new();
+    let now = Timestamp::from_secs_micros(0, 0);
+    let half = request.len() / 2;
+    for piece in [&request[..half], &request[half..]] {
+        s.on_chunk(Direction::ToServer, Chunk::Data(piece), now, &ctx, &mut out);
+    }
+    s.finish(now, &ctx, &mut out);
+    out
+}
+
+/// Mutated copies of the evasion requests (bytes flipped, cut, duplicated; fixed seed)
+/// go through the HTTP layer and detection without a panic.
+#[test]
+fn mutated_evasion_requests_never_panic() {
+    let d = detector();
+    let seeds: Vec<Vec<u8>> = vec![
+        multipart(
+            "/permits/upload",
+            "multipart/form-data; xboundary=decoy; boundary=XB",
+            &part("filename*=UTF-8''shell.php; filename='a;b.pdf'", PHP),
+        ),
+        multipart(
+            "http://h/permits/upload",
+            "multipart/form-data; boundary=XB",
+            &part("filename=\"x\\\";.php\"", PHP).replace("\r\n", "\n"),
+        ),
+        with_body(
+            "POST",
+            "/api/news/1?_method=PUT",
+            "application/x-www-form-urlencoded",
+            "_method=DELETE&id=1%u0027/*!50000UNION*/SELECT",
+            "X-HTTP-Method-Override: PATCH\r\nContent-Length: 99\r\n",
+        ),
+    ];
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n.max(1) as u64) as usize
+    };
+    for seed in &seeds {
+        for _ in 0..300 {
+            let mut m = seed.clone();
+            for _ in 0..1 + next(6) {
+                let i = next(m.len());
+                match next(4) {
+                    0 => {
+                        let bytes = b"\r\n;\"'=*/%u\\";
+                        m[i] = bytes[next(bytes.len())];
+                    }
+                    1 => m.truncate(i.max(1)),
+                    2 => {
+                        let piece = m[i..(i + next(20)).min(m.len())].to_vec();
+                        m.splice(i..i, piece);
+                    }
+                    _ => m[i] ^= 0x20,
+                }
+            }
+            for t in transactions(&m) {
+                let _ = fired(&d, &t);
+            }
+        }
+    }
+}
