@@ -11,11 +11,17 @@
 //! regression tests depend on them; where v3 has a plain bug (out-of-bounds reads,
 //! truncation at a NUL) the behaviour of ModSecurity v2 is taken. The tests check each
 //! transformation against the input/output pairs of ModSecurity's own unit tests.
+//!
+//! Deployment settings that change a transformation are fixed to what ModSecurity's
+//! recommended configuration (and the CRS reference containers) use: `urlDecodeUni`
+//! folds `%uXXXX` with the code page 20127 best-fit table of
+//! `SecUnicodeMapFile unicode.mapping 20127`.
 
 mod codec;
 mod markup;
 mod path;
 mod text;
+mod unicode_map;
 mod url;
 #[cfg(test)]
 mod oracle;
@@ -134,7 +140,7 @@ impl Transform {
             TrimRight => text::trim(input, false, true, out),
             Uppercase => out.extend(input.iter().map(u8::to_ascii_uppercase)),
             UrlDecode => url::url_decode(input, out),
-            UrlDecodeUni => url::url_decode_uni(input, out),
+            UrlDecodeUni => url::url_decode_uni(input, out, true),
             UrlEncode => url::url_encode(input, out),
             Utf8ToUnicode => url::utf8_to_unicode(input, out),
         }

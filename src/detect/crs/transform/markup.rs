@@ -3,6 +3,14 @@
 
 use super::url::{is_hex, unicode_low_byte, x2c, xsingle2c};
 
+/// Copies the bytes from `i` up to the next `stop` byte in one go; returns its index or
+/// the end. The decoders only act at their escape byte, so plain runs cost one memchr.
+fn copy_until(input: &[u8], i: usize, stop: u8, out: &mut Vec<u8>) -> usize {
+    let end = memchr::memchr(stop, &input[i..]).map_or(input.len(), |p| i + p);
+    out.extend_from_slice(&input[i..end]);
+    end
+}
+
 /// Whether `b` is an octal digit (ModSecurity's `ISODIGIT`).
 fn is_octal(b: u8) -> bool {
     (b'0'..=b'7').contains(&b)
@@ -52,6 +60,10 @@ pub(super) fn html_entity_decode(input: &[u8], out: &mut Vec<u8>) {
     let n = input.len();
     let mut i = 0;
     while i < n {
+        i = copy_until(input, i, b'&', out);
+        if i >= n {
+            break;
+        }
         // Bytes to copy verbatim when no entity decodes at `i`.
         let mut copy = 1;
         if input[i] == b'&' && i + 1 < n {
@@ -145,10 +157,9 @@ pub(super) fn js_decode(input: &[u8], out: &mut Vec<u8>) {
     let n = input.len();
     let mut i = 0;
     while i < n {
-        if input[i] != b'\\' {
-            out.push(input[i]);
-            i += 1;
-            continue;
+        i = copy_until(input, i, b'\\', out);
+        if i >= n {
+            break;
         }
         if i + 5 < n && input[i + 1] == b'u' && input[i + 2..i + 6].iter().all(|&h| is_hex(h)) {
             out.push(unicode_low_byte(&input[i + 2..i + 6]));
@@ -180,10 +191,9 @@ pub(super) fn css_decode(input: &[u8], out: &mut Vec<u8>) {
     let n = input.len();
     let mut i = 0;
     while i < n {
-        if input[i] != b'\\' {
-            out.push(input[i]);
-            i += 1;
-            continue;
+        i = copy_until(input, i, b'\\', out);
+        if i >= n {
+            break;
         }
         if i + 1 >= n {
             // A trailing backslash continues to nothing.

@@ -1,5 +1,15 @@
 //! URL-style codecs: `urlDecode`, `urlDecodeUni`, `urlEncode` and `utf8toUnicode`.
 
+use super::unicode_map::best_fit;
+
+/// Copies the run of bytes before the next `%` or `+` (the only bytes the URL decoders
+/// act on) in one go; returns the index of that byte or the end.
+fn copy_plain_run(input: &[u8], i: usize, out: &mut Vec<u8>) -> usize {
+    let end = memchr::memchr2(b'%', b'+', &input[i..]).map_or(input.len(), |p| i + p);
+    out.extend_from_slice(&input[i..end]);
+    end
+}
+
 /// Whether `b` is an ASCII hex digit (ModSecurity's `VALID_HEX`).
 pub(super) fn is_hex(b: u8) -> bool {
     b.is_ascii_hexdigit()
@@ -29,7 +39,8 @@ pub(super) const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 pub(super) fn url_decode(input: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     while i < input.len() {
-        let b = input[i];
+        i = copy_plain_run(input, i, out);
+        let Some(&b) = input.get(i) else { break };
         if b == b'%' && i + 2 < input.len() && is_hex(input[i + 1]) && is_hex(input[i + 2]) {
             out.push(x2c(input[i + 1], input[i + 2]));
             i += 3;
@@ -42,17 +53,23 @@ pub(super) fn url_decode(input: &[u8], out: &mut Vec<u8>) {
 
 /// `urlDecodeUni`: `urlDecode` plus IIS's `%uXXXX`. ModSecurity keeps only the low byte
 /// of the code point, except full-width ASCII `%uFF01`-`%uFF5E`, which maps to `!`-`~`
-/// (low byte + 0x20). An invalid or truncated `%u` sequence keeps the `%u` as is and
-/// decoding resumes after it. No `SecUnicodeMapFile` best-fit table is applied.
-pub(super) fn url_decode_uni(input: &[u8], out: &mut Vec<u8>) {
+/// (low byte + 0x20). With `map`, a code point in ModSecurity's 20127 best-fit table
+/// (what `SecUnicodeMapFile unicode.mapping 20127` loads) decodes to its ASCII
+/// look-alike first. An invalid or truncated `%u` sequence keeps the `%u` as is and
+/// decoding resumes after it.
+pub(super) fn url_decode_uni(input: &[u8], out: &mut Vec<u8>, map: bool) {
     let n = input.len();
     let mut i = 0;
     while i < n {
-        let b = input[i];
+        i = copy_plain_run(input, i, out);
+        let Some(&b) = input.get(i) else { break };
         if b == b'%' {
             if i + 1 < n && (input[i + 1] == b'u' || input[i + 1] == b'U') {
                 if i + 5 < n && input[i + 2..i + 6].iter().all(|&h| is_hex(h)) {
-                    out.push(unicode_low_byte(&input[i + 2..i + 6]));
+                    let hex4 = &input[i + 2..i + 6];
+                    let cp = u16::from_be_bytes([x2c(hex4[0], hex4[1]), x2c(hex4[2], hex4[3])]);
+                    let mapped = if map { best_fit(cp) } else { None };
+                    out.push(mapped.unwrap_or_else(|| unicode_low_byte(hex4)));
                     i += 6;
                 } else {
                     out.extend_from_slice(&input[i..i + 2]);
