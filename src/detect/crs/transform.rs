@@ -31,35 +31,65 @@ mod tests;
 /// One transformation, as named in a rule's `t:` action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Transform {
+    /// Base64 to bytes, stopping at the first byte outside the alphabet.
     Base64Decode,
+    /// Forgiving base64: bytes outside the alphabet are skipped.
     Base64DecodeExt,
+    /// Shell-evasion normaliser: drops `\ " ' ^`, folds separators, lowercases.
     CmdLine,
+    /// Each whitespace run to one space.
     CompressWhitespace,
+    /// CSS 2 backslash escapes.
     CssDecode,
+    /// ANSI C escape sequences.
     EscapeSeqDecode,
+    /// Hex pairs to bytes.
     HexDecode,
+    /// Bytes to lowercase hex pairs.
     HexEncode,
+    /// HTML numeric entities and `quot amp lt gt nbsp`, one byte each.
     HtmlEntityDecode,
+    /// JavaScript escapes (`\uHHHH`, `\xHH`, octal, C letters).
     JsDecode,
+    /// The value's byte length, in decimal.
     Length,
+    /// ASCII lowercase.
     Lowercase,
+    /// Raw MD5 digest (16 bytes).
     Md5,
+    /// Resolves `.`, `..` and repeated `/` in a path.
     NormalizePath,
+    /// `NormalizePath` with `\` as a separator too.
     NormalizePathWin,
+    /// Removes `/* */` and `<!-- -->` comments, cuts at `--` or `#`.
     RemoveComments,
+    /// Deletes comment markers only.
     RemoveCommentsChar,
+    /// Deletes NUL bytes.
     RemoveNulls,
+    /// Deletes whitespace and non-breaking space bytes.
     RemoveWhitespace,
+    /// Each `/* */` comment to one space.
     ReplaceComments,
+    /// Each NUL byte to a space.
     ReplaceNulls,
+    /// Raw SHA-1 digest (20 bytes).
     Sha1,
+    /// Strips leading and trailing whitespace.
     Trim,
+    /// Strips leading whitespace.
     TrimLeft,
+    /// Strips trailing whitespace.
     TrimRight,
+    /// ASCII uppercase.
     Uppercase,
+    /// `%XX` and `+` decoding; invalid escapes kept.
     UrlDecode,
+    /// `UrlDecode` plus IIS `%uXXXX`, folded to ASCII as ModSecurity does.
     UrlDecodeUni,
+    /// Percent-encodes all but letters, digits and `*`.
     UrlEncode,
+    /// UTF-8 sequences to `%uXXXX` text.
     Utf8ToUnicode,
 }
 
