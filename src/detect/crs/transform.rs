@@ -24,6 +24,8 @@ mod text;
 mod unicode_map;
 mod url;
 #[cfg(test)]
+mod edge_cases;
+#[cfg(test)]
 mod oracle;
 #[cfg(test)]
 mod tests;
