@@ -45,6 +45,8 @@ mod tests {
             b"1; DROP TABLE users",
             b"' or 1=1#",
             b"1 AND SLEEP(5)",
+            // From ModSecurity's operator unit tests (operators/detectSQLi.json).
+            b"ascii(substring(version() from 1 for 1))",
         ] {
             let fp = detect_sqli(payload);
             let Some(fp) = fp else {
@@ -66,6 +68,7 @@ mod tests {
             b"hello world",
             b"",
             b"Caf\xc3\xa9 & Bar",
+            b"this is not isqli",
         ] {
             assert_eq!(
                 detect_sqli(text),
@@ -81,6 +84,8 @@ mod tests {
         for payload in [
             &b"<script>alert(1)</script>"[..],
             b"<img src=x onerror=alert(1)>",
+            // From ModSecurity's operator unit tests (operators/detectXSS.json).
+            b"<a href=\"javascript:alert(1)\">)",
             b"\"><svg onload=alert(1)>",
             b"<a href=\"javascript:alert(1)\">x</a>",
         ] {
@@ -93,6 +98,7 @@ mod tests {
         for text in [
             &b"O'Reilly"[..],
             b"5 < 6 and 7 > 3",
+            b"this is not an XSS",
             b"Tom & Jerry",
             b"see you at 10am",
             b"",

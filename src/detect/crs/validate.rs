@@ -169,4 +169,74 @@ mod tests {
         assert!(!utf8_encoding_valid(b"\xc3\x28")); // bad continuation
         assert!(!utf8_encoding_valid(b"\xff"));
     }
+
+    /// The operator cases of ModSecurity's unit tests (secrules-language-tests,
+    /// `operators/validate*.json`, Apache-2.0), as (matches, input): a match means
+    /// invalid.
+    #[test]
+    fn matches_modsecurity_operator_cases() {
+        let url: [(bool, &[u8]); 14] = [
+            (false, b""),
+            (false, b"Hello%20World!"),
+            (false, b"Hello+World!"),
+            (false, b"HelloWorld!"),
+            (false, b"%00Hello%20World!"),
+            (false, b"Hello%20World!%00"),
+            (false, b"%00"),
+            (false, b"%ff"),
+            (true, b"%0"),
+            (true, b"%f"),
+            (true, b"%"),
+            (true, b"%0z"),
+            (true, b"%z0"),
+            (true, b"%0%"),
+        ];
+        for (matches, input) in url {
+            assert_eq!(
+                !url_encoding_valid(input),
+                matches,
+                "{}",
+                input.escape_ascii()
+            );
+        }
+        let utf8: [(bool, &[u8]); 7] = [
+            (false, b""),
+            (
+                false,
+                "Puedo comer vidrio, no me hace da\u{f1}o.".as_bytes(),
+            ),
+            (
+                false,
+                "\u{1f50}\u{3b1}\u{3bb}\u{3bf}\u{3bd} \u{2160}".as_bytes(),
+            ),
+            (true, b"\\0\xe4"),
+            (true, b"\xe4"),
+            (true, b"\x03\xbf"),
+            (true, b"\xc9\x3b"),
+        ];
+        for (matches, input) in utf8 {
+            assert_eq!(
+                !utf8_encoding_valid(input),
+                matches,
+                "{}",
+                input.escape_ascii()
+            );
+        }
+        let ranges: [(bool, &str, &[u8]); 5] = [
+            (false, "0-255", b""),
+            (false, "0-255", b"abcdefghi"),
+            (false, "97-105", b"abcdefghi"),
+            (true, "97-105", b"abcdefghij"),
+            (false, "0-255", b"\xd0\x90"),
+        ];
+        for (matches, arg, input) in ranges {
+            let r = ByteRanges::parse(arg).expect("parses");
+            assert_eq!(
+                !r.all_allowed(input),
+                matches,
+                "{arg} {}",
+                input.escape_ascii()
+            );
+        }
+    }
 }
