@@ -137,6 +137,43 @@ impl Transform {
         Some(t)
     }
 
+    /// The transformation's name as ModSecurity documents it, for logs and `rules check`.
+    pub fn name(self) -> &'static str {
+        use Transform::*;
+        match self {
+            Base64Decode => "base64Decode",
+            Base64DecodeExt => "base64DecodeExt",
+            CmdLine => "cmdLine",
+            CompressWhitespace => "compressWhitespace",
+            CssDecode => "cssDecode",
+            EscapeSeqDecode => "escapeSeqDecode",
+            HexDecode => "hexDecode",
+            HexEncode => "hexEncode",
+            HtmlEntityDecode => "htmlEntityDecode",
+            JsDecode => "jsDecode",
+            Length => "length",
+            Lowercase => "lowercase",
+            Md5 => "md5",
+            NormalizePath => "normalizePath",
+            NormalizePathWin => "normalizePathWin",
+            RemoveComments => "removeComments",
+            RemoveCommentsChar => "removeCommentsChar",
+            RemoveNulls => "removeNulls",
+            RemoveWhitespace => "removeWhitespace",
+            ReplaceComments => "replaceComments",
+            ReplaceNulls => "replaceNulls",
+            Sha1 => "sha1",
+            Trim => "trim",
+            TrimLeft => "trimLeft",
+            TrimRight => "trimRight",
+            Uppercase => "uppercase",
+            UrlDecode => "urlDecode",
+            UrlDecodeUni => "urlDecodeUni",
+            UrlEncode => "urlEncode",
+            Utf8ToUnicode => "utf8toUnicode",
+        }
+    }
+
     /// Writes the transformed `input` into `out` (cleared first). `out` is the caller's
     /// reused buffer; nothing else is allocated.
     pub fn apply(self, input: &[u8], out: &mut Vec<u8>) {

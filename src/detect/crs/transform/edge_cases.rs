@@ -66,6 +66,7 @@ fn url_decode_uni_applies_the_20127_best_fit_map() {
             (b"caf%u00e9 %u00C0", b"cafe A"),
             (b"%u3002%uff61%uff0e", b"..."),
             (b"%u2039script%u203a", b"<script>"),
+            (b"word%u2014dash", b"word-dash"),
             (b"%u00a0%u0127", b" h"),
             // Not in the table: low byte.
             (b"%u0532", b"\x32"),

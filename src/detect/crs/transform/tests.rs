@@ -157,6 +157,9 @@ fn names_are_case_insensitive_and_unknown_names_rejected() {
         Transform::from_name("normalisePathWin"),
         Some(Transform::NormalizePathWin)
     );
+    for tf in ALL {
+        assert_eq!(Transform::from_name(tf.name()), Some(tf), "{tf:?}");
+    }
     assert_eq!(Transform::from_name("none"), None);
     assert_eq!(Transform::from_name("sqlHexDecode"), None);
     assert_eq!(Transform::from_name(""), None);
