@@ -315,6 +315,9 @@ fn normalize_path_resolves_segments() {
             (b"c:\\windows\\..\\boot.ini", b"c:/boot.ini"),
             (b"\\a\\.\\b", b"/a/b"),
             (b"..\\..\\x", b"../../x"),
+            // A run of three separators leaves no backslash behind.
+            (b"a\\\\\\b", b"a/b"),
+            (b"/x\\\\\\..\\\\\\..\\\\\\boot.ini", b"/boot.ini"),
         ],
     );
 }

@@ -3,14 +3,21 @@
 /// Normalises the path held in `buf` in place: collapses `//`, removes `./` segments and
 /// resolves `../` against the previous segment without climbing above the root (a
 /// relative path keeps leading `../` it cannot resolve), and keeps a trailing `/` only
-/// if the input had one. With `win`, backslashes count as slashes and are written as
-/// `/`. Each byte is copied at most once and each back-reference rewinds over bytes
+/// if the input had one. With `win`, every backslash is first turned into `/` (as
+/// Coraza does; ModSecurity converts them while it walks and, in a run of three or more
+/// separators, can leave one backslash behind, which would hide a `..\\\` traversal).
+/// Each byte is copied at most once and each back-reference rewinds over bytes
 /// already written, so the work is linear in the length.
 pub(super) fn normalize_path(buf: &mut Vec<u8>, win: bool) {
     if buf.is_empty() {
         return;
     }
-    let is_sep = |b: u8| b == b'/' || (win && b == b'\\');
+    if win {
+        for b in buf.iter_mut().filter(|b| **b == b'\\') {
+            *b = b'/';
+        }
+    }
+    let is_sep = |b: u8| b == b'/';
     let end = buf.len() - 1;
     let relative = !is_sep(buf[0]);
     let trailing = is_sep(buf[end]);
@@ -19,14 +26,6 @@ pub(super) fn normalize_path(buf: &mut Vec<u8>, win: bool) {
     let mut src = 0usize;
     let mut dst = 0usize;
     while !done && src <= end && dst <= end {
-        if win {
-            if buf[src] == b'\\' {
-                buf[src] = b'/';
-            }
-            if src < end && buf[src + 1] == b'\\' {
-                buf[src + 1] = b'/';
-            }
-        }
         let mut normalise = true;
         if src == end {
             done = true;
