@@ -30,6 +30,32 @@ mod oracle;
 #[cfg(test)]
 mod tests;
 
+/// Two reused buffers for running a chain of transformations without allocating: each
+/// step reads one and writes the other.
+#[derive(Debug, Default)]
+pub struct ChainBuffers {
+    current: Vec<u8>,
+    next: Vec<u8>,
+}
+
+/// Runs `chain` in order over `input` and returns the final value: `input` itself for an
+/// empty chain, otherwise a view into `bufs`.
+pub fn apply_chain<'a>(
+    chain: &[Transform],
+    input: &'a [u8],
+    bufs: &'a mut ChainBuffers,
+) -> &'a [u8] {
+    let Some((first, rest)) = chain.split_first() else {
+        return input;
+    };
+    first.apply(input, &mut bufs.current);
+    for tf in rest {
+        tf.apply(&bufs.current, &mut bufs.next);
+        std::mem::swap(&mut bufs.current, &mut bufs.next);
+    }
+    &bufs.current
+}
+
 /// One transformation, as named in a rule's `t:` action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Transform {

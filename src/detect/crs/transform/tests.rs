@@ -2,7 +2,7 @@
 //! transformation, and a bounded random-bytes loop for panics and output bounds.
 
 use super::oracle::CASES;
-use super::Transform;
+use super::{apply_chain, ChainBuffers, Transform};
 
 pub(super) fn t(name: &str, input: &[u8]) -> Vec<u8> {
     let tf = Transform::from_name(name).unwrap_or_else(|| panic!("unknown transformation {name}"));
@@ -163,4 +163,32 @@ fn names_are_case_insensitive_and_unknown_names_rejected() {
     assert_eq!(Transform::from_name("none"), None);
     assert_eq!(Transform::from_name("sqlHexDecode"), None);
     assert_eq!(Transform::from_name(""), None);
+}
+
+#[test]
+fn chain_applies_in_order_and_reuses_buffers() {
+    use Transform::*;
+    let mut bufs = ChainBuffers::default();
+    assert_eq!(apply_chain(&[], b"As Is", &mut bufs), b"As Is");
+    // CRS 941's chain: %u decoding feeds entity decoding, then JS escapes, then case.
+    let chain = [
+        Utf8ToUnicode,
+        UrlDecodeUni,
+        HtmlEntityDecode,
+        JsDecode,
+        CssDecode,
+        Lowercase,
+    ];
+    let got = apply_chain(&chain, b"%26lt;SCRIPT%26gt;\\u0061lert(1)", &mut bufs);
+    assert_eq!(show(got), show(b"<script>alert(1)"));
+    // hexEncode's output is lowercase already, so the round trip survives `lowercase`.
+    let got = apply_chain(&[HexEncode, Lowercase, HexDecode], b"AbC", &mut bufs);
+    assert_eq!(got, b"AbC");
+    let got = apply_chain(&[UrlDecode, UrlDecode], b"%2541", &mut bufs);
+    assert_eq!(got, b"A", "double decoding needs two steps");
+    let got = apply_chain(&[Lowercase, UrlDecode], b"%4A", &mut bufs);
+    assert_eq!(
+        got, b"J",
+        "order matters: case folding before decoding keeps the decoded case"
+    );
 }
