@@ -45,6 +45,39 @@ pub struct PipelineSettings {
     pub max_flows: usize,
     /// Ports that identify the server side of a flow picked up mid-stream.
     pub server_ports: Vec<u16>,
+    /// When set, TCP packets not to or from the site are skipped after decoding. The
+    /// live capture sets it: its kernel filter lets every fragment and every IPv6
+    /// packet through (ports are not visible to BPF in them), so the site's ports are
+    /// checked here. Replay leaves it unset and judges every flow in the capture.
+    pub site: Option<SiteScope>,
+}
+
+/// The site's addresses and ports, as a test on decoded packets.
+#[derive(Debug, Clone, Default)]
+pub struct SiteScope {
+    /// Empty means any address.
+    pub addresses: Vec<ipnet::IpNet>,
+    /// Empty means any port.
+    pub ports: Vec<u16>,
+}
+
+impl SiteScope {
+    /// The scope of a configuration's `site:` section.
+    pub fn of(site: &crate::config::SiteConfig) -> SiteScope {
+        SiteScope {
+            addresses: site.addresses.clone(),
+            ports: site.ports.clone(),
+        }
+    }
+
+    /// True when either end of the packet is a site address and port.
+    pub fn contains(&self, src: SocketAddr, dst: SocketAddr) -> bool {
+        let is_site = |a: SocketAddr| {
+            (self.addresses.is_empty() || self.addresses.iter().any(|n| n.contains(&a.ip())))
+                && (self.ports.is_empty() || self.ports.contains(&a.port()))
+        };
+        is_site(dst) || is_site(src)
+    }
 }
 
 impl Default for PipelineSettings {
@@ -52,6 +85,7 @@ impl Default for PipelineSettings {
         PipelineSettings {
             max_flows: DEFAULT_MAX_FLOWS,
             server_ports: vec![80, 8080, 8000, 443, 3128, 8443],
+            site: None,
         }
     }
 }
@@ -98,6 +132,10 @@ pub struct Summary {
     pub http: HttpStats,
     pub transactions: u64,
     pub tls_client_hellos: u64,
+    /// TCP packets skipped as not to or from the site (live capture only).
+    pub outside_site: u64,
+    /// IP fragment reassembly counters.
+    pub fragments: crate::decode::fragment::FragmentStats,
 }
 
 impl Summary {
@@ -143,6 +181,25 @@ impl fmt::Display for Summary {
             "reassembly         {} gaps ({} bytes), {} retransmitted, {} out of order, {} conflicting overlaps",
             r.gaps, r.gap_bytes, r.retransmitted_segments, r.out_of_order_segments, r.conflicting_overlaps
         )?;
+        let fr = &self.fragments;
+        writeln!(
+            f,
+            "ip fragments       {} ({} datagrams reassembled, {} overlaps, {} conflicting, {} timed out, {} dropped over limits, {} inconsistent)",
+            fr.fragments,
+            fr.reassembled,
+            fr.overlaps,
+            fr.overlap_conflicts,
+            fr.timed_out,
+            fr.dropped_over_limit + fr.dropped_over_memory,
+            fr.inconsistent
+        )?;
+        if self.outside_site > 0 {
+            writeln!(
+                f,
+                "outside the site   {} tcp packets skipped",
+                self.outside_site
+            )?;
+        }
         writeln!(f, "decode errors      {}", self.decode_error_total())?;
         for e in DecodeError::ALL {
             let n = self.decode_errors[e.index()];
@@ -177,6 +234,7 @@ impl fmt::Display for Summary {
 /// The packet stages of one worker.
 pub struct Pipeline {
     flows: FlowTable<FlowApp>,
+    site: Option<SiteScope>,
     defrag: Defragmenter,
     pending: Vec<HttpTransaction>,
     pub summary: Summary,
@@ -187,6 +245,7 @@ impl Pipeline {
     pub fn new(settings: PipelineSettings) -> Self {
         Pipeline {
             flows: FlowTable::new(settings.max_flows, settings.server_ports),
+            site: settings.site,
             defrag: Defragmenter::default(),
             pending: Vec::new(),
             summary: Summary::default(),
@@ -263,10 +322,16 @@ impl Pipeline {
             self.summary.udp_packets += 1;
             return;
         };
-        self.summary.tcp_packets += 1;
-        observer.on_tcp_packet(packet, now);
         let src = SocketAddr::new(packet.src, src_port);
         let dst = SocketAddr::new(packet.dst, dst_port);
+        if let Some(site) = &self.site {
+            if !site.contains(src, dst) {
+                self.summary.outside_site += 1;
+                return;
+            }
+        }
+        self.summary.tcp_packets += 1;
+        observer.on_tcp_packet(packet, now);
         let pending = &mut self.pending;
         let summary = &mut self.summary;
         let mut ended = |flow: Flow<FlowApp>, _end: FlowEnd| {
@@ -376,6 +441,7 @@ impl Pipeline {
         self.summary.flows_picked_up_mid_stream = s.picked_up_mid_stream;
         self.summary.flows_evicted = s.evicted;
         self.summary.flows_timed_out = s.timed_out;
+        self.summary.fragments = self.defrag.stats;
     }
 
     /// Flows currently held (for metrics and memory bounds).

@@ -1,10 +1,10 @@
 //! Fan-out: which worker a frame goes to, and getting it there without blocking.
 //!
 //! The capture thread decodes each frame's headers (views, no copy) just far enough to
-//! build its [`FlowKey`], whose symmetric [`FlowKey::shard_hash`] picks the worker, so
-//! both directions of a connection meet in one worker and per-flow state needs no lock.
-//! IPv4 fragments carry no ports after the first, so they are sharded by their address
-//! pair alone; frames that are not IP go to worker 0, which counts them.
+//! read its address pair, whose symmetric [`FlowKey::shard_hash`] picks the worker, so
+//! both directions of a connection, and every fragment of it, meet in one worker and
+//! per-flow state needs no lock (see [`worker_of`]); frames that are not IP go to worker
+//! 0, which counts them.
 //!
 //! Frames are copied into the worker's open [`FrameBatch`]. A batch is sent when full,
 //! when the capture goes idle, or [`BATCH_MAX_WAIT`] after its first frame, so a quiet
@@ -35,23 +35,25 @@ const QUEUE_FULL_BACKOFF: Duration = Duration::from_micros(100);
 pub const BATCH_MAX_WAIT: Duration = Duration::from_millis(1);
 
 /// The worker, of `workers`, whose flow this frame belongs to.
+///
+/// Every packet is sharded by its address pair alone, ports left out: a non-first IPv4
+/// or IPv6 fragment carries no ports, and hashing it differently from the whole packets
+/// of its connection would split one connection over two workers, each seeing half of
+/// it (an evasion: fragment the upload and it is never judged whole). Sharding by
+/// address pair keeps every fragment, both directions and every connection of a client
+/// in one worker, where the defragmenter and flow table meet them. The cost: one
+/// client's connections share one worker, which on a public site with many visitors
+/// balances well, and a single busy client (a proxy, a load test) is one worker's work.
 pub fn worker_of(link: LinkType, frame: &[u8], workers: usize) -> usize {
     if workers <= 1 {
         return 0;
     }
-    let key = match decode::decode(link, frame) {
-        Ok(Decoded::Packet(p)) => {
-            let (src_port, dst_port) = p.transport.ports();
-            FlowKey::new(
-                SocketAddr::new(p.src, src_port),
-                SocketAddr::new(p.dst, dst_port),
-            )
-        }
-        Ok(Decoded::Fragment(f)) => {
-            FlowKey::new(SocketAddr::new(f.src, 0), SocketAddr::new(f.dst, 0))
-        }
+    let (src, dst) = match decode::decode(link, frame) {
+        Ok(Decoded::Packet(p)) => (p.src, p.dst),
+        Ok(Decoded::Fragment(f)) => (f.src, f.dst),
         Err(_) => return 0,
     };
+    let key = FlowKey::new(SocketAddr::new(src, 0), SocketAddr::new(dst, 0));
     // The remainder is below `workers`, so it fits a usize.
     (key.shard_hash() % workers as u64) as usize
 }
@@ -236,13 +238,36 @@ mod tests {
     }
 
     #[test]
-    fn flows_spread_over_the_workers() {
+    fn clients_spread_over_the_workers() {
         let mut seen = [0usize; 4];
-        for port in 40_000..40_400 {
-            let f = tcp_frame([198, 51, 100, 7], port, [203, 0, 113, 10], 80);
+        for client in 0..400u16 {
+            let [hi, lo] = client.to_be_bytes();
+            let f = tcp_frame([198, 51, hi, lo], 40_000, [203, 0, 113, 10], 80);
             seen[worker_of(LinkType::Ethernet, &f, 4)] += 1;
         }
         assert!(seen.iter().all(|&n| n > 50), "{seen:?}");
+    }
+
+    /// The second fragment of a segment (no ports) goes where the connection's whole
+    /// packets go, whatever their ports.
+    #[test]
+    fn fragments_go_to_the_worker_of_their_connection() {
+        let mut frag = tcp_frame([198, 51, 100, 7], 0, [203, 0, 113, 10], 0);
+        frag[14 + 6] = 0x00; // clear DF
+        frag[14 + 7] = 0x03; // fragment offset 3 (24 bytes), not the first fragment
+        assert!(matches!(
+            decode::decode(LinkType::Ethernet, &frag),
+            Ok(Decoded::Fragment(_))
+        ));
+        for sport in 40_000..40_064 {
+            for workers in [2, 3, 4, 8] {
+                let whole = tcp_frame([198, 51, 100, 7], sport, [203, 0, 113, 10], 80);
+                let reply = tcp_frame([203, 0, 113, 10], 80, [198, 51, 100, 7], sport);
+                let w = worker_of(LinkType::Ethernet, &whole, workers);
+                assert_eq!(worker_of(LinkType::Ethernet, &frag, workers), w);
+                assert_eq!(worker_of(LinkType::Ethernet, &reply, workers), w);
+            }
+        }
     }
 
     #[test]

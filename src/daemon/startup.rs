@@ -24,7 +24,7 @@ use crate::capture::{CaptureError, CaptureStop, LiveSettings, LiveSource, Packet
 use crate::config::Config;
 use crate::detect::shared::SharedDetector;
 use crate::detect::threshold::ThresholdTable;
-use crate::pipeline::PipelineSettings;
+use crate::pipeline::{PipelineSettings, SiteScope};
 use crate::sink::metrics::{ContentGroups, Metrics};
 
 /// A started daemon: its threads and what the control plane needs to run them.
@@ -73,7 +73,12 @@ pub async fn start(config_path: &Path) -> Result<Running, DaemonError> {
     let batch_bytes = BATCH_BYTES.max(usize::try_from(live.snaplen).unwrap_or(0));
     let (pool, recycler) = BatchPool::new(workers * (WORKER_QUEUE_BATCHES + 2), batch_bytes);
     let link = source.link_type();
-    let settings = PipelineSettings::for_config(&config);
+    let mut settings = PipelineSettings::for_config(&config);
+    if config.capture.filter.is_none() {
+        // The derived kernel filter passes every fragment and IPv6 packet; the site's
+        // ports are checked after decoding.
+        settings.site = Some(SiteScope::of(&config.site));
+    }
     let mut queues = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
     for index in 0..workers {

@@ -1,11 +1,18 @@
-//! IP fragment reassembly, bounded in bytes, datagrams and time.
+//! IP fragment reassembly, bounded in bytes, datagrams and time, linear in fragments.
 //!
-//! Fragments are rare on a web host, so reassembly may allocate; what it must not do is
-//! grow without bound under a fragment flood. Each datagram is capped at the IP maximum
-//! (65 535 bytes), the number of datagrams in progress is capped, and datagrams older
-//! than [`FRAGMENT_TIMEOUT_SECS`] are dropped (RFC 791 suggests 15 s; Linux uses 30 s).
+//! Fragments are rare on a web host, but an attacker can fragment on purpose (to slip a
+//! request past a monitor that ignores fragments) or flood fragments to exhaust memory.
+//! So reassembly must accept every fragment Linux would, cost the same per fragment
+//! whatever their order, and hold only what arrived: each datagram keeps its received
+//! pieces (never a 64 KiB buffer up front), all datagrams together stay within
+//! [`MAX_FRAGMENT_BYTES`], at most [`MAX_DATAGRAMS_IN_PROGRESS`] are open, and datagrams
+//! older than [`FRAGMENT_TIMEOUT_SECS`] are dropped (RFC 791 suggests 15 s; Linux 30 s).
+//!
+//! Overlaps follow Linux: the first copy of any byte wins. Every overlap is counted, and
+//! an overlap whose bytes differ (an evasion attempt: two readings of one datagram) is
+//! counted apart.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use super::DecodeError;
@@ -14,8 +21,12 @@ use super::DecodeError;
 pub const FRAGMENT_TIMEOUT_SECS: u64 = 30;
 /// At most this many datagrams are reassembled at once.
 pub const MAX_DATAGRAMS_IN_PROGRESS: usize = 1024;
+/// Payload bytes held by all datagrams in progress together.
+pub const MAX_FRAGMENT_BYTES: usize = 4 << 20;
 /// The largest datagram IP can carry.
 const MAX_DATAGRAM_BYTES: u32 = 65_535;
+/// Pieces one datagram may be made of (8-byte fragments of the largest datagram).
+const MAX_PIECES_PER_DATAGRAM: usize = (MAX_DATAGRAM_BYTES as usize).div_ceil(8);
 
 /// One IPv4 or IPv6 fragment, borrowed from the capture buffer.
 #[derive(Debug, Clone, Copy)]
@@ -37,12 +48,17 @@ struct DatagramKey {
     protocol: u8,
 }
 
+/// What a held piece costs beyond its bytes (map node, vector header), charged to the
+/// budget so a flood of 8-byte fragments cannot hide behind its small payloads.
+const PIECE_OVERHEAD_BYTES: usize = 64;
+
 #[derive(Debug)]
 struct Datagram {
     first_seen_secs: u64,
-    data: Vec<u8>,
-    /// Byte ranges received, kept sorted and merged.
-    have: Vec<(u32, u32)>,
+    /// Received pieces by offset, never overlapping.
+    pieces: BTreeMap<u32, Vec<u8>>,
+    /// Payload bytes held (the sum of the pieces' lengths).
+    held: u32,
     total_len: Option<u32>,
 }
 
@@ -56,22 +72,43 @@ pub struct Reassembled {
 }
 
 /// Counters kept by the defragmenter.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct FragmentStats {
     pub fragments: u64,
     pub reassembled: u64,
     pub timed_out: u64,
+    /// New datagrams refused because [`MAX_DATAGRAMS_IN_PROGRESS`] were open.
     pub dropped_over_limit: u64,
+    /// Fragments refused because [`MAX_FRAGMENT_BYTES`] were held.
+    pub dropped_over_memory: u64,
+    /// Fragments that overlapped bytes already received (first copy kept).
+    pub overlaps: u64,
+    /// Overlaps whose bytes differed from the first copy.
+    pub overlap_conflicts: u64,
+    /// Datagrams dropped as inconsistent (two ends, bytes past the end).
+    pub inconsistent: u64,
 }
 
 /// Reassembles IP fragments (first copy of any byte wins, as Linux does).
 #[derive(Debug, Default)]
 pub struct Defragmenter {
     in_progress: HashMap<DatagramKey, Datagram, ahash::RandomState>,
+    held_bytes: usize,
+    last_expire_secs: u64,
     pub stats: FragmentStats,
 }
 
 impl Defragmenter {
+    /// Payload bytes held by the datagrams in progress.
+    pub fn held_bytes(&self) -> usize {
+        self.held_bytes
+    }
+
+    /// Datagrams in progress.
+    pub fn in_progress(&self) -> usize {
+        self.in_progress.len()
+    }
+
     /// Adds one fragment; returns the whole datagram once every byte has arrived.
     pub fn insert(
         &mut self,
@@ -85,63 +122,67 @@ impl Defragmenter {
         if end > MAX_DATAGRAM_BYTES || (frag.more_fragments && len % 8 != 0) {
             return Err(DecodeError::BadFragment);
         }
+        if now_secs > self.last_expire_secs {
+            self.expire(now_secs);
+        }
         let key = DatagramKey {
             src: frag.src,
             dst: frag.dst,
             id: frag.id,
             protocol: frag.protocol,
         };
-        if !self.in_progress.contains_key(&key) {
-            self.expire(now_secs);
-            if self.in_progress.len() >= MAX_DATAGRAMS_IN_PROGRESS {
-                self.stats.dropped_over_limit += 1;
-                return Err(DecodeError::BadFragment);
-            }
+        if !self.in_progress.contains_key(&key)
+            && self.in_progress.len() >= MAX_DATAGRAMS_IN_PROGRESS
+        {
+            self.stats.dropped_over_limit += 1;
+            return Err(DecodeError::BadFragment);
+        }
+        if self.held_bytes + len as usize + PIECE_OVERHEAD_BYTES > MAX_FRAGMENT_BYTES {
+            self.stats.dropped_over_memory += 1;
+            return Err(DecodeError::BadFragment);
         }
         let datagram = self.in_progress.entry(key).or_insert_with(|| Datagram {
             first_seen_secs: now_secs,
-            data: Vec::new(),
-            have: Vec::new(),
+            pieces: BTreeMap::new(),
+            held: 0,
             total_len: None,
         });
+        let consistent = if frag.more_fragments {
+            datagram.total_len.map_or(true, |t| end <= t)
+        } else {
+            datagram.total_len.map_or(true, |t| t == end)
+                && datagram
+                    .pieces
+                    .last_key_value()
+                    .map_or(true, |(s, d)| *s as usize + d.len() <= end as usize)
+        };
+        if !consistent {
+            self.drop_datagram(&key);
+            self.stats.inconsistent += 1;
+            return Err(DecodeError::BadFragment);
+        }
+        let Some(datagram) = self.in_progress.get_mut(&key) else {
+            return Ok(None);
+        };
         if !frag.more_fragments {
-            if datagram.total_len.is_some_and(|t| t != end) {
-                self.in_progress.remove(&key);
-                return Err(DecodeError::BadFragment);
-            }
             datagram.total_len = Some(end);
         }
-        if datagram.data.len() < end as usize {
-            datagram.data.resize(end as usize, 0);
-        }
-        // First copy wins: write only the bytes not yet received.
-        let mut cursor = start;
-        for &(have_start, have_end) in &datagram.have {
-            if have_end <= cursor || have_start >= end {
-                continue;
-            }
-            if have_start > cursor {
-                copy_range(&mut datagram.data, frag, start, cursor, have_start);
-            }
-            cursor = cursor.max(have_end);
-        }
-        if cursor < end {
-            copy_range(&mut datagram.data, frag, start, cursor, end);
-        }
-        merge_range(&mut datagram.have, start, end);
-        let complete = matches!(
-            (datagram.total_len, datagram.have.as_slice()),
-            (Some(total), [(0, have_end)]) if *have_end >= total
-        );
+        let (added, new_pieces) = add_piece(datagram, frag.payload, start, &mut self.stats)?;
+        datagram.held += added;
+        self.held_bytes += added as usize + new_pieces * PIECE_OVERHEAD_BYTES;
+        let complete = datagram.total_len == Some(datagram.held);
         if !complete {
             return Ok(None);
         }
         let Some(done) = self.in_progress.remove(&key) else {
             return Ok(None);
         };
+        self.held_bytes -= charge(&done);
         self.stats.reassembled += 1;
-        let mut payload = done.data;
-        payload.truncate(done.total_len.unwrap_or(0) as usize);
+        let mut payload = Vec::with_capacity(done.held as usize);
+        for piece in done.pieces.values() {
+            payload.extend_from_slice(piece);
+        }
         Ok(Some(Reassembled {
             src: key.src,
             dst: key.dst,
@@ -152,27 +193,255 @@ impl Defragmenter {
 
     /// Drops datagrams whose first fragment is older than the timeout.
     pub fn expire(&mut self, now_secs: u64) {
+        self.last_expire_secs = now_secs;
         let before = self.in_progress.len();
-        self.in_progress
-            .retain(|_, d| now_secs.saturating_sub(d.first_seen_secs) < FRAGMENT_TIMEOUT_SECS);
+        let mut freed = 0usize;
+        self.in_progress.retain(|_, d| {
+            let keep = now_secs.saturating_sub(d.first_seen_secs) < FRAGMENT_TIMEOUT_SECS;
+            if !keep {
+                freed += charge(d);
+            }
+            keep
+        });
+        self.held_bytes -= freed;
         self.stats.timed_out += (before - self.in_progress.len()) as u64;
     }
-}
 
-fn copy_range(data: &mut [u8], frag: &FragmentView<'_>, frag_start: u32, from: u32, to: u32) {
-    let src = &frag.payload[(from - frag_start) as usize..(to - frag_start) as usize];
-    data[from as usize..to as usize].copy_from_slice(src);
-}
-
-fn merge_range(ranges: &mut Vec<(u32, u32)>, start: u32, end: u32) {
-    ranges.push((start, end));
-    ranges.sort_unstable();
-    let mut merged: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
-    for &(s, e) in ranges.iter() {
-        match merged.last_mut() {
-            Some(last) if s <= last.1 => last.1 = last.1.max(e),
-            _ => merged.push((s, e)),
+    fn drop_datagram(&mut self, key: &DatagramKey) {
+        if let Some(d) = self.in_progress.remove(key) {
+            self.held_bytes -= charge(&d);
         }
     }
-    *ranges = merged;
+}
+
+/// What a datagram in progress costs the byte budget.
+fn charge(d: &Datagram) -> usize {
+    d.held as usize + d.pieces.len() * PIECE_OVERHEAD_BYTES
+}
+
+/// Stores the bytes of `payload` (at `start`) not yet received, first copy winning;
+/// returns the new bytes stored and the pieces added. Cost: a map lookup plus the
+/// pieces the fragment overlaps, whatever order fragments arrive in.
+fn add_piece(
+    datagram: &mut Datagram,
+    payload: &[u8],
+    start: u32,
+    stats: &mut FragmentStats,
+) -> Result<(u32, usize), DecodeError> {
+    let end = start + payload.len() as u32;
+    let pieces = &mut datagram.pieces;
+    let mut cursor = start;
+    let mut added = 0u32;
+    let mut new_pieces = 0usize;
+    let mut overlapped = false;
+    let mut conflict = false;
+    while cursor < end {
+        // The piece covering `cursor`, if any, else the next one after it.
+        let covering = pieces
+            .range(..=cursor)
+            .next_back()
+            .filter(|(s, d)| **s as usize + d.len() > cursor as usize)
+            .map(|(s, d)| (*s, d.len() as u32));
+        if let Some((piece_start, piece_len)) = covering {
+            let overlap_end = (piece_start + piece_len).min(end);
+            let ours = &payload[(cursor - start) as usize..(overlap_end - start) as usize];
+            let theirs = pieces
+                .get(&piece_start)
+                .map(|d| &d[(cursor - piece_start) as usize..(overlap_end - piece_start) as usize]);
+            overlapped = true;
+            conflict |= theirs != Some(ours);
+            cursor = overlap_end;
+            continue;
+        }
+        let next_start = pieces
+            .range(cursor..)
+            .next()
+            .map_or(end, |(s, _)| (*s).min(end));
+        if pieces.len() >= MAX_PIECES_PER_DATAGRAM {
+            return Err(DecodeError::BadFragment);
+        }
+        let bytes = &payload[(cursor - start) as usize..(next_start - start) as usize];
+        // In-order arrival extends the piece before instead of adding one.
+        let before = pieces
+            .range_mut(..cursor)
+            .next_back()
+            .filter(|(s, d)| **s as usize + d.len() == cursor as usize);
+        if let Some((_, data)) = before {
+            data.extend_from_slice(bytes);
+        } else {
+            pieces.insert(cursor, bytes.to_vec());
+            new_pieces += 1;
+        }
+        added += next_start - cursor;
+        cursor = next_start;
+    }
+    if overlapped {
+        stats.overlaps += 1;
+    }
+    if conflict {
+        stats.overlap_conflicts += 1;
+    }
+    Ok((added, new_pieces))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn frag(id: u32, offset: u32, more: bool, payload: &[u8]) -> FragmentView<'_> {
+        FragmentView {
+            src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            id,
+            protocol: 6,
+            offset_bytes: offset,
+            more_fragments: more,
+            payload,
+        }
+    }
+
+    fn datagram(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn in_order_fragments_reassemble() {
+        let data = datagram(64);
+        let mut d = Defragmenter::default();
+        assert!(d
+            .insert(&frag(1, 0, true, &data[..24]), 0)
+            .expect("fragment")
+            .is_none());
+        assert!(d
+            .insert(&frag(1, 24, true, &data[24..48]), 0)
+            .expect("fragment")
+            .is_none());
+        let whole = d
+            .insert(&frag(1, 48, false, &data[48..]), 0)
+            .expect("fragment")
+            .expect("fragment");
+        assert_eq!(whole.payload, data);
+        assert_eq!(d.held_bytes(), 0);
+        assert_eq!(d.in_progress(), 0);
+    }
+
+    #[test]
+    fn reverse_and_shuffled_orders_reassemble_the_same_bytes() {
+        let data = datagram(800);
+        let chunks: Vec<(u32, &[u8])> = data
+            .chunks(16)
+            .enumerate()
+            .map(|(i, c)| ((i * 16) as u32, c))
+            .collect();
+        let n = chunks.len();
+        for order in [
+            (0..n).rev().collect::<Vec<_>>(),
+            (0..n)
+                .filter(|i| i % 2 == 1)
+                .chain((0..n).filter(|i| i % 2 == 0))
+                .collect(),
+        ] {
+            let mut d = Defragmenter::default();
+            let mut out = None;
+            for i in order {
+                let (off, c) = chunks[i];
+                if let Some(w) = d.insert(&frag(9, off, i + 1 < n, c), 0).expect("fragment") {
+                    out = Some(w);
+                }
+            }
+            assert_eq!(out.expect("fragment").payload, data);
+        }
+    }
+
+    #[test]
+    fn first_copy_wins_and_conflicting_overlaps_are_counted() {
+        let mut d = Defragmenter::default();
+        d.insert(&frag(2, 0, true, b"AAAAAAAA"), 0)
+            .expect("fragment");
+        // Overlaps the first 8 bytes with different bytes, then adds 8 new ones.
+        d.insert(&frag(2, 0, true, b"BBBBBBBBCCCCCCCC"), 0)
+            .expect("fragment");
+        let whole = d
+            .insert(&frag(2, 16, false, b"DD"), 0)
+            .expect("fragment")
+            .expect("fragment");
+        assert_eq!(whole.payload, b"AAAAAAAACCCCCCCCDD");
+        assert_eq!(d.stats.overlaps, 1);
+        assert_eq!(d.stats.overlap_conflicts, 1);
+    }
+
+    #[test]
+    fn an_identical_retransmitted_fragment_is_an_overlap_without_conflict() {
+        let mut d = Defragmenter::default();
+        d.insert(&frag(3, 0, true, b"AAAAAAAA"), 0)
+            .expect("fragment");
+        d.insert(&frag(3, 0, true, b"AAAAAAAA"), 0)
+            .expect("fragment");
+        assert_eq!((d.stats.overlaps, d.stats.overlap_conflicts), (1, 0));
+        assert_eq!(d.held_bytes(), 8 + PIECE_OVERHEAD_BYTES);
+    }
+
+    #[test]
+    fn bytes_past_the_announced_end_drop_the_datagram() {
+        let mut d = Defragmenter::default();
+        d.insert(&frag(4, 8, false, b"end"), 0).expect("fragment");
+        assert!(d.insert(&frag(4, 16, true, b"AAAAAAAA"), 0).is_err());
+        assert_eq!(d.stats.inconsistent, 1);
+        assert_eq!(d.held_bytes(), 0);
+    }
+
+    #[test]
+    fn memory_is_what_arrived_not_the_datagram_size() {
+        let mut d = Defragmenter::default();
+        // Only the last fragment of a 64 KiB datagram: 8 bytes held, not 64 KiB.
+        d.insert(&frag(5, 65_520, false, b"12345678"), 0)
+            .expect("fragment");
+        assert_eq!(d.held_bytes(), 8 + PIECE_OVERHEAD_BYTES);
+    }
+
+    #[test]
+    fn the_byte_budget_refuses_and_counts() {
+        let mut d = Defragmenter::default();
+        let chunk = vec![0u8; 65_000 / 8 * 8];
+        let mut id = 0;
+        while d.held_bytes() + chunk.len() + PIECE_OVERHEAD_BYTES <= MAX_FRAGMENT_BYTES {
+            d.insert(&frag(id, 0, true, &chunk), 0).expect("fragment");
+            id += 1;
+        }
+        assert!(d.insert(&frag(id, 0, true, &chunk), 0).is_err());
+        assert_eq!(d.stats.dropped_over_memory, 1);
+        assert!(d.held_bytes() <= MAX_FRAGMENT_BYTES);
+    }
+
+    #[test]
+    fn old_datagrams_expire_and_free_their_bytes() {
+        let mut d = Defragmenter::default();
+        d.insert(&frag(6, 0, true, b"AAAAAAAA"), 0)
+            .expect("fragment");
+        d.insert(&frag(7, 0, true, b"AAAAAAAA"), FRAGMENT_TIMEOUT_SECS + 1)
+            .expect("fragment");
+        assert_eq!(d.stats.timed_out, 1);
+        assert_eq!(d.held_bytes(), 8 + PIECE_OVERHEAD_BYTES);
+    }
+
+    #[test]
+    fn many_tiny_fragments_of_one_datagram_stay_linear() {
+        // 8-byte fragments of the largest datagram, in reverse order (the worst case
+        // for an append-and-sort design): 8,191 fragments.
+        let data = datagram(65_528);
+        let mut d = Defragmenter::default();
+        let n = data.len() / 8;
+        let mut out = None;
+        for i in (0..n).rev() {
+            let c = &data[i * 8..i * 8 + 8];
+            if let Some(w) = d
+                .insert(&frag(8, (i * 8) as u32, i + 1 < n, c), 0)
+                .expect("fragment")
+            {
+                out = Some(w);
+            }
+        }
+        assert_eq!(out.expect("fragment").payload, data);
+    }
 }

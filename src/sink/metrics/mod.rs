@@ -119,6 +119,17 @@ pub enum MetricsError {
     Registry(#[from] prometheus::Error),
 }
 
+/// Fragment outcomes, as the `outcome` label of [`names::IP_FRAGMENTS`].
+pub(crate) const IP_FRAGMENT_OUTCOMES: [&str; 7] = [
+    "reassembled",
+    "overlap",
+    "overlap_conflict",
+    "timed_out",
+    "dropped_over_limit",
+    "dropped_over_memory",
+    "inconsistent",
+];
+
 /// What the HTTP caps drop, as the `what` label of [`names::HTTP_CAPPED`].
 pub(crate) const HTTP_CAPPED_WHAT: [&str; 3] = ["header_line", "multipart_part", "multipart_param"];
 
@@ -136,6 +147,10 @@ pub struct Metrics {
     http_resync_scanned_bytes: IntCounter,
     /// Indexed like [`HTTP_CAPPED_WHAT`].
     http_capped: Vec<IntCounter>,
+    /// Indexed like [`IP_FRAGMENT_OUTCOMES`].
+    ip_fragments: Vec<IntCounter>,
+    outside_site: IntCounter,
+    flows_evicted: IntCounter,
 
     capture: Mutex<()>,
     capture_received: IntCounter,
@@ -219,6 +234,12 @@ impl Metrics {
                 &counter_vec(&r, names::HTTP_CAPPED, &[names::LABEL_WHAT])?,
                 HTTP_CAPPED_WHAT.iter().map(|w| vec![*w]),
             )?,
+            ip_fragments: children(
+                &counter_vec(&r, names::IP_FRAGMENTS, &[names::LABEL_OUTCOME])?,
+                IP_FRAGMENT_OUTCOMES.iter().map(|w| vec![*w]),
+            )?,
+            outside_site: counter(&r, names::OUTSIDE_SITE_PACKETS)?,
+            flows_evicted: counter(&r, names::FLOWS_EVICTED)?,
             capture: Mutex::new(()),
             capture_received: counter(&r, names::CAPTURE_RECEIVED)?,
             capture_dropped: triple(capture_dropped)?,
@@ -412,6 +433,24 @@ impl Metrics {
         for (c, n) in self.http_capped.iter().zip(capped) {
             c.inc_by(n);
         }
+        let (fa, fb) = (&after.fragments, &before.fragments);
+        let fragments = [
+            fa.reassembled.saturating_sub(fb.reassembled),
+            fa.overlaps.saturating_sub(fb.overlaps),
+            fa.overlap_conflicts.saturating_sub(fb.overlap_conflicts),
+            fa.timed_out.saturating_sub(fb.timed_out),
+            fa.dropped_over_limit.saturating_sub(fb.dropped_over_limit),
+            fa.dropped_over_memory
+                .saturating_sub(fb.dropped_over_memory),
+            fa.inconsistent.saturating_sub(fb.inconsistent),
+        ];
+        for (c, n) in self.ip_fragments.iter().zip(fragments) {
+            c.inc_by(n);
+        }
+        self.outside_site
+            .inc_by(after.outside_site.saturating_sub(before.outside_site));
+        self.flows_evicted
+            .inc_by(after.flows_evicted.saturating_sub(before.flows_evicted));
     }
 
     /// Adds frames and their wire bytes.

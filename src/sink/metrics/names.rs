@@ -61,6 +61,22 @@ pub const HTTP_CAPPED: MetricName = metric(
     "HTTP items parsed but not kept over a cap (header lines, multipart parts and parameters).",
 );
 
+/// IP fragment reassembly outcomes and limits, by outcome.
+pub const IP_FRAGMENTS: MetricName = metric(
+    "tamperwatch_ip_fragments_total",
+    "IP fragments by outcome (reassembled datagrams, overlaps, conflicting overlaps, timeouts, drops over limits, inconsistent datagrams).",
+);
+/// TCP packets the live capture let through that were not to or from the site.
+pub const OUTSIDE_SITE_PACKETS: MetricName = metric(
+    "tamperwatch_outside_site_packets_total",
+    "TCP packets skipped after decoding as not to or from the site's addresses and ports.",
+);
+/// Flows evicted from a full flow table.
+pub const FLOWS_EVICTED: MetricName = metric(
+    "tamperwatch_flows_evicted_total",
+    "TCP flows evicted from a full flow table.",
+);
+
 // Capture (libpcap statistics).
 
 /// Packets the capture received (libpcap `ps_recv`).
@@ -169,6 +185,7 @@ pub const LABEL_CATEGORY: &str = "category";
 pub const LABEL_RULE: &str = "rule";
 pub const LABEL_REASON: &str = "reason";
 pub const LABEL_WHERE: &str = "where";
+pub const LABEL_OUTCOME: &str = "outcome";
 pub const LABEL_RESULT: &str = "result";
 /// What a cap dropped (`header_line`, `multipart_part`, `multipart_param`).
 pub const LABEL_WHAT: &str = "what";
