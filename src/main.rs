@@ -141,9 +141,9 @@ enum FlaggedCommand {
     },
     /// Delete alerts older than the retention period and give the space back.
     Purge {
-        /// Keep this many days.
-        #[arg(long, value_name = "N", default_value_t = DEFAULT_RETENTION_DAYS)]
-        days: u32,
+        /// Keep this many days [default: the config's `retention.days`, else 30].
+        #[arg(long, value_name = "N")]
+        days: Option<u32>,
     },
 }
 
@@ -249,11 +249,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             command,
         } => {
+            // An explicit --config is read (and must be valid) even with --store: its
+            // `retention.days` is what `purge` keeps.
+            let loaded = config.as_deref().map(Config::load).transpose()?;
+            let retention_days = loaded
+                .as_ref()
+                .map_or(DEFAULT_RETENTION_DAYS, |c| c.retention.days);
             let path = match store {
                 Some(p) => p,
-                None => load_config(config.as_deref())?.store.path,
+                None => loaded.unwrap_or_default().store.path,
             };
-            match run_flagged(&path, command) {
+            match run_flagged(&path, command, retention_days) {
                 Err(e)
                     if e.downcast_ref::<StoreError>()
                         .is_some_and(StoreError::is_broken_pipe) =>
@@ -427,7 +433,7 @@ fn wall_clock() -> Timestamp {
     Timestamp(i64::try_from(micros).unwrap_or(i64::MAX))
 }
 
-fn run_flagged(path: &Path, command: FlaggedCommand) -> anyhow::Result<()> {
+fn run_flagged(path: &Path, command: FlaggedCommand, retention_days: u32) -> anyhow::Result<()> {
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::new(stdout);
     // Filters are checked before the store is opened: bad input is reported as such.
@@ -473,6 +479,7 @@ fn run_flagged(path: &Path, command: FlaggedCommand) -> anyhow::Result<()> {
             out.flush().map_err(StoreError::Output)?;
         }
         FlaggedCommand::Purge { days } => {
+            let days = days.unwrap_or(retention_days);
             let mut store = FlaggedStore::open(path)?;
             let before = store.disk_bytes();
             let purged = store.purge_older_than(wall_clock(), days)?;

@@ -5,9 +5,12 @@
 //! SIGTERM. Start-up failures are checked too: each is one line and exit 1.
 //!
 //! Live capture needs root (CI runs as root); without it, or without nginx, curl or
-//! prometheus on the PATH, a test prints why it is skipped and passes. Every process a
+//! prometheus on the PATH, a test prints why it is skipped and passes, except under
+//! CI=true, where it fails (`support::require`). Every process a
 //! test starts is stopped by its PID when the test ends ([`Proc`]'s `Drop`); all
 //! traffic stays on 127.0.0.1; every wait is bounded.
+
+mod support;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -149,7 +152,7 @@ fn live_skip_reason(tools: &[&str]) -> Option<String> {
 macro_rules! skip_unless_live {
     ($test:expr, $tools:expr) => {
         if let Some(reason) = live_skip_reason($tools) {
-            eprintln!("skipped {}: {reason}", $test);
+            support::require(false, &format!("{}: {reason}", $test));
             return;
         }
     };
@@ -675,7 +678,10 @@ fn run_without_capture_permission_fails_in_one_line() {
     let (out, took) = run_to_exit(command);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.contains("Permission denied (os error 13)") && !stderr.contains("capture.") {
-        eprintln!("skipped permission test: nobody cannot read the test files: {stderr}");
+        support::require(
+            false,
+            &format!("permission test: nobody cannot read the test files: {stderr}"),
+        );
         return;
     }
     assert_refused(&out, took, "capture.interface \"lo\": permission denied");

@@ -1,20 +1,16 @@
 //! The shipped operations files hold up: the systemd unit's exposure score stays at or
 //! below 2.0, and the Prometheus alerting rules, their unit tests, the example scrape
 //! config and the Grafana dashboard's queries pass promtool. Skipped, with the reason
-//! printed, when the tool is missing (scripts/setup.sh test installs them).
+//! printed, when the tool is missing (scripts/setup.sh test installs them); under
+//! CI=true a missing tool fails the test.
+
+mod support;
 
 use std::path::PathBuf;
 use std::process::Command;
 
 fn run_check(script: &str, tool: &str) {
-    let have = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !have {
-        println!("skipped: {tool} is not installed");
+    if !support::require_tool(tool) {
         return;
     }
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

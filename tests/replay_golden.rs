@@ -1,8 +1,11 @@
 //! Replay every bundled capture through the default rules and the canonical site
 //! policy, and compare the flagged events with the golden files committed beside the
 //! captures (`NAME.events.jsonl`). Any difference fails; benign captures' golden files
-//! are empty, so a false positive fails too. `UPDATE_GOLDEN=1` rewrites the files
-//! (review the diff before committing).
+//! are empty, so a false positive fails too. A capture without its golden file fails,
+//! and so does one whose golden file is not committed to git. `UPDATE_GOLDEN=1`
+//! rewrites the files (review the diff before committing).
+
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -58,7 +61,17 @@ fn events_match_golden_files() {
             std::fs::write(&golden, &got).expect("write golden");
             continue;
         }
-        let want = std::fs::read(&golden).unwrap_or_default();
+        let want = match std::fs::read(&golden) {
+            Ok(want) => want,
+            Err(e) => {
+                mismatches.push(format!(
+                    "{}: no golden file {} ({e}); make it with UPDATE_GOLDEN=1, review it, commit it",
+                    pcap.display(),
+                    golden.display()
+                ));
+                continue;
+            }
+        };
         if got != want {
             mismatches.push(format!(
                 "{}: {} events, golden has {}",
@@ -74,6 +87,40 @@ fn events_match_golden_files() {
         mismatches.is_empty(),
         "events differ from golden files:\n{}",
         mismatches.join("\n")
+    );
+}
+
+#[test]
+fn every_capture_has_its_golden_file_committed() {
+    let listed = Command::new("git")
+        .args(["ls-files", "-z", "--", "pcaps"])
+        .current_dir(root())
+        .output();
+    let tracked = match listed {
+        Ok(out) if out.status.success() => out.stdout,
+        _ => {
+            support::require(
+                false,
+                "not a git checkout (or no git): cannot list committed files",
+            );
+            return;
+        }
+    };
+    let tracked: std::collections::BTreeSet<PathBuf> = tracked
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| root().join(String::from_utf8_lossy(p).as_ref()))
+        .collect();
+    let uncommitted: Vec<String> = captures()
+        .iter()
+        .map(|pcap| pcap.with_extension("events.jsonl"))
+        .filter(|golden| !tracked.contains(golden))
+        .map(|golden| golden.display().to_string())
+        .collect();
+    assert!(
+        uncommitted.is_empty(),
+        "golden files missing from git (UPDATE_GOLDEN=1, review, git add):\n{}",
+        uncommitted.join("\n")
     );
 }
 

@@ -493,3 +493,30 @@ fn measures_insert_rate() {
         assert_eq!(stats.committed, n);
     }
 }
+
+#[test]
+fn purge_keeps_the_configs_retention_days_unless_told_otherwise() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = seeded(dir.path());
+    let config = dir.path().join("tamperwatch.yaml");
+    fs::write(
+        &config,
+        format!("store:\n  path: {}\nretention:\n  days: 2\n", db.display()),
+    )
+    .expect("write config");
+    let config = config.to_str().expect("utf-8 path");
+    let purge = tamperwatch(&["flagged", "purge", "--config", config]);
+    assert!(purge.status.success(), "{}", stderr(&purge));
+    // The three alerts of the last hour stay; the 3-day and the old one go.
+    assert!(
+        stdout(&purge).starts_with("purged 3 alerts older than 2 days"),
+        "{}",
+        stdout(&purge)
+    );
+    // An explicit --days wins over the config.
+    let purge = tamperwatch(&["flagged", "purge", "--config", config, "--days", "1"]);
+    assert!(stdout(&purge).starts_with("purged 0 alerts older than 1 days"));
+    let db = db.to_str().expect("utf-8 path");
+    let list = tamperwatch(&["flagged", "list", "--store", db]);
+    assert_eq!(table_rows(&list).len(), 3);
+}

@@ -1,6 +1,8 @@
 //! Every one of Zeek's 87 HTTP test captures (pcaps/third_party/zeek/traces, BSD-3)
 //! replays with no panic and no hang, and all of them together in bounded memory.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -59,8 +61,10 @@ fn every_trace_replays_without_panic_or_hang() {
 #[test]
 fn all_traces_together_stay_in_bounded_memory() {
     let time = PathBuf::from("/usr/bin/time");
-    if !time.exists() {
-        println!("skipped: /usr/bin/time (GNU time) is not installed; scripts/test.sh installs it");
+    if !support::require(
+        time.exists(),
+        "/usr/bin/time (GNU time) is not installed; scripts/test.sh installs it",
+    ) {
         return;
     }
     let out = Command::new(time)

@@ -3,26 +3,33 @@
 //! Workers hand alerts to an [`EventHandle`], which queues a copy (at most
 //! [`EVENT_QUEUE_CAPACITY`]) and never waits; a full queue drops the alert and counts it
 //! (`tamperwatch_events_dropped_total`). One writer thread owns the file, opened in
-//! append mode (`-` is stdout), writes through [`EventLog`], and flushes whenever its
-//! queue runs empty, so an event reaches the file within milliseconds while a burst
-//! costs one write per buffer, not per event. [`EventWriter::reopen`] reopens the file
-//! after log rotation; [`EventWriter::close`] writes everything queued and flushes.
-//! Nothing here logs an alert's content.
+//! append mode (`-` is stdout), encodes events as EVE lines into a batch, and writes
+//! the batch whenever its queue runs empty (or the batch reaches
+//! [`MAX_BATCH_BYTES`]), so an event reaches the file within milliseconds while a
+//! burst costs one write per batch, not per event. [`EventWriter::reopen`] reopens the
+//! file after log rotation; [`EventWriter::close`] writes everything queued.
+//!
+//! The file gets whole lines or nothing: when a write fails part-way (disk full), the
+//! file is cut back to the end of the last whole line, every event not written whole
+//! is counted as dropped, and the next batch tries again, so writing resumes by itself
+//! when space comes back. Nothing here logs an alert's content.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{self, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::DaemonError;
 use crate::detect::alert::Alert;
-use crate::sink::events::EventLog;
+use crate::sink::events::EveAlert;
 use crate::sink::metrics::Metrics;
 use crate::sink::{AlertSink, SinkError};
 
 /// Alerts waiting for the writer, at most.
 pub const EVENT_QUEUE_CAPACITY: usize = 4096;
+/// A batch is written once it holds this many bytes, even if more events wait.
+pub const MAX_BATCH_BYTES: usize = 256 * 1024;
 
 enum Message {
     Alert(Box<Alert>),
@@ -36,11 +43,107 @@ enum Destination {
 }
 
 impl Destination {
-    fn open(&self) -> std::io::Result<Box<dyn Write + Send>> {
+    fn open(&self) -> std::io::Result<Output> {
         match self {
-            Destination::Stdout => Ok(Box::new(std::io::stdout())),
-            Destination::File(path) => Ok(Box::new(append(path)?)),
+            Destination::Stdout => Ok(Output::Stdout(std::io::stdout())),
+            Destination::File(path) => Ok(Output::File {
+                file: append(path)?,
+                torn: false,
+            }),
         }
+    }
+}
+
+/// The open destination.
+enum Output {
+    Stdout(std::io::Stdout),
+    File {
+        file: File,
+        /// A failed write left part of a line that could not be cut off: the next
+        /// write starts a new line first, so no two events share a line.
+        torn: bool,
+    },
+}
+
+impl Output {
+    /// Writes `batch` and returns how many of its lines are now whole in the output,
+    /// with the error that stopped it, if any. On an error the file is cut back to
+    /// the end of its last whole line.
+    fn write_lines(&mut self, batch: &Batch) -> (usize, Option<io::Error>) {
+        if let Output::File {
+            file,
+            torn: torn @ true,
+        } = self
+        {
+            match write_all_counted(file, b"\n") {
+                (_, None) => *torn = false,
+                (_, Some(e)) => return (0, Some(e)),
+            }
+        }
+        let start = match self {
+            Output::Stdout(_) => None,
+            Output::File { file, .. } => file.metadata().ok().map(|m| m.len()),
+        };
+        let (written, error) = write_all_counted(self.writer(), &batch.bytes);
+        let error = error.or_else(|| self.writer().flush().err());
+        let whole = batch.ends.partition_point(|&end| end <= written);
+        let kept = whole.checked_sub(1).map_or(0, |i| batch.ends[i]);
+        if error.is_some() && kept < written {
+            if let (Output::File { file, torn }, Some(start)) = (&mut *self, start) {
+                if let Err(e) = file.set_len(start + kept as u64) {
+                    tracing::warn!(error = %e, "events: cannot cut off a partly written line");
+                    *torn = true;
+                }
+            }
+        }
+        (whole, error)
+    }
+
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Output::Stdout(out) => out,
+            Output::File { file, .. } => file,
+        }
+    }
+}
+
+/// Writes all of `bytes` unless an error stops it; returns the bytes written.
+fn write_all_counted(out: &mut dyn Write, bytes: &[u8]) -> (usize, Option<io::Error>) {
+    let mut written = 0;
+    while written < bytes.len() {
+        match out.write(&bytes[written..]) {
+            Ok(0) => return (written, Some(io::ErrorKind::WriteZero.into())),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (written, Some(e)),
+        }
+    }
+    (written, None)
+}
+
+/// EVE lines waiting to be written, and where each one ends.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Batch {
+    /// Appends one alert's line; `false` (nothing appended) if it cannot be encoded.
+    fn push(&mut self, alert: &Alert) -> bool {
+        let start = self.bytes.len();
+        if serde_json::to_writer(&mut self.bytes, &EveAlert::of(alert)).is_err() {
+            self.bytes.truncate(start);
+            return false;
+        }
+        self.bytes.push(b'\n');
+        self.ends.push(self.bytes.len());
+        true
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
     }
 }
 
@@ -145,30 +248,31 @@ impl AlertSink for EventHandle {
     }
 }
 
-/// The writer thread: write what arrives, flush when nothing more is waiting.
-fn write_events(
-    rx: Receiver<Message>,
-    out: Box<dyn Write + Send>,
-    destination: Destination,
-    metrics: &Metrics,
-) {
-    let mut log = EventLog::new(BufWriter::new(out));
-    let mut failing = false;
+/// The writer thread: encode what arrives, write when nothing more is waiting.
+fn write_events(rx: Receiver<Message>, out: Output, destination: Destination, metrics: &Metrics) {
+    let mut sink = LineSink {
+        out,
+        batch: Batch::default(),
+        dropped_in_run: 0,
+    };
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
-        // Bounded, so a steady stream of alerts still gets flushed.
+        // Bounded, so a steady stream of alerts still gets written.
         let mut budget = EVENT_QUEUE_CAPACITY;
         while let Some(message) = next.take() {
             match message {
                 Message::Alert(alert) => {
-                    let result = log.record(&alert);
-                    note(&mut failing, result, metrics);
+                    if !sink.batch.push(&alert) {
+                        metrics.add_events_dropped(1);
+                    }
+                    if sink.batch.bytes.len() >= MAX_BATCH_BYTES {
+                        sink.write(metrics);
+                    }
                 }
                 Message::Reopen => {
-                    let flushed = log.flush();
-                    note(&mut failing, flushed, metrics);
+                    sink.write(metrics);
                     match destination.open() {
-                        Ok(out) => log = EventLog::new(BufWriter::new(out)),
+                        Ok(out) => sink.out = out,
                         Err(e) => {
                             tracing::warn!(error = %e, "events: reopen failed; still writing to the old file")
                         }
@@ -180,23 +284,45 @@ fn write_events(
                 next = rx.try_recv().ok();
             }
         }
-        let flushed = log.flush();
-        note(&mut failing, flushed, metrics);
+        sink.write(metrics);
     }
-    let flushed = log.flush();
-    note(&mut failing, flushed, metrics);
+    sink.write(metrics);
 }
 
-/// Counts a failed write as a dropped event and logs the first of a run of failures.
-fn note(failing: &mut bool, result: Result<(), SinkError>, metrics: &Metrics) {
-    match result {
-        Ok(()) => *failing = false,
-        Err(e) => {
-            metrics.add_events_dropped(1);
-            if !*failing {
-                tracing::error!(error = %e, "events: write failed; events are being lost");
+/// The output and the batch on its way to it.
+struct LineSink {
+    out: Output,
+    batch: Batch,
+    /// Events dropped since writes started failing (0 while they succeed).
+    dropped_in_run: u64,
+}
+
+impl LineSink {
+    /// Writes the batch; counts every event not written whole as dropped and logs the
+    /// first failure of a run and the recovery after it.
+    fn write(&mut self, metrics: &Metrics) {
+        if self.batch.ends.is_empty() {
+            return;
+        }
+        let (whole, error) = self.out.write_lines(&self.batch);
+        let dropped = (self.batch.ends.len() - whole) as u64;
+        self.batch.clear();
+        match error {
+            None if self.dropped_in_run > 0 => {
+                tracing::info!(
+                    dropped = self.dropped_in_run,
+                    "events: writing again after failed writes"
+                );
+                self.dropped_in_run = 0;
             }
-            *failing = true;
+            None => {}
+            Some(e) => {
+                metrics.add_events_dropped(dropped);
+                if self.dropped_in_run == 0 {
+                    tracing::error!(error = %e, "events: write failed; events are being lost");
+                }
+                self.dropped_in_run += dropped.max(1);
+            }
         }
     }
 }

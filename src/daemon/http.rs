@@ -6,20 +6,24 @@
 //! framework because it needs so little, and so every limit is visible here: a request
 //! head is read for at most [`READ_TIMEOUT`] and [`MAX_REQUEST_HEAD_BYTES`], a response
 //! is written for at most [`WRITE_TIMEOUT`], and at most [`MAX_CONNECTIONS`] are served
-//! at once; connections past that get a 503 at once instead of queueing. A slow or
-//! hostile client therefore holds one slot for a bounded time and never delays the
-//! others. Client addresses are neither logged nor kept.
+//! at once. When every slot is taken, a fresh connection takes the slot of the oldest
+//! connection still waiting for its request head (that one is closed without an
+//! answer): idle or trickling clients, however many, cannot starve a scrape. Only when
+//! every slot is busy answering does a new connection get a 503 at once instead of
+//! queueing. A slow or hostile client therefore holds one slot for a bounded time and
+//! never delays the others. Client addresses are neither logged nor kept.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{oneshot, Semaphore};
 
 use crate::sink::metrics::{self, Metrics};
 
@@ -33,6 +37,8 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_CONNECTIONS: usize = 64;
 /// Headers parsed in a request; more get 431.
 const MAX_HEADERS: usize = 64;
+/// Longest wait for an evicted idle connection to hand back its slot.
+const EVICTION_WAIT: Duration = Duration::from_millis(200);
 /// Pause after a failed accept (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -116,21 +122,31 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(endpoint.limits.max_connections));
+    let idle = IdleQueue::default();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
-                    let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                    let slot = match Arc::clone(&slots).try_acquire_owned() {
+                        Ok(slot) => Some(slot),
+                        Err(_) if idle.evict_oldest() => {
+                            let freed = Arc::clone(&slots).acquire_owned();
+                            tokio::time::timeout(EVICTION_WAIT, freed).await.ok().and_then(Result::ok)
+                        }
+                        Err(_) => None,
+                    };
+                    let Some(slot) = slot else {
                         // Best effort and non-blocking: the kernel buffer of a new
                         // socket takes this whole reply.
                         let _ = stream.try_write(&Response::busy().to_bytes(false));
                         continue;
                     };
+                    let evicted = idle.push();
                     let endpoint = Arc::clone(&endpoint);
                     tokio::spawn(async move {
-                        handle(stream, &endpoint).await;
+                        handle(stream, &endpoint, evicted).await;
                         drop(slot);
                     });
                 }
@@ -143,15 +159,49 @@ pub async fn serve(
     }
 }
 
-/// Reads one request, answers it, closes.
-async fn handle(mut stream: TcpStream, endpoint: &MetricsEndpoint) {
+/// Connections still waiting for their request head, oldest first. Each entry wakes
+/// its connection to close; a connection that has its head drops its receiver, so its
+/// entry is skipped and pruned. Never longer than the number of slots plus those
+/// finished entries, which each push prunes.
+#[derive(Default)]
+struct IdleQueue {
+    waiting: Mutex<VecDeque<oneshot::Sender<()>>>,
+}
+
+impl IdleQueue {
+    /// Registers a new connection (the newest); it is evicted when the receiver fires.
+    fn push(&self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        waiting.retain(|tx| !tx.is_closed());
+        waiting.push_back(tx);
+        rx
+    }
+
+    /// Tells the oldest connection still reading its head to close; `false` if none.
+    fn evict_oldest(&self) -> bool {
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        while let Some(tx) = waiting.pop_front() {
+            if tx.send(()).is_ok() {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Reads one request, answers it, closes. Closes without an answer if `evicted` fires
+/// while the head is still being read (a fresh connection needs the slot).
+async fn handle(mut stream: TcpStream, endpoint: &MetricsEndpoint, evicted: oneshot::Receiver<()>) {
     let _ = stream.set_nodelay(true);
     let limits = endpoint.limits;
-    let head = tokio::time::timeout(
-        limits.read_timeout,
-        read_head(&mut stream, limits.max_head_bytes),
-    )
-    .await;
+    let head = tokio::select! {
+        head = tokio::time::timeout(
+            limits.read_timeout,
+            read_head(&mut stream, limits.max_head_bytes),
+        ) => head,
+        Ok(()) = evicted => return,
+    };
     let (response, is_head) = match head {
         Err(_elapsed) => (
             Response::plain(408, "Request Timeout", "request timeout\n"),

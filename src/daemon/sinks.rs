@@ -122,6 +122,7 @@ impl AlertSinks {
                 committed = stats.committed,
                 dropped = stats.dropped,
                 lost = stats.lost,
+                recreated = stats.recreated,
                 "flagged store closed"
             ),
             Err(e) => tracing::error!(error = %e, "closing the flagged store"),

@@ -787,6 +787,7 @@ fn writer_drops_when_full_and_never_blocks() {
         queue_capacity: 4,
         batch_max: 1,
         batch_interval: Duration::from_secs(60),
+        ..WriterSettings::default()
     };
     let writer = StoreWriter::spawn(store, settings).expect("spawn");
     let handle = writer.handle();
@@ -819,7 +820,11 @@ fn writer_counts_a_failed_commit_and_carries_on() {
     let (store, path) = writer_store(dir.path(), Duration::from_millis(100));
     let holder = Connection::open(&path).expect("raw");
     holder.execute_batch("BEGIN IMMEDIATE").expect("lock");
-    let writer = StoreWriter::spawn(store, WriterSettings::default()).expect("spawn");
+    let settings = WriterSettings {
+        busy_retry_for: Duration::ZERO,
+        ..WriterSettings::default()
+    };
+    let writer = StoreWriter::spawn(store, settings).expect("spawn");
     let handle = writer.handle();
     for i in 0..3 {
         assert!(handle.try_record(upload_alert(i)));

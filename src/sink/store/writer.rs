@@ -10,6 +10,12 @@
 //! commit (disk full, a lock held too long) loses that batch, is counted and logged
 //! without any client address, and the writer carries on.
 //!
+//! Two faults are recovered rather than lost (see `recover`): a store locked by another
+//! connection is retried with backoff for [`WriterSettings::busy_retry_for`] before the
+//! batch is given up, and a store file deleted or replaced under the writer is noticed
+//! (device and inode, checked around every batch), recreated with its schema, counted
+//! ([`WriterStats::recreated`]) and logged, so later alerts land in the new file.
+//!
 //! The batch interval is measured on the monotonic clock: it paces I/O, it never
 //! decides what is flagged, so replay output stays deterministic.
 
@@ -20,6 +26,9 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::{FlaggedStore, StoreError};
+use recover::{Backoff, StoreFile};
+
+mod recover;
 use crate::detect::alert::Alert;
 use crate::sink::{AlertSink, SinkError};
 use crate::time::Timestamp;
@@ -30,6 +39,8 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
 pub const DEFAULT_BATCH_MAX: usize = 512;
 /// Longest an alert waits before its batch is committed.
 pub const DEFAULT_BATCH_INTERVAL: Duration = Duration::from_millis(200);
+/// How long a batch that finds the store locked is retried before it is given up.
+pub const DEFAULT_BUSY_RETRY_FOR: Duration = Duration::from_secs(30);
 
 /// How the writer batches.
 #[derive(Debug, Clone)]
@@ -37,6 +48,10 @@ pub struct WriterSettings {
     pub queue_capacity: usize,
     pub batch_max: usize,
     pub batch_interval: Duration,
+    /// Retry budget for a commit that finds the store locked (beyond the store's own
+    /// busy timeout); past it the batch is dropped and counted in
+    /// [`WriterStats::lost`].
+    pub busy_retry_for: Duration,
 }
 
 impl Default for WriterSettings {
@@ -45,6 +60,7 @@ impl Default for WriterSettings {
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             batch_max: DEFAULT_BATCH_MAX,
             batch_interval: DEFAULT_BATCH_INTERVAL,
+            busy_retry_for: DEFAULT_BUSY_RETRY_FOR,
         }
     }
 }
@@ -58,6 +74,8 @@ pub struct WriterCounters {
     commits: AtomicU64,
     write_errors: AtomicU64,
     lost: AtomicU64,
+    recreated: AtomicU64,
+    busy_retries: AtomicU64,
 }
 
 impl WriterCounters {
@@ -71,6 +89,8 @@ impl WriterCounters {
             commits: get(&self.commits),
             write_errors: get(&self.write_errors),
             lost: get(&self.lost),
+            recreated: get(&self.recreated),
+            busy_retries: get(&self.busy_retries),
         }
     }
 
@@ -95,6 +115,10 @@ pub struct WriterStats {
     pub write_errors: u64,
     /// Alerts lost in failed commits.
     pub lost: u64,
+    /// Times the store file was found deleted or replaced and made again.
+    pub recreated: u64,
+    /// Commit attempts repeated because the store was locked.
+    pub busy_retries: u64,
 }
 
 enum Msg {
@@ -171,7 +195,8 @@ impl StoreWriter {
         let (tx, rx) = mpsc::sync_channel(settings.queue_capacity.max(1));
         let counters = Arc::new(WriterCounters::default());
         let worker = Worker {
-            store,
+            file: StoreFile::of(&store),
+            store: Some(store),
             batch: Vec::with_capacity(settings.batch_max.max(1)),
             due: None,
             settings,
@@ -263,7 +288,9 @@ impl AlertSink for StoreWriter {
 
 /// The writer thread's state.
 struct Worker {
-    store: FlaggedStore,
+    /// `None` after a recreation failed; the next batch tries again.
+    store: Option<FlaggedStore>,
+    file: StoreFile,
     /// Unboxed on arrival: the queue holds boxes so its slots stay pointer-sized.
     batch: Vec<Alert>,
     /// When the oldest pending alert must be committed.
@@ -318,7 +345,10 @@ impl Worker {
             }
             Msg::Purge { now, days, reply } => {
                 let _ = self.commit();
-                let _ = reply.send(self.store.purge_older_than(now, days));
+                let purged = self
+                    .current_store()
+                    .and_then(|store| store.purge_older_than(now, days));
+                let _ = reply.send(purged);
             }
             // A second shutdown while draining: the first one is already finishing.
             Msg::Shutdown(reply) => {
@@ -333,7 +363,7 @@ impl Worker {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let result = self.store.insert_batch(&self.batch);
+        let result = self.insert_pending();
         let rows = self.batch.len() as u64;
         self.batch.clear();
         match result {
@@ -352,9 +382,59 @@ impl Worker {
         }
     }
 
+    /// Inserts the pending batch into the file now at the store's path: retries while
+    /// the store is locked (within the budget), and writes the batch again into a new
+    /// file if the old one vanished during the commit.
+    fn insert_pending(&mut self) -> Result<u64, StoreError> {
+        let mut backoff = Backoff::new(self.settings.busy_retry_for);
+        let mut rewritten = false;
+        loop {
+            let result = match self.ensure_current() {
+                Ok(()) => match self.store.as_mut() {
+                    Some(store) => store.insert_batch(&self.batch),
+                    None => Err(StoreError::WriterStopped),
+                },
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(n) if rewritten || self.file.unchanged() => return Ok(n),
+                // Committed into a file deleted meanwhile: not durable, write it again.
+                Ok(_) => rewritten = true,
+                Err(StoreError::Locked { .. }) if backoff.wait() => {
+                    self.counters.busy_retries.fetch_add(1, Ordering::AcqRel);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The open store, after making sure it is still the file at the store's path;
+    /// recreates it (counted and logged) when the file was deleted or replaced.
+    fn current_store(&mut self) -> Result<&mut FlaggedStore, StoreError> {
+        self.ensure_current()?;
+        self.store.as_mut().ok_or(StoreError::WriterStopped)
+    }
+
+    /// See [`Worker::current_store`].
+    fn ensure_current(&mut self) -> Result<(), StoreError> {
+        if self.store.is_none() || !self.file.unchanged() {
+            if let Some(old) = self.store.take() {
+                // Closing removes the old -wal and -shm, which belong to the old file.
+                let _ = old.close();
+                self.counters.recreated.fetch_add(1, Ordering::AcqRel);
+                tracing::warn!(
+                    path = %self.file.path().display(),
+                    "flagged store file was deleted or replaced; recreating it"
+                );
+            }
+            self.store = Some(self.file.reopen()?);
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<(), StoreError> {
         let committed = self.commit();
-        let checkpointed = self.store.checkpoint();
+        let checkpointed = self.current_store().and_then(|store| store.checkpoint());
         committed.and(checkpointed)
     }
 }
