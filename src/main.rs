@@ -17,7 +17,7 @@ use tamperwatch::sink::events::EventLog;
 use tamperwatch::sink::inspect::InspectLog;
 use tamperwatch::sink::store::report::{self, DEFAULT_LIST_LIMIT};
 use tamperwatch::sink::store::{
-    AddressMode, AddressPolicy, ExportFormat, FilterSpec, FlaggedStore, StoreError,
+    AddressMode, AddressPolicy, ExportFormat, FilterSpec, FlaggedStore, ImportError, StoreError,
     DEFAULT_RETENTION_DAYS,
 };
 use tamperwatch::sink::AlertSink;
@@ -122,6 +122,9 @@ enum FlaggedCommand {
     Show {
         /// The alert's id, as `list` prints it.
         id: i64,
+        /// Only if it was imported from this host.
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
     },
     /// Alerts as EVE JSON lines or CSV, oldest first.
     Export {
@@ -138,6 +141,20 @@ enum FlaggedCommand {
     Stats {
         #[command(flatten)]
         filters: FilterArgs,
+    },
+    /// Load EVE lines from other hosts into this store (created if missing).
+    ///
+    /// Each line becomes one row tagged with its host: --host, else the line's own
+    /// `host` field, else the file's name without extension (the rsyslog collector
+    /// writes HOSTNAME.jsonl). Importing a line twice stores it once. Bad lines are
+    /// reported as FILE:LINE and skipped; a file with no EVE alert at all exits 1.
+    Import {
+        /// The host every line of these files came from.
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
+        /// Files of EVE JSON lines.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Delete alerts older than the retention period and give the space back.
     Purge {
@@ -166,6 +183,9 @@ struct FilterArgs {
     /// A source address or CIDR network.
     #[arg(long, value_name = "CIDR")]
     src: Option<String>,
+    /// Only alerts imported from this host (`flagged import`).
+    #[arg(long, value_name = "NAME")]
+    host: Option<String>,
 }
 
 impl FilterArgs {
@@ -176,6 +196,7 @@ impl FilterArgs {
             category: self.category,
             rule: self.rule,
             src: self.src,
+            host: self.host,
             limit,
         }
     }
@@ -249,10 +270,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             command,
         } => {
-            let path = match store {
-                Some(p) => p,
-                None => load_config(config.as_deref())?.store.path,
-            };
+            let loaded = load_config(config.as_deref())?;
+            let path = store.unwrap_or_else(|| loaded.store.path.clone());
+            if let FlaggedCommand::Import { host, files } = &command {
+                return run_import(&path, &loaded, host.as_deref(), files);
+            }
             match run_flagged(&path, command) {
                 Err(e)
                     if e.downcast_ref::<StoreError>()
@@ -452,8 +474,15 @@ fn run_flagged(path: &Path, command: FlaggedCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        FlaggedCommand::Show { id } => {
+        FlaggedCommand::Show { id, host } => {
             let alert = FlaggedStore::open(path)?.show(id)?;
+            if host.is_some() && alert.host != host {
+                anyhow::bail!(
+                    "flagged store {}: alert {id} was not imported from host {}",
+                    path.display(),
+                    host.unwrap_or_default()
+                );
+            }
             report::write_details(&mut out, &alert).map_err(StoreError::Output)?;
             out.flush().map_err(StoreError::Output)?;
         }
@@ -472,6 +501,8 @@ fn run_flagged(path: &Path, command: FlaggedCommand) -> anyhow::Result<()> {
             report::write_stats(&mut out, &stats).map_err(StoreError::Output)?;
             out.flush().map_err(StoreError::Output)?;
         }
+        // Handled by `run_import` before the store is opened here.
+        FlaggedCommand::Import { .. } => {}
         FlaggedCommand::Purge { days } => {
             let mut store = FlaggedStore::open(path)?;
             let before = store.disk_bytes();
@@ -485,6 +516,62 @@ fn run_flagged(path: &Path, command: FlaggedCommand) -> anyhow::Result<()> {
             .map_err(StoreError::Output)?;
             out.flush().map_err(StoreError::Output)?;
         }
+    }
+    Ok(())
+}
+
+/// `flagged import`: every file, one summary line each on stdout, bad lines on stderr
+/// as FILE:LINE. A file that cannot be imported (unreadable, not EVE) is named and
+/// skipped, and the exit is 1 once all files are done.
+fn run_import(
+    path: &Path,
+    config: &Config,
+    host: Option<&str>,
+    files: &[PathBuf],
+) -> anyhow::Result<()> {
+    let mode: AddressMode = config
+        .store
+        .source_address
+        .parse()
+        .map_err(anyhow::Error::msg)?;
+    let policy = AddressPolicy::for_store(mode, path)?;
+    let mut store = FlaggedStore::create(path)?.with_address_policy(policy);
+    let mut failed = Vec::new();
+    for file in files {
+        match store.import_file(file, host) {
+            Ok(r) => {
+                for (line, reason) in &r.bad_lines {
+                    eprintln!("{}:{line}: {reason}", file.display());
+                }
+                let unnamed = r.bad.saturating_sub(r.bad_lines.len() as u64);
+                if unnamed > 0 {
+                    eprintln!("{}: and {unnamed} more bad lines", file.display());
+                }
+                let tail = if r.incomplete_tail {
+                    ", last line incomplete (left for the next import)"
+                } else {
+                    ""
+                };
+                println!(
+                    "{}: {} lines: {} imported, {} already stored, {} bad, {} trimmed{tail}",
+                    file.display(),
+                    r.lines,
+                    r.imported,
+                    r.duplicates,
+                    r.bad,
+                    r.trimmed
+                );
+            }
+            Err(ImportError::Store(e)) => return Err(e.into()),
+            Err(e) => {
+                eprintln!("tamperwatch: {e}");
+                failed.push(file.display().to_string());
+            }
+        }
+    }
+    store.close()?;
+    if !failed.is_empty() {
+        anyhow::bail!("not imported: {}", failed.join(", "));
     }
     Ok(())
 }

@@ -133,7 +133,10 @@ impl Lab {
             (&lab.host_ns, &veth_h, &lab.host_ip),
             (&lab.collector_ns, &veth_c, &lab.collector_ip),
         ] {
-            sh("ip", &["-n", ns, "addr", "add", &format!("{ip}/30"), "dev", dev]);
+            sh(
+                "ip",
+                &["-n", ns, "addr", "add", &format!("{ip}/30"), "dev", dev],
+            );
             sh("ip", &["-n", ns, "link", "set", dev, "up"]);
             sh("ip", &["-n", ns, "link", "set", "lo", "up"]);
         }

@@ -96,7 +96,11 @@ fn replayed_events(dir: &Path) -> Vec<String> {
     );
     let text = fs::read_to_string(&events).expect("replayed events");
     let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    assert!(lines.len() > 100, "too few events to test with: {}", lines.len());
+    assert!(
+        lines.len() > 100,
+        "too few events to test with: {}",
+        lines.len()
+    );
     lines
 }
 
@@ -139,8 +143,16 @@ fn compare(sent: &[String], got: &[String]) -> (u64, u64) {
     for l in got {
         *balance.entry(l).or_default() -= 1;
     }
-    let lost = balance.values().filter(|&&n| n > 0).map(|&n| n as u64).sum();
-    let extra = balance.values().filter(|&&n| n < 0).map(|&n| (-n) as u64).sum();
+    let lost = balance
+        .values()
+        .filter(|&&n| n > 0)
+        .map(|&n| n as u64)
+        .sum();
+    let extra = balance
+        .values()
+        .filter(|&&n| n < 0)
+        .map(|&n| (-n) as u64)
+        .sum();
     (lost, extra)
 }
 
@@ -183,7 +195,10 @@ fn every_event_arrives_once_across_a_collector_restart() {
             ),
             ("/var/spool/rsyslog", &host_work.to_string_lossy()),
             ("collector.example.gov", &lab.collector_ip),
-            ("action.resumeInterval=\"10\"", "action.resumeInterval=\"1\""),
+            (
+                "action.resumeInterval=\"10\"",
+                "action.resumeInterval=\"1\"",
+            ),
         ],
         &t.join("host.conf"),
     );
@@ -194,7 +209,9 @@ fn every_event_arrives_once_across_a_collector_restart() {
     );
 
     let one_round = replayed_events(t);
-    let sent: Vec<String> = (0..ROUNDS).flat_map(|_| one_round.iter().cloned()).collect();
+    let sent: Vec<String> = (0..ROUNDS)
+        .flat_map(|_| one_round.iter().cloned())
+        .collect();
     let third = sent.len() / 3;
     let (phase1, rest) = sent.split_at(third);
     let (phase2, phase3) = rest.split_at(third);
@@ -222,7 +239,13 @@ fn every_event_arrives_once_across_a_collector_restart() {
     append(&events_file, phase1);
     let arrived = wait_until(DELIVERY_WAIT, || received(&out_dir).len() >= phase1.len());
     let got = received(&out_dir);
-    assert!(arrived, "{} of {} arrived\n{}", got.len(), phase1.len(), logs());
+    assert!(
+        arrived,
+        "{} of {} arrived\n{}",
+        got.len(),
+        phase1.len(),
+        logs()
+    );
     assert_eq!(compare(phase1, &got), (0, 0), "phase 1\n{}", logs());
 
     // Phase 2: stop the collector mid-stream (lines still in flight), keep writing.
@@ -257,7 +280,13 @@ fn every_event_arrives_once_across_a_collector_restart() {
         at_restart < phase1.len() + phase2.len(),
         "nothing was held back while the collector was down: the restart tested nothing"
     );
-    assert!(arrived, "{} of {} arrived\n{}", got.len(), sent.len(), logs());
+    assert!(
+        arrived,
+        "{} of {} arrived\n{}",
+        got.len(),
+        sent.len(),
+        logs()
+    );
     assert_eq!((lost, duplicated), (0, 0), "{}", logs());
     drop(lab);
 }

@@ -2,7 +2,7 @@
 //!
 //! Every filter becomes a bound parameter of one `WHERE` clause (never text pasted into
 //! SQL), served by the indexes of [`schema`](super::schema): time, category, rule,
-//! signature id, and the 16-byte source key for CIDR ranges. `list` gives the newest
+//! signature id, the 16-byte source key for CIDR ranges, and the host of imported rows. `list` gives the newest
 //! first; `export` streams the oldest first, row by row, without collecting.
 
 use std::io::Write;
@@ -96,6 +96,10 @@ fn where_clause(f: &Filters) -> (String, Vec<Value>) {
         terms.push("src_key >= ? AND src_key <= ?");
         values.push(Value::Blob(lo.to_vec()));
         values.push(Value::Blob(hi.to_vec()));
+    }
+    if let Some(host) = &f.host {
+        terms.push("host = ?");
+        values.push(Value::Text(host.clone()));
     }
     if terms.is_empty() {
         (String::new(), values)
@@ -292,6 +296,7 @@ mod tests {
             category: Some(Category::Upload),
             rule: Some(RuleRef::Name("x'; DROP TABLE alerts; --".into())),
             src: Some("198.51.100.0/24".parse().expect("net")),
+            host: Some("web1".into()),
             limit: Some(3),
         };
         let (wh, values) = where_clause(&f);
