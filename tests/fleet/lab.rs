@@ -194,15 +194,15 @@ impl Drop for Lab {
 }
 
 /// The shipped config with test paths and addresses put in place of the defaults.
-pub fn adapt(shipped: &Path, edits: &[(&str, &str)], out: &Path) -> PathBuf {
+pub fn adapt(shipped: &Path, edits: &[(String, String)], out: &Path) -> PathBuf {
     let mut text = fs::read_to_string(shipped).expect("read shipped config");
     for (from, to) in edits {
         assert!(
-            text.contains(from),
+            text.contains(from.as_str()),
             "{} no longer contains `{from}`",
             shipped.display()
         );
-        text = text.replace(from, to);
+        text = text.replace(from.as_str(), to);
     }
     fs::write(out, text).expect("write adapted config");
     out.to_owned()

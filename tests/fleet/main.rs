@@ -1,15 +1,21 @@
-//! Events from many hosts reach one collector through rsyslog, each exactly once, even
-//! across a collector restart.
+//! Events from many hosts reach one collector through rsyslog with none lost, even
+//! across a collector restart, and land in the central store exactly once.
 //!
 //! Two real rsyslogd processes (Debian's `rsyslog` and `rsyslog-relp`) run the shipped
-//! configs of deploy/rsyslog/, adapted only in paths, addresses and retry interval, in
-//! two network namespaces this test makes. `tamperwatch replay` of the attack captures
-//! gives the EVE lines; they are appended in batches to the host's events file; the
-//! collector's per-host file must hold every line as many times as it was written, no
-//! more. Needs root, `ip` and rsyslogd: skipped with the reason outside CI, a failure
-//! under CI=true.
+//! configs of deploy/rsyslog/, adapted only in paths, addresses, certificate paths and
+//! retry interval, in two network namespaces this test makes; once over plain RELP and
+//! once over RELP with mutual TLS. `tamperwatch replay` of the attack captures gives the
+//! EVE lines; they are appended in batches to the host's events file; the collector is
+//! stopped by PID while lines are still being written, and started again. The
+//! collector's per-host file must hold every line written, byte for byte. RELP
+//! delivers at least once: lines whose acknowledgement was cut off by the stop are sent
+//! again, so the file may repeat some; those are counted and printed, and `tamperwatch
+//! flagged import` of the file (twice) must give exactly one row per distinct line.
+//! Needs root, `ip`, rsyslogd, openssl and sqlite3 (optional): skipped with the reason
+//! outside CI, a failure under CI=true.
 
 mod lab;
+mod tls;
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -173,11 +179,148 @@ fn shipped_configs_pass_rsyslogd_validation() {
     }
 }
 
+/// One forwarding set-up: the shipped configs and what the test changes in them
+/// beyond paths and addresses.
+struct Variant {
+    name: &'static str,
+    /// Short tag for namespace and interface names, and a /30 of its own.
+    tag: &'static str,
+    net: u8,
+    forward: &'static str,
+    collector: &'static str,
+    host_edits: Vec<(String, String)>,
+    collector_edits: Vec<(String, String)>,
+}
+
+/// What a run moved.
+struct Figures {
+    sent: usize,
+    received: usize,
+    lost: u64,
+    duplicated: u64,
+    /// Rows in the central store after importing the collector's file (twice).
+    stored: u64,
+    /// Distinct lines sent.
+    distinct: u64,
+}
+
+/// Imports the collector's per-host file into a fresh central store twice, with
+/// `tamperwatch flagged import`; returns (rows, distinct lines sent). RELP delivers at
+/// least once, so a collector restart may repeat lines in the file; the store keeps
+/// each line once.
+fn import_into_store(t: &Path, out_dir: &Path, sent: &[String]) -> (u64, u64) {
+    let file = fs::read_dir(out_dir)
+        .expect("collected")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .next()
+        .expect("a per-host file");
+    let db = t.join("fleet.db");
+    let import = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_tamperwatch"))
+            .arg("flagged")
+            .arg("--store")
+            .arg(&db)
+            .arg("import")
+            .arg(&file)
+            .output()
+            .expect("run flagged import");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let first = import();
+    let again = import();
+    assert!(
+        again.contains(" 0 imported"),
+        "second import added rows: {again}"
+    );
+    assert!(first.contains(" 0 bad"), "{first}");
+    let rows = Command::new("sqlite3")
+        .arg(&db)
+        .arg("SELECT count(*) FROM alerts")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<u64>()
+                .ok()
+        });
+    let imported: u64 = first
+        .trim()
+        .rsplit(": ")
+        .next()
+        .and_then(|r| r.split(" imported").next())
+        .and_then(|n| n.parse().ok())
+        .expect("import summary");
+    if let Some(rows) = rows {
+        assert_eq!(rows, imported);
+    }
+    let distinct = sent.iter().collect::<std::collections::HashSet<_>>().len() as u64;
+    (imported, distinct)
+}
+
 #[test]
 fn every_event_arrives_once_across_a_collector_restart() {
     if !lab_available() {
         return;
     }
+    let f = restart_scenario(&Variant {
+        name: "RELP",
+        tag: "p",
+        net: 1,
+        forward: "tamperwatch-forward.conf",
+        collector: "tamperwatch-collector.conf",
+        host_edits: Vec::new(),
+        collector_edits: Vec::new(),
+    });
+    assert_eq!(f.lost, 0);
+    assert_eq!(f.received as u64, f.sent as u64 + f.duplicated);
+    assert_eq!(f.stored, f.distinct, "the store holds every event once");
+}
+
+#[test]
+fn every_event_arrives_once_over_tls_across_a_collector_restart() {
+    if !lab_available() || !require("openssl is not installed", have("openssl")) {
+        return;
+    }
+    let certs = tempfile::tempdir().expect("tempdir");
+    let dir = certs.path();
+    tls::make_certificates(dir);
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let edit = |from: &str, to: String| (from.to_owned(), to);
+    let f = restart_scenario(&Variant {
+        name: "RELP over TLS",
+        tag: "t",
+        net: 2,
+        forward: "tamperwatch-forward-tls.conf",
+        collector: "tamperwatch-collector-tls.conf",
+        host_edits: vec![
+            edit("/etc/rsyslog.d/tls/ca.pem", path("ca.pem")),
+            edit("/etc/rsyslog.d/tls/host.pem", path("web1.pem")),
+            edit("/etc/rsyslog.d/tls/host-key.pem", path("web1-key.pem")),
+        ],
+        collector_edits: vec![
+            edit("/etc/rsyslog.d/tls/ca.pem", path("ca.pem")),
+            edit("/etc/rsyslog.d/tls/collector.pem", path("collector.pem")),
+            edit(
+                "/etc/rsyslog.d/tls/collector-key.pem",
+                path("collector-key.pem"),
+            ),
+        ],
+    });
+    assert_eq!(f.lost, 0);
+    assert_eq!(f.received as u64, f.sent as u64 + f.duplicated);
+    assert_eq!(f.stored, f.distinct, "the store holds every event once");
+}
+
+/// Runs host and collector, writes events, stops and restarts the collector midway;
+/// asserts the restart held lines back and every line arrived once; returns figures.
+fn restart_scenario(v: &Variant) -> Figures {
     let tmp = tempfile::tempdir().expect("tempdir");
     let t = tmp.path();
     let (host_work, out_dir) = (t.join("host-work"), t.join("collected"));
@@ -185,28 +328,42 @@ fn every_event_arrives_once_across_a_collector_restart() {
     fs::create_dir_all(&out_dir).expect("out dir");
     let events_file = t.join("events.jsonl");
 
-    let mut lab = Lab::new("p", 1);
-    let host_conf = adapt(
-        &shipped("tamperwatch-forward.conf"),
-        &[
-            (
-                "/var/log/tamperwatch/events.jsonl",
-                &events_file.to_string_lossy(),
-            ),
-            ("/var/spool/rsyslog", &host_work.to_string_lossy()),
-            ("collector.example.gov", &lab.collector_ip),
-            (
-                "action.resumeInterval=\"10\"",
-                "action.resumeInterval=\"1\"",
-            ),
-        ],
-        &t.join("host.conf"),
-    );
+    let mut lab = Lab::new(v.tag, v.net);
+    let mut host_edits: Vec<(String, String)> = vec![
+        (
+            "/var/log/tamperwatch/events.jsonl".into(),
+            events_file.to_string_lossy().into_owned(),
+        ),
+        (
+            "/var/spool/rsyslog".into(),
+            host_work.to_string_lossy().into_owned(),
+        ),
+        (
+            "collector.example.gov\"\n".into(),
+            format!("{}\"\n", lab.collector_ip),
+        ),
+        (
+            "action.resumeInterval=\"10\"".into(),
+            "action.resumeInterval=\"1\"".into(),
+        ),
+    ];
+    host_edits.extend(v.host_edits.iter().cloned());
+    let mut collector_edits: Vec<(String, String)> = vec![(
+        "/var/log/tamperwatch-fleet".into(),
+        out_dir.to_string_lossy().into_owned(),
+    )];
+    collector_edits.extend(v.collector_edits.iter().cloned());
+    let host_conf = adapt(&shipped(v.forward), &host_edits, &t.join("host.conf"));
     let collector_conf = adapt(
-        &shipped("tamperwatch-collector.conf"),
-        &[("/var/log/tamperwatch-fleet", &out_dir.to_string_lossy())],
+        &shipped(v.collector),
+        &collector_edits,
         &t.join("collector.conf"),
     );
+    for conf in [&host_conf, &collector_conf] {
+        if let Err(out) = validate(conf) {
+            panic!("rsyslogd -N1 -f {}:\n{out}", conf.display());
+        }
+    }
 
     let one_round = replayed_events(t);
     let sent: Vec<String> = (0..ROUNDS)
@@ -260,15 +417,17 @@ fn every_event_arrives_once_across_a_collector_restart() {
 
     // Phase 3: the collector is back; the queue drains and new lines follow.
     append(&events_file, phase3);
-    let arrived = wait_until(DELIVERY_WAIT, || received(&out_dir).len() >= sent.len());
+    // Every line sent has arrived (duplicates aside): nothing lost.
+    let arrived = wait_until(DELIVERY_WAIT, || compare(&sent, &received(&out_dir)).0 == 0);
     // A little longer, so a late duplicate would show.
     sleep(Duration::from_secs(1));
     let got = received(&out_dir);
     let (lost, duplicated) = compare(&sent, &got);
     println!(
-        "fleet: sent {} events, received {} at the collector, lost {lost}, duplicated {duplicated}; \
+        "fleet ({}): sent {} events, received {} at the collector, lost {lost}, duplicated {duplicated}; \
          collector (pid {first_pid}) stopped after {} were written, {} arrived before it came \
          back (pid {}), {} were written while it was down",
+        v.name,
         sent.len(),
         got.len(),
         phase1.len() + before_stop.len(),
@@ -287,6 +446,20 @@ fn every_event_arrives_once_across_a_collector_restart() {
         sent.len(),
         logs()
     );
-    assert_eq!((lost, duplicated), (0, 0), "{}", logs());
+    assert_eq!(lost, 0, "{}", logs());
     drop(lab);
+    let (stored, distinct) = import_into_store(t, &out_dir, &sent);
+    println!(
+        "fleet ({}): central store after importing the collector's file twice: {stored} rows \
+         for {distinct} distinct events",
+        v.name
+    );
+    Figures {
+        sent: sent.len(),
+        received: got.len(),
+        lost,
+        duplicated,
+        stored,
+        distinct,
+    }
 }
