@@ -14,6 +14,7 @@
 //! Needs root, `ip`, rsyslogd, openssl and sqlite3 (optional): skipped with the reason
 //! outside CI, a failure under CI=true.
 
+mod import;
 mod lab;
 mod tls;
 
