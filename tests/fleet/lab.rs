@@ -119,6 +119,13 @@ impl Lab {
         // Interface names are at most 15 bytes.
         let veth_h = format!("tw{tag}{id}h");
         let veth_c = format!("tw{tag}{id}c");
+        // Left over from a run that was killed before its Drop ran (same PID reused).
+        for ns in [&lab.host_ns, &lab.collector_ns] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", ns])
+                .stderr(Stdio::null())
+                .status();
+        }
         sh("ip", &["netns", "add", &lab.host_ns]);
         sh("ip", &["netns", "add", &lab.collector_ns]);
         sh(
