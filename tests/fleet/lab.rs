@@ -89,6 +89,12 @@ impl Daemon {
         let _ = self.child.wait();
     }
 
+    /// SIGKILL, as a crash or power cut would stop it, and waits for it.
+    pub fn crash(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Whether it is still running.
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -182,6 +188,16 @@ impl Lab {
         self.daemons.len() - 1
     }
 
+    /// Whether something in `ns` listens on TCP `port`.
+    pub fn listening(&self, ns: &str, port: u16) -> bool {
+        Command::new("ip")
+            .args(["netns", "exec", ns, "ss", "-Hltn"])
+            .arg(format!("sport = :{port}"))
+            .output()
+            .map(|o| o.status.success() && !o.stdout.is_empty())
+            .unwrap_or(false)
+    }
+
     /// A daemon started by [`Lab::start_rsyslogd`].
     pub fn daemon(&mut self, index: usize) -> &mut Daemon {
         &mut self.daemons[index]
@@ -216,13 +232,18 @@ pub fn adapt(shipped: &Path, edits: &[(String, String)], out: &Path) -> PathBuf 
 }
 
 /// Waits (bounded) until `done` holds; returns whether it did.
-pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+pub fn wait_until(limit: Duration, done: impl FnMut() -> bool) -> bool {
+    wait_until_every(limit, POLL, done)
+}
+
+/// [`wait_until`], checking every `step`.
+pub fn wait_until_every(limit: Duration, step: Duration, mut done: impl FnMut() -> bool) -> bool {
     let started = Instant::now();
     while started.elapsed() < limit {
         if done() {
             return true;
         }
-        sleep(POLL);
+        sleep(step);
     }
     done()
 }
