@@ -247,3 +247,41 @@ pub fn wait_until_every(limit: Duration, step: Duration, mut done: impl FnMut() 
     }
     done()
 }
+
+/// A small tmpfs mounted over a directory, to fill a disk on purpose; unmounted on drop.
+pub struct Tmpfs {
+    dir: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (mount's units: 48k, 16m) on `dir`.
+    pub fn mount(dir: &Path, size: &str) -> Tmpfs {
+        let dir_text = dir.to_string_lossy().into_owned();
+        sh(
+            "mount",
+            &[
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size}"),
+                "tmpfs",
+                &dir_text,
+            ],
+        );
+        Tmpfs {
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// Grows (or shrinks) it in place: the files stay.
+    pub fn resize(&self, size: &str) {
+        let dir_text = self.dir.to_string_lossy().into_owned();
+        sh("mount", &["-o", &format!("remount,size={size}"), &dir_text]);
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+    }
+}
