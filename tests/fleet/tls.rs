@@ -6,6 +6,8 @@
 use std::path::Path;
 
 use crate::lab::sh;
+use crate::restart::{restart_scenario, Variant};
+use crate::*;
 
 /// Days the test certificates are valid.
 const VALID_DAYS: &str = "2";
@@ -76,4 +78,40 @@ pub fn make_certificates(dir: &Path) {
             ],
         );
     }
+}
+
+#[test]
+fn every_event_arrives_once_over_tls_across_a_collector_restart() {
+    if !lab_available() || !require("openssl is not installed", have("openssl")) {
+        return;
+    }
+    let certs = tempfile::tempdir().expect("tempdir");
+    let dir = certs.path();
+    tls::make_certificates(dir);
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let edit = |from: &str, to: String| (from.to_owned(), to);
+    let f = restart_scenario(&Variant {
+        name: "RELP over TLS",
+        tag: "t",
+        net: 2,
+        forward: "tamperwatch-forward-tls.conf",
+        collector: "tamperwatch-collector-tls.conf",
+        host_edits: vec![
+            edit("/etc/rsyslog.d/tls/ca.pem", path("ca.pem")),
+            edit("/etc/rsyslog.d/tls/host.pem", path("web1.pem")),
+            edit("/etc/rsyslog.d/tls/host-key.pem", path("web1-key.pem")),
+        ],
+        collector_edits: vec![
+            edit("/etc/rsyslog.d/tls/ca.pem", path("ca.pem")),
+            edit("/etc/rsyslog.d/tls/collector.pem", path("collector.pem")),
+            edit(
+                "/etc/rsyslog.d/tls/collector-key.pem",
+                path("collector-key.pem"),
+            ),
+        ],
+        crash: false,
+    });
+    assert_eq!(f.lost, 0);
+    assert_eq!(f.received as u64, f.sent as u64 + f.duplicated);
+    assert_eq!(f.stored, f.distinct, "the store holds every event once");
 }
