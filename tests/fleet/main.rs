@@ -266,8 +266,8 @@ fn host_edits(events_file: &Path, work: &Path, collector_ip: &str) -> Vec<(Strin
             work.to_string_lossy().into_owned(),
         ),
         (
-            "collector.example.gov\"\n".into(),
-            format!("{collector_ip}\"\n"),
+            "target=\"collector.example.gov\"".into(),
+            format!("target=\"{collector_ip}\""),
         ),
         (
             "action.resumeInterval=\"10\"".into(),
