@@ -3,9 +3,12 @@
 //! (collector.example.gov) and a web host (web1.example.gov), both signed by it and
 //! named as the shipped configs' `tls.permittedPeer` expect.
 
+use std::fs;
 use std::path::Path;
+use std::thread::sleep;
+use std::time::Duration;
 
-use crate::lab::sh;
+use crate::lab::{adapt, sh, wait_until, Lab};
 use crate::restart::{restart_scenario, Variant};
 use crate::*;
 
@@ -182,4 +185,85 @@ fn have_gtls() -> bool {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
         .unwrap_or(false)
+}
+
+/// A host whose certificate comes from another CA, with the right name, gets nothing
+/// into the collector: mutual TLS is what admits a sender, not its address.
+#[test]
+fn a_host_without_the_fleets_certificate_is_refused() {
+    if !lab_available() || !require("openssl is not installed", have("openssl")) {
+        return;
+    }
+    let fleet = tempfile::tempdir().expect("tempdir");
+    let rogue = tempfile::tempdir().expect("tempdir");
+    make_certificates(fleet.path());
+    make_certificates(rogue.path());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let (host_work, out_dir) = (t.join("host-work"), t.join("collected"));
+    fs::create_dir_all(&host_work).expect("work dir");
+    fs::create_dir_all(&out_dir).expect("out dir");
+    let events_file = t.join("events.jsonl");
+    let mut lab = Lab::new("r", 5);
+    let (mut host_edits, collector_edits) = certificate_edits(fleet.path());
+    // The host trusts the fleet's CA but shows a certificate of another.
+    let (rogue_host, _) = certificate_edits(rogue.path());
+    host_edits.retain(|(from, _)| from.ends_with("ca.pem"));
+    host_edits.extend(
+        rogue_host
+            .into_iter()
+            .filter(|(from, _)| !from.ends_with("ca.pem")),
+    );
+    host_edits.extend(crate::host_edits(
+        &events_file,
+        &host_work,
+        &lab.collector_ip,
+    ));
+    let host_conf = adapt(
+        &shipped("tamperwatch-forward-tls.conf"),
+        &host_edits,
+        &t.join("host.conf"),
+    );
+    let mut c_edits = collector_edits;
+    c_edits.push((
+        "/var/log/tamperwatch-fleet".into(),
+        out_dir.to_string_lossy().into_owned(),
+    ));
+    let collector_conf = adapt(
+        &shipped("tamperwatch-collector-tls.conf"),
+        &c_edits,
+        &t.join("collector.conf"),
+    );
+    let (c_ns, h_ns) = (lab.collector_ns.clone(), lab.host_ns.clone());
+    let c_log = t.join("collector.log");
+    lab.start_rsyslogd(
+        &c_ns,
+        "collector",
+        &collector_conf,
+        &t.join("c.pid"),
+        &c_log,
+    );
+    assert!(wait_until(DELIVERY_WAIT, || lab.listening(&c_ns, RELP_PORT)));
+    lab.start_rsyslogd(
+        &h_ns,
+        "host",
+        &host_conf,
+        &t.join("h.pid"),
+        &t.join("host.log"),
+    );
+    append(&events_file, &replayed_events(t)[..50]);
+    // Long enough for several connection attempts at the one-second retry.
+    let refused = wait_until(Duration::from_secs(20), || {
+        fs::read_to_string(&c_log).is_ok_and(|l| !l.is_empty())
+    });
+    sleep(Duration::from_secs(3));
+    let got = received(&out_dir).len();
+    let log = fs::read_to_string(&c_log).unwrap_or_default();
+    println!(
+        "fleet (rogue certificate): {got} lines accepted; collector said: {}",
+        log.lines().next().unwrap_or("")
+    );
+    assert!(refused, "the collector logged no refusal");
+    assert_eq!(got, 0, "a host with a foreign certificate got lines in");
+    drop(lab);
 }
