@@ -214,6 +214,27 @@ fn shipped_configs_pass_rsyslogd_validation() {
             panic!("rsyslogd -N1 -f {}:\n{out}", path.display());
         }
     }
+    // The TLS variants need their certificates to exist: test ones stand in.
+    if !require("openssl is not installed", have("openssl")) {
+        return;
+    }
+    let certs = tempfile::tempdir().expect("tempdir");
+    tls::make_certificates(certs.path());
+    let (host, collector) = tls::certificate_edits(certs.path());
+    for (name, edits) in [
+        ("tamperwatch-forward-tls.conf", &host),
+        ("tamperwatch-collector-tls.conf", &collector),
+        ("tamperwatch-forward-gtls.conf", &host),
+        ("tamperwatch-collector-gtls.conf", &collector),
+    ] {
+        if name.contains("gtls") && !require("rsyslog-gnutls is not installed", tls::have_gtls()) {
+            continue;
+        }
+        let path = lab::adapt(&shipped(name), edits, &certs.path().join(name));
+        if let Err(out) = validate(&path) {
+            panic!("rsyslogd -N1 -f {name} (test certificates):\n{out}");
+        }
+    }
 }
 
 /// The collector's one per-host file: (host name, path).

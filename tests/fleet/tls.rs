@@ -122,10 +122,10 @@ fn every_event_arrives_once_over_tls_across_a_collector_restart() {
 }
 
 /// Text replacements in a shipped config.
-type Edits = Vec<(String, String)>;
+pub type Edits = Vec<(String, String)>;
 
 /// The edits that point the TLS configs at the certificates in `dir`.
-fn certificate_edits(dir: &Path) -> (Edits, Edits) {
+pub fn certificate_edits(dir: &Path) -> (Edits, Edits) {
     let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
     let edit = |from: &str, to: String| (from.to_owned(), to);
     (
@@ -179,7 +179,7 @@ fn gtls_forwarding_delivers_and_the_store_recovers_what_a_restart_lost() {
 }
 
 /// Whether rsyslog can load its gtls driver (found by asking dpkg, any architecture).
-fn have_gtls() -> bool {
+pub fn have_gtls() -> bool {
     std::process::Command::new("dpkg-query")
         .args(["-W", "-f", "${Status}", "rsyslog-gnutls"])
         .output()
