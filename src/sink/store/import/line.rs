@@ -20,6 +20,7 @@ use crate::detect::alert::{
     cap, evidence, redact_query, Alert, AlertHttp, AlertRule, AlertUpload, MAX_EVIDENCE_BYTES,
     MAX_URL_BYTES, MAX_USER_AGENT_BYTES,
 };
+use crate::sink::store::report::printable;
 use crate::time::Timestamp;
 
 /// Longest host name accepted (a DNS name's limit).
@@ -62,7 +63,8 @@ const HTTP_FIELDS: &[&str] = &[
 ];
 const UPLOAD_FIELDS: &[&str] = &["filename", "content_type", "detected", "size"];
 
-/// Why a line was not imported.
+/// Why a line was not imported. Messages go to a terminal: they quote no address and
+/// no payload, and what they do quote (an event type, a host) is made printable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LineError {
     #[error("not JSON: {0}")]
@@ -73,10 +75,10 @@ pub enum LineError {
     NotAlert(String),
     #[error("not an EVE alert: {0}")]
     Field(String),
-    #[error("timestamp `{0}` is not an EVE or RFC 3339 time")]
-    Timestamp(String),
-    #[error("{field} `{value}` is not an address")]
-    Address { field: &'static str, value: String },
+    #[error("timestamp is not an EVE or RFC 3339 time")]
+    Timestamp,
+    #[error("{field} is not an address (nor, for src_ip, a hashed token)")]
+    Address { field: &'static str },
     #[error("host `{0}` is not a host name")]
     Host(String),
     #[error("longer than {0} bytes")]
@@ -173,10 +175,7 @@ fn source(text: &str) -> Result<Source, LineError> {
     {
         return Ok(Source::Token(text.to_ascii_lowercase()));
     }
-    Err(LineError::Address {
-        field: "src_ip",
-        value: cap(text, 64),
-    })
+    Err(LineError::Address { field: "src_ip" })
 }
 
 /// `s` trimmed by `f`; sets `trimmed` when that changed it.
@@ -206,24 +205,23 @@ pub fn parse_line(text: &str) -> Result<ImportedLine, LineError> {
     let mut trimmed = unknown_fields(&obj);
     if let Some(t) = obj.get("event_type").and_then(Value::as_str) {
         if t != "alert" {
-            return Err(LineError::NotAlert(cap(t, 32)));
+            return Err(LineError::NotAlert(printable(&cap(t, 32))));
         }
     }
     let line: EveLine = serde_json::from_value(Value::Object(obj))
         .map_err(|e| LineError::Field(field_error(&e)))?;
     if line.event_type != "alert" {
-        return Err(LineError::NotAlert(cap(&line.event_type, 32)));
+        return Err(LineError::NotAlert(printable(&cap(&line.event_type, 32))));
     }
-    let timestamp = parse_timestamp(&line.timestamp)
-        .ok_or_else(|| LineError::Timestamp(cap(&line.timestamp, 64)))?;
+    let timestamp = parse_timestamp(&line.timestamp).ok_or(LineError::Timestamp)?;
     let source = source(&line.src_ip)?;
-    let dest_ip: IpAddr = line.dest_ip.parse().map_err(|_| LineError::Address {
-        field: "dest_ip",
-        value: cap(&line.dest_ip, 64),
-    })?;
+    let dest_ip: IpAddr = line
+        .dest_ip
+        .parse()
+        .map_err(|_| LineError::Address { field: "dest_ip" })?;
     if let Some(h) = &line.host {
         if !valid_host(h) {
-            return Err(LineError::Host(cap(h, 64)));
+            return Err(LineError::Host(printable(&cap(h, 64))));
         }
     }
     let mut rule = line.alert;

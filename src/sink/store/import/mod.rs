@@ -74,6 +74,20 @@ pub struct ImportReport {
     pub incomplete_tail: bool,
 }
 
+impl ImportReport {
+    /// Counts a refused line; keeps the first for [`ImportError::NotEve`] and the
+    /// first [`MAX_REPORTED_BAD_LINES`] for the report.
+    fn refuse(&mut self, first: &mut Option<(u64, LineError)>, number: u64, reason: LineError) {
+        self.bad += 1;
+        if first.is_none() {
+            *first = Some((number, reason.clone()));
+        }
+        if self.bad_lines.len() < MAX_REPORTED_BAD_LINES {
+            self.bad_lines.push((number, reason));
+        }
+    }
+}
+
 /// The default host of a file: its name without the extension.
 pub fn host_of_file(path: &Path) -> Option<String> {
     path.file_stem().and_then(|s| s.to_str()).map(str::to_owned)
@@ -175,12 +189,7 @@ impl FlaggedStore {
                 RawLine::TooLong => {
                     number += 1;
                     report.lines += 1;
-                    self.refuse(
-                        &mut report,
-                        &mut first_bad,
-                        number,
-                        LineError::TooLong(MAX_LINE_BYTES),
-                    );
+                    report.refuse(&mut first_bad, number, LineError::TooLong(MAX_LINE_BYTES));
                     continue;
                 }
                 RawLine::Complete(bytes) => bytes,
@@ -196,7 +205,7 @@ impl FlaggedStore {
             let line = match parsed {
                 Ok(l) => l,
                 Err(e) => {
-                    self.refuse(&mut report, &mut first_bad, number, e);
+                    report.refuse(&mut first_bad, number, e);
                     continue;
                 }
             };
@@ -228,22 +237,6 @@ impl FlaggedStore {
             }
         }
         Ok(report)
-    }
-
-    fn refuse(
-        &self,
-        report: &mut ImportReport,
-        first: &mut Option<(u64, LineError)>,
-        number: u64,
-        reason: LineError,
-    ) {
-        report.bad += 1;
-        if first.is_none() {
-            *first = Some((number, reason.clone()));
-        }
-        if report.bad_lines.len() < MAX_REPORTED_BAD_LINES {
-            report.bad_lines.push((number, reason));
-        }
     }
 
     /// Stores a batch in one transaction: every line of it or none.

@@ -121,15 +121,18 @@ fn refuses_lines_that_are_not_eve_alerts() {
         assert!(check(&err), "{line}: {err:?}");
     }
     let bad_time = LOCAL_LINE.replace("2026-11-22T10:00:00.123456+0000", "yesterday");
-    assert!(matches!(
-        parse_line(&bad_time),
-        Err(LineError::Timestamp(_))
-    ));
-    let bad_src = LOCAL_LINE.replace("198.51.100.7", "not-an-address");
-    assert!(matches!(
-        parse_line(&bad_src),
-        Err(LineError::Address { .. })
-    ));
+    assert_eq!(parse_line(&bad_time), Err(LineError::Timestamp));
+    let bad_src = LOCAL_LINE.replace("198.51.100.7", "198.51.100.777");
+    let err = parse_line(&bad_src).expect_err("address");
+    assert_eq!(err, LineError::Address { field: "src_ip" });
+    assert!(
+        !err.to_string().contains("198.51"),
+        "no address in a message: {err}"
+    );
+    let escape = LOCAL_LINE.replace(r#""alert","src_ip""#, r#""\u001b[2J","src_ip""#);
+    let err = parse_line(&escape).expect_err("event type");
+    assert!(matches!(err, LineError::NotAlert(_)), "{err:?}");
+    assert!(!err.to_string().contains('\u{1b}'), "{err}");
     let bad_cat = LOCAL_LINE.replace("\"upload\",\"severity\"", "\"SECRET\",\"severity\"");
     let err = parse_line(&bad_cat).expect_err("category");
     assert!(!err.to_string().contains("SECRET"), "{err}");
