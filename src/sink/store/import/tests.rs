@@ -204,3 +204,20 @@ fn applies_the_stores_address_policy_to_imported_sources() {
     let rows = store.list(&Filters::default()).expect("list");
     assert_eq!(rows[0].src_ip, "198.51.100.0");
 }
+
+#[test]
+fn an_over_long_line_is_one_bad_line_and_the_next_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = store_in(dir.path());
+    let good = eve_lines(2);
+    let mut lines: Vec<String> = good.lines().map(str::to_owned).collect();
+    lines.insert(
+        1,
+        format!("{{\"x\":\"{}\"}}", "a".repeat(MAX_LINE_BYTES * 2)),
+    );
+    let text = format!("{}\r\n", lines.join("\r\n"));
+    let file = write(dir.path(), "web1.jsonl", &text);
+    let r = store.import_file(&file, None).expect("import");
+    assert_eq!((r.lines, r.imported, r.bad), (3, 2, 1), "{r:?}");
+    assert_eq!(r.bad_lines[0], (2, LineError::TooLong(MAX_LINE_BYTES)));
+}
