@@ -324,6 +324,13 @@ pub fn write_stats(out: &mut dyn Write, s: &Stats) -> io::Result<()> {
             writeln!(out, "  {:<w$}  {n:>8}", c.as_str())?;
         }
     }
+    if !s.by_host.is_empty() {
+        writeln!(out, "\nby host:")?;
+        let w = width(&mut s.by_host.iter().map(|(h, _)| h.chars().count()));
+        for (h, n) in &s.by_host {
+            writeln!(out, "  {:<w$}  {n:>8}", printable(h))?;
+        }
+    }
     if !s.by_rule.is_empty() {
         writeln!(out, "\nby rule:")?;
         let w = width(&mut s.by_rule.iter().map(|r| r.rule.chars().count()));

@@ -69,6 +69,13 @@ fn the_same_line_from_two_hosts_is_two_rows() {
         3
     );
     assert_eq!(store.count(&host_filter("web3")).expect("web3"), 0);
+    let stats = store.stats(&Filters::default()).expect("stats");
+    assert_eq!(
+        stats.by_host,
+        vec![("web1".to_owned(), 3), ("web2.example.gov".to_owned(), 3)]
+    );
+    let one = store.stats(&host_filter("web1")).expect("stats");
+    assert_eq!(one.by_host, vec![("web1".to_owned(), 3)]);
     let rows = store.list(&host_filter("web1")).expect("list");
     assert!(rows.iter().all(|r| r.host.as_deref() == Some("web1")));
 }
