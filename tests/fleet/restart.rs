@@ -26,6 +26,9 @@ pub struct Variant {
     pub collector_edits: Vec<(String, String)>,
     /// Stop the collector with SIGKILL instead of SIGTERM.
     pub crash: bool,
+    /// Also kill the host's rsyslogd (SIGKILL) while the collector is down and its
+    /// queue holds lines, then start it again.
+    pub host_crash: bool,
     /// The port the collector listens on.
     pub port: u16,
     /// Whether the transport promises no loss (RELP); without it, lines a restart lost
@@ -88,6 +91,30 @@ fn every_event_arrives_once_across_a_collector_restart() {
         crash: false,
         port: RELP_PORT,
         lossless: true,
+        host_crash: false,
+    });
+    assert_eq!(f.lost, 0);
+    assert_eq!(f.received as u64, f.sent as u64 + f.duplicated);
+    assert_eq!(f.stored, f.distinct, "the store holds every event once");
+}
+
+#[test]
+fn no_event_is_lost_when_the_host_crashes_with_lines_queued() {
+    if !lab_available() {
+        return;
+    }
+    let f = restart_scenario(&Variant {
+        name: "RELP, host killed while the collector is down",
+        tag: "h",
+        net: 7,
+        forward: "tamperwatch-forward.conf",
+        collector: "tamperwatch-collector.conf",
+        host_edits: Vec::new(),
+        collector_edits: Vec::new(),
+        crash: false,
+        port: RELP_PORT,
+        lossless: true,
+        host_crash: true,
     });
     assert_eq!(f.lost, 0);
     assert_eq!(f.received as u64, f.sent as u64 + f.duplicated);
@@ -110,6 +137,7 @@ fn no_event_is_lost_when_the_collector_crashes() {
         crash: true,
         port: RELP_PORT,
         lossless: true,
+        host_crash: false,
     });
     assert_eq!(f.lost, 0);
     assert_eq!(f.received as u64, f.sent as u64 + f.duplicated);
@@ -165,13 +193,16 @@ pub fn restart_scenario(v: &Variant) -> Figures {
         "collector never listened on {}",
         v.port
     );
-    let host = lab.start_rsyslogd(
-        &h_ns,
-        "host",
-        &host_conf,
-        &t.join("host.pid"),
-        &t.join("host.log"),
-    );
+    let start_host = |lab: &mut Lab| {
+        lab.start_rsyslogd(
+            &h_ns,
+            "host",
+            &host_conf,
+            &t.join("host.pid"),
+            &t.join("host.log"),
+        )
+    };
+    let host = start_host(&mut lab);
     let logs = || {
         format!(
             "collector log:\n{}\nhost log:\n{}",
@@ -221,6 +252,10 @@ pub fn restart_scenario(v: &Variant) -> Figures {
     sleep(DOWNTIME);
     let at_restart = received(&out_dir).len();
     assert!(lab.daemon(host).running(), "host rsyslogd died\n{}", logs());
+    if v.host_crash {
+        lab.daemon(host).crash();
+        start_host(&mut lab);
+    }
     let collector2 = lab.start_rsyslogd(&c_ns, "collector", &collector_conf, &c_pid, &c_log);
 
     // Phase 3: the collector is back; the queue drains and new lines follow.

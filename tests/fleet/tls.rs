@@ -115,6 +115,7 @@ fn every_event_arrives_once_over_tls_across_a_collector_restart() {
         crash: false,
         port: RELP_PORT,
         lossless: true,
+        host_crash: false,
     });
     assert_eq!(f.lost, 0);
     assert_eq!(f.received as u64, f.sent as u64 + f.duplicated);
@@ -173,6 +174,7 @@ fn gtls_forwarding_delivers_and_the_store_recovers_what_a_restart_lost() {
         crash: false,
         port: 6514,
         lossless: false,
+        host_crash: false,
     });
     assert_eq!(f.received as u64 + f.lost, f.sent as u64 + f.duplicated);
     assert_eq!(f.stored, f.distinct, "the store is complete after recovery");
