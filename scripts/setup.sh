@@ -14,6 +14,12 @@ if [ "$mode" = test ]; then
   command -v curl >/dev/null || need+=(curl)
   command -v promtool >/dev/null || need+=(prometheus)
   command -v sqlite3 >/dev/null || need+=(sqlite3)
+  # The fleet forwarding test (tests/fleet): rsyslog with RELP and TLS, iproute2.
+  command -v rsyslogd >/dev/null || need+=(rsyslog)
+  have_pkg rsyslog-relp || need+=(rsyslog-relp)
+  have_pkg rsyslog-gnutls || need+=(rsyslog-gnutls)
+  command -v certtool >/dev/null || need+=(gnutls-bin)
+  command -v ip >/dev/null || need+=(iproute2)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

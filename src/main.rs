@@ -17,8 +17,7 @@ use tamperwatch::sink::events::EventLog;
 use tamperwatch::sink::inspect::InspectLog;
 use tamperwatch::sink::store::report::{self, DEFAULT_LIST_LIMIT};
 use tamperwatch::sink::store::{
-    AddressMode, AddressPolicy, ExportFormat, FilterSpec, FlaggedStore, StoreError,
-    DEFAULT_RETENTION_DAYS,
+    AddressMode, AddressPolicy, ExportFormat, FilterSpec, FlaggedStore, ImportError, StoreError,
 };
 use tamperwatch::sink::AlertSink;
 use tamperwatch::time::Timestamp;
@@ -122,6 +121,9 @@ enum FlaggedCommand {
     Show {
         /// The alert's id, as `list` prints it.
         id: i64,
+        /// Only if it was imported from this host.
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
     },
     /// Alerts as EVE JSON lines or CSV, oldest first.
     Export {
@@ -138,6 +140,20 @@ enum FlaggedCommand {
     Stats {
         #[command(flatten)]
         filters: FilterArgs,
+    },
+    /// Load EVE lines from other hosts into this store (created if missing).
+    ///
+    /// Each line becomes one row tagged with its host: --host, else the line's own
+    /// `host` field, else the file's name without extension (the rsyslog collector
+    /// writes HOSTNAME.jsonl). Importing a line twice stores it once. Bad lines are
+    /// reported as FILE:LINE and skipped; a file with no EVE alert at all exits 1.
+    Import {
+        /// The host every line of these files came from.
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
+        /// Files of EVE JSON lines.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Delete alerts older than the retention period and give the space back.
     Purge {
@@ -166,6 +182,9 @@ struct FilterArgs {
     /// A source address or CIDR network.
     #[arg(long, value_name = "CIDR")]
     src: Option<String>,
+    /// Only alerts imported from this host (`flagged import`).
+    #[arg(long, value_name = "NAME")]
+    host: Option<String>,
 }
 
 impl FilterArgs {
@@ -176,6 +195,7 @@ impl FilterArgs {
             category: self.category,
             rule: self.rule,
             src: self.src,
+            host: self.host,
             limit,
         }
     }
@@ -251,14 +271,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             // An explicit --config is read (and must be valid) even with --store: its
             // `retention.days` is what `purge` keeps.
-            let loaded = config.as_deref().map(Config::load).transpose()?;
-            let retention_days = loaded
-                .as_ref()
-                .map_or(DEFAULT_RETENTION_DAYS, |c| c.retention.days);
-            let path = match store {
-                Some(p) => p,
-                None => loaded.unwrap_or_default().store.path,
-            };
+            let loaded = load_config(config.as_deref())?;
+            let retention_days = loaded.retention.days;
+            let path = store.unwrap_or_else(|| loaded.store.path.clone());
+            if let FlaggedCommand::Import { host, files } = &command {
+                return run_import(&path, &loaded, host.as_deref(), files);
+            }
             match run_flagged(&path, command, retention_days) {
                 Err(e)
                     if e.downcast_ref::<StoreError>()
@@ -458,8 +476,15 @@ fn run_flagged(path: &Path, command: FlaggedCommand, retention_days: u32) -> any
                 );
             }
         }
-        FlaggedCommand::Show { id } => {
+        FlaggedCommand::Show { id, host } => {
             let alert = FlaggedStore::open(path)?.show(id)?;
+            if host.is_some() && alert.host != host {
+                anyhow::bail!(
+                    "flagged store {}: alert {id} was not imported from host {}",
+                    path.display(),
+                    host.unwrap_or_default()
+                );
+            }
             report::write_details(&mut out, &alert).map_err(StoreError::Output)?;
             out.flush().map_err(StoreError::Output)?;
         }
@@ -478,6 +503,8 @@ fn run_flagged(path: &Path, command: FlaggedCommand, retention_days: u32) -> any
             report::write_stats(&mut out, &stats).map_err(StoreError::Output)?;
             out.flush().map_err(StoreError::Output)?;
         }
+        // Handled by `run_import` before the store is opened here.
+        FlaggedCommand::Import { .. } => {}
         FlaggedCommand::Purge { days } => {
             let days = days.unwrap_or(retention_days);
             let mut store = FlaggedStore::open(path)?;
@@ -492,6 +519,62 @@ fn run_flagged(path: &Path, command: FlaggedCommand, retention_days: u32) -> any
             .map_err(StoreError::Output)?;
             out.flush().map_err(StoreError::Output)?;
         }
+    }
+    Ok(())
+}
+
+/// `flagged import`: every file, one summary line each on stdout, bad lines on stderr
+/// as FILE:LINE. A file that cannot be imported (unreadable, not EVE) is named and
+/// skipped, and the exit is 1 once all files are done.
+fn run_import(
+    path: &Path,
+    config: &Config,
+    host: Option<&str>,
+    files: &[PathBuf],
+) -> anyhow::Result<()> {
+    let mode: AddressMode = config
+        .store
+        .source_address
+        .parse()
+        .map_err(anyhow::Error::msg)?;
+    let policy = AddressPolicy::for_store(mode, path)?;
+    let mut store = FlaggedStore::create(path)?.with_address_policy(policy);
+    let mut failed = Vec::new();
+    for file in files {
+        match store.import_file(file, host) {
+            Ok(r) => {
+                for (line, reason) in &r.bad_lines {
+                    eprintln!("{}:{line}: {reason}", file.display());
+                }
+                let unnamed = r.bad.saturating_sub(r.bad_lines.len() as u64);
+                if unnamed > 0 {
+                    eprintln!("{}: and {unnamed} more bad lines", file.display());
+                }
+                let tail = if r.incomplete_tail {
+                    ", last line incomplete (left for the next import)"
+                } else {
+                    ""
+                };
+                println!(
+                    "{}: {} lines: {} imported, {} already stored, {} bad, {} trimmed{tail}",
+                    file.display(),
+                    r.lines,
+                    r.imported,
+                    r.duplicates,
+                    r.bad,
+                    r.trimmed
+                );
+            }
+            Err(ImportError::Store(e)) => return Err(e.into()),
+            Err(e) => {
+                eprintln!("tamperwatch: {e}");
+                failed.push(file.display().to_string());
+            }
+        }
+    }
+    store.close()?;
+    if !failed.is_empty() {
+        anyhow::bail!("not imported: {}", failed.join(", "));
     }
     Ok(())
 }

@@ -318,7 +318,10 @@ fn refuses_stores_it_cannot_use_with_one_line_and_exit_1() {
         (&not_db, "file is not a database".into()),
         (
             &newer,
-            "schema version 7 is newer than this tamperwatch (1)".into(),
+            format!(
+                "schema version 7 is newer than this tamperwatch ({})",
+                tamperwatch::sink::store::schema::SCHEMA_VERSION
+            ),
         ),
         (&under_file, "Not a directory".into()),
     ];

@@ -31,6 +31,8 @@ pub struct FilterSpec {
     pub rule: Option<String>,
     /// An address or CIDR network.
     pub src: Option<String>,
+    /// The host an imported alert came from (`flagged import`).
+    pub host: Option<String>,
     /// At most this many rows.
     pub limit: Option<u64>,
 }
@@ -52,6 +54,8 @@ pub struct Filters {
     /// Matches sources whose kept address is inside the network: the address itself, or
     /// the network address of a truncated one. A hashed source matches no network.
     pub src: Option<IpNet>,
+    /// Matches alerts imported from this host; alerts recorded locally have none.
+    pub host: Option<String>,
     pub limit: Option<u64>,
 }
 
@@ -73,6 +77,8 @@ pub enum FilterError {
     Rule(String),
     #[error("--src: `{0}` is not an address or CIDR network (like 198.51.100.7, 198.51.100.0/24 or 2001:db8::/48)")]
     Src(String),
+    #[error("--host: `{0}` is not a host name (letters, digits, . - _ : only)")]
+    Host(String),
 }
 
 impl FilterSpec {
@@ -102,6 +108,7 @@ impl FilterSpec {
             category: self.category.as_deref().map(parse_category).transpose()?,
             rule: self.rule.as_deref().map(parse_rule).transpose()?,
             src: self.src.as_deref().map(parse_src).transpose()?,
+            host: self.host.as_deref().map(parse_host).transpose()?,
             limit: self.limit,
         })
     }
@@ -229,6 +236,16 @@ pub fn parse_src(text: &str) -> Result<IpNet, FilterError> {
         .map_err(|_| FilterError::Src(text.to_owned()))
 }
 
+/// A host name as `flagged import` stores it.
+fn parse_host(text: &str) -> Result<String, FilterError> {
+    let text = text.trim();
+    if super::import::valid_host(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(FilterError::Host(text.to_owned()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,6 +352,14 @@ mod tests {
     }
 
     #[test]
+    fn refuses_host_names_that_are_not_names() {
+        for bad in ["", "a/b", "web 1", "x'; --"] {
+            assert_eq!(parse_host(bad), Err(FilterError::Host(bad.trim().into())));
+        }
+        assert_eq!(parse_host(" web1 "), Ok("web1".into()));
+    }
+
+    #[test]
     fn compiles_a_full_spec() {
         let spec = FilterSpec {
             since: Some("7d".into()),
@@ -342,9 +367,11 @@ mod tests {
             category: Some("upload".into()),
             rule: Some("100101".into()),
             src: Some("198.51.100.0/24".into()),
+            host: Some("web-1.example.gov".into()),
             limit: Some(5),
         };
         let f = spec.compile(NOW).expect("valid");
+        assert_eq!(f.host.as_deref(), Some("web-1.example.gov"));
         assert_eq!(f.category, Some(Category::Upload));
         assert_eq!(f.rule, Some(RuleRef::Id(100_101)));
         assert_eq!(f.limit, Some(5));

@@ -11,6 +11,8 @@
 //!   bounded queue the packet path never blocks on.
 //! - [`filter`], [`query`], [`report`]: filters typed by people, the queries, and the
 //!   table / CSV / JSON lines they print.
+//! - [`import`]: EVE lines from other hosts into a central store, each row tagged with
+//!   its `host` (NULL for alerts recorded on this machine), idempotent.
 //!
 //! Every failure is a [`StoreError`] whose one-line `Display` names the store and says
 //! what is wrong; no message carries a client address.
@@ -22,6 +24,7 @@ pub mod writer;
 pub mod filter;
 pub mod query;
 pub mod report;
+pub mod import;
 
 use std::fs;
 use std::io;
@@ -33,6 +36,7 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 pub use address::{AddressKey, AddressKeyError, AddressMode, AddressPolicy};
 pub use filter::{FilterError, FilterSpec, Filters, RuleRef};
+pub use import::{ImportError, ImportReport};
 pub use query::{ExportFormat, RuleCount, Stats};
 pub use row::StoredAlert;
 pub use writer::{StoreHandle, StoreWriter, WriterSettings, WriterStats};

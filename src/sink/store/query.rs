@@ -2,7 +2,7 @@
 //!
 //! Every filter becomes a bound parameter of one `WHERE` clause (never text pasted into
 //! SQL), served by the indexes of [`schema`](super::schema): time, category, rule,
-//! signature id, and the 16-byte source key for CIDR ranges. `list` gives the newest
+//! signature id, the 16-byte source key for CIDR ranges, and the host of imported rows. `list` gives the newest
 //! first; `export` streams the oldest first, row by row, without collecting.
 
 use std::io::Write;
@@ -62,6 +62,9 @@ pub struct Stats {
     pub by_category: Vec<(Category, u64)>,
     /// Rule and count, most first.
     pub by_rule: Vec<RuleCount>,
+    /// Host (of imported alerts) and count, most first; alerts recorded locally are
+    /// not in it, so it is empty on a single host's store.
+    pub by_host: Vec<(String, u64)>,
 }
 
 /// The `WHERE` clause of `f` (empty when there is no filter) and its parameters.
@@ -96,6 +99,10 @@ fn where_clause(f: &Filters) -> (String, Vec<Value>) {
         terms.push("src_key >= ? AND src_key <= ?");
         values.push(Value::Blob(lo.to_vec()));
         values.push(Value::Blob(hi.to_vec()));
+    }
+    if let Some(host) = &f.host {
+        terms.push("host = ?");
+        values.push(Value::Text(host.clone()));
     }
     if terms.is_empty() {
         (String::new(), values)
@@ -264,11 +271,34 @@ impl FlaggedStore {
             by_rule.push(r.map_err(&fail)?);
         }
 
+        let mut by_host = Vec::new();
+        let host_where = if wh.is_empty() {
+            " WHERE host IS NOT NULL".to_owned()
+        } else {
+            format!("{wh} AND host IS NOT NULL")
+        };
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT host, count(*) AS n FROM alerts{host_where} GROUP BY host ORDER BY n DESC, host"
+            ))
+            .map_err(&fail)?;
+        let rows = stmt
+            .query_map(params_from_iter(values.iter()), |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(&fail)?;
+        for r in rows {
+            let (host, n) = r.map_err(&fail)?;
+            by_host.push((host, to_u64(n)));
+        }
+
         Ok(Stats {
             total: by_day.iter().map(|(_, n)| n).sum(),
             by_day,
             by_category,
             by_rule,
+            by_host,
         })
     }
 }
@@ -292,6 +322,7 @@ mod tests {
             category: Some(Category::Upload),
             rule: Some(RuleRef::Name("x'; DROP TABLE alerts; --".into())),
             src: Some("198.51.100.0/24".parse().expect("net")),
+            host: Some("web1".into()),
             limit: Some(3),
         };
         let (wh, values) = where_clause(&f);

@@ -21,7 +21,7 @@ pub const TABLE_URL_CHARS: usize = 80;
 pub const DEFAULT_LIST_LIMIT: u64 = 100;
 
 /// Column names of `flagged export --format csv`, in order.
-pub const CSV_COLUMNS: [&str; 24] = [
+pub const CSV_COLUMNS: [&str; 25] = [
     "id",
     "timestamp",
     "flow_id",
@@ -46,6 +46,7 @@ pub const CSV_COLUMNS: [&str; 24] = [
     "upload_detected",
     "upload_size",
     "evidence",
+    "host",
 ];
 
 /// Network text made safe for a terminal: control characters escaped.
@@ -76,19 +77,43 @@ fn table_time(eve: &str) -> String {
     eve.get(..19).unwrap_or(eve).replacen('T', " ", 1)
 }
 
-/// The table of `flagged list`: id, time, src, category, rule, method, url.
+/// The table of `flagged list`: id, time, src, category, rule, method, url; with a HOST
+/// column after the id when some row was imported from another host.
 pub fn write_table(out: &mut dyn Write, rows: &[StoredAlert]) -> io::Result<()> {
-    const HEADER: [&str; 7] = [
-        "ID",
-        "TIME (UTC)",
-        "SRC",
-        "CATEGORY",
-        "RULE",
-        "METHOD",
-        "URL",
-    ];
-    let cells: Vec<[String; 7]> = rows
-        .iter()
+    if rows.iter().any(|r| r.host.is_some()) {
+        return write_table_with_hosts(out, rows);
+    }
+    write_cells(out, &TABLE_HEADER, &table_cells(rows))
+}
+
+const TABLE_HEADER: [&str; 7] = [
+    "ID",
+    "TIME (UTC)",
+    "SRC",
+    "CATEGORY",
+    "RULE",
+    "METHOD",
+    "URL",
+];
+
+fn write_table_with_hosts(out: &mut dyn Write, rows: &[StoredAlert]) -> io::Result<()> {
+    let mut header = vec![TABLE_HEADER[0], "HOST"];
+    header.extend_from_slice(&TABLE_HEADER[1..]);
+    let cells: Vec<Vec<String>> = table_cells(rows)
+        .into_iter()
+        .zip(rows)
+        .map(|(row, r)| {
+            let mut cells = row.to_vec();
+            let host = r.host.as_deref().map_or_else(|| "-".into(), printable);
+            cells.insert(1, host);
+            cells
+        })
+        .collect();
+    write_cells(out, &header, &cells)
+}
+
+fn table_cells(rows: &[StoredAlert]) -> Vec<[String; 7]> {
+    rows.iter()
         .map(|r| {
             let a = &r.alert;
             let http = a.http.as_ref();
@@ -104,16 +129,24 @@ pub fn write_table(out: &mut dyn Write, rows: &[StoredAlert]) -> io::Result<()> 
                     .unwrap_or_else(|| "-".into()),
             ]
         })
-        .collect();
-    let mut widths = HEADER.map(|h| h.chars().count());
-    for row in &cells {
-        for (w, cell) in widths.iter_mut().zip(row) {
+        .collect()
+}
+
+/// Aligned columns; the first (the id) right-aligned, the last unpadded.
+fn write_cells<R: AsRef<[String]>>(
+    out: &mut dyn Write,
+    header: &[&str],
+    cells: &[R],
+) -> io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in cells {
+        for (w, cell) in widths.iter_mut().zip(row.as_ref()) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut line = |fields: &[&str]| -> io::Result<()> {
         let mut text = String::new();
-        for (i, (field, width)) in fields.iter().zip(widths).enumerate() {
+        for (i, (field, width)) in fields.iter().zip(&widths).enumerate() {
             if i + 1 == fields.len() {
                 text.push_str(field);
             } else {
@@ -127,9 +160,9 @@ pub fn write_table(out: &mut dyn Write, rows: &[StoredAlert]) -> io::Result<()> 
         }
         writeln!(out, "{}", text.trim_end())
     };
-    line(&HEADER)?;
-    for row in &cells {
-        let fields: Vec<&str> = row.iter().map(String::as_str).collect();
+    line(header)?;
+    for row in cells {
+        let fields: Vec<&str> = row.as_ref().iter().map(String::as_str).collect();
         line(&fields)?;
     }
     Ok(())
@@ -156,6 +189,10 @@ pub fn write_details(out: &mut dyn Write, r: &StoredAlert) -> io::Result<()> {
         ("category", a.rule.category.to_string()),
         ("severity", a.rule.severity.to_string()),
     ];
+    if let Some(host) = &r.host {
+        // Only imported rows have a host; a local row prints as it always did.
+        fields.insert(1, ("host", printable(host)));
+    }
     let opt = |v: Option<&str>| v.map(printable).unwrap_or_else(|| "-".into());
     if let Some(h) = &a.http {
         fields.extend([
@@ -215,7 +252,7 @@ pub fn write_csv_row(out: &mut dyn Write, r: &StoredAlert) -> io::Result<()> {
     let u = a.upload.as_ref();
     let text = |v: Option<&str>| v.map(csv_field).unwrap_or_default();
     let num = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
-    let row: [String; 24] = [
+    let row: [String; 25] = [
         r.id.to_string(),
         a.timestamp.to_eve(),
         a.flow_id.to_string(),
@@ -240,6 +277,7 @@ pub fn write_csv_row(out: &mut dyn Write, r: &StoredAlert) -> io::Result<()> {
         text(u.map(|u| u.detected.as_str())),
         num(u.map(|u| u.size)),
         csv_field(&a.evidence),
+        text(r.host.as_deref()),
     ];
     out.write_all(row.join(",").as_bytes())?;
     out.write_all(b"\r\n")
@@ -249,6 +287,9 @@ pub fn write_csv_row(out: &mut dyn Write, r: &StoredAlert) -> io::Result<()> {
 #[derive(Serialize)]
 struct Exported<'a> {
     id: i64,
+    /// Where an imported alert came from (Suricata's EVE `host`, the sensor name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a str>,
     #[serde(flatten)]
     event: EveAlert<'a>,
 }
@@ -259,6 +300,7 @@ pub fn write_jsonl(out: &mut dyn Write, r: &StoredAlert) -> io::Result<()> {
         &mut *out,
         &Exported {
             id: r.id,
+            host: r.host.as_deref(),
             event: r.eve(),
         },
     )?;
@@ -280,6 +322,13 @@ pub fn write_stats(out: &mut dyn Write, s: &Stats) -> io::Result<()> {
         let w = width(&mut s.by_category.iter().map(|(c, _)| c.as_str().len()));
         for (c, n) in &s.by_category {
             writeln!(out, "  {:<w$}  {n:>8}", c.as_str())?;
+        }
+    }
+    if !s.by_host.is_empty() {
+        writeln!(out, "\nby host:")?;
+        let w = width(&mut s.by_host.iter().map(|(h, _)| h.chars().count()));
+        for (h, n) in &s.by_host {
+            writeln!(out, "  {:<w$}  {n:>8}", printable(h))?;
         }
     }
     if !s.by_rule.is_empty() {

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use rusqlite::types::Type;
 use rusqlite::{params, Row, Statement};
 
-use super::address::{AddressMode, AddressPolicy};
+use super::address::{AddressMode, AddressPolicy, KeptAddress};
 use crate::detect::alert::{Alert, AlertHttp, AlertRule, AlertUpload, Category};
 use crate::sink::events::EveAlert;
 use crate::time::Timestamp;
@@ -26,6 +26,8 @@ pub struct StoredAlert {
     pub src_ip: String,
     /// How the source was kept.
     pub src_mode: AddressMode,
+    /// The host an imported alert came from; `None` for one recorded on this machine.
+    pub host: Option<String>,
 }
 
 impl StoredAlert {
@@ -41,7 +43,7 @@ impl StoredAlert {
 pub(crate) const SELECT_COLUMNS: &str = "id, ts_us, flow_id, src_ip, src_mode, src_port, \
     dest_ip, dest_port, signature_id, rule, signature, category, severity, http_hostname, \
     http_url, http_method, http_status, http_user_agent, http_length, upload_filename, \
-    upload_content_type, upload_detected, upload_size, evidence";
+    upload_content_type, upload_detected, upload_size, evidence, host";
 
 pub(crate) const INSERT: &str = "INSERT INTO alerts (ts_us, timestamp, flow_id, src_ip, \
     src_key, src_mode, src_port, dest_ip, dest_port, signature_id, rule, signature, \
@@ -49,6 +51,24 @@ pub(crate) const INSERT: &str = "INSERT INTO alerts (ts_us, timestamp, flow_id, 
     http_user_agent, http_length, upload_filename, upload_content_type, upload_detected, \
     upload_size, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
     ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
+
+/// The insert of `flagged import`: the same columns plus `host` and `import_key`; a
+/// line already imported (same key) is ignored, not an error.
+pub(crate) const INSERT_IMPORTED: &str = "INSERT OR IGNORE INTO alerts (ts_us, timestamp, \
+    flow_id, src_ip, src_key, src_mode, src_port, dest_ip, dest_port, signature_id, rule, \
+    signature, category, severity, http_hostname, http_url, http_method, http_status, \
+    http_user_agent, http_length, upload_filename, upload_content_type, upload_detected, \
+    upload_size, evidence, host, import_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
+    ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)";
+
+/// Where an imported row came from and how its source was kept.
+pub(crate) struct ImportedOrigin<'a> {
+    /// The source as the sending host wrote it, after this store's policy.
+    pub src: &'a KeptAddress,
+    pub src_mode: AddressMode,
+    pub host: &'a str,
+    pub import_key: &'a [u8],
+}
 
 /// Sizes beyond `i64::MAX` bytes do not occur; they are clamped rather than wrapped.
 fn size(v: u64) -> i64 {
@@ -92,6 +112,47 @@ pub(crate) fn insert(
         upload.map(|u| size(u.size)),
         alert.evidence,
     ])
+}
+
+/// Inserts one imported alert with a prepared [`INSERT_IMPORTED`]; returns whether it
+/// was new (`false`: the same line from the same host is already stored).
+pub(crate) fn insert_imported(
+    stmt: &mut Statement<'_>,
+    alert: &Alert,
+    origin: &ImportedOrigin<'_>,
+) -> rusqlite::Result<bool> {
+    let http = alert.http.as_ref();
+    let upload = alert.upload.as_ref();
+    let n = stmt.execute(params![
+        alert.timestamp.0,
+        alert.timestamp.to_eve(),
+        alert.flow_id as i64,
+        origin.src.text,
+        origin.src.range_key.as_ref().map(|k| &k[..]),
+        origin.src_mode.as_str(),
+        alert.src.port(),
+        alert.dest.ip().to_string(),
+        alert.dest.port(),
+        alert.rule.signature_id,
+        alert.rule.rule,
+        alert.rule.signature,
+        alert.rule.category.as_str(),
+        alert.rule.severity,
+        http.and_then(|h| h.hostname.as_deref()),
+        http.map(|h| h.url.as_str()),
+        http.map(|h| h.http_method.as_str()),
+        http.and_then(|h| h.status),
+        http.and_then(|h| h.http_user_agent.as_deref()),
+        http.map(|h| size(h.length)),
+        upload.and_then(|u| u.filename.as_deref()),
+        upload.and_then(|u| u.content_type.as_deref()),
+        upload.map(|u| u.detected.as_str()),
+        upload.map(|u| size(u.size)),
+        alert.evidence,
+        origin.host,
+        origin.import_key,
+    ])?;
+    Ok(n == 1)
 }
 
 fn invalid(index: usize, what: String) -> rusqlite::Error {
@@ -159,5 +220,6 @@ pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<StoredAlert> {
         },
         src_ip,
         src_mode,
+        host: row.get(24)?,
     })
 }

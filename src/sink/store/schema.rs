@@ -19,7 +19,7 @@ use rusqlite::{Connection, TransactionBehavior};
 pub const APPLICATION_ID: i32 = 0x7477_666c;
 
 /// Every migration, in order: index `i` takes version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1_ALERTS];
+pub const MIGRATIONS: &[&str] = &[V1_ALERTS, V2_HOSTS];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -59,6 +59,17 @@ CREATE INDEX alerts_category ON alerts (category, ts_us);
 CREATE INDEX alerts_rule ON alerts (rule, ts_us);
 CREATE INDEX alerts_signature ON alerts (signature_id, ts_us);
 CREATE INDEX alerts_src ON alerts (src_key) WHERE src_key IS NOT NULL;
+";
+
+/// Version 2: where an alert came from, for a central store fed by `flagged import`.
+/// `host` is NULL for alerts this machine's own daemon or replay recorded; an imported
+/// row carries the sending host's name and `import_key`, a SHA-256 over the host and
+/// the canonical (trimmed) EVE line, unique, so importing a line twice adds one row.
+const V2_HOSTS: &str = "
+ALTER TABLE alerts ADD COLUMN host TEXT;
+ALTER TABLE alerts ADD COLUMN import_key BLOB;
+CREATE UNIQUE INDEX alerts_import ON alerts (import_key) WHERE import_key IS NOT NULL;
+CREATE INDEX alerts_host ON alerts (host, ts_us) WHERE host IS NOT NULL;
 ";
 
 /// What `open` found in the file before touching it.
@@ -157,6 +168,29 @@ mod tests {
             )
             .expect("count");
         assert_eq!(tables, 1);
+    }
+
+    #[test]
+    fn upgrades_a_version_1_store_keeping_its_rows() {
+        let mut conn = Connection::open_in_memory().expect("memory db");
+        conn.execute_batch(V1_ALERTS).expect("v1");
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .expect("app id");
+        conn.pragma_update(None, "user_version", 1)
+            .expect("version");
+        conn.execute(
+            "INSERT INTO alerts (ts_us, timestamp, flow_id, src_ip, src_mode, src_port, \
+             dest_ip, dest_port, signature_id, rule, signature, category, severity, evidence) \
+             VALUES (1, 't', 1, '192.0.2.1', 'keep', 1, '192.0.2.2', 80, 1, 'r', 's', \
+             'recon', 3, 'e')",
+            [],
+        )
+        .expect("v1 row");
+        assert_eq!(migrate(&mut conn).expect("migrate"), 2);
+        let host: Option<String> = conn
+            .query_row("SELECT host FROM alerts", [], |r| r.get(0))
+            .expect("row kept");
+        assert_eq!(host, None, "a row recorded locally has no host");
     }
 
     #[test]
