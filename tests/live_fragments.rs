@@ -1,0 +1,231 @@
+//! Live: what the kernel fragments and what IPv6 wraps in extension headers still
+//! reaches detection in `tamperwatch run` with two workers.
+//!
+//! Three network namespaces made by `scripts/netns-fragments.sh` (client, a router whose
+//! link to the server has a 1280-byte MTU, server): the client's full-size segments,
+//! sent with DF cleared, are fragmented by the router's own IP stack, and an IPv6
+//! connection carries a Destination Options header on every packet. The daemon captures
+//! on the server's interface with the filter it derives from `site:`. Nothing leaves the
+//! namespaces; every process is stopped by PID; the namespaces are removed on drop.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const METRICS_PORT: u16 = 9717;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The namespaces, removed when dropped (even when the test fails).
+struct Namespaces {
+    prefix: String,
+}
+
+impl Namespaces {
+    fn up(prefix: &str) -> Namespaces {
+        let ns = Namespaces {
+            prefix: prefix.to_owned(),
+        };
+        let status = Command::new("bash")
+            .arg(repo().join("scripts/netns-fragments.sh"))
+            .args(["up", prefix])
+            .status()
+            .expect("run netns-fragments.sh");
+        assert!(status.success(), "netns-fragments.sh up failed");
+        ns
+    }
+
+    fn exec(&self, which: char) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &format!("{}{which}", self.prefix)]);
+        c
+    }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo().join("scripts/netns-fragments.sh"))
+            .args(["down", &self.prefix])
+            .status();
+    }
+}
+
+/// A started process, stopped by PID when dropped.
+struct Proc(Option<Child>);
+
+impl Proc {
+    fn pid(&self) -> u32 {
+        self.0.as_ref().map_or(0, Child::id)
+    }
+
+    /// SIGTERM, then waits at most `limit` for the exit status.
+    fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.0.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.terminate(Duration::from_secs(5));
+    }
+}
+
+fn events(path: &Path) -> Vec<serde_json::Value> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn script_uploads_from(events: &[serde_json::Value], src: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e["src_ip"] == src && e["alert"]["rule"] == "upload.script-extension")
+        .count()
+}
+
+#[test]
+fn fragmented_and_extension_header_uploads_are_flagged_live_with_two_workers() {
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !support::require(is_root, "live capture in network namespaces needs root")
+        || !support::require_tool("ip")
+        || !support::require_tool("python3")
+        || !support::require_tool("curl")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prefix = format!("twl{}", std::process::id() % 100_000);
+    let ns = Namespaces::up(&prefix);
+    let fragnet = repo().join("scripts/pcapgen/fragnet.py");
+
+    let _server = Proc(Some(
+        ns.exec('s')
+            .args(["python3"])
+            .arg(&fragnet)
+            .args(["serve", "::", "80"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start server"),
+    ));
+    let events_path = dir.path().join("events.jsonl");
+    let config = format!(
+        "site:\n  addresses: [10.231.2.2/32, \"fd31:2::2/128\"]\n  ports: [80]\n\
+         policy:\n  upload_endpoints:\n    - path: /permits/upload\n      extensions: [pdf]\n\
+         rules: {rules}\n\
+         events:\n  path: {events}\n\
+         store:\n  path: {store}\n\
+         capture:\n  interface: {prefix}s0\n  workers: 2\n\
+         metrics:\n  listen: 127.0.0.1:{METRICS_PORT}\n",
+        rules = repo().join("rules").display(),
+        events = events_path.display(),
+        store = dir.path().join("flagged.db").display(),
+    );
+    let config_path = dir.path().join("tamperwatch.yaml");
+    fs::write(&config_path, config).expect("write config");
+    let mut daemon = Proc(Some(
+        ns.exec('s')
+            .arg(env!("CARGO_BIN_EXE_tamperwatch"))
+            .args(["run", "--config"])
+            .arg(&config_path)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start daemon"),
+    ));
+    let metrics = || {
+        ns.exec('s')
+            .args(["curl", "-s", "--max-time", "2"])
+            .arg(format!("http://127.0.0.1:{METRICS_PORT}/metrics"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while metrics().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "daemon {} never served metrics",
+            daemon.pid()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    for (case, addr) in [
+        ("frag-upload", "10.231.2.2"),
+        ("frag-benign", "10.231.2.2"),
+        ("dstopts-upload", "fd31:2::2"),
+    ] {
+        let out = ns
+            .exec('c')
+            .arg("python3")
+            .arg(&fragnet)
+            .args(["send", case, addr, "80"])
+            .output()
+            .expect("run client");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("200 OK"),
+            "{case}: {out:?}"
+        );
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let seen = events(&events_path);
+        if script_uploads_from(&seen, "10.231.1.2") > 0
+            && script_uploads_from(&seen, "fd31:1::2") > 0
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "uploads not flagged live: {seen:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = metrics().expect("metrics");
+    let reassembled = text
+        .lines()
+        .find(|l| l.starts_with("tamperwatch_ip_fragments_total{outcome=\"reassembled\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    // Each full-size segment of both uploads is one reassembled datagram.
+    assert!(
+        reassembled >= 4.0,
+        "reassembled datagrams: {reassembled}\n{text}"
+    );
+
+    let status = daemon
+        .terminate(Duration::from_secs(15))
+        .expect("daemon exits");
+    assert!(status.success(), "daemon exit: {status:?}");
+    let seen = events(&events_path);
+    assert!(
+        !seen.iter().any(|e| e["http"]["url"] == "/permits/upload"),
+        "the sanctioned PDF upload was flagged: {seen:?}"
+    );
+}
