@@ -4,7 +4,8 @@
 //! Transactions are matched on the connection 4-tuple and `trans_depth`; every field in
 //! [`COMPARED_FIELDS`] of every row (Zeek's or ours) counts once. A row only one side
 //! has counts as all fields differing. Per-case agreement is printed; the test fails if
-//! the mean falls below [`MEAN_AGREEMENT_FLOOR`] or a trace panics or fails.
+//! the mean falls below [`MEAN_AGREEMENT_FLOOR`], any one case falls below its own
+//! floor ([`CASE_FLOORS`], else [`CASE_AGREEMENT_FLOOR`]), or a trace panics or fails.
 //! The captures and logs are Zeek's (BSD-3-Clause), copied with their licence into
 //! `pcaps/third_party/zeek/`.
 
@@ -14,6 +15,25 @@ use std::process::Command;
 
 /// Raised as agreement improves; never lowered to make a change pass.
 const MEAN_AGREEMENT_FLOOR: f64 = 0.995;
+/// Every case not in [`CASE_FLOORS`] agrees on every compared field: one case falling
+/// (say to 84%) fails even when the mean hides it.
+const CASE_AGREEMENT_FLOOR: f64 = 1.0;
+/// Cases with a known, explained shortfall, and the agreement each must keep. Raised as
+/// agreement improves; never lowered to make a change pass.
+const CASE_FLOORS: &[(&str, f64)] = &[
+    // 680/686: one row, `CCM_POST /HTTP/1.1` (a method with an underscore and no
+    // space before the version), which Zeek reads as HTTP/0.9 and tamperwatch answers
+    // as a 400 bad request: six fields differ.
+    ("http-methods", 0.99),
+];
+
+/// The agreement `case` must keep.
+fn case_floor(case: &str) -> f64 {
+    CASE_FLOORS
+        .iter()
+        .find(|(name, _)| *name == case)
+        .map_or(CASE_AGREEMENT_FLOOR, |(_, floor)| *floor)
+}
 
 const COMPARED_FIELDS: [&str; 14] = [
     "id.orig_h",
@@ -255,6 +275,7 @@ fn inspect_agrees_with_zeek_http_log() {
     let manifest = std::fs::read_to_string(dir.join("manifest.tsv")).expect("manifest");
     let mut agreements = Vec::new();
     let mut failures = Vec::new();
+    let mut below = Vec::new();
     for line in manifest.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
         let [case, trace, ..] = cols.as_slice() else {
@@ -283,6 +304,13 @@ fn inspect_agrees_with_zeek_http_log() {
                 for d in &r.diffs {
                     println!("    {d}");
                 }
+                if pct < case_floor(case) {
+                    below.push(format!(
+                        "{case}: {:.1}% < floor {:.1}%",
+                        pct * 100.0,
+                        case_floor(case) * 100.0
+                    ));
+                }
                 agreements.push(pct);
             }
         }
@@ -303,6 +331,7 @@ fn inspect_agrees_with_zeek_http_log() {
         agreements.len() >= 31,
         "expected every baseline case to run"
     );
+    assert!(below.is_empty(), "cases below their floor: {below:#?}");
     assert!(
         mean >= MEAN_AGREEMENT_FLOOR,
         "mean agreement {mean:.3} below floor {MEAN_AGREEMENT_FLOOR}"

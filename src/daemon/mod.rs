@@ -24,6 +24,7 @@ pub mod fanout;
 pub mod http;
 pub mod logging;
 pub mod notify;
+pub mod privileges;
 pub mod reload;
 pub mod sinks;
 pub mod startup;

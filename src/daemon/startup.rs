@@ -60,6 +60,8 @@ pub async fn start(config_path: &Path) -> Result<Running, DaemonError> {
     let listener = http::bind(config.metrics.listen).await?;
     let live = LiveSettings::for_config(&config);
     let source = LiveSource::open(&live)?;
+    // Nothing past this point needs a capability; no other thread exists yet.
+    super::privileges::drop_after_capture_open();
     let sinks = AlertSinks::open(&config, Arc::clone(&metrics))?;
 
     let detector = Arc::new(SharedDetector::new(detector));
