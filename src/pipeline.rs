@@ -29,6 +29,9 @@ pub trait TransactionObserver {
     fn on_client_hello(&mut self, _hello: &ClientHello) {}
     /// A TCP packet, for per-client TCP-level detectors (SYN floods, port scans).
     fn on_tcp_packet(&mut self, _packet: &PacketView<'_>, _now: Timestamp) {}
+    /// The flow table was full and evicted `evicted` flows to admit a new one to
+    /// `server` (a connection flood, or a table too small for the site).
+    fn on_flow_evictions(&mut self, _evicted: u64, _server: SocketAddr, _now: Timestamp) {}
 }
 
 /// An observer that ignores everything (for counting-only replays and benchmarks).
@@ -113,6 +116,15 @@ pub enum FlowApp {
     Tls,
 }
 
+impl crate::flow::EvictionHint for FlowApp {
+    fn mid_message(&self) -> bool {
+        match self {
+            FlowApp::Http(session) => session.mid_request(),
+            _ => false,
+        }
+    }
+}
+
 /// Counters over a whole run.
 #[derive(Debug, Default, Clone)]
 pub struct Summary {
@@ -127,6 +139,8 @@ pub struct Summary {
     pub flows: u64,
     pub flows_picked_up_mid_stream: u64,
     pub flows_evicted: u64,
+    /// Evictions by class: without data, established, mid-message.
+    pub flows_evicted_by_class: [u64; 3],
     pub flows_timed_out: u64,
     pub reassembly: StreamStats,
     pub http: HttpStats,
@@ -170,8 +184,14 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "flows              {} ({} picked up mid-stream, {} timed out, {} evicted)",
-            self.flows, self.flows_picked_up_mid_stream, self.flows_timed_out, self.flows_evicted
+            "flows              {} ({} picked up mid-stream, {} timed out, {} evicted: {} without data, {} established, {} mid-message)",
+            self.flows,
+            self.flows_picked_up_mid_stream,
+            self.flows_timed_out,
+            self.flows_evicted,
+            self.flows_evicted_by_class[0],
+            self.flows_evicted_by_class[1],
+            self.flows_evicted_by_class[2]
         )?;
         writeln!(f, "transactions       {}", self.transactions)?;
         writeln!(f, "tls client hellos  {}", self.tls_client_hellos)?;
@@ -334,17 +354,23 @@ impl Pipeline {
         observer.on_tcp_packet(packet, now);
         let pending = &mut self.pending;
         let summary = &mut self.summary;
-        let mut ended = |flow: Flow<FlowApp>, _end: FlowEnd| {
+        let mut evicted = 0u64;
+        let mut ended = |flow: Flow<FlowApp>, end: FlowEnd| {
+            evicted += u64::from(end == FlowEnd::Evicted);
             finish_flow(flow, now, pending, summary);
         };
-        let Some(flow) = self.flows.lookup_or_create(
+        let found = self.flows.lookup_or_create(
             src,
             dst,
             flags,
             !packet.payload.is_empty(),
             now,
             &mut ended,
-        ) else {
+        );
+        if evicted > 0 {
+            observer.on_flow_evictions(evicted, dst, now);
+        }
+        let Some(flow) = found else {
             self.drain_pending(observer);
             return;
         };
@@ -440,6 +466,11 @@ impl Pipeline {
         self.summary.flows = s.created;
         self.summary.flows_picked_up_mid_stream = s.picked_up_mid_stream;
         self.summary.flows_evicted = s.evicted;
+        self.summary.flows_evicted_by_class = [
+            s.evicted_without_data,
+            s.evicted_established,
+            s.evicted_mid_message,
+        ];
         self.summary.flows_timed_out = s.timed_out;
         self.summary.fragments = self.defrag.stats;
     }
@@ -632,6 +663,16 @@ impl TransactionObserver for DetectionStage<'_> {
         if let Some(o) = self.also.as_mut() {
             o.on_client_hello(hello);
         }
+    }
+
+    fn on_flow_evictions(&mut self, evicted: u64, server: SocketAddr, now: Timestamp) {
+        if let Some(o) = self.also.as_mut() {
+            o.on_flow_evictions(evicted, server, now);
+        }
+        let alerts = &mut self.alerts;
+        self.detector
+            .with(|d| d.observe_evictions(evicted, server, now, alerts));
+        self.emit();
     }
 
     fn on_tcp_packet(&mut self, packet: &PacketView<'_>, now: Timestamp) {

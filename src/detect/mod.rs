@@ -164,6 +164,19 @@ impl Detector {
         }
     }
 
+    /// Notes flows evicted from a full flow table (one `flood` event per episode).
+    pub fn observe_evictions(
+        &self,
+        evicted: u64,
+        server: std::net::SocketAddr,
+        now: Timestamp,
+        out: &mut Vec<Alert>,
+    ) {
+        if let Some(a) = tcp::observe_evictions(evicted, server, now, &self.thresholds) {
+            out.push(a);
+        }
+    }
+
     /// Forgets per-client windows that have ended.
     pub fn sweep(&self, now: Timestamp) {
         self.thresholds.sweep(now);

@@ -15,6 +15,10 @@ use crate::time::Timestamp;
 pub const SYN_FLOOD_SID: u32 = 900_001;
 /// Signature id of the port scan detector.
 pub const PORT_SCAN_SID: u32 = 900_002;
+/// The flow table evicted flows under pressure (site-wide, one per episode).
+pub const FLOW_TABLE_PRESSURE_SID: u32 = 900_003;
+/// One flow-table-pressure event per this many seconds of evictions.
+pub const FLOW_TABLE_PRESSURE_WINDOW_SECS: u64 = 60;
 
 /// Looks at every TCP packet's flags.
 #[derive(Debug, Clone)]
@@ -84,6 +88,29 @@ impl TcpDetectors {
 }
 
 /// A built-in detector's identity.
+/// Evictions from a full flow table: one `flood` event per episode. Site-wide, so the
+/// event names no client (source `0.0.0.0:0`); its destination is the site address
+/// whose new connection forced the eviction.
+pub fn observe_evictions(
+    evicted: u64,
+    server: SocketAddr,
+    now: Timestamp,
+    table: &ThresholdTable,
+) -> Option<Alert> {
+    let nobody = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+    let fired = table.observe(
+        FLOW_TABLE_PRESSURE_SID,
+        nobody.ip(),
+        now,
+        1,
+        FLOW_TABLE_PRESSURE_WINDOW_SECS,
+        None,
+    );
+    fired.then(|| {
+        FLOW_TABLE_PRESSURE.alert(now, nobody, server, &format!("{evicted} flows evicted"))
+    })
+}
+
 struct BuiltIn {
     sid: u32,
     rule: &'static str,
@@ -95,6 +122,13 @@ const SYN_FLOOD: BuiltIn = BuiltIn {
     sid: SYN_FLOOD_SID,
     rule: "flood.syn",
     signature: "SYN flood from one client",
+    category: Category::Flood,
+};
+
+const FLOW_TABLE_PRESSURE: BuiltIn = BuiltIn {
+    sid: FLOW_TABLE_PRESSURE_SID,
+    rule: "flood.flow-table-pressure",
+    signature: "Flow table full: connections evicted under a connection flood",
     category: Category::Flood,
 };
 

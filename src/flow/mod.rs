@@ -3,9 +3,17 @@
 //! Receives decoded TCP packets; owns each flow's per-direction reassembly and the
 //! application state above it (`S`). Both directions of a connection map to one
 //! [`FlowKey`], whose hash is symmetric so a sharded pipeline meets both in one worker.
-//! Flows end on FIN/RST, on idle timeout, or by eviction of the oldest idle flows when
-//! the table reaches its cap; every ending is counted and handed back to the caller so
-//! the layers above can flush. Time is always the caller's `now`.
+//! Flows end on FIN/RST, on idle timeout, or by eviction when the table reaches its cap;
+//! every ending is counted and handed back to the caller so the layers above can flush
+//! (an evicted flow's half-seen transaction is still judged). Time is always the
+//! caller's `now`.
+//!
+//! Eviction is an attacker's tool: flood the table with spoofed SYNs between an
+//! upload's head and its body and the upload's connection is pushed out. So eviction
+//! takes flows in the order a defender loses least: first flows that never carried data
+//! (half-open SYNs, bare handshakes), then established flows, and last those in the
+//! middle of a message ([`EvictionHint::mid_message`]); the oldest idle first in each
+//! class. Each class is counted.
 
 mod key;
 
@@ -142,13 +150,38 @@ impl<S> Flow<S> {
     }
 }
 
+/// What the layers above a flow tell the table when it must evict.
+pub trait EvictionHint {
+    /// True while a message is half received (an upload's body still arriving): such a
+    /// flow is evicted last.
+    fn mid_message(&self) -> bool {
+        false
+    }
+}
+
+impl EvictionHint for () {}
+
+/// Eviction classes, in the order flows are given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum EvictionClass {
+    /// No payload either way: half-open SYNs, bare handshakes.
+    NoData = 0,
+    Established = 1,
+    /// A message half received.
+    MidMessage = 2,
+}
+
 /// Counters kept by the flow table.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FlowStats {
     pub created: u64,
     pub closed: u64,
     pub timed_out: u64,
+    /// Every eviction; the three below split it by class.
     pub evicted: u64,
+    pub evicted_without_data: u64,
+    pub evicted_established: u64,
+    pub evicted_mid_message: u64,
     pub picked_up_mid_stream: u64,
 }
 
@@ -164,7 +197,7 @@ pub struct FlowTable<S> {
     pub stats: FlowStats,
 }
 
-impl<S: Default> FlowTable<S> {
+impl<S: Default + EvictionHint> FlowTable<S> {
     /// A table holding at most `max_flows` flows; `server_ports` tell which side
     /// serves when a flow is picked up without its SYN.
     pub fn new(max_flows: usize, server_ports: Vec<u16>) -> Self {
@@ -298,23 +331,39 @@ impl<S: Default> FlowTable<S> {
         }
     }
 
-    /// Evicts the oldest-idle eighth of the table (at least one flow).
+    /// Evicts an eighth of the table (at least one flow): data-less flows first, then
+    /// established ones, flows mid-message last; the oldest idle first in each class.
     fn evict_oldest(&mut self, ended: &mut impl FnMut(Flow<S>, FlowEnd)) {
-        let mut ages: Vec<(Timestamp, u64, FlowKey)> = self
+        let mut ranked: Vec<(EvictionClass, Timestamp, u64, FlowKey)> = self
             .flows
             .iter()
-            .map(|(k, f)| (f.last_seen, f.id, *k))
+            .map(|(k, f)| (eviction_class(f), f.last_seen, f.id, *k))
             .collect();
-        let count = (ages.len() / 8).max(1);
-        ages.select_nth_unstable(count - 1);
-        ages.truncate(count);
-        ages.sort_unstable();
-        for (_, _, key) in ages {
+        let count = (ranked.len() / 8).max(1);
+        ranked.select_nth_unstable(count - 1);
+        ranked.truncate(count);
+        ranked.sort_unstable();
+        for (class, _, _, key) in ranked {
             if let Some(flow) = self.flows.remove(&key) {
                 self.stats.evicted += 1;
+                match class {
+                    EvictionClass::NoData => self.stats.evicted_without_data += 1,
+                    EvictionClass::Established => self.stats.evicted_established += 1,
+                    EvictionClass::MidMessage => self.stats.evicted_mid_message += 1,
+                }
                 ended(flow, FlowEnd::Evicted);
             }
         }
+    }
+}
+
+fn eviction_class<S: EvictionHint>(f: &Flow<S>) -> EvictionClass {
+    if f.bytes == [0, 0] {
+        EvictionClass::NoData
+    } else if f.app.mid_message() {
+        EvictionClass::MidMessage
+    } else {
+        EvictionClass::Established
     }
 }
 

@@ -121,3 +121,84 @@ fn bare_ack_for_unknown_connection_creates_nothing() {
         )
         .is_none());
 }
+
+/// An app state that says whether its flow is mid-message.
+#[derive(Debug, Default)]
+struct Busy(bool);
+
+impl EvictionHint for Busy {
+    fn mid_message(&self) -> bool {
+        self.0
+    }
+}
+
+#[test]
+fn eviction_gives_up_data_less_flows_before_established_and_mid_message_last() {
+    // Cap 8: eviction takes one flow (an eighth) each time the table is full.
+    let mut t: FlowTable<Busy> = FlowTable::new(8, vec![8080]);
+    let mut ends: Vec<u64> = Vec::new();
+    let server = addr("2.2.2.2:80");
+    // Flow 1: the oldest, mid-upload. Flow 2: established with data, idle.
+    for (port, mid) in [(1001u16, true), (1002, false)] {
+        let mut ended = |f: Flow<Busy>, _: FlowEnd| ends.push(f.id);
+        let f = t
+            .lookup_or_create(
+                addr(&format!("1.1.1.1:{port}")),
+                server,
+                SYN,
+                false,
+                Timestamp(0),
+                &mut ended,
+            )
+            .expect("flow");
+        f.bytes[0] = 500;
+        f.app = Busy(mid);
+    }
+    // Then a SYN flood from many sources: 20 data-less flows.
+    for i in 0..20u16 {
+        let mut ended = |f: Flow<Busy>, _: FlowEnd| ends.push(f.id);
+        let src = SocketAddr::new(
+            format!("10.0.{}.{}", i / 200, i % 200 + 1)
+                .parse()
+                .expect("ip"),
+            4000,
+        );
+        t.lookup_or_create(
+            src,
+            server,
+            SYN,
+            false,
+            Timestamp(1 + i64::from(i)),
+            &mut ended,
+        );
+    }
+    assert!(
+        !ends.contains(&1) && !ends.contains(&2),
+        "evicted: {ends:?}"
+    );
+    assert_eq!(t.stats.evicted_without_data, t.stats.evicted);
+    // Fill the table with established flows: the idle established one goes before
+    // the flow mid-upload.
+    for i in 0..8u16 {
+        let mut ended = |f: Flow<Busy>, _: FlowEnd| ends.push(f.id);
+        let src = SocketAddr::new("3.3.3.3".parse().expect("ip"), 5000 + i);
+        let f = t
+            .lookup_or_create(
+                src,
+                server,
+                SYN,
+                false,
+                Timestamp(100 + i64::from(i)),
+                &mut ended,
+            )
+            .expect("flow");
+        f.bytes[0] = 10;
+    }
+    let pos = |id| ends.iter().position(|&e| e == id);
+    assert!(
+        pos(2).is_some(),
+        "the idle established flow was kept: {ends:?}"
+    );
+    assert!(pos(1).is_none() || pos(1) > pos(2), "{ends:?}");
+    assert!(t.stats.evicted_established >= 1);
+}

@@ -169,6 +169,14 @@ impl HttpSession {
         }
     }
 
+    /// Whether a request is half received (its head or body still arriving), so the
+    /// flow table evicts this flow last.
+    pub fn mid_request(&self) -> bool {
+        matches!(self.request.framing, Framing::Body(_))
+            || !self.request.head.is_empty()
+            || self.open.iter().any(|t| !t.request_done)
+    }
+
     /// The flow ended: complete what can be completed and emit every open transaction.
     pub fn finish(&mut self, now: Timestamp, ctx: &FlowContext, out: &mut Vec<HttpTransaction>) {
         self.flush_partial_request_head(ctx, out);
