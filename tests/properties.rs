@@ -442,5 +442,11 @@ fn the_real_material_is_there() {
         conversations().len()
     );
     assert!(real_frames().len() >= 100);
+    // The segmentation property means something only if the streams hold transactions.
+    let with_transactions = conversations()
+        .iter()
+        .filter(|(_, turns)| !play(turns, &[]).is_empty())
+        .count();
+    assert!(with_transactions >= 10, "{with_transactions}");
     assert!(!rule_files().is_empty());
 }
