@@ -104,6 +104,7 @@ impl AlertSinks {
         let rows = (self.rows_at_open + stats.committed)
             .saturating_sub(self.purged.load(Ordering::Acquire));
         self.metrics.set_store_rows(rows);
+        self.metrics.set_store_recreated_total(stats.recreated);
         let losses = stats.dropped + stats.lost;
         let mut published = self
             .published_store_losses

@@ -156,6 +156,7 @@ pub struct Metrics {
     store_purged_rows: IntCounter,
     store_dropped_writes: IntCounter,
     events_dropped: IntCounter,
+    store_recreated: IntCounter,
 }
 
 impl Metrics {
@@ -240,6 +241,7 @@ impl Metrics {
             store_purged_rows: counter(&r, names::STORE_PURGED_ROWS)?,
             store_dropped_writes: counter(&r, names::STORE_DROPPED_WRITES)?,
             events_dropped: counter(&r, names::EVENTS_DROPPED)?,
+            store_recreated: counter(&r, names::STORE_RECREATED)?,
             registry: r,
         };
         Ok(metrics)
@@ -455,6 +457,13 @@ impl Metrics {
     /// Adds records the store could not write.
     pub fn add_store_dropped_writes(&self, rows: u64) {
         self.store_dropped_writes.inc_by(rows);
+    }
+
+    /// Brings the store-recreated counter up to the writer's running `total` (never
+    /// down), so publishing the same total twice counts it once.
+    pub fn set_store_recreated_total(&self, total: u64) {
+        let shown = self.store_recreated.get();
+        self.store_recreated.inc_by(total.saturating_sub(shown));
     }
 
     /// Adds events a sink dropped.

@@ -136,6 +136,11 @@ pub const STORE_DROPPED_WRITES: MetricName = metric(
     "tamperwatch_store_dropped_writes_total",
     "Flagged records that could not be written to the store.",
 );
+/// Times the store file was found deleted or replaced and made again.
+pub const STORE_RECREATED: MetricName = metric(
+    "tamperwatch_store_recreated_total",
+    "Times the flagged store file was found deleted or replaced and was recreated.",
+);
 /// Events dropped because a sink's queue was full.
 pub const EVENTS_DROPPED: MetricName = metric(
     "tamperwatch_events_dropped_total",
