@@ -95,7 +95,7 @@ fn conversation(path: &Path) -> Option<Turns> {
             continue;
         };
         if client.is_none() {
-            if !(flags.syn() && !flags.ack()) {
+            if !flags.syn() || flags.ack() {
                 continue;
             }
             client = Some((p.src, src_port));
