@@ -157,6 +157,8 @@ pub struct Metrics {
     store_dropped_writes: IntCounter,
     events_dropped: IntCounter,
     store_recreated: IntCounter,
+    endpoint_idle_closed: IntCounter,
+    endpoint_busy: IntCounter,
 }
 
 impl Metrics {
@@ -242,6 +244,8 @@ impl Metrics {
             store_dropped_writes: counter(&r, names::STORE_DROPPED_WRITES)?,
             events_dropped: counter(&r, names::EVENTS_DROPPED)?,
             store_recreated: counter(&r, names::STORE_RECREATED)?,
+            endpoint_idle_closed: counter(&r, names::ENDPOINT_IDLE_CLOSED)?,
+            endpoint_busy: counter(&r, names::ENDPOINT_BUSY)?,
             registry: r,
         };
         Ok(metrics)
@@ -464,6 +468,16 @@ impl Metrics {
     pub fn set_store_recreated_total(&self, total: u64) {
         let shown = self.store_recreated.get();
         self.store_recreated.inc_by(total.saturating_sub(shown));
+    }
+
+    /// Counts an idle endpoint connection closed for a new one.
+    pub fn add_endpoint_idle_closed(&self) {
+        self.endpoint_idle_closed.inc();
+    }
+
+    /// Counts a connection refused with 503 (every slot busy answering).
+    pub fn add_endpoint_busy(&self) {
+        self.endpoint_busy.inc();
     }
 
     /// Adds events a sink dropped.
