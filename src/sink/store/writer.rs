@@ -78,6 +78,8 @@ pub struct WriterCounters {
     lost: AtomicU64,
     recreated: AtomicU64,
     busy_retries: AtomicU64,
+    rows_left_behind: AtomicU64,
+    rows_found: AtomicU64,
 }
 
 impl WriterCounters {
@@ -93,6 +95,8 @@ impl WriterCounters {
             lost: get(&self.lost),
             recreated: get(&self.recreated),
             busy_retries: get(&self.busy_retries),
+            rows_left_behind: get(&self.rows_left_behind),
+            rows_found: get(&self.rows_found),
         }
     }
 
@@ -121,6 +125,11 @@ pub struct WriterStats {
     pub recreated: u64,
     /// Commit attempts repeated because the store was locked.
     pub busy_retries: u64,
+    /// Rows that stayed in store files found deleted or replaced (no longer at the
+    /// store's path).
+    pub rows_left_behind: u64,
+    /// Rows already in the files that replaced them.
+    pub rows_found: u64,
 }
 
 enum Msg {

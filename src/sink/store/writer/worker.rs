@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::recover::{Backoff, StoreFile};
 use super::{Msg, WriterCounters, WriterSettings};
 use crate::detect::alert::Alert;
-use crate::sink::store::{FlaggedStore, StoreError};
+use crate::sink::store::{Filters, FlaggedStore, StoreError};
 
 /// The writer thread's state.
 pub(super) struct Worker {
@@ -144,6 +144,10 @@ impl Worker {
     fn ensure_current(&mut self) -> Result<(), StoreError> {
         if self.store.is_none() || !self.file.unchanged() {
             if let Some(old) = self.store.take() {
+                let left = old.count(&Filters::default()).unwrap_or(0);
+                self.counters
+                    .rows_left_behind
+                    .fetch_add(left, Ordering::AcqRel);
                 // Closing removes the old -wal and -shm, which belong to the old file.
                 let _ = old.close();
                 self.counters.recreated.fetch_add(1, Ordering::AcqRel);
@@ -152,7 +156,10 @@ impl Worker {
                     "flagged store file was deleted or replaced; recreating it"
                 );
             }
-            self.store = Some(self.file.reopen()?);
+            let store = self.file.reopen()?;
+            let found = store.count(&Filters::default()).unwrap_or(0);
+            self.counters.rows_found.fetch_add(found, Ordering::AcqRel);
+            self.store = Some(store);
         }
         Ok(())
     }
