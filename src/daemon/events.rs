@@ -15,14 +15,15 @@
 //! when space comes back. Nothing here logs an alert's content.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::DaemonError;
+use lines::{Batch, Output};
+
+mod lines;
 use crate::detect::alert::Alert;
-use crate::sink::events::EveAlert;
 use crate::sink::metrics::Metrics;
 use crate::sink::{AlertSink, SinkError};
 
@@ -51,99 +52,6 @@ impl Destination {
                 torn: false,
             }),
         }
-    }
-}
-
-/// The open destination.
-enum Output {
-    Stdout(std::io::Stdout),
-    File {
-        file: File,
-        /// A failed write left part of a line that could not be cut off: the next
-        /// write starts a new line first, so no two events share a line.
-        torn: bool,
-    },
-}
-
-impl Output {
-    /// Writes `batch` and returns how many of its lines are now whole in the output,
-    /// with the error that stopped it, if any. On an error the file is cut back to
-    /// the end of its last whole line.
-    fn write_lines(&mut self, batch: &Batch) -> (usize, Option<io::Error>) {
-        if let Output::File {
-            file,
-            torn: torn @ true,
-        } = self
-        {
-            match write_all_counted(file, b"\n") {
-                (_, None) => *torn = false,
-                (_, Some(e)) => return (0, Some(e)),
-            }
-        }
-        let start = match self {
-            Output::Stdout(_) => None,
-            Output::File { file, .. } => file.metadata().ok().map(|m| m.len()),
-        };
-        let (written, error) = write_all_counted(self.writer(), &batch.bytes);
-        let error = error.or_else(|| self.writer().flush().err());
-        let whole = batch.ends.partition_point(|&end| end <= written);
-        let kept = whole.checked_sub(1).map_or(0, |i| batch.ends[i]);
-        if error.is_some() && kept < written {
-            if let (Output::File { file, torn }, Some(start)) = (&mut *self, start) {
-                if let Err(e) = file.set_len(start + kept as u64) {
-                    tracing::warn!(error = %e, "events: cannot cut off a partly written line");
-                    *torn = true;
-                }
-            }
-        }
-        (whole, error)
-    }
-
-    fn writer(&mut self) -> &mut dyn Write {
-        match self {
-            Output::Stdout(out) => out,
-            Output::File { file, .. } => file,
-        }
-    }
-}
-
-/// Writes all of `bytes` unless an error stops it; returns the bytes written.
-fn write_all_counted(out: &mut dyn Write, bytes: &[u8]) -> (usize, Option<io::Error>) {
-    let mut written = 0;
-    while written < bytes.len() {
-        match out.write(&bytes[written..]) {
-            Ok(0) => return (written, Some(io::ErrorKind::WriteZero.into())),
-            Ok(n) => written += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (written, Some(e)),
-        }
-    }
-    (written, None)
-}
-
-/// EVE lines waiting to be written, and where each one ends.
-#[derive(Default)]
-struct Batch {
-    bytes: Vec<u8>,
-    ends: Vec<usize>,
-}
-
-impl Batch {
-    /// Appends one alert's line; `false` (nothing appended) if it cannot be encoded.
-    fn push(&mut self, alert: &Alert) -> bool {
-        let start = self.bytes.len();
-        if serde_json::to_writer(&mut self.bytes, &EveAlert::of(alert)).is_err() {
-            self.bytes.truncate(start);
-            return false;
-        }
-        self.bytes.push(b'\n');
-        self.ends.push(self.bytes.len());
-        true
-    }
-
-    fn clear(&mut self) {
-        self.bytes.clear();
-        self.ends.clear();
     }
 }
 

@@ -101,9 +101,11 @@ impl AlertSinks {
     /// Brings the store's metrics up to date with its writer's counters.
     pub fn publish_store_metrics(&self) {
         let stats = self.store.stats();
-        let rows = (self.rows_at_open + stats.committed)
-            .saturating_sub(self.purged.load(Ordering::Acquire));
+        // A store file deleted or replaced under the writer takes its rows with it.
+        let rows = (self.rows_at_open + stats.committed + stats.rows_found)
+            .saturating_sub(self.purged.load(Ordering::Acquire) + stats.rows_left_behind);
         self.metrics.set_store_rows(rows);
+        self.metrics.set_store_recreated_total(stats.recreated);
         let losses = stats.dropped + stats.lost;
         let mut published = self
             .published_store_losses
