@@ -158,8 +158,9 @@ impl Alert {
     }
 }
 
-/// Replaces every query value with `<redacted>`, keeping parameter names
-/// (`/a?id=5&x` → `/a?id=<redacted>&x`). Fragments are dropped.
+/// Replaces every query value with `<redacted>`, keeping parameter names; a bare
+/// parameter without `=` is a value (`/a?id=5&tok` → `/a?id=<redacted>&<redacted>`).
+/// Fragments are dropped.
 pub fn redact_query(uri: &str) -> String {
     let uri = uri.split('#').next().unwrap_or_default();
     let Some((path, query)) = uri.split_once('?') else {
@@ -177,7 +178,9 @@ pub fn redact_query(uri: &str) -> String {
                 out.push_str(name);
                 out.push_str("=<redacted>");
             }
-            None => out.push_str(pair),
+            // A bare parameter (`?ResetToken-9f8e…`) is a value too.
+            None if pair.is_empty() => {}
+            None => out.push_str("<redacted>"),
         }
     }
     out
@@ -212,7 +215,7 @@ mod tests {
     fn redacts_every_query_value_but_keeps_names() {
         assert_eq!(
             redact_query("/a?email=x@y.z&id=5&flag"),
-            "/a?email=<redacted>&id=<redacted>&flag"
+            "/a?email=<redacted>&id=<redacted>&<redacted>"
         );
         assert_eq!(redact_query("/plain/path"), "/plain/path");
         assert_eq!(redact_query("/p?q=secret#frag"), "/p?q=<redacted>");
