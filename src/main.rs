@@ -17,8 +17,7 @@ use tamperwatch::sink::events::EventLog;
 use tamperwatch::sink::inspect::InspectLog;
 use tamperwatch::sink::store::report::{self, DEFAULT_LIST_LIMIT};
 use tamperwatch::sink::store::{
-    AddressMode, AddressPolicy, ExportFormat, FilterSpec, FlaggedStore, StoreError,
-    DEFAULT_RETENTION_DAYS,
+    ExportFormat, FilterSpec, FlaggedStore, StoreError, DEFAULT_RETENTION_DAYS,
 };
 use tamperwatch::sink::AlertSink;
 use tamperwatch::time::Timestamp;
@@ -64,7 +63,10 @@ enum Command {
     },
     /// Print the HTTP transactions in capture files as JSON lines (Zeek http.log names).
     ///
-    /// For offline analysis only: it prints every transaction, flagged or not.
+    /// A FORENSIC tool for a capture you own: it prints EVERYTHING in the capture, for
+    /// every client, flagged or not (addresses, full URLs with query values, user
+    /// agents, referrers, file names). It ignores `privacy:`; its output is as sensitive
+    /// as the capture itself. Never run it on the live site's traffic to make records.
     Inspect {
         /// pcap or pcapng files, processed in order as one capture.
         #[arg(required = true)]
@@ -268,7 +270,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     match path {
-        Some(p) => Ok(Config::load(p)?),
+        Some(p) => {
+            let config = Config::load(p)?;
+            for note in config.deprecations() {
+                eprintln!("warning: {}: {note}", p.display());
+            }
+            Ok(config)
+        }
         None => Ok(Config::default()),
     }
 }
@@ -300,27 +308,35 @@ fn run_replay(args: &ReplayArgs<'_>) -> anyhow::Result<()> {
     let rules_path = rules_path(args.rules, &config);
     let detector = Detector::load(&rules_path, &config, Arc::new(ThresholdTable::default()))?;
     let mut sources = replay::open_all(pcaps)?;
+    let mut data_files: Vec<&Path> = Vec::new();
+    if let Some(p) = events.filter(|p| *p != "-") {
+        data_files.push(Path::new(p));
+    }
+    if let Some(p) = args.store {
+        data_files.push(p);
+    }
+    let policy = tamperwatch::sink::privacy::address_policy(&config, &data_files)?;
     let mut event_log: Option<EventLog<Box<dyn std::io::Write>>> = match events {
         None => None,
-        Some("-") => Some(EventLog::new(Box::new(std::io::BufWriter::new(
-            std::io::stdout(),
-        )))),
+        Some("-") => Some(
+            EventLog::new(
+                Box::new(std::io::BufWriter::new(std::io::stdout())) as Box<dyn std::io::Write>
+            )
+            .with_address_policy(policy.clone()),
+        ),
         Some(path) => {
-            let file =
-                std::fs::File::create(path).with_context(|| format!("events file {path}"))?;
-            Some(EventLog::new(Box::new(std::io::BufWriter::new(file))))
+            let file = tamperwatch::sink::privacy::create_private(Path::new(path))
+                .with_context(|| format!("events file {path}"))?;
+            Some(
+                EventLog::new(Box::new(std::io::BufWriter::new(file)) as Box<dyn std::io::Write>)
+                    .with_address_policy(policy.clone()),
+            )
         }
     };
     let mut store = match args.store {
         None => None,
         Some(path) => {
-            let mode: AddressMode = config
-                .store
-                .source_address
-                .parse()
-                .map_err(anyhow::Error::msg)?;
-            let policy = AddressPolicy::for_store(mode, path)?;
-            let opened = FlaggedStore::create(path)?.with_address_policy(policy);
+            let opened = FlaggedStore::create(path)?.with_address_policy(policy.clone());
             Some(replay::ReplayStore::new(opened))
         }
     };

@@ -9,7 +9,9 @@
 //! after log rotation; [`EventWriter::close`] writes everything queued and flushes.
 //! Nothing here logs an alert's content.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
+
+use crate::sink::store::address::AddressPolicy;
 use std::io::{BufWriter, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
@@ -45,7 +47,7 @@ impl Destination {
 }
 
 fn append(path: &str) -> std::io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+    crate::sink::privacy::append_private(std::path::Path::new(path))
 }
 
 /// The writer thread and the queue into it.
@@ -63,7 +65,11 @@ pub struct EventHandle {
 
 impl EventWriter {
     /// Opens `path` (`-` for stdout) and starts the writer thread.
-    pub fn open(path: &str, metrics: Arc<Metrics>) -> Result<EventWriter, DaemonError> {
+    pub fn open(
+        path: &str,
+        metrics: Arc<Metrics>,
+        policy: AddressPolicy,
+    ) -> Result<EventWriter, DaemonError> {
         let destination = if path == "-" {
             Destination::Stdout
         } else {
@@ -77,7 +83,7 @@ impl EventWriter {
         let thread_metrics = Arc::clone(&metrics);
         let thread = std::thread::Builder::new()
             .name("tw-events".into())
-            .spawn(move || write_events(rx, out, destination, &thread_metrics))
+            .spawn(move || write_events(rx, out, destination, &thread_metrics, policy))
             .map_err(|e| DaemonError::Thread {
                 what: "events writer",
                 reason: e.to_string(),
@@ -151,8 +157,9 @@ fn write_events(
     out: Box<dyn Write + Send>,
     destination: Destination,
     metrics: &Metrics,
+    policy: AddressPolicy,
 ) {
-    let mut log = EventLog::new(BufWriter::new(out));
+    let mut log = EventLog::new(BufWriter::new(out)).with_address_policy(policy.clone());
     let mut failing = false;
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
@@ -168,7 +175,10 @@ fn write_events(
                     let flushed = log.flush();
                     note(&mut failing, flushed, metrics);
                     match destination.open() {
-                        Ok(out) => log = EventLog::new(BufWriter::new(out)),
+                        Ok(out) => {
+                            log = EventLog::new(BufWriter::new(out))
+                                .with_address_policy(policy.clone())
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "events: reopen failed; still writing to the old file")
                         }
@@ -257,7 +267,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("events.jsonl");
         std::fs::write(&path, "{\"earlier\":1}\n").expect("seed");
-        let writer = EventWriter::open(path.to_str().expect("utf-8"), metrics()).expect("open");
+        let writer = EventWriter::open(
+            path.to_str().expect("utf-8"),
+            metrics(),
+            AddressPolicy::keep(),
+        )
+        .expect("open");
         let mut handle = writer.handle().expect("handle");
         handle.record(&alert(7)).expect("record");
         let got = wait_for_lines(&path, 2);
@@ -272,7 +287,12 @@ mod tests {
     fn reopen_follows_a_rotated_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("events.jsonl");
-        let writer = EventWriter::open(path.to_str().expect("utf-8"), metrics()).expect("open");
+        let writer = EventWriter::open(
+            path.to_str().expect("utf-8"),
+            metrics(),
+            AddressPolicy::keep(),
+        )
+        .expect("open");
         let mut handle = writer.handle().expect("handle");
         handle.record(&alert(1)).expect("record");
         assert_eq!(wait_for_lines(&path, 1).len(), 1);
@@ -292,7 +312,12 @@ mod tests {
     fn close_writes_everything_queued() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("events.jsonl");
-        let writer = EventWriter::open(path.to_str().expect("utf-8"), metrics()).expect("open");
+        let writer = EventWriter::open(
+            path.to_str().expect("utf-8"),
+            metrics(),
+            AddressPolicy::keep(),
+        )
+        .expect("open");
         let mut handle = writer.handle().expect("handle");
         for i in 0..1000 {
             handle.record(&alert(i)).expect("record");
@@ -304,7 +329,11 @@ mod tests {
 
     #[test]
     fn an_unwritable_path_is_refused_naming_the_key() {
-        let err = match EventWriter::open("/nonexistent-dir/events.jsonl", metrics()) {
+        let err = match EventWriter::open(
+            "/nonexistent-dir/events.jsonl",
+            metrics(),
+            AddressPolicy::keep(),
+        ) {
             Err(e) => e.to_string(),
             Ok(_) => panic!("opened a file in a missing directory"),
         };

@@ -16,10 +16,7 @@ use super::events::{EventHandle, EventWriter};
 use super::DaemonError;
 use crate::config::Config;
 use crate::sink::metrics::Metrics;
-use crate::sink::store::{
-    AddressMode, AddressPolicy, Filters, FlaggedStore, StoreError, StoreHandle, StoreWriter,
-    WriterSettings,
-};
+use crate::sink::store::{Filters, FlaggedStore, StoreHandle, StoreWriter, WriterSettings};
 use crate::sink::AlertSink;
 use crate::time::Timestamp;
 
@@ -47,16 +44,17 @@ impl AlertSinks {
     /// Opens every sink the configuration names; fails before anything starts.
     pub fn open(config: &Config, metrics: Arc<Metrics>) -> Result<AlertSinks, DaemonError> {
         let path = &config.store.path;
-        let mode: AddressMode = config
-            .store
-            .source_address
-            .parse()
-            .map_err(DaemonError::AddressMode)?;
-        let policy = AddressPolicy::for_store(mode, path).map_err(StoreError::from)?;
-        let store = FlaggedStore::create(path)?.with_address_policy(policy);
+        let events_path = std::path::Path::new(&config.events.path);
+        let mut data_files: Vec<&std::path::Path> = vec![path.as_path()];
+        if config.events.path != "-" {
+            data_files.push(events_path);
+        }
+        let policy = crate::sink::privacy::address_policy(config, &data_files)
+            .map_err(|e| DaemonError::AddressMode(e.to_string()))?;
+        let store = FlaggedStore::create(path)?.with_address_policy(policy.clone());
         let rows_at_open = store.count(&Filters::default())?;
         let store = StoreWriter::spawn(store, WriterSettings::default())?;
-        let events = EventWriter::open(&config.events.path, Arc::clone(&metrics))?;
+        let events = EventWriter::open(&config.events.path, Arc::clone(&metrics), policy)?;
         metrics.set_store_rows(rows_at_open);
         Ok(AlertSinks {
             events,
