@@ -53,6 +53,30 @@ pub struct Config {
     pub detectors: DetectorsConfig,
     /// How client addresses are kept by every sink (events, store, logs).
     pub privacy: PrivacyConfig,
+    /// The anonymous statistics database and its publication threshold.
+    pub stats: StatsConfig,
+}
+
+/// The anonymous statistics database (`tamperwatch report` reads it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatsConfig {
+    /// SQLite database path.
+    pub path: PathBuf,
+    /// Counts below this are published as `<min_count`.
+    pub min_count: u64,
+    /// Days kept (400: a year can be compared with the last).
+    pub retention_days: u32,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        StatsConfig {
+            path: PathBuf::from("/var/lib/tamperwatch/stats.db"),
+            min_count: 10,
+            retention_days: 400,
+        }
+    }
 }
 
 /// One address policy for every sink, and where its hash key lives.
@@ -399,6 +423,9 @@ impl Config {
                     "privacy.source_address ({new}) and the deprecated store.source_address ({old}) disagree; keep only privacy.source_address"
                 ));
             }
+        }
+        if self.stats.min_count == 0 || self.stats.retention_days == 0 {
+            return Err("stats.min_count and stats.retention_days must be at least 1".to_owned());
         }
         if self.retention.days == 0 {
             return Err("retention.days must be at least 1".to_owned());

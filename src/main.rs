@@ -1,5 +1,7 @@
 //! The `tamperwatch` command line: parses arguments and calls the library.
 
+mod report_cmd;
+
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -57,6 +59,9 @@ enum Command {
         /// Also keep flagged events in this flagged store (SQLite; created if missing).
         #[arg(long, value_name = "DB")]
         store: Option<PathBuf>,
+        /// Also record anonymous usage statistics in this database (see `report`).
+        #[arg(long, value_name = "DB")]
+        stats: Option<PathBuf>,
         /// pcap or pcapng files.
         #[arg(required = true)]
         pcaps: Vec<PathBuf>,
@@ -71,6 +76,30 @@ enum Command {
         /// pcap or pcapng files, processed in order as one capture.
         #[arg(required = true)]
         pcaps: Vec<PathBuf>,
+    },
+    /// The anonymous usage report a city can publish, from the statistics database.
+    ///
+    /// One self-contained HTML page (inline CSS and SVG; no scripts or external
+    /// resources), JSON or CSV. Every count below `stats.min_count` (default 10) is shown
+    /// as `<10`. Days are UTC; the default period is the last 30 days.
+    Report {
+        /// Statistics database; default: the config's `stats.path`.
+        #[arg(long, value_name = "DB")]
+        stats: Option<PathBuf>,
+        /// Settings (YAML) for `stats.min_count` and `stats.path`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// First day (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Last day (YYYY-MM-DD), included.
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value = "html")]
+        format: report_cmd::ReportFormat,
+        /// Write to FILE (mode 0600) instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Monitor a live interface: flag attacks, serve metrics, until SIGTERM.
     ///
@@ -227,8 +256,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             rules,
             events,
             store,
+            stats,
             pcaps,
         } => run_replay(&ReplayArgs {
+            stats: stats.as_deref(),
             config: config.as_deref(),
             rules: rules.as_deref(),
             events: events.as_deref(),
@@ -236,6 +267,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             pcaps: &pcaps,
         }),
         Command::Inspect { pcaps } => run_inspect(&pcaps),
+        Command::Report {
+            stats,
+            config,
+            from,
+            to,
+            format,
+            output,
+        } => {
+            let cfg = load_config(config.as_deref())?;
+            report_cmd::run_report(
+                &report_cmd::ReportArgs {
+                    stats,
+                    from,
+                    to,
+                    format,
+                    output,
+                },
+                &cfg,
+            )
+        }
         Command::Run { config, log_format } => {
             let log_format = match log_format {
                 LogFormatArg::Text => daemon::LogFormat::Text,
@@ -295,6 +346,7 @@ fn rules_path(flag: Option<&Path>, config: &Config) -> PathBuf {
 
 /// What `replay` was asked to do.
 struct ReplayArgs<'a> {
+    stats: Option<&'a Path>,
     config: Option<&'a Path>,
     rules: Option<&'a Path>,
     events: Option<&'a str>,
@@ -340,7 +392,25 @@ fn run_replay(args: &ReplayArgs<'_>) -> anyhow::Result<()> {
             Some(replay::ReplayStore::new(opened))
         }
     };
+    let mut stats = match args.stats {
+        None => None,
+        Some(path) => {
+            let db = tamperwatch::sink::stats::db::StatsDb::create(path)?;
+            let groups = tamperwatch::sink::metrics::content_group::ContentGroups::new(
+                config.policy.content_groups.clone(),
+            )?;
+            Some(tamperwatch::sink::stats::StatsRecorder::new(
+                db,
+                groups,
+                config.stats.retention_days,
+            ))
+        }
+    };
+    let mut stats_sink = stats.clone();
     let mut sinks: Vec<&mut dyn AlertSink> = Vec::new();
+    if let Some(s) = stats_sink.as_mut() {
+        sinks.push(s);
+    }
     if let Some(log) = event_log.as_mut() {
         sinks.push(log);
     }
@@ -355,16 +425,24 @@ fn run_replay(args: &ReplayArgs<'_>) -> anyhow::Result<()> {
             b.inc(n)
         }
     };
+    let mut tee = tamperwatch::sink::stats::StatsTee {
+        inner: &mut stage,
+        stats: stats.clone(),
+    };
     let result = replay::replay(
         &mut sources,
         PipelineSettings::for_config(&config),
-        &mut stage,
+        &mut tee,
         &mut progress,
     );
+    drop(tee);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
     stage.flush().context("flushing events and store")?;
+    if let Some(s) = stats.take() {
+        s.flush()?;
+    }
     let summary = result?;
     let alerts = stage.alert_count();
     let by_category = stage.alerts_by_category;

@@ -8,6 +8,7 @@
 
 pub mod events;
 pub mod privacy;
+pub mod stats;
 pub mod store;
 pub mod inspect;
 pub mod metrics;
