@@ -15,7 +15,10 @@ use std::sync::{Arc, Mutex};
 use super::events::{EventHandle, EventWriter};
 use super::DaemonError;
 use crate::config::Config;
+use crate::sink::metrics::content_group::ContentGroups;
 use crate::sink::metrics::Metrics;
+use crate::sink::stats::db::StatsDb;
+use crate::sink::stats::StatsRecorder;
 use crate::sink::store::{Filters, FlaggedStore, StoreHandle, StoreWriter, WriterSettings};
 use crate::sink::AlertSink;
 use crate::time::Timestamp;
@@ -31,6 +34,9 @@ pub struct AlertSinks {
     purged: AtomicU64,
     /// Store writes given up (dropped or lost) already added to the metrics.
     published_store_losses: Mutex<u64>,
+    /// The anonymous statistics recorder; `None` if its database could not be opened
+    /// (logged; detection runs on without it).
+    stats: Option<StatsRecorder>,
 }
 
 /// One worker's sinks, in the order alerts reach them.
@@ -38,6 +44,7 @@ pub struct WorkerSinks {
     events: Option<EventHandle>,
     store: StoreHandle,
     metrics: Arc<Metrics>,
+    stats: Option<StatsRecorder>,
 }
 
 impl AlertSinks {
@@ -56,7 +63,9 @@ impl AlertSinks {
         let store = StoreWriter::spawn(store, WriterSettings::default())?;
         let events = EventWriter::open(&config.events.path, Arc::clone(&metrics), policy)?;
         metrics.set_store_rows(rows_at_open);
+        let stats = open_stats(config);
         Ok(AlertSinks {
+            stats,
             events,
             store,
             metrics,
@@ -72,6 +81,17 @@ impl AlertSinks {
             events: self.events.handle(),
             store: self.store.handle(),
             metrics: Arc::clone(&self.metrics),
+            stats: self.stats.clone(),
+        }
+    }
+
+    /// Writes the statistics aggregated since the last flush (every minute, and at
+    /// drain). A failure is counted by the recorder and logged; nothing else stops.
+    pub fn flush_stats(&self) {
+        if let Some(s) = &self.stats {
+            if let Err(e) = s.flush() {
+                tracing::warn!(error = %e, failures = s.failures(), "stats: flush failed");
+            }
         }
     }
 
@@ -115,6 +135,7 @@ impl AlertSinks {
     /// Commits and closes every sink; call after the workers have stopped.
     pub fn close(self) {
         self.publish_store_metrics();
+        self.flush_stats();
         match self.store.shutdown() {
             Ok(stats) => tracing::info!(
                 committed = stats.committed,
@@ -137,6 +158,32 @@ impl WorkerSinks {
         }
         sinks.push(&mut self.store);
         sinks.push(&mut self.metrics);
+        if let Some(stats) = self.stats.as_mut() {
+            sinks.push(stats);
+        }
         sinks
+    }
+
+    /// The statistics recorder, for the worker's transaction observer.
+    pub fn stats(&self) -> Option<StatsRecorder> {
+        self.stats.clone()
+    }
+}
+
+/// Opens the statistics database of `config`; a failure is logged, never fatal.
+fn open_stats(config: &Config) -> Option<StatsRecorder> {
+    let groups = match ContentGroups::new(config.policy.content_groups.clone()) {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::warn!(error = %e, "stats: content groups; statistics are not recorded");
+            return None;
+        }
+    };
+    match StatsDb::create(&config.stats.path) {
+        Ok(db) => Some(StatsRecorder::new(db, groups, config.stats.retention_days)),
+        Err(e) => {
+            tracing::warn!(error = %e, "stats: statistics are not recorded");
+            None
+        }
     }
 }
