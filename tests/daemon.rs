@@ -546,7 +546,10 @@ fn live_daemon_flags_attacks_feeds_prometheus_survives_a_bad_reload_and_drains()
             |r| r.get(0),
         )
         .expect("flagged");
-    assert!(requests > 0 && flagged > 0, "stats: {requests} requests, {flagged} flagged");
+    assert!(
+        requests > 0 && flagged > 0,
+        "stats: {requests} requests, {flagged} flagged"
+    );
     let log = log();
     assert!(log.contains("stopped"), "{log}");
     // No client address in any log line (alerts carry them only in the events file).

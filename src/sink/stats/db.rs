@@ -195,3 +195,62 @@ pub fn today() -> i64 {
         .unix_timestamp()
         .div_euclid(SECONDS_PER_DAY)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(count: u64, bytes: u64) -> Cell {
+        Cell { count, bytes }
+    }
+
+    #[test]
+    fn flushes_add_counts_keep_the_larger_visitor_estimate_and_expire_old_days() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("stats.db");
+        let mut db = StatsDb::create(&path).expect("create");
+        let today = 20_000; // 2024-10-04
+        let old = today - 500;
+        db.flush(
+            &[
+                (today, dim::REQUESTS, "news".into(), cell(3, 300)),
+                (today, dim::VISITORS, String::new(), cell(40, 0)),
+                (old, dim::REQUESTS, "news".into(), cell(1, 1)),
+            ],
+            today,
+            400,
+        )
+        .expect("flush");
+        db.flush(
+            &[
+                (today, dim::REQUESTS, "news".into(), cell(2, 50)),
+                (today, dim::VISITORS, String::new(), cell(35, 0)),
+            ],
+            today,
+            400,
+        )
+        .expect("flush");
+        let day = day_text(today);
+        assert_eq!(day, "2024-10-04");
+        let rows = db.rows("1970-01-01", "2100-01-01").expect("rows");
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        let news = rows
+            .iter()
+            .find(|r| r.dimension == dim::REQUESTS)
+            .expect("news");
+        assert_eq!(
+            (news.count, news.bytes, news.day.as_str()),
+            (5, 350, day.as_str())
+        );
+        let visitors = rows
+            .iter()
+            .find(|r| r.dimension == dim::VISITORS)
+            .expect("visitors");
+        assert_eq!(visitors.count, 40);
+        let mode = std::fs::metadata(&path).expect("meta");
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+            0o600
+        );
+    }
+}

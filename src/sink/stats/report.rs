@@ -455,7 +455,9 @@ fn column_chart(days: &[Line], colour: &str) -> String {
         .unwrap_or(0)
         .max(1);
     let n = days.len().max(1);
-    let col = (WIDTH_PX / n).clamp(2, 60);
+    // Fractional widths, so a year of days still fits the chart.
+    let col = (WIDTH_PX as f64 / n as f64).min(60.0);
+    let gap = if col >= 4.0 { 2.0 } else { 0.0 };
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" role=\"img\"><line x1=\"0\" y1=\"{HEIGHT_PX}\" x2=\"{}\" y2=\"{HEIGHT_PX}\" stroke=\"#888\"/>",
         WIDTH_PX + 10,
@@ -464,26 +466,37 @@ fn column_chart(days: &[Line], colour: &str) -> String {
     );
     for (i, l) in days.iter().enumerate() {
         let h = l.count.value() * HEIGHT_PX / max;
-        let x = i * col;
+        let x = i as f64 * col;
         let _ = write!(
             s,
-            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{h}\" fill=\"{colour}\"><title>{} {}</title></rect>",
-            x + 1,
+            "<rect x=\"{:.2}\" y=\"{}\" width=\"{:.2}\" height=\"{h}\" fill=\"{colour}\"><title>{} {}</title></rect>",
+            x + gap / 2.0,
             HEIGHT_PX - h,
-            col.saturating_sub(2).max(1),
+            (col - gap).max(0.5),
             esc(&l.key),
             esc(&l.count.to_string())
         );
         if n <= 14 {
             let _ = write!(
                 s,
-                "<text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"#444\">{}</text><text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"#444\">{}</text>",
-                x + 1,
+                "<text x=\"{:.1}\" y=\"{}\" font-size=\"10\" fill=\"#444\">{}</text><text x=\"{:.1}\" y=\"{}\" font-size=\"10\" fill=\"#444\">{}</text>",
+                x + 1.0,
                 HEIGHT_PX + 14,
                 esc(l.key.get(5..).unwrap_or(&l.key)),
-                x + 1,
+                x + 1.0,
                 HEIGHT_PX + 28,
                 esc(&l.count.to_string())
+            );
+        }
+    }
+    if n > 14 {
+        if let (Some(first), Some(last)) = (days.first(), days.last()) {
+            let _ = write!(
+                s,
+                "<text x=\"0\" y=\"{y}\" font-size=\"11\" fill=\"#444\">{}</text><text x=\"{WIDTH_PX}\" y=\"{y}\" font-size=\"11\" fill=\"#444\" text-anchor=\"end\">{}</text>",
+                esc(&first.key),
+                esc(&last.key),
+                y = HEIGHT_PX + 16
             );
         }
     }
