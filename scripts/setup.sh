@@ -14,6 +14,7 @@ if [ "$mode" = test ]; then
   command -v curl >/dev/null || need+=(curl)
   command -v promtool >/dev/null || need+=(prometheus)
   command -v sqlite3 >/dev/null || need+=(sqlite3)
+  command -v chromium >/dev/null || need+=(chromium)   # tests/report.rs draws the report
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -204,3 +204,38 @@ mod tests {
         assert_eq!(ev(r"a\s*.*b", "a  secret b"), "a…b");
     }
 }
+
+#[cfg(test)]
+mod default_rules {
+    use super::EvidenceRegex;
+    use crate::detect::rules::{load, Condition, Op};
+
+    fn regexes(c: &Condition, out: &mut Vec<String>) {
+        match c {
+            Condition::All(items) | Condition::Any(items) => {
+                items.iter().for_each(|i| regexes(i, out))
+            }
+            Condition::Not(inner) => regexes(inner, out),
+            Condition::Test {
+                op: Op::Regex(r), ..
+            } => out.push(r.clone()),
+            Condition::Test { .. } => {}
+        }
+    }
+
+    /// Every regex of the bundled rules can be analysed, so no rule falls back to
+    /// keeping no token at all.
+    #[test]
+    fn every_bundled_rule_regex_is_analysable() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let defs = load(&dir).expect("bundled rules");
+        let mut all = Vec::new();
+        for d in &defs.rules {
+            regexes(&d.condition, &mut all);
+        }
+        assert!(all.len() > 10, "only {} regexes found", all.len());
+        for r in &all {
+            assert!(EvidenceRegex::new(r).is_some(), "not analysable: {r}");
+        }
+    }
+}
