@@ -89,8 +89,8 @@ pub struct PrivacyConfig {
     /// The hash key file (mode 0600), outside the data directory. Default
     /// `/etc/tamperwatch/address.key`.
     pub address_key: Option<PathBuf>,
-    /// Replace the hash key when it is older than this many days (checked at start and
-    /// on reload); 0 never rotates. After a rotation, tokens of the same client differ,
+    /// Replace the hash key when it is older than this many days (checked when the
+    /// program starts); 0 never rotates. After a rotation, tokens of the same client differ,
     /// so `flagged --src TOKEN` finds only records made under the key that made TOKEN.
     pub key_rotation_days: u32,
 }

@@ -5,7 +5,7 @@
 //! way (`privacy.source_address: keep|truncate|hash`). In hash mode the key lives at
 //! `privacy.address_key`, outside the data directory, so a copy of the data directory
 //! cannot be reversed by hashing small address ranges. The key is replaced when it is
-//! older than `privacy.key_rotation_days` (checked at start and on reload): tokens made
+//! older than `privacy.key_rotation_days` (checked when the program starts): tokens made
 //! under the old key no longer match new ones, so `flagged --src TOKEN` finds only the
 //! records of the key period that made TOKEN.
 

@@ -49,7 +49,9 @@ pub struct Cell {
 /// Aggregates since the last flush, and today's visitor sketch.
 pub struct StatsAggregator {
     groups: ContentGroups,
-    cells: HashMap<(i64, &'static str, String), Cell>,
+    /// (day, dimension) → key → cell; keys are looked up as `&str`, so counting an
+    /// existing cell allocates nothing.
+    cells: HashMap<(i64, &'static str), HashMap<String, Cell>>,
     visitors: HashMap<i64, HyperLogLog>,
     hasher: ahash::RandomState,
     current_day: Option<i64>,
@@ -71,12 +73,7 @@ impl StatsAggregator {
     }
 
     fn add(&mut self, day: i64, dim: &'static str, key: &str, bytes: u64) {
-        let cell = match self.cells.get_mut(&(day, dim, key.to_owned())) {
-            Some(c) => c,
-            None => self.cells.entry((day, dim, key.to_owned())).or_default(),
-        };
-        cell.count += 1;
-        cell.bytes += bytes;
+        add_to(&mut self.cells, day, dim, key, bytes);
     }
 
     /// Counts one finished transaction.
@@ -87,9 +84,9 @@ impl StatsAggregator {
         let Some(request) = txn.request.as_ref() else {
             return;
         };
-        let group = self.groups.label_of(&request.uri).to_owned();
+        let group = self.groups.label_of(&request.uri);
         let bytes = txn.request_body_len + txn.response_body_len;
-        self.add(day, dim::REQUESTS, &group, bytes);
+        add_to(&mut self.cells, day, dim::REQUESTS, group, bytes);
         let ua = request.header("user-agent");
         self.add(day, dim::BROWSER, browser::classify(ua).as_str(), 0);
         self.add(day, dim::OS, os_family(ua), 0);
@@ -103,7 +100,8 @@ impl StatsAggregator {
         let class = STATUS_CLASSES[status];
         self.add(day, dim::STATUS, class, 0);
         if class == "4xx" || class == "5xx" {
-            let key = format!("{group} {class}");
+            // Errors only: the one allocation on this path.
+            let key = format!("{} {class}", self.groups.label_of(&request.uri));
             self.add(day, dim::ERRORS, &key, 0);
         }
         if let (Some(end), Some(start)) = (txn.request_end_ts, txn.response_start_ts) {
@@ -147,7 +145,7 @@ impl StatsAggregator {
         let mut out: Vec<_> = self
             .cells
             .drain()
-            .map(|((d, dim, k), c)| (d, dim, k, c))
+            .flat_map(|((d, dim), keys)| keys.into_iter().map(move |(k, c)| (d, dim, k, c)))
             .collect();
         for (day, hll) in &self.visitors {
             let estimate = hll.estimate().round().max(0.0) as u64;
@@ -165,6 +163,23 @@ impl StatsAggregator {
         out.sort_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
         out
     }
+}
+
+/// Adds one observation to a cell, allocating only for a key not seen before.
+fn add_to(
+    cells: &mut HashMap<(i64, &'static str), HashMap<String, Cell>>,
+    day: i64,
+    dim: &'static str,
+    key: &str,
+    bytes: u64,
+) {
+    let keys = cells.entry((day, dim)).or_default();
+    let cell = match keys.get_mut(key) {
+        Some(c) => c,
+        None => keys.entry(key.to_owned()).or_default(),
+    };
+    cell.count += 1;
+    cell.bytes += bytes;
 }
 
 /// The histogram bucket label (upper bound in ms, or `+Inf`) of a latency.
