@@ -14,7 +14,9 @@
 //! is counted as dropped, and the next batch tries again, so writing resumes by itself
 //! when space comes back. Nothing here logs an alert's content.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
+
+use crate::sink::store::address::AddressPolicy;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -56,7 +58,7 @@ impl Destination {
 }
 
 fn append(path: &str) -> std::io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+    crate::sink::privacy::append_private(std::path::Path::new(path))
 }
 
 /// The writer thread and the queue into it.
@@ -74,7 +76,11 @@ pub struct EventHandle {
 
 impl EventWriter {
     /// Opens `path` (`-` for stdout) and starts the writer thread.
-    pub fn open(path: &str, metrics: Arc<Metrics>) -> Result<EventWriter, DaemonError> {
+    pub fn open(
+        path: &str,
+        metrics: Arc<Metrics>,
+        policy: AddressPolicy,
+    ) -> Result<EventWriter, DaemonError> {
         let destination = if path == "-" {
             Destination::Stdout
         } else {
@@ -88,7 +94,7 @@ impl EventWriter {
         let thread_metrics = Arc::clone(&metrics);
         let thread = std::thread::Builder::new()
             .name("tw-events".into())
-            .spawn(move || write_events(rx, out, destination, &thread_metrics))
+            .spawn(move || write_events(rx, out, destination, &thread_metrics, policy))
             .map_err(|e| DaemonError::Thread {
                 what: "events writer",
                 reason: e.to_string(),
@@ -157,7 +163,13 @@ impl AlertSink for EventHandle {
 }
 
 /// The writer thread: encode what arrives, write when nothing more is waiting.
-fn write_events(rx: Receiver<Message>, out: Output, destination: Destination, metrics: &Metrics) {
+fn write_events(
+    rx: Receiver<Message>,
+    out: Output,
+    destination: Destination,
+    metrics: &Metrics,
+    policy: AddressPolicy,
+) {
     let mut sink = LineSink {
         out,
         batch: Batch::default(),
@@ -170,7 +182,7 @@ fn write_events(rx: Receiver<Message>, out: Output, destination: Destination, me
         while let Some(message) = next.take() {
             match message {
                 Message::Alert(alert) => {
-                    if !sink.batch.push(&alert) {
+                    if !sink.batch.push(&alert, &policy) {
                         metrics.add_events_dropped(1);
                     }
                     if sink.batch.bytes.len() >= MAX_BATCH_BYTES {
@@ -291,7 +303,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("events.jsonl");
         std::fs::write(&path, "{\"earlier\":1}\n").expect("seed");
-        let writer = EventWriter::open(path.to_str().expect("utf-8"), metrics()).expect("open");
+        let writer = EventWriter::open(
+            path.to_str().expect("utf-8"),
+            metrics(),
+            AddressPolicy::keep(),
+        )
+        .expect("open");
         let mut handle = writer.handle().expect("handle");
         handle.record(&alert(7)).expect("record");
         let got = wait_for_lines(&path, 2);
@@ -306,7 +323,12 @@ mod tests {
     fn reopen_follows_a_rotated_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("events.jsonl");
-        let writer = EventWriter::open(path.to_str().expect("utf-8"), metrics()).expect("open");
+        let writer = EventWriter::open(
+            path.to_str().expect("utf-8"),
+            metrics(),
+            AddressPolicy::keep(),
+        )
+        .expect("open");
         let mut handle = writer.handle().expect("handle");
         handle.record(&alert(1)).expect("record");
         assert_eq!(wait_for_lines(&path, 1).len(), 1);
@@ -326,7 +348,12 @@ mod tests {
     fn close_writes_everything_queued() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("events.jsonl");
-        let writer = EventWriter::open(path.to_str().expect("utf-8"), metrics()).expect("open");
+        let writer = EventWriter::open(
+            path.to_str().expect("utf-8"),
+            metrics(),
+            AddressPolicy::keep(),
+        )
+        .expect("open");
         let mut handle = writer.handle().expect("handle");
         for i in 0..1000 {
             handle.record(&alert(i)).expect("record");
@@ -338,7 +365,11 @@ mod tests {
 
     #[test]
     fn an_unwritable_path_is_refused_naming_the_key() {
-        let err = match EventWriter::open("/nonexistent-dir/events.jsonl", metrics()) {
+        let err = match EventWriter::open(
+            "/nonexistent-dir/events.jsonl",
+            metrics(),
+            AddressPolicy::keep(),
+        ) {
             Err(e) => e.to_string(),
             Ok(_) => panic!("opened a file in a missing directory"),
         };

@@ -5,6 +5,7 @@
 //! to the end of its last whole line so no torn line stays to be merged with the next
 //! write. What it returns tells the caller exactly how many events were lost.
 
+use crate::sink::store::address::AddressPolicy;
 use std::fs::File;
 use std::io::{self, Write};
 
@@ -87,9 +88,12 @@ pub(super) struct Batch {
 
 impl Batch {
     /// Appends one alert's line; `false` (nothing appended) if it cannot be encoded.
-    pub(super) fn push(&mut self, alert: &Alert) -> bool {
+    /// Encodes one alert as a line, its source address kept under `policy`.
+    pub(super) fn push(&mut self, alert: &Alert, policy: &AddressPolicy) -> bool {
         let start = self.bytes.len();
-        if serde_json::to_writer(&mut self.bytes, &EveAlert::of(alert)).is_err() {
+        let mut eve = EveAlert::of(alert);
+        eve.src_ip = policy.apply(alert.src.ip()).text;
+        if serde_json::to_writer(&mut self.bytes, &eve).is_err() {
             self.bytes.truncate(start);
             return false;
         }

@@ -15,7 +15,7 @@
 
 pub mod browser;
 pub mod content_group;
-mod hyperloglog;
+pub(crate) mod hyperloglog;
 pub mod names;
 mod siphash;
 pub mod visitors;
