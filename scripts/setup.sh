@@ -20,6 +20,7 @@ if [ "$mode" = test ]; then
   have_pkg rsyslog-gnutls || need+=(rsyslog-gnutls)
   command -v certtool >/dev/null || need+=(gnutls-bin)
   command -v ip >/dev/null || need+=(iproute2)
+  command -v chromium >/dev/null || need+=(chromium)   # tests/report.rs draws the report
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -51,7 +51,52 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Behavioural detector thresholds.
     pub detectors: DetectorsConfig,
+    /// How client addresses are kept by every sink (events, store, logs).
+    pub privacy: PrivacyConfig,
+    /// The anonymous statistics database and its publication threshold.
+    pub stats: StatsConfig,
 }
+
+/// The anonymous statistics database (`tamperwatch report` reads it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatsConfig {
+    /// SQLite database path.
+    pub path: PathBuf,
+    /// Counts below this are published as `<min_count`.
+    pub min_count: u64,
+    /// Days kept (400: a year can be compared with the last).
+    pub retention_days: u32,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        StatsConfig {
+            path: PathBuf::from("/var/lib/tamperwatch/stats.db"),
+            min_count: 10,
+            retention_days: 400,
+        }
+    }
+}
+
+/// One address policy for every sink, and where its hash key lives.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// keep, truncate or hash; `None` falls back to the deprecated
+    /// `store.source_address`, then to keep.
+    pub source_address: Option<String>,
+    /// The hash key file (mode 0600), outside the data directory. Default
+    /// `/etc/tamperwatch/address.key`.
+    pub address_key: Option<PathBuf>,
+    /// Replace the hash key when it is older than this many days (checked when the
+    /// program starts); 0 never rotates. After a rotation, tokens of the same client differ,
+    /// so `flagged --src TOKEN` finds only records made under the key that made TOKEN.
+    pub key_rotation_days: u32,
+}
+
+/// Where the address key lives when `privacy.address_key` is not set.
+pub const DEFAULT_ADDRESS_KEY: &str = "/etc/tamperwatch/address.key";
 
 /// The website's addresses and ports.
 #[derive(Debug, Clone, Deserialize)]
@@ -135,15 +180,15 @@ impl Default for RetentionConfig {
 pub struct StoreConfig {
     /// SQLite database path.
     pub path: PathBuf,
-    /// Source address handling: keep, truncate or hash.
-    pub source_address: String,
+    /// Deprecated: use `privacy.source_address`. Still accepted (with a warning).
+    pub source_address: Option<String>,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: PathBuf::from("/var/lib/tamperwatch/flagged.db"),
-            source_address: "keep".to_owned(),
+            source_address: None,
         }
     }
 }
@@ -285,6 +330,28 @@ pub const WRITE_METHODS: [&str; 9] = [
 ];
 
 impl Config {
+    /// The address mode every sink follows: `privacy.source_address`, else the
+    /// deprecated `store.source_address`, else keep.
+    pub fn source_address(&self) -> &str {
+        self.privacy
+            .source_address
+            .as_deref()
+            .or(self.store.source_address.as_deref())
+            .unwrap_or("keep")
+    }
+
+    /// Settings that still work but should be moved, one sentence each.
+    pub fn deprecations(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.store.source_address.is_some() {
+            out.push(
+                "store.source_address is deprecated; move it to privacy.source_address (it now applies to events, store and logs)"
+                    .to_owned(),
+            );
+        }
+        out
+    }
+
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -353,11 +420,25 @@ impl Config {
                 ));
             }
         }
-        if !["keep", "truncate", "hash"].contains(&self.store.source_address.as_str()) {
-            return Err(format!(
-                "store.source_address: {:?} is not one of keep, truncate, hash",
-                self.store.source_address
-            ));
+        for (key, value) in [
+            ("privacy.source_address", &self.privacy.source_address),
+            ("store.source_address", &self.store.source_address),
+        ] {
+            if let Some(v) = value {
+                if !["keep", "truncate", "hash"].contains(&v.as_str()) {
+                    return Err(format!("{key}: {v:?} is not one of keep, truncate, hash"));
+                }
+            }
+        }
+        if let (Some(new), Some(old)) = (&self.privacy.source_address, &self.store.source_address) {
+            if new != old {
+                return Err(format!(
+                    "privacy.source_address ({new}) and the deprecated store.source_address ({old}) disagree; keep only privacy.source_address"
+                ));
+            }
+        }
+        if self.stats.min_count == 0 || self.stats.retention_days == 0 {
+            return Err("stats.min_count and stats.retention_days must be at least 1".to_owned());
         }
         if self.retention.days == 0 {
             return Err("retention.days must be at least 1".to_owned());

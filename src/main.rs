@@ -1,5 +1,7 @@
 //! The `tamperwatch` command line: parses arguments and calls the library.
 
+mod report_cmd;
+
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,9 +18,7 @@ use tamperwatch::pipeline::{DetectionStage, PipelineSettings};
 use tamperwatch::sink::events::EventLog;
 use tamperwatch::sink::inspect::InspectLog;
 use tamperwatch::sink::store::report::{self, DEFAULT_LIST_LIMIT};
-use tamperwatch::sink::store::{
-    AddressMode, AddressPolicy, ExportFormat, FilterSpec, FlaggedStore, ImportError, StoreError,
-};
+use tamperwatch::sink::store::{ExportFormat, FilterSpec, FlaggedStore, ImportError, StoreError};
 use tamperwatch::sink::AlertSink;
 use tamperwatch::time::Timestamp;
 use tamperwatch::{daemon, replay};
@@ -57,17 +57,47 @@ enum Command {
         /// Also keep flagged events in this flagged store (SQLite; created if missing).
         #[arg(long, value_name = "DB")]
         store: Option<PathBuf>,
+        /// Also record anonymous usage statistics in this database (see `report`).
+        #[arg(long, value_name = "DB")]
+        stats: Option<PathBuf>,
         /// pcap or pcapng files.
         #[arg(required = true)]
         pcaps: Vec<PathBuf>,
     },
     /// Print the HTTP transactions in capture files as JSON lines (Zeek http.log names).
     ///
-    /// For offline analysis only: it prints every transaction, flagged or not.
+    /// A FORENSIC tool for a capture you own: it prints EVERYTHING in the capture, for
+    /// every client, flagged or not (addresses, full URLs with query values, user
+    /// agents, referrers, file names). It ignores `privacy:`; its output is as sensitive
+    /// as the capture itself. Never run it on the live site's traffic to make records.
     Inspect {
         /// pcap or pcapng files, processed in order as one capture.
         #[arg(required = true)]
         pcaps: Vec<PathBuf>,
+    },
+    /// The anonymous usage report a city can publish, from the statistics database.
+    ///
+    /// One self-contained HTML page (inline CSS and SVG; no scripts or external
+    /// resources), JSON or CSV. Every count below `stats.min_count` (default 10) is shown
+    /// as `<10`. Days are UTC; the default period is the last 30 days.
+    Report {
+        /// Statistics database; default: the config's `stats.path`.
+        #[arg(long, value_name = "DB")]
+        stats: Option<PathBuf>,
+        /// Settings (YAML) for `stats.min_count` and `stats.path`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// First day (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Last day (YYYY-MM-DD), included.
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value = "html")]
+        format: report_cmd::ReportFormat,
+        /// Write to FILE (mode 0600) instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Monitor a live interface: flag attacks, serve metrics, until SIGTERM.
     ///
@@ -245,8 +275,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             rules,
             events,
             store,
+            stats,
             pcaps,
         } => run_replay(&ReplayArgs {
+            stats: stats.as_deref(),
             config: config.as_deref(),
             rules: rules.as_deref(),
             events: events.as_deref(),
@@ -254,6 +286,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             pcaps: &pcaps,
         }),
         Command::Inspect { pcaps } => run_inspect(&pcaps),
+        Command::Report {
+            stats,
+            config,
+            from,
+            to,
+            format,
+            output,
+        } => {
+            let cfg = load_config(config.as_deref())?;
+            report_cmd::run_report(
+                &report_cmd::ReportArgs {
+                    stats,
+                    from,
+                    to,
+                    format,
+                    output,
+                },
+                &cfg,
+            )
+        }
         Command::Run { config, log_format } => {
             let log_format = match log_format {
                 LogFormatArg::Text => daemon::LogFormat::Text,
@@ -292,7 +344,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     match path {
-        Some(p) => Ok(Config::load(p)?),
+        Some(p) => {
+            let config = Config::load(p)?;
+            for note in config.deprecations() {
+                eprintln!("warning: {}: {note}", p.display());
+            }
+            Ok(config)
+        }
         None => Ok(Config::default()),
     }
 }
@@ -311,6 +369,7 @@ fn rules_path(flag: Option<&Path>, config: &Config) -> PathBuf {
 
 /// What `replay` was asked to do.
 struct ReplayArgs<'a> {
+    stats: Option<&'a Path>,
     config: Option<&'a Path>,
     rules: Option<&'a Path>,
     events: Option<&'a str>,
@@ -324,31 +383,57 @@ fn run_replay(args: &ReplayArgs<'_>) -> anyhow::Result<()> {
     let rules_path = rules_path(args.rules, &config);
     let detector = Detector::load(&rules_path, &config, Arc::new(ThresholdTable::default()))?;
     let mut sources = replay::open_all(pcaps)?;
+    let mut data_files: Vec<&Path> = Vec::new();
+    if let Some(p) = events.filter(|p| *p != "-") {
+        data_files.push(Path::new(p));
+    }
+    if let Some(p) = args.store {
+        data_files.push(p);
+    }
+    let policy = tamperwatch::sink::privacy::address_policy(&config, &data_files)?;
     let mut event_log: Option<EventLog<Box<dyn std::io::Write>>> = match events {
         None => None,
-        Some("-") => Some(EventLog::new(Box::new(std::io::BufWriter::new(
-            std::io::stdout(),
-        )))),
+        Some("-") => Some(
+            EventLog::new(
+                Box::new(std::io::BufWriter::new(std::io::stdout())) as Box<dyn std::io::Write>
+            )
+            .with_address_policy(policy.clone()),
+        ),
         Some(path) => {
-            let file =
-                std::fs::File::create(path).with_context(|| format!("events file {path}"))?;
-            Some(EventLog::new(Box::new(std::io::BufWriter::new(file))))
+            let file = tamperwatch::sink::privacy::create_private(Path::new(path))
+                .with_context(|| format!("events file {path}"))?;
+            Some(
+                EventLog::new(Box::new(std::io::BufWriter::new(file)) as Box<dyn std::io::Write>)
+                    .with_address_policy(policy.clone()),
+            )
         }
     };
     let mut store = match args.store {
         None => None,
         Some(path) => {
-            let mode: AddressMode = config
-                .store
-                .source_address
-                .parse()
-                .map_err(anyhow::Error::msg)?;
-            let policy = AddressPolicy::for_store(mode, path)?;
-            let opened = FlaggedStore::create(path)?.with_address_policy(policy);
+            let opened = FlaggedStore::create(path)?.with_address_policy(policy.clone());
             Some(replay::ReplayStore::new(opened))
         }
     };
+    let mut stats = match args.stats {
+        None => None,
+        Some(path) => {
+            let db = tamperwatch::sink::stats::db::StatsDb::create(path)?;
+            let groups = tamperwatch::sink::metrics::content_group::ContentGroups::new(
+                config.policy.content_groups.clone(),
+            )?;
+            Some(tamperwatch::sink::stats::StatsRecorder::new(
+                db,
+                groups,
+                config.stats.retention_days,
+            ))
+        }
+    };
+    let mut stats_sink = stats.clone();
     let mut sinks: Vec<&mut dyn AlertSink> = Vec::new();
+    if let Some(s) = stats_sink.as_mut() {
+        sinks.push(s);
+    }
     if let Some(log) = event_log.as_mut() {
         sinks.push(log);
     }
@@ -363,16 +448,24 @@ fn run_replay(args: &ReplayArgs<'_>) -> anyhow::Result<()> {
             b.inc(n)
         }
     };
+    let mut tee = tamperwatch::sink::stats::StatsTee {
+        inner: &mut stage,
+        stats: stats.clone(),
+    };
     let result = replay::replay(
         &mut sources,
         PipelineSettings::for_config(&config),
-        &mut stage,
+        &mut tee,
         &mut progress,
     );
+    drop(tee);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
     stage.flush().context("flushing events and store")?;
+    if let Some(s) = stats.take() {
+        s.flush()?;
+    }
     let summary = result?;
     let alerts = stage.alert_count();
     let by_category = stage.alerts_by_category;
@@ -532,12 +625,8 @@ fn run_import(
     host: Option<&str>,
     files: &[PathBuf],
 ) -> anyhow::Result<()> {
-    let mode: AddressMode = config
-        .store
-        .source_address
-        .parse()
-        .map_err(anyhow::Error::msg)?;
-    let policy = AddressPolicy::for_store(mode, path)?;
+    // Imported lines follow the same address policy as local alerts.
+    let policy = tamperwatch::sink::privacy::address_policy(config, &[path])?;
     let mut store = FlaggedStore::create(path)?.with_address_policy(policy);
     let mut failed = Vec::new();
     for file in files {

@@ -197,11 +197,13 @@ fn write_config(dir: &Path, site_port: u16, metrics_port: u16, interface: &str) 
          rules: {rules}\n\
          events:\n  path: {events}\n\
          store:\n  path: {store}\n\
+         stats:\n  path: {stats}\n\
          capture:\n  interface: {interface}\n  workers: 2\n\
          metrics:\n  listen: 127.0.0.1:{metrics_port}\n",
         rules = rules.display(),
         events = dir.join("events.jsonl").display(),
         store = dir.join("flagged.db").display(),
+        stats = dir.join("stats.db").display(),
     );
     let path = dir.join("tamperwatch.yaml");
     fs::write(&path, config).expect("write config");
@@ -531,6 +533,26 @@ fn live_daemon_flags_attacks_feeds_prometheus_survives_a_bad_reload_and_drains()
         "attacks missing from the store: {kept:#?}"
     );
     assert!(has_event(&kept, |e| url_of(e) == "/.git/config"));
+    // The drain flushed the anonymous statistics: requests and flagged events by rule.
+    let stats = rusqlite::Connection::open(dir.join("stats.db")).expect("stats db");
+    let requests: i64 = stats
+        .query_row(
+            "SELECT COALESCE(SUM(count), 0) FROM stats WHERE dimension = 'requests_by_content'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("requests");
+    let flagged: i64 = stats
+        .query_row(
+            "SELECT COALESCE(SUM(count), 0) FROM stats WHERE dimension = 'flagged'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("flagged");
+    assert!(
+        requests > 0 && flagged > 0,
+        "stats: {requests} requests, {flagged} flagged"
+    );
     let log = log();
     assert!(log.contains("stopped"), "{log}");
     // No client address in any log line (alerts carry them only in the events file).

@@ -124,8 +124,12 @@ fn a_full_disk_leaves_whole_lines_counts_drops_and_recovers() {
     std::fs::write(&filler, vec![0u8; FILLER_BYTES]).expect("filler");
     let path = tmpfs.path().join("events.jsonl");
     let metrics = Arc::new(Metrics::new(ContentGroups::default()).expect("metrics"));
-    let writer =
-        EventWriter::open(path.to_str().expect("utf-8"), Arc::clone(&metrics)).expect("open");
+    let writer = EventWriter::open(
+        path.to_str().expect("utf-8"),
+        Arc::clone(&metrics),
+        tamperwatch::sink::store::AddressPolicy::keep(),
+    )
+    .expect("open");
     let mut handle = writer.handle().expect("handle");
 
     // Far more than fits, in bursts so batches of several lines hit the limit.

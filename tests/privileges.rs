@@ -73,11 +73,10 @@ fn write_config(dir: &Path, site_port: u16, metrics_port: u16) -> PathBuf {
 fn exchange(port: u16, target: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
+    let request = format!(
         "GET {target} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: privileges-test\r\n\r\n"
-    )
-    .ok()?;
+    );
+    stream.write_all(request.as_bytes()).ok()?;
     let _ = stream.shutdown(Shutdown::Write);
     let mut response = Vec::new();
     stream.read_to_end(&mut response).ok()?;
@@ -135,8 +134,17 @@ fn the_running_daemon_holds_no_capability_and_still_captures() {
     std::thread::spawn(move || {
         for stream in site.incoming().take(8) {
             let Ok(mut stream) = stream else { continue };
+            // Read the whole request head first: closing with unread bytes would
+            // reset the connection instead of ending it.
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut head = Vec::new();
             let mut buf = [0u8; 2048];
-            let _ = stream.read(&mut buf);
+            while head.len() < 65_536 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
             let _ = stream.write_all(
                 b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             );

@@ -297,6 +297,24 @@ proptest! {
     }
 
     #[test]
+    fn mutated_sessions_give_the_same_transactions_whatever_the_segmentation(
+        pick in any::<prop::sample::Index>(),
+        edits in edits(),
+        cuts in prop::collection::vec(0.0..1.0f64, 1..12),
+    ) {
+        let all = conversations();
+        prop_assume!(!all.is_empty());
+        let (name, turns) = &all[pick.index(all.len())];
+        let mutated: Turns = turns
+            .iter()
+            .map(|(d, bytes)| (*d, mutate(bytes, &edits, None)))
+            .collect();
+        let whole = play(&mutated, &[]);
+        let split = play(&mutated, &cuts);
+        prop_assert_eq!(whole, split, "{} edits {:?} cut at {:?}", name, edits, cuts);
+    }
+
+    #[test]
     fn sessions_never_panic_on_mutated_real_streams(
         pick in any::<prop::sample::Index>(),
         edits in edits(),
@@ -324,6 +342,16 @@ proptest! {
         let split = parse_multipart(&body, &cuts);
         prop_assert!(whole.len() <= MAX_PARTS);
         prop_assert_eq!(whole, split);
+    }
+
+    #[test]
+    fn mutated_multipart_is_segmentation_invariant(
+        body in multipart_body(),
+        edits in edits(),
+        cuts in prop::collection::vec(0.0..1.0f64, 1..10),
+    ) {
+        let body = mutate(&body, &edits, None);
+        prop_assert_eq!(parse_multipart(&body, &[]), parse_multipart(&body, &cuts));
     }
 
     #[test]
@@ -442,5 +470,11 @@ fn the_real_material_is_there() {
         conversations().len()
     );
     assert!(real_frames().len() >= 100);
+    // The segmentation property means something only if the streams hold transactions.
+    let with_transactions = conversations()
+        .iter()
+        .filter(|(_, turns)| !play(turns, &[]).is_empty())
+        .count();
+    assert!(with_transactions >= 10, "{with_transactions}");
     assert!(!rule_files().is_empty());
 }

@@ -84,6 +84,9 @@ fn a_deleted_store_file_is_recreated_and_later_alerts_land_in_it() {
     drop(handle);
     let stats = writer.shutdown().expect("shutdown");
     assert_eq!(stats.recreated, 2);
+    // 5 rows stayed in the deleted file and 3 in the replaced one; the empty file
+    // that replaced it held none.
+    assert_eq!((stats.rows_left_behind, stats.rows_found), (8, 0));
     assert_eq!(stats.committed, 9);
     assert_eq!(stats.lost, 0);
     assert_eq!(stats.write_errors, 0);

@@ -94,6 +94,7 @@ pub async fn supervise(
     let sinks = Arc::new(sinks);
     let days = config.retention.days;
     let mut purge = Some(spawn_purge(&sinks, days));
+    let mut stats_flush: Option<tokio::task::JoinHandle<()>> = None;
     ready.store(true, Ordering::Release);
     notifier.ready(&description);
     tracing::info!(
@@ -138,6 +139,11 @@ pub async fn supervise(
                 let now = wall_clock();
                 metrics.roll_over_day(now);
                 reloader.detector().load().sweep(now);
+                // Off the runtime thread (a slow disk must not delay signals), one at a time.
+                if stats_flush.as_ref().map_or(true, tokio::task::JoinHandle::is_finished) {
+                    let flushing = Arc::clone(&sinks);
+                    stats_flush = Some(tokio::task::spawn_blocking(move || flushing.flush_stats()));
+                }
             }
             _ = retention.tick() => {
                 // One purge at a time; a slow one just delays the next.
@@ -170,6 +176,9 @@ pub async fn supervise(
     // Workers are gone, so no handle holds the sinks open: close commits everything.
     if let Some(p) = purge.take() {
         let _ = p.await;
+    }
+    if let Some(f) = stats_flush.take() {
+        let _ = f.await;
     }
     match Arc::try_unwrap(sinks) {
         Ok(sinks) => {

@@ -14,15 +14,18 @@
 //! is counted as dropped, and the next batch tries again, so writing resumes by itself
 //! when space comes back. Nothing here logs an alert's content.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::File;
+
+use crate::sink::store::address::AddressPolicy;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::DaemonError;
+use lines::{Batch, Output};
+
+mod lines;
 use crate::detect::alert::Alert;
-use crate::sink::events::EveAlert;
 use crate::sink::metrics::Metrics;
 use crate::sink::{AlertSink, SinkError};
 
@@ -54,101 +57,8 @@ impl Destination {
     }
 }
 
-/// The open destination.
-enum Output {
-    Stdout(std::io::Stdout),
-    File {
-        file: File,
-        /// A failed write left part of a line that could not be cut off: the next
-        /// write starts a new line first, so no two events share a line.
-        torn: bool,
-    },
-}
-
-impl Output {
-    /// Writes `batch` and returns how many of its lines are now whole in the output,
-    /// with the error that stopped it, if any. On an error the file is cut back to
-    /// the end of its last whole line.
-    fn write_lines(&mut self, batch: &Batch) -> (usize, Option<io::Error>) {
-        if let Output::File {
-            file,
-            torn: torn @ true,
-        } = self
-        {
-            match write_all_counted(file, b"\n") {
-                (_, None) => *torn = false,
-                (_, Some(e)) => return (0, Some(e)),
-            }
-        }
-        let start = match self {
-            Output::Stdout(_) => None,
-            Output::File { file, .. } => file.metadata().ok().map(|m| m.len()),
-        };
-        let (written, error) = write_all_counted(self.writer(), &batch.bytes);
-        let error = error.or_else(|| self.writer().flush().err());
-        let whole = batch.ends.partition_point(|&end| end <= written);
-        let kept = whole.checked_sub(1).map_or(0, |i| batch.ends[i]);
-        if error.is_some() && kept < written {
-            if let (Output::File { file, torn }, Some(start)) = (&mut *self, start) {
-                if let Err(e) = file.set_len(start + kept as u64) {
-                    tracing::warn!(error = %e, "events: cannot cut off a partly written line");
-                    *torn = true;
-                }
-            }
-        }
-        (whole, error)
-    }
-
-    fn writer(&mut self) -> &mut dyn Write {
-        match self {
-            Output::Stdout(out) => out,
-            Output::File { file, .. } => file,
-        }
-    }
-}
-
-/// Writes all of `bytes` unless an error stops it; returns the bytes written.
-fn write_all_counted(out: &mut dyn Write, bytes: &[u8]) -> (usize, Option<io::Error>) {
-    let mut written = 0;
-    while written < bytes.len() {
-        match out.write(&bytes[written..]) {
-            Ok(0) => return (written, Some(io::ErrorKind::WriteZero.into())),
-            Ok(n) => written += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (written, Some(e)),
-        }
-    }
-    (written, None)
-}
-
-/// EVE lines waiting to be written, and where each one ends.
-#[derive(Default)]
-struct Batch {
-    bytes: Vec<u8>,
-    ends: Vec<usize>,
-}
-
-impl Batch {
-    /// Appends one alert's line; `false` (nothing appended) if it cannot be encoded.
-    fn push(&mut self, alert: &Alert) -> bool {
-        let start = self.bytes.len();
-        if serde_json::to_writer(&mut self.bytes, &EveAlert::of(alert)).is_err() {
-            self.bytes.truncate(start);
-            return false;
-        }
-        self.bytes.push(b'\n');
-        self.ends.push(self.bytes.len());
-        true
-    }
-
-    fn clear(&mut self) {
-        self.bytes.clear();
-        self.ends.clear();
-    }
-}
-
 fn append(path: &str) -> std::io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+    crate::sink::privacy::append_private(std::path::Path::new(path))
 }
 
 /// The writer thread and the queue into it.
@@ -166,7 +76,11 @@ pub struct EventHandle {
 
 impl EventWriter {
     /// Opens `path` (`-` for stdout) and starts the writer thread.
-    pub fn open(path: &str, metrics: Arc<Metrics>) -> Result<EventWriter, DaemonError> {
+    pub fn open(
+        path: &str,
+        metrics: Arc<Metrics>,
+        policy: AddressPolicy,
+    ) -> Result<EventWriter, DaemonError> {
         let destination = if path == "-" {
             Destination::Stdout
         } else {
@@ -180,7 +94,7 @@ impl EventWriter {
         let thread_metrics = Arc::clone(&metrics);
         let thread = std::thread::Builder::new()
             .name("tw-events".into())
-            .spawn(move || write_events(rx, out, destination, &thread_metrics))
+            .spawn(move || write_events(rx, out, destination, &thread_metrics, policy))
             .map_err(|e| DaemonError::Thread {
                 what: "events writer",
                 reason: e.to_string(),
@@ -249,7 +163,13 @@ impl AlertSink for EventHandle {
 }
 
 /// The writer thread: encode what arrives, write when nothing more is waiting.
-fn write_events(rx: Receiver<Message>, out: Output, destination: Destination, metrics: &Metrics) {
+fn write_events(
+    rx: Receiver<Message>,
+    out: Output,
+    destination: Destination,
+    metrics: &Metrics,
+    policy: AddressPolicy,
+) {
     let mut sink = LineSink {
         out,
         batch: Batch::default(),
@@ -262,7 +182,7 @@ fn write_events(rx: Receiver<Message>, out: Output, destination: Destination, me
         while let Some(message) = next.take() {
             match message {
                 Message::Alert(alert) => {
-                    if !sink.batch.push(&alert) {
+                    if !sink.batch.push(&alert, &policy) {
                         metrics.add_events_dropped(1);
                     }
                     if sink.batch.bytes.len() >= MAX_BATCH_BYTES {
@@ -383,7 +303,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("events.jsonl");
         std::fs::write(&path, "{\"earlier\":1}\n").expect("seed");
-        let writer = EventWriter::open(path.to_str().expect("utf-8"), metrics()).expect("open");
+        let writer = EventWriter::open(
+            path.to_str().expect("utf-8"),
+            metrics(),
+            AddressPolicy::keep(),
+        )
+        .expect("open");
         let mut handle = writer.handle().expect("handle");
         handle.record(&alert(7)).expect("record");
         let got = wait_for_lines(&path, 2);
@@ -398,7 +323,12 @@ mod tests {
     fn reopen_follows_a_rotated_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("events.jsonl");
-        let writer = EventWriter::open(path.to_str().expect("utf-8"), metrics()).expect("open");
+        let writer = EventWriter::open(
+            path.to_str().expect("utf-8"),
+            metrics(),
+            AddressPolicy::keep(),
+        )
+        .expect("open");
         let mut handle = writer.handle().expect("handle");
         handle.record(&alert(1)).expect("record");
         assert_eq!(wait_for_lines(&path, 1).len(), 1);
@@ -418,7 +348,12 @@ mod tests {
     fn close_writes_everything_queued() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("events.jsonl");
-        let writer = EventWriter::open(path.to_str().expect("utf-8"), metrics()).expect("open");
+        let writer = EventWriter::open(
+            path.to_str().expect("utf-8"),
+            metrics(),
+            AddressPolicy::keep(),
+        )
+        .expect("open");
         let mut handle = writer.handle().expect("handle");
         for i in 0..1000 {
             handle.record(&alert(i)).expect("record");
@@ -430,7 +365,11 @@ mod tests {
 
     #[test]
     fn an_unwritable_path_is_refused_naming_the_key() {
-        let err = match EventWriter::open("/nonexistent-dir/events.jsonl", metrics()) {
+        let err = match EventWriter::open(
+            "/nonexistent-dir/events.jsonl",
+            metrics(),
+            AddressPolicy::keep(),
+        ) {
             Err(e) => e.to_string(),
             Ok(_) => panic!("opened a file in a missing directory"),
         };

@@ -132,12 +132,14 @@ pub async fn serve(
                     let slot = match Arc::clone(&slots).try_acquire_owned() {
                         Ok(slot) => Some(slot),
                         Err(_) if idle.evict_oldest() => {
+                            endpoint.metrics.add_endpoint_idle_closed();
                             let freed = Arc::clone(&slots).acquire_owned();
                             tokio::time::timeout(EVICTION_WAIT, freed).await.ok().and_then(Result::ok)
                         }
                         Err(_) => None,
                     };
                     let Some(slot) = slot else {
+                        endpoint.metrics.add_endpoint_busy();
                         // Best effort and non-blocking: the kernel buffer of a new
                         // socket takes this whole reply.
                         let _ = stream.try_write(&Response::busy().to_bytes(false));

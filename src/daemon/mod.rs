@@ -64,7 +64,7 @@ pub enum DaemonError {
     Endpoint(#[from] http::EndpointError),
     #[error(transparent)]
     Store(#[from] crate::sink::store::StoreError),
-    #[error("store.source_address: {0}")]
+    #[error("{0}")]
     AddressMode(String),
     #[error("events.path {path}: {reason}")]
     Events { path: String, reason: String },

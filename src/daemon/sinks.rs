@@ -15,11 +15,11 @@ use std::sync::{Arc, Mutex};
 use super::events::{EventHandle, EventWriter};
 use super::DaemonError;
 use crate::config::Config;
+use crate::sink::metrics::content_group::ContentGroups;
 use crate::sink::metrics::Metrics;
-use crate::sink::store::{
-    AddressMode, AddressPolicy, Filters, FlaggedStore, StoreError, StoreHandle, StoreWriter,
-    WriterSettings,
-};
+use crate::sink::stats::db::StatsDb;
+use crate::sink::stats::StatsRecorder;
+use crate::sink::store::{Filters, FlaggedStore, StoreHandle, StoreWriter, WriterSettings};
 use crate::sink::AlertSink;
 use crate::time::Timestamp;
 
@@ -34,6 +34,9 @@ pub struct AlertSinks {
     purged: AtomicU64,
     /// Store writes given up (dropped or lost) already added to the metrics.
     published_store_losses: Mutex<u64>,
+    /// The anonymous statistics recorder; `None` if its database could not be opened
+    /// (logged; detection runs on without it).
+    stats: Option<StatsRecorder>,
 }
 
 /// One worker's sinks, in the order alerts reach them.
@@ -41,24 +44,28 @@ pub struct WorkerSinks {
     events: Option<EventHandle>,
     store: StoreHandle,
     metrics: Arc<Metrics>,
+    stats: Option<StatsRecorder>,
 }
 
 impl AlertSinks {
     /// Opens every sink the configuration names; fails before anything starts.
     pub fn open(config: &Config, metrics: Arc<Metrics>) -> Result<AlertSinks, DaemonError> {
         let path = &config.store.path;
-        let mode: AddressMode = config
-            .store
-            .source_address
-            .parse()
-            .map_err(DaemonError::AddressMode)?;
-        let policy = AddressPolicy::for_store(mode, path).map_err(StoreError::from)?;
-        let store = FlaggedStore::create(path)?.with_address_policy(policy);
+        let events_path = std::path::Path::new(&config.events.path);
+        let mut data_files: Vec<&std::path::Path> = vec![path.as_path()];
+        if config.events.path != "-" {
+            data_files.push(events_path);
+        }
+        let policy = crate::sink::privacy::address_policy(config, &data_files)
+            .map_err(|e| DaemonError::AddressMode(e.to_string()))?;
+        let store = FlaggedStore::create(path)?.with_address_policy(policy.clone());
         let rows_at_open = store.count(&Filters::default())?;
         let store = StoreWriter::spawn(store, WriterSettings::default())?;
-        let events = EventWriter::open(&config.events.path, Arc::clone(&metrics))?;
+        let events = EventWriter::open(&config.events.path, Arc::clone(&metrics), policy)?;
         metrics.set_store_rows(rows_at_open);
+        let stats = open_stats(config);
         Ok(AlertSinks {
+            stats,
             events,
             store,
             metrics,
@@ -74,6 +81,17 @@ impl AlertSinks {
             events: self.events.handle(),
             store: self.store.handle(),
             metrics: Arc::clone(&self.metrics),
+            stats: self.stats.clone(),
+        }
+    }
+
+    /// Writes the statistics aggregated since the last flush (every minute, and at
+    /// drain). A failure is counted by the recorder and logged; nothing else stops.
+    pub fn flush_stats(&self) {
+        if let Some(s) = &self.stats {
+            if let Err(e) = s.flush() {
+                tracing::warn!(error = %e, failures = s.failures(), "stats: flush failed");
+            }
         }
     }
 
@@ -101,9 +119,11 @@ impl AlertSinks {
     /// Brings the store's metrics up to date with its writer's counters.
     pub fn publish_store_metrics(&self) {
         let stats = self.store.stats();
-        let rows = (self.rows_at_open + stats.committed)
-            .saturating_sub(self.purged.load(Ordering::Acquire));
+        // A store file deleted or replaced under the writer takes its rows with it.
+        let rows = (self.rows_at_open + stats.committed + stats.rows_found)
+            .saturating_sub(self.purged.load(Ordering::Acquire) + stats.rows_left_behind);
         self.metrics.set_store_rows(rows);
+        self.metrics.set_store_recreated_total(stats.recreated);
         let losses = stats.dropped + stats.lost;
         let mut published = self
             .published_store_losses
@@ -117,6 +137,7 @@ impl AlertSinks {
     /// Commits and closes every sink; call after the workers have stopped.
     pub fn close(self) {
         self.publish_store_metrics();
+        self.flush_stats();
         match self.store.shutdown() {
             Ok(stats) => tracing::info!(
                 committed = stats.committed,
@@ -140,6 +161,32 @@ impl WorkerSinks {
         }
         sinks.push(&mut self.store);
         sinks.push(&mut self.metrics);
+        if let Some(stats) = self.stats.as_mut() {
+            sinks.push(stats);
+        }
         sinks
+    }
+
+    /// The statistics recorder, for the worker's transaction observer.
+    pub fn stats(&self) -> Option<StatsRecorder> {
+        self.stats.clone()
+    }
+}
+
+/// Opens the statistics database of `config`; a failure is logged, never fatal.
+fn open_stats(config: &Config) -> Option<StatsRecorder> {
+    let groups = match ContentGroups::new(config.policy.content_groups.clone()) {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::warn!(error = %e, "stats: content groups; statistics are not recorded");
+            return None;
+        }
+    };
+    match StatsDb::create(&config.stats.path) {
+        Ok(db) => Some(StatsRecorder::new(db, groups, config.stats.retention_days)),
+        Err(e) => {
+            tracing::warn!(error = %e, "stats: statistics are not recorded");
+            None
+        }
     }
 }

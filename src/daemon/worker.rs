@@ -66,7 +66,12 @@ fn run(setup: WorkerSetup) -> WorkerReport {
         recycler,
     } = setup;
     let mut pipeline = Pipeline::new(settings);
-    let mut observer = Arc::clone(&metrics);
+    let mut metrics_observer = Arc::clone(&metrics);
+    let stats = sinks.stats();
+    let mut observer = crate::sink::stats::StatsTee {
+        inner: &mut metrics_observer,
+        stats,
+    };
     let mut stage = DetectionStage::new(&*detector, sinks.as_sinks());
     stage.also = Some(&mut observer);
     let mut reported = Summary::default();

@@ -137,7 +137,7 @@ impl Alert {
             status: txn.status(),
             http_user_agent: req
                 .header("user-agent")
-                .map(|u| cap(u, MAX_USER_AGENT_BYTES)),
+                .map(|u| cap(&product_tokens(u), MAX_USER_AGENT_BYTES)),
             length: txn.response_body_len,
         })
     }
@@ -158,8 +158,9 @@ impl Alert {
     }
 }
 
-/// Replaces every query value with `<redacted>`, keeping parameter names
-/// (`/a?id=5&x` → `/a?id=<redacted>&x`). Fragments are dropped.
+/// Replaces every query value with `<redacted>`, keeping parameter names; a bare
+/// parameter without `=` is a value (`/a?id=5&tok` → `/a?id=<redacted>&<redacted>`).
+/// Fragments are dropped.
 pub fn redact_query(uri: &str) -> String {
     let uri = uri.split('#').next().unwrap_or_default();
     let Some((path, query)) = uri.split_once('?') else {
@@ -177,10 +178,49 @@ pub fn redact_query(uri: &str) -> String {
                 out.push_str(name);
                 out.push_str("=<redacted>");
             }
-            None => out.push_str(pair),
+            // A bare parameter (`?ResetToken-9f8e…`) is a value too.
+            None if pair.is_empty() => {}
+            None => out.push_str("<redacted>"),
         }
     }
     out
+}
+
+/// The User-Agent's `product/version` tokens only (RFC 9110 §10.1.5), outside comments:
+/// `Mozilla/5.0 (X11; Linux) Firefox/120.0` → `Mozilla/5.0 Firefox/120.0`. A User-Agent
+/// can carry anything a client types (a Shellshock payload with an email in it), so free
+/// text is never kept; with no product token at all it is `<redacted>`.
+pub fn product_tokens(user_agent: &str) -> String {
+    let is_token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for word in user_agent.split_ascii_whitespace() {
+        let opens = word.bytes().filter(|b| *b == b'(').count();
+        let closes = word.bytes().filter(|b| *b == b')').count();
+        let in_comment = depth > 0 || opens > 0;
+        depth = (depth + opens).saturating_sub(closes);
+        if in_comment {
+            continue;
+        }
+        let Some((product, version)) = word.split_once('/') else {
+            continue;
+        };
+        if !product.is_empty()
+            && !version.is_empty()
+            && product.bytes().all(is_token)
+            && version.bytes().all(is_token)
+        {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+    }
+    if out.is_empty() {
+        "<redacted>".to_owned()
+    } else {
+        out
+    }
 }
 
 /// Cuts `s` to at most `max` bytes at a character boundary.
@@ -212,10 +252,29 @@ mod tests {
     fn redacts_every_query_value_but_keeps_names() {
         assert_eq!(
             redact_query("/a?email=x@y.z&id=5&flag"),
-            "/a?email=<redacted>&id=<redacted>&flag"
+            "/a?email=<redacted>&id=<redacted>&<redacted>"
         );
         assert_eq!(redact_query("/plain/path"), "/plain/path");
         assert_eq!(redact_query("/p?q=secret#frag"), "/p?q=<redacted>");
+    }
+
+    #[test]
+    fn user_agents_keep_product_tokens_only() {
+        assert_eq!(
+            product_tokens(
+                "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+            ),
+            "Mozilla/5.0 Gecko/20100101 Firefox/120.0"
+        );
+        assert_eq!(
+            product_tokens("sqlmap/1.7#stable (https://sqlmap.org)"),
+            "sqlmap/1.7#stable"
+        );
+        assert_eq!(
+            product_tokens("() { :; }; /bin/echo a@b.test 555-0199"),
+            "<redacted>"
+        );
+        assert_eq!(product_tokens("Nmap Scripting Engine"), "<redacted>");
     }
 
     #[test]

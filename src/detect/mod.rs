@@ -9,6 +9,7 @@
 
 pub mod alert;
 pub mod crs;
+pub mod evidence;
 pub mod fields;
 pub mod normalize;
 pub mod policy;

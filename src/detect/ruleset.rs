@@ -7,9 +7,10 @@
 
 use std::collections::HashMap;
 
+use super::evidence::{EvidenceRegex, ELISION};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use ipnet::IpNet;
-use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::bytes::{RegexBuilder, RegexSet, RegexSetBuilder};
 
 use super::alert::Category;
 use super::fields::{Field, FieldValues};
@@ -49,7 +50,8 @@ struct FieldMatcher {
     contains: Option<AhoCorasick>,
     regex_sources: Vec<(String, LeafId)>,
     regex_set: Option<RegexSet>,
-    regexes: Vec<Regex>,
+    /// Per regex: the evidence regex that elides wildcard spans (`None`: keep `…` only).
+    evidence: Vec<Option<EvidenceRegex>>,
     numeric: Vec<(Cmp, u64, LeafId)>,
     exists: Vec<LeafId>,
 }
@@ -133,17 +135,16 @@ impl RuleSet {
                     .build()
                     .map_err(|e| CompileError(format!("field {field:?}: {e}")))?;
                 m.regex_set = Some(set_built);
-                m.regexes = sources
-                    .iter()
-                    .map(|s| {
-                        RegexBuilder::new(s)
-                            .case_insensitive(true)
-                            .unicode(false)
-                            .size_limit(REGEX_SIZE_LIMIT)
-                            .build()
-                            .map_err(|e| CompileError(format!("regex {s:?}: {e}")))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
+                for s in &sources {
+                    // Each source must compile on its own, as the set compiled it.
+                    RegexBuilder::new(s)
+                        .case_insensitive(true)
+                        .unicode(false)
+                        .size_limit(REGEX_SIZE_LIMIT)
+                        .build()
+                        .map_err(|e| CompileError(format!("regex {s:?}: {e}")))?;
+                }
+                m.evidence = sources.iter().map(|s| EvidenceRegex::new(s)).collect();
             }
         }
         set.fields = fields;
@@ -252,14 +253,21 @@ impl RuleSet {
                 }
                 if let Some(ac) = &m.contains {
                     for found in ac.find_overlapping_iter(v) {
-                        let (_, leaf) = &m.contains_patterns[found.pattern().as_usize()];
-                        record(*leaf, &v[found.start()..found.end()], value.upload);
+                        // The literal itself, never the value's own bytes around it.
+                        let (literal, leaf) = &m.contains_patterns[found.pattern().as_usize()];
+                        record(*leaf, literal, value.upload);
                     }
                 }
                 if let Some(set) = &m.regex_set {
                     for i in set.matches(v).iter() {
-                        let evidence = m.regexes[i].find(v).map(|x| x.as_bytes()).unwrap_or(v);
-                        record(m.regex_sources[i].1, evidence, value.upload);
+                        // Only the rule's fixed tokens: wildcard spans become `…`.
+                        let evidence = m
+                            .evidence
+                            .get(i)
+                            .and_then(|e| e.as_ref())
+                            .and_then(|e| e.evidence(v))
+                            .unwrap_or_else(|| ELISION.as_bytes().to_vec());
+                        record(m.regex_sources[i].1, &evidence, value.upload);
                     }
                 }
                 if !m.numeric.is_empty() {

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::{AlertSink, SinkError};
 use crate::detect::alert::{Alert, AlertHttp, AlertRule, AlertUpload};
+use crate::sink::store::address::AddressPolicy;
 
 /// The EVE shape of an alert; field order is fixed so output is byte-identical.
 #[derive(Debug, Serialize)]
@@ -46,21 +47,34 @@ impl<'a> EveAlert<'a> {
     }
 }
 
-/// Writes one JSON line per alert.
+/// Writes one JSON line per alert, the source address kept as `privacy.source_address`
+/// says (the same policy as the store).
 pub struct EventLog<W: Write> {
     out: W,
+    policy: AddressPolicy,
 }
 
 impl<W: Write> EventLog<W> {
-    /// An event log writing to `out`.
+    /// An event log writing to `out`, addresses kept as seen.
     pub fn new(out: W) -> Self {
-        EventLog { out }
+        EventLog {
+            out,
+            policy: AddressPolicy::keep(),
+        }
+    }
+
+    /// The same log, source addresses kept under `policy`.
+    pub fn with_address_policy(mut self, policy: AddressPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 }
 
 impl<W: Write> AlertSink for EventLog<W> {
     fn record(&mut self, alert: &Alert) -> Result<(), SinkError> {
-        serde_json::to_writer(&mut self.out, &EveAlert::of(alert)).map_err(std::io::Error::from)?;
+        let mut eve = EveAlert::of(alert);
+        eve.src_ip = self.policy.apply(alert.src.ip()).text;
+        serde_json::to_writer(&mut self.out, &eve).map_err(std::io::Error::from)?;
         self.out.write_all(b"\n")?;
         Ok(())
     }

@@ -7,6 +7,8 @@
 //! counts transactions, hellos and alerts as anonymous Prometheus statistics.
 
 pub mod events;
+pub mod privacy;
+pub mod stats;
 pub mod store;
 pub mod inspect;
 pub mod metrics;

@@ -248,6 +248,11 @@ async fn a_fresh_connection_takes_the_slot_of_the_oldest_idle_one() {
             .await
             .expect("the oldest idle connection is closed at once");
         assert!(closed.is_ok() && answer.is_empty(), "{answer:?}");
+        let metrics = get(server.addr, "/metrics").await;
+        assert!(
+            metrics.contains("tamperwatch_endpoint_idle_closed_total 1"),
+            "the eviction is counted: {metrics}"
+        );
         drop(second);
         server.stop().await;
     })

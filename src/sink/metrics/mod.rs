@@ -15,7 +15,7 @@
 
 pub mod browser;
 pub mod content_group;
-mod hyperloglog;
+pub(crate) mod hyperloglog;
 pub mod names;
 mod siphash;
 pub mod visitors;
@@ -178,6 +178,9 @@ pub struct Metrics {
     store_purged_rows: IntCounter,
     store_dropped_writes: IntCounter,
     events_dropped: IntCounter,
+    store_recreated: IntCounter,
+    endpoint_idle_closed: IntCounter,
+    endpoint_busy: IntCounter,
 }
 
 impl Metrics {
@@ -274,6 +277,9 @@ impl Metrics {
             store_purged_rows: counter(&r, names::STORE_PURGED_ROWS)?,
             store_dropped_writes: counter(&r, names::STORE_DROPPED_WRITES)?,
             events_dropped: counter(&r, names::EVENTS_DROPPED)?,
+            store_recreated: counter(&r, names::STORE_RECREATED)?,
+            endpoint_idle_closed: counter(&r, names::ENDPOINT_IDLE_CLOSED)?,
+            endpoint_busy: counter(&r, names::ENDPOINT_BUSY)?,
             registry: r,
         };
         Ok(metrics)
@@ -522,6 +528,23 @@ impl Metrics {
     /// Adds records the store could not write.
     pub fn add_store_dropped_writes(&self, rows: u64) {
         self.store_dropped_writes.inc_by(rows);
+    }
+
+    /// Brings the store-recreated counter up to the writer's running `total` (never
+    /// down), so publishing the same total twice counts it once.
+    pub fn set_store_recreated_total(&self, total: u64) {
+        let shown = self.store_recreated.get();
+        self.store_recreated.inc_by(total.saturating_sub(shown));
+    }
+
+    /// Counts an idle endpoint connection closed for a new one.
+    pub fn add_endpoint_idle_closed(&self) {
+        self.endpoint_idle_closed.inc();
+    }
+
+    /// Counts a connection refused with 503 (every slot busy answering).
+    pub fn add_endpoint_busy(&self) {
+        self.endpoint_busy.inc();
     }
 
     /// Adds events a sink dropped.

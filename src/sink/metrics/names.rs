@@ -167,6 +167,21 @@ pub const STORE_DROPPED_WRITES: MetricName = metric(
     "tamperwatch_store_dropped_writes_total",
     "Flagged records that could not be written to the store.",
 );
+/// Times the store file was found deleted or replaced and made again.
+pub const STORE_RECREATED: MetricName = metric(
+    "tamperwatch_store_recreated_total",
+    "Times the flagged store file was found deleted or replaced and was recreated.",
+);
+/// Idle connections to the metrics endpoint closed to make room for a new one.
+pub const ENDPOINT_IDLE_CLOSED: MetricName = metric(
+    "tamperwatch_endpoint_idle_closed_total",
+    "Idle connections to the metrics endpoint closed to make room for a new one.",
+);
+/// Connections to the metrics endpoint refused with 503 because every slot was busy.
+pub const ENDPOINT_BUSY: MetricName = metric(
+    "tamperwatch_endpoint_busy_total",
+    "Connections to the metrics endpoint answered 503 because every slot was busy.",
+);
 /// Events dropped because a sink's queue was full.
 pub const EVENTS_DROPPED: MetricName = metric(
     "tamperwatch_events_dropped_total",

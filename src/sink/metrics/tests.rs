@@ -500,6 +500,12 @@ fn control_plane_setters() {
     assert_eq!(value_of(&text, names::STORE_PURGED_ROWS.name, &[]), 3.0);
     assert_eq!(value_of(&text, names::STORE_DROPPED_WRITES.name, &[]), 2.0);
     assert_eq!(value_of(&text, names::EVENTS_DROPPED.name, &[]), 1.0);
+    // Published as a running total: the same total twice counts once, never down.
+    m.set_store_recreated_total(2);
+    m.set_store_recreated_total(2);
+    m.set_store_recreated_total(1);
+    let text = m.render();
+    assert_eq!(value_of(&text, names::STORE_RECREATED.name, &[]), 2.0);
 }
 
 #[test]
