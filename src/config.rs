@@ -277,6 +277,15 @@ pub struct DetectorsConfig {
     /// Distinct destination ports from one client within the window that make a port scan.
     pub port_scan_ports: u32,
     pub port_scan_window_secs: u64,
+    /// Site-wide windows for distributed floods (all clients together).
+    pub surge_window_secs: u64,
+    /// Half-open connections (SYNs without a completed handshake) in one window, at
+    /// least, for a distributed SYN flood.
+    pub half_open_surge_min: u64,
+    /// Requests in one window, at least, for a site-wide request surge.
+    pub request_surge_min: u64,
+    /// And at least this many times the baseline learned from quiet windows.
+    pub surge_factor: f64,
 }
 
 impl Default for DetectorsConfig {
@@ -286,6 +295,10 @@ impl Default for DetectorsConfig {
             syn_flood_window_secs: 10,
             port_scan_ports: 20,
             port_scan_window_secs: 60,
+            surge_window_secs: 10,
+            half_open_surge_min: 2_000,
+            request_surge_min: 20_000,
+            surge_factor: 10.0,
         }
     }
 }

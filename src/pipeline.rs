@@ -14,7 +14,7 @@ use crate::decode::fragment::{Defragmenter, Reassembled};
 use crate::decode::{self, DecodeError, Decoded, LinkType, PacketView, Transport};
 use crate::detect::shared::SharedDetector;
 use crate::detect::Detector;
-use crate::flow::{Direction, Flow, FlowEnd, FlowTable, DEFAULT_MAX_FLOWS};
+use crate::flow::{Direction, Flow, FlowEnd, FlowTable, TcpState, DEFAULT_MAX_FLOWS};
 use crate::http::session::{FlowContext, HttpStats};
 use crate::http::{HttpSession, HttpTransaction};
 use crate::reassembly::{Chunk, SeqNumber, StreamStats};
@@ -32,6 +32,8 @@ pub trait TransactionObserver {
     /// The flow table was full and evicted `evicted` flows to admit a new one to
     /// `server` (a connection flood, or a table too small for the site).
     fn on_flow_evictions(&mut self, _evicted: u64, _server: SocketAddr, _now: Timestamp) {}
+    /// A connection completed its three-way handshake (half-open accounting).
+    fn on_handshake(&mut self, _now: Timestamp) {}
 }
 
 /// An observer that ignores everything (for counting-only replays and benchmarks).
@@ -385,7 +387,11 @@ impl Pipeline {
         if flags.syn() {
             flow.streams[dir as usize].set_isn(SeqNumber(seq));
         }
+        let was_opening = flow.state == TcpState::SynReceived;
         flow.track_flags(dir, flags);
+        if was_opening && flow.state == TcpState::Established {
+            observer.on_handshake(now);
+        }
         let ctx = FlowContext {
             flow_id: flow.id,
             client: flow.client,
@@ -420,7 +426,7 @@ impl Pipeline {
             SeqNumber(seq)
         };
         this.insert_segment(data_seq, packet.payload, &mut deliver_this);
-        if flow.state == crate::flow::TcpState::Closed {
+        if flow.state == TcpState::Closed {
             // Flush now; the entry lingers (CLOSED_FLOW_TIMEOUT_SECS) to absorb late packets.
             flush_flow(flow, now, &mut self.pending, &mut self.summary);
         }
@@ -663,6 +669,13 @@ impl TransactionObserver for DetectionStage<'_> {
         if let Some(o) = self.also.as_mut() {
             o.on_client_hello(hello);
         }
+    }
+
+    fn on_handshake(&mut self, now: Timestamp) {
+        if let Some(o) = self.also.as_mut() {
+            o.on_handshake(now);
+        }
+        self.detector.with(|d| d.observe_handshake(now));
     }
 
     fn on_flow_evictions(&mut self, evicted: u64, server: SocketAddr, now: Timestamp) {

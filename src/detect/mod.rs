@@ -17,6 +17,7 @@ pub mod readings;
 pub mod rules;
 pub mod ruleset;
 pub mod shared;
+pub mod surge;
 pub mod tcp;
 pub mod threshold;
 
@@ -88,6 +89,14 @@ impl Detector {
 
     /// Evaluates one transaction; alerts are appended to `out` in rule order.
     pub fn evaluate(&self, txn: &HttpTransaction, out: &mut Vec<Alert>) {
+        if txn.request.is_some() {
+            let cfg = self.tcp.config();
+            out.extend(
+                self.thresholds
+                    .site
+                    .observe_request(cfg, txn.server, txn.ts),
+            );
+        }
         if txn.request.is_none() || self.rules.rules().is_empty() {
             return;
         }
@@ -160,9 +169,31 @@ impl Detector {
 
     /// Observes a TCP packet for the SYN flood and port scan detectors.
     pub fn observe_packet(&self, p: &PacketView<'_>, now: Timestamp, out: &mut Vec<Alert>) {
+        if let crate::decode::Transport::Tcp {
+            dst_port, flags, ..
+        } = p.transport
+        {
+            if flags.syn() && !flags.ack() {
+                let server = std::net::SocketAddr::new(p.dst, dst_port);
+                let cfg = self.tcp.config();
+                out.extend(self.thresholds.site.observe_syn(cfg, server, now));
+            }
+        }
         if let Some(a) = self.tcp.observe(p, now, &self.thresholds) {
             out.push(a);
         }
+    }
+
+    /// Notes a completed three-way handshake (site-wide half-open accounting).
+    pub fn observe_handshake(&self, now: Timestamp) {
+        self.thresholds
+            .site
+            .observe_handshake(self.tcp.config(), now);
+    }
+
+    /// Per-client observations not tracked because the threshold table was full.
+    pub fn threshold_drops(&self) -> u64 {
+        self.thresholds.dropped()
     }
 
     /// Notes flows evicted from a full flow table (one `flood` event per episode).

@@ -32,6 +32,11 @@ impl TcpDetectors {
         TcpDetectors { cfg }
     }
 
+    /// The thresholds in force.
+    pub fn config(&self) -> &DetectorsConfig {
+        &self.cfg
+    }
+
     /// Observes one packet; returns an alert when a threshold is crossed.
     pub fn observe(
         &self,

@@ -26,10 +26,19 @@ struct Window {
     fired: bool,
 }
 
+/// Open windows held at once: a million spoofed sources must not grow the table
+/// without bound (each window is about 100 bytes: 6.5 MiB at the cap). Past it, new
+/// clients are not tracked and are counted in [`ThresholdTable::dropped`]; the site-wide
+/// [`super::surge::SiteSurge`] still sees the flood they make together.
+pub const MAX_THRESHOLD_WINDOWS: usize = 65_536;
+
 /// Open windows of every threshold detector, shared by all workers.
 #[derive(Debug, Default)]
 pub struct ThresholdTable {
     windows: DashMap<(u32, IpAddr), Window, ahash::RandomState>,
+    dropped: std::sync::atomic::AtomicU64,
+    /// Site-wide surge counters (distributed floods), shared the same way.
+    pub site: super::surge::SiteSurge,
 }
 
 impl ThresholdTable {
@@ -44,6 +53,12 @@ impl ThresholdTable {
         window_secs: u64,
         distinct: Option<u64>,
     ) -> bool {
+        if self.windows.len() >= MAX_THRESHOLD_WINDOWS && !self.windows.contains_key(&(id, client))
+        {
+            self.dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return false;
+        }
         let mut entry = self.windows.entry((id, client)).or_insert_with(|| Window {
             started: now,
             window_secs,
@@ -81,6 +96,11 @@ impl ThresholdTable {
     pub fn sweep(&self, now: Timestamp) {
         self.windows
             .retain(|_, w| now.secs_since(w.started) < w.window_secs && now >= w.started);
+    }
+
+    /// Observations not tracked because the table was at [`MAX_THRESHOLD_WINDOWS`].
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Open windows (for tests and memory bounds).
@@ -132,5 +152,21 @@ mod tests {
         assert_eq!(table.len(), 1);
         table.sweep(t(10));
         assert!(table.is_empty());
+    }
+
+    #[test]
+    fn a_million_spoofed_clients_stop_at_the_cap_and_are_counted() {
+        let table = ThresholdTable::default();
+        let extra = 1_000u32;
+        for n in 0..(MAX_THRESHOLD_WINDOWS as u32 + extra) {
+            let ip = IpAddr::from(n.wrapping_add(0x0a00_0000).to_be_bytes());
+            table.observe(900_001, ip, t(0), 200, 10, None);
+        }
+        assert_eq!(table.len(), MAX_THRESHOLD_WINDOWS);
+        assert_eq!(table.dropped(), u64::from(extra));
+        // A client already tracked keeps counting; it is not dropped.
+        let first = IpAddr::from(0x0a00_0000u32.to_be_bytes());
+        table.observe(900_001, first, t(1), 200, 10, None);
+        assert_eq!(table.dropped(), u64::from(extra));
     }
 }
