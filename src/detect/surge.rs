@@ -112,7 +112,7 @@ impl SiteSurge {
     /// Starts a new window when the current one has ended: a quiet window teaches the
     /// baseline and ends an episode; a window still in surge keeps the episode open.
     fn roll(&self, cfg: &DetectorsConfig, now: Timestamp) {
-        let now_secs = u64::try_from(now.secs()).unwrap_or(0);
+        let now_secs = now.secs();
         let start = self.window_start_secs.load(Ordering::Relaxed);
         if start != 0 && now_secs < start.saturating_add(cfg.surge_window_secs) {
             return;
