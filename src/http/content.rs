@@ -6,9 +6,14 @@
 //! - `deflate` may be a zlib stream (RFC 9110 §8.4.1.2) or raw deflate: Firefox's
 //!   `nsHTTPCompressConv` and Chromium's `GzipSourceStream` both look at the first two
 //!   bytes and fall back to raw deflate when they are not a zlib header.
-//! - `x-gzip` is `gzip` (RFC 9110 §8.4.1.3); `identity` is no layer.
-//! - An unknown coding stops decoding (the bytes stay as they are), as browsers
-//!   show such a body undecoded.
+//! - `x-gzip` is `gzip` (RFC 9110 §8.4.1.3), `x-deflate` is `deflate`; `identity`
+//!   is no layer.
+//! - Codings are split on commas, whitespace, `;` and NUL; tokens not understood are
+//!   skipped (counted), as the HTTP Evader cases `gzip x`, `x gzip`, `deflate;` show
+//!   browsers doing.
+//! - A body that does not decode from its first byte is passed through as it is
+//!   (counted as corrupt): a server that labels plain bytes `gzip` is still read by
+//!   browsers (HTTP Evader cases 153-163), and libhtp passes such bodies through too.
 //!
 //! Decoding is bounded three ways, each counted in [`DecodeStats`]:
 //! at most [`MAX_CONTENT_LAYERS`] layers, at most [`MAX_DECODED_BYTES`] decoded bytes
@@ -32,6 +37,9 @@ pub const RATIO_GRACE_BYTES: u64 = 1024 * 1024;
 /// Encoded bytes handed to a decoder at a time: deflate expands at most ~1032:1, so
 /// one step yields at most about 1 MiB.
 pub const DECODE_STEP_BYTES: usize = 1024;
+/// Encoded bytes remembered until the first decoded byte, so that a body that turns out
+/// not to be encoded can still pass through whole.
+pub const MAX_SNIFF_BYTES: usize = 256;
 
 /// Why decoding stopped early; counted per session.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +138,10 @@ pub struct ContentDecoder {
     /// Decoding stopped (cap, corrupt stream or end of stream); later bytes are dropped.
     stopped: bool,
     ended: bool,
+    /// The body did not decode from its first byte: its bytes pass through as they are.
+    passthrough: bool,
+    /// The first encoded bytes, kept while nothing has decoded yet.
+    sniff: Vec<u8>,
     /// The counters this response touched.
     pub stats: DecodeStats,
 }
@@ -141,17 +153,19 @@ impl ContentDecoder {
     pub fn from_header(value: &str) -> Option<Self> {
         let mut stats = DecodeStats::default();
         let mut applied: Vec<Layer> = Vec::new();
-        for coding in value.split(',').map(|c| c.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\0')) {
-            let layer = if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+        let separators = |c: char| c == ',' || c == ';' || c == '\0' || c.is_whitespace();
+        for coding in value.split(separators) {
+            let layer = if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip")
+            {
                 Layer::Gzip(GzDecoder::new(Vec::new()))
-            } else if coding.eq_ignore_ascii_case("deflate") {
+            } else if coding.eq_ignore_ascii_case("deflate")
+                || coding.eq_ignore_ascii_case("x-deflate")
+            {
                 Layer::Deflate
             } else if coding.is_empty() || coding.eq_ignore_ascii_case("identity") {
                 continue;
             } else {
-                // An unknown coding: what lies under it cannot be reached.
                 stats.unknown_coding += 1;
-                applied.clear();
                 continue;
             };
             applied.push(layer);
@@ -162,8 +176,17 @@ impl ContentDecoder {
             applied.drain(..applied.len() - MAX_CONTENT_LAYERS);
         }
         applied.reverse();
-        if applied.is_empty() && stats == DecodeStats::default() {
-            return None;
+        if applied.is_empty() {
+            return (stats != DecodeStats::default()).then(|| ContentDecoder {
+                layers: Vec::new(),
+                encoded: 0,
+                decoded: 0,
+                stopped: false,
+                ended: false,
+                passthrough: false,
+                sniff: Vec::new(),
+                stats,
+            });
         }
         Some(ContentDecoder {
             layers: applied,
@@ -171,6 +194,8 @@ impl ContentDecoder {
             decoded: 0,
             stopped: false,
             ended: false,
+            passthrough: false,
+            sniff: Vec::new(),
             stats,
         })
     }
@@ -182,6 +207,11 @@ impl ContentDecoder {
 
     /// Feeds encoded body bytes; decoded bytes go to `out`.
     pub fn feed(&mut self, input: &[u8], out: &mut impl FnMut(&[u8])) {
+        if self.passthrough || self.layers.is_empty() {
+            self.decoded += input.len() as u64;
+            out(input);
+            return;
+        }
         for step in input.chunks(DECODE_STEP_BYTES) {
             if self.stopped {
                 return;
@@ -192,6 +222,11 @@ impl ContentDecoder {
     }
 
     fn feed_step(&mut self, step: &[u8], out: &mut impl FnMut(&[u8])) {
+        if self.decoded == 0 && self.sniff.len() + step.len() <= MAX_SNIFF_BYTES {
+            self.sniff.extend_from_slice(step);
+        } else if !self.sniff.is_empty() {
+            self.sniff = Vec::new();
+        }
         let mut carry: Vec<u8> = step.to_vec();
         for i in 0..self.layers.len() {
             let Some(layer) = self.layers.get_mut(i) else {
@@ -206,6 +241,14 @@ impl ContentDecoder {
                 }
                 Err(_) => {
                     self.stats.corrupt += 1;
+                    if i == 0 && self.decoded == 0 && self.sniff.len() as u64 == self.encoded {
+                        // Not encoded at all: read it as browsers do, raw.
+                        self.passthrough = true;
+                        let raw = std::mem::take(&mut self.sniff);
+                        self.decoded += raw.len() as u64;
+                        out(&raw);
+                        return;
+                    }
                     self.stopped = true;
                 }
             }
@@ -238,7 +281,7 @@ impl ContentDecoder {
     /// The body ended: flushes what the decoders still hold and counts a stream that
     /// stopped before its end.
     pub fn finish(&mut self, out: &mut impl FnMut(&[u8])) {
-        if self.stopped && !self.ended {
+        if self.passthrough || (self.stopped && !self.ended) {
             return;
         }
         let mut complete = true;

@@ -84,15 +84,35 @@ fn truncated_gzip_keeps_what_decoded_and_counts() {
 }
 
 #[test]
-fn corrupt_stream_is_counted() {
-    let (_, dec) = decode("gzip", b"this is not gzip at all, just text", 4);
+fn a_body_that_is_not_encoded_passes_through_and_is_counted() {
+    let (out, dec) = decode("gzip", TEXT, 4);
+    assert_eq!(out, TEXT);
     assert_eq!(dec.stats.corrupt, 1);
 }
 
 #[test]
-fn unknown_coding_is_counted() {
+fn corruption_after_a_good_start_stops_decoding() {
+    let mut body = gzip(&[7u8; 100_000]);
+    let mid = body.len() / 2;
+    body[mid..].iter_mut().for_each(|b| *b = 0xff);
+    let (out, dec) = decode("gzip", &body, 1000);
+    assert!(out.len() < 100_000);
+    assert_eq!(dec.stats.corrupt, 1);
+}
+
+#[test]
+fn unknown_codings_are_skipped_and_counted() {
     let dec = ContentDecoder::from_header("br").expect("counted");
     assert_eq!(dec.stats.unknown_coding, 1);
+    for coding in ["gzip x", "x gzip", "gzip;", "gz\0ip", "X-Gzip,"] {
+        let (out, _) = decode(coding, &gzip(TEXT), 9);
+        if coding == "gz\0ip" {
+            assert_ne!(out, TEXT, "NUL splits the token");
+        } else {
+            assert_eq!(out, TEXT, "{coding}");
+        }
+    }
+    assert_eq!(decode("x-deflate", &raw(TEXT), 9).0, TEXT);
 }
 
 #[test]
