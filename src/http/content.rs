@@ -92,9 +92,9 @@ impl Layer {
             // RFC 1950 header: CM = 8 and the first two bytes a multiple of 31. One
             // byte is enough to reject; a lone first byte waits for the next.
             let zlib = input.first().is_some_and(|&b| b & 0x0f == 8)
-                && input
-                    .get(1)
-                    .map_or(true, |&b1| (u16::from(input[0]) << 8 | u16::from(b1)) % 31 == 0);
+                && input.get(1).map_or(true, |&b1| {
+                    (u16::from(input[0]) << 8 | u16::from(b1)) % 31 == 0
+                });
             *self = if zlib {
                 Layer::Zlib(ZlibDecoder::new(Vec::new()))
             } else {
@@ -155,19 +155,19 @@ impl ContentDecoder {
         let mut applied: Vec<Layer> = Vec::new();
         let separators = |c: char| c == ',' || c == ';' || c == '\0' || c.is_whitespace();
         for coding in value.split(separators) {
-            let layer = if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip")
-            {
-                Layer::Gzip(GzDecoder::new(Vec::new()))
-            } else if coding.eq_ignore_ascii_case("deflate")
-                || coding.eq_ignore_ascii_case("x-deflate")
-            {
-                Layer::Deflate
-            } else if coding.is_empty() || coding.eq_ignore_ascii_case("identity") {
-                continue;
-            } else {
-                stats.unknown_coding += 1;
-                continue;
-            };
+            let layer =
+                if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+                    Layer::Gzip(GzDecoder::new(Vec::new()))
+                } else if coding.eq_ignore_ascii_case("deflate")
+                    || coding.eq_ignore_ascii_case("x-deflate")
+                {
+                    Layer::Deflate
+                } else if coding.is_empty() || coding.eq_ignore_ascii_case("identity") {
+                    continue;
+                } else {
+                    stats.unknown_coding += 1;
+                    continue;
+                };
             applied.push(layer);
         }
         if applied.len() > MAX_CONTENT_LAYERS {

@@ -244,24 +244,28 @@ fn parse_request_head_lenient(head: &[u8]) -> Result<RequestHead, HttpError> {
     })
 }
 
+/// Whether `line` starts a status line as browsers accept one: `HTTP/` in any case
+/// after leading whitespace or NUL bytes (Chromium's `HttpUtil::LocateStartOfStatusLine`
+/// matches "http" case-insensitively; RFC 9112 §4 wants exactly `HTTP/`).
+pub fn starts_status_line_leniently(line: &[u8]) -> bool {
+    let start = line
+        .iter()
+        .take_while(|&&b| b == 0 || b == b' ' || b == b'\t')
+        .count();
+    line.get(start..start + 5)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP/"))
+}
+
 fn parse_response_head_lenient(head: &[u8]) -> Result<ResponseHead, HttpError> {
     let mut it = lines(head);
     let first = it.next().unwrap_or_default();
-    if !first.starts_with(b"HTTP/") {
+    if !starts_status_line_leniently(first) {
         return Err(HttpError::BadStatusLine);
     }
     let text = String::from_utf8_lossy(first);
-    let mut parts = text.splitn(3, ' ');
-    let version = parts
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches("HTTP/")
-        .to_owned();
-    let status = parts
-        .next()
-        .and_then(|s| s.trim().parse::<u16>().ok())
+    let (version, status, reason) = split_status_line(&text, |c| c.is_ascii_whitespace())
+        .or_else(|| split_status_line(&text, |c| c == '\0' || c.is_ascii_whitespace()))
         .ok_or(HttpError::BadStatusLine)?;
-    let reason = parts.next().unwrap_or_default().trim().to_owned();
     let (headers, _) = lenient_headers(it, is_kept_response_header);
     Ok(ResponseHead {
         status,
@@ -269,6 +273,19 @@ fn parse_response_head_lenient(head: &[u8]) -> Result<ResponseHead, HttpError> {
         version,
         headers,
     })
+}
+
+/// Version, code and reason of a status line split on runs of `sep` (Chromium's
+/// `ParseStatusLine` skips any number of spaces; the code is the leading digits).
+fn split_status_line(text: &str, sep: impl Fn(char) -> bool) -> Option<(String, u16, String)> {
+    let is_sep = |c: char| sep(c) || c == '\0';
+    let mut parts = text.trim_start_matches(is_sep).splitn(2, &sep);
+    let version = parts.next()?.get(5..)?.to_owned();
+    let rest = parts.next().unwrap_or_default().trim_start_matches(is_sep);
+    let code_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let status = rest.get(..code_len)?.parse::<u16>().ok()?;
+    let reason = rest.get(code_len..)?.trim_matches(is_sep).to_owned();
+    Some((version, status, reason))
 }
 
 /// Reads every header line (the head is already bounded by [`MAX_HEAD_BYTES`]). Keeps

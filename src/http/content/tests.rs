@@ -66,7 +66,7 @@ fn layers_past_the_limit_are_counted_and_left_encoded() {
     for _ in 0..MAX_CONTENT_LAYERS + 1 {
         body = gzip(&body);
     }
-    let coding = vec!["gzip"; MAX_CONTENT_LAYERS + 1].join(",");
+    let coding = ["gzip"; MAX_CONTENT_LAYERS + 1].join(",");
     let (out, dec) = decode(&coding, &body, 64);
     assert_eq!(dec.stats.layers_over_limit, 1);
     // The innermost layer is still gzip.

@@ -480,9 +480,10 @@ impl HttpSession {
                             .iter()
                             .find(|o| !o.has_response)
                             .is_some_and(|o| o.http09);
-                        if !rest.is_empty()
-                            && (owed_09 || !rest.starts_with(&b"HTTP/"[..rest.len().min(5)]))
-                        {
+                        let http_prefix = rest.len() < 5
+                            && rest.eq_ignore_ascii_case(&b"HTTP/"[..rest.len()])
+                            || parse::starts_status_line_leniently(rest);
+                        if !rest.is_empty() && (owed_09 || !http_prefix) {
                             data = rest;
                             self.on_headless_response(now);
                             continue;
@@ -638,7 +639,10 @@ impl HttpSession {
             None
         } else {
             match response_body_framing(&resp) {
-                Ok(f) => Some(f.unwrap_or(BodyDecoder::UntilClose)),
+                Ok((f, anomaly)) => {
+                    self.stats.lenient_responses += u64::from(anomaly);
+                    Some(f.unwrap_or(BodyDecoder::UntilClose))
+                }
                 Err(e) => {
                     self.stats.count(e);
                     Some(BodyDecoder::UntilClose)
