@@ -22,9 +22,7 @@
 //! one step's output is bounded too. Truncated or corrupt streams keep what was
 //! decoded and are counted; nothing panics.
 
-use std::io::Write;
-
-use flate2::write::{DeflateDecoder, GzDecoder, ZlibDecoder};
+use layer::{Layer, Written};
 
 /// Content codings undone per response; more are left encoded (counted).
 pub const MAX_CONTENT_LAYERS: usize = 3;
@@ -37,9 +35,6 @@ pub const RATIO_GRACE_BYTES: u64 = 1024 * 1024;
 /// Encoded bytes handed to a decoder at a time: deflate expands at most ~1032:1, so
 /// one step yields at most about 1 MiB.
 pub const DECODE_STEP_BYTES: usize = 1024;
-/// Encoded bytes remembered until the first decoded byte, so that a body that turns out
-/// not to be encoded can still pass through whole.
-pub const MAX_SNIFF_BYTES: usize = 256;
 
 /// Why decoding stopped early; counted per session.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -67,67 +62,6 @@ impl DecodeStats {
     }
 }
 
-#[derive(Debug)]
-enum Layer {
-    Gzip(GzDecoder<Vec<u8>>),
-    Zlib(ZlibDecoder<Vec<u8>>),
-    Raw(DeflateDecoder<Vec<u8>>),
-    /// `deflate` whose first byte is not seen yet (zlib or raw is decided on it).
-    Deflate,
-}
-
-impl Layer {
-    fn output(&mut self) -> Option<&mut Vec<u8>> {
-        match self {
-            Layer::Gzip(d) => Some(d.get_mut()),
-            Layer::Zlib(d) => Some(d.get_mut()),
-            Layer::Raw(d) => Some(d.get_mut()),
-            Layer::Deflate => None,
-        }
-    }
-
-    /// Writes `input`; `Ok(true)` once the stream has ended (trailing bytes ignored).
-    fn write(&mut self, input: &[u8]) -> std::io::Result<bool> {
-        if let Layer::Deflate = self {
-            // RFC 1950 header: CM = 8 and the first two bytes a multiple of 31. One
-            // byte is enough to reject; a lone first byte waits for the next.
-            let zlib = input.first().is_some_and(|&b| b & 0x0f == 8)
-                && input.get(1).map_or(true, |&b1| {
-                    (u16::from(input[0]) << 8 | u16::from(b1)) % 31 == 0
-                });
-            *self = if zlib {
-                Layer::Zlib(ZlibDecoder::new(Vec::new()))
-            } else {
-                Layer::Raw(DeflateDecoder::new(Vec::new()))
-            };
-        }
-        let mut rest = input;
-        while !rest.is_empty() {
-            let n = match self {
-                Layer::Gzip(d) => d.write(rest)?,
-                Layer::Zlib(d) => d.write(rest)?,
-                Layer::Raw(d) => d.write(rest)?,
-                Layer::Deflate => 0,
-            };
-            if n == 0 {
-                return Ok(true);
-            }
-            rest = &rest[n..];
-        }
-        Ok(false)
-    }
-
-    /// Whether the stream reached its end marker (for truncation accounting).
-    fn finish(&mut self) -> bool {
-        match self {
-            Layer::Gzip(d) => d.try_finish().is_ok(),
-            Layer::Zlib(d) => d.try_finish().is_ok(),
-            Layer::Raw(d) => d.try_finish().is_ok(),
-            Layer::Deflate => true,
-        }
-    }
-}
-
 /// The decoder of one response body's content codings.
 #[derive(Debug)]
 pub struct ContentDecoder {
@@ -138,10 +72,6 @@ pub struct ContentDecoder {
     /// Decoding stopped (cap, corrupt stream or end of stream); later bytes are dropped.
     stopped: bool,
     ended: bool,
-    /// The body did not decode from its first byte: its bytes pass through as they are.
-    passthrough: bool,
-    /// The first encoded bytes, kept while nothing has decoded yet.
-    sniff: Vec<u8>,
     /// The counters this response touched.
     pub stats: DecodeStats,
 }
@@ -157,11 +87,11 @@ impl ContentDecoder {
         for coding in value.split(separators) {
             let layer =
                 if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
-                    Layer::Gzip(GzDecoder::new(Vec::new()))
+                    Layer::gzip()
                 } else if coding.eq_ignore_ascii_case("deflate")
                     || coding.eq_ignore_ascii_case("x-deflate")
                 {
-                    Layer::Deflate
+                    Layer::deflate()
                 } else if coding.is_empty() || coding.eq_ignore_ascii_case("identity") {
                     continue;
                 } else {
@@ -183,8 +113,6 @@ impl ContentDecoder {
                 decoded: 0,
                 stopped: false,
                 ended: false,
-                passthrough: false,
-                sniff: Vec::new(),
                 stats,
             });
         }
@@ -194,8 +122,6 @@ impl ContentDecoder {
             decoded: 0,
             stopped: false,
             ended: false,
-            passthrough: false,
-            sniff: Vec::new(),
             stats,
         })
     }
@@ -207,7 +133,7 @@ impl ContentDecoder {
 
     /// Feeds encoded body bytes; decoded bytes go to `out`.
     pub fn feed(&mut self, input: &[u8], out: &mut impl FnMut(&[u8])) {
-        if self.passthrough || self.layers.is_empty() {
+        if self.layers.is_empty() {
             self.decoded += input.len() as u64;
             out(input);
             return;
@@ -222,40 +148,26 @@ impl ContentDecoder {
     }
 
     fn feed_step(&mut self, step: &[u8], out: &mut impl FnMut(&[u8])) {
-        if self.decoded == 0 && self.sniff.len() + step.len() <= MAX_SNIFF_BYTES {
-            self.sniff.extend_from_slice(step);
-        } else if !self.sniff.is_empty() {
-            self.sniff = Vec::new();
-        }
         let mut carry: Vec<u8> = step.to_vec();
         for i in 0..self.layers.len() {
             let Some(layer) = self.layers.get_mut(i) else {
                 return;
             };
             match layer.write(&carry) {
-                Ok(ended) => {
-                    if ended && i == 0 {
+                Ok(Written::More) => {}
+                Ok(Written::Ended) => {
+                    if i == 0 {
                         self.ended = true;
                         self.stopped = true;
                     }
                 }
+                Ok(Written::PassedThrough) => self.stats.corrupt += 1,
                 Err(_) => {
                     self.stats.corrupt += 1;
-                    if i == 0 && self.decoded == 0 && self.sniff.len() as u64 == self.encoded {
-                        // Not encoded at all: read it as browsers do, raw.
-                        self.passthrough = true;
-                        let raw = std::mem::take(&mut self.sniff);
-                        self.decoded += raw.len() as u64;
-                        out(&raw);
-                        return;
-                    }
                     self.stopped = true;
                 }
             }
-            carry.clear();
-            if let Some(buf) = layer.output() {
-                std::mem::swap(&mut carry, buf);
-            }
+            layer.take_output(&mut carry);
             if self.stopped && carry.is_empty() {
                 return;
             }
@@ -281,7 +193,7 @@ impl ContentDecoder {
     /// The body ended: flushes what the decoders still hold and counts a stream that
     /// stopped before its end.
     pub fn finish(&mut self, out: &mut impl FnMut(&[u8])) {
-        if self.passthrough || (self.stopped && !self.ended) {
+        if self.stopped && !self.ended {
             return;
         }
         let mut complete = true;
@@ -296,10 +208,7 @@ impl ContentDecoder {
                 break;
             }
             complete &= layer.finish();
-            carry.clear();
-            if let Some(buf) = layer.output() {
-                std::mem::swap(&mut carry, buf);
-            }
+            layer.take_output(&mut carry);
         }
         if !carry.is_empty() {
             self.emit(&carry, out);
@@ -310,6 +219,8 @@ impl ContentDecoder {
         self.stopped = true;
     }
 }
+
+mod layer;
 
 #[cfg(test)]
 mod tests;

@@ -125,3 +125,24 @@ fn decompression_bomb_stops_at_the_cap() {
     assert_eq!(dec.stats.bomb_capped, 1);
     assert_eq!(dec.decoded_len(), out.len() as u64);
 }
+
+#[test]
+fn gzip_header_fields_and_reserved_flags_are_skipped() {
+    let body = gzip(TEXT);
+    // FNAME + FCOMMENT + FHCRC + a reserved bit, inserted after the 10-byte header.
+    let mut odd = body[..10].to_vec();
+    odd[3] = 0x08 | 0x10 | 0x02 | 0x80;
+    odd.extend_from_slice(b"eicar.txt\0a comment\0\x12\x34");
+    odd.extend_from_slice(&body[10..]);
+    for piece in [1, 5, 500] {
+        assert_eq!(decode("gzip", &odd, piece).0, TEXT);
+    }
+}
+
+#[test]
+fn a_mislabelled_layer_passes_through_to_the_next() {
+    // Labelled gzip then deflate, but only gzip was applied.
+    let (out, dec) = decode("gzip, deflate", &gzip(TEXT), 7);
+    assert_eq!(out, TEXT);
+    assert_eq!(dec.stats.corrupt, 1);
+}
