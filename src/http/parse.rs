@@ -256,6 +256,18 @@ pub fn starts_status_line_leniently(line: &[u8]) -> bool {
         .is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP/"))
 }
 
+/// Whether `data` (the first bytes of a response, maybe fewer than five) may still turn
+/// out to start a status line as [`starts_status_line_leniently`] reads one.
+pub fn may_start_status_line_leniently(data: &[u8]) -> bool {
+    let start = data
+        .iter()
+        .take_while(|&&b| b == 0 || b == b' ' || b == b'\t')
+        .count();
+    let rest = &data[start..];
+    let n = rest.len().min(5);
+    rest[..n].eq_ignore_ascii_case(&b"HTTP/"[..n])
+}
+
 fn parse_response_head_lenient(head: &[u8]) -> Result<ResponseHead, HttpError> {
     let mut it = lines(head);
     let first = it.next().unwrap_or_default();

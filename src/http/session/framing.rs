@@ -60,12 +60,38 @@ pub(super) fn response_body_framing(
     if lenient && at_least_11 {
         return Ok((Some(BodyDecoder::chunked()), !strict || te.len() > 1));
     }
-    let anomaly = lenient;
+    let cl = resp.header("content-length");
+    let (length, odd_length) = match content_length(cl) {
+        Ok(n) => (n, false),
+        // A value with junk around its one number (`68,`, `68A`, `68.0`, `,68`): that
+        // number is the length, as the HTTP Evader cases 256-264 show browsers reading
+        // it (RFC 9112 §6.3 would make the message invalid). Counted.
+        Err(e) => (Some(leading_digits(cl.unwrap_or("")).ok_or(e)?), true),
+    };
     Ok((
-        content_length(resp.header("content-length"))?
-            .map(|n| BodyDecoder::Length { remaining: n }),
-        anomaly,
+        length.map(|n| BodyDecoder::Length { remaining: n }),
+        lenient || odd_length,
     ))
+}
+
+/// The first run of ASCII digits in `v`, if it fits 64 bits.
+fn leading_digits(v: &str) -> Option<u64> {
+    if v.trim_start().starts_with('-') {
+        return None;
+    }
+    let start = v.find(|c: char| c.is_ascii_digit())?;
+    let digits = &v[start..];
+    let len = digits.bytes().take_while(u8::is_ascii_digit).count();
+    // A decimal fraction (`68.0`, `68.9`) is not a second number.
+    let after = digits[len..].strip_prefix('.').map_or(&digits[len..], |f| {
+        f.trim_start_matches(|c: char| c.is_ascii_digit())
+    });
+    if after.contains(|c: char| c.is_ascii_digit()) {
+        // Two numbers (`34 68`): browsers disagree (cases 248-250 against 254-255);
+        // read as Chromium does, invalid, so the body runs until close.
+        return None;
+    }
+    digits[..len].parse().ok()
 }
 
 /// Whether `value` holds `chunked` anywhere, ignoring case and NUL bytes.

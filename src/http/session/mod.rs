@@ -480,10 +480,9 @@ impl HttpSession {
                             .iter()
                             .find(|o| !o.has_response)
                             .is_some_and(|o| o.http09);
-                        let http_prefix = rest.len() < 5
-                            && rest.eq_ignore_ascii_case(&b"HTTP/"[..rest.len()])
-                            || parse::starts_status_line_leniently(rest);
-                        if !rest.is_empty() && (owed_09 || !http_prefix) {
+                        if !rest.is_empty()
+                            && (owed_09 || !parse::may_start_status_line_leniently(rest))
+                        {
                             data = rest;
                             self.on_headless_response(now);
                             continue;
@@ -766,5 +765,7 @@ mod stream;
 use framing::{multipart_readings, request_body_framing, response_body_framing};
 use stream::{resync, take_head, HeadStep};
 
+#[cfg(test)]
+mod response_tests;
 #[cfg(test)]
 mod tests;
