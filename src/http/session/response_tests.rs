@@ -88,7 +88,7 @@ fn odd_status_lines_are_read() {
         "http/1.1 200 ok",
         "HTTP/1.1  200 ok",
         " HTTP/1.1 200 ok",
-        "HTTP/1.1\0200\0ok",
+        "HTTP/1.1\x00200\x00ok",
         "HTTP/1.1 200\0 ok",
     ] {
         let r = format!("{line}\r\nContent-Length: 5\r\n\r\nhello");
