@@ -164,6 +164,22 @@ impl fmt::Display for Summary {
                 h.headers_dropped, h.multipart_parts_dropped, h.multipart_params_dropped
             )?;
         }
+        let d = &h.decode;
+        if h.lenient_responses + d.bomb_capped + d.corrupt + d.truncated > 0
+            || d.layers_over_limit + d.unknown_coding > 0
+        {
+            writeln!(
+                f,
+                "http responses     {} read the browsers' way; content decoding: {} bomb-capped, \
+                 {} corrupt, {} truncated, {} over the layer limit, {} unknown codings",
+                h.lenient_responses,
+                d.bomb_capped,
+                d.corrupt,
+                d.truncated,
+                d.layers_over_limit,
+                d.unknown_coding
+            )?;
+        }
         for e in crate::http::HttpError::ALL {
             let n = self.http.errors[e.index()];
             if n > 0 {

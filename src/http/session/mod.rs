@@ -196,6 +196,17 @@ impl HttpSession {
         if let Framing::Body(BodyDecoder::UntilClose) = self.response.framing {
             self.finish_response();
         }
+        // A body cut short by the end of the flow: flush and count its decoding.
+        if let Some(mut cd) = self.content.take() {
+            if let Some(open) = self
+                .open
+                .iter_mut()
+                .find(|o| o.has_response && !o.response_done)
+            {
+                cd.finish(&mut |d| account_response(&mut open.txn, d));
+            }
+            self.stats.decode.add(&cd.stats);
+        }
         while let Some(mut open) = self.open.pop_front() {
             // An HTTP/0.9 request whose reply never started is complete as it stands.
             let complete =
