@@ -111,6 +111,7 @@ impl Summary {
         r.gap_bytes += s.gap_bytes;
         r.out_of_window_segments += s.out_of_window_segments;
         r.buffer_limit_hits += s.buffer_limit_hits;
+        r.resets_outside_window += s.resets_outside_window;
     }
 
     /// Total packets that could not be decoded.
@@ -309,6 +310,11 @@ impl Pipeline {
         flow.bytes[dir as usize] += packet.payload.len() as u64;
         if flags.syn() {
             flow.streams[dir as usize].set_isn(SeqNumber(seq));
+        }
+        if flags.rst() && !flow.streams[dir as usize].accepts_reset(SeqNumber(seq)) {
+            // A RST outside the window (RFC 5961): the endpoints ignore it; so do we.
+            self.drain_pending(observer);
+            return;
         }
         flow.track_flags(dir, flags);
         let ctx = FlowContext {

@@ -40,7 +40,6 @@ const DELIBERATE: &[(&str, &str)] = &[
     ("094", "open: bare CR or odd blank-line ends of head lines; not yet handled"),
     ("182", "open: bare CR or odd blank-line ends of head lines; not yet handled"),
     ("184", "open: bare CR or odd blank-line ends of head lines; not yet handled"),
-    ("208", "open: nested or mislabelled gzip/deflate layers not yet decoded as browsers do"),
     ("266", "open: non-standard status line not yet read as browsers do"),
     ("268", "open: header name folded, NUL- or whitespace-laden; not yet read as browsers do"),
     ("269", "open: header name folded, NUL- or whitespace-laden; not yet read as browsers do"),
