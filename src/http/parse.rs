@@ -270,15 +270,21 @@ pub fn may_start_status_line_leniently(data: &[u8]) -> bool {
 
 fn parse_response_head_lenient(head: &[u8]) -> Result<ResponseHead, HttpError> {
     let mut it = lines(head);
-    let first = it.next().unwrap_or_default();
-    if !starts_status_line_leniently(first) {
+    let line = it.next().unwrap_or_default();
+    if !starts_status_line_leniently(line) {
         return Err(HttpError::BadStatusLine);
     }
+    // A bare CR ends the status line (HTTP Evader cases 377-388: `HTTP/1.1 200\rTransfer-
+    // Encoding: chunked` is chunked for browsers); what follows it is a header line.
+    let (first, after_cr) = match memchr::memchr(b'\r', line) {
+        Some(cr) => (&line[..cr], Some(&line[cr + 1..]).filter(|l| !l.is_empty())),
+        None => (line, None),
+    };
     let text = String::from_utf8_lossy(first);
     let (version, status, reason) = split_status_line(&text, |c| c.is_ascii_whitespace())
         .or_else(|| split_status_line(&text, |c| c == '\0' || c.is_ascii_whitespace()))
         .ok_or(HttpError::BadStatusLine)?;
-    let (headers, _) = lenient_headers(it, is_kept_response_header);
+    let (headers, _) = lenient_headers(after_cr.into_iter().chain(it), is_kept_response_header);
     Ok(ResponseHead {
         status,
         reason,
@@ -292,10 +298,20 @@ fn parse_response_head_lenient(head: &[u8]) -> Result<ResponseHead, HttpError> {
 fn split_status_line(text: &str, sep: impl Fn(char) -> bool) -> Option<(String, u16, String)> {
     let is_sep = |c: char| sep(c) || c == '\0';
     let mut parts = text.trim_start_matches(is_sep).splitn(2, &sep);
-    let version = parts.next()?.get(5..)?.to_owned();
+    let token = parts.next()?.get(5..)?;
+    let version_len = token
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b'.')
+        .count();
+    let version = token[..version_len].to_owned();
     let rest = parts.next().unwrap_or_default().trim_start_matches(is_sep);
     let code_len = rest.bytes().take_while(u8::is_ascii_digit).count();
-    let status = rest.get(..code_len)?.parse::<u16>().ok()?;
+    // No code at all (`HTTP/1.1`, `HTTP/1.1foobar`): Chromium assumes 200.
+    let status = if code_len == 0 {
+        200
+    } else {
+        rest.get(..code_len)?.parse::<u16>().ok()?
+    };
     let reason = rest.get(code_len..)?.trim_matches(is_sep).to_owned();
     Some((version, status, reason))
 }

@@ -162,3 +162,16 @@ fn truncated_gzip_at_flow_end_is_counted() {
     assert!(t.response_body_len > 0 && t.response_body_len < data.len() as u64);
     assert_eq!(stats.decode.truncated, 1);
 }
+
+#[test]
+fn missing_status_code_is_200_and_a_bare_cr_ends_the_status_line() {
+    for r in [
+        &b"HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"[..],
+        b"HTTP/1.1foobar\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 200 ok\rContent-Length: 5\r\n\r\nhelloXX",
+    ] {
+        let (t, _) = answer(r);
+        assert_eq!((t.status(), t.response_body_len), (Some(200), 5), "{r:?}");
+        assert_eq!(t.response.as_ref().map(|h| h.version.as_str()), Some("1.1"));
+    }
+}
