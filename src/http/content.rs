@@ -8,7 +8,8 @@
 //!   bytes and fall back to raw deflate when they are not a zlib header.
 //! - `x-gzip` is `gzip` (RFC 9110 §8.4.1.3), `x-deflate` is `deflate`; `identity`
 //!   is no layer.
-//! - Codings are split on commas, whitespace, `;` and NUL; tokens not understood are
+//! - Codings are split on anything that is not a letter, digit or `-` (NUL bytes are
+//!   dropped first); tokens not understood are
 //!   skipped (counted), as the HTTP Evader cases `gzip x`, `x gzip`, `deflate;` show
 //!   browsers doing.
 //! - A body that does not decode from its first byte is passed through as it is
@@ -83,8 +84,11 @@ impl ContentDecoder {
     pub fn from_header(value: &str) -> Option<Self> {
         let mut stats = DecodeStats::default();
         let mut applied: Vec<Layer> = Vec::new();
-        let separators = |c: char| c == ',' || c == ';' || c == '\0' || c.is_whitespace();
-        for coding in value.split(separators) {
+        // NUL bytes are dropped (`gz\0ip` is gzip, as libhtp and the HTTP Evader cases
+        // 315 and 334 show); anything else that cannot be in a coding name separates.
+        let cleaned: String = value.chars().filter(|&c| c != '\0').collect();
+        let separator = |c: char| !(c.is_ascii_alphanumeric() || c == '-');
+        for coding in cleaned.split(separator) {
             let layer =
                 if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
                     Layer::gzip()
