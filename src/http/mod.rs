@@ -7,6 +7,7 @@
 //! [`session::MAX_BODY_PREFIX_BYTES`] of the request body, for detection in memory only.
 
 pub mod body;
+mod browser_lines;
 pub mod content;
 pub mod filetype;
 pub mod multipart;

@@ -284,7 +284,9 @@ fn parse_response_head_lenient(head: &[u8]) -> Result<ResponseHead, HttpError> {
     let (version, status, reason) = split_status_line(&text, |c| c.is_ascii_whitespace())
         .or_else(|| split_status_line(&text, |c| c == '\0' || c.is_ascii_whitespace()))
         .ok_or(HttpError::BadStatusLine)?;
-    let (headers, _) = lenient_headers(after_cr.into_iter().chain(it), is_kept_response_header);
+    let regrouped = super::browser_lines::regroup(after_cr.into_iter().chain(it));
+    let (headers, _) =
+        lenient_headers(regrouped.iter().map(Vec::as_slice), is_kept_response_header);
     Ok(ResponseHead {
         status,
         reason,
