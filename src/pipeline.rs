@@ -165,6 +165,7 @@ impl Summary {
         r.gap_bytes += s.gap_bytes;
         r.out_of_window_segments += s.out_of_window_segments;
         r.buffer_limit_hits += s.buffer_limit_hits;
+        r.resets_outside_window += s.resets_outside_window;
     }
 
     /// Total packets that could not be decoded.
@@ -241,6 +242,22 @@ impl fmt::Display for Summary {
                 f,
                 "http over caps     {} header lines, {} multipart parts, {} multipart params",
                 h.headers_dropped, h.multipart_parts_dropped, h.multipart_params_dropped
+            )?;
+        }
+        let d = &h.decode;
+        if h.lenient_responses + d.bomb_capped + d.corrupt + d.truncated > 0
+            || d.layers_over_limit + d.unknown_coding > 0
+        {
+            writeln!(
+                f,
+                "http responses     {} read the browsers' way; content decoding: {} bomb-capped, \
+                 {} corrupt, {} truncated, {} over the layer limit, {} unknown codings",
+                h.lenient_responses,
+                d.bomb_capped,
+                d.corrupt,
+                d.truncated,
+                d.layers_over_limit,
+                d.unknown_coding
             )?;
         }
         for e in crate::http::HttpError::ALL {
@@ -386,6 +403,11 @@ impl Pipeline {
         flow.bytes[dir as usize] += packet.payload.len() as u64;
         if flags.syn() {
             flow.streams[dir as usize].set_isn(SeqNumber(seq));
+        }
+        if flags.rst() && !flow.streams[dir as usize].accepts_reset(SeqNumber(seq)) {
+            // A RST outside the window (RFC 5961): the endpoints ignore it; so do we.
+            self.drain_pending(observer);
+            return;
         }
         let was_opening = flow.state == TcpState::SynReceived;
         flow.track_flags(dir, flags);

@@ -55,25 +55,6 @@ const COMPARED_FIELDS: [&str; 14] = [
 /// Cases where Zeek and tamperwatch differ on purpose: (case, field, why).
 /// Fields listed here are left out of that case's comparison (and counted as such).
 const EXPECTED_DIFFERENCES: &[(&str, &str, &str)] = &[
-    // Zeek's response_body_len is the size after Content-Encoding is undone; ours is the
-    // size on the wire after transfer decoding. Inflating every gzip body only to count
-    // it would cost throughput and hand decompression bombs a lever; the wire size is
-    // also what the response-size metrics mean.
-    (
-        "http-pipelining",
-        "response_body_len",
-        "wire size, not inflated size",
-    ),
-    (
-        "x-gzip",
-        "response_body_len",
-        "wire size, not inflated size",
-    ),
-    (
-        "missing-zlib-header",
-        "response_body_len",
-        "wire size, not inflated size",
-    ),
     // Each request says Content-Length: 6084 (etc.) and its body is exactly that long;
     // Zeek's MIME analyser adds 2 for a closing CRLF the multipart body does not have.
     (

@@ -31,6 +31,8 @@ pub enum LinkType {
     LinuxSll,
     /// LINKTYPE_LINUX_SLL2 (276): Linux cooked capture v2.
     LinuxSll2,
+    /// LINKTYPE_C_HDLC (104): Cisco HDLC, address, control, then an ethertype.
+    CiscoHdlc,
 }
 
 impl LinkType {
@@ -45,6 +47,7 @@ impl LinkType {
             229 => LinkType::Ipv6,
             113 => LinkType::LinuxSll,
             276 => LinkType::LinuxSll2,
+            104 => LinkType::CiscoHdlc,
             _ => return None,
         })
     }
@@ -93,6 +96,10 @@ pub(super) fn strip(link: LinkType, frame: &[u8]) -> Result<(u16, &[u8]), Decode
             let proto = be16(frame, 14).ok_or(DecodeError::TruncatedLink)?;
             strip_vlan(proto, &frame[16..])
         }
+        LinkType::CiscoHdlc => {
+            let proto = be16(frame, 2).ok_or(DecodeError::TruncatedLink)?;
+            Ok((proto, &frame[4..]))
+        }
         LinkType::LinuxSll2 => {
             // 20 bytes: protocol first, then interface index, ARPHRD, type, address.
             let proto = be16(frame, 0).ok_or(DecodeError::TruncatedLink)?;
@@ -104,7 +111,7 @@ pub(super) fn strip(link: LinkType, frame: &[u8]) -> Result<(u16, &[u8]), Decode
     }
 }
 
-fn strip_ethernet(frame: &[u8]) -> Result<(u16, &[u8]), DecodeError> {
+pub(super) fn strip_ethernet(frame: &[u8]) -> Result<(u16, &[u8]), DecodeError> {
     let eth = EthernetPacket::new(frame).ok_or(DecodeError::TruncatedLink)?;
     let ethertype = eth.get_ethertype().0;
     strip_vlan(ethertype, &frame[14..])

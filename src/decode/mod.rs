@@ -10,6 +10,7 @@
 pub mod fragment;
 mod link;
 mod network;
+pub mod tunnel;
 
 use std::net::IpAddr;
 
@@ -38,11 +39,15 @@ pub enum DecodeError {
     OtherTransport,
     #[error("IPv4 fragment could not be reassembled")]
     BadFragment,
+    #[error("tunnel header truncated or of an unknown kind")]
+    BadTunnel,
+    #[error("tunnels nested deeper than the limit")]
+    TunnelTooDeep,
 }
 
 impl DecodeError {
     /// Every reason, for zeroed counters and summaries in a fixed order.
-    pub const ALL: [DecodeError; 10] = [
+    pub const ALL: [DecodeError; 12] = [
         DecodeError::TruncatedLink,
         DecodeError::UnsupportedLink,
         DecodeError::NotIp,
@@ -53,6 +58,8 @@ impl DecodeError {
         DecodeError::BadUdpHeader,
         DecodeError::OtherTransport,
         DecodeError::BadFragment,
+        DecodeError::BadTunnel,
+        DecodeError::TunnelTooDeep,
     ];
 
     /// A short stable name, used as a metrics label and in summaries.
@@ -68,6 +75,8 @@ impl DecodeError {
             DecodeError::BadUdpHeader => "bad_udp_header",
             DecodeError::OtherTransport => "other_transport",
             DecodeError::BadFragment => "bad_fragment",
+            DecodeError::BadTunnel => "bad_tunnel",
+            DecodeError::TunnelTooDeep => "tunnel_too_deep",
         }
     }
 
@@ -151,8 +160,15 @@ pub enum Decoded<'a> {
 
 /// Decodes one captured frame of the given link type.
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
-    let (ethertype, l3) = link::strip(link, frame)?;
-    network::decode_ip(ethertype, l3)
+    let (mut ethertype, mut l3) = link::strip(link, frame)?;
+    for depth in 0..=tunnel::MAX_TUNNEL_DEPTH {
+        match tunnel::unwrap(ethertype, l3)? {
+            Some(_) if depth == tunnel::MAX_TUNNEL_DEPTH => break,
+            Some((inner_type, inner)) => (ethertype, l3) = (inner_type, inner),
+            None => return network::decode_ip(ethertype, l3),
+        }
+    }
+    Err(DecodeError::TunnelTooDeep)
 }
 
 /// Decodes the transport header of a datagram rebuilt from fragments.

@@ -200,6 +200,7 @@ mod tests {
             response_start_ts: None,
             uploads: Vec::new(),
             body_prefix: Vec::new(),
+            response_body_prefix: Vec::new(),
             flags: TransactionFlags::default(),
         }
     }

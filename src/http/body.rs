@@ -135,6 +135,18 @@ fn feed_chunked(
                     return Err(HttpError::BadChunkSize);
                 }
                 match b {
+                    // Browsers' leniencies (Firefox `nsHttpChunkedDecoder` skips empty
+                    // lines before a size and reads it with `strtoul`, which skips
+                    // leading whitespace and stops at the first non-hex byte):
+                    // blank lines and whitespace before the digits are skipped,
+                    // anything after them is an extension.
+                    b'\n' | b'\r' | b' ' | b'\t' | 0x0b | 0x0c
+                        if *digits == 0 && !*in_extension =>
+                    {
+                        if b == b'\n' {
+                            *line_len = 0;
+                        }
+                    }
                     b'\n' => {
                         if *digits == 0 {
                             return Err(HttpError::BadChunkSize);
@@ -151,6 +163,7 @@ fn feed_chunked(
                     _ if *in_extension => {}
                     b';' | b' ' | b'\t' => *in_extension = true,
                     b'\r' => {}
+                    _ if *digits > 0 && !b.is_ascii_hexdigit() => *in_extension = true,
                     _ => {
                         let digit = (b as char).to_digit(16).ok_or(HttpError::BadChunkSize)?;
                         *value = value

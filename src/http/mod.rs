@@ -7,6 +7,8 @@
 //! [`session::MAX_BODY_PREFIX_BYTES`] of the request body, for detection in memory only.
 
 pub mod body;
+mod browser_lines;
+pub mod content;
 pub mod filetype;
 pub mod multipart;
 pub mod params;
@@ -187,6 +189,9 @@ pub struct HttpTransaction {
     pub uploads: Vec<UploadPart>,
     /// The first bytes of the request body, for detection only; never written out.
     pub body_prefix: Vec<u8>,
+    /// The first bytes of the response body after transfer and content decoding, for
+    /// detection only (web-shell answers, sniffing); never written out.
+    pub response_body_prefix: Vec<u8>,
     pub flags: TransactionFlags,
 }
 

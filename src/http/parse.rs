@@ -244,31 +244,78 @@ fn parse_request_head_lenient(head: &[u8]) -> Result<RequestHead, HttpError> {
     })
 }
 
+/// Whether `line` starts a status line as browsers accept one: `HTTP/` in any case
+/// after leading whitespace or NUL bytes (Chromium's `HttpUtil::LocateStartOfStatusLine`
+/// matches "http" case-insensitively; RFC 9112 §4 wants exactly `HTTP/`).
+pub fn starts_status_line_leniently(line: &[u8]) -> bool {
+    let start = line
+        .iter()
+        .take_while(|&&b| b == 0 || b == b' ' || b == b'\t')
+        .count();
+    line.get(start..start + 5)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP/"))
+}
+
+/// Whether `data` (the first bytes of a response, maybe fewer than five) may still turn
+/// out to start a status line as [`starts_status_line_leniently`] reads one.
+pub fn may_start_status_line_leniently(data: &[u8]) -> bool {
+    let start = data
+        .iter()
+        .take_while(|&&b| b == 0 || b == b' ' || b == b'\t')
+        .count();
+    let rest = &data[start..];
+    let n = rest.len().min(5);
+    rest[..n].eq_ignore_ascii_case(&b"HTTP/"[..n])
+}
+
 fn parse_response_head_lenient(head: &[u8]) -> Result<ResponseHead, HttpError> {
     let mut it = lines(head);
-    let first = it.next().unwrap_or_default();
-    if !first.starts_with(b"HTTP/") {
+    let line = it.next().unwrap_or_default();
+    if !starts_status_line_leniently(line) {
         return Err(HttpError::BadStatusLine);
     }
+    // A bare CR ends the status line (HTTP Evader cases 377-388: `HTTP/1.1 200\rTransfer-
+    // Encoding: chunked` is chunked for browsers); what follows it is a header line.
+    let (first, after_cr) = match memchr::memchr(b'\r', line) {
+        Some(cr) => (&line[..cr], Some(&line[cr + 1..]).filter(|l| !l.is_empty())),
+        None => (line, None),
+    };
     let text = String::from_utf8_lossy(first);
-    let mut parts = text.splitn(3, ' ');
-    let version = parts
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches("HTTP/")
-        .to_owned();
-    let status = parts
-        .next()
-        .and_then(|s| s.trim().parse::<u16>().ok())
+    let (version, status, reason) = split_status_line(&text, |c| c.is_ascii_whitespace())
+        .or_else(|| split_status_line(&text, |c| c == '\0' || c.is_ascii_whitespace()))
         .ok_or(HttpError::BadStatusLine)?;
-    let reason = parts.next().unwrap_or_default().trim().to_owned();
-    let (headers, _) = lenient_headers(it, is_kept_response_header);
+    let regrouped = super::browser_lines::regroup(after_cr.into_iter().chain(it));
+    let (headers, _) =
+        lenient_headers(regrouped.iter().map(Vec::as_slice), is_kept_response_header);
     Ok(ResponseHead {
         status,
         reason,
         version,
         headers,
     })
+}
+
+/// Version, code and reason of a status line split on runs of `sep` (Chromium's
+/// `ParseStatusLine` skips any number of spaces; the code is the leading digits).
+fn split_status_line(text: &str, sep: impl Fn(char) -> bool) -> Option<(String, u16, String)> {
+    let is_sep = |c: char| sep(c) || c == '\0';
+    let mut parts = text.trim_start_matches(is_sep).splitn(2, &sep);
+    let token = parts.next()?.get(5..)?;
+    let version_len = token
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b'.')
+        .count();
+    let version = token[..version_len].to_owned();
+    let rest = parts.next().unwrap_or_default().trim_start_matches(is_sep);
+    let code_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+    // No code at all (`HTTP/1.1`, `HTTP/1.1foobar`): Chromium assumes 200.
+    let status = if code_len == 0 {
+        200
+    } else {
+        rest.get(..code_len)?.parse::<u16>().ok()?
+    };
+    let reason = rest.get(code_len..)?.trim_matches(is_sep).to_owned();
+    Some((version, status, reason))
 }
 
 /// Reads every header line (the head is already bounded by [`MAX_HEAD_BYTES`]). Keeps

@@ -19,6 +19,10 @@ pub const MAX_PENDING_SEGMENTS: usize = 2048;
 /// A segment starting further than this past the expected sequence number is ignored:
 /// larger than any real window (RFC 7323 allows 1 GiB, but not on a web host's capture).
 pub const MAX_SEQ_JUMP_BYTES: u32 = 64 << 20;
+/// How far past the next expected byte a RST may point and still be taken as inside
+/// the receiver's window (the largest window without scaling is 65535 bytes; scaled
+/// windows of a few MiB are common on fast links).
+pub const RST_WINDOW_BYTES: u32 = 4 << 20;
 
 /// What reassembly hands to the parser.
 #[derive(Debug, PartialEq, Eq)]
@@ -40,6 +44,9 @@ pub struct StreamStats {
     pub gap_bytes: u64,
     pub out_of_window_segments: u64,
     pub buffer_limit_hits: u64,
+    /// RSTs whose sequence number lay outside the receive window (RFC 5961 §3):
+    /// ignored, the flow goes on.
+    pub resets_outside_window: u64,
 }
 
 /// Reassembles one direction of a TCP connection.
@@ -60,6 +67,22 @@ impl StreamReassembler {
         if self.next.is_none() {
             self.next = Some(isn + 1);
         }
+    }
+
+    /// Whether a RST with sequence number `seq` sent in this direction would be accepted
+    /// by the receiver (RFC 5961 §3.2: only a RST inside the receive window resets the
+    /// connection; others are dropped by the endpoint, so a monitor must not end the
+    /// flow on them). The window itself is not tracked, so up to
+    /// [`RST_WINDOW_BYTES`] past the next expected byte counts as inside. Counted
+    /// when refused.
+    pub fn accepts_reset(&mut self, seq: SeqNumber) -> bool {
+        let Some(next) = self.next else { return true };
+        let ahead = seq - next;
+        let ok = (0..=i64::from(RST_WINDOW_BYTES)).contains(&ahead);
+        if !ok {
+            self.stats.resets_outside_window += 1;
+        }
+        ok
     }
 
     /// Whether the stream's position is known (a SYN or data has been seen).

@@ -108,3 +108,19 @@ fn ignores_segments_far_outside_the_window() {
     assert_eq!(out, "ok");
     assert_eq!(stats.out_of_window_segments, 1);
 }
+
+#[test]
+fn resets_outside_the_window_are_refused_and_counted() {
+    let mut r = StreamReassembler::default();
+    assert!(r.accepts_reset(SeqNumber(5)), "unknown position: accepted");
+    r.set_isn(SeqNumber(1000));
+    r.insert_segment(SeqNumber(1001), b"hello", &mut |_| {});
+    assert!(r.accepts_reset(SeqNumber(1006)), "exactly the next byte");
+    assert!(r.accepts_reset(SeqNumber(1006 + 1000)), "inside the window");
+    assert!(
+        !r.accepts_reset(SeqNumber(1006 + RST_WINDOW_BYTES + 1)),
+        "past the window"
+    );
+    assert!(!r.accepts_reset(SeqNumber(900)), "behind the next byte");
+    assert_eq!(r.stats.resets_outside_window, 2);
+}

@@ -37,15 +37,87 @@ pub(super) fn request_body_framing(req: &RequestHead) -> Result<Option<BodyDecod
     }
 }
 
-/// How a response body is framed; `None` means "until close".
-pub(super) fn response_body_framing(resp: &ResponseHead) -> Result<Option<BodyDecoder>, HttpError> {
-    if is_chunked(resp.header("transfer-encoding")) {
-        return Ok(Some(BodyDecoder::chunked()));
+/// How a response body is framed; `None` means "until close". The second value says
+/// the head was read the browsers' way where RFC 9112 reads it otherwise (an anomaly):
+/// - Transfer-Encoding is ignored below HTTP/1.1 (Chromium's
+///   `HttpResponseHeaders::IsChunkEncoded` requires 1.1; RFC 9112 §6.1 would honour it);
+/// - any Transfer-Encoding header whose value contains `chunked` anywhere (case and
+///   NUL bytes ignored: `xchunked`, `chunked,`, `chunked;`, `chu\0nked`) frames the
+///   body as chunked, as libhtp reads responses (`bstr_index_of_c_nocasenorzero`) and
+///   as the HTTP Evader cases show browsers doing.
+pub(super) fn response_body_framing(
+    resp: &ResponseHead,
+) -> Result<(Option<BodyDecoder>, bool), HttpError> {
+    let te: Vec<&str> = resp
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("transfer-encoding"))
+        .map(|h| h.value.as_str())
+        .collect();
+    let strict = is_chunked(resp.header("transfer-encoding"));
+    let lenient = te.iter().any(|v| contains_chunked(v));
+    let at_least_11 = version_at_least_11(&resp.version);
+    if lenient && at_least_11 {
+        return Ok((Some(BodyDecoder::chunked()), !strict || te.len() > 1));
     }
-    Ok(
-        content_length(resp.header("content-length"))?
-            .map(|n| BodyDecoder::Length { remaining: n }),
-    )
+    let cl = resp.header("content-length");
+    let (length, odd_length) = match content_length(cl) {
+        Ok(n) => (n, false),
+        // A value with junk around its one number (`68,`, `68A`, `68.0`, `,68`): that
+        // number is the length, as the HTTP Evader cases 256-264 show browsers reading
+        // it (RFC 9112 §6.3 would make the message invalid). Counted.
+        Err(e) => (Some(leading_digits(cl.unwrap_or("")).ok_or(e)?), true),
+    };
+    Ok((
+        length.map(|n| BodyDecoder::Length { remaining: n }),
+        lenient || odd_length,
+    ))
+}
+
+/// The first run of ASCII digits in `v`, if it fits 64 bits.
+fn leading_digits(v: &str) -> Option<u64> {
+    if v.trim_start().starts_with('-') {
+        return None;
+    }
+    let start = v.find(|c: char| c.is_ascii_digit())?;
+    let digits = &v[start..];
+    let len = digits.bytes().take_while(u8::is_ascii_digit).count();
+    // A decimal fraction (`68.0`, `68.9`) is not a second number.
+    let after = digits[len..].strip_prefix('.').map_or(&digits[len..], |f| {
+        f.trim_start_matches(|c: char| c.is_ascii_digit())
+    });
+    if after.contains(|c: char| c.is_ascii_digit()) {
+        // Two numbers (`34 68`): browsers disagree (cases 248-250 against 254-255);
+        // read as Chromium does, invalid, so the body runs until close.
+        return None;
+    }
+    digits[..len].parse().ok()
+}
+
+/// Whether `value` holds `chunked` anywhere, ignoring case and NUL bytes.
+fn contains_chunked(value: &str) -> bool {
+    let squeezed: Vec<u8> = value
+        .bytes()
+        .filter(|&b| b != 0)
+        .map(|b| b.to_ascii_lowercase())
+        .collect();
+    squeezed.windows(7).any(|w| w == b"chunked")
+}
+
+/// "1.1" and above; the minor version is its first digit, as Chromium reads it
+/// (`HTTP/1.01` is 1.0).
+fn version_at_least_11(version: &str) -> bool {
+    let mut parts = version.splitn(2, '.');
+    let major = parts
+        .next()
+        .and_then(|m| m.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    let minor = parts
+        .next()
+        .and_then(|m| m.bytes().next())
+        .filter(u8::is_ascii_digit)
+        .map_or(0, |d| d - b'0');
+    major > 1 || (major == 1 && minor >= 1)
 }
 
 fn is_chunked(te: Option<&str>) -> bool {

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use super::body::BodyDecoder;
+use super::content::{ContentDecoder, DecodeStats};
 use super::multipart::MultipartParser;
 use super::parse::{self, is_request_line};
 use super::parse::{could_begin_request_line, could_begin_status_line, is_status_line};
@@ -22,6 +23,8 @@ use crate::time::Timestamp;
 pub const MAX_OPEN_TRANSACTIONS: usize = 64;
 /// Request body bytes kept in memory for detection (form values, injected commands).
 pub const MAX_BODY_PREFIX_BYTES: usize = 4096;
+/// Decoded response body bytes kept in memory for detection (a web shell's answer).
+pub const MAX_RESPONSE_PREFIX_BYTES: usize = 64 * 1024;
 
 /// Counters kept by a session (summed by the pipeline).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +42,11 @@ pub struct HttpStats {
     pub headers_dropped: u64,
     /// Multipart parameters (Content-Disposition, Content-Type) over the per-part cap.
     pub multipart_params_dropped: u64,
+    /// Response heads framed the browsers' way where RFC 9112 says otherwise (an
+    /// obfuscated Transfer-Encoding read as chunked, a non-standard status line).
+    pub lenient_responses: u64,
+    /// Content decoding stopped early (bomb caps, corrupt, truncated, layers).
+    pub decode: DecodeStats,
 }
 
 impl HttpStats {
@@ -60,6 +68,8 @@ impl HttpStats {
         self.multipart_parts_dropped += other.multipart_parts_dropped;
         self.headers_dropped += other.headers_dropped;
         self.multipart_params_dropped += other.multipart_params_dropped;
+        self.lenient_responses += other.lenient_responses;
+        self.decode.add(&other.decode);
     }
 }
 
@@ -115,6 +125,8 @@ pub struct HttpSession {
     multipart: Vec<MultipartParser>,
     /// The server answered before the request body came; a new request line ends it.
     body_may_be_abandoned: bool,
+    /// Content decoding of the response body being read, if it has a coding.
+    content: Option<ContentDecoder>,
     next_depth: u32,
     pub stats: HttpStats,
 }
@@ -191,6 +203,17 @@ impl HttpSession {
         }
         if let Framing::Body(BodyDecoder::UntilClose) = self.response.framing {
             self.finish_response();
+        }
+        // A body cut short by the end of the flow: flush and count its decoding.
+        if let Some(mut cd) = self.content.take() {
+            if let Some(open) = self
+                .open
+                .iter_mut()
+                .find(|o| o.has_response && !o.response_done)
+            {
+                cd.finish(&mut |d| account_response(&mut open.txn, d));
+            }
+            self.stats.decode.add(&cd.stats);
         }
         while let Some(mut open) = self.open.pop_front() {
             // An HTTP/0.9 request whose reply never started is complete as it stands.
@@ -358,6 +381,7 @@ impl HttpSession {
             response_start_ts: None,
             uploads: Vec::new(),
             body_prefix: Vec::new(),
+            response_body_prefix: Vec::new(),
             flags: TransactionFlags::default(),
         };
         let request_done = framing.is_none();
@@ -476,7 +500,7 @@ impl HttpSession {
                             .find(|o| !o.has_response)
                             .is_some_and(|o| o.http09);
                         if !rest.is_empty()
-                            && (owed_09 || !rest.starts_with(&b"HTTP/"[..rest.len().min(5)]))
+                            && (owed_09 || !parse::may_start_status_line_leniently(rest))
                         {
                             data = rest;
                             self.on_headless_response(now);
@@ -517,8 +541,10 @@ impl HttpSession {
                         continue;
                     };
                     let txn = &mut open.txn;
-                    let result = decoder.feed(data, &mut |content| {
-                        txn.response_body_len += content.len() as u64;
+                    let content_decoder = &mut self.content;
+                    let result = decoder.feed(data, &mut |content| match content_decoder {
+                        Some(cd) => cd.feed(content, &mut |d| account_response(txn, d)),
+                        None => account_response(txn, content),
                     });
                     match result {
                         Ok(progress) => {
@@ -585,6 +611,7 @@ impl HttpSession {
                         response_start_ts: None,
                         uploads: Vec::new(),
                         body_prefix: Vec::new(),
+                        response_body_prefix: Vec::new(),
                         flags: TransactionFlags::default(),
                     },
                     request_done: true,
@@ -630,13 +657,26 @@ impl HttpSession {
             None
         } else {
             match response_body_framing(&resp) {
-                Ok(f) => Some(f.unwrap_or(BodyDecoder::UntilClose)),
+                Ok((f, anomaly)) => {
+                    self.stats.lenient_responses += u64::from(anomaly);
+                    Some(f.unwrap_or(BodyDecoder::UntilClose))
+                }
                 Err(e) => {
                     self.stats.count(e);
                     Some(BodyDecoder::UntilClose)
                 }
             }
         };
+        self.content = None;
+        if framing.is_some() {
+            let codings: Vec<&str> = resp
+                .headers
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case("content-encoding"))
+                .map(|h| h.value.as_str())
+                .collect();
+            self.content = ContentDecoder::from_header(&codings.join(","));
+        }
         open.txn.response = Some(resp);
         match framing {
             Some(decoder) => self.response.framing = Framing::Body(decoder),
@@ -654,12 +694,19 @@ impl HttpSession {
 
     fn finish_response(&mut self) {
         self.response.framing = Framing::Head;
+        let mut content = self.content.take();
         if let Some(open) = self
             .open
             .iter_mut()
             .find(|o| o.has_response && !o.response_done)
         {
             open.response_done = true;
+            if let Some(cd) = content.as_mut() {
+                cd.finish(&mut |d| account_response(&mut open.txn, d));
+            }
+        }
+        if let Some(cd) = content {
+            self.stats.decode.add(&cd.stats);
         }
     }
 
@@ -723,11 +770,21 @@ impl HttpSession {
     }
 }
 
+/// Counts decoded response body bytes and keeps the first ones for detection.
+fn account_response(txn: &mut HttpTransaction, decoded: &[u8]) {
+    txn.response_body_len += decoded.len() as u64;
+    let room = MAX_RESPONSE_PREFIX_BYTES.saturating_sub(txn.response_body_prefix.len());
+    txn.response_body_prefix
+        .extend_from_slice(&decoded[..room.min(decoded.len())]);
+}
+
 mod framing;
 mod stream;
 
 use framing::{multipart_readings, request_body_framing, response_body_framing};
 use stream::{resync, take_head, HeadStep};
 
+#[cfg(test)]
+mod response_tests;
 #[cfg(test)]
 mod tests;

@@ -61,6 +61,7 @@ fn txn(client: IpAddr, req: Option<RequestHead>, status: Option<u16>) -> HttpTra
         response_start_ts: Some(Timestamp(DAY_20000.0 + 20_000)),
         uploads: Vec::new(),
         body_prefix: b"password=hunter2".to_vec(),
+        response_body_prefix: Vec::new(),
         flags: TransactionFlags::default(),
     }
 }

@@ -659,6 +659,7 @@ fn stores_only_redacted_metadata() {
             ..UploadPart::default()
         }],
         body_prefix: b"<?php system($_GET['body-secret']); ?>".to_vec(),
+        response_body_prefix: Vec::new(),
         flags: Default::default(),
     };
     let part = &txn.uploads[0];
