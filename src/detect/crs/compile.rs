@@ -179,7 +179,9 @@ fn compile_link(r: &Rule, chains: &mut HashMap<Vec<Transform>, u16>) -> Result<L
         None => None,
     };
     let next_id = u16::try_from(chains.len()).map_err(|_| "too many transformation chains")?;
-    let chain_id = *chains.entry(r.actions.transforms.clone()).or_insert(next_id);
+    let chain_id = *chains
+        .entry(r.actions.transforms.clone())
+        .or_insert(next_id);
     Ok(Link {
         targets,
         op,

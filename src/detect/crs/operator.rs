@@ -277,7 +277,9 @@ impl Operator {
                     .ok()
                     .and_then(|s| s.parse::<IpAddr>().ok())
                     .or(remote)?;
-                nets.iter().any(|n| n.contains(&ip)).then_some(Evidence::None)
+                nets.iter()
+                    .any(|n| n.contains(&ip))
+                    .then_some(Evidence::None)
             }
             Operator::Unconditional => Some(Evidence::None),
             Operator::NoMatch => None,
@@ -346,7 +348,8 @@ mod tests {
 
     fn run(name: &str, arg: &str, input: &[u8]) -> bool {
         let op = Operator::compile(name, arg).expect("compiles");
-        op.exec(input, &mut Env, &mut Vec::new(), None, None).is_some()
+        op.exec(input, &mut Env, &mut Vec::new(), None, None)
+            .is_some()
     }
 
     #[test]
