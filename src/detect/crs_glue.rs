@@ -3,7 +3,8 @@
 //!
 //! A transaction whose inbound score reaches the threshold is one alert, unless a native
 //! rule already flagged the same transaction in the same category (the native alert is
-//! more specific and names our own rule). For a write the site policy authorizes, CRS's
+//! more specific and names our own rule). For a write method (which the site policy
+//! judges: authorized, or flagged as an unauthorized change by its own event), CRS's
 //! method-enforcement rules (911xxx) do not count: the policy knows better.
 
 use std::cell::RefCell;
@@ -56,7 +57,7 @@ pub fn category_of(id: u32) -> Category {
 pub fn verdict(
     engine: &CrsEngine,
     txn: &HttpTransaction,
-    authorized: bool,
+    policy_method: bool,
     native: &[Alert],
 ) -> Option<Alert> {
     let outcome = SCRATCH.with(|cell| match cell.try_borrow_mut() {
@@ -69,7 +70,7 @@ pub fn verdict(
         .iter()
         .filter(|m| m.score > 0)
         .filter(|m| {
-            if authorized && is_method_rule(m.id) {
+            if policy_method && is_method_rule(m.id) {
                 score = score.saturating_sub(m.score);
                 return false;
             }

@@ -178,11 +178,13 @@ impl Detector {
             });
         }
         if let Some(engine) = &self.crs {
-            let authorized = values
+            // The site policy judges every write method (authorized or not): CRS's
+            // method enforcement does not count for them.
+            let policy_method = values
                 .get(fields::Field::Policy)
                 .iter()
-                .any(|v| v.bytes == b"authorized");
-            if let Some(a) = crs_glue::verdict(engine, txn, authorized, &out[first..]) {
+                .any(|v| v.bytes == b"authorized" || v.bytes == b"write_method");
+            if let Some(a) = crs_glue::verdict(engine, txn, policy_method, &out[first..]) {
                 out.push(a);
             }
         }
@@ -203,3 +205,6 @@ impl Detector {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod crs_tests;

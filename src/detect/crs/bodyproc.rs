@@ -42,7 +42,7 @@ pub fn processor_for(content_type: Option<&[u8]>) -> Processor {
 pub fn build_phase2(r: &mut Request, txn: &HttpTransaction, processor: Option<Processor>) {
     let body = &txn.body_prefix;
     let n = body.len().min(MAX_BODY_BYTES);
-    r.caps += u64::from(body.len() > MAX_BODY_BYTES);
+    r.caps += u64::from(body.len() > MAX_BODY_BYTES || txn.request_body_len > body.len() as u64);
     r.body.clear();
     r.body.extend_from_slice(&body[..n]);
     let ct = r.header("content-type").map(<[u8]>::to_vec);

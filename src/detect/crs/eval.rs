@@ -650,7 +650,7 @@ impl CrsScratch {
                         }
                         _ => {
                             for (k, v) in &self.tx {
-                                if t.sel.as_ref().is_none_or(|s| s.matches(k))
+                                if t.sel.as_ref().map_or(true, |s| s.matches(k))
                                     && !t.excl.iter().any(|e| e.matches(k))
                                 {
                                     keys.push((k.clone(), v.clone()));

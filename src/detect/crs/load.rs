@@ -17,7 +17,7 @@ use super::{CrsError, CrsSettings};
 /// One entry of the rule list.
 #[derive(Debug, Clone)]
 pub enum Item {
-    Rule(Rule),
+    Rule(Box<Rule>),
     Marker(String),
 }
 
@@ -104,7 +104,7 @@ pub fn load(settings: &CrsSettings) -> Result<Vec<Item>, CrsError> {
     if let Some(p) = setup {
         read_file(&p, &mut items, &mut edits)?;
     }
-    items.push(Item::Rule(settings_rule(settings)?));
+    items.push(Item::Rule(Box::new(settings_rule(settings)?)));
     let mut files: Vec<PathBuf> = std::fs::read_dir(&rules_dir)
         .map_err(|source| CrsError::Io {
             path: rules_dir.display().to_string(),
@@ -195,7 +195,7 @@ fn read_file(path: &Path, items: &mut Vec<Item>, edits: &mut Vec<Edit>) -> Resul
                 if chain_open {
                     attach_link(items, rule);
                 } else {
-                    items.push(Item::Rule(rule));
+                    items.push(Item::Rule(Box::new(rule)));
                 }
                 chain_open = chains;
             }

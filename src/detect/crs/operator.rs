@@ -52,7 +52,7 @@ impl MacroText {
         while let Some(i) = rest.find("%{") {
             let Some(j) = rest[i..].find('}') else { break };
             if i > 0 {
-                parts.push(MacroPart::Lit(rest[..i].as_bytes().to_vec()));
+                parts.push(MacroPart::Lit(rest.as_bytes()[..i].to_vec()));
             }
             let name = &rest[i + 2..i + j];
             parts.push(MacroPart::Var(macro_var(name)));
@@ -369,7 +369,7 @@ mod tests {
         assert!(!run("within", "%{tx.allowed_methods}", b"PUT"));
         assert!(run("eq", "0", b"") && run("eq", "5", b"5"));
         assert!(run("ge", "5", b"5") && !run("gt", "5", b"5"));
-        assert!(run("lt", "2", b"1") && !run("lt", "2", b"abc3") == run("lt", "2", b"3"));
+        assert!(run("lt", "2", b"1") && run("lt", "2", b"abc3") && !run("lt", "2", b"3"));
         assert!(run("le", "2", b"2"));
         assert!(run("validatebyterange", "32-126", b"a\x01b"));
         assert!(!run("validatebyterange", "32-126", b"abc"));

@@ -159,7 +159,7 @@ mod tests {
 
     #[test]
     fn unterminated_quote_names_file_and_line() {
-        let e = directives("\nSecRule ARGS \"@rx a", "x.conf").unwrap_err();
+        let e = directives("\nSecRule ARGS \"@rx a", "x.conf").expect_err("unterminated");
         assert_eq!(e.to_string(), "x.conf:2: unterminated double quote");
     }
 
