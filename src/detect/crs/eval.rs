@@ -22,6 +22,8 @@ use crate::http::HttpTransaction;
 
 /// Rule matches recorded per transaction at most.
 const MAX_MATCHES: usize = 256;
+/// (link, value) pairs remembered as misses per thread; the memo is cleared when full.
+const MAX_MEMO_ENTRIES: usize = 1 << 17;
 /// Transformed bytes cached per transaction at most; past it values are transformed
 /// again each time (counted).
 const MAX_CACHE_BYTES: usize = 4 << 20;
@@ -82,6 +84,9 @@ pub struct CrsScratch {
     removed_tags: Vec<String>,
     removed_targets: Vec<(Option<u32>, Option<String>, model::TargetSpec)>,
     body_processor: Option<Processor>,
+    memo: ahash::AHashSet<(u32, u64)>,
+    hashes: AHashMap<u32, u64>,
+    hasher: ahash::RandomState,
     remote: Option<IpAddr>,
     uncached: u64,
 }
@@ -121,6 +126,7 @@ impl Program {
         stats: &CrsStats,
     ) {
         s.tx.clear();
+        s.hashes.clear();
         s.cache.clear();
         s.arena.clear();
         s.removed_ids.clear();
@@ -249,6 +255,14 @@ fn eval_link(
     let mut matched = false;
     let cands = std::mem::take(&mut s.cands);
     for c in &cands {
+        let memo_key = link.memo.then(|| (link.uid, s.raw_hash(c.src)));
+        if let Some(k) = memo_key {
+            if s.memo.contains(&k) {
+                continue;
+            }
+        }
+        let before = matched;
+        matched = false;
         if link.multi_match {
             let raw = s.value(c.src).to_vec();
             let mut cur = raw;
@@ -265,17 +279,28 @@ fn eval_link(
             matched |= hit;
         } else {
             let (a, b) = s.transformed(c.src, link);
-            let val = std::mem::take(&mut s.t2);
-            let mut v = val;
-            v.clear();
-            match (a, b) {
-                (u32::MAX, _) => v.extend_from_slice(&s.t1),
-                (a, b) => v.extend_from_slice(&s.arena[a as usize..b as usize]),
-            }
-            let hit = s.try_op(rule, link, op, c, &v, ev_out);
-            s.t2 = v;
+            // The value is borrowed out of the scratch (try_op touches neither buffer).
+            let hit = if a == u32::MAX {
+                let v = std::mem::take(&mut s.t1);
+                let hit = s.try_op(rule, link, op, c, &v, ev_out);
+                s.t1 = v;
+                hit
+            } else {
+                let arena = std::mem::take(&mut s.arena);
+                let v = arena.get(a as usize..b as usize).unwrap_or_default();
+                let hit = s.try_op(rule, link, op, c, v, ev_out);
+                s.arena = arena;
+                hit
+            };
             matched |= hit;
         }
+        if let (Some(k), false) = (memo_key, matched) {
+            if s.memo.len() >= MAX_MEMO_ENTRIES {
+                s.memo.clear();
+            }
+            s.memo.insert(k);
+        }
+        matched |= before;
         if matched && !keep_all {
             break;
         }
@@ -455,6 +480,22 @@ impl CrsScratch {
             Ctl::RequestBodyProcessor(p) => self.body_processor = Processor::from_name(p),
             Ctl::ForceRequestBodyVariable(on) => self.req.force_body_var = *on,
             Ctl::Other => {}
+        }
+    }
+
+    /// A hash of the raw value of `src` (computed once per transaction for pool values).
+    fn raw_hash(&mut self, src: Src) -> u64 {
+        match src {
+            Src::Pool(p, names, i) => {
+                let k = ((p as u32) << 24) | (u32::from(names) << 23) | i;
+                if let Some(&h) = self.hashes.get(&k) {
+                    return h;
+                }
+                let h = self.hasher.hash_one(self.value(src));
+                self.hashes.insert(k, h);
+                h
+            }
+            Src::Tmp(_) => self.hasher.hash_one(self.value(src)),
         }
     }
 

@@ -211,6 +211,8 @@ impl Operator {
             Operator::Rx(re) => match caps {
                 None => re.find(input).map(|m| Evidence::Range(m.start(), m.end())),
                 Some(caps) => {
+                    // Most values miss: a plain search first, captures only on a hit.
+                    re.find(input)?;
                     let c = re.captures(input)?;
                     caps.clear();
                     for g in c.iter().take(10) {
