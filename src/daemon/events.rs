@@ -226,6 +226,7 @@ mod tests {
             http: None,
             upload: None,
             evidence: "/.env".into(),
+            crs: None,
         }
     }
 

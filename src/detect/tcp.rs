@@ -122,6 +122,7 @@ impl BuiltIn {
             http: None,
             upload: None,
             evidence: evidence(token.as_bytes()),
+            crs: None,
         }
     }
 }

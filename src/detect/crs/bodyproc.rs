@@ -42,7 +42,7 @@ pub fn processor_for(content_type: Option<&[u8]>) -> Processor {
 pub fn build_phase2(r: &mut Request, txn: &HttpTransaction, processor: Option<Processor>) {
     let body = &txn.body_prefix;
     let n = body.len().min(MAX_BODY_BYTES);
-    r.caps += u64::from(body.len() > MAX_BODY_BYTES);
+    r.caps += u64::from(body.len() > MAX_BODY_BYTES || txn.request_body_len > body.len() as u64);
     r.body.clear();
     r.body.extend_from_slice(&body[..n]);
     let ct = r.header("content-type").map(<[u8]>::to_vec);
@@ -66,10 +66,17 @@ pub fn build_phase2(r: &mut Request, txn: &HttpTransaction, processor: Option<Pr
             break;
         }
         let field = u.field_name.as_deref().unwrap_or("").as_bytes();
-        r.caps += r.files.add(field, u.filename.as_deref().unwrap_or("").as_bytes());
+        r.caps += r
+            .files
+            .add(field, u.filename.as_deref().unwrap_or("").as_bytes());
         r.files_sizes.add(field, u.size.to_string().as_bytes());
     }
-    r.files_combined = txn.uploads.iter().map(|u| u.size).sum::<u64>().max(r.files_combined);
+    r.files_combined = txn
+        .uploads
+        .iter()
+        .map(|u| u.size)
+        .sum::<u64>()
+        .max(r.files_combined);
 }
 
 fn json(r: &mut Request, body: &[u8]) {
@@ -186,7 +193,9 @@ fn attributes(tag: &[u8], text: &mut Vec<u8>) {
     while let Some(q) = rest.iter().position(|&b| b == b'"' || b == b'\'') {
         let quote = rest[q];
         let after = &rest[q + 1..];
-        let Some(e) = memchr::memchr(quote, after) else { break };
+        let Some(e) = memchr::memchr(quote, after) else {
+            break;
+        };
         text.extend_from_slice(&after[..e]);
         rest = &after[e + 1..];
     }
@@ -215,7 +224,10 @@ fn multipart(r: &mut Request, body: &[u8], ct: &[u8]) {
             return;
         }
         let rest = &body[pos..];
-        let rest = rest.strip_prefix(b"\r\n").or_else(|| rest.strip_prefix(b"\n")).unwrap_or(rest);
+        let rest = rest
+            .strip_prefix(b"\r\n")
+            .or_else(|| rest.strip_prefix(b"\n"))
+            .unwrap_or(rest);
         let Some(head_end) = memchr::memmem::find(rest, b"\r\n\r\n")
             .map(|e| (e, 4))
             .or_else(|| memchr::memmem::find(rest, b"\n\n").map(|e| (e, 2)))
@@ -225,7 +237,10 @@ fn multipart(r: &mut Request, body: &[u8], ct: &[u8]) {
         let head = &rest[..head_end.0];
         let content_start = head_end.0 + head_end.1;
         let (content, next) = match memchr::memmem::find(&rest[content_start..], &delim) {
-            Some(e) => (&rest[content_start..content_start + e], Some(content_start + e)),
+            Some(e) => (
+                &rest[content_start..content_start + e],
+                Some(content_start + e),
+            ),
             None => (&rest[content_start..], None),
         };
         let content = content
@@ -248,7 +263,8 @@ fn multipart(r: &mut Request, body: &[u8], ct: &[u8]) {
         match filename {
             Some(f) => {
                 r.caps += r.files.add(name, f);
-                r.files_sizes.add(name, content.len().to_string().as_bytes());
+                r.files_sizes
+                    .add(name, content.len().to_string().as_bytes());
                 r.files_combined += content.len() as u64;
             }
             None => {
@@ -285,7 +301,10 @@ fn param<'a>(line: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
             return Some(if let Some(q) = v.strip_prefix(b"\"") {
                 &q[..memchr::memchr(b'"', q).unwrap_or(q.len())]
             } else {
-                let end = v.iter().position(|&c| c == b';' || c == b' ').unwrap_or(v.len());
+                let end = v
+                    .iter()
+                    .position(|&c| c == b';' || c == b' ')
+                    .unwrap_or(v.len());
                 &v[..end]
             });
         }
@@ -293,4 +312,3 @@ fn param<'a>(line: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     }
     None
 }
-

@@ -44,8 +44,10 @@ impl Pool {
     /// Adds `name`=`value`, each cut at the value cap; returns caps hit.
     pub fn add(&mut self, name: &[u8], value: &[u8]) -> u64 {
         let kv = self.push();
-        kv.name.extend_from_slice(&name[..name.len().min(MAX_VALUE_BYTES)]);
-        kv.value.extend_from_slice(&value[..value.len().min(MAX_VALUE_BYTES)]);
+        kv.name
+            .extend_from_slice(&name[..name.len().min(MAX_VALUE_BYTES)]);
+        kv.value
+            .extend_from_slice(&value[..value.len().min(MAX_VALUE_BYTES)]);
         u64::from(name.len() > MAX_VALUE_BYTES) + u64::from(value.len() > MAX_VALUE_BYTES)
     }
 
@@ -167,7 +169,8 @@ impl Request {
         let Some(req) = &txn.request else { return };
         self.method.extend_from_slice(req.method.as_bytes());
         let uri = req.uri.as_bytes();
-        self.uri.extend_from_slice(&uri[..uri.len().min(MAX_VALUE_BYTES)]);
+        self.uri
+            .extend_from_slice(&uri[..uri.len().min(MAX_VALUE_BYTES)]);
         self.caps += u64::from(uri.len() > MAX_VALUE_BYTES);
         let (path, query) = match memchr::memchr(b'?', &self.uri) {
             Some(i) => (&self.uri[..i], Some(&self.uri[i + 1..])),
@@ -297,7 +300,12 @@ fn bool_str(b: bool) -> &'static [u8] {
 
 /// Parses `a=1&b=2` into `pool`, URL-decoding names and values as ModSecurity does.
 /// Returns caps hit (values cut, arguments past [`MAX_ARGS`] given `already` present).
-pub fn parse_urlencoded(text: &[u8], pool: &mut Pool, scratch: &mut Vec<u8>, already: usize) -> u64 {
+pub fn parse_urlencoded(
+    text: &[u8],
+    pool: &mut Pool,
+    scratch: &mut Vec<u8>,
+    already: usize,
+) -> u64 {
     let mut caps = 0;
     for pair in text.split(|&b| b == b'&') {
         if pair.is_empty() {
@@ -331,7 +339,11 @@ mod tests {
         let mut s = Vec::new();
         let caps = parse_urlencoded(b"a=1+2&b=%27x&&c", &mut p, &mut s, 0);
         assert_eq!(caps, 0);
-        let v: Vec<_> = p.as_slice().iter().map(|k| (k.name.clone(), k.value.clone())).collect();
+        let v: Vec<_> = p
+            .as_slice()
+            .iter()
+            .map(|k| (k.name.clone(), k.value.clone()))
+            .collect();
         assert_eq!(v[0], (b"a".to_vec(), b"1 2".to_vec()));
         assert_eq!(v[1], (b"b".to_vec(), b"'x".to_vec()));
         assert_eq!(v[2], (b"c".to_vec(), b"".to_vec()));

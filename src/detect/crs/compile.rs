@@ -12,6 +12,9 @@ use super::operator::{compile_regex, MacroText, Operator};
 use super::transform::Transform;
 use super::{CrsError, CrsSettings};
 
+/// Link ids, unique in the process (so a memo never confuses two loaded engines).
+static UID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// A compiled selector.
 #[derive(Debug)]
 pub enum Sel {
@@ -70,6 +73,10 @@ pub struct Link {
     pub multi_match: bool,
     pub setvars: Vec<CSetVar>,
     pub ctls: Vec<Ctl>,
+    /// Unique per link, for the per-thread memo of values a link did not match.
+    pub uid: u32,
+    /// Whether the result depends only on the value (constant operator argument).
+    pub memo: bool,
 }
 
 /// A compiled rule (the head of a chain and its links).
@@ -178,8 +185,23 @@ fn compile_link(r: &Rule, chains: &mut HashMap<Vec<Transform>, u16>) -> Result<L
         Some(name) => Some(Operator::compile(name, &r.op_arg)?),
         None => None,
     };
+    let memo = match &op {
+        Some(Operator::Str(_, m)) | Some(Operator::Num(_, m)) => m.literal().is_some(),
+        Some(Operator::Rx(_))
+        | Some(Operator::Pm(_))
+        | Some(Operator::Sqli)
+        | Some(Operator::Xss)
+        | Some(Operator::ByteRange(_))
+        | Some(Operator::UrlEncoding)
+        | Some(Operator::Utf8Encoding) => true,
+        _ => false,
+    };
+    let uid =
+        u32::try_from(UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)).unwrap_or(u32::MAX);
     let next_id = u16::try_from(chains.len()).map_err(|_| "too many transformation chains")?;
-    let chain_id = *chains.entry(r.actions.transforms.clone()).or_insert(next_id);
+    let chain_id = *chains
+        .entry(r.actions.transforms.clone())
+        .or_insert(next_id);
     Ok(Link {
         targets,
         op,
@@ -190,6 +212,8 @@ fn compile_link(r: &Rule, chains: &mut HashMap<Vec<Transform>, u16>) -> Result<L
         multi_match: r.actions.multi_match,
         setvars: r.actions.setvars.iter().map(compile_setvar).collect(),
         ctls: r.actions.ctls.clone(),
+        uid,
+        memo,
     })
 }
 

@@ -22,6 +22,8 @@ use crate::http::HttpTransaction;
 
 /// Rule matches recorded per transaction at most.
 const MAX_MATCHES: usize = 256;
+/// (link, value) pairs remembered as misses per thread; the memo is cleared when full.
+const MAX_MEMO_ENTRIES: usize = 1 << 17;
 /// Transformed bytes cached per transaction at most; past it values are transformed
 /// again each time (counted).
 const MAX_CACHE_BYTES: usize = 4 << 20;
@@ -82,6 +84,9 @@ pub struct CrsScratch {
     removed_tags: Vec<String>,
     removed_targets: Vec<(Option<u32>, Option<String>, model::TargetSpec)>,
     body_processor: Option<Processor>,
+    memo: ahash::AHashSet<(u32, u64)>,
+    hashes: AHashMap<u32, u64>,
+    hasher: ahash::RandomState,
     remote: Option<IpAddr>,
     uncached: u64,
 }
@@ -100,13 +105,28 @@ impl Program {
         Ok(Program { c, markers })
     }
 
+    pub fn rule_msg(&self, id: u32) -> Option<&str> {
+        self.c
+            .rules
+            .iter()
+            .find(|r| r.id == id && !r.msg.is_empty())
+            .map(|r| r.msg.as_str())
+    }
+
     pub fn rule_count(&self) -> usize {
         self.c.rules.len()
     }
 
     /// Runs phases 1 and 2.
-    pub fn run(&self, txn: &HttpTransaction, s: &mut CrsScratch, out: &mut CrsOutcome, stats: &CrsStats) {
+    pub fn run(
+        &self,
+        txn: &HttpTransaction,
+        s: &mut CrsScratch,
+        out: &mut CrsOutcome,
+        stats: &CrsStats,
+    ) {
         s.tx.clear();
+        s.hashes.clear();
         s.cache.clear();
         s.arena.clear();
         s.removed_ids.clear();
@@ -127,7 +147,9 @@ impl Program {
         self.run_phase(1, s, out);
         stats.add_caps(s.req.caps + s.uncached);
         let tx_num = |s: &CrsScratch, k: &[u8]| s.tx.get(k).map(|v| atoi(v));
-        let blocking = tx_num(s, b"blocking_paranoia_level").unwrap_or(1).clamp(1, 4);
+        let blocking = tx_num(s, b"blocking_paranoia_level")
+            .unwrap_or(1)
+            .clamp(1, 4);
         let score = tx_num(s, b"blocking_inbound_anomaly_score").unwrap_or_else(|| {
             (1..=blocking)
                 .filter_map(|pl| tx_num(s, format!("inbound_anomaly_score_pl{pl}").as_bytes()))
@@ -148,7 +170,9 @@ impl Program {
                 continue;
             };
             i += 1;
-            let Some(rule) = self.c.rules.get(*ri as usize) else { continue };
+            let Some(rule) = self.c.rules.get(*ri as usize) else {
+                continue;
+            };
             if s.is_removed(rule) {
                 continue;
             }
@@ -157,7 +181,10 @@ impl Program {
             }
             if let Some(m) = &rule.skip_after {
                 // A marker missing from this phase ends the phase, as in ModSecurity.
-                i = self.markers[phase].get(m).map(|p| p + 1).unwrap_or(entries.len());
+                i = self.markers[phase]
+                    .get(m)
+                    .map(|p| p + 1)
+                    .unwrap_or(entries.len());
             } else if rule.skip > 0 {
                 let mut left = rule.skip;
                 while left > 0 && i < entries.len() {
@@ -209,7 +236,13 @@ impl Program {
 }
 
 /// Evaluates one link: true when some target value matches (or, for a SecAction, always).
-fn eval_link(rule: &CRule, link: &Link, s: &mut CrsScratch, keep_all: bool, ev_out: &mut Vec<u8>) -> bool {
+fn eval_link(
+    rule: &CRule,
+    link: &Link,
+    s: &mut CrsScratch,
+    keep_all: bool,
+    ev_out: &mut Vec<u8>,
+) -> bool {
     let Some(op) = &link.op else { return true };
     s.cands.clear();
     s.tmp.clear();
@@ -222,6 +255,14 @@ fn eval_link(rule: &CRule, link: &Link, s: &mut CrsScratch, keep_all: bool, ev_o
     let mut matched = false;
     let cands = std::mem::take(&mut s.cands);
     for c in &cands {
+        let memo_key = link.memo.then(|| (link.uid, s.raw_hash(c.src)));
+        if let Some(k) = memo_key {
+            if s.memo.contains(&k) {
+                continue;
+            }
+        }
+        let before = matched;
+        matched = false;
         if link.multi_match {
             let raw = s.value(c.src).to_vec();
             let mut cur = raw;
@@ -238,17 +279,28 @@ fn eval_link(rule: &CRule, link: &Link, s: &mut CrsScratch, keep_all: bool, ev_o
             matched |= hit;
         } else {
             let (a, b) = s.transformed(c.src, link);
-            let val = std::mem::take(&mut s.t2);
-            let mut v = val;
-            v.clear();
-            match (a, b) {
-                (u32::MAX, _) => v.extend_from_slice(&s.t1),
-                (a, b) => v.extend_from_slice(&s.arena[a as usize..b as usize]),
-            }
-            let hit = s.try_op(rule, link, op, c, &v, ev_out);
-            s.t2 = v;
+            // The value is borrowed out of the scratch (try_op touches neither buffer).
+            let hit = if a == u32::MAX {
+                let v = std::mem::take(&mut s.t1);
+                let hit = s.try_op(rule, link, op, c, &v, ev_out);
+                s.t1 = v;
+                hit
+            } else {
+                let arena = std::mem::take(&mut s.arena);
+                let v = arena.get(a as usize..b as usize).unwrap_or_default();
+                let hit = s.try_op(rule, link, op, c, v, ev_out);
+                s.arena = arena;
+                hit
+            };
             matched |= hit;
         }
+        if let (Some(k), false) = (memo_key, matched) {
+            if s.memo.len() >= MAX_MEMO_ENTRIES {
+                s.memo.clear();
+            }
+            s.memo.insert(k);
+        }
+        matched |= before;
         if matched && !keep_all {
             break;
         }
@@ -322,10 +374,26 @@ fn apply_setvar(rule: &CRule, sv: &compile::CSetVar, s: &mut CrsScratch) -> i64 
         return 0;
     }
     let mut name = Vec::new();
-    expand_into(&sv.name, &s.req, &s.tx, &s.matched_var, &s.matched_name, rule, &mut name);
+    expand_into(
+        &sv.name,
+        &s.req,
+        &s.tx,
+        &s.matched_var,
+        &s.matched_name,
+        rule,
+        &mut name,
+    );
     name.make_ascii_lowercase();
     let mut val = Vec::new();
-    expand_into(&sv.value, &s.req, &s.tx, &s.matched_var, &s.matched_name, rule, &mut val);
+    expand_into(
+        &sv.value,
+        &s.req,
+        &s.tx,
+        &s.matched_var,
+        &s.matched_name,
+        rule,
+        &mut val,
+    );
     match sv.op {
         SetVarOp::Delete => {
             s.tx.remove(&name);
@@ -339,7 +407,11 @@ fn apply_setvar(rule: &CRule, sv: &compile::CSetVar, s: &mut CrsScratch) -> i64 
             let d = atoi(&val);
             let e = s.tx.entry(name).or_default();
             let cur = atoi(e);
-            let n = if sv.op == SetVarOp::Add { cur.saturating_add(d) } else { cur.saturating_sub(d) };
+            let n = if sv.op == SetVarOp::Add {
+                cur.saturating_add(d)
+            } else {
+                cur.saturating_sub(d)
+            };
             e.clear();
             e.extend_from_slice(n.to_string().as_bytes());
             if sv.op == SetVarOp::Add {
@@ -353,8 +425,13 @@ fn apply_setvar(rule: &CRule, sv: &compile::CSetVar, s: &mut CrsScratch) -> i64 
 
 impl CrsScratch {
     fn is_removed(&self, rule: &CRule) -> bool {
-        self.removed_ids.iter().any(|&(a, b)| rule.id >= a && rule.id <= b)
-            || self.removed_tags.iter().any(|t| rule.tags.iter().any(|x| x == t))
+        self.removed_ids
+            .iter()
+            .any(|&(a, b)| rule.id >= a && rule.id <= b)
+            || self
+                .removed_tags
+                .iter()
+                .any(|t| rule.tags.iter().any(|x| x == t))
     }
 
     fn target_removed(&self, rule: &CRule, t: &Target) -> bool {
@@ -370,9 +447,11 @@ impl CrsScratch {
                 && applies(rule, *id, tag.as_deref())
                 && match &spec.selector {
                     Some(model::SelectorSpec::Name(n)) => n.as_bytes().eq_ignore_ascii_case(name),
-                    Some(model::SelectorSpec::Regex(r)) => Sel::compile(&model::SelectorSpec::Regex(r.clone()))
-                        .map(|s| s.matches(name))
-                        .unwrap_or(false),
+                    Some(model::SelectorSpec::Regex(r)) => {
+                        Sel::compile(&model::SelectorSpec::Regex(r.clone()))
+                            .map(|s| s.matches(name))
+                            .unwrap_or(false)
+                    }
                     None => false,
                 }
         })
@@ -383,7 +462,10 @@ impl CrsScratch {
             Ctl::RuleRemoveById(a, b) => self.removed_ids.push((*a, *b)),
             Ctl::RuleRemoveByTag(t) => self.removed_tags.push(t.clone()),
             Ctl::RuleRemoveTargetById(_, t) | Ctl::RuleRemoveTargetByTag(_, t) => {
-                let mut ts = model::Targets { include: Vec::new(), exclude: Vec::new() };
+                let mut ts = model::Targets {
+                    include: Vec::new(),
+                    exclude: Vec::new(),
+                };
                 if model::add_target(&mut ts, t).is_ok() {
                     for spec in ts.include {
                         let (id, tag) = match c {
@@ -398,6 +480,22 @@ impl CrsScratch {
             Ctl::RequestBodyProcessor(p) => self.body_processor = Processor::from_name(p),
             Ctl::ForceRequestBodyVariable(on) => self.req.force_body_var = *on,
             Ctl::Other => {}
+        }
+    }
+
+    /// A hash of the raw value of `src` (computed once per transaction for pool values).
+    fn raw_hash(&mut self, src: Src) -> u64 {
+        match src {
+            Src::Pool(p, names, i) => {
+                let k = ((p as u32) << 24) | (u32::from(names) << 23) | i;
+                if let Some(&h) = self.hashes.get(&k) {
+                    return h;
+                }
+                let h = self.hasher.hash_one(self.value(src));
+                self.hashes.insert(k, h);
+                h
+            }
+            Src::Tmp(_) => self.hasher.hash_one(self.value(src)),
         }
     }
 
@@ -422,7 +520,12 @@ impl CrsScratch {
                 .get(i as usize)
                 .map(|kv| if names { &kv.name[..] } else { &kv.value[..] })
                 .unwrap_or(b""),
-            Src::Tmp(i) => self.tmp.as_slice().get(i as usize).map(|kv| &kv.value[..]).unwrap_or(b""),
+            Src::Tmp(i) => self
+                .tmp
+                .as_slice()
+                .get(i as usize)
+                .map(|kv| &kv.value[..])
+                .unwrap_or(b""),
         }
     }
 
@@ -483,7 +586,13 @@ impl CrsScratch {
                 mvn: &self.matched_name,
                 rule,
             };
-            op.exec(v, &mut env, &mut buf, link.capture.then_some(&mut caps), self.remote)
+            op.exec(
+                v,
+                &mut env,
+                &mut buf,
+                link.capture.then_some(&mut caps),
+                self.remote,
+            )
         };
         self.buf = buf;
         let hit = r.is_some() != link.negated;
@@ -519,7 +628,11 @@ impl CrsScratch {
         n.clear();
         n.extend_from_slice(var_name(c.var).as_bytes());
         let key: Option<&[u8]> = match c.src {
-            Src::Pool(p, _, i) => self.pool(p).as_slice().get(i as usize).map(|kv| &kv.name[..]),
+            Src::Pool(p, _, i) => self
+                .pool(p)
+                .as_slice()
+                .get(i as usize)
+                .map(|kv| &kv.name[..]),
             Src::Tmp(i) => self.tmp.as_slice().get(i as usize).map(|kv| &kv.name[..]),
         };
         if let Some(k) = key.filter(|k| !k.is_empty()) {
@@ -554,11 +667,16 @@ impl CrsScratch {
             for &(p, names) in pools {
                 let n = self.pool(p).len();
                 for i in 0..n {
-                    let Some(kv) = self.pool(p).as_slice().get(i) else { break };
+                    let Some(kv) = self.pool(p).as_slice().get(i) else {
+                        break;
+                    };
                     if !self.keep(rule, t, &kv.name) {
                         continue;
                     }
-                    self.cands.push(Cand { src: Src::Pool(p, names, i as u32), var: t.var });
+                    self.cands.push(Cand {
+                        src: Src::Pool(p, names, i as u32),
+                        var: t.var,
+                    });
                 }
             }
         } else {
@@ -573,7 +691,7 @@ impl CrsScratch {
                         }
                         _ => {
                             for (k, v) in &self.tx {
-                                if t.sel.as_ref().is_none_or(|s| s.matches(k))
+                                if t.sel.as_ref().map_or(true, |s| s.matches(k))
                                     && !t.excl.iter().any(|e| e.matches(k))
                                 {
                                     keys.push((k.clone(), v.clone()));
@@ -585,20 +703,29 @@ impl CrsScratch {
                     for (k, v) in keys {
                         let i = self.tmp.len() as u32;
                         self.tmp.add(&k, &v);
-                        self.cands.push(Cand { src: Src::Tmp(i), var: Var::Tx });
+                        self.cands.push(Cand {
+                            src: Src::Tmp(i),
+                            var: Var::Tx,
+                        });
                     }
                 }
                 Var::MatchedVar => {
                     let i = self.tmp.len() as u32;
                     let v = self.matched_var.clone();
                     self.tmp.add(b"", &v);
-                    self.cands.push(Cand { src: Src::Tmp(i), var: Var::MatchedVar });
+                    self.cands.push(Cand {
+                        src: Src::Tmp(i),
+                        var: Var::MatchedVar,
+                    });
                 }
                 Var::MatchedVarName => {
                     let i = self.tmp.len() as u32;
                     let v = self.matched_name.clone();
                     self.tmp.add(b"", &v);
-                    self.cands.push(Cand { src: Src::Tmp(i), var: Var::MatchedVarName });
+                    self.cands.push(Cand {
+                        src: Src::Tmp(i),
+                        var: Var::MatchedVarName,
+                    });
                 }
                 Var::MatchedVars | Var::MatchedVarsNames => {
                     let names = t.var == Var::MatchedVarsNames;
@@ -608,9 +735,16 @@ impl CrsScratch {
                             continue;
                         }
                         let i = self.tmp.len() as u32;
-                        let v = if names { kv.name.clone() } else { kv.value.clone() };
+                        let v = if names {
+                            kv.name.clone()
+                        } else {
+                            kv.value.clone()
+                        };
                         self.tmp.add(&kv.name, &v);
-                        self.cands.push(Cand { src: Src::Tmp(i), var: t.var });
+                        self.cands.push(Cand {
+                            src: Src::Tmp(i),
+                            var: t.var,
+                        });
                     }
                 }
                 Var::Empty => {}
@@ -619,7 +753,10 @@ impl CrsScratch {
                     if self.req.scalar(v, &mut b) {
                         let i = self.tmp.len() as u32;
                         self.tmp.add(b"", &b);
-                        self.cands.push(Cand { src: Src::Tmp(i), var: v });
+                        self.cands.push(Cand {
+                            src: Src::Tmp(i),
+                            var: v,
+                        });
                     }
                     self.buf = b;
                 }
@@ -630,7 +767,10 @@ impl CrsScratch {
             self.cands.truncate(start);
             let i = self.tmp.len() as u32;
             self.tmp.add(b"", n.to_string().as_bytes());
-            self.cands.push(Cand { src: Src::Tmp(i), var: t.var });
+            self.cands.push(Cand {
+                src: Src::Tmp(i),
+                var: t.var,
+            });
         }
     }
 
@@ -676,4 +816,3 @@ fn var_name(v: Var) -> &'static str {
         _ => "VAR",
     }
 }
-

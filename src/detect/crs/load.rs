@@ -17,7 +17,7 @@ use super::{CrsError, CrsSettings};
 /// One entry of the rule list.
 #[derive(Debug, Clone)]
 pub enum Item {
-    Rule(Rule),
+    Rule(Box<Rule>),
     Marker(String),
 }
 
@@ -95,13 +95,16 @@ pub fn load(settings: &CrsSettings) -> Result<Vec<Item>, CrsError> {
     }
     let mut items = Vec::new();
     let mut edits = Vec::new();
-    let setup = [dir.join("crs-setup.conf"), dir.join("crs-setup.conf.example")]
-        .into_iter()
-        .find(|p| p.is_file());
+    let setup = [
+        dir.join("crs-setup.conf"),
+        dir.join("crs-setup.conf.example"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file());
     if let Some(p) = setup {
         read_file(&p, &mut items, &mut edits)?;
     }
-    items.push(Item::Rule(settings_rule(settings)?));
+    items.push(Item::Rule(Box::new(settings_rule(settings)?)));
     let mut files: Vec<PathBuf> = std::fs::read_dir(&rules_dir)
         .map_err(|source| CrsError::Io {
             path: rules_dir.display().to_string(),
@@ -122,7 +125,9 @@ pub fn load(settings: &CrsSettings) -> Result<Vec<Item>, CrsError> {
         match (ex.id, &ex.tag, &ex.target) {
             (Some(id), _, Some(t)) => edits.push(Edit::TargetsById(id, id, format!("!{t}"))),
             (Some(id), _, None) => edits.push(Edit::RemoveId(id, id)),
-            (None, Some(tag), Some(t)) => edits.push(Edit::TargetsByTag(tag.clone(), format!("!{t}"))),
+            (None, Some(tag), Some(t)) => {
+                edits.push(Edit::TargetsByTag(tag.clone(), format!("!{t}")))
+            }
             (None, Some(tag), None) => edits.push(Edit::RemoveTag(tag.clone())),
             (None, None, _) => {
                 return Err(CrsError::Settings(
@@ -137,8 +142,7 @@ pub fn load(settings: &CrsSettings) -> Result<Vec<Item>, CrsError> {
 
 /// The synthetic SecAction carrying the configured settings.
 fn settings_rule(s: &CrsSettings) -> Result<Rule, CrsError> {
-    if !(1..=4).contains(&s.paranoia_level) || !(1..=4).contains(&s.detection_paranoia_level)
-    {
+    if !(1..=4).contains(&s.paranoia_level) || !(1..=4).contains(&s.detection_paranoia_level) {
         return Err(CrsError::Settings("crs.paranoia_level must be 1-4".into()));
     }
     let mut text = format!(
@@ -191,7 +195,7 @@ fn read_file(path: &Path, items: &mut Vec<Item>, edits: &mut Vec<Edit>) -> Resul
                 if chain_open {
                     attach_link(items, rule);
                 } else {
-                    items.push(Item::Rule(rule));
+                    items.push(Item::Rule(Box::new(rule)));
                 }
                 chain_open = chains;
             }
@@ -199,7 +203,10 @@ fn read_file(path: &Path, items: &mut Vec<Item>, edits: &mut Vec<Edit>) -> Resul
                 return Err(err(format!("{} inside an open chain", d.name)));
             }
             "secmarker" => {
-                let name = d.args.first().ok_or_else(|| err("SecMarker needs a name".into()))?;
+                let name = d
+                    .args
+                    .first()
+                    .ok_or_else(|| err("SecMarker needs a name".into()))?;
                 items.push(Item::Marker(name.clone()));
             }
             "secdefaultaction" => {
@@ -217,7 +224,10 @@ fn read_file(path: &Path, items: &mut Vec<Item>, edits: &mut Vec<Edit>) -> Resul
                 edits.push(Edit::RemoveTag(a.clone()));
             }
             "secruleremovebymsg" => {
-                let a = d.args.first().ok_or_else(|| err("needs a message".into()))?;
+                let a = d
+                    .args
+                    .first()
+                    .ok_or_else(|| err("needs a message".into()))?;
                 edits.push(Edit::RemoveMsg(a.clone()));
             }
             "secruleupdatetargetbyid" => {

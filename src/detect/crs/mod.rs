@@ -209,6 +209,11 @@ impl CrsEngine {
         self.program.rule_count()
     }
 
+    /// The `msg` of rule `id`, if it has one.
+    pub fn rule_msg(&self, id: u32) -> Option<&str> {
+        self.program.rule_msg(id)
+    }
+
     /// Runs phases 1 and 2 over `txn` (which must carry a request; an empty outcome
     /// otherwise). `scratch` is reused between calls to avoid allocating.
     pub fn evaluate(&self, txn: &HttpTransaction, scratch: &mut CrsScratch) -> CrsOutcome {
@@ -221,7 +226,6 @@ impl CrsEngine {
         out
     }
 }
-
 
 #[cfg(test)]
 pub(crate) mod tests;

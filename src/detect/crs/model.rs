@@ -95,16 +95,46 @@ impl Var {
             "REMOTE_ADDR" => RemoteAddr,
             "UNIQUE_ID" => UniqueId,
             "DURATION" => Duration,
-            "RESPONSE_BODY" | "RESPONSE_HEADERS" | "RESPONSE_HEADERS_NAMES"
-            | "RESPONSE_STATUS" | "RESPONSE_PROTOCOL" | "RESPONSE_CONTENT_TYPE"
-            | "RESPONSE_CONTENT_LENGTH" | "STATUS_LINE" | "WEBSERVER_ERROR_LOG" | "GEO"
-            | "IP" | "GLOBAL" | "SESSION" | "USER" | "ENV" | "REQBODY_ERROR_MSG"
-            | "FULL_REQUEST" | "FULL_REQUEST_LENGTH" | "AUTH_TYPE" | "REMOTE_USER"
-            | "SERVER_NAME" | "SERVER_ADDR" | "SERVER_PORT" | "REMOTE_HOST" | "REMOTE_PORT"
-            | "TIME" | "TIME_EPOCH" | "HIGHEST_SEVERITY" | "INBOUND_DATA_ERROR"
-            | "OUTBOUND_DATA_ERROR" | "RULE" | "REQUEST_HEADERS_COUNT" | "MULTIPART_FILENAME"
-            | "MULTIPART_NAME" | "URLENCODED_ERROR" | "PATH_INFO" | "SCRIPT_FILENAME"
-            | "FILES_TMPNAMES" | "FILES_TMP_CONTENT" | "ARGS_GET_COUNT" => Empty,
+            "RESPONSE_BODY"
+            | "RESPONSE_HEADERS"
+            | "RESPONSE_HEADERS_NAMES"
+            | "RESPONSE_STATUS"
+            | "RESPONSE_PROTOCOL"
+            | "RESPONSE_CONTENT_TYPE"
+            | "RESPONSE_CONTENT_LENGTH"
+            | "STATUS_LINE"
+            | "WEBSERVER_ERROR_LOG"
+            | "GEO"
+            | "IP"
+            | "GLOBAL"
+            | "SESSION"
+            | "USER"
+            | "ENV"
+            | "REQBODY_ERROR_MSG"
+            | "FULL_REQUEST"
+            | "FULL_REQUEST_LENGTH"
+            | "AUTH_TYPE"
+            | "REMOTE_USER"
+            | "SERVER_NAME"
+            | "SERVER_ADDR"
+            | "SERVER_PORT"
+            | "REMOTE_HOST"
+            | "REMOTE_PORT"
+            | "TIME"
+            | "TIME_EPOCH"
+            | "HIGHEST_SEVERITY"
+            | "INBOUND_DATA_ERROR"
+            | "OUTBOUND_DATA_ERROR"
+            | "RULE"
+            | "REQUEST_HEADERS_COUNT"
+            | "MULTIPART_FILENAME"
+            | "MULTIPART_NAME"
+            | "URLENCODED_ERROR"
+            | "PATH_INFO"
+            | "SCRIPT_FILENAME"
+            | "FILES_TMPNAMES"
+            | "FILES_TMP_CONTENT"
+            | "ARGS_GET_COUNT" => Empty,
             _ => return None,
         })
     }
@@ -317,12 +347,16 @@ impl Ctl {
             }
             "ruleremovebytag" => Ctl::RuleRemoveByTag(v.to_string()),
             "ruleremovetargetbyid" => {
-                let (id, t) = v.split_once(';').ok_or("ruleRemoveTargetById needs id;TARGET")?;
+                let (id, t) = v
+                    .split_once(';')
+                    .ok_or("ruleRemoveTargetById needs id;TARGET")?;
                 let id = id.parse().map_err(|_| format!("bad rule id {id}"))?;
                 Ctl::RuleRemoveTargetById(id, t.to_string())
             }
             "ruleremovetargetbytag" => {
-                let (tag, t) = v.split_once(';').ok_or("ruleRemoveTargetByTag needs tag;TARGET")?;
+                let (tag, t) = v
+                    .split_once(';')
+                    .ok_or("ruleRemoveTargetByTag needs tag;TARGET")?;
                 Ctl::RuleRemoveTargetByTag(tag.to_string(), t.to_string())
             }
             "requestbodyprocessor" => Ctl::RequestBodyProcessor(v.to_ascii_uppercase()),
@@ -330,8 +364,8 @@ impl Ctl {
                 Ctl::ForceRequestBodyVariable(v.eq_ignore_ascii_case("on"))
             }
             "auditengine" | "auditlogparts" | "ruleengine" | "requestbodyaccess"
-            | "responsebodyaccess" | "requestbodylimit" | "debugloglevel"
-            | "hashengine" | "parseXmlIntoArgs" | "parsexmlintoargs" => Ctl::Other,
+            | "responsebodyaccess" | "requestbodylimit" | "debugloglevel" | "hashengine"
+            | "parseXmlIntoArgs" | "parsexmlintoargs" => Ctl::Other,
             _ => return Err(format!("unknown ctl {k}")),
         })
     }
@@ -423,11 +457,37 @@ impl Actions {
                 }
                 "ctl" => a.ctls.push(Ctl::parse(v)?),
                 "nolog" => a.nolog = true,
-                "log" | "auditlog" | "noauditlog" | "pass" | "block" | "deny" | "drop"
-                | "allow" | "status" | "logdata" | "rev" | "ver" | "maturity" | "accuracy"
-                | "expirevar" | "initcol" | "setenv" | "setuid" | "setsid" | "sanitisematched"
-                | "sanitisearg" | "sanitisematchedbytes" | "redirect" | "proxy" | "exec"
-                | "append" | "prepend" | "deprecatevar" | "xmlns" | "multimatchx" | "msgx"
+                "log"
+                | "auditlog"
+                | "noauditlog"
+                | "pass"
+                | "block"
+                | "deny"
+                | "drop"
+                | "allow"
+                | "status"
+                | "logdata"
+                | "rev"
+                | "ver"
+                | "maturity"
+                | "accuracy"
+                | "expirevar"
+                | "initcol"
+                | "setenv"
+                | "setuid"
+                | "setsid"
+                | "sanitisematched"
+                | "sanitisearg"
+                | "sanitisematchedbytes"
+                | "redirect"
+                | "proxy"
+                | "exec"
+                | "append"
+                | "prepend"
+                | "deprecatevar"
+                | "xmlns"
+                | "multimatchx"
+                | "msgx"
                 | "pause" => {}
                 other => return Err(format!("unknown action {other}")),
             }
@@ -491,7 +551,10 @@ mod tests {
             t.exclude[0].selector,
             Some(SelectorSpec::Regex("__utm|x".into()))
         );
-        assert_eq!(t.include[1].selector, Some(SelectorSpec::Name("foo".into())));
+        assert_eq!(
+            t.include[1].selector,
+            Some(SelectorSpec::Name("foo".into()))
+        );
         assert!(t.include[2].count);
         assert!(parse_targets("NOPE").is_err());
     }
@@ -514,10 +577,16 @@ mod tests {
         assert_eq!(a.transforms, vec![Transform::UrlDecodeUni]);
         assert_eq!(a.severity, Some(2));
         assert_eq!(a.paranoia_level(), 2);
-        assert_eq!(a.ctls[0], Ctl::RuleRemoveTargetById(942100, "ARGS:x".into()));
+        assert_eq!(
+            a.ctls[0],
+            Ctl::RuleRemoveTargetById(942100, "ARGS:x".into())
+        );
         assert!(Actions::parse("t:bogus").is_err());
         assert!(Actions::parse("frobnicate").is_err());
-        assert_eq!(parse_operator("!@within  a b"), (true, "within".into(), "a b".into()));
+        assert_eq!(
+            parse_operator("!@within  a b"),
+            (true, "within".into(), "a b".into())
+        );
         assert_eq!(parse_operator("^x$"), (false, "rx".into(), "^x$".into()));
     }
 }

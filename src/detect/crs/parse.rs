@@ -145,7 +145,8 @@ mod tests {
 
     #[test]
     fn continuation_lines_join_and_keep_the_starting_line() {
-        let text = "# c\n\nSecRule ARGS \"@rx a\\\"b\\d\" \\\n    \"id:1,\\\n    pass\"\nSecMarker END\n";
+        let text =
+            "# c\n\nSecRule ARGS \"@rx a\\\"b\\d\" \\\n    \"id:1,\\\n    pass\"\nSecMarker END\n";
         let d = directives(text, "f.conf").expect("parses");
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].name, "SecRule");
@@ -158,14 +159,14 @@ mod tests {
 
     #[test]
     fn unterminated_quote_names_file_and_line() {
-        let e = directives("\nSecRule ARGS \"@rx a", "x.conf").unwrap_err();
+        let e = directives("\nSecRule ARGS \"@rx a", "x.conf").expect_err("unterminated");
         assert_eq!(e.to_string(), "x.conf:2: unterminated double quote");
     }
 
     #[test]
     fn actions_split_outside_single_quotes() {
-        let a = actions("id:1, msg:'a, b', setvar:'tx.x=%{tx.y}',t:none,tag:'it\\'s'")
-            .expect("parses");
+        let a =
+            actions("id:1, msg:'a, b', setvar:'tx.x=%{tx.y}',t:none,tag:'it\\'s'").expect("parses");
         assert_eq!(a[0], ("id".into(), Some("1".into())));
         assert_eq!(a[1], ("msg".into(), Some("a, b".into())));
         assert_eq!(a[2], ("setvar".into(), Some("tx.x=%{tx.y}".into())));

@@ -11,17 +11,37 @@ pub(crate) fn bundled() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules/crs")
 }
 
-pub(crate) fn request(method: &str, uri: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpTransaction {
+pub(crate) fn request(
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpTransaction {
     let mut hs = vec![
-        Header { name: "Host".into(), value: "www.example.org".into() },
-        Header { name: "User-Agent".into(), value: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0".into() },
-        Header { name: "Accept".into(), value: "text/html,application/xhtml+xml".into() },
+        Header {
+            name: "Host".into(),
+            value: "www.example.org".into(),
+        },
+        Header {
+            name: "User-Agent".into(),
+            value: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0".into(),
+        },
+        Header {
+            name: "Accept".into(),
+            value: "text/html,application/xhtml+xml".into(),
+        },
     ];
     for (n, v) in headers {
-        hs.push(Header { name: n.to_string(), value: v.to_string() });
+        hs.push(Header {
+            name: n.to_string(),
+            value: v.to_string(),
+        });
     }
     if !body.is_empty() {
-        hs.push(Header { name: "Content-Length".into(), value: body.len().to_string() });
+        hs.push(Header {
+            name: "Content-Length".into(),
+            value: body.len().to_string(),
+        });
     }
     HttpTransaction {
         flow_id: 1,
@@ -74,7 +94,10 @@ fn classic_attacks_in_every_place_are_flagged_and_a_benign_get_is_not() {
     for payload in [sqli, xss] {
         let enc: String = payload.bytes().map(|b| format!("%{b:02X}")).collect();
         let cases = vec![
-            ("query", request("GET", &format!("/search?q={enc}"), &[], b"")),
+            (
+                "query",
+                request("GET", &format!("/search?q={enc}"), &[], b""),
+            ),
             (
                 "form",
                 request(
@@ -90,34 +113,77 @@ fn classic_attacks_in_every_place_are_flagged_and_a_benign_get_is_not() {
                     "POST",
                     "/api/items",
                     &[("Content-Type", "application/json")],
-                    serde_json::json!({"item": {"name": payload}}).to_string().as_bytes(),
+                    serde_json::json!({"item": {"name": payload}})
+                        .to_string()
+                        .as_bytes(),
                 ),
             ),
-            ("cookie", request("GET", "/", &[("Cookie", &format!("session={enc}"))], b"")),
+            (
+                "cookie",
+                request("GET", "/", &[("Cookie", &format!("session={enc}"))], b""),
+            ),
             ("header", request("GET", "/", &[("Referer", payload)], b"")),
         ];
         for (place, t) in cases {
             let o = e.evaluate(&t, &mut sc);
-            assert!(o.flagged(), "{payload} in {place}: score {} {:?}", o.score, o.matched_ids());
+            assert!(
+                o.flagged(),
+                "{payload} in {place}: score {} {:?}",
+                o.score,
+                o.matched_ids()
+            );
         }
     }
-    let o = e.evaluate(&request("GET", "/news/2024/city-council?page=2", &[], b""), &mut sc);
-    assert!(!o.flagged(), "benign GET: {} {:?}", o.score, o.matched_ids());
+    let o = e.evaluate(
+        &request("GET", "/news/2024/city-council?page=2", &[], b""),
+        &mut sc,
+    );
+    assert!(
+        !o.flagged(),
+        "benign GET: {} {:?}",
+        o.score,
+        o.matched_ids()
+    );
     assert_eq!(o.score, 0);
 }
 
 #[test]
 fn exclusions_silence_rules_and_targets() {
-    let t = request("GET", "/search?q=1%27%20UNION%20SELECT%20a%2Cb%20FROM%20users--", &[], b"");
+    let t = request(
+        "GET",
+        "/search?q=1%27%20UNION%20SELECT%20a%2Cb%20FROM%20users--",
+        &[],
+        b"",
+    );
     let mut sc = CrsScratch::default();
     let base = engine(1).evaluate(&t, &mut sc);
     assert!(base.flagged());
     let mut s = CrsSettings::new(bundled());
-    s.exclusions = vec![CrsExclusion { id: None, tag: Some("attack-sqli".into()), target: None }];
+    s.exclusions = vec![CrsExclusion {
+        id: None,
+        tag: Some("attack-sqli".into()),
+        target: None,
+    }];
     let o = CrsEngine::load(&s).expect("loads").evaluate(&t, &mut sc);
-    assert!(o.matched_ids().iter().all(|id| !(942000..943000).contains(id)), "{:?}", o.matched_ids());
+    assert!(
+        o.matched_ids()
+            .iter()
+            .all(|id| !(942000..943000).contains(id)),
+        "{:?}",
+        o.matched_ids()
+    );
     let mut s = CrsSettings::new(bundled());
-    s.exclusions = vec![CrsExclusion { id: None, tag: Some("attack-sqli".into()), target: Some("ARGS:q".into()) }];
+    s.exclusions = vec![CrsExclusion {
+        id: None,
+        tag: Some("attack-sqli".into()),
+        target: Some("ARGS:q".into()),
+    }];
     let o = CrsEngine::load(&s).expect("loads").evaluate(&t, &mut sc);
-    assert!(o.matched_ids().iter().all(|id| !(942000..943000).contains(id)), "{:?}", o.matched_ids());
+    assert!(
+        o.matched_ids()
+            .iter()
+            .all(|id| !(942000..943000).contains(id)),
+        "{:?}",
+        o.matched_ids()
+    );
 }

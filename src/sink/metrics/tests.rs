@@ -86,6 +86,7 @@ fn alert(category: Category, rule: &str) -> Alert {
         http: None,
         upload: None,
         evidence: ".php".into(),
+        crs: None,
     }
 }
 
