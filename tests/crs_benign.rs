@@ -11,7 +11,15 @@ mod crs_common;
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
+use tamperwatch::capture::FileSource;
+use tamperwatch::config::Config;
 use tamperwatch::detect::crs::CrsSettings;
+use tamperwatch::detect::threshold::ThresholdTable;
+use tamperwatch::detect::Detector;
+use tamperwatch::http::HttpTransaction;
+use tamperwatch::pipeline::{Pipeline, PipelineSettings, TransactionObserver};
 
 /// The default configuration must stay under 1% false alarms.
 const MAX_DEFAULT_FALSE_ALARMS_PER_1000: f64 = 10.0;
@@ -81,6 +89,87 @@ fn measure(dir: &std::path::Path) -> Vec<(u8, usize, usize)> {
     rows
 }
 
+/// The default configuration end to end: the bundled rules and CRS (PL1, threshold 5)
+/// in a Detector with `pcaps/benign/city-site.yaml`'s policy. Returns (requests, transactions with
+/// at least one alert, of them with a CRS alert).
+fn default_configuration() -> (usize, usize, usize) {
+    struct Count<'a> {
+        detector: &'a Detector,
+        alerts: Vec<tamperwatch::detect::alert::Alert>,
+        requests: usize,
+        alarmed: usize,
+        crs: usize,
+        by_rule: BTreeMap<String, usize>,
+    }
+    impl TransactionObserver for Count<'_> {
+        fn on_transaction(&mut self, txn: &HttpTransaction) {
+            if txn.request.is_none() {
+                return;
+            }
+            self.requests += 1;
+            self.alerts.clear();
+            self.detector.evaluate(txn, &mut self.alerts);
+            if !self.alerts.is_empty() {
+                self.alarmed += 1;
+                if self.alerts.iter().any(|a| a.crs.is_some()) {
+                    self.crs += 1;
+                }
+                for a in &self.alerts {
+                    *self.by_rule.entry(a.rule.rule.clone()).or_default() += 1;
+                }
+            }
+        }
+    }
+    let repo = crs_common::repo();
+    let config = match Config::load(&repo.join("pcaps/benign/city-site.yaml")) {
+        Ok(c) => c,
+        Err(e) => panic!("pcaps/benign/city-site.yaml: {e}"),
+    };
+    let detector = match Detector::load(
+        &repo.join("rules"),
+        &config,
+        Arc::new(ThresholdTable::default()),
+    ) {
+        Ok(d) => d,
+        Err(e) => panic!("rules: {e}"),
+    };
+    assert!(detector.crs().is_some(), "CRS is not on by default");
+    let pcap = repo.join("pcaps/benign/city-corpus.pcap");
+    let mut source = match FileSource::open(&pcap) {
+        Ok(s) => s,
+        Err(e) => panic!("{}: {e}", pcap.display()),
+    };
+    let mut count = Count {
+        detector: &detector,
+        alerts: Vec::new(),
+        requests: 0,
+        alarmed: 0,
+        crs: 0,
+        by_rule: BTreeMap::new(),
+    };
+    let mut pipeline = Pipeline::new(PipelineSettings::for_config(&config));
+    if let Err(e) = pipeline.run_source(&mut source, &mut count, &mut |_| {}) {
+        panic!("{}: {e}", pcap.display());
+    }
+    pipeline.finish(&mut count);
+    let rate = per_1000(count.alarmed, count.requests);
+    println!(
+        "default configuration (bundled rules + CRS PL1, pcaps/benign/city-site.yaml): {} requests, {} alarmed ({} by CRS), {rate:.1} per 1,000",
+        count.requests, count.alarmed, count.crs
+    );
+    let rules: Vec<String> = count
+        .by_rule
+        .iter()
+        .map(|(r, n)| format!("{r}x{n}"))
+        .collect();
+    println!("     alerts by rule: {}", rules.join(" "));
+    println!(
+        "CRS-BENIGN pl=default requests={} alarms={} per_1000={rate:.1}",
+        count.requests, count.alarmed
+    );
+    (count.requests, count.alarmed, count.crs)
+}
+
 fn per_1000(alarms: usize, requests: usize) -> f64 {
     if requests == 0 {
         return 0.0;
@@ -94,6 +183,11 @@ fn crs_false_alarms_per_paranoia_level() {
         return;
     };
     let rows = measure(&dir);
+    let (requests, _, _) = default_configuration();
+    assert_eq!(
+        requests, rows[0].1,
+        "the Detector and the engine saw different requests"
+    );
     for &(pl, requests, _) in &rows {
         assert!(
             requests >= MIN_CORPUS_REQUESTS,
@@ -114,21 +208,20 @@ fn crs_false_alarms_per_paranoia_level() {
     }
 }
 
-/// The target of issue 8: the default configuration under 1%. The bundled CRS alone at
-/// PL1 is above it on this corpus (pasted code in the feedback form, SQL-shaped
-/// passwords at the login forms, all public form endpoints); it passes once the site
-/// policy's public endpoints are taken into account by the CRS verdict.
+/// The target of issue 8: the default configuration (bundled rules and CRS at PL1,
+/// threshold 5, `pcaps/benign/city-site.yaml` policy) under 1% false alarms. Today it is above: every
+/// alarm is on a public form endpoint (pasted code in the feedback form, SQL-shaped
+/// passwords at the login forms); it needs the policy or exclusions for those.
 #[test]
-#[ignore = "PL1 alone is ~15 per 1,000 on public form endpoints; needs the policy integration"]
+#[ignore = "default is 19.8 per 1,000 (CRS on public form fields, 1 flood); needs policy or exclusions"]
 fn default_configuration_stays_under_one_percent() {
-    let Some(dir) = crs_common::crs_dir() else {
+    if crs_common::crs_dir().is_none() {
         return;
-    };
-    let rows = measure(&dir);
-    let (_, requests, alarms) = rows[0];
-    let rate = per_1000(alarms, requests);
+    }
+    let (requests, alarmed, _) = default_configuration();
+    let rate = per_1000(alarmed, requests);
     assert!(
         rate < MAX_DEFAULT_FALSE_ALARMS_PER_1000,
-        "default CRS (PL1) raises {rate:.1} false alarms per 1,000 benign requests"
+        "default configuration raises {rate:.1} false alarms per 1,000 benign requests"
     );
 }
