@@ -69,9 +69,9 @@ def shape_reason(rule_id, expected_missing, unexpected):
     if links:
         vars_ = " and ".join(sorted(set(links)))
         if "MATCHED_VAR" in vars_:
-            return "engine: chained rule whose chain link inspects %s does not complete (cause class from the rule's shape)" % vars_
+            return "engine bug (eval_rule): matched_vars is cleared before the chain link reading %s is evaluated, so it sees nothing and the chain never completes" % vars_
         if vars_.startswith("TX"):
-            return "engine: chain link over %s (set by capture/setvar in the starter, compared with a %%{tx.*} macro) does not match (cause class from the rule's shape)" % vars_
+            return "engine bug (eval_rule): the starter's setvar/capture that fills %s runs only after the whole chain matched; ModSecurity runs it when the starter matches, before the chain link reads it" % vars_
         return "engine: chained rule (links over %s) does not complete" % vars_
     return "engine: rule %s does not match this payload (single rule; not analysed yet)" % expected_missing
 
