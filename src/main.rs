@@ -426,6 +426,8 @@ fn run_rules_check(dir: Option<&Path>, config: Option<&Path>) -> anyhow::Result<
                 config.crs.paranoia_level,
                 started.elapsed().as_millis()
             );
+        } else {
+            println!("CRS: not loaded (no crs/ beside the rules; set crs.path)");
         }
     }
     Ok(())

@@ -37,6 +37,9 @@ pub fn settings(rules_path: &Path, config: &Config) -> CrsSettings {
     s
 }
 
+/// CRS's "Request Missing a Host Header".
+const MISSING_HOST_RULE: u32 = 920_280;
+
 /// Method enforcement: the site policy decides for writes it authorizes.
 fn is_method_rule(id: u32) -> bool {
     (911_000..912_000).contains(&id)
@@ -65,12 +68,17 @@ pub fn verdict(
         Err(_) => engine.evaluate(txn, &mut CrsScratch::default()),
     });
     let mut score = outcome.score;
+    // HTTP/1.0 (RFC 1945) has no Host requirement: CRS's missing-Host rule does not count.
+    let http10 = txn
+        .request
+        .as_ref()
+        .is_some_and(|r| r.version.ends_with("1.0") || r.version.ends_with("0.9"));
     let contributing: Vec<&CrsMatch> = outcome
         .matched
         .iter()
         .filter(|m| m.score > 0)
         .filter(|m| {
-            if policy_method && is_method_rule(m.id) {
+            if (policy_method && is_method_rule(m.id)) || (http10 && m.id == MISSING_HOST_RULE) {
                 score = score.saturating_sub(m.score);
                 return false;
             }

@@ -70,7 +70,7 @@ impl Detector {
             let settings = crs_glue::settings(rules_path, config);
             if config.crs.path.is_none() && !settings.path.join("rules").is_dir() {
                 // No bundled copy beside these rules and none configured: run without.
-                tracing::warn!(path = %settings.path.display(), "no CRS directory; CRS disabled");
+                tracing::debug!(path = %settings.path.display(), "no CRS directory; CRS disabled");
             } else {
                 d.crs = Some(Arc::new(crs::CrsEngine::load(&settings)?));
             }

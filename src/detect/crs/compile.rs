@@ -111,7 +111,10 @@ pub struct Compiled {
 }
 
 /// Compiles `items`.
-pub fn compile(items: Vec<Item>, _settings: &CrsSettings) -> Result<Compiled, CrsError> {
+pub fn compile(items: Vec<Item>, settings: &CrsSettings) -> Result<Compiled, CrsError> {
+    let detection_pl = settings
+        .detection_paranoia_level
+        .max(settings.paranoia_level);
     let mut rules = Vec::new();
     let mut phases: [Vec<Entry>; 2] = [Vec::new(), Vec::new()];
     let mut chains: HashMap<Vec<Transform>, u16> = HashMap::new();
@@ -129,6 +132,11 @@ pub fn compile(items: Vec<Item>, _settings: &CrsSettings) -> Result<Compiled, Cr
                     reason,
                 };
                 let id = r.actions.id.ok_or_else(|| err("rule without id".into()))?;
+                if r.actions.paranoia_level() > detection_pl {
+                    // Never runs at this level (CRS skips it): check it, do not build it.
+                    check_only(&r)?;
+                    continue;
+                }
                 let mut links = Vec::new();
                 let mut link: Option<&Rule> = Some(&r);
                 while let Some(l) = link {
@@ -165,6 +173,36 @@ pub fn compile(items: Vec<Item>, _settings: &CrsSettings) -> Result<Compiled, Cr
         phases,
         chains: chains.len(),
     })
+}
+
+/// Validates a rule that will not run: operator names, regex syntax, selectors.
+fn check_only(r: &Rule) -> Result<(), CrsError> {
+    let mut link: Option<&Rule> = Some(r);
+    while let Some(l) = link {
+        let res = match l.op.as_deref() {
+            Some("rx") => regex_syntax::ParserBuilder::new()
+                .utf8(false)
+                .unicode(false)
+                .build()
+                .parse(&l.op_arg)
+                .map(|_| ())
+                .or_else(|_| {
+                    regex_syntax::Parser::new()
+                        .parse(&l.op_arg)
+                        .map(|_| ())
+                        .map_err(|e| format!("bad regex: {e}"))
+                }),
+            Some(name) => Operator::compile(name, &l.op_arg).map(|_| ()),
+            None => Ok(()),
+        };
+        res.map_err(|reason| CrsError::Parse {
+            file: l.file.clone(),
+            line: l.line,
+            reason,
+        })?;
+        link = l.next.as_deref();
+    }
+    Ok(())
 }
 
 fn compile_link(r: &Rule, chains: &mut HashMap<Vec<Transform>, u16>) -> Result<Link, String> {

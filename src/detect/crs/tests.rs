@@ -187,3 +187,74 @@ fn exclusions_silence_rules_and_targets() {
         o.matched_ids()
     );
 }
+
+/// A CRS dir holding one rule file with `text`.
+fn broken(text: &str) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("rules")).expect("mkdir");
+    let f = dir.path().join("rules/REQUEST-950-TEST.conf");
+    std::fs::write(&f, text).expect("write");
+    let s = CrsSettings::new(dir.path());
+    let e = CrsEngine::load(&s).expect_err("must fail");
+    e.to_string()
+        .replace(&dir.path().display().to_string(), "D")
+}
+
+#[test]
+fn broken_files_name_file_and_line() {
+    let ok = "SecRule ARGS \"@rx a\" \"id:1,phase:2,pass\"\n";
+    assert_eq!(
+        broken(&format!("{ok}SecFrobnicate On\n")),
+        "D/rules/REQUEST-950-TEST.conf:2: unknown directive SecFrobnicate"
+    );
+    assert!(
+        broken(&format!("{ok}\nSecRule ARGS \"@nope x\" \"id:2\"\n"))
+            .ends_with(":3: unknown operator @nope")
+    );
+    assert!(broken("SecRule ARGS \"@rx a\" \\\n  \"id:2,t:nope\"\n")
+        .ends_with(":1: unknown transformation nope"));
+    assert!(broken("SecRule ARGS \"@rx (a\" \"id:2\"\n").contains(":1: bad regex"));
+    // A bad regex in a rule above the paranoia level is still reported.
+    assert!(
+        broken("SecRule ARGS \"@rx (a\" \"id:2,tag:'paranoia-level/4'\"\n")
+            .contains(":1: bad regex")
+    );
+    assert!(
+        broken("SecRule ARGS \"@rx a\" \"id:2,chain\"\n").contains("inside a chain")
+            || broken("SecRule ARGS \"@rx a\" \"id:2,chain\"\n").contains("ends inside a chain")
+    );
+}
+
+#[test]
+fn chain_setvar_skipafter_and_ctl() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("rules")).expect("mkdir");
+    let rules = r#"
+SecRule ARGS:a "@rx ^(x+)$" "id:10,phase:1,pass,capture,chain"
+    SecRule TX:1 "@streq xx" "setvar:'tx.inbound_anomaly_score_pl1=+%{tx.critical_anomaly_score}'"
+SecRule ARGS:skip "@eq 1" "id:11,phase:1,pass,nolog,skipAfter:END"
+SecRule ARGS "@contains bad" "id:12,phase:1,pass,setvar:'tx.inbound_anomaly_score_pl1=+3'"
+SecMarker END
+SecRule ARGS:off "@eq 1" "id:13,phase:1,pass,nolog,ctl:ruleRemoveById=14"
+SecRule ARGS "@contains evil" "id:14,phase:2,pass,setvar:'tx.inbound_anomaly_score_pl1=+7'"
+SecAction "id:15,phase:2,pass,nolog,setvar:'tx.blocking_inbound_anomaly_score=%{tx.inbound_anomaly_score_pl1}'"
+"#;
+    std::fs::write(dir.path().join("rules/REQUEST-950-T.conf"), rules).expect("write");
+    std::fs::write(
+        dir.path().join("crs-setup.conf"),
+        "SecAction \"id:900001,phase:1,pass,nolog,setvar:tx.critical_anomaly_score=5\"\n",
+    )
+    .expect("write");
+    let e = CrsEngine::load(&CrsSettings::new(dir.path())).expect("loads");
+    let mut sc = CrsScratch::default();
+    let run =
+        |q: &str, sc: &mut CrsScratch| e.evaluate(&request("GET", &format!("/?{q}"), &[], b""), sc);
+    let o = run("a=xx", &mut sc);
+    assert_eq!((o.score, o.matched_ids()), (5, vec![10]));
+    assert_eq!(run("a=xxx", &mut sc).score, 0);
+    assert_eq!(run("b=bad", &mut sc).score, 3);
+    assert_eq!(run("b=bad&skip=1", &mut sc).score, 0);
+    assert_eq!(run("b=evil", &mut sc).score, 7);
+    assert_eq!(run("b=evil&off=1", &mut sc).score, 0);
+    assert_eq!(run("a=xx&b=bad+evil", &mut sc).score, 15);
+}
