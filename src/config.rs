@@ -55,6 +55,38 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// The anonymous statistics database and its publication threshold.
     pub stats: StatsConfig,
+    /// The OWASP Core Rule Set engine.
+    pub crs: CrsConfig,
+}
+
+/// The OWASP Core Rule Set: on by default at paranoia level 1, threshold 5.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrsConfig {
+    pub enabled: bool,
+    /// Blocking (and detection) paranoia level, 1-4.
+    pub paranoia_level: u8,
+    /// Inbound anomaly score that flags a transaction.
+    pub inbound_threshold: u32,
+    /// A CRS v4 directory; default: `crs/` inside the rules directory (the bundled copy).
+    pub path: Option<PathBuf>,
+    /// Rules, tags, or rule/tag targets to silence.
+    pub exclusions: Vec<crate::detect::crs::CrsExclusion>,
+    /// Extra `tx.*` settings, as crs-setup.conf would set them (e.g. `arg_length: 400`).
+    pub tx: BTreeMap<String, String>,
+}
+
+impl Default for CrsConfig {
+    fn default() -> Self {
+        CrsConfig {
+            enabled: true,
+            paranoia_level: 1,
+            inbound_threshold: 5,
+            path: None,
+            exclusions: Vec::new(),
+            tx: BTreeMap::new(),
+        }
+    }
 }
 
 /// The anonymous statistics database (`tamperwatch report` reads it).
@@ -398,6 +430,12 @@ impl Config {
         }
         for ep in &self.policy.upload_endpoints {
             check_path("policy.upload_endpoints.path", &ep.path)?;
+        }
+        if !(1..=4).contains(&self.crs.paranoia_level) {
+            return Err("crs.paranoia_level: must be 1-4".to_owned());
+        }
+        if self.crs.inbound_threshold == 0 {
+            return Err("crs.inbound_threshold: must be at least 1".to_owned());
         }
         for p in &self.policy.public_endpoints {
             check_path("policy.public_endpoints", p)?;

@@ -533,6 +533,20 @@ fn run_rules_check(dir: Option<&Path>, config: Option<&Path>) -> anyhow::Result<
         path.display(),
         started.elapsed().as_millis()
     );
+    if config.crs.enabled {
+        let started = std::time::Instant::now();
+        let detector = Detector::load(&path, &config, Arc::new(ThresholdTable::default()))?;
+        if let Some(crs) = detector.crs() {
+            println!(
+                "CRS: {} rules ok at paranoia level {} (loaded and compiled in {} ms)",
+                crs.rule_count(),
+                config.crs.paranoia_level,
+                started.elapsed().as_millis()
+            );
+        } else {
+            println!("CRS: not loaded (no crs/ beside the rules; set crs.path)");
+        }
+    }
     Ok(())
 }
 

@@ -177,6 +177,10 @@ fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).expect("mkdir");
     for entry in fs::read_dir(from).expect("read rules dir") {
         let entry = entry.expect("entry");
+        // The YAML rules only: the bundled CRS (rules/crs/) stays out of these tests.
+        if entry.path().is_dir() {
+            continue;
+        }
         fs::copy(entry.path(), to.join(entry.file_name())).expect("copy rule file");
     }
 }

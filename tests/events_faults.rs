@@ -73,6 +73,7 @@ fn alert(flow_id: u64) -> Alert {
         upload: None,
         // Long enough that a line spans pages and a write can stop inside one.
         evidence: "/.env".repeat(40),
+        crs: None,
     }
 }
 

@@ -70,6 +70,7 @@ fn alert(ts: Timestamp, flow_id: u64, src: &str, category: Category) -> Alert {
             size: 1234,
         }),
         evidence: ".php".into(),
+        crs: None,
     }
 }
 

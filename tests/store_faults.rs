@@ -28,6 +28,7 @@ fn alert(flow_id: u64) -> Alert {
         http: None,
         upload: None,
         evidence: "/.env".into(),
+        crs: None,
     }
 }
 

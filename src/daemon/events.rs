@@ -272,6 +272,7 @@ mod tests {
             http: None,
             upload: None,
             evidence: "/.env".into(),
+            crs: None,
         }
     }
 

@@ -124,6 +124,16 @@ pub struct Alert {
     pub upload: Option<AlertUpload>,
     /// The matched token, capped at [`MAX_EVIDENCE_BYTES`].
     pub evidence: String,
+    /// For a Core Rule Set verdict: the score and the contributing rules.
+    pub crs: Option<AlertCrs>,
+}
+
+/// A CRS verdict's details (EVE `crs`): the inbound anomaly score and the ids of the
+/// rules that contributed to it, highest severity first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertCrs {
+    pub score: u32,
+    pub rules: Vec<u32>,
 }
 
 impl Alert {

@@ -10,6 +10,7 @@
 pub mod alert;
 pub mod crs;
 pub mod evidence;
+mod crs_glue;
 pub mod fields;
 pub mod normalize;
 pub mod policy;
@@ -44,6 +45,8 @@ pub enum DetectError {
     Rules(#[from] rules::RuleError),
     #[error("compiling rules: {0}")]
     Compile(#[from] ruleset::CompileError),
+    #[error("CRS: {0}")]
+    Crs(#[from] crs::CrsError),
 }
 
 /// Policy, rules and behavioural detectors, ready to evaluate.
@@ -53,6 +56,7 @@ pub struct Detector {
     policy: Policy,
     tcp: TcpDetectors,
     thresholds: Arc<ThresholdTable>,
+    crs: Option<Arc<crs::CrsEngine>>,
 }
 
 impl Detector {
@@ -64,7 +68,27 @@ impl Detector {
     ) -> Result<Detector, DetectError> {
         let defs = rules::load(rules_path)?;
         let rules = RuleSet::compile(defs)?;
-        Ok(Detector::new(rules, config, thresholds))
+        let mut d = Detector::new(rules, config, thresholds);
+        if config.crs.enabled {
+            let settings = crs_glue::settings(rules_path, config);
+            if config.crs.path.is_none() && !settings.path.join("rules").is_dir() {
+                // No bundled copy beside these rules and none configured: run without.
+                tracing::debug!(path = %settings.path.display(), "no CRS directory; CRS disabled");
+            } else {
+                d.crs = Some(Arc::new(crs::CrsEngine::load(&settings)?));
+            }
+        }
+        Ok(d)
+    }
+
+    /// The CRS engine, when enabled.
+    pub fn crs(&self) -> Option<&Arc<crs::CrsEngine>> {
+        self.crs.as_ref()
+    }
+
+    /// Replaces the CRS engine (tests, harness).
+    pub fn set_crs(&mut self, engine: Option<Arc<crs::CrsEngine>>) {
+        self.crs = engine;
     }
 
     /// A detector from compiled rules.
@@ -74,6 +98,7 @@ impl Detector {
             policy: Policy::new(&config.policy),
             tcp: TcpDetectors::new(config.detectors.clone()),
             thresholds,
+            crs: None,
         }
     }
 
@@ -97,9 +122,10 @@ impl Detector {
                     .observe_request(cfg, txn.server, txn.ts),
             );
         }
-        if txn.request.is_none() || self.rules.rules().is_empty() {
+        if txn.request.is_none() || (self.rules.rules().is_empty() && self.crs.is_none()) {
             return;
         }
+        let first = out.len();
         let mut values = FieldValues::extract(txn, self.rules.header_names());
         self.policy.judge(txn, &mut values);
         for m in self.rules.evaluate(&values) {
@@ -163,7 +189,22 @@ impl Detector {
                 http: Alert::http_of(txn),
                 upload,
                 evidence: evidence(&token),
+                crs: None,
             });
+        }
+        if let Some(engine) = &self.crs {
+            // The site policy judges every write method (authorized or not): CRS's
+            // method enforcement does not count for them.
+            let policy = values.get(fields::Field::Policy);
+            let ctx = crs_glue::Context {
+                policy_method: policy
+                    .iter()
+                    .any(|v| v.bytes == b"authorized" || v.bytes == b"write_method"),
+                upload_endpoint: policy.iter().any(|v| v.bytes == b"upload_endpoint"),
+            };
+            if let Some(a) = crs_glue::verdict(engine, txn, ctx, &out[first..]) {
+                out.push(a);
+            }
         }
     }
 
@@ -217,3 +258,6 @@ impl Detector {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod crs_tests;

@@ -207,6 +207,7 @@ fn site_alert(event: &SiteEvent, now: Timestamp, server: SocketAddr, token: &str
         http: None,
         upload: None,
         evidence: evidence(token.as_bytes()),
+        crs: None,
     }
 }
 

@@ -161,6 +161,7 @@ impl BuiltIn {
             http: None,
             upload: None,
             evidence: evidence(token.as_bytes()),
+            crs: None,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::{AlertSink, SinkError};
-use crate::detect::alert::{Alert, AlertHttp, AlertRule, AlertUpload};
+use crate::detect::alert::{Alert, AlertCrs, AlertHttp, AlertRule, AlertUpload};
 use crate::sink::store::address::AddressPolicy;
 
 /// The EVE shape of an alert; field order is fixed so output is byte-identical.
@@ -25,6 +25,9 @@ pub struct EveAlert<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upload: Option<&'a AlertUpload>,
     pub evidence: &'a str,
+    /// CRS verdicts only: the anomaly score and contributing rule ids.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crs: Option<&'a AlertCrs>,
 }
 
 impl<'a> EveAlert<'a> {
@@ -43,6 +46,7 @@ impl<'a> EveAlert<'a> {
             http: a.http.as_ref(),
             upload: a.upload.as_ref(),
             evidence: &a.evidence,
+            crs: a.crs.as_ref(),
         }
     }
 }

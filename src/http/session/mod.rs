@@ -21,8 +21,10 @@ use crate::time::Timestamp;
 /// Transactions awaiting completion per connection; beyond this the oldest is emitted
 /// incomplete (a pipelining flood with no responses must not grow memory).
 pub const MAX_OPEN_TRANSACTIONS: usize = 64;
-/// Request body bytes kept in memory for detection (form values, injected commands).
-pub const MAX_BODY_PREFIX_BYTES: usize = 4096;
+/// Request body bytes kept in memory for detection (form values, injected commands,
+/// the Core Rule Set's REQUEST_BODY and ARGS_POST); never written out. A longer body is
+/// cut here, and the CRS engine counts the cut (`caps_hit`).
+pub const MAX_BODY_PREFIX_BYTES: usize = 64 * 1024;
 /// Decoded response body bytes kept in memory for detection (a web shell's answer).
 pub const MAX_RESPONSE_PREFIX_BYTES: usize = 64 * 1024;
 

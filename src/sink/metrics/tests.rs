@@ -88,6 +88,7 @@ fn alert(category: Category, rule: &str) -> Alert {
         http: None,
         upload: None,
         evidence: ".php".into(),
+        crs: None,
     }
 }
 

@@ -217,6 +217,7 @@ pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<StoredAlert> {
             http,
             upload,
             evidence: row.get(23)?,
+            crs: None,
         },
         src_ip,
         src_mode,

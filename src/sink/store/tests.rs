@@ -52,6 +52,7 @@ pub(crate) fn upload_alert(n: u64) -> Alert {
             size: 1234,
         }),
         evidence: ".php".into(),
+        crs: None,
     }
 }
 
@@ -79,6 +80,7 @@ fn traversal_alert(src: &str, ts: Timestamp) -> Alert {
         }),
         upload: None,
         evidence: "../".into(),
+        crs: None,
     }
 }
 
@@ -99,6 +101,7 @@ fn flood_alert(ts: Timestamp) -> Alert {
         http: None,
         upload: None,
         evidence: String::new(),
+        crs: None,
     }
 }
 
@@ -677,6 +680,7 @@ fn stores_only_redacted_metadata() {
             part.size,
         )),
         evidence: crate::detect::alert::evidence(b"<?php"),
+        crs: None,
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut store, _) = new_store(dir.path());

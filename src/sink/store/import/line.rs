@@ -265,6 +265,7 @@ pub fn parse_line(text: &str) -> Result<ImportedLine, LineError> {
             http,
             upload,
             evidence: evidence_text,
+            crs: None,
         },
         source,
         host: line.host,

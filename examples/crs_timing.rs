@@ -1,0 +1,107 @@
+//! CRS engine timing: load time and µs per transaction for typical requests.
+//!
+//! `cargo run --release --example crs_timing [CRS_DIR] [PL]`. A measuring tool, not a
+//! test: it asserts nothing and prints figures for benches/README.md.
+
+use std::time::Instant;
+
+use tamperwatch::detect::crs::{CrsEngine, CrsScratch, CrsSettings};
+use tamperwatch::http::{Header, HttpTransaction, RequestHead, TransactionFlags};
+use tamperwatch::time::Timestamp;
+
+fn txn(method: &str, uri: &str, extra: &[(&str, &str)], body: &[u8]) -> HttpTransaction {
+    let mut headers: Vec<Header> = [
+        ("Host", "www.example.org"),
+        (
+            "User-Agent",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+        ),
+        (
+            "Accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        ),
+        ("Accept-Language", "en-US,en;q=0.5"),
+        ("Accept-Encoding", "gzip, deflate"),
+        ("Connection", "keep-alive"),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(n, v)| Header {
+        name: n.to_string(),
+        value: v.to_string(),
+    })
+    .collect();
+    if !body.is_empty() {
+        headers.push(Header {
+            name: "Content-Length".into(),
+            value: body.len().to_string(),
+        });
+    }
+    HttpTransaction {
+        flow_id: 1,
+        client: "192.0.2.10:40000".parse().expect("addr"),
+        server: "192.0.2.1:80".parse().expect("addr"),
+        ts: Timestamp::from_secs_micros(1_700_000_000, 0),
+        trans_depth: 1,
+        request: Some(RequestHead {
+            method: method.into(),
+            uri: uri.into(),
+            version: "HTTP/1.1".into(),
+            headers,
+            headers_dropped: 0,
+        }),
+        response: None,
+        info_code: None,
+        request_body_len: body.len() as u64,
+        response_body_len: 0,
+        request_end_ts: None,
+        response_start_ts: None,
+        uploads: Vec::new(),
+        body_prefix: body.to_vec(),
+        response_body_prefix: Vec::new(),
+        flags: TransactionFlags::default(),
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let dir = args.next().unwrap_or_else(|| "rules/crs".into());
+    let pl: u8 = args.next().and_then(|p| p.parse().ok()).unwrap_or(1);
+    let mut s = CrsSettings::new(&dir);
+    s.paranoia_level = pl;
+    s.detection_paranoia_level = pl;
+    let t0 = Instant::now();
+    let engine = match CrsEngine::load(&s) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    println!(
+        "load: {} rules in {:.1} ms (PL{pl})",
+        engine.rule_count(),
+        t0.elapsed().as_secs_f64() * 1e3
+    );
+    let cases = [
+        ("static GET", txn("GET", "/assets/site.css", &[("Cookie", "_ga=GA1.2.3; sid=abc123")], b"")),
+        ("GET with query", txn("GET", "/search?q=city+council+meeting&page=2&sort=date", &[("Referer", "https://www.example.org/")], b"")),
+        ("form POST", txn("POST", "/contact", &[("Content-Type", "application/x-www-form-urlencoded")], b"name=Ann+O%27Neil&email=ann%40example.org&msg=Please+drop+off+the+forms+at+Union+Street.")),
+        ("JSON POST", txn("POST", "/api/v1/items", &[("Content-Type", "application/json")], br#"{"item":{"name":"bench","tags":["a","b"],"count":3}}"#)),
+        ("SQLi GET", txn("GET", "/search?q=1%27%20UNION%20SELECT%20password%20FROM%20users--", &[], b"")),
+    ];
+    let mut scratch = CrsScratch::default();
+    for (name, t) in &cases {
+        for _ in 0..200 {
+            engine.evaluate(t, &mut scratch);
+        }
+        let n = 5000;
+        let t0 = Instant::now();
+        let mut score = 0;
+        for _ in 0..n {
+            score = engine.evaluate(t, &mut scratch).score;
+        }
+        let us = t0.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+        println!("{name:16} {us:8.2} µs/txn  score {score}");
+    }
+}

@@ -1,0 +1,404 @@
+//! Request body processors: URL-encoded forms, multipart, JSON (leaves become ARGS named
+//! `json.a.b`, arrays `json.a.0`, as Coraza and libmodsecurity name them) and XML (text
+//! content into `XML:/*`; entities are never expanded: no DTD is read).
+//!
+//! The processor is chosen by `ctl:requestBodyProcessor` or, failing that, by the
+//! Content-Type as ModSecurity's recommended configuration does. A body that does not
+//! parse sets REQBODY_ERROR, as in ModSecurity.
+
+use super::collections::{parse_urlencoded, Processor, Request};
+use super::{MAX_ARGS, MAX_BODY_BYTES, MAX_VALUE_BYTES};
+use crate::http::HttpTransaction;
+
+/// JSON nesting deeper than this is a body error.
+const MAX_JSON_DEPTH: usize = 64;
+
+/// The processor for a Content-Type.
+pub fn processor_for(content_type: Option<&[u8]>) -> Processor {
+    let Some(ct) = content_type else {
+        return Processor::None;
+    };
+    let ct = ct.to_ascii_lowercase();
+    let ct = ct.trim_ascii_start();
+    if ct.starts_with(b"application/x-www-form-urlencoded") {
+        Processor::UrlEncoded
+    } else if ct.starts_with(b"multipart/form-data") {
+        Processor::Multipart
+    } else if ct.starts_with(b"application/json")
+        || (ct.starts_with(b"application/") && memchr::memmem::find(ct, b"+json").is_some())
+    {
+        Processor::Json
+    } else if ct.starts_with(b"application/xml")
+        || ct.starts_with(b"text/xml")
+        || ct.starts_with(b"application/soap+xml")
+    {
+        Processor::Xml
+    } else {
+        Processor::None
+    }
+}
+
+/// Fills the phase-2 variables: REQUEST_BODY and what `processor` finds in it.
+pub fn build_phase2(r: &mut Request, txn: &HttpTransaction, processor: Option<Processor>) {
+    let body = &txn.body_prefix;
+    let n = body.len().min(MAX_BODY_BYTES);
+    r.caps += u64::from(body.len() > MAX_BODY_BYTES || txn.request_body_len > body.len() as u64);
+    r.body.clear();
+    r.body.extend_from_slice(&body[..n]);
+    let ct = r.header("content-type").map(<[u8]>::to_vec);
+    r.processor = processor.unwrap_or_else(|| processor_for(ct.as_deref()));
+    let body = std::mem::take(&mut r.body);
+    match r.processor {
+        Processor::UrlEncoded => {
+            let already = r.args_get.len();
+            let mut s = std::mem::take(&mut r.scratch);
+            r.caps += parse_urlencoded(&body, &mut r.args_post, &mut s, already);
+            r.scratch = s;
+        }
+        Processor::Json => json(r, &body),
+        Processor::Xml => xml(r, &body),
+        Processor::Multipart => multipart(r, &body, ct.as_deref().unwrap_or(b"")),
+        Processor::None => {}
+    }
+    r.body = body;
+    for u in &txn.uploads {
+        if r.processor == Processor::Multipart && !r.files.is_empty() {
+            break;
+        }
+        let field = u.field_name.as_deref().unwrap_or("").as_bytes();
+        r.caps += r
+            .files
+            .add(field, u.filename.as_deref().unwrap_or("").as_bytes());
+        r.files_sizes.add(field, u.size.to_string().as_bytes());
+    }
+    r.files_combined = txn
+        .uploads
+        .iter()
+        .map(|u| u.size)
+        .sum::<u64>()
+        .max(r.files_combined);
+}
+
+fn json(r: &mut Request, body: &[u8]) {
+    let v: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(_) => {
+            r.reqbody_error = true;
+            return;
+        }
+    };
+    let mut name = b"json".to_vec();
+    if !walk_json(r, &v, &mut name, 0) {
+        r.reqbody_error = true;
+    }
+}
+
+fn walk_json(r: &mut Request, v: &serde_json::Value, name: &mut Vec<u8>, depth: usize) -> bool {
+    use serde_json::Value;
+    if depth > MAX_JSON_DEPTH {
+        return false;
+    }
+    let push = |r: &mut Request, name: &[u8], val: &[u8]| {
+        if r.arg_count() >= MAX_ARGS {
+            r.caps += 1;
+        } else {
+            r.caps += r.args_post.add(name, val);
+        }
+    };
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let len = name.len();
+                name.push(b'.');
+                name.extend_from_slice(k.as_bytes());
+                let ok = walk_json(r, x, name, depth + 1);
+                name.truncate(len);
+                if !ok {
+                    return false;
+                }
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                let len = name.len();
+                name.push(b'.');
+                name.extend_from_slice(i.to_string().as_bytes());
+                let ok = walk_json(r, x, name, depth + 1);
+                name.truncate(len);
+                if !ok {
+                    return false;
+                }
+            }
+        }
+        Value::String(s) => push(r, name, s.as_bytes()),
+        Value::Number(n) => push(r, name, n.to_string().as_bytes()),
+        Value::Bool(b) => push(r, name, if *b { b"true" } else { b"false" }),
+        Value::Null => push(r, name, b""),
+    }
+    true
+}
+
+/// XML: every text run and attribute value, without tags, as `XML:/*` values. Markup
+/// declarations (`<!DOCTYPE`, `<!ENTITY`) are skipped, never expanded.
+fn xml(r: &mut Request, body: &[u8]) {
+    let mut i = 0;
+    let mut text: Vec<u8> = Vec::new();
+    if !body.trim_ascii_start().starts_with(b"<") {
+        r.reqbody_error = true;
+        return;
+    }
+    while i < body.len() {
+        match memchr::memchr(b'<', &body[i..]) {
+            Some(j) => {
+                let t = body[i..i + j].trim_ascii();
+                if !t.is_empty() {
+                    text.extend_from_slice(t);
+                }
+                let rest = &body[i + j..];
+                let close = if rest.starts_with(b"<![CDATA[") {
+                    let end = memchr::memmem::find(rest, b"]]>");
+                    if let Some(e) = end {
+                        text.extend_from_slice(&rest[9..e]);
+                    }
+                    end.map(|e| e + 3)
+                } else {
+                    memchr::memchr(b'>', rest).map(|e| {
+                        attributes(&rest[..e], &mut text);
+                        e + 1
+                    })
+                };
+                match close {
+                    Some(c) => i += j + c,
+                    None => {
+                        r.reqbody_error = true;
+                        break;
+                    }
+                }
+            }
+            None => {
+                text.extend_from_slice(body[i..].trim_ascii());
+                break;
+            }
+        }
+    }
+    r.caps += u64::from(text.len() > MAX_VALUE_BYTES);
+    r.xml.add(b"/*", &text);
+}
+
+fn attributes(tag: &[u8], text: &mut Vec<u8>) {
+    if tag.starts_with(b"<!") || tag.starts_with(b"<?") {
+        return;
+    }
+    let mut rest = tag;
+    while let Some(q) = rest.iter().position(|&b| b == b'"' || b == b'\'') {
+        let quote = rest[q];
+        let after = &rest[q + 1..];
+        let Some(e) = memchr::memchr(quote, after) else {
+            break;
+        };
+        text.extend_from_slice(&after[..e]);
+        rest = &after[e + 1..];
+    }
+}
+
+/// Multipart: fields into ARGS_POST, files into FILES, every part header line into
+/// MULTIPART_PART_HEADERS.
+fn multipart(r: &mut Request, body: &[u8], ct: &[u8]) {
+    let Some(b) = boundary(ct) else {
+        r.reqbody_error = true;
+        r.multipart_strict_error = true;
+        return;
+    };
+    let mut delim = b"--".to_vec();
+    delim.extend_from_slice(&b);
+    let mut pos = match memchr::memmem::find(body, &delim) {
+        Some(p) => p + delim.len(),
+        None => {
+            r.reqbody_error = true;
+            r.multipart_strict_error = true;
+            return;
+        }
+    };
+    loop {
+        if body[pos..].starts_with(b"--") {
+            return;
+        }
+        let rest = &body[pos..];
+        let rest = rest
+            .strip_prefix(b"\r\n")
+            .or_else(|| rest.strip_prefix(b"\n"))
+            .unwrap_or(rest);
+        let Some(head_end) = memchr::memmem::find(rest, b"\r\n\r\n")
+            .map(|e| (e, 4))
+            .or_else(|| memchr::memmem::find(rest, b"\n\n").map(|e| (e, 2)))
+        else {
+            return;
+        };
+        let head = &rest[..head_end.0];
+        let content_start = head_end.0 + head_end.1;
+        let (content, next) = match memchr::memmem::find(&rest[content_start..], &delim) {
+            Some(e) => (
+                &rest[content_start..content_start + e],
+                Some(content_start + e),
+            ),
+            None => (&rest[content_start..], None),
+        };
+        let content = content
+            .strip_suffix(b"\r\n")
+            .or_else(|| content.strip_suffix(b"\n"))
+            .unwrap_or(content);
+        let mut name: &[u8] = b"";
+        let mut filename: Option<&[u8]> = None;
+        for line in head.split(|&c| c == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.is_empty() {
+                continue;
+            }
+            if line.len() >= 19 && line[..19].eq_ignore_ascii_case(b"content-disposition") {
+                name = param(line, b"name").unwrap_or(b"");
+                filename = param(line, b"filename");
+            }
+            r.caps += r.part_headers.add(b"", line);
+        }
+        match filename {
+            Some(f) => {
+                r.caps += r.files.add(name, f);
+                r.files_sizes
+                    .add(name, content.len().to_string().as_bytes());
+                r.files_combined += content.len() as u64;
+            }
+            None => {
+                if r.arg_count() >= MAX_ARGS {
+                    r.caps += 1;
+                } else {
+                    r.caps += r.args_post.add(name, content);
+                }
+            }
+        }
+        match next {
+            Some(n) => pos += (body[pos..].len() - rest.len()) + n + delim.len(),
+            None => return,
+        }
+    }
+}
+
+fn boundary(ct: &[u8]) -> Option<Vec<u8>> {
+    let v = param(ct, b"boundary")?;
+    (!v.is_empty()).then(|| v.to_vec())
+}
+
+/// The value of `key=` (quoted or not) in a header value.
+fn param<'a>(line: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    let lower = line.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = memchr::memmem::find(&lower[from..], key) {
+        let at = from + i;
+        let before_ok = at == 0 || matches!(lower[at - 1], b' ' | b';' | b'\t');
+        let after = &line[at + key.len()..];
+        let after_trim = after.trim_ascii_start();
+        if before_ok && after_trim.starts_with(b"=") {
+            let v = after_trim[1..].trim_ascii_start();
+            return Some(if let Some(q) = v.strip_prefix(b"\"") {
+                &q[..memchr::memchr(b'"', q).unwrap_or(q.len())]
+            } else {
+                let end = v
+                    .iter()
+                    .position(|&c| c == b';' || c == b' ')
+                    .unwrap_or(v.len());
+                &v[..end]
+            });
+        }
+        from = at + key.len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::crs::tests::request;
+
+    fn build(ct: &str, body: &[u8]) -> Request {
+        let t = request("POST", "/", &[("Content-Type", ct)], body);
+        let mut r = Request::default();
+        r.build_phase1(&t);
+        build_phase2(&mut r, &t, None);
+        r
+    }
+
+    fn args(r: &Request) -> Vec<(String, String)> {
+        r.args_post
+            .as_slice()
+            .iter()
+            .map(|k| {
+                (
+                    String::from_utf8_lossy(&k.name).into_owned(),
+                    String::from_utf8_lossy(&k.value).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn json_leaves_become_dotted_args() {
+        let r = build(
+            "application/json",
+            br#"{"a":{"b":"x","c":[1,true]},"d":null}"#,
+        );
+        assert_eq!(r.processor, Processor::Json);
+        assert_eq!(
+            args(&r),
+            vec![
+                ("json.a.b".into(), "x".into()),
+                ("json.a.c.0".into(), "1".into()),
+                ("json.a.c.1".into(), "true".into()),
+                ("json.d".into(), "".into()),
+            ]
+        );
+        assert!(!r.reqbody_error);
+        assert!(build("application/json", b"{broken").reqbody_error);
+    }
+
+    #[test]
+    fn multipart_fields_files_and_part_headers() {
+        let body = b"--B\r\nContent-Disposition: form-data; name=\"t\"\r\n\r\nhello\r\n--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.php\"\r\nContent-Type: text/plain\r\n\r\n<?php\r\n--B--\r\n";
+        let r = build("multipart/form-data; boundary=B", body);
+        assert_eq!(args(&r), vec![("t".into(), "hello".into())]);
+        assert_eq!(r.files.as_slice()[0].name, b"f");
+        assert_eq!(r.files.as_slice()[0].value, b"a.php");
+        assert_eq!(r.files_combined, 5);
+        assert_eq!(r.part_headers.len(), 3);
+    }
+
+    #[test]
+    fn xml_text_without_entity_expansion() {
+        let r = build(
+            "application/xml",
+            b"<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><a k=\"v\">hi &e;<![CDATA[<b>]]></a>",
+        );
+        assert_eq!(r.processor, Processor::Xml);
+        let v = &r.xml.as_slice()[0].value;
+        assert!(
+            memchr::memmem::find(v, b"hi &e;").is_some(),
+            "{}",
+            String::from_utf8_lossy(v)
+        );
+        assert!(memchr::memmem::find(v, b"<b>").is_some());
+        assert!(memchr::memmem::find(v, b"root:").is_none());
+    }
+
+    #[test]
+    fn urlencoded_body_and_truncation_is_counted() {
+        let r = build("application/x-www-form-urlencoded", b"a=1&b=%3Cx%3E");
+        assert_eq!(
+            args(&r),
+            vec![("a".into(), "1".into()), ("b".into(), "<x>".into())]
+        );
+        let mut t = request("POST", "/", &[("Content-Type", "text/plain")], b"abc");
+        t.request_body_len = 1 << 20;
+        let mut r = Request::default();
+        r.build_phase1(&t);
+        build_phase2(&mut r, &t, None);
+        assert_eq!(r.caps, 1);
+    }
+}

@@ -1,0 +1,281 @@
+//! Parsed rules to a runnable program: operators and selectors compiled, transformation
+//! chains interned (so transformed values can be cached per chain), rules split into
+//! per-phase lists with their markers.
+
+use std::collections::HashMap;
+
+use regex::bytes::Regex;
+
+use super::load::Item;
+use super::model::{Ctl, Rule, SelectorSpec, SetVar, SetVarOp, TargetSpec, Var};
+use super::operator::{compile_regex, MacroText, Operator};
+use super::transform::Transform;
+use super::{CrsError, CrsSettings};
+
+/// Link ids, unique in the process (so a memo never confuses two loaded engines).
+static UID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A compiled selector.
+#[derive(Debug)]
+pub enum Sel {
+    /// Lowercase name.
+    Name(Vec<u8>),
+    Regex(Regex),
+}
+
+impl Sel {
+    pub fn matches(&self, name: &[u8]) -> bool {
+        match self {
+            Sel::Name(n) => n.eq_ignore_ascii_case(name),
+            Sel::Regex(r) => r.is_match(name),
+        }
+    }
+
+    pub fn compile(s: &SelectorSpec) -> Result<Sel, String> {
+        Ok(match s {
+            SelectorSpec::Name(n) => Sel::Name(n.as_bytes().to_vec()),
+            SelectorSpec::Regex(r) => Sel::Regex(compile_regex(&format!("(?i){r}"))?),
+        })
+    }
+}
+
+/// A compiled target: variable, optional selector, count flag, exclusions for it.
+#[derive(Debug)]
+pub struct Target {
+    pub var: Var,
+    pub sel: Option<Sel>,
+    pub count: bool,
+    pub excl: Vec<Sel>,
+    /// `!VAR` without selector: the whole variable is excluded.
+    pub excluded: bool,
+}
+
+/// A compiled `setvar`.
+#[derive(Debug)]
+pub struct CSetVar {
+    pub tx: bool,
+    pub name: MacroText,
+    pub op: SetVarOp,
+    pub value: MacroText,
+    /// `tx.inbound_anomaly_score_plN` the rule adds to, if any.
+    pub score_pl: Option<u8>,
+}
+
+/// One link of a (possibly chained) rule.
+#[derive(Debug)]
+pub struct Link {
+    pub targets: Vec<Target>,
+    pub op: Option<Operator>,
+    pub negated: bool,
+    pub chain_id: u16,
+    pub transforms: Vec<Transform>,
+    pub capture: bool,
+    pub multi_match: bool,
+    pub setvars: Vec<CSetVar>,
+    pub ctls: Vec<Ctl>,
+    /// Unique per link, for the per-thread memo of values a link did not match.
+    pub uid: u32,
+    /// Whether the result depends only on the value (constant operator argument).
+    pub memo: bool,
+}
+
+/// A compiled rule (the head of a chain and its links).
+#[derive(Debug)]
+pub struct CRule {
+    pub id: u32,
+    pub phase: u8,
+    pub paranoia_level: u8,
+    pub severity: u8,
+    pub msg: String,
+    pub tags: Vec<String>,
+    pub nolog: bool,
+    pub links: Vec<Link>,
+    pub skip_after: Option<String>,
+    pub skip: u32,
+}
+
+/// An entry of a phase's rule list.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    Rule(u32),
+    Marker(String),
+}
+
+/// All rules, compiled, split per phase.
+#[derive(Debug)]
+pub struct Compiled {
+    pub rules: Vec<CRule>,
+    /// Entries of phases 1 and 2.
+    pub phases: [Vec<Entry>; 2],
+    pub chains: usize,
+}
+
+/// Compiles `items`.
+pub fn compile(items: Vec<Item>, settings: &CrsSettings) -> Result<Compiled, CrsError> {
+    let detection_pl = settings
+        .detection_paranoia_level
+        .max(settings.paranoia_level);
+    let mut rules = Vec::new();
+    let mut phases: [Vec<Entry>; 2] = [Vec::new(), Vec::new()];
+    let mut chains: HashMap<Vec<Transform>, u16> = HashMap::new();
+    for item in items {
+        match item {
+            Item::Marker(m) => {
+                phases[0].push(Entry::Marker(m.clone()));
+                phases[1].push(Entry::Marker(m));
+            }
+            Item::Rule(r) => {
+                let phase = r.actions.phase.unwrap_or(2);
+                let err = |reason: String| CrsError::Parse {
+                    file: r.file.clone(),
+                    line: r.line,
+                    reason,
+                };
+                let id = r.actions.id.ok_or_else(|| err("rule without id".into()))?;
+                if r.actions.paranoia_level() > detection_pl {
+                    // Never runs at this level (CRS skips it): check it, do not build it.
+                    check_only(&r)?;
+                    continue;
+                }
+                let mut links = Vec::new();
+                let mut link: Option<&Rule> = Some(&r);
+                while let Some(l) = link {
+                    let c = compile_link(l, &mut chains).map_err(|reason| CrsError::Parse {
+                        file: l.file.clone(),
+                        line: l.line,
+                        reason,
+                    })?;
+                    links.push(c);
+                    link = l.next.as_deref();
+                }
+                if !(1..=2).contains(&phase) {
+                    continue;
+                }
+                let idx = u32::try_from(rules.len()).map_err(|_| err("too many rules".into()))?;
+                rules.push(CRule {
+                    id,
+                    phase,
+                    paranoia_level: r.actions.paranoia_level(),
+                    severity: r.actions.severity.unwrap_or(9),
+                    msg: r.actions.msg.clone().unwrap_or_default(),
+                    tags: r.actions.tags.clone(),
+                    nolog: r.actions.nolog,
+                    links,
+                    skip_after: r.actions.skip_after.clone(),
+                    skip: r.actions.skip,
+                });
+                phases[usize::from(phase - 1)].push(Entry::Rule(idx));
+            }
+        }
+    }
+    Ok(Compiled {
+        rules,
+        phases,
+        chains: chains.len(),
+    })
+}
+
+/// Validates a rule that will not run: operator names, regex syntax, selectors.
+fn check_only(r: &Rule) -> Result<(), CrsError> {
+    let mut link: Option<&Rule> = Some(r);
+    while let Some(l) = link {
+        let res = match l.op.as_deref() {
+            Some("rx") => regex_syntax::ParserBuilder::new()
+                .utf8(false)
+                .unicode(false)
+                .build()
+                .parse(&l.op_arg)
+                .map(|_| ())
+                .or_else(|_| {
+                    regex_syntax::Parser::new()
+                        .parse(&l.op_arg)
+                        .map(|_| ())
+                        .map_err(|e| format!("bad regex: {e}"))
+                }),
+            Some(name) => Operator::compile(name, &l.op_arg).map(|_| ()),
+            None => Ok(()),
+        };
+        res.map_err(|reason| CrsError::Parse {
+            file: l.file.clone(),
+            line: l.line,
+            reason,
+        })?;
+        link = l.next.as_deref();
+    }
+    Ok(())
+}
+
+fn compile_link(r: &Rule, chains: &mut HashMap<Vec<Transform>, u16>) -> Result<Link, String> {
+    let mut targets: Vec<Target> = Vec::new();
+    for t in &r.targets.include {
+        targets.push(Target {
+            var: t.var,
+            sel: t.selector.as_ref().map(Sel::compile).transpose()?,
+            count: t.count,
+            excl: Vec::new(),
+            excluded: false,
+        });
+    }
+    for e in &r.targets.exclude {
+        add_exclusion(&mut targets, e)?;
+    }
+    let op = match &r.op {
+        Some(name) => Some(Operator::compile(name, &r.op_arg)?),
+        None => None,
+    };
+    let memo = match &op {
+        Some(Operator::Str(_, m)) | Some(Operator::Num(_, m)) => m.literal().is_some(),
+        Some(Operator::Rx(_))
+        | Some(Operator::Pm(_))
+        | Some(Operator::Sqli)
+        | Some(Operator::Xss)
+        | Some(Operator::ByteRange(_))
+        | Some(Operator::UrlEncoding)
+        | Some(Operator::Utf8Encoding) => true,
+        _ => false,
+    };
+    let uid =
+        u32::try_from(UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)).unwrap_or(u32::MAX);
+    let next_id = u16::try_from(chains.len()).map_err(|_| "too many transformation chains")?;
+    let chain_id = *chains
+        .entry(r.actions.transforms.clone())
+        .or_insert(next_id);
+    Ok(Link {
+        targets,
+        op,
+        negated: r.negated,
+        chain_id,
+        transforms: r.actions.transforms.clone(),
+        capture: r.actions.capture,
+        multi_match: r.actions.multi_match,
+        setvars: r.actions.setvars.iter().map(compile_setvar).collect(),
+        ctls: r.actions.ctls.clone(),
+        uid,
+        memo,
+    })
+}
+
+/// Applies `!VAR[:sel]` to the targets of the same variable.
+pub fn add_exclusion(targets: &mut [Target], e: &TargetSpec) -> Result<(), String> {
+    for t in targets.iter_mut().filter(|t| t.var == e.var) {
+        match &e.selector {
+            Some(s) => t.excl.push(Sel::compile(s)?),
+            None => t.excluded = true,
+        }
+    }
+    Ok(())
+}
+
+fn compile_setvar(s: &SetVar) -> CSetVar {
+    let score_pl = (s.op == SetVarOp::Add)
+        .then(|| s.name.strip_prefix("inbound_anomaly_score_pl"))
+        .flatten()
+        .and_then(|n| n.parse().ok());
+    CSetVar {
+        tx: s.collection == "tx",
+        name: MacroText::parse(&s.name),
+        op: s.op.clone(),
+        value: MacroText::parse(&s.value),
+        score_pl,
+    }
+}

@@ -1,0 +1,818 @@
+//! Running the program over one transaction: phases, chains, setvar, skipAfter, ctl,
+//! capture, MATCHED_VAR(S), and the anomaly score.
+//!
+//! Values are gathered per target into a reused candidate list; each value's
+//! transformation chain runs once per transaction and is cached by (value, chain) in an
+//! arena, so the many rules sharing `t:urlDecodeUni,t:lowercase` over ARGS transform each
+//! argument once. Rules execute their actions once per match (libmodsecurity v3's
+//! behaviour), and a rule stops at its first matching value unless it starts a chain.
+
+use std::net::IpAddr;
+
+use ahash::AHashMap;
+
+use super::bodyproc::{build_phase2, processor_for};
+use super::collections::{Kv, Pool, Processor, Request};
+use super::compile::{self, CRule, Compiled, Entry, Link, Sel, Target};
+use super::model::{self, Ctl, SetVarOp, Var};
+use super::operator::{atoi, Evidence, Expand, MacroPart, MacroText, MacroVar};
+use super::{CrsError, CrsMatch, CrsOutcome, CrsSettings, CrsStats};
+use crate::detect::alert::MAX_EVIDENCE_BYTES;
+use crate::http::HttpTransaction;
+
+/// Rule matches recorded per transaction at most.
+const MAX_MATCHES: usize = 256;
+/// (link, value) pairs remembered as misses per thread; the memo is cleared when full.
+const MAX_MEMO_ENTRIES: usize = 1 << 17;
+/// Transformed bytes cached per transaction at most; past it values are transformed
+/// again each time (counted).
+const MAX_CACHE_BYTES: usize = 4 << 20;
+
+/// The compiled rules.
+#[derive(Debug)]
+pub struct Program {
+    c: Compiled,
+    /// Marker positions per phase.
+    markers: [AHashMap<String, usize>; 2],
+}
+
+/// Where a candidate value lives.
+#[derive(Debug, Clone, Copy)]
+enum Src {
+    /// A pool of the request; `names` takes the name instead of the value.
+    Pool(PoolId, bool, u32),
+    /// The scratch pool of copied values (TX, counts, MATCHED_*).
+    Tmp(u32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PoolId {
+    ArgsGet,
+    ArgsPost,
+    Cookies,
+    Headers,
+    Files,
+    FilesSizes,
+    PartHeaders,
+    Xml,
+}
+
+/// A candidate: its source and the variable it came through (for MATCHED_VAR_NAME).
+#[derive(Debug, Clone, Copy)]
+struct Cand {
+    src: Src,
+    var: Var,
+}
+
+/// Reused per-transaction state. One per worker thread.
+#[derive(Debug, Default)]
+pub struct CrsScratch {
+    req: Request,
+    tx: AHashMap<Vec<u8>, Vec<u8>>,
+    tmp: Pool,
+    cands: Vec<Cand>,
+    cache: AHashMap<(u32, u16), (u32, u32)>,
+    arena: Vec<u8>,
+    t1: Vec<u8>,
+    t2: Vec<u8>,
+    buf: Vec<u8>,
+    caps: Vec<Vec<u8>>,
+    matched_var: Vec<u8>,
+    matched_name: Vec<u8>,
+    matched_vars: Pool,
+    removed_ids: Vec<(u32, u32)>,
+    removed_tags: Vec<String>,
+    removed_targets: Vec<(Option<u32>, Option<String>, model::TargetSpec)>,
+    body_processor: Option<Processor>,
+    memo: ahash::AHashSet<(u32, u64)>,
+    hashes: AHashMap<u32, u64>,
+    hasher: ahash::RandomState,
+    remote: Option<IpAddr>,
+    uncached: u64,
+}
+
+impl Program {
+    pub fn compile(items: Vec<super::load::Item>, s: &CrsSettings) -> Result<Program, CrsError> {
+        let c = compile::compile(items, s)?;
+        let mut markers: [AHashMap<String, usize>; 2] = Default::default();
+        for (p, m) in c.phases.iter().zip(markers.iter_mut()) {
+            for (i, e) in p.iter().enumerate() {
+                if let Entry::Marker(n) = e {
+                    m.insert(n.clone(), i);
+                }
+            }
+        }
+        Ok(Program { c, markers })
+    }
+
+    pub fn rule_msg(&self, id: u32) -> Option<&str> {
+        self.c
+            .rules
+            .iter()
+            .find(|r| r.id == id && !r.msg.is_empty())
+            .map(|r| r.msg.as_str())
+    }
+
+    pub fn rule_count(&self) -> usize {
+        self.c.rules.len()
+    }
+
+    /// Runs phases 1 and 2.
+    pub fn run(
+        &self,
+        txn: &HttpTransaction,
+        s: &mut CrsScratch,
+        out: &mut CrsOutcome,
+        stats: &CrsStats,
+    ) {
+        s.tx.clear();
+        s.hashes.clear();
+        s.cache.clear();
+        s.arena.clear();
+        s.removed_ids.clear();
+        s.removed_tags.clear();
+        s.removed_targets.clear();
+        s.body_processor = None;
+        s.matched_vars.clear();
+        s.matched_var.clear();
+        s.matched_name.clear();
+        s.uncached = 0;
+        s.remote = Some(txn.client.ip());
+        s.req.build_phase1(txn);
+        s.req.processor = processor_for(s.req.header("content-type"));
+        self.run_phase(0, s, out);
+        build_phase2(&mut s.req, txn, s.body_processor);
+        s.cache.clear();
+        s.arena.clear();
+        self.run_phase(1, s, out);
+        stats.add_caps(s.req.caps + s.uncached);
+        let tx_num = |s: &CrsScratch, k: &[u8]| s.tx.get(k).map(|v| atoi(v));
+        let blocking = tx_num(s, b"blocking_paranoia_level")
+            .unwrap_or(1)
+            .clamp(1, 4);
+        let score = tx_num(s, b"blocking_inbound_anomaly_score").unwrap_or_else(|| {
+            (1..=blocking)
+                .filter_map(|pl| tx_num(s, format!("inbound_anomaly_score_pl{pl}").as_bytes()))
+                .sum()
+        });
+        out.score = u32::try_from(score.max(0)).unwrap_or(u32::MAX);
+        out.threshold = tx_num(s, b"inbound_anomaly_score_threshold")
+            .and_then(|t| u32::try_from(t).ok())
+            .unwrap_or(5);
+    }
+
+    fn run_phase(&self, phase: usize, s: &mut CrsScratch, out: &mut CrsOutcome) {
+        let entries = &self.c.phases[phase];
+        let mut i = 0;
+        while i < entries.len() {
+            let Entry::Rule(ri) = &entries[i] else {
+                i += 1;
+                continue;
+            };
+            i += 1;
+            let Some(rule) = self.c.rules.get(*ri as usize) else {
+                continue;
+            };
+            if s.is_removed(rule) {
+                continue;
+            }
+            if !self.eval_rule(rule, s, out) {
+                continue;
+            }
+            if let Some(m) = &rule.skip_after {
+                // A marker missing from this phase ends the phase, as in ModSecurity.
+                i = self.markers[phase]
+                    .get(m)
+                    .map(|p| p + 1)
+                    .unwrap_or(entries.len());
+            } else if rule.skip > 0 {
+                let mut left = rule.skip;
+                while left > 0 && i < entries.len() {
+                    if matches!(entries[i], Entry::Rule(_)) {
+                        left -= 1;
+                    }
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    /// Evaluates a rule and its chain; on a full match runs the actions and records it.
+    fn eval_rule(&self, rule: &CRule, s: &mut CrsScratch, out: &mut CrsOutcome) -> bool {
+        let mut evidence = Vec::new();
+        for (n, link) in rule.links.iter().enumerate() {
+            let keep_all = n + 1 < rule.links.len();
+            if n > 0 {
+                s.matched_vars.clear();
+            }
+            if !eval_link(rule, link, s, keep_all, &mut evidence) {
+                return false;
+            }
+        }
+        let mut score = 0u32;
+        for link in &rule.links {
+            for sv in &link.setvars {
+                let added = apply_setvar(rule, sv, s);
+                if sv.score_pl.is_some() {
+                    score = score.saturating_add(u32::try_from(added.max(0)).unwrap_or(0));
+                }
+            }
+            for c in &link.ctls {
+                s.apply_ctl(c);
+            }
+        }
+        if out.matched.len() < MAX_MATCHES {
+            out.matched.push(CrsMatch {
+                id: rule.id,
+                paranoia_level: rule.paranoia_level,
+                severity: rule.severity,
+                score,
+                evidence,
+                logged: !rule.nolog,
+            });
+        }
+        true
+    }
+}
+
+/// Evaluates one link: true when some target value matches (or, for a SecAction, always).
+fn eval_link(
+    rule: &CRule,
+    link: &Link,
+    s: &mut CrsScratch,
+    keep_all: bool,
+    ev_out: &mut Vec<u8>,
+) -> bool {
+    let Some(op) = &link.op else { return true };
+    s.cands.clear();
+    s.tmp.clear();
+    for t in &link.targets {
+        if t.excluded || s.target_removed(rule, t) {
+            continue;
+        }
+        s.collect(rule, t);
+    }
+    let mut matched = false;
+    let cands = std::mem::take(&mut s.cands);
+    for c in &cands {
+        let memo_key = link.memo.then(|| (link.uid, s.raw_hash(c.src)));
+        if let Some(k) = memo_key {
+            if s.memo.contains(&k) {
+                continue;
+            }
+        }
+        let before = matched;
+        matched = false;
+        if link.multi_match {
+            let raw = s.value(c.src).to_vec();
+            let mut cur = raw;
+            let mut hit = s.try_op(rule, link, op, c, &cur, ev_out);
+            for t in &link.transforms {
+                if hit {
+                    break;
+                }
+                let mut next = Vec::new();
+                t.apply(&cur, &mut next);
+                cur = next;
+                hit = s.try_op(rule, link, op, c, &cur, ev_out);
+            }
+            matched |= hit;
+        } else {
+            let (a, b) = s.transformed(c.src, link);
+            // The value is borrowed out of the scratch (try_op touches neither buffer).
+            let hit = if a == u32::MAX {
+                let v = std::mem::take(&mut s.t1);
+                let hit = s.try_op(rule, link, op, c, &v, ev_out);
+                s.t1 = v;
+                hit
+            } else {
+                let arena = std::mem::take(&mut s.arena);
+                let v = arena.get(a as usize..b as usize).unwrap_or_default();
+                let hit = s.try_op(rule, link, op, c, v, ev_out);
+                s.arena = arena;
+                hit
+            };
+            matched |= hit;
+        }
+        if let (Some(k), false) = (memo_key, matched) {
+            if s.memo.len() >= MAX_MEMO_ENTRIES {
+                s.memo.clear();
+            }
+            s.memo.insert(k);
+        }
+        matched |= before;
+        if matched && !keep_all {
+            break;
+        }
+    }
+    s.cands = cands;
+    matched
+}
+
+struct Env<'a> {
+    req: &'a Request,
+    tx: &'a AHashMap<Vec<u8>, Vec<u8>>,
+    mv: &'a [u8],
+    mvn: &'a [u8],
+    rule: &'a CRule,
+}
+
+impl Expand for Env<'_> {
+    fn expand(&mut self, m: &MacroText, out: &mut Vec<u8>) {
+        expand_into(m, self.req, self.tx, self.mv, self.mvn, self.rule, out);
+    }
+}
+
+fn expand_into(
+    m: &MacroText,
+    req: &Request,
+    tx: &AHashMap<Vec<u8>, Vec<u8>>,
+    mv: &[u8],
+    mvn: &[u8],
+    rule: &CRule,
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    let mut tmp = Vec::new();
+    for p in &m.parts {
+        match p {
+            MacroPart::Lit(l) => out.extend_from_slice(l),
+            MacroPart::Var(v) => match v {
+                MacroVar::RuleId => out.extend_from_slice(rule.id.to_string().as_bytes()),
+                MacroVar::RuleMsg => out.extend_from_slice(rule.msg.as_bytes()),
+                MacroVar::RuleSeverity => {
+                    out.extend_from_slice(rule.severity.to_string().as_bytes())
+                }
+                MacroVar::Unknown => {}
+                MacroVar::Var(var, key) => match var {
+                    Var::Tx => {
+                        if let Some(v) = key.as_ref().and_then(|k| tx.get(k.as_bytes())) {
+                            out.extend_from_slice(v);
+                        }
+                    }
+                    Var::MatchedVar => out.extend_from_slice(mv),
+                    Var::MatchedVarName => out.extend_from_slice(mvn),
+                    Var::RequestHeaders => {
+                        if let Some(v) = key.as_deref().and_then(|k| req.header(k)) {
+                            out.extend_from_slice(v);
+                        }
+                    }
+                    v => {
+                        if req.scalar(*v, &mut tmp) {
+                            out.extend_from_slice(&tmp);
+                        }
+                    }
+                },
+            },
+        }
+    }
+}
+
+/// Runs a setvar; returns the number added for `+=` (for scoring).
+fn apply_setvar(rule: &CRule, sv: &compile::CSetVar, s: &mut CrsScratch) -> i64 {
+    if !sv.tx {
+        return 0;
+    }
+    let mut name = Vec::new();
+    expand_into(
+        &sv.name,
+        &s.req,
+        &s.tx,
+        &s.matched_var,
+        &s.matched_name,
+        rule,
+        &mut name,
+    );
+    name.make_ascii_lowercase();
+    let mut val = Vec::new();
+    expand_into(
+        &sv.value,
+        &s.req,
+        &s.tx,
+        &s.matched_var,
+        &s.matched_name,
+        rule,
+        &mut val,
+    );
+    match sv.op {
+        SetVarOp::Delete => {
+            s.tx.remove(&name);
+            0
+        }
+        SetVarOp::Set => {
+            s.tx.insert(name, val);
+            0
+        }
+        SetVarOp::Add | SetVarOp::Sub => {
+            let d = atoi(&val);
+            let e = s.tx.entry(name).or_default();
+            let cur = atoi(e);
+            let n = if sv.op == SetVarOp::Add {
+                cur.saturating_add(d)
+            } else {
+                cur.saturating_sub(d)
+            };
+            e.clear();
+            e.extend_from_slice(n.to_string().as_bytes());
+            if sv.op == SetVarOp::Add {
+                d
+            } else {
+                0
+            }
+        }
+    }
+}
+
+impl CrsScratch {
+    fn is_removed(&self, rule: &CRule) -> bool {
+        self.removed_ids
+            .iter()
+            .any(|&(a, b)| rule.id >= a && rule.id <= b)
+            || self
+                .removed_tags
+                .iter()
+                .any(|t| rule.tags.iter().any(|x| x == t))
+    }
+
+    fn target_removed(&self, rule: &CRule, t: &Target) -> bool {
+        // Whole-variable removals only; selector removals are checked per value.
+        self.removed_targets.iter().any(|(id, tag, spec)| {
+            spec.selector.is_none() && spec.var == t.var && applies(rule, *id, tag.as_deref())
+        })
+    }
+
+    fn name_removed(&self, rule: &CRule, var: Var, name: &[u8]) -> bool {
+        self.removed_targets.iter().any(|(id, tag, spec)| {
+            spec.var == var
+                && applies(rule, *id, tag.as_deref())
+                && match &spec.selector {
+                    Some(model::SelectorSpec::Name(n)) => n.as_bytes().eq_ignore_ascii_case(name),
+                    Some(model::SelectorSpec::Regex(r)) => {
+                        Sel::compile(&model::SelectorSpec::Regex(r.clone()))
+                            .map(|s| s.matches(name))
+                            .unwrap_or(false)
+                    }
+                    None => false,
+                }
+        })
+    }
+
+    fn apply_ctl(&mut self, c: &Ctl) {
+        match c {
+            Ctl::RuleRemoveById(a, b) => self.removed_ids.push((*a, *b)),
+            Ctl::RuleRemoveByTag(t) => self.removed_tags.push(t.clone()),
+            Ctl::RuleRemoveTargetById(_, t) | Ctl::RuleRemoveTargetByTag(_, t) => {
+                let mut ts = model::Targets {
+                    include: Vec::new(),
+                    exclude: Vec::new(),
+                };
+                if model::add_target(&mut ts, t).is_ok() {
+                    for spec in ts.include {
+                        let (id, tag) = match c {
+                            Ctl::RuleRemoveTargetByTag(tag, _) => (None, Some(tag.clone())),
+                            Ctl::RuleRemoveTargetById(id, _) => (Some(*id), None),
+                            _ => (None, None),
+                        };
+                        self.removed_targets.push((id, tag, spec));
+                    }
+                }
+            }
+            Ctl::RequestBodyProcessor(p) => self.body_processor = Processor::from_name(p),
+            Ctl::ForceRequestBodyVariable(on) => self.req.force_body_var = *on,
+            Ctl::Other => {}
+        }
+    }
+
+    /// A hash of the raw value of `src` (computed once per transaction for pool values).
+    fn raw_hash(&mut self, src: Src) -> u64 {
+        match src {
+            Src::Pool(p, names, i) => {
+                let k = ((p as u32) << 24) | (u32::from(names) << 23) | i;
+                if let Some(&h) = self.hashes.get(&k) {
+                    return h;
+                }
+                let h = self.hasher.hash_one(self.value(src));
+                self.hashes.insert(k, h);
+                h
+            }
+            Src::Tmp(_) => self.hasher.hash_one(self.value(src)),
+        }
+    }
+
+    fn pool(&self, id: PoolId) -> &Pool {
+        match id {
+            PoolId::ArgsGet => &self.req.args_get,
+            PoolId::ArgsPost => &self.req.args_post,
+            PoolId::Cookies => &self.req.cookies,
+            PoolId::Headers => &self.req.headers,
+            PoolId::Files => &self.req.files,
+            PoolId::FilesSizes => &self.req.files_sizes,
+            PoolId::PartHeaders => &self.req.part_headers,
+            PoolId::Xml => &self.req.xml,
+        }
+    }
+
+    fn value(&self, src: Src) -> &[u8] {
+        match src {
+            Src::Pool(p, names, i) => self
+                .pool(p)
+                .as_slice()
+                .get(i as usize)
+                .map(|kv| if names { &kv.name[..] } else { &kv.value[..] })
+                .unwrap_or(b""),
+            Src::Tmp(i) => self
+                .tmp
+                .as_slice()
+                .get(i as usize)
+                .map(|kv| &kv.value[..])
+                .unwrap_or(b""),
+        }
+    }
+
+    /// The transformed value as an arena range, or (MAX, 0) meaning "in t1".
+    fn transformed(&mut self, src: Src, link: &Link) -> (u32, u32) {
+        let key = match src {
+            Src::Pool(p, names, i) => Some(((p as u32) << 24) | (u32::from(names) << 23) | i),
+            _ => None,
+        };
+        if let Some(k) = key {
+            if let Some(&r) = self.cache.get(&(k, link.chain_id)) {
+                return r;
+            }
+        }
+        let mut a = std::mem::take(&mut self.t1);
+        let mut b = std::mem::take(&mut self.t2);
+        a.clear();
+        a.extend_from_slice(self.value(src));
+        for t in &link.transforms {
+            t.apply(&a, &mut b);
+            std::mem::swap(&mut a, &mut b);
+        }
+        self.t2 = b;
+        let res = match key {
+            Some(k) if self.arena.len() + a.len() <= MAX_CACHE_BYTES => {
+                let start = self.arena.len() as u32;
+                self.arena.extend_from_slice(&a);
+                let r = (start, self.arena.len() as u32);
+                self.cache.insert((k, link.chain_id), r);
+                r
+            }
+            Some(_) => {
+                self.uncached += 1;
+                (u32::MAX, 0)
+            }
+            None => (u32::MAX, 0),
+        };
+        self.t1 = a;
+        res
+    }
+
+    fn try_op(
+        &mut self,
+        rule: &CRule,
+        link: &Link,
+        op: &super::operator::Operator,
+        c: &Cand,
+        v: &[u8],
+        ev_out: &mut Vec<u8>,
+    ) -> bool {
+        let mut caps = std::mem::take(&mut self.caps);
+        let mut buf = std::mem::take(&mut self.buf);
+        let r = {
+            let mut env = Env {
+                req: &self.req,
+                tx: &self.tx,
+                mv: &self.matched_var,
+                mvn: &self.matched_name,
+                rule,
+            };
+            op.exec(
+                v,
+                &mut env,
+                &mut buf,
+                link.capture.then_some(&mut caps),
+                self.remote,
+            )
+        };
+        self.buf = buf;
+        let hit = r.is_some() != link.negated;
+        if hit {
+            if link.capture && r.is_some() {
+                for (i, c) in caps.iter().enumerate() {
+                    self.tx.insert(i.to_string().into_bytes(), c.clone());
+                }
+            }
+            ev_out.clear();
+            match r {
+                Some(Evidence::Range(a, b)) => {
+                    ev_out.extend_from_slice(&v[a..b.min(a + MAX_EVIDENCE_BYTES)])
+                }
+                Some(Evidence::Fingerprint(fp)) => {
+                    ev_out.extend_from_slice(super::injection::fingerprint_str(&fp))
+                }
+                _ => {}
+            }
+            self.matched_var.clear();
+            self.matched_var.extend_from_slice(v);
+            self.cand_name(c);
+            let kv = self.matched_vars.push();
+            kv.value.extend_from_slice(v);
+            kv.name.extend_from_slice(&self.matched_name);
+        }
+        self.caps = caps;
+        hit
+    }
+
+    fn cand_name(&mut self, c: &Cand) {
+        let mut n = std::mem::take(&mut self.matched_name);
+        n.clear();
+        n.extend_from_slice(var_name(c.var).as_bytes());
+        let key: Option<&[u8]> = match c.src {
+            Src::Pool(p, _, i) => self
+                .pool(p)
+                .as_slice()
+                .get(i as usize)
+                .map(|kv| &kv.name[..]),
+            Src::Tmp(i) => self.tmp.as_slice().get(i as usize).map(|kv| &kv.name[..]),
+        };
+        if let Some(k) = key.filter(|k| !k.is_empty()) {
+            n.push(b':');
+            n.extend_from_slice(k);
+        }
+        self.matched_name = n;
+    }
+
+    /// Adds the candidate values of target `t`.
+    fn collect(&mut self, rule: &CRule, t: &Target) {
+        let start = self.cands.len();
+        let pools: &[(PoolId, bool)] = match t.var {
+            Var::Args => &[(PoolId::ArgsGet, false), (PoolId::ArgsPost, false)],
+            Var::ArgsGet => &[(PoolId::ArgsGet, false)],
+            Var::ArgsPost => &[(PoolId::ArgsPost, false)],
+            Var::ArgsNames => &[(PoolId::ArgsGet, true), (PoolId::ArgsPost, true)],
+            Var::ArgsGetNames => &[(PoolId::ArgsGet, true)],
+            Var::ArgsPostNames => &[(PoolId::ArgsPost, true)],
+            Var::RequestCookies => &[(PoolId::Cookies, false)],
+            Var::RequestCookiesNames => &[(PoolId::Cookies, true)],
+            Var::RequestHeaders => &[(PoolId::Headers, false)],
+            Var::RequestHeadersNames => &[(PoolId::Headers, true)],
+            Var::Files => &[(PoolId::Files, false)],
+            Var::FilesNames => &[(PoolId::Files, true)],
+            Var::FilesSizes => &[(PoolId::FilesSizes, false)],
+            Var::MultipartPartHeaders => &[(PoolId::PartHeaders, false)],
+            Var::Xml => &[(PoolId::Xml, false)],
+            _ => &[],
+        };
+        if !pools.is_empty() {
+            for &(p, names) in pools {
+                let n = self.pool(p).len();
+                for i in 0..n {
+                    let Some(kv) = self.pool(p).as_slice().get(i) else {
+                        break;
+                    };
+                    if !self.keep(rule, t, &kv.name) {
+                        continue;
+                    }
+                    self.cands.push(Cand {
+                        src: Src::Pool(p, names, i as u32),
+                        var: t.var,
+                    });
+                }
+            }
+        } else {
+            match t.var {
+                Var::Tx => {
+                    let mut keys: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+                    match &t.sel {
+                        Some(Sel::Name(n)) => {
+                            if let Some(v) = self.tx.get(n) {
+                                keys.push((n.clone(), v.clone()));
+                            }
+                        }
+                        _ => {
+                            for (k, v) in &self.tx {
+                                if t.sel.as_ref().map_or(true, |s| s.matches(k))
+                                    && !t.excl.iter().any(|e| e.matches(k))
+                                {
+                                    keys.push((k.clone(), v.clone()));
+                                }
+                            }
+                            keys.sort();
+                        }
+                    }
+                    for (k, v) in keys {
+                        let i = self.tmp.len() as u32;
+                        self.tmp.add(&k, &v);
+                        self.cands.push(Cand {
+                            src: Src::Tmp(i),
+                            var: Var::Tx,
+                        });
+                    }
+                }
+                Var::MatchedVar => {
+                    let i = self.tmp.len() as u32;
+                    let v = self.matched_var.clone();
+                    self.tmp.add(b"", &v);
+                    self.cands.push(Cand {
+                        src: Src::Tmp(i),
+                        var: Var::MatchedVar,
+                    });
+                }
+                Var::MatchedVarName => {
+                    let i = self.tmp.len() as u32;
+                    let v = self.matched_name.clone();
+                    self.tmp.add(b"", &v);
+                    self.cands.push(Cand {
+                        src: Src::Tmp(i),
+                        var: Var::MatchedVarName,
+                    });
+                }
+                Var::MatchedVars | Var::MatchedVarsNames => {
+                    let names = t.var == Var::MatchedVarsNames;
+                    let items: Vec<Kv> = self.matched_vars.as_slice().to_vec();
+                    for kv in items {
+                        if t.sel.as_ref().is_some_and(|s| !s.matches(&kv.name)) {
+                            continue;
+                        }
+                        let i = self.tmp.len() as u32;
+                        let v = if names {
+                            kv.name.clone()
+                        } else {
+                            kv.value.clone()
+                        };
+                        self.tmp.add(&kv.name, &v);
+                        self.cands.push(Cand {
+                            src: Src::Tmp(i),
+                            var: t.var,
+                        });
+                    }
+                }
+                Var::Empty => {}
+                v => {
+                    let mut b = std::mem::take(&mut self.buf);
+                    if self.req.scalar(v, &mut b) {
+                        let i = self.tmp.len() as u32;
+                        self.tmp.add(b"", &b);
+                        self.cands.push(Cand {
+                            src: Src::Tmp(i),
+                            var: v,
+                        });
+                    }
+                    self.buf = b;
+                }
+            }
+        }
+        if t.count {
+            let n = self.cands.len() - start;
+            self.cands.truncate(start);
+            let i = self.tmp.len() as u32;
+            self.tmp.add(b"", n.to_string().as_bytes());
+            self.cands.push(Cand {
+                src: Src::Tmp(i),
+                var: t.var,
+            });
+        }
+    }
+
+    fn keep(&self, rule: &CRule, t: &Target, name: &[u8]) -> bool {
+        if let Some(s) = &t.sel {
+            if !s.matches(name) {
+                return false;
+            }
+        }
+        !t.excl.iter().any(|e| e.matches(name))
+            && (self.removed_targets.is_empty() || !self.name_removed(rule, t.var, name))
+    }
+}
+
+fn applies(rule: &CRule, id: Option<u32>, tag: Option<&str>) -> bool {
+    match (id, tag) {
+        (Some(i), _) => rule.id == i,
+        (None, Some(t)) => rule.tags.iter().any(|x| x == t),
+        _ => false,
+    }
+}
+
+fn var_name(v: Var) -> &'static str {
+    match v {
+        Var::Args => "ARGS",
+        Var::ArgsGet => "ARGS_GET",
+        Var::ArgsPost => "ARGS_POST",
+        Var::ArgsNames => "ARGS_NAMES",
+        Var::ArgsGetNames => "ARGS_GET_NAMES",
+        Var::ArgsPostNames => "ARGS_POST_NAMES",
+        Var::RequestCookies => "REQUEST_COOKIES",
+        Var::RequestCookiesNames => "REQUEST_COOKIES_NAMES",
+        Var::RequestHeaders => "REQUEST_HEADERS",
+        Var::RequestHeadersNames => "REQUEST_HEADERS_NAMES",
+        Var::Files => "FILES",
+        Var::FilesNames => "FILES_NAMES",
+        Var::Xml => "XML",
+        Var::Tx => "TX",
+        Var::RequestFilename => "REQUEST_FILENAME",
+        Var::RequestBody => "REQUEST_BODY",
+        Var::RequestUri => "REQUEST_URI",
+        Var::MultipartPartHeaders => "MULTIPART_PART_HEADERS",
+        _ => "VAR",
+    }
+}
