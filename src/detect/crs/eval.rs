@@ -263,12 +263,12 @@ fn eval_link(
     ev_out: &mut Vec<u8>,
 ) -> bool {
     let keep_all = starter;
-    let Some(op) = &link.op else {
+    if link.op.is_none() {
         if starter {
             s.run_starter_setvars(rule, link);
         }
         return true;
-    };
+    }
     s.cands.clear();
     s.tmp.clear();
     for t in &link.targets {
@@ -291,7 +291,7 @@ fn eval_link(
         if link.multi_match {
             let raw = s.value(c.src).to_vec();
             let mut cur = raw;
-            let mut hit = s.try_op(rule, link, op, c, &cur, starter, ev_out);
+            let mut hit = s.try_op(rule, link, c, &cur, starter, ev_out);
             for t in &link.transforms {
                 if hit {
                     break;
@@ -299,7 +299,7 @@ fn eval_link(
                 let mut next = Vec::new();
                 t.apply(&cur, &mut next);
                 cur = next;
-                hit = s.try_op(rule, link, op, c, &cur, starter, ev_out);
+                hit = s.try_op(rule, link, c, &cur, starter, ev_out);
             }
             matched |= hit;
         } else {
@@ -307,13 +307,13 @@ fn eval_link(
             // The value is borrowed out of the scratch (try_op touches neither buffer).
             let hit = if a == u32::MAX {
                 let v = std::mem::take(&mut s.t1);
-                let hit = s.try_op(rule, link, op, c, &v, starter, ev_out);
+                let hit = s.try_op(rule, link, c, &v, starter, ev_out);
                 s.t1 = v;
                 hit
             } else {
                 let arena = std::mem::take(&mut s.arena);
                 let v = arena.get(a as usize..b as usize).unwrap_or_default();
-                let hit = s.try_op(rule, link, op, c, v, starter, ev_out);
+                let hit = s.try_op(rule, link, c, v, starter, ev_out);
                 s.arena = arena;
                 hit
             };
@@ -596,12 +596,12 @@ impl CrsScratch {
         &mut self,
         rule: &CRule,
         link: &Link,
-        op: &super::operator::Operator,
         c: &Cand,
         v: &[u8],
         starter: bool,
         ev_out: &mut Vec<u8>,
     ) -> bool {
+        let Some(op) = &link.op else { return false };
         let mut caps = std::mem::take(&mut self.caps);
         let mut buf = std::mem::take(&mut self.buf);
         let r = {
