@@ -69,9 +69,9 @@ def shape_reason(rule_id, expected_missing, unexpected):
     if links:
         vars_ = " and ".join(sorted(set(links)))
         if "MATCHED_VAR" in vars_:
-            return "engine bug (eval_rule): matched_vars is cleared before the chain link reading %s is evaluated, so it sees nothing and the chain never completes" % vars_
+            return "engine: chained rule (links over %s) does not complete; MATCHED_VARS carries over to chain links since the eval_rule fix, so the cause is elsewhere (not analysed yet)" % vars_
         if vars_.startswith("TX"):
-            return "engine bug (eval_rule): the starter's setvar/capture that fills %s runs only after the whole chain matched; ModSecurity runs it when the starter matches, before the chain link reads it" % vars_
+            return "engine: chained rule (links over %s) does not complete; starters run their setvar/capture at match since the eval_rule fix, so the cause is elsewhere (not analysed yet)" % vars_
         return "engine: chained rule (links over %s) does not complete" % vars_
     return "engine: rule %s does not match this payload (single rule; not analysed yet)" % expected_missing
 
@@ -116,8 +116,7 @@ def main():
            "# a reason (as libmodsecurity 3 and Coraza keep theirs). tests/crs_ftw.rs fails when a",
            "# test fails that is not listed here, and when a listed test now passes.",
            "# Written by scripts/crs-overrides.py from a CRS_FTW_VERBOSE=1 run; reasons marked",
-           "# \"engine bug (eval_rule)\" are classified by what the rule's chain links inspect; the",
-           "# two causes were confirmed in src/detect/crs/eval.rs, not test by test.",
+           "# \"not analysed yet\" are classified by the rule's shape only, not test by test.",
            "# Floors (percent): today's rates; raise them, never lower.",
            "floors:",
            "  overall: %.2f" % floors.get("overall", 0.0),

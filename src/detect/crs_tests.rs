@@ -80,13 +80,15 @@ fn evidence_is_the_capped_token_never_the_whole_value() {
 #[test]
 fn method_enforcement_defers_to_the_policy() {
     let d = detector(POLICY);
-    // An authorized editor's PUT under its granted path: no CRS method verdict.
+    // An authorized editor's PUT under its granted path: no CRS method verdict. (The
+    // body is JSON: text/plain is outside CRS's allowed content types, and 920420
+    // rightly fires on it.)
     let mut out = Vec::new();
     let put = request(
         "PUT",
         "/admin/page.html",
-        &[("Content-Type", "text/plain")],
-        b"hello",
+        &[("Content-Type", "application/json")],
+        br#"{"title":"hello"}"#,
     );
     d.evaluate(&put, &mut out);
     assert!(out.iter().all(|a| a.crs.is_none()), "{out:?}");

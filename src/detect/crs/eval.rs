@@ -80,6 +80,8 @@ pub struct CrsScratch {
     matched_var: Vec<u8>,
     matched_name: Vec<u8>,
     matched_vars: Pool,
+    /// Score added by chain starters' setvars during the current rule.
+    starter_score: u32,
     removed_ids: Vec<(u32, u32)>,
     removed_tags: Vec<String>,
     removed_targets: Vec<(Option<u32>, Option<String>, model::TargetSpec)>,
@@ -200,23 +202,25 @@ impl Program {
     /// Evaluates a rule and its chain; on a full match runs the actions and records it.
     fn eval_rule(&self, rule: &CRule, s: &mut CrsScratch, out: &mut CrsOutcome) -> bool {
         let mut evidence = Vec::new();
+        // MATCHED_VARS is reset per rule, not per link: a chain link reads the values the
+        // links before it matched (Coraza resets it before each top-level rule).
+        s.matched_vars.clear();
+        s.starter_score = 0;
         for (n, link) in rule.links.iter().enumerate() {
-            let keep_all = n + 1 < rule.links.len();
-            if n > 0 {
-                s.matched_vars.clear();
-            }
-            if !eval_link(rule, link, s, keep_all, &mut evidence) {
+            let starter = n + 1 < rule.links.len();
+            if !eval_link(rule, link, s, starter, &mut evidence) {
                 return false;
             }
         }
-        let mut score = 0u32;
-        for link in &rule.links {
-            for sv in &link.setvars {
-                let added = apply_setvar(rule, sv, s);
-                if sv.score_pl.is_some() {
-                    score = score.saturating_add(u32::try_from(added.max(0)).unwrap_or(0));
-                }
+        let mut score = s.starter_score;
+        // The links before the last ran their setvars as they matched (eval_link); the
+        // last link's run once here, on the full match, with the ctls of every link.
+        if let Some(last) = rule.links.last() {
+            for sv in &last.setvars {
+                score = score.saturating_add(setvar_score(apply_setvar(rule, sv, s), sv));
             }
+        }
+        for link in &rule.links {
             for c in &link.ctls {
                 s.apply_ctl(c);
             }
@@ -235,15 +239,36 @@ impl Program {
     }
 }
 
+/// The anomaly score a setvar added, if it is a scoring setvar.
+fn setvar_score(added: i64, sv: &compile::CSetVar) -> u32 {
+    if sv.score_pl.is_some() {
+        u32::try_from(added.max(0)).unwrap_or(0)
+    } else {
+        0
+    }
+}
+
 /// Evaluates one link: true when some target value matches (or, for a SecAction, always).
+///
+/// A `starter` link (any link but the last of a chain) keeps every matching value for
+/// MATCHED_VARS and runs its setvars at each match, as ModSecurity v3 does
+/// (`executeActionsIndependentOfChainedRuleResult`) and Coraza (non-disruptive actions
+/// per match): the next link reads what they set (920420's `tx.content_type`, 931130's
+/// `tx.rfi_parameter_*`), and they stay set even when the chain then fails.
 fn eval_link(
     rule: &CRule,
     link: &Link,
     s: &mut CrsScratch,
-    keep_all: bool,
+    starter: bool,
     ev_out: &mut Vec<u8>,
 ) -> bool {
-    let Some(op) = &link.op else { return true };
+    let keep_all = starter;
+    if link.op.is_none() {
+        if starter {
+            s.run_starter_setvars(rule, link);
+        }
+        return true;
+    }
     s.cands.clear();
     s.tmp.clear();
     for t in &link.targets {
@@ -266,7 +291,7 @@ fn eval_link(
         if link.multi_match {
             let raw = s.value(c.src).to_vec();
             let mut cur = raw;
-            let mut hit = s.try_op(rule, link, op, c, &cur, ev_out);
+            let mut hit = s.try_op(rule, link, c, &cur, starter, ev_out);
             for t in &link.transforms {
                 if hit {
                     break;
@@ -274,7 +299,7 @@ fn eval_link(
                 let mut next = Vec::new();
                 t.apply(&cur, &mut next);
                 cur = next;
-                hit = s.try_op(rule, link, op, c, &cur, ev_out);
+                hit = s.try_op(rule, link, c, &cur, starter, ev_out);
             }
             matched |= hit;
         } else {
@@ -282,13 +307,13 @@ fn eval_link(
             // The value is borrowed out of the scratch (try_op touches neither buffer).
             let hit = if a == u32::MAX {
                 let v = std::mem::take(&mut s.t1);
-                let hit = s.try_op(rule, link, op, c, &v, ev_out);
+                let hit = s.try_op(rule, link, c, &v, starter, ev_out);
                 s.t1 = v;
                 hit
             } else {
                 let arena = std::mem::take(&mut s.arena);
                 let v = arena.get(a as usize..b as usize).unwrap_or_default();
-                let hit = s.try_op(rule, link, op, c, v, ev_out);
+                let hit = s.try_op(rule, link, c, v, starter, ev_out);
                 s.arena = arena;
                 hit
             };
@@ -571,11 +596,12 @@ impl CrsScratch {
         &mut self,
         rule: &CRule,
         link: &Link,
-        op: &super::operator::Operator,
         c: &Cand,
         v: &[u8],
+        starter: bool,
         ev_out: &mut Vec<u8>,
     ) -> bool {
+        let Some(op) = &link.op else { return false };
         let mut caps = std::mem::take(&mut self.caps);
         let mut buf = std::mem::take(&mut self.buf);
         let r = {
@@ -620,7 +646,18 @@ impl CrsScratch {
             kv.name.extend_from_slice(&self.matched_name);
         }
         self.caps = caps;
+        if hit && starter {
+            self.run_starter_setvars(rule, link);
+        }
         hit
+    }
+
+    /// Runs a chain starter's setvars at its match (see [`eval_link`]).
+    fn run_starter_setvars(&mut self, rule: &CRule, link: &Link) {
+        for sv in &link.setvars {
+            let added = setvar_score(apply_setvar(rule, sv, self), sv);
+            self.starter_score = self.starter_score.saturating_add(added);
+        }
     }
 
     fn cand_name(&mut self, c: &Cand) {

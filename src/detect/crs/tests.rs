@@ -260,3 +260,69 @@ SecAction "id:15,phase:2,pass,nolog,setvar:'tx.blocking_inbound_anomaly_score=%{
     assert_eq!(run("b=evil&off=1", &mut sc).score, 0);
     assert_eq!(run("a=xx&b=bad+evil", &mut sc).score, 15);
 }
+
+#[test]
+fn a_chain_link_sees_the_starter_matched_vars_and_setvars() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("rules")).expect("mkdir");
+    // 20: the link reads MATCHED_VARS of the starter (944120's shape).
+    // 21: the link reads a TX variable the starter's setvar fills per match (931130's).
+    // 22: the starter's setvar stays set when the chain fails (ModSecurity v3, Coraza).
+    let rules = r#"
+SecRule ARGS "@rx evil" "id:20,phase:1,pass,chain"
+    SecRule MATCHED_VARS "@rx clone" "setvar:'tx.inbound_anomaly_score_pl1=+1'"
+SecRule ARGS "@rx ^f=(\w+)$" "id:21,phase:1,pass,capture,setvar:'tx.seen_%{MATCHED_VAR_NAME}=%{tx.1}',chain"
+    SecRule TX:/^seen_/ "@streq ok" "setvar:'tx.inbound_anomaly_score_pl1=+10'"
+SecRule ARGS:c "@rx ." "id:22,phase:1,pass,setvar:'tx.left=1',chain"
+    SecRule ARGS:c "@rx never"
+SecRule TX:left "@eq 1" "id:23,phase:1,pass,setvar:'tx.inbound_anomaly_score_pl1=+100'"
+SecAction "id:24,phase:2,pass,nolog,setvar:'tx.blocking_inbound_anomaly_score=%{tx.inbound_anomaly_score_pl1}'"
+"#;
+    std::fs::write(dir.path().join("rules/REQUEST-950-T.conf"), rules).expect("write");
+    std::fs::write(dir.path().join("crs-setup.conf"), "").expect("write");
+    let e = CrsEngine::load(&CrsSettings::new(dir.path())).expect("loads");
+    let mut sc = CrsScratch::default();
+    let run =
+        |q: &str, sc: &mut CrsScratch| e.evaluate(&request("GET", &format!("/?{q}"), &[], b""), sc);
+    let o = run("x=evil.clone", &mut sc);
+    assert_eq!((o.score, o.matched_ids()), (1, vec![20]));
+    assert_eq!(run("x=evil", &mut sc).score, 0);
+    let o = run("a=f%3Dno&b=f%3Dok", &mut sc);
+    assert_eq!((o.score, o.matched_ids()), (10, vec![21]));
+    assert_eq!(run("a=f%3Dno", &mut sc).score, 0);
+    let o = run("c=1", &mut sc);
+    assert_eq!((o.score, o.matched_ids()), (100, vec![23]));
+}
+
+#[test]
+fn bundled_chains_reading_starter_results_fire() {
+    let e = engine(2);
+    let mut sc = CrsScratch::default();
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let cases = [
+        (
+            944120,
+            request(
+                "POST",
+                "/post",
+                &form,
+                b"test=ProcessBuilder.evil.clonetransformer",
+            ),
+        ),
+        (
+            920420,
+            request(
+                "POST",
+                "/",
+                &[("Content-Type", "my-new-content-type")],
+                b"test",
+            ),
+        ),
+        (920440, request("GET", "/get/foo.bak", &[], b"")),
+        (931130, request("GET", "/get?x=file://foo.bar", &[], b"")),
+    ];
+    for (id, t) in cases {
+        let o = e.evaluate(&t, &mut sc);
+        assert!(o.matched_ids().contains(&id), "{id}: {:?}", o.matched_ids());
+    }
+}
