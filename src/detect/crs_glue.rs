@@ -59,7 +59,13 @@ pub struct Context {
     pub policy_method: bool,
     /// The request went to a sanctioned upload endpoint.
     pub upload_endpoint: bool,
+    /// The site policy authorized this source to write here: its method override
+    /// headers (CRS's restricted headers, 920450) are its right.
+    pub authorized: bool,
 }
+
+/// CRS's "HTTP header is restricted by policy" (method override headers among them).
+const RESTRICTED_HEADER_RULE: u32 = 920_450;
 
 /// Method enforcement: the site policy decides for writes it authorizes.
 fn is_method_rule(id: u32) -> bool {
@@ -106,6 +112,7 @@ pub fn verdict(
                 || (http10 && m.id == MISSING_HOST_RULE)
                 || (gap && m.id / 1000 == 920)
                 || (ctx.upload_endpoint && UPLOAD_PROTOCOL_RULES.contains(&m.id))
+                || (ctx.authorized && m.id == RESTRICTED_HEADER_RULE)
                 || (m.id == LIBINJECTION_SQLI_RULE && m.evidence == WORD_COMMENT_FINGERPRINT);
             if exempt {
                 score = score.saturating_sub(m.score);

@@ -201,6 +201,7 @@ impl Detector {
                     .iter()
                     .any(|v| v.bytes == b"authorized" || v.bytes == b"write_method"),
                 upload_endpoint: policy.iter().any(|v| v.bytes == b"upload_endpoint"),
+                authorized: policy.iter().any(|v| v.bytes == b"authorized"),
             };
             if let Some(a) = crs_glue::verdict(engine, txn, ctx, &out[first..]) {
                 out.push(a);
