@@ -57,6 +57,8 @@ pub struct Config {
     pub stats: StatsConfig,
     /// The OWASP Core Rule Set engine.
     pub crs: CrsConfig,
+    /// The memory budget (flows, reassembly, open transactions, detector state).
+    pub limits: crate::flow::LimitsConfig,
 }
 
 /// The OWASP Core Rule Set: on by default at paranoia level 1, threshold 5.
@@ -412,6 +414,9 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if let Some(problem) = self.limits.problem() {
+            return Err(problem);
+        }
         for entry in &self.policy.authorized {
             for m in &entry.methods {
                 if m.is_empty()

@@ -15,6 +15,7 @@ use crate::decode::{self, DecodeError, Decoded, LinkType, PacketView, Transport}
 use crate::detect::shared::SharedDetector;
 use crate::detect::Detector;
 use crate::flow::{Direction, Flow, FlowEnd, FlowTable, TcpState, DEFAULT_MAX_FLOWS};
+use crate::flow::{LimitsConfig, PressureStats};
 use crate::http::session::{FlowContext, HttpStats};
 use crate::http::{HttpSession, HttpTransaction};
 use crate::reassembly::{Chunk, SeqNumber, StreamStats};
@@ -48,6 +49,8 @@ impl TransactionObserver for NullObserver {
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {
     pub max_flows: usize,
+    /// This worker's share of the memory budget ([`LimitsConfig::worker_bytes`]).
+    pub memory_bytes: usize,
     /// Ports that identify the server side of a flow picked up mid-stream.
     pub server_ports: Vec<u16>,
     /// When set, TCP packets not to or from the site are skipped after decoding. The
@@ -89,6 +92,7 @@ impl Default for PipelineSettings {
     fn default() -> Self {
         PipelineSettings {
             max_flows: DEFAULT_MAX_FLOWS,
+            memory_bytes: LimitsConfig::default().worker_bytes(1),
             server_ports: vec![80, 8080, 8000, 443, 3128, 8443],
             site: None,
         }
@@ -98,7 +102,10 @@ impl Default for PipelineSettings {
 impl PipelineSettings {
     /// The defaults, with the site's ports added to the server ports.
     pub fn for_config(config: &crate::config::Config) -> Self {
-        let mut settings = PipelineSettings::default();
+        let mut settings = PipelineSettings {
+            memory_bytes: config.limits.worker_bytes(1),
+            ..PipelineSettings::default()
+        };
         for p in &config.site.ports {
             if !settings.server_ports.contains(p) {
                 settings.server_ports.push(*p);
@@ -123,6 +130,13 @@ impl crate::flow::EvictionHint for FlowApp {
         match self {
             FlowApp::Http(session) => session.mid_request(),
             _ => false,
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            FlowApp::Http(session) => std::mem::size_of::<HttpSession>() + session.heap_bytes(),
+            _ => 0,
         }
     }
 }
@@ -152,6 +166,8 @@ pub struct Summary {
     pub outside_site: u64,
     /// IP fragment reassembly counters.
     pub fragments: crate::decode::fragment::FragmentStats,
+    /// Memory budget: emergency steps taken and bytes held.
+    pub memory: PressureStats,
 }
 
 impl Summary {
@@ -195,6 +211,13 @@ impl fmt::Display for Summary {
             self.flows_evicted_by_class[0],
             self.flows_evicted_by_class[1],
             self.flows_evicted_by_class[2]
+        )?;
+        let m = &self.memory;
+        writeln!(
+            f,
+            "memory budget      {} bytes held at peak; under pressure: {} data-less flows dropped, timeouts shortened {}x ({} flows expired), windows shrunk {}x ({} bytes), {} established flows evicted",
+            m.peak_held_bytes, m.dataless_dropped, m.timeouts_shortened, m.short_timeout_expired,
+            m.windows_shrunk, m.window_bytes_released, m.established_evicted
         )?;
         writeln!(f, "transactions       {}", self.transactions)?;
         writeln!(f, "tls client hellos  {}", self.tls_client_hellos)?;
@@ -283,7 +306,11 @@ impl Pipeline {
     /// A pipeline with the given settings.
     pub fn new(settings: PipelineSettings) -> Self {
         Pipeline {
-            flows: FlowTable::new(settings.max_flows, settings.server_ports),
+            flows: FlowTable::with_budget(
+                settings.max_flows,
+                settings.server_ports,
+                settings.memory_bytes,
+            ),
             site: settings.site,
             defrag: Defragmenter::default(),
             pending: Vec::new(),
@@ -416,8 +443,8 @@ impl Pipeline {
         }
         let ctx = FlowContext {
             flow_id: flow.id,
-            client: flow.client,
-            server: flow.server,
+            client: flow.client(),
+            server: flow.server(),
         };
         let Flow { streams, app, .. } = flow;
         let [to_server, to_client] = streams;
@@ -452,7 +479,37 @@ impl Pipeline {
             // Flush now; the entry lingers (CLOSED_FLOW_TIMEOUT_SECS) to absorb late packets.
             flush_flow(flow, now, &mut self.pending, &mut self.summary);
         }
+        let change = flow.reaccount();
+        self.flows.account(change);
+        if self.flows.over_budget() {
+            self.relieve_memory(now, observer);
+        }
         self.drain_pending(observer);
+    }
+
+    /// The memory budget ran out: the flow table's emergency steps
+    /// ([`crate::flow::budget`]); evicted flows are judged, and reported as evictions.
+    fn relieve_memory(&mut self, now: Timestamp, observer: &mut dyn TransactionObserver) {
+        let pending = &mut self.pending;
+        let summary = &mut self.summary;
+        let mut evicted = 0u64;
+        let mut server = None;
+        let mut trimmed = Vec::new();
+        self.flows.relieve(
+            now,
+            &mut |flow, end| {
+                if end == FlowEnd::Evicted {
+                    evicted += 1;
+                    server.get_or_insert(flow.server());
+                }
+                finish_flow(flow, now, pending, summary);
+            },
+            &mut |flow, limit| trim_flow(flow, limit, now, &mut trimmed),
+        );
+        self.pending.append(&mut trimmed);
+        if let Some(server) = server {
+            observer.on_flow_evictions(evicted, server, now);
+        }
     }
 
     fn drain_pending(&mut self, observer: &mut dyn TransactionObserver) {
@@ -501,6 +558,7 @@ impl Pipeline {
         ];
         self.summary.flows_timed_out = s.timed_out;
         self.summary.fragments = self.defrag.stats;
+        self.summary.memory = self.flows.stats.pressure;
     }
 
     /// Flows currently held (for metrics and memory bounds).
@@ -536,6 +594,32 @@ fn deliver(
     }
 }
 
+/// Gives up a flow's buffered holes down to `limit` bytes per direction (memory
+/// pressure); the gaps and data go to the session. Returns the bytes released.
+fn trim_flow(
+    flow: &mut Flow<FlowApp>,
+    limit: usize,
+    now: Timestamp,
+    out: &mut Vec<HttpTransaction>,
+) -> usize {
+    let ctx = FlowContext {
+        flow_id: flow.id,
+        client: flow.client(),
+        server: flow.server(),
+    };
+    let Flow { streams, app, .. } = flow;
+    let mut released = 0;
+    for (stream, dir) in streams
+        .iter_mut()
+        .zip([Direction::ToServer, Direction::ToClient])
+    {
+        released += stream.shrink_pending(limit, &mut |chunk| {
+            deliver(app, dir, chunk, now, &ctx, out, &mut NullObserver);
+        });
+    }
+    released
+}
+
 /// A flow left the table: flush it unless that was done when it closed.
 fn finish_flow(
     mut flow: Flow<FlowApp>,
@@ -560,8 +644,8 @@ fn flush_flow(
     let now = now.max(flow.last_seen);
     let ctx = FlowContext {
         flow_id: flow.id,
-        client: flow.client,
-        server: flow.server,
+        client: flow.client(),
+        server: flow.server(),
     };
     let Flow { streams, app, .. } = flow;
     for (i, stream) in streams.iter_mut().enumerate() {
@@ -575,7 +659,7 @@ fn flush_flow(
                 session.on_chunk(dir, chunk, now, &ctx, pending);
             }
         });
-        summary.add_stream(&stream.stats);
+        summary.add_stream(&stream.stats());
     }
     if let FlowApp::Http(session) = app {
         session.finish(now, &ctx, pending);

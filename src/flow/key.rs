@@ -1,18 +1,60 @@
 //! The canonical flow key: the same for both directions of a connection.
+//!
+//! Endpoints are stored compactly ([`Endpoint`]: 20 bytes, where a `SocketAddr` takes
+//! 32), because the key and two endpoints sit in every flow-table slot and a spoofed
+//! SYN flood fills every slot.
 
 use std::hash::{BuildHasher, Hash};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+/// An address and port in 20 bytes (IPv4 as v4-mapped IPv6, with a flag; IPv6 flow
+/// labels and scope ids, meaningless in a capture, are not kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    ip: [u8; 16],
+    port: u16,
+    v6: bool,
+}
+
+impl Endpoint {
+    /// The compact form of `addr`.
+    pub fn new(addr: SocketAddr) -> Self {
+        match addr {
+            SocketAddr::V4(a) => Endpoint {
+                ip: a.ip().to_ipv6_mapped().octets(),
+                port: a.port(),
+                v6: false,
+            },
+            SocketAddr::V6(a) => Endpoint {
+                ip: a.ip().octets(),
+                port: a.port(),
+                v6: true,
+            },
+        }
+    }
+
+    /// Back to a socket address.
+    pub fn addr(&self) -> SocketAddr {
+        let v6 = Ipv6Addr::from(self.ip);
+        match (self.v6, v6.to_ipv4_mapped()) {
+            (false, Some(v4)) => SocketAddr::V4(SocketAddrV4::new(v4, self.port)),
+            (false, None) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), self.port),
+            (true, _) => SocketAddr::V6(SocketAddrV6::new(v6, self.port, 0, 0)),
+        }
+    }
+}
 
 /// A TCP connection's endpoints, lower endpoint first so both directions agree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowKey {
-    pub lower: SocketAddr,
-    pub upper: SocketAddr,
+    pub lower: Endpoint,
+    pub upper: Endpoint,
 }
 
 impl FlowKey {
     /// The key of a packet from `src` to `dst`.
     pub fn new(src: SocketAddr, dst: SocketAddr) -> Self {
+        let (src, dst) = (Endpoint::new(src), Endpoint::new(dst));
         if src <= dst {
             FlowKey {
                 lower: src,
@@ -48,5 +90,19 @@ mod tests {
             FlowKey::new(a, b).shard_hash(),
             FlowKey::new(b, a).shard_hash()
         );
+    }
+
+    #[test]
+    fn endpoints_round_trip_compactly() {
+        for s in [
+            "198.51.100.7:51234",
+            "[2001:db8::1]:443",
+            "[::ffff:10.0.0.1]:80",
+        ] {
+            let a: SocketAddr = s.parse().expect("addr");
+            assert_eq!(Endpoint::new(a).addr(), a, "{s}");
+        }
+        assert_eq!(std::mem::size_of::<Endpoint>(), 20);
+        assert_eq!(std::mem::size_of::<FlowKey>(), 40);
     }
 }

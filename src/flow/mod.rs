@@ -14,13 +14,20 @@
 //! (half-open SYNs, bare handshakes), then established flows, and last those in the
 //! middle of a message ([`EvictionHint::mid_message`]); the oldest idle first in each
 //! class. Each class is counted.
+//!
+//! A table built [`FlowTable::with_budget`] holds a byte budget ([`budget`]): its slots
+//! are allocated once, and what flows hold on the heap is accounted flow by flow
+//! ([`Flow::reaccount`]); [`pressure`] takes the emergency steps when it runs out.
 
+pub mod budget;
 mod key;
+mod pressure;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-pub use key::FlowKey;
+pub use budget::{LimitsConfig, PressureStats};
+pub use key::{Endpoint, FlowKey};
 
 use crate::decode::TcpFlags;
 use crate::reassembly::StreamReassembler;
@@ -85,8 +92,8 @@ pub enum FlowEnd {
 pub struct Flow<S> {
     /// A number unique within one run, in order of first packet (EVE's `flow_id`).
     pub id: u64,
-    pub client: SocketAddr,
-    pub server: SocketAddr,
+    client: Endpoint,
+    server: Endpoint,
     pub state: TcpState,
     /// Whether the three-way handshake was seen (false: picked up mid-stream).
     pub handshake_seen: bool,
@@ -99,13 +106,25 @@ pub struct Flow<S> {
     fin_seen: [bool; 2],
     /// Set once the layers above have been told the flow ended.
     pub finished: bool,
+    /// Heap bytes this flow held when last accounted ([`Flow::reaccount`]).
+    accounted: u32,
     pub app: S,
 }
 
 impl<S> Flow<S> {
+    /// The connection's initiator (the SYN's sender, or the side judged client).
+    pub fn client(&self) -> SocketAddr {
+        self.client.addr()
+    }
+
+    /// The side that serves.
+    pub fn server(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
     /// The direction of a packet from `src`.
     pub fn direction_of(&self, src: SocketAddr) -> Direction {
-        if src == self.client {
+        if Endpoint::new(src) == self.client {
             Direction::ToServer
         } else {
             Direction::ToClient
@@ -141,12 +160,35 @@ impl<S> Flow<S> {
         }
     }
 
-    fn idle_timeout_secs(&self) -> u64 {
-        match self.state {
-            TcpState::SynSent | TcpState::SynReceived => NEW_FLOW_TIMEOUT_SECS,
-            TcpState::Established | TcpState::Closing => ESTABLISHED_FLOW_TIMEOUT_SECS,
-            TcpState::Closed => CLOSED_FLOW_TIMEOUT_SECS,
+    fn idle_timeout_secs(&self, short: bool) -> u64 {
+        use budget::*;
+        match (self.state, short) {
+            (TcpState::SynSent | TcpState::SynReceived, false) => NEW_FLOW_TIMEOUT_SECS,
+            (TcpState::SynSent | TcpState::SynReceived, true) => PRESSURE_NEW_FLOW_TIMEOUT_SECS,
+            (TcpState::Established | TcpState::Closing, false) => ESTABLISHED_FLOW_TIMEOUT_SECS,
+            (TcpState::Established | TcpState::Closing, true) => {
+                PRESSURE_ESTABLISHED_FLOW_TIMEOUT_SECS
+            }
+            (TcpState::Closed, false) => CLOSED_FLOW_TIMEOUT_SECS,
+            (TcpState::Closed, true) => PRESSURE_CLOSED_FLOW_TIMEOUT_SECS,
         }
+    }
+}
+
+impl<S: EvictionHint> Flow<S> {
+    /// Heap bytes the flow holds now: both reassembly directions and the layers above.
+    pub fn heap_bytes(&self) -> usize {
+        self.streams[0].heap_bytes() + self.streams[1].heap_bytes() + self.app.heap_bytes()
+    }
+
+    /// Re-reads what the flow holds; returns (before, now) for
+    /// [`FlowTable::account`]. Called after each packet changed the flow, so the
+    /// table's total follows every buffer as it grows and shrinks.
+    pub fn reaccount(&mut self) -> (usize, usize) {
+        let before = self.accounted as usize;
+        let now = self.heap_bytes();
+        self.accounted = u32::try_from(now).unwrap_or(u32::MAX);
+        (before, self.accounted as usize)
     }
 }
 
@@ -156,6 +198,12 @@ pub trait EvictionHint {
     /// flow is evicted last.
     fn mid_message(&self) -> bool {
         false
+    }
+
+    /// Heap bytes held by the layers above (sessions, open transactions, buffers),
+    /// for the memory budget.
+    fn heap_bytes(&self) -> usize {
+        0
     }
 }
 
@@ -183,6 +231,8 @@ pub struct FlowStats {
     pub evicted_established: u64,
     pub evicted_mid_message: u64,
     pub picked_up_mid_stream: u64,
+    /// Memory budget: the emergency steps taken, and bytes held.
+    pub pressure: PressureStats,
 }
 
 /// All live flows of one worker.
@@ -194,12 +244,20 @@ pub struct FlowTable<S> {
     last_sweep_secs: u64,
     /// Ports that mark the server side of a flow picked up without its SYN.
     server_ports: Vec<u16>,
+    /// Heap bytes held by all flows (the sum of their accounted bytes).
+    heap_bytes: usize,
+    /// What flows may hold on the heap before the emergency steps begin.
+    heap_limit: usize,
+    /// Bytes of the slots allocated up front (zero for a table without a budget).
+    table_bytes: usize,
+    /// Short timeouts in force (pressure step 2), until the pressure eases.
+    short_timeouts: bool,
     pub stats: FlowStats,
 }
 
 impl<S: Default + EvictionHint> FlowTable<S> {
-    /// A table holding at most `max_flows` flows; `server_ports` tell which side
-    /// serves when a flow is picked up without its SYN.
+    /// A table holding at most `max_flows` flows, without a byte budget;
+    /// `server_ports` tell which side serves when a flow is picked up without its SYN.
     pub fn new(max_flows: usize, server_ports: Vec<u16>) -> Self {
         FlowTable {
             // Fixed seeds: iteration order, and so eviction ties, repeat run to run.
@@ -208,8 +266,55 @@ impl<S: Default + EvictionHint> FlowTable<S> {
             next_id: 1,
             last_sweep_secs: 0,
             server_ports,
+            heap_bytes: 0,
+            heap_limit: usize::MAX,
+            table_bytes: 0,
+            short_timeouts: false,
             stats: FlowStats::default(),
         }
+    }
+
+    /// A table within `budget_bytes`: its slots (at most half the budget, and at most
+    /// `max_flows`) are allocated now, and flows may hold the rest on the heap.
+    pub fn with_budget(max_flows: usize, server_ports: Vec<u16>, budget_bytes: usize) -> Self {
+        let max = budget::flow_slots_for(budget_bytes).min(max_flows.max(1));
+        let flows =
+            HashMap::with_capacity_and_hasher(max, ahash::RandomState::with_seeds(1, 2, 3, 4));
+        // The hash table's buckets: a power of two, at most 7/8 of them used.
+        let buckets = (flows.capacity().max(1) * 8 / 7).next_power_of_two();
+        let table_bytes = buckets * budget::FLOW_SLOT_BYTES;
+        let mut table = FlowTable::new(max, server_ports);
+        table.flows = flows;
+        table.table_bytes = table_bytes;
+        table.heap_limit = budget_bytes.saturating_sub(table_bytes);
+        table
+    }
+
+    /// Records a flow's change in held bytes, from [`Flow::reaccount`].
+    pub fn account(&mut self, (before, now): (usize, usize)) {
+        self.heap_bytes = (self.heap_bytes + now).saturating_sub(before);
+        let held = (self.table_bytes + self.heap_bytes) as u64;
+        let p = &mut self.stats.pressure;
+        p.held_bytes = held;
+        p.peak_held_bytes = p.peak_held_bytes.max(held);
+    }
+
+    /// Heap bytes all flows hold now.
+    pub fn heap_bytes(&self) -> usize {
+        self.heap_bytes
+    }
+
+    /// Whether flows hold more heap than the budget allows: time for
+    /// [`FlowTable::relieve`].
+    pub fn over_budget(&self) -> bool {
+        self.heap_bytes > self.heap_limit
+    }
+
+    /// Removes a flow and its accounted bytes.
+    fn take(&mut self, key: &FlowKey) -> Option<Flow<S>> {
+        let flow = self.flows.remove(key)?;
+        self.account((flow.accounted as usize, 0));
+        Some(flow)
     }
 
     /// Flows currently held.
@@ -237,7 +342,7 @@ impl<S: Default + EvictionHint> FlowTable<S> {
         let key = FlowKey::new(src, dst);
         // A new SYN on a connection that already ended is a new connection (port reuse).
         if flags.syn() && !flags.ack() && self.flows.get(&key).is_some_and(|f| f.finished) {
-            if let Some(old) = self.flows.remove(&key) {
+            if let Some(old) = self.take(&key) {
                 ended(old, FlowEnd::Closed);
             }
         }
@@ -248,7 +353,7 @@ impl<S: Default + EvictionHint> FlowTable<S> {
                 return None;
             }
             if self.flows.len() >= self.max_flows {
-                self.evict_oldest(ended);
+                self.make_room(now, ended);
             }
             let (client, server, state, mid_stream) = if flags.syn() && !flags.ack() {
                 (src, dst, TcpState::SynSent, false)
@@ -269,8 +374,8 @@ impl<S: Default + EvictionHint> FlowTable<S> {
                 key,
                 Flow {
                     id,
-                    client,
-                    server,
+                    client: Endpoint::new(client),
+                    server: Endpoint::new(server),
                     state,
                     handshake_seen: false,
                     first_seen: now,
@@ -280,6 +385,7 @@ impl<S: Default + EvictionHint> FlowTable<S> {
                     streams: Default::default(),
                     fin_seen: [false; 2],
                     finished: false,
+                    accounted: 0,
                     app: S::default(),
                 },
             );
@@ -296,63 +402,48 @@ impl<S: Default + EvictionHint> FlowTable<S> {
             return;
         }
         self.last_sweep_secs = now_secs;
+        self.ease_pressure();
+        self.expire_now(now, ended);
+    }
+
+    /// Ends every flow idle past its timeout (short ones while in force).
+    fn expire_now(&mut self, now: Timestamp, ended: &mut impl FnMut(Flow<S>, FlowEnd)) -> usize {
+        let short = self.short_timeouts;
         let mut expired: Vec<FlowKey> = self
             .flows
             .iter()
-            .filter(|(_, f)| now.secs_since(f.last_seen) >= f.idle_timeout_secs())
+            .filter(|(_, f)| now.secs_since(f.last_seen) >= f.idle_timeout_secs(short))
             .map(|(k, _)| *k)
             .collect();
         if expired.is_empty() {
-            return;
+            return 0;
         }
-        let mut flows: Vec<Flow<S>> = expired
-            .drain(..)
-            .filter_map(|k| self.flows.remove(&k))
-            .collect();
+        let mut flows: Vec<Flow<S>> = expired.drain(..).filter_map(|k| self.take(&k)).collect();
         flows.sort_by_key(|f| f.id);
+        let count = flows.len();
         for flow in flows {
             let end = if flow.state == TcpState::Closed {
                 self.stats.closed += 1;
                 FlowEnd::Closed
             } else {
                 self.stats.timed_out += 1;
+                if short {
+                    self.stats.pressure.short_timeout_expired += 1;
+                }
                 FlowEnd::TimedOut
             };
             ended(flow, end);
         }
+        count
     }
 
     /// Ends every flow, in order of creation (end of capture).
     pub fn drain_all(&mut self, ended: &mut impl FnMut(Flow<S>, FlowEnd)) {
         let mut flows: Vec<Flow<S>> = self.flows.drain().map(|(_, f)| f).collect();
+        self.account((self.heap_bytes, 0));
         flows.sort_by_key(|f| f.id);
         for flow in flows {
             ended(flow, FlowEnd::Shutdown);
-        }
-    }
-
-    /// Evicts an eighth of the table (at least one flow): data-less flows first, then
-    /// established ones, flows mid-message last; the oldest idle first in each class.
-    fn evict_oldest(&mut self, ended: &mut impl FnMut(Flow<S>, FlowEnd)) {
-        let mut ranked: Vec<(EvictionClass, Timestamp, u64, FlowKey)> = self
-            .flows
-            .iter()
-            .map(|(k, f)| (eviction_class(f), f.last_seen, f.id, *k))
-            .collect();
-        let count = (ranked.len() / 8).max(1);
-        ranked.select_nth_unstable(count - 1);
-        ranked.truncate(count);
-        ranked.sort_unstable();
-        for (class, _, _, key) in ranked {
-            if let Some(flow) = self.flows.remove(&key) {
-                self.stats.evicted += 1;
-                match class {
-                    EvictionClass::NoData => self.stats.evicted_without_data += 1,
-                    EvictionClass::Established => self.stats.evicted_established += 1,
-                    EvictionClass::MidMessage => self.stats.evicted_mid_message += 1,
-                }
-                ended(flow, FlowEnd::Evicted);
-            }
         }
     }
 }
@@ -380,3 +471,6 @@ fn is_server_side(src_port: u16, dst_port: u16, server_ports: &[u16]) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod budget_tests;

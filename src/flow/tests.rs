@@ -16,7 +16,7 @@ fn syn_sender_is_the_client() {
     let f = t
         .lookup_or_create(c, s, SYN, false, Timestamp(0), &mut ended)
         .expect("flow");
-    assert_eq!(f.client, c);
+    assert_eq!(f.client(), c);
     assert_eq!(f.direction_of(s), Direction::ToClient);
 }
 
@@ -29,7 +29,7 @@ fn mid_stream_pickup_uses_server_ports() {
     let f = t
         .lookup_or_create(server, client, ACK, true, Timestamp(0), &mut ended)
         .expect("flow");
-    assert_eq!(f.server, server);
+    assert_eq!(f.server(), server);
     assert_eq!(t.stats.picked_up_mid_stream, 1);
 }
 

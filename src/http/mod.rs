@@ -10,6 +10,7 @@ pub mod body;
 mod browser_lines;
 pub mod content;
 pub mod filetype;
+pub mod heap;
 pub mod multipart;
 pub mod params;
 pub mod parse;

@@ -5,6 +5,13 @@
 //! [`MAX_PENDING_BYTES`] and [`MAX_PENDING_SEGMENTS`]. Retransmissions are dropped,
 //! overlaps keep the first copy (conflicting bytes are counted), and bytes never seen
 //! are skipped with an explicit [`Chunk::Gap`] so the parser above can resynchronise.
+//!
+//! A direction that never carried data (a spoofed SYN's) holds only its position: the
+//! buffer and counters are boxed on the first payload, so a half-open flow stays small
+//! ([`crate::flow::budget`]). [`StreamReassembler::heap_bytes`] reports what a
+//! direction holds, kept up to date as segments are buffered and delivered, for the
+//! memory budget; [`StreamReassembler::shrink_pending`] gives up buffered holes when
+//! the budget is under pressure.
 
 mod seq;
 
@@ -49,6 +56,10 @@ pub struct StreamStats {
     pub resets_outside_window: u64,
 }
 
+/// Heap bytes one buffered out-of-order segment costs beyond its data: its share of a
+/// B-tree node (key, `Vec` header, half-full nodes) and the allocator's header.
+pub const PENDING_SEGMENT_OVERHEAD_BYTES: usize = 96;
+
 /// Reassembles one direction of a TCP connection.
 #[derive(Debug, Default)]
 pub struct StreamReassembler {
@@ -56,9 +67,16 @@ pub struct StreamReassembler {
     next: Option<SeqNumber>,
     /// Offset of `next` from the first byte seen, so pending keys never wrap.
     next_offset: u64,
+    /// Buffer and counters, boxed on first use so a data-less direction stays small.
+    held: Option<Box<Held>>,
+}
+
+/// What a direction holds once it has carried data.
+#[derive(Debug, Default)]
+struct Held {
     pending: BTreeMap<u64, Vec<u8>>,
     pending_bytes: usize,
-    pub stats: StreamStats,
+    stats: StreamStats,
 }
 
 impl StreamReassembler {
@@ -80,9 +98,28 @@ impl StreamReassembler {
         let ahead = seq - next;
         let ok = (0..=i64::from(RST_WINDOW_BYTES)).contains(&ahead);
         if !ok {
-            self.stats.resets_outside_window += 1;
+            self.held().stats.resets_outside_window += 1;
         }
         ok
+    }
+
+    /// This direction's counters (all zero until it carried data).
+    pub fn stats(&self) -> StreamStats {
+        self.held.as_ref().map(|h| h.stats).unwrap_or_default()
+    }
+
+    /// Heap bytes this direction holds: the boxed state, buffered segments and their
+    /// bookkeeping. Zero for a direction that never carried data.
+    pub fn heap_bytes(&self) -> usize {
+        self.held.as_ref().map_or(0, |h| {
+            std::mem::size_of::<Held>()
+                + h.pending_bytes
+                + h.pending.len() * PENDING_SEGMENT_OVERHEAD_BYTES
+        })
+    }
+
+    fn held(&mut self) -> &mut Held {
+        self.held.get_or_insert_with(Box::default)
     }
 
     /// Whether the stream's position is known (a SYN or data has been seen).
@@ -92,7 +129,22 @@ impl StreamReassembler {
 
     /// Bytes held for out-of-order delivery.
     pub fn pending_bytes(&self) -> usize {
-        self.pending_bytes
+        self.held.as_ref().map_or(0, |h| h.pending_bytes)
+    }
+
+    /// Gives up holes, oldest first, until at most `limit` bytes stay buffered (the
+    /// memory budget's third step: a shorter reassembly window). Returns the bytes
+    /// released.
+    pub fn shrink_pending(&mut self, limit: usize, deliver: &mut impl FnMut(Chunk<'_>)) -> usize {
+        let before = self.heap_bytes();
+        while self.pending_bytes() > limit {
+            let had = self.pending_bytes();
+            self.skip_to_first_pending(deliver);
+            if self.pending_bytes() >= had {
+                break;
+            }
+        }
+        before.saturating_sub(self.heap_bytes())
     }
 
     /// Adds one segment's payload, delivering whatever became contiguous.
@@ -111,7 +163,7 @@ impl StreamReassembler {
         if ahead <= 0 {
             let skip = ahead.unsigned_abs() as usize;
             if skip >= data.len() {
-                self.stats.retransmitted_segments += 1;
+                self.held().stats.retransmitted_segments += 1;
                 return;
             }
             self.deliver_in_order(&data[skip..], deliver);
@@ -119,13 +171,14 @@ impl StreamReassembler {
             return;
         }
         if ahead as u32 > MAX_SEQ_JUMP_BYTES {
-            self.stats.out_of_window_segments += 1;
+            self.held().stats.out_of_window_segments += 1;
             return;
         }
-        self.stats.out_of_order_segments += 1;
+        self.held().stats.out_of_order_segments += 1;
         self.buffer(self.next_offset + ahead as u64, data);
-        if self.pending_bytes > MAX_PENDING_BYTES || self.pending.len() > MAX_PENDING_SEGMENTS {
-            self.stats.buffer_limit_hits += 1;
+        let held = self.held();
+        if held.pending_bytes > MAX_PENDING_BYTES || held.pending.len() > MAX_PENDING_SEGMENTS {
+            held.stats.buffer_limit_hits += 1;
             self.skip_to_first_pending(deliver);
         }
     }
@@ -140,9 +193,8 @@ impl StreamReassembler {
         }
         let acked_offset = self.next_offset + acked_ahead as u64;
         if self
-            .pending
-            .first_key_value()
-            .is_some_and(|(&first, _)| first < acked_offset)
+            .first_pending()
+            .is_some_and(|first| first < acked_offset)
         {
             self.skip_to_first_pending(deliver);
         }
@@ -150,15 +202,21 @@ impl StreamReassembler {
 
     /// The stream ended (FIN, RST or timeout): deliver what is buffered, gaps announced.
     pub fn finish(&mut self, deliver: &mut impl FnMut(Chunk<'_>)) {
-        while !self.pending.is_empty() {
+        while self.first_pending().is_some() {
             self.skip_to_first_pending(deliver);
         }
+    }
+
+    fn first_pending(&self) -> Option<u64> {
+        self.held
+            .as_ref()
+            .and_then(|h| h.pending.first_key_value().map(|(&k, _)| k))
     }
 
     fn deliver_in_order(&mut self, data: &[u8], deliver: &mut impl FnMut(Chunk<'_>)) {
         deliver(Chunk::Data(data));
         self.advance(data.len() as u64);
-        self.stats.bytes_delivered += data.len() as u64;
+        self.held().stats.bytes_delivered += data.len() as u64;
     }
 
     fn advance(&mut self, len: u64) {
@@ -170,18 +228,20 @@ impl StreamReassembler {
 
     /// Buffers an out-of-order segment; bytes already buffered win (first copy).
     fn buffer(&mut self, start: u64, data: &[u8]) {
+        let held = self.held();
         let end = start + data.len() as u64;
         let mut cursor = start;
         let mut pieces: Vec<(u64, u64)> = Vec::new();
+        let mut conflicts = 0u64;
         // Walk buffered segments that may overlap [start, end).
-        let earlier = self
+        let earlier = held
             .pending
             .range(..start)
             .next_back()
             .map(|(&k, v)| (k, v.len()));
         let overlapping = earlier
             .into_iter()
-            .chain(self.pending.range(start..end).map(|(&k, v)| (k, v.len())));
+            .chain(held.pending.range(start..end).map(|(&k, v)| (k, v.len())));
         for (key, len) in overlapping {
             let key_end = key + len as u64;
             if key_end <= cursor {
@@ -194,10 +254,13 @@ impl StreamReassembler {
             let ov_start = cursor.max(key);
             let ov_end = end.min(key_end);
             if ov_start < ov_end {
-                let old = &self.pending[&key][(ov_start - key) as usize..(ov_end - key) as usize];
-                let new = &data[(ov_start - start) as usize..(ov_end - start) as usize];
+                let old = held
+                    .pending
+                    .get(&key)
+                    .and_then(|v| v.get((ov_start - key) as usize..(ov_end - key) as usize));
+                let new = data.get((ov_start - start) as usize..(ov_end - start) as usize);
                 if old != new {
-                    self.stats.conflicting_overlaps += 1;
+                    conflicts += 1;
                 }
             }
             cursor = cursor.max(key_end);
@@ -208,22 +271,30 @@ impl StreamReassembler {
         if cursor < end {
             pieces.push((cursor, end));
         }
+        held.stats.conflicting_overlaps += conflicts;
         for (s, e) in pieces {
             let bytes = data[(s - start) as usize..(e - start) as usize].to_vec();
-            self.pending_bytes += bytes.len();
-            self.pending.insert(s, bytes);
+            held.pending_bytes += bytes.len();
+            held.pending.insert(s, bytes);
         }
     }
 
     /// Delivers buffered segments that are now contiguous with the stream.
     fn drain_pending(&mut self, deliver: &mut impl FnMut(Chunk<'_>)) {
-        while let Some(entry) = self.pending.first_entry() {
+        loop {
+            let next_offset = self.next_offset;
+            let Some(held) = self.held.as_mut() else {
+                return;
+            };
+            let Some(entry) = held.pending.first_entry() else {
+                return;
+            };
             let key = *entry.key();
-            if key > self.next_offset {
+            if key > next_offset {
                 break;
             }
             let bytes = entry.remove();
-            self.pending_bytes -= bytes.len();
+            held.pending_bytes -= bytes.len();
             let skip = (self.next_offset - key) as usize;
             if skip < bytes.len() {
                 self.deliver_in_order(&bytes[skip..], deliver);
@@ -233,13 +304,14 @@ impl StreamReassembler {
 
     /// Gives up on the hole before the first buffered segment.
     fn skip_to_first_pending(&mut self, deliver: &mut impl FnMut(Chunk<'_>)) {
-        let Some((&first, _)) = self.pending.first_key_value() else {
+        let Some(first) = self.first_pending() else {
             return;
         };
         if first > self.next_offset {
             let gap = first - self.next_offset;
-            self.stats.gaps += 1;
-            self.stats.gap_bytes += gap;
+            let stats = &mut self.held().stats;
+            stats.gaps += 1;
+            stats.gap_bytes += gap;
             deliver(Chunk::Gap(gap));
             self.advance(gap);
         }

@@ -13,7 +13,7 @@ fn run(segments: &[(u32, &[u8])]) -> (String, StreamStats) {
         r.insert_segment(SeqNumber(seq), data, &mut deliver);
     }
     r.finish(&mut deliver);
-    (out, r.stats)
+    (out, r.stats())
 }
 
 #[test]
@@ -99,7 +99,7 @@ fn buffer_limit_forces_a_gap_instead_of_growing() {
         assert!(r.pending_bytes() <= MAX_PENDING_BYTES + 1000);
     }
     assert!(gaps > 0);
-    assert!(r.stats.buffer_limit_hits > 0);
+    assert!(r.stats().buffer_limit_hits > 0);
 }
 
 #[test]
@@ -122,5 +122,5 @@ fn resets_outside_the_window_are_refused_and_counted() {
         "past the window"
     );
     assert!(!r.accepts_reset(SeqNumber(900)), "behind the next byte");
-    assert_eq!(r.stats.resets_outside_window, 2);
+    assert_eq!(r.stats().resets_outside_window, 2);
 }

@@ -191,6 +191,21 @@ impl HttpSession {
             || self.open.iter().any(|t| !t.request_done)
     }
 
+    /// Heap bytes the session holds (head buffers, open transactions, parsers), for the
+    /// memory budget; see [`crate::http::heap`].
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.request.head.capacity()
+            + self.response.head.capacity()
+            + self.open.capacity() * size_of::<OpenTransaction>()
+            + self.open.iter().map(|t| t.txn.heap_bytes()).sum::<usize>()
+            + self.multipart.len() * crate::http::heap::MULTIPART_PARSER_BYTES
+            + self
+                .content
+                .as_ref()
+                .map_or(0, |_| crate::http::heap::CONTENT_DECODER_BYTES)
+    }
+
     /// The flow ended: complete what can be completed and emit every open transaction.
     pub fn finish(&mut self, now: Timestamp, ctx: &FlowContext, out: &mut Vec<HttpTransaction>) {
         self.flush_partial_request_head(ctx, out);

@@ -1,0 +1,173 @@
+//! One memory budget for everything a flood can grow: flows, reassembly buffers, open
+//! HTTP transactions and detector state.
+//!
+//! The configured byte budget (`limits: { memory_bytes }`, default 64 MiB) is split
+//! once at start: an eighth for the detectors' per-client windows (shared by all
+//! workers, [`crate::detect::threshold::ThresholdTable`]), the rest evenly over the
+//! workers, so no worker takes a lock to check its share. A worker's share is split
+//! again: at most half for its flow table, whose slots are allocated once at start
+//! (a slot costs [`FLOW_SLOT_BYTES`]; a bare SYN flow holds nothing else,
+//! [`BARE_SYN_FLOW_BYTES`]), and the rest for what flows hold on the heap (reassembly
+//! buffers, HTTP sessions and their open transactions). Every component reports the
+//! bytes it holds, from its buffers' capacities and its fixed size, and the table keeps
+//! the sum up to date flow by flow as each packet changes it: the budget is accounted,
+//! not estimated from counts.
+//!
+//! Under pressure the table takes the emergency steps in the order a defender wants
+//! ([`PressureStats`] counts each): drop data-less flows, shorten timeouts, shrink
+//! reassembly windows, and last evict the oldest established flows, flushing them to
+//! detection first so what was seen is judged.
+
+use serde::Deserialize;
+
+/// The default budget: a quarter of what Suricata 7 holds under a million-source SYN
+/// flood.
+pub const DEFAULT_MEMORY_BYTES: u64 = 64 << 20;
+/// The smallest budget accepted: below it a worker could not hold a useful table.
+pub const MIN_MEMORY_BYTES: u64 = 4 << 20;
+/// The largest budget accepted (a typo guard).
+pub const MAX_MEMORY_BYTES: u64 = 1 << 40;
+/// The detectors' share of the budget is one part in this many.
+pub const DETECTOR_SHARE_DIVISOR: u64 = 8;
+/// A flow table takes at most one part in this many of its worker's share.
+pub const TABLE_SHARE_DIVISOR: usize = 2;
+
+/// Bytes of one flow-table slot: the key, the flow and the hash table's control byte.
+/// The table's slots are allocated up front, at most 7/8 of them used.
+pub const FLOW_SLOT_BYTES: usize =
+    std::mem::size_of::<(super::FlowKey, super::Flow<crate::pipeline::FlowApp>)>() + 1;
+
+/// Bytes a flow that saw only a SYN holds, stated and tested: its slot (used at 7/8
+/// load, so 8/7 of a slot) and nothing on the heap, because reassembly and the HTTP
+/// session are allocated on the first payload.
+pub const BARE_SYN_FLOW_BYTES: usize = 256;
+const _: () = assert!(FLOW_SLOT_BYTES * 8 / 7 <= BARE_SYN_FLOW_BYTES);
+
+/// Reassembly buffer kept per direction once the budget is under pressure (step 3),
+/// where it is otherwise [`crate::reassembly::MAX_PENDING_BYTES`].
+pub const PRESSURE_PENDING_BYTES: usize = 64 * 1024;
+/// Idle timeout of an opening flow under pressure (otherwise
+/// [`super::NEW_FLOW_TIMEOUT_SECS`]).
+pub const PRESSURE_NEW_FLOW_TIMEOUT_SECS: u64 = 5;
+/// Idle timeout of an established flow under pressure (otherwise
+/// [`super::ESTABLISHED_FLOW_TIMEOUT_SECS`]).
+pub const PRESSURE_ESTABLISHED_FLOW_TIMEOUT_SECS: u64 = 30;
+/// Idle timeout of a closed flow under pressure.
+pub const PRESSURE_CLOSED_FLOW_TIMEOUT_SECS: u64 = 1;
+
+/// The `limits:` section of the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Bytes for flows, reassembly, open HTTP transactions and detector state, all
+    /// workers together (the process adds a fixed overhead: rules, CRS, capture buffers).
+    pub memory_bytes: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            memory_bytes: DEFAULT_MEMORY_BYTES,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// Why the section cannot be used, if it cannot.
+    pub fn problem(&self) -> Option<String> {
+        if !(MIN_MEMORY_BYTES..=MAX_MEMORY_BYTES).contains(&self.memory_bytes) {
+            return Some(format!(
+                "limits.memory_bytes: {} is outside {MIN_MEMORY_BYTES}..={MAX_MEMORY_BYTES}",
+                self.memory_bytes
+            ));
+        }
+        None
+    }
+
+    /// The detectors' share (per-client windows), for all workers together.
+    pub fn detector_bytes(&self) -> usize {
+        to_usize(self.memory_bytes / DETECTOR_SHARE_DIVISOR)
+    }
+
+    /// One worker's share of flows, reassembly and HTTP state, of `workers`.
+    pub fn worker_bytes(&self, workers: usize) -> usize {
+        let flows = self.memory_bytes - self.memory_bytes / DETECTOR_SHARE_DIVISOR;
+        to_usize(flows / workers.max(1) as u64)
+    }
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// Flow-table slots a worker's budget allows: the largest power of two whose slots fit
+/// in the table's share, used at 7/8 load (the hash table's own maximum).
+pub fn flow_slots_for(worker_bytes: usize) -> usize {
+    let share = worker_bytes / TABLE_SHARE_DIVISOR;
+    let mut buckets = 16usize;
+    while buckets.saturating_mul(2).saturating_mul(FLOW_SLOT_BYTES) <= share {
+        buckets *= 2;
+    }
+    buckets / 8 * 7
+}
+
+/// Emergency steps taken under memory pressure, each counted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PressureStats {
+    /// Step 1: flows that never carried data (half-open, bare handshakes) dropped.
+    pub dataless_dropped: u64,
+    /// Step 2: times the short timeouts were put in force.
+    pub timeouts_shortened: u64,
+    /// Flows ended by a short timeout while in force.
+    pub short_timeout_expired: u64,
+    /// Step 3: times the reassembly windows were shrunk.
+    pub windows_shrunk: u64,
+    /// Buffered out-of-order bytes given up as gaps by step 3.
+    pub window_bytes_released: u64,
+    /// Step 4: established flows evicted (flushed to detection first).
+    pub established_evicted: u64,
+    /// Bytes held by flows now (slots in use and heap), and the most ever held.
+    pub held_bytes: u64,
+    pub peak_held_bytes: u64,
+}
+
+impl PressureStats {
+    /// Adds another worker's counters (gauges add too: the workers' sum is the total).
+    pub fn add(&mut self, o: &PressureStats) {
+        self.dataless_dropped += o.dataless_dropped;
+        self.timeouts_shortened += o.timeouts_shortened;
+        self.short_timeout_expired += o.short_timeout_expired;
+        self.windows_shrunk += o.windows_shrunk;
+        self.window_bytes_released += o.window_bytes_released;
+        self.established_evicted += o.established_evicted;
+        self.held_bytes += o.held_bytes;
+        self.peak_held_bytes += o.peak_held_bytes;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_budget_splits_into_detector_and_worker_shares() {
+        let l = LimitsConfig::default();
+        assert_eq!(l.detector_bytes(), 8 << 20);
+        assert_eq!(l.worker_bytes(1), 56 << 20);
+        assert_eq!(l.worker_bytes(4), 14 << 20);
+        assert!(l.problem().is_none());
+        let tiny = LimitsConfig { memory_bytes: 1024 };
+        assert!(tiny.problem().is_some());
+    }
+
+    #[test]
+    fn the_flow_table_fits_in_half_a_worker_share() {
+        for workers in [1, 2, 4, 8] {
+            let share = LimitsConfig::default().worker_bytes(workers);
+            let slots = flow_slots_for(share);
+            let buckets = slots / 7 * 8;
+            assert!(buckets * FLOW_SLOT_BYTES <= share / TABLE_SHARE_DIVISOR);
+            assert!(buckets * 2 * FLOW_SLOT_BYTES > share / TABLE_SHARE_DIVISOR);
+        }
+    }
+}
