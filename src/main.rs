@@ -381,7 +381,8 @@ fn run_replay(args: &ReplayArgs<'_>) -> anyhow::Result<()> {
     let (events, pcaps) = (args.events, args.pcaps);
     let config = load_config(args.config)?;
     let rules_path = rules_path(args.rules, &config);
-    let detector = Detector::load(&rules_path, &config, Arc::new(ThresholdTable::default()))?;
+    let thresholds = ThresholdTable::with_budget(config.limits.detector_bytes());
+    let detector = Detector::load(&rules_path, &config, Arc::new(thresholds))?;
     let mut sources = replay::open_all(pcaps)?;
     let mut data_files: Vec<&Path> = Vec::new();
     if let Some(p) = events.filter(|p| *p != "-") {
@@ -478,6 +479,10 @@ fn run_replay(args: &ReplayArgs<'_>) -> anyhow::Result<()> {
         "rules loaded       {} from {}\n",
         detector.rule_count(),
         rules_path.display()
+    ));
+    report.push_str(&format!(
+        "detector state     {} observations dropped at the cap\n",
+        detector.threshold_drops()
     ));
     report.push_str(&format!("flagged events     {alerts}\n"));
     for (c, n) in tamperwatch::detect::alert::Category::ALL

@@ -44,7 +44,7 @@ pub struct Running {
 /// Checks everything, then starts the packet threads.
 pub async fn start(config_path: &Path) -> Result<Running, DaemonError> {
     let config = Config::load(config_path)?;
-    let thresholds = Arc::new(ThresholdTable::default());
+    let thresholds = Arc::new(ThresholdTable::with_budget(config.limits.detector_bytes()));
     let detector = reload::load_detector(&config, &thresholds)?;
     let groups = ContentGroups::new(
         config
@@ -76,6 +76,8 @@ pub async fn start(config_path: &Path) -> Result<Running, DaemonError> {
     let (pool, recycler) = BatchPool::new(workers * (WORKER_QUEUE_BATCHES + 2), batch_bytes);
     let link = source.link_type();
     let mut settings = PipelineSettings::for_config(&config);
+    // Each worker gets its share of the memory budget: no lock to check it.
+    settings.memory_bytes = config.limits.worker_bytes(workers);
     if config.capture.filter.is_none() {
         // The derived kernel filter passes every fragment and IPv6 packet; the site's
         // ports are checked after decoding.

@@ -89,6 +89,7 @@ fn run(setup: WorkerSetup) -> WorkerReport {
         }
         if last_report.elapsed() >= REPORT_INTERVAL {
             report(&mut pipeline, &metrics, &mut reported);
+            metrics.set_detector_dropped_total(detector.load().threshold_drops());
             last_report = Instant::now();
         }
     }

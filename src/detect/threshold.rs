@@ -5,9 +5,16 @@
 //! drops closed windows, so nothing about a client outlives the detector's window.
 //! When a count crosses its threshold the detector fires once and stays quiet until
 //! the window ends.
+//!
+//! The table holds at most [`MAX_THRESHOLD_WINDOWS`] windows and at most its byte
+//! share of the memory budget ([`crate::flow::budget`]): each window costs
+//! [`WINDOW_BYTES`], each distinct value set its allocated capacity, kept up to date
+//! as sets grow and windows close. What the caps refuse is counted
+//! ([`ThresholdTable::dropped`]).
 
 use std::collections::HashSet;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dashmap::DashMap;
 
@@ -17,12 +24,18 @@ use crate::time::Timestamp;
 /// than its count, so this only caps a misconfigured rule).
 pub const MAX_DISTINCT_PER_WINDOW: usize = 4096;
 
+/// Distinct values seen in one window: already hashes, so a fixed-key hasher does
+/// (and takes no bytes per set).
+type DistinctSet = HashSet<u64, std::hash::BuildHasherDefault<ahash::AHasher>>;
+
+/// One client's window; small, because a spoofed flood opens one per source.
 #[derive(Debug)]
 struct Window {
     started: Timestamp,
-    window_secs: u64,
+    window_secs: u32,
     count: u32,
-    distinct: HashSet<u64, ahash::RandomState>,
+    /// Only distinct-count detectors (port scans) allocate a set.
+    distinct: Option<Box<DistinctSet>>,
     fired: bool,
 }
 
@@ -32,16 +45,65 @@ struct Window {
 /// [`super::surge::SiteSurge`] still sees the flood they make together.
 pub const MAX_THRESHOLD_WINDOWS: usize = 65_536;
 
+/// Bytes one window costs: its map entry, at the worst load of the map's table (just
+/// grown: half used), plus its control byte.
+pub const WINDOW_BYTES: usize = 2 * (std::mem::size_of::<((u32, IpAddr), Window)>() + 1);
+/// Bytes one slot of a distinct-value set costs (its hash and control byte).
+pub const DISTINCT_SLOT_BYTES: usize = std::mem::size_of::<u64>() + 1;
+
 /// Open windows of every threshold detector, shared by all workers.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ThresholdTable {
     windows: DashMap<(u32, IpAddr), Window, ahash::RandomState>,
     dropped: std::sync::atomic::AtomicU64,
+    /// Bytes the windows hold, and the most they may.
+    held: AtomicUsize,
+    max_bytes: usize,
     /// Site-wide surge counters (distributed floods), shared the same way.
     pub site: super::surge::SiteSurge,
 }
 
+impl Default for ThresholdTable {
+    fn default() -> Self {
+        ThresholdTable::with_budget(crate::flow::LimitsConfig::default().detector_bytes())
+    }
+}
+
+/// Bytes a distinct-value set holds: its box and its buckets.
+fn set_bytes(set: &Option<Box<DistinctSet>>) -> usize {
+    match set {
+        None => 0,
+        Some(set) if set.capacity() == 0 => std::mem::size_of::<DistinctSet>(),
+        // The set's buckets: a power of two, at most 7/8 used.
+        Some(set) => {
+            std::mem::size_of::<DistinctSet>()
+                + (set.capacity() * 8 / 7).next_power_of_two() * DISTINCT_SLOT_BYTES
+        }
+    }
+}
+
 impl ThresholdTable {
+    /// A table holding at most `max_bytes` of windows (the detectors' share of
+    /// `limits.memory_bytes`).
+    pub fn with_budget(max_bytes: usize) -> Self {
+        ThresholdTable {
+            windows: DashMap::default(),
+            dropped: Default::default(),
+            held: AtomicUsize::new(0),
+            max_bytes,
+            site: Default::default(),
+        }
+    }
+
+    /// Bytes the windows hold now.
+    pub fn held_bytes(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    fn drop_one(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts one match of detector `id` for `client`; returns true exactly when this
     /// match crosses `count` within the window. With `distinct`, counts distinct values.
     pub fn observe(
@@ -53,35 +115,51 @@ impl ThresholdTable {
         window_secs: u64,
         distinct: Option<u64>,
     ) -> bool {
-        if self.windows.len() >= MAX_THRESHOLD_WINDOWS && !self.windows.contains_key(&(id, client))
-        {
-            self.dropped
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let secs = u32::try_from(window_secs).unwrap_or(u32::MAX);
+        let full = self.windows.len() >= MAX_THRESHOLD_WINDOWS
+            || self.held_bytes() + WINDOW_BYTES > self.max_bytes;
+        if full && !self.windows.contains_key(&(id, client)) {
+            self.drop_one();
             return false;
         }
-        let mut entry = self.windows.entry((id, client)).or_insert_with(|| Window {
-            started: now,
-            window_secs,
-            count: 0,
-            distinct: HashSet::default(),
-            fired: false,
+        let mut entry = self.windows.entry((id, client)).or_insert_with(|| {
+            self.held.fetch_add(WINDOW_BYTES, Ordering::Relaxed);
+            Window {
+                started: now,
+                window_secs: secs,
+                count: 0,
+                distinct: None,
+                fired: false,
+            }
         });
         let w = entry.value_mut();
-        if now.secs_since(w.started) >= w.window_secs || now < w.started {
+        if now.secs_since(w.started) >= u64::from(w.window_secs) || now < w.started {
+            self.held
+                .fetch_sub(set_bytes(&w.distinct), Ordering::Relaxed);
             *w = Window {
                 started: now,
-                window_secs,
+                window_secs: secs,
                 count: 0,
-                distinct: HashSet::default(),
+                distinct: None,
                 fired: false,
             };
         }
         match distinct {
             Some(h) => {
-                if w.distinct.len() < MAX_DISTINCT_PER_WINDOW {
-                    w.distinct.insert(h);
+                let before = set_bytes(&w.distinct);
+                let set = w.distinct.get_or_insert_with(Box::default);
+                let grows = set.len() == set.capacity();
+                // Growing doubles the set: refused when the share would not hold it.
+                let room = !grows || self.held_bytes() + before.max(64) * 2 <= self.max_bytes;
+                if set.len() < MAX_DISTINCT_PER_WINDOW && room {
+                    set.insert(h);
+                } else if !set.contains(&h) {
+                    self.drop_one();
                 }
-                w.count = u32::try_from(w.distinct.len()).unwrap_or(u32::MAX);
+                w.count = u32::try_from(set.len()).unwrap_or(u32::MAX);
+                let after = set_bytes(&w.distinct);
+                self.held.fetch_add(after, Ordering::Relaxed);
+                self.held.fetch_sub(before, Ordering::Relaxed);
             }
             None => w.count = w.count.saturating_add(1),
         }
@@ -94,13 +172,20 @@ impl ThresholdTable {
 
     /// Drops every window that has ended by `now`.
     pub fn sweep(&self, now: Timestamp) {
-        self.windows
-            .retain(|_, w| now.secs_since(w.started) < w.window_secs && now >= w.started);
+        self.windows.retain(|_, w| {
+            let open = now.secs_since(w.started) < u64::from(w.window_secs) && now >= w.started;
+            if !open {
+                self.held
+                    .fetch_sub(WINDOW_BYTES + set_bytes(&w.distinct), Ordering::Relaxed);
+            }
+            open
+        });
     }
 
-    /// Observations not tracked because the table was at [`MAX_THRESHOLD_WINDOWS`].
+    /// Observations not tracked because the table was at [`MAX_THRESHOLD_WINDOWS`] or
+    /// its byte share, or a distinct set could not grow within it.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(std::sync::atomic::Ordering::Relaxed)
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// Open windows (for tests and memory bounds).
@@ -168,5 +253,28 @@ mod tests {
         let first = IpAddr::from(0x0a00_0000u32.to_be_bytes());
         table.observe(900_001, first, t(1), 200, 10, None);
         assert_eq!(table.dropped(), u64::from(extra));
+        assert_eq!(table.held_bytes(), MAX_THRESHOLD_WINDOWS * WINDOW_BYTES);
+        assert!(table.held_bytes() <= crate::flow::LimitsConfig::default().detector_bytes());
+        // Windows closing give their bytes back.
+        table.sweep(t(100));
+        assert_eq!(table.held_bytes(), 0);
+    }
+
+    #[test]
+    fn port_scans_from_many_clients_stop_at_the_byte_share_and_are_counted() {
+        let budget = 256 * 1024;
+        let table = ThresholdTable::with_budget(budget);
+        let mut refused = 0u64;
+        for n in 0..64u32 {
+            let ip = IpAddr::from(n.wrapping_add(0x0a00_0000).to_be_bytes());
+            for port in 0..2000u64 {
+                table.observe(900_002, ip, t(0), 5000, 60, Some(port));
+                refused = table.dropped();
+            }
+        }
+        assert!(table.held_bytes() <= budget, "{}", table.held_bytes());
+        assert!(refused > 0);
+        table.sweep(t(60));
+        assert_eq!(table.held_bytes(), 0);
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod browser;
 pub mod content_group;
+pub mod memory;
 pub(crate) mod hyperloglog;
 pub mod names;
 mod siphash;
@@ -136,6 +137,8 @@ pub(crate) const HTTP_CAPPED_WHAT: [&str; 3] = ["header_line", "multipart_part",
 /// The anonymous statistics of one running tamperwatch; share it behind an `Arc`.
 pub struct Metrics {
     registry: Registry,
+    /// The memory budget's series.
+    memory: memory::MemoryMetrics,
 
     packets: IntCounter,
     bytes: IntCounter,
@@ -243,6 +246,7 @@ impl Metrics {
             )?,
             outside_site: counter(&r, names::OUTSIDE_SITE_PACKETS)?,
             flows_evicted: counter(&r, names::FLOWS_EVICTED)?,
+            memory: memory::MemoryMetrics::new(&r)?,
             capture: Mutex::new(()),
             capture_received: counter(&r, names::CAPTURE_RECEIVED)?,
             capture_dropped: triple(capture_dropped)?,
@@ -457,6 +461,12 @@ impl Metrics {
             .inc_by(after.outside_site.saturating_sub(before.outside_site));
         self.flows_evicted
             .inc_by(after.flows_evicted.saturating_sub(before.flows_evicted));
+        self.memory.observe_delta(&before.memory, &after.memory);
+    }
+
+    /// Publishes the detector state's running total of dropped observations.
+    pub fn set_detector_dropped_total(&self, total: u64) {
+        self.memory.set_detector_dropped_total(total);
     }
 
     /// Adds frames and their wire bytes.
