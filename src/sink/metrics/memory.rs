@@ -36,6 +36,14 @@ pub const HELD: (&str, &str) = (
 );
 /// The label naming a step.
 pub const LABEL_STEP: &str = "step";
+/// Every value of [`LABEL_STEP`]: a bounded set.
+pub const STEP_LABELS: [&str; 5] = [
+    "dataless",
+    "short_timeout",
+    "established",
+    "shorten_timeouts",
+    "shrink_windows",
+];
 
 /// The series above, registered.
 pub struct MemoryMetrics {
@@ -63,13 +71,13 @@ impl MemoryMetrics {
         r.register(Box::new(held.clone()))?;
         Ok(MemoryMetrics {
             flows_dropped: [
-                flows.get_metric_with_label_values(&["dataless"])?,
-                flows.get_metric_with_label_values(&["short_timeout"])?,
-                flows.get_metric_with_label_values(&["established"])?,
+                flows.get_metric_with_label_values(&[STEP_LABELS[0]])?,
+                flows.get_metric_with_label_values(&[STEP_LABELS[1]])?,
+                flows.get_metric_with_label_values(&[STEP_LABELS[2]])?,
             ],
             steps: [
-                steps.get_metric_with_label_values(&["shorten_timeouts"])?,
-                steps.get_metric_with_label_values(&["shrink_windows"])?,
+                steps.get_metric_with_label_values(&[STEP_LABELS[3]])?,
+                steps.get_metric_with_label_values(&[STEP_LABELS[4]])?,
             ],
             released,
             detector_dropped,

@@ -586,6 +586,7 @@ fn rendered_labels_never_carry_addresses_paths_queries_or_agents() {
     allowed.extend(HttpError::ALL.iter().map(|e| e.as_str().to_owned()));
     allowed.extend(HTTP_CAPPED_WHAT.iter().map(|s| s.to_string()));
     allowed.extend(IP_FRAGMENT_OUTCOMES.iter().map(|s| s.to_string()));
+    allowed.extend(super::memory::STEP_LABELS.iter().map(|s| s.to_string()));
 
     let mut seen = BTreeSet::new();
     for sample in samples(&text) {
