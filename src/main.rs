@@ -484,6 +484,11 @@ fn run_replay(args: &ReplayArgs<'_>) -> anyhow::Result<()> {
         "detector state     {} observations dropped at the cap\n",
         detector.threshold_drops()
     ));
+    if let Some(peak) = tamperwatch::flow::budget::peak_rss_bytes() {
+        report.push_str(&format!(
+            "peak memory        {peak} bytes resident (VmHWM)\n"
+        ));
+    }
     report.push_str(&format!("flagged events     {alerts}\n"));
     for (c, n) in tamperwatch::detect::alert::Category::ALL
         .iter()

@@ -118,7 +118,10 @@ impl ThresholdTable {
         let secs = u32::try_from(window_secs).unwrap_or(u32::MAX);
         let full = self.windows.len() >= MAX_THRESHOLD_WINDOWS
             || self.held_bytes() + WINDOW_BYTES > self.max_bytes;
-        if full && !self.windows.contains_key(&(id, client)) {
+        // Site-wide windows (keyed by the unspecified address: flood episodes) are a
+        // handful and are never refused: the flood that fills the table must still be
+        // reported.
+        if full && !client.is_unspecified() && !self.windows.contains_key(&(id, client)) {
             self.drop_one();
             return false;
         }

@@ -37,11 +37,12 @@ pub const TABLE_SHARE_DIVISOR: usize = 2;
 pub const FLOW_SLOT_BYTES: usize =
     std::mem::size_of::<(super::FlowKey, super::Flow<crate::pipeline::FlowApp>)>() + 1;
 
-/// Bytes a flow that saw only a SYN holds, stated and tested: its slot (used at 7/8
-/// load, so 8/7 of a slot) and nothing on the heap, because reassembly and the HTTP
-/// session are allocated on the first payload.
-pub const BARE_SYN_FLOW_BYTES: usize = 256;
-const _: () = assert!(FLOW_SLOT_BYTES * 8 / 7 <= BARE_SYN_FLOW_BYTES);
+/// Bytes a flow that saw only a SYN holds, stated and tested: its share of the table
+/// (a slot, with the table at most 7/16 full: 16/7 of a slot, 496 bytes) and nothing
+/// on the heap, because reassembly and the HTTP session are allocated on its first
+/// payload.
+pub const BARE_SYN_FLOW_BYTES: usize = 512;
+const _: () = assert!(FLOW_SLOT_BYTES * 16 / 7 <= BARE_SYN_FLOW_BYTES);
 
 /// Reassembly buffer kept per direction once the budget is under pressure (step 3),
 /// where it is otherwise [`crate::reassembly::MAX_PENDING_BYTES`].
@@ -100,15 +101,23 @@ fn to_usize(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
-/// Flow-table slots a worker's budget allows: the largest power of two whose slots fit
-/// in the table's share, used at 7/8 load (the hash table's own maximum).
+/// Flows a worker's budget allows: the largest power of two of hash-table buckets whose
+/// slots fit in the table's share, kept at most half full. (The table removes by
+/// tombstones; once they use up its free slots it rebuilds itself, in place while at
+/// most half of its 7/8 capacity is used, otherwise into a table twice the size, which
+/// would break the budget.)
 pub fn flow_slots_for(worker_bytes: usize) -> usize {
+    table_buckets_for(worker_bytes) / 16 * 7
+}
+
+/// The hash-table buckets a worker's budget allocates for its flow table.
+pub fn table_buckets_for(worker_bytes: usize) -> usize {
     let share = worker_bytes / TABLE_SHARE_DIVISOR;
     let mut buckets = 16usize;
     while buckets.saturating_mul(2).saturating_mul(FLOW_SLOT_BYTES) <= share {
         buckets *= 2;
     }
-    buckets / 8 * 7
+    buckets
 }
 
 /// Emergency steps taken under memory pressure, each counted.
@@ -145,6 +154,16 @@ impl PressureStats {
     }
 }
 
+/// The process's peak resident set so far (`VmHWM` of `/proc/self/status`), for the
+/// replay summary: what a flood cost, measured rather than estimated. `None` where
+/// `/proc` is not there.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,11 +180,18 @@ mod tests {
     }
 
     #[test]
+    fn peak_rss_is_read_from_proc() {
+        if std::path::Path::new("/proc/self/status").exists() {
+            let peak = peak_rss_bytes().expect("VmHWM");
+            assert!(peak > 1 << 20, "{peak}");
+        }
+    }
+
+    #[test]
     fn the_flow_table_fits_in_half_a_worker_share() {
         for workers in [1, 2, 4, 8] {
             let share = LimitsConfig::default().worker_bytes(workers);
-            let slots = flow_slots_for(share);
-            let buckets = slots / 7 * 8;
+            let buckets = table_buckets_for(share);
             assert!(buckets * FLOW_SLOT_BYTES <= share / TABLE_SHARE_DIVISOR);
             assert!(buckets * 2 * FLOW_SLOT_BYTES > share / TABLE_SHARE_DIVISOR);
         }

@@ -278,8 +278,10 @@ impl<S: Default + EvictionHint> FlowTable<S> {
     /// `max_flows`) are allocated now, and flows may hold the rest on the heap.
     pub fn with_budget(max_flows: usize, server_ports: Vec<u16>, budget_bytes: usize) -> Self {
         let max = budget::flow_slots_for(budget_bytes).min(max_flows.max(1));
+        // Room for twice the flows held: the table stays at most half full, so removals
+        // never make it grow (budget.rs says why).
         let flows =
-            HashMap::with_capacity_and_hasher(max, ahash::RandomState::with_seeds(1, 2, 3, 4));
+            HashMap::with_capacity_and_hasher(max * 2, ahash::RandomState::with_seeds(1, 2, 3, 4));
         // The hash table's buckets: a power of two, at most 7/8 of them used.
         let buckets = (flows.capacity().max(1) * 8 / 7).next_power_of_two();
         let table_bytes = buckets * budget::FLOW_SLOT_BYTES;
@@ -409,19 +411,20 @@ impl<S: Default + EvictionHint> FlowTable<S> {
     /// Ends every flow idle past its timeout (short ones while in force).
     fn expire_now(&mut self, now: Timestamp, ended: &mut impl FnMut(Flow<S>, FlowEnd)) -> usize {
         let short = self.short_timeouts;
-        let mut expired: Vec<FlowKey> = self
+        // Keys and ids only (48 bytes a flow): a sweep that ends every flow must not
+        // copy the whole table.
+        let mut expired: Vec<(u64, FlowKey)> = self
             .flows
             .iter()
             .filter(|(_, f)| now.secs_since(f.last_seen) >= f.idle_timeout_secs(short))
-            .map(|(k, _)| *k)
+            .map(|(k, f)| (f.id, *k))
             .collect();
-        if expired.is_empty() {
-            return 0;
-        }
-        let mut flows: Vec<Flow<S>> = expired.drain(..).filter_map(|k| self.take(&k)).collect();
-        flows.sort_by_key(|f| f.id);
-        let count = flows.len();
-        for flow in flows {
+        expired.sort_unstable();
+        let count = expired.len();
+        for (_, key) in expired {
+            let Some(flow) = self.take(&key) else {
+                continue;
+            };
             let end = if flow.state == TcpState::Closed {
                 self.stats.closed += 1;
                 FlowEnd::Closed
@@ -439,11 +442,12 @@ impl<S: Default + EvictionHint> FlowTable<S> {
 
     /// Ends every flow, in order of creation (end of capture).
     pub fn drain_all(&mut self, ended: &mut impl FnMut(Flow<S>, FlowEnd)) {
-        let mut flows: Vec<Flow<S>> = self.flows.drain().map(|(_, f)| f).collect();
-        self.account((self.heap_bytes, 0));
-        flows.sort_by_key(|f| f.id);
-        for flow in flows {
-            ended(flow, FlowEnd::Shutdown);
+        let mut keys: Vec<(u64, FlowKey)> = self.flows.iter().map(|(k, f)| (f.id, *k)).collect();
+        keys.sort_unstable();
+        for (_, key) in keys {
+            if let Some(flow) = self.take(&key) {
+                ended(flow, FlowEnd::Shutdown);
+            }
         }
     }
 }

@@ -124,4 +124,12 @@ impl TransactionObserver for StatsTee<'_> {
     fn on_tcp_packet(&mut self, packet: &PacketView<'_>, now: Timestamp) {
         self.inner.on_tcp_packet(packet, now);
     }
+
+    fn on_flow_evictions(&mut self, evicted: u64, server: std::net::SocketAddr, now: Timestamp) {
+        self.inner.on_flow_evictions(evicted, server, now);
+    }
+
+    fn on_handshake(&mut self, now: Timestamp) {
+        self.inner.on_handshake(now);
+    }
 }

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# flood-upload.sh - a spoofed SYN flood with a real upload inside it, captured inside
+# network namespaces.
+#
+# usage: sudo bash scripts/pcapgen/flood-upload.sh OUTFILE [SECONDS]
+#
+# The test website (nginx with scripts/pcapgen/nginx.conf.in and backend.py, as
+# scripts/make-pcaps.sh runs it) is started inside the server namespace of
+# scripts/netns-fragments.sh, listening on 10.231.2.2:8080. From the client namespace:
+#   timeout SECONDS (default 4) hping3 -S -p 8080 --rand-source --flood
+#       a SYN flood from random spoofed sources, each source once, as fast as hping3
+#       goes (about 50,000 SYN/s on the 2-core machine the committed file was made on;
+#       hping3 ignores -c with --flood, so the count varies run to run);
+#   curl -F 'file=@shell.php;type=application/x-php' .../permits/upload (from
+#       10.231.1.2) one second into the flood, and again (as shell.phtml) two seconds
+#       before its end, when a flow table of the default budget is full: PHP web
+#       shells uploaded to the site's upload endpoint while the flood runs; between
+#       them one sanctioned PDF.
+# The router's reverse-path filter is off so spoofed sources are forwarded, and it has
+# no route for them, so the server's SYN-ACKs to spoofed addresses go nowhere: nothing
+# leaves the namespaces (never run a spoofed flood on the host's own interfaces).
+#
+# Captured with tcpdump on the server's interface. The filter keeps the SYNs and the
+# client's own connections, and leaves out the server's SYN-ACKs to spoofed sources
+# (they double the file and carry nothing a passive monitor uses). Processes are
+# stopped by PID; the namespaces are removed on exit.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT=${1:?OUTFILE}
+SECS=${2:-4}
+for cmd in hping3 tcpdump nginx curl; do
+    command -v "$cmd" >/dev/null || { echo "flood-upload: $cmd is missing" >&2; exit 1; }
+done
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=$(command -v python3)
+P=twfu$$
+NS="$HERE/../netns-fragments.sh"
+WORK=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    bash "$NS" down "$P"
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+bash "$NS" up "$P"
+ip netns exec "${P}r" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+    "net.ipv4.conf.${P}r0.rp_filter=0" "net.ipv4.conf.${P}r1.rp_filter=0"
+
+"$PY" "$HERE/mkfiles.py" "$WORK/site" "$WORK/files"
+mkdir -p "$WORK/nginx"
+sed -e "s|@PREFIX@|$WORK/nginx|g" -e "s|@ROOT@|$WORK/site|g" \
+    -e "s|listen 127.0.0.1:8080;|listen 10.231.2.2:8080;|" "$HERE/nginx.conf.in" >"$WORK/nginx/nginx.conf"
+cp "$HERE/proxy.conf" "$WORK/nginx/proxy.conf"
+ip netns exec "${P}s" "$PY" "$HERE/backend.py" 8081 2>"$WORK/backend.log" & pids+=($!)
+ip netns exec "${P}s" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx.err" & pids+=($!)
+S=http://10.231.2.2:8080
+for _ in $(seq 100); do
+    ip netns exec "${P}c" curl -s -o /dev/null --max-time 1 "$S/" && break
+    sleep 0.1
+done
+
+ip netns exec "${P}s" tcpdump -i "${P}s0" -s 0 -B 65536 -U -w "$OUT" \
+    'tcp port 8080 and (net 10.231.1.0/24 or tcp[tcpflags] & tcp-ack == 0)' 2>"$WORK/tcpdump.err" &
+dump=$!
+pids+=($dump)
+sleep 1
+ip netns exec "${P}c" timeout -s INT "$SECS" hping3 -q -S -p 8080 --rand-source --flood 10.231.2.2 \
+    >/dev/null 2>&1 & flood=$!
+pids+=($flood)
+F=$WORK/files
+up() { ip netns exec "${P}c" curl -s -o /dev/null -w "%{http_code} $1\n" --max-time 20 -H 'Expect:' "${@:2}" "$S/permits/upload"; }
+sleep 1
+up shell.php -F "file=@$F/shell.php;type=application/x-php"
+up permit.pdf -F "file=@$F/permit.pdf;type=application/pdf"
+sleep $((SECS - 2))
+up shell.phtml -F "file=@$F/shell.php;filename=shell.phtml;type=application/octet-stream"
+wait "$flood" || true
+sleep 1
+kill -INT "$dump"; wait "$dump" || true
+cat "$WORK/tcpdump.err" >&2
+size=$(stat -c %s "$OUT")
+if ((size > 15 * 1000 * 1000)); then
+    echo "flood-upload: $OUT is $size bytes (over 15 MB for the repository): rerun with fewer SECONDS" >&2
+    exit 1
+fi
