@@ -528,7 +528,7 @@ fn deliver(
                 *app = FlowApp::Tls;
                 return;
             }
-            _ => *app = FlowApp::Http(Box::default()),
+            _ => *app = FlowApp::Http(HttpSession::pooled()),
         }
     }
     if let FlowApp::Http(session) = app {
@@ -582,6 +582,13 @@ fn flush_flow(
         summary.http.add(&session.stats);
     } else if let FlowApp::Tls = app {
         summary.tls_client_hellos += 1;
+    }
+    // The flow is flushed: a finished flow stays in the table only to absorb late
+    // packets, so its session goes back to the pool now rather than when it leaves.
+    if let FlowApp::Http(_) = app {
+        if let FlowApp::Http(session) = std::mem::take(app) {
+            HttpSession::recycle(session);
+        }
     }
 }
 
