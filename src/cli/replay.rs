@@ -88,8 +88,8 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
         Some(path) => {
             let db = tamperwatch::sink::stats::db::StatsDb::create(path)?;
             let groups = tamperwatch::sink::metrics::content_group::ContentGroups::new(
-                config.policy.content_groups.clone(),
-            )?;
+                &config.policy.content_groups,
+            );
             Some(tamperwatch::sink::stats::StatsRecorder::new(
                 db,
                 groups,

@@ -46,9 +46,10 @@ pub fn run(args: &RulesArgs) -> anyhow::Result<()> {
         path.display(),
         started.elapsed().as_millis()
     );
+    // The detector as `run` builds it (policy, CRS): what passes here starts there.
+    let started = std::time::Instant::now();
+    let detector = Detector::load(&path, &config, Arc::new(ThresholdTable::default()))?;
     if config.crs.enabled {
-        let started = std::time::Instant::now();
-        let detector = Detector::load(&path, &config, Arc::new(ThresholdTable::default()))?;
         if let Some(crs) = detector.crs() {
             println!(
                 "CRS: {} rules ok at paranoia level {} (loaded and compiled in {} ms)",
