@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use crate::sink::store::DEFAULT_STORE_PATH;
+use crate::sink::store::{DEFAULT_RETENTION_DAYS, DEFAULT_STORE_PATH};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -206,7 +206,9 @@ pub struct RetentionConfig {
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        RetentionConfig { days: 30 }
+        RetentionConfig {
+            days: DEFAULT_RETENTION_DAYS,
+        }
     }
 }
 
