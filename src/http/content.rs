@@ -52,9 +52,9 @@ pub struct DecodeStats {
     pub unknown_coding: u64,
 }
 
-impl DecodeStats {
-    /// Adds another session's counters to these.
-    pub fn add(&mut self, o: &DecodeStats) {
+/// Sums responses' decoding counters into a session's, and sessions' into a run's.
+impl std::ops::AddAssign for DecodeStats {
+    fn add_assign(&mut self, o: DecodeStats) {
         self.bomb_capped += o.bomb_capped;
         self.corrupt += o.corrupt;
         self.truncated += o.truncated;

@@ -49,6 +49,21 @@ pub struct StreamStats {
     pub resets_outside_window: u64,
 }
 
+/// How the pipeline sums the streams it finishes into its run's counters.
+impl std::ops::AddAssign for StreamStats {
+    fn add_assign(&mut self, o: StreamStats) {
+        self.bytes_delivered += o.bytes_delivered;
+        self.retransmitted_segments += o.retransmitted_segments;
+        self.out_of_order_segments += o.out_of_order_segments;
+        self.conflicting_overlaps += o.conflicting_overlaps;
+        self.gaps += o.gaps;
+        self.gap_bytes += o.gap_bytes;
+        self.out_of_window_segments += o.out_of_window_segments;
+        self.buffer_limit_hits += o.buffer_limit_hits;
+        self.resets_outside_window += o.resets_outside_window;
+    }
+}
+
 /// Reassembles one direction of a TCP connection.
 #[derive(Debug, Default)]
 pub struct StreamReassembler {

@@ -55,9 +55,11 @@ impl HttpStats {
     fn count(&mut self, e: HttpError) {
         self.errors[e.index()] += 1;
     }
+}
 
-    /// Adds another session's counters to these.
-    pub fn add(&mut self, other: &HttpStats) {
+/// Sums finished sessions' counters into the run's.
+impl std::ops::AddAssign for HttpStats {
+    fn add_assign(&mut self, other: HttpStats) {
         self.requests += other.requests;
         self.responses += other.responses;
         for (a, b) in self.errors.iter_mut().zip(other.errors.iter()) {
@@ -71,7 +73,7 @@ impl HttpStats {
         self.headers_dropped += other.headers_dropped;
         self.multipart_params_dropped += other.multipart_params_dropped;
         self.lenient_responses += other.lenient_responses;
-        self.decode.add(&other.decode);
+        self.decode += other.decode;
     }
 }
 
@@ -215,7 +217,7 @@ impl HttpSession {
             {
                 cd.finish(&mut |d| account_response(&mut open.txn, d));
             }
-            self.stats.decode.add(&cd.stats);
+            self.stats.decode += cd.stats;
         }
         while let Some(mut open) = self.open.pop_front() {
             // An HTTP/0.9 request whose reply never started is complete as it stands.
@@ -708,7 +710,7 @@ impl HttpSession {
             }
         }
         if let Some(cd) = content {
-            self.stats.decode.add(&cd.stats);
+            self.stats.decode += cd.stats;
         }
     }
 

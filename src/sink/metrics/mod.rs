@@ -14,6 +14,7 @@
 //! sketch. [`names`] is the one place metric names are written.
 
 pub mod browser;
+pub mod caps;
 pub mod content_group;
 pub(crate) mod hyperloglog;
 pub mod names;
@@ -30,6 +31,7 @@ use prometheus::{
 };
 
 pub use browser::Browser;
+pub use caps::DetectorCounts;
 pub use content_group::ContentGroups;
 
 use crate::decode::DecodeError;
@@ -102,6 +104,9 @@ const SIZE_BUCKETS: [f64; 11] = [
     67_108_864.0,
 ];
 
+/// Reads the detector's shared counters (see [`Metrics::watch_detector`]).
+pub type DetectorCountsSource = Box<dyn Fn() -> DetectorCounts + Send + Sync>;
+
 /// Why the metrics could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
@@ -110,20 +115,6 @@ pub enum MetricsError {
     #[error("registering metrics: {0}")]
     Registry(#[from] prometheus::Error),
 }
-
-/// Fragment outcomes, as the `outcome` label of [`names::IP_FRAGMENTS`].
-pub(crate) const IP_FRAGMENT_OUTCOMES: [&str; 7] = [
-    "reassembled",
-    "overlap",
-    "overlap_conflict",
-    "timed_out",
-    "dropped_over_limit",
-    "dropped_over_memory",
-    "inconsistent",
-];
-
-/// What the HTTP caps drop, as the `what` label of [`names::HTTP_CAPPED`].
-pub(crate) const HTTP_CAPPED_WHAT: [&str; 3] = ["header_line", "multipart_part", "multipart_param"];
 
 /// The anonymous statistics of one running tamperwatch; share it behind an `Arc`.
 pub struct Metrics {
@@ -137,12 +128,13 @@ pub struct Metrics {
     http_parse_errors: Vec<IntCounter>,
     http_resyncs: IntCounter,
     http_resync_scanned_bytes: IntCounter,
-    /// Indexed like [`HTTP_CAPPED_WHAT`].
-    http_capped: Vec<IntCounter>,
-    /// Indexed like [`IP_FRAGMENT_OUTCOMES`].
-    ip_fragments: Vec<IntCounter>,
     outside_site: IntCounter,
-    flows_evicted: IntCounter,
+    /// Indexed like [`caps::CAPS`]; `None` where the owner registers the series.
+    caps: Vec<Option<IntCounter>>,
+    /// Reads the detector's shared counters when `/metrics` is scraped.
+    detector_counts: OnceLock<DetectorCountsSource>,
+    /// One caller at a time moves the detector's counters.
+    detector_lock: Mutex<()>,
 
     capture: Mutex<()>,
     capture_received: IntCounter,
@@ -225,16 +217,10 @@ impl Metrics {
             )?,
             http_resyncs: counter(&r, names::HTTP_RESYNCS)?,
             http_resync_scanned_bytes: counter(&r, names::HTTP_RESYNC_SCANNED_BYTES)?,
-            http_capped: children(
-                &counter_vec(&r, names::HTTP_CAPPED, &[names::LABEL_WHAT])?,
-                HTTP_CAPPED_WHAT.iter().map(|w| vec![*w]),
-            )?,
-            ip_fragments: children(
-                &counter_vec(&r, names::IP_FRAGMENTS, &[names::LABEL_OUTCOME])?,
-                IP_FRAGMENT_OUTCOMES.iter().map(|w| vec![*w]),
-            )?,
             outside_site: counter(&r, names::OUTSIDE_SITE_PACKETS)?,
-            flows_evicted: counter(&r, names::FLOWS_EVICTED)?,
+            caps: cap_counters(&r)?,
+            detector_counts: OnceLock::new(),
+            detector_lock: Mutex::new(()),
             capture: Mutex::new(()),
             capture_received: counter(&r, names::CAPTURE_RECEIVED)?,
             capture_dropped: triple(capture_dropped)?,
@@ -421,34 +407,30 @@ impl Metrics {
             .inc_by(a.resyncs.saturating_sub(b.resyncs));
         self.http_resync_scanned_bytes
             .inc_by(a.resync_scan_bytes.saturating_sub(b.resync_scan_bytes));
-        let capped = [
-            a.headers_dropped.saturating_sub(b.headers_dropped),
-            a.multipart_parts_dropped
-                .saturating_sub(b.multipart_parts_dropped),
-            a.multipart_params_dropped
-                .saturating_sub(b.multipart_params_dropped),
-        ];
-        for (c, n) in self.http_capped.iter().zip(capped) {
-            c.inc_by(n);
-        }
-        let (fa, fb) = (&after.fragments, &before.fragments);
-        let fragments = [
-            fa.reassembled.saturating_sub(fb.reassembled),
-            fa.overlaps.saturating_sub(fb.overlaps),
-            fa.overlap_conflicts.saturating_sub(fb.overlap_conflicts),
-            fa.timed_out.saturating_sub(fb.timed_out),
-            fa.dropped_over_limit.saturating_sub(fb.dropped_over_limit),
-            fa.dropped_over_memory
-                .saturating_sub(fb.dropped_over_memory),
-            fa.inconsistent.saturating_sub(fb.inconsistent),
-        ];
-        for (c, n) in self.ip_fragments.iter().zip(fragments) {
-            c.inc_by(n);
-        }
         self.outside_site
             .inc_by(after.outside_site.saturating_sub(before.outside_site));
-        self.flows_evicted
-            .inc_by(after.flows_evicted.saturating_sub(before.flows_evicted));
+        for (cap, counter) in caps::CAPS.iter().zip(&self.caps) {
+            if let (caps::Reading::Summary { read, .. }, Some(c)) = (cap.reading, counter) {
+                c.inc_by(read(after).saturating_sub(read(before)));
+            }
+        }
+    }
+
+    /// Where [`Metrics::render`] reads the detector's shared counters (threshold
+    /// table, CRS engine); set once, by the daemon at start.
+    pub fn watch_detector(&self, source: DetectorCountsSource) {
+        let _ = self.detector_counts.set(source);
+    }
+
+    /// Brings the detector's cap series to these running totals; a lower total (a
+    /// reload started a new engine) restarts the series, as a counter reset.
+    pub fn set_detector_counts(&self, counts: &DetectorCounts) {
+        let _one_writer = lock(&self.detector_lock);
+        for (cap, counter) in caps::CAPS.iter().zip(&self.caps) {
+            if let (caps::Reading::Detector { read, .. }, Some(c)) = (cap.reading, counter) {
+                advance_to(c, read(counts));
+            }
+        }
     }
 
     /// Adds frames and their wire bytes.
@@ -546,6 +528,9 @@ impl Metrics {
 
     /// Every metric in the Prometheus text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
+        if let Some(source) = self.detector_counts.get() {
+            self.set_detector_counts(&source());
+        }
         let estimate = lock(&self.visitors).estimate();
         self.visitors_today
             .set(i64::try_from(estimate).unwrap_or(i64::MAX));
@@ -649,6 +634,31 @@ fn counter_vec(
     let c = IntCounterVec::new(Opts::new(m.name, m.help), labels)?;
     r.register(Box::new(c.clone()))?;
     Ok(c)
+}
+
+/// One counter per [`caps::CAPS`] row read here; rows that share a series share its
+/// vector. Pushed rows are registered by their owners and get `None`.
+fn cap_counters(r: &Registry) -> Result<Vec<Option<IntCounter>>, MetricsError> {
+    let mut vecs: Vec<(&str, IntCounterVec)> = Vec::new();
+    let mut out = Vec::with_capacity(caps::CAPS.len());
+    for cap in caps::CAPS {
+        if matches!(cap.reading, caps::Reading::Pushed { .. }) {
+            out.push(None);
+            continue;
+        }
+        let vec = match vecs.iter().find(|(name, _)| *name == cap.metric.name) {
+            Some((_, v)) => v.clone(),
+            None => {
+                let labels: Vec<&str> = cap.label.iter().map(|(k, _)| *k).collect();
+                let v = counter_vec(r, cap.metric, &labels)?;
+                vecs.push((cap.metric.name, v.clone()));
+                v
+            }
+        };
+        let values: Vec<&str> = cap.label.iter().map(|(_, v)| *v).collect();
+        out.push(Some(vec.get_metric_with_label_values(&values)?));
+    }
+    Ok(out)
 }
 
 fn gauge(r: &Registry, m: MetricName) -> Result<IntGauge, MetricsError> {

@@ -586,8 +586,12 @@ fn rendered_labels_never_carry_addresses_paths_queries_or_agents() {
     allowed.extend(["injection.sql-union", "upload.script-extension", "other"].map(str::to_owned));
     allowed.extend(DecodeError::ALL.iter().map(|e| e.as_str().to_owned()));
     allowed.extend(HttpError::ALL.iter().map(|e| e.as_str().to_owned()));
-    allowed.extend(HTTP_CAPPED_WHAT.iter().map(|s| s.to_string()));
-    allowed.extend(IP_FRAGMENT_OUTCOMES.iter().map(|s| s.to_string()));
+    allowed.extend(
+        caps::CAPS
+            .iter()
+            .filter_map(|c| c.label)
+            .map(|(_, v)| v.to_owned()),
+    );
 
     let mut seen = BTreeSet::new();
     for sample in samples(&text) {
