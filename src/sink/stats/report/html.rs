@@ -95,17 +95,22 @@ fn table(lines: &[Line], bytes: bool) -> String {
     h
 }
 
+/// The largest count drawn (at least 1, so scales never divide by zero).
+fn largest(lines: &[Line]) -> u64 {
+    lines
+        .iter()
+        .map(|l| l.count.value())
+        .max()
+        .unwrap_or(0)
+        .max(1)
+}
+
 /// Horizontal bars, one per line (suppressed cells drawn empty, labelled `<n`).
 fn bar_chart(lines: &[Line]) -> String {
     const ROW_PX: usize = 22;
     const LABEL_PX: u64 = 260;
     const BAR_PX: u64 = 420;
-    let max = lines
-        .iter()
-        .map(|l| l.count.value())
-        .max()
-        .unwrap_or(0)
-        .max(1);
+    let max = largest(lines);
     let height = lines.len() * ROW_PX + 4;
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" role=\"img\">",
@@ -134,12 +139,7 @@ fn bar_chart(lines: &[Line]) -> String {
 fn column_chart(days: &[Line], colour: &str) -> String {
     const HEIGHT_PX: u64 = 160;
     const WIDTH_PX: usize = 760;
-    let max = days
-        .iter()
-        .map(|l| l.count.value())
-        .max()
-        .unwrap_or(0)
-        .max(1);
+    let max = largest(days);
     let n = days.len().max(1);
     // Fractional widths, so a year of days still fits the chart.
     let col = (WIDTH_PX as f64 / n as f64).min(60.0);
