@@ -209,7 +209,8 @@ fn stage_counters_sum_field_by_field() {
         let Reading::Summary { read, write } = cap.reading else {
             continue;
         };
-        if !(cap.field.starts_with("reassembly.") || cap.field.starts_with("http.")) {
+        let summed = ["reassembly.", "http.", "fragments."];
+        if !summed.iter().any(|p| cap.field.starts_with(p)) {
             continue;
         }
         let (mut a, mut b) = (Summary::default(), Summary::default());
@@ -217,6 +218,7 @@ fn stage_counters_sum_field_by_field() {
         write(&mut b, 4);
         a.reassembly += b.reassembly;
         a.http += b.http;
+        a.fragments += b.fragments;
         assert_eq!(read(&a), 7, "{} is not summed", cap.field);
     }
 }
