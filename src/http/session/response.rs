@@ -157,7 +157,7 @@ impl HttpSession {
             }
         }
         if let Some(cd) = content {
-            self.stats.decode.add(&cd.stats);
+            self.stats.decode += cd.stats;
         }
     }
 
@@ -178,7 +178,7 @@ impl HttpSession {
             if let Some(open) = self.answering().and_then(|i| self.open.get_mut(i)) {
                 cd.finish(&mut |d| account_response(&mut open.txn, d));
             }
-            self.stats.decode.add(&cd.stats);
+            self.stats.decode += cd.stats;
         }
     }
 
