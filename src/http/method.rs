@@ -6,6 +6,21 @@
 //! table, so they cannot disagree. The entries are RFC 9110 §9 (plus PATCH, RFC 5789),
 //! WebDAV (RFC 4918) and WebDAV SEARCH (RFC 5323). Names are case-sensitive (RFC 9110
 //! §9.1): `get` is not `GET`.
+//!
+//! Before this table there were three lists, and where they disagreed this is how it
+//! was settled:
+//! - SEARCH was known to the parser (a versionless `SEARCH /x` line was HTTP/0.9, and
+//!   resync waited for a split `SEARCH` line) but counted as `other` by the metrics. It
+//!   is a registered method (RFC 5323), so it stays known and now has its own `method`
+//!   label (18 label values instead of 17).
+//! - The policy's write methods (PUT, DELETE, PATCH, PROPPATCH, MKCOL, COPY, MOVE, LOCK,
+//!   UNLOCK) were a list of their own; they are now the table's `writes` flag, which is
+//!   exactly the unsafe methods (RFC 9110 §9.2.1, RFC 4918) less POST and CONNECT, the
+//!   same set. SEARCH and PROPFIND are safe, so not writes.
+//! - The metrics and parser matched case-sensitively; body framing compared HEAD and
+//!   CONNECT in any case. Framing keeps its any-case reading
+//!   ([`Method::parse_ignore_case`]) so no stream is framed differently; everything that
+//!   classifies a request is case-sensitive.
 
 /// What the table says about one method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
