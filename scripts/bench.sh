@@ -6,7 +6,7 @@
 #      MTU-1500 Ethernet frames, captured between two network namespaces (nginx <- wrk+curl)
 #   3. builds and times scripts/bench/bare_pcap_loop.c (the ceiling)
 #   4. builds tamperwatch (cargo build --release) and times `tamperwatch replay`
-#   5. prints a results table and writes it to bench-data/results.txt
+#   5. prints a results table and writes it to bench-data/results-$BENCH_PROFILE.txt
 #
 # Run as root from anywhere: scripts/bench.sh. See benches/README.md.
 #
@@ -334,6 +334,9 @@ timed_run() {
     T_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
     T_RSS=$(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$out.time")
     T_CPU=$(sed -n 's/.*Percent of CPU this job got: *//p' "$out.time")
+    # CPU seconds (user + system): on a shared machine wall time includes waiting for
+    # the CPU; CPU time does not.
+    T_CPU_S=$(awk -F': *' '/User time \(seconds\)|System time \(seconds\)/ { s += $2 } END { printf "%.3f", s }' "$out.time")
     # GNU time reports a non-zero exit of the child on its first line
     if [ "$T_RC" != 0 ] && grep -q 'Command exited with non-zero status' "$out.time"; then
         T_RC=$(sed -n 's/.*Command exited with non-zero status \([0-9]*\).*/\1/p' "$out.time")
@@ -358,7 +361,7 @@ bench_cmd() {
             return 0
         fi
         walls+=("$T_WALL") rsss+=("$T_RSS") cpus+=("$T_CPU")
-        log "$name run $k: ${T_WALL}s, peak RSS ${T_RSS} KiB, CPU ${T_CPU}"
+        log "$name run $k: ${T_WALL}s (CPU ${T_CPU_S}s), peak RSS ${T_RSS} KiB, CPU ${T_CPU}"
     done
     R_WALL=$(printf '%s\n' "${walls[@]}" | median)
     R_RSS=$(printf '%s\n' "${rsss[@]}" | maxof)
@@ -402,6 +405,7 @@ write_results() {
         echo
         echo "$hdr"
         printf '%s\n' "${ROWS[@]}"
+        if [ -n "${CPU_LINES:-}" ]; then printf '\n%s\n' "$CPU_LINES"; fi
         if [ -n "${DETAILS:-}" ]; then printf '\n%s\n' "$DETAILS"; fi
     } >"$RESULTS"
     echo
@@ -488,7 +492,7 @@ if [ "$BENCH_SKIP_REPLAY" != 1 ]; then
 fi
 
 # run_once NAME K CMD...: one timed run; appends to W_<NAME> and friends via eval-free arrays
-declare -A WALLS RSSS CPUS FAILED
+declare -A WALLS RSSS CPUS CPUSECS FAILED
 run_once() {
     local name=$1 k=$2
     shift 2
@@ -500,8 +504,8 @@ run_once() {
         tail -5 "$DATA/run-$name-$k.err" >&2 || true
         return 0
     fi
-    WALLS[$name]+="$T_WALL " RSSS[$name]+="$T_RSS " CPUS[$name]+="$T_CPU "
-    log "$name run $k: ${T_WALL}s, peak RSS ${T_RSS} KiB, CPU ${T_CPU}"
+    WALLS[$name]+="$T_WALL " RSSS[$name]+="$T_RSS " CPUS[$name]+="$T_CPU " CPUSECS[$name]+="$T_CPU_S "
+    log "$name run $k: ${T_WALL}s (CPU ${T_CPU_S}s), peak RSS ${T_RSS} KiB, CPU ${T_CPU}"
 }
 
 run_variant() { # run_variant INDEX K
@@ -532,6 +536,7 @@ summary() {
     R_ALL=${walls[*]}
     R_WALL=$(printf '%s\n' "${walls[@]}" | median)
     R_RSS=$(printf '%s\n' ${RSSS[$1]} | maxof)
+    R_CPUS=$(printf '%s\n' ${CPUSECS[$1]} | median)
     for ((k = 0; k < ${#walls[@]}; k++)); do
         if [ "${walls[$k]}" = "$R_WALL" ]; then R_CPU=${cpus[$k]}; break; fi
     done
@@ -539,6 +544,7 @@ summary() {
 
 summary bare
 BARE_WALL=$R_WALL
+BARE_CPUS=$R_CPUS
 read -r -a BARE_WALLS <<<"${WALLS[bare]}"
 bare_line=$(cat "$DATA/run-bare-1.out")
 bv() { printf '%s\n' "$bare_line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
@@ -555,6 +561,8 @@ if [ "$BENCH_SKIP_REPLAY" = 1 ]; then
     exit 0
 fi
 
+CPU_LINES="by CPU time (user + system, median of runs; robust to a busy machine):"
+CPU_LINES+=$'\n'"$(printf '%-34s %9s %9s %9s' run 'cpu s' 'bare cpu' '% of bare')"
 for ((v = 0; v < ${#VAR_LABELS[@]}; v++)); do
     label=${VAR_LABELS[$v]}
     if [ -n "${FAILED[v$v]:-}" ]; then
@@ -573,6 +581,8 @@ for ((v = 0; v < ${#VAR_LABELS[@]}; v++)); do
         done)"
     fi
     add_row "$label" "$R_WALL" "$R_RSS" "$R_CPU" "$ratio"
+    CPU_LINES+=$'\n'"$(awk -v l="$label" -v b="$BARE_CPUS" -v r="$R_CPUS" 'BEGIN {
+        printf "%-34s %9.3f %9.3f %8.1f%%", l, r, b, (r > 0) ? 100 * b / r : 0 }')"
     DETAILS+=$'\n'"$label walls (s): $R_ALL (args: ${VAR_ARGS[$v]:-none})"
     if awk -v r="$R_WALL" -v b="$BARE_WALL" 'BEGIN { exit !(r < b / 2) }'; then
         DETAILS+=$'\n'"WARNING: $label finished in under half the bare-loop time; check that it reads the whole file."
