@@ -124,10 +124,10 @@ pub const HTTP_BODY_PREFIX_CUT: MetricName = metric(
     "tamperwatch_http_body_prefix_cut_total",
     "HTTP bodies longer than the 64 KiB kept for detection (rules saw only their start), by side.",
 );
-/// Threshold observations not tracked because the table was full.
+/// Per-client detector observations not tracked because the threshold table was full.
 pub const THRESHOLD_WINDOWS_DROPPED: MetricName = metric(
-    "tamperwatch_threshold_windows_dropped_total",
-    "Threshold-rule observations not tracked because the window table was full.",
+    "tamperwatch_detector_state_dropped_total",
+    "Per-client detector observations not tracked because detector state was at its cap.",
 );
 /// CRS inputs cut at the engine's caps.
 pub const CRS_CAPS: MetricName = metric(
