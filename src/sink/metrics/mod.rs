@@ -346,7 +346,7 @@ impl Metrics {
         names::OTHER
     }
 
-    /// Adds the counters a pipeline gained between two of its [`Summary`]s. Each
+    /// Every metric in the Prometheus text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
         if let Some(source) = self.detector_counts.get() {
             self.set_detector_counts(&source());
