@@ -240,6 +240,23 @@ pub const CAPS: &[Cap] = &[
     detector!(names::CRS_EVAL_ERRORS, crs_eval_errors),
     Cap {
         metric: names::CAPTURE_DROPPED,
+        label: Some((names::LABEL_WHERE, "kernel")),
+        field: "capture.ps_drop",
+        reading: Reading::Pushed {
+            // libpcap's totals are absolute: the capture thread sets all three.
+            add: |m: &Metrics, v: u64| m.set_capture_stats(v, v, 0),
+        },
+    },
+    Cap {
+        metric: names::CAPTURE_DROPPED,
+        label: Some((names::LABEL_WHERE, "interface")),
+        field: "capture.ps_ifdrop",
+        reading: Reading::Pushed {
+            add: |m: &Metrics, v: u64| m.set_capture_stats(v, 0, v),
+        },
+    },
+    Cap {
+        metric: names::CAPTURE_DROPPED,
         label: Some((names::LABEL_WHERE, "queue")),
         field: "capture.queue_drops",
         reading: Reading::Pushed {
