@@ -1,7 +1,16 @@
 //! Response anomalies: each leniency applied to a response is read as browsers read
-//! it and counted under its own kind in [`ResponseAnomalies`].
+//! it and counted under its own kind in [`ResponseAnomalies`]. And the bad
+//! response input (decompression bombs, endless chunk extensions, codings nested past
+//! the limit, truncated gzip): bounded, counted, never a panic.
+
+use std::io::Write;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
 
 use super::*;
+use crate::http::body::MAX_CHUNK_LINE_BYTES;
+use crate::http::content::{MAX_CONTENT_LAYERS, MAX_DECODED_BYTES};
 
 fn ctx() -> FlowContext {
     FlowContext {
@@ -113,4 +122,101 @@ fn junk_after_a_first_reply_is_not_http09() {
     assert!(out[1].response.is_none() && !out[1].flags.headless_response);
     assert_eq!(stats.response_anomalies.http09_response, 0);
     assert_eq!(stats.errors[HttpError::BadStatusLine.index()], 1);
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::default());
+    e.write_all(data).expect("encode");
+    e.finish().expect("encode")
+}
+
+fn with_head(head: &str, body: &[u8]) -> Vec<u8> {
+    let mut v = head.as_bytes().to_vec();
+    v.extend_from_slice(body);
+    v
+}
+
+#[test]
+fn a_decompression_bomb_is_capped_and_counted() {
+    let bomb = gzip(&vec![0u8; 32 * 1024 * 1024]);
+    let r = with_head(
+        &format!(
+            "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+            bomb.len()
+        ),
+        &bomb,
+    );
+    let (mut out, stats) = exchange(1, &r);
+    let t = out.remove(0);
+    assert!(
+        t.response_body_len <= MAX_DECODED_BYTES,
+        "{}",
+        t.response_body_len
+    );
+    assert!(t.response_body_prefix.len() <= MAX_RESPONSE_PREFIX_BYTES);
+    assert_eq!(stats.decode.bomb_capped, 1);
+    assert!(!t.flags.incomplete, "the framing still ends the response");
+}
+
+#[test]
+fn an_endless_chunk_extension_ends_the_body_and_is_counted() {
+    let mut r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=".to_vec();
+    r.extend(std::iter::repeat(b'a').take(100 * MAX_CHUNK_LINE_BYTES));
+    r.extend_from_slice(b"\r\nhello\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+    let (out, stats) = exchange(2, &r);
+    assert_eq!(stats.errors[HttpError::BadChunkSize.index()], 1);
+    assert_eq!(out.len(), 2);
+    assert_eq!(
+        out[0].response_body_len, 0,
+        "no byte of the extension is body"
+    );
+    assert_eq!(
+        out[1].response_body_prefix, b"hi",
+        "the next reply is found again"
+    );
+}
+
+#[test]
+fn codings_nested_past_the_limit_are_counted_and_left_encoded() {
+    let mut body = b"hello".to_vec();
+    let mut codings = Vec::new();
+    for _ in 0..=MAX_CONTENT_LAYERS {
+        body = gzip(&body);
+        codings.push("gzip");
+    }
+    let r = with_head(
+        &format!(
+            "HTTP/1.1 200 OK\r\nContent-Encoding: {}\r\nContent-Length: {}\r\n\r\n",
+            codings.join(", "),
+            body.len()
+        ),
+        &body,
+    );
+    let (mut out, stats) = exchange(1, &r);
+    let t = out.remove(0);
+    assert_eq!(stats.decode.layers_over_limit, 1);
+    assert_eq!(
+        t.response_body_prefix,
+        gzip(b"hello"),
+        "the innermost layer is left"
+    );
+}
+
+#[test]
+fn gzip_cut_by_its_content_length_is_counted_as_truncated() {
+    let data: Vec<u8> = (0..20_000u32).flat_map(|i| i.to_le_bytes()).collect();
+    let gz = gzip(&data);
+    let half = &gz[..gz.len() / 2];
+    let r = with_head(
+        &format!(
+            "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+            half.len()
+        ),
+        half,
+    );
+    let (mut out, stats) = exchange(1, &r);
+    let t = out.remove(0);
+    assert!(t.response_body_len > 0 && t.response_body_len < data.len() as u64);
+    assert_eq!(stats.decode.truncated, 1);
+    assert!(!t.flags.incomplete);
 }
