@@ -182,7 +182,7 @@ fn codings_nested_past_the_limit_are_counted_and_left_encoded() {
     for _ in 0..=MAX_CONTENT_LAYERS {
         body = gzip(&body);
     }
-    let codings = vec!["gzip"; MAX_CONTENT_LAYERS + 1];
+    let codings = ["gzip"; MAX_CONTENT_LAYERS + 1];
     let r = with_head(
         &format!(
             "HTTP/1.1 200 OK\r\nContent-Encoding: {}\r\nContent-Length: {}\r\n\r\n",
