@@ -46,13 +46,7 @@ pub async fn start(config_path: &Path) -> Result<Running, DaemonError> {
     let config = Config::load(config_path)?;
     let thresholds = Arc::new(ThresholdTable::default());
     let detector = reload::load_detector(&config, &thresholds)?;
-    let groups = ContentGroups::new(
-        config
-            .policy
-            .content_groups
-            .iter()
-            .map(|(prefix, label)| (prefix.clone(), label.clone())),
-    )?;
+    let groups = ContentGroups::new(&config.policy.content_groups);
     let metrics = Arc::new(Metrics::new(groups)?);
     reload::register(&metrics, &detector);
     let rule_count = detector.rule_count();

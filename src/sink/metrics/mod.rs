@@ -105,14 +105,6 @@ const SIZE_BUCKETS: [f64; 11] = [
 /// Why the metrics could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
-    #[error("content group {prefix:?}: label {label:?} must be 1 to 64 of a-z, 0-9 and _")]
-    ContentGroupLabel { prefix: String, label: String },
-    #[error("content group {prefix:?}: a prefix must start with / and be at most 256 bytes")]
-    ContentGroupPrefix { prefix: String },
-    #[error("content group {prefix:?} is given twice")]
-    DuplicateContentGroupPrefix { prefix: String },
-    #[error("more than {max} content groups")]
-    TooManyContentGroups { max: usize },
     #[error("no randomness for the visitor key: {0}")]
     Randomness(String),
     #[error("registering metrics: {0}")]

@@ -4,6 +4,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::*;
+use crate::config::ContentGroupMap;
 use crate::detect::alert::AlertRule;
 use crate::http::{Header, RequestHead, ResponseHead, TransactionFlags};
 
@@ -67,8 +68,9 @@ fn txn(client: IpAddr, req: Option<RequestHead>, status: Option<u16>) -> HttpTra
 }
 
 fn metrics() -> Metrics {
-    let groups =
-        ContentGroups::new([("/permits/", "permits"), ("/news/", "news")]).expect("valid groups");
+    let map =
+        ContentGroupMap::new([("/permits/", "permits"), ("/news/", "news")]).expect("valid groups");
+    let groups = ContentGroups::new(&map);
     Metrics::new(groups).expect("metrics")
 }
 

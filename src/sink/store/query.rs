@@ -13,6 +13,7 @@ use rusqlite::types::Value;
 use rusqlite::{params_from_iter, OptionalExtension};
 
 use super::address::range_key;
+use super::counts::{RuleCount, Stats};
 use super::filter::{Filters, RuleRef};
 use super::report;
 use super::row::{self, StoredAlert, SELECT_COLUMNS};
@@ -42,29 +43,6 @@ impl FromStr for ExportFormat {
             other => Err(format!("`{other}` is not an export format (jsonl or csv)")),
         }
     }
-}
-
-/// Alerts of one rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleCount {
-    pub signature_id: u32,
-    pub rule: String,
-    pub count: u64,
-}
-
-/// Counts over the filtered alerts.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub total: u64,
-    /// UTC day (`YYYY-MM-DD`) and count, oldest first.
-    pub by_day: Vec<(String, u64)>,
-    /// Category and count, most first.
-    pub by_category: Vec<(Category, u64)>,
-    /// Rule and count, most first.
-    pub by_rule: Vec<RuleCount>,
-    /// Host (of imported alerts) and count, most first; alerts recorded locally are
-    /// not in it, so it is empty on a single host's store.
-    pub by_host: Vec<(String, u64)>,
 }
 
 /// The `WHERE` clause of `f` (empty when there is no filter) and its parameters.
