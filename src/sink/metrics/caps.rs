@@ -187,6 +187,41 @@ pub const CAPS: &[Cap] = &[
     ),
     summary!(names::HTTP_LENIENT_RESPONSES, None, http.lenient_responses),
     summary!(
+        names::HTTP_RESPONSE_ANOMALIES,
+        Some((names::LABEL_KIND, "lenient_status_line")),
+        http.response_anomalies.lenient_status_line
+    ),
+    summary!(
+        names::HTTP_RESPONSE_ANOMALIES,
+        Some((names::LABEL_KIND, "bare_cr_line_end")),
+        http.response_anomalies.bare_cr_line_end
+    ),
+    summary!(
+        names::HTTP_RESPONSE_ANOMALIES,
+        Some((names::LABEL_KIND, "regrouped_header_lines")),
+        http.response_anomalies.regrouped_header_lines
+    ),
+    summary!(
+        names::HTTP_RESPONSE_ANOMALIES,
+        Some((names::LABEL_KIND, "te_obfuscated")),
+        http.response_anomalies.te_obfuscated
+    ),
+    summary!(
+        names::HTTP_RESPONSE_ANOMALIES,
+        Some((names::LABEL_KIND, "te_below_http11")),
+        http.response_anomalies.te_below_http11
+    ),
+    summary!(
+        names::HTTP_RESPONSE_ANOMALIES,
+        Some((names::LABEL_KIND, "odd_content_length")),
+        http.response_anomalies.odd_content_length
+    ),
+    summary!(
+        names::HTTP_RESPONSE_ANOMALIES,
+        Some((names::LABEL_KIND, "http09_response")),
+        http.response_anomalies.http09_response
+    ),
+    summary!(
         names::HTTP_DECODING_STOPPED,
         Some((names::LABEL_REASON, "bomb_capped")),
         http.decode.bomb_capped

@@ -114,6 +114,11 @@ pub const HTTP_LENIENT_RESPONSES: MetricName = metric(
     "tamperwatch_http_lenient_responses_total",
     "HTTP responses framed the browsers' way where RFC 9112 says otherwise (obfuscated Transfer-Encoding, odd status lines).",
 );
+/// The same responses per kind of ambiguity (docs/http-parity.md gives each source).
+pub const HTTP_RESPONSE_ANOMALIES: MetricName = metric(
+    "tamperwatch_http_response_anomalies_total",
+    "HTTP responses read the browsers' way where RFC 9112 reads them otherwise, by kind of ambiguity.",
+);
 /// Response content decoding stopped early, by reason.
 pub const HTTP_DECODING_STOPPED: MetricName = metric(
     "tamperwatch_http_decoding_stopped_total",
@@ -263,6 +268,7 @@ pub const LABEL_CATEGORY: &str = "category";
 pub const LABEL_RULE: &str = "rule";
 pub const LABEL_REASON: &str = "reason";
 pub const LABEL_WHERE: &str = "where";
+pub const LABEL_KIND: &str = "kind";
 pub const LABEL_OUTCOME: &str = "outcome";
 pub const LABEL_RESULT: &str = "result";
 /// What a cap dropped (`header_line`, `multipart_part`, `multipart_param`).
