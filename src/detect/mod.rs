@@ -17,10 +17,15 @@ pub mod policy;
 pub mod readings;
 pub mod rules;
 pub mod ruleset;
+pub mod output;
 pub mod shared;
+pub mod stage;
 pub mod surge;
 pub mod tcp;
 pub mod threshold;
+
+pub use output::{AlertSink, SinkError};
+pub use stage::{DetectionStage, DetectorRef};
 
 use std::hash::{Hash, Hasher};
 use std::path::Path;

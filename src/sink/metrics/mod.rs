@@ -35,7 +35,7 @@ pub use content_group::ContentGroups;
 use crate::decode::DecodeError;
 use crate::detect::alert::{Alert, Category};
 use crate::http::{HttpError, HttpTransaction};
-use crate::pipeline::{Summary, TransactionObserver};
+use crate::observe::{Summary, TransactionObserver};
 use crate::sink::{AlertSink, SinkError};
 use crate::time::Timestamp;
 use crate::tls::{ClientHello, TlsVersion};

@@ -25,6 +25,7 @@ pub mod filter;
 pub mod query;
 pub mod report;
 pub mod import;
+mod blocking;
 
 use std::fs;
 use std::io;
@@ -35,6 +36,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 pub use address::{AddressKey, AddressKeyError, AddressMode, AddressPolicy};
+pub use blocking::{ReplayStore, REPLAY_STORE_BATCH};
 pub use filter::{FilterError, FilterSpec, Filters, RuleRef};
 pub use import::{ImportError, ImportReport};
 pub use query::{ExportFormat, RuleCount, Stats};
