@@ -65,6 +65,8 @@ pub struct Fanout {
     open: Vec<Option<FrameBatch>>,
     pool: BatchPool,
     queue_drops: u64,
+    /// Frames routed so far: the next frame's number, less one.
+    frames_seen: u64,
 }
 
 impl Fanout {
@@ -77,6 +79,7 @@ impl Fanout {
             open,
             pool,
             queue_drops: 0,
+            frames_seen: 0,
         }
     }
 
@@ -85,15 +88,19 @@ impl Fanout {
         self.queue_drops
     }
 
-    /// Adds one frame to its worker's batch, sending the batch when full.
+    /// Adds one frame to its worker's batch, sending the batch when full. Frames are
+    /// numbered here, in capture order, before any can be dropped: a flow's id is the
+    /// number of its first frame, unique in the run whichever worker owns the flow.
     pub fn route(&mut self, frame: &Frame<'_>) {
+        self.frames_seen += 1;
+        let number = self.frames_seen;
         let w = worker_of(self.link, frame.data, self.queues.len());
         for _attempt in 0..2 {
             let Some(batch) = self.open_batch(w) else {
                 self.queue_drops += 1;
                 return;
             };
-            if batch.push(frame) {
+            if batch.push(frame, number) {
                 if batch.is_full() {
                     self.send(w);
                 }

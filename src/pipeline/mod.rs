@@ -33,6 +33,8 @@ pub struct Pipeline {
     site: Option<SiteScope>,
     defrag: Defragmenter,
     pending: Vec<HttpTransaction>,
+    /// The number the next frame gets when the caller does not number frames.
+    next_frame: u64,
     pub summary: Summary,
 }
 
@@ -44,6 +46,7 @@ impl Pipeline {
             site: settings.site,
             defrag: Defragmenter::default(),
             pending: Vec::new(),
+            next_frame: 1,
             summary: Summary::default(),
         }
     }
@@ -63,13 +66,43 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Processes one frame.
+    /// Processes one frame, numbered by this pipeline (one more than the last).
     pub fn process_frame(
         &mut self,
         link: LinkType,
         frame: &Frame<'_>,
         observer: &mut dyn TransactionObserver,
     ) {
+        let number = self.next_frame;
+        self.process_numbered(link, frame, number, observer);
+    }
+
+    /// Processes the capture's `number`-th frame (1-based, as Wireshark counts), then
+    /// expires idle flows. A flow the frame opens takes `number` as its id: unique in
+    /// the run, and the same whichever worker of a sharded run holds the flow.
+    pub fn process_numbered(
+        &mut self,
+        link: LinkType,
+        frame: &Frame<'_>,
+        number: u64,
+        observer: &mut dyn TransactionObserver,
+    ) {
+        self.ingest(link, frame, number, observer);
+        self.expire(frame.ts, observer);
+    }
+
+    /// [`Pipeline::process_numbered`] without expiring idle flows: a sharded replay
+    /// expires every worker's flows at the same points of the capture, through
+    /// [`Pipeline::advance`].
+    pub fn ingest(
+        &mut self,
+        link: LinkType,
+        frame: &Frame<'_>,
+        number: u64,
+        observer: &mut dyn TransactionObserver,
+    ) {
+        self.next_frame = number.saturating_add(1);
+        self.flows.number_next(number);
         let now = frame.ts;
         self.summary.packets += 1;
         self.summary.bytes += u64::from(frame.wire_len);
@@ -85,7 +118,6 @@ impl Pipeline {
             }
             Err(e) => self.summary.decode_errors[e.index()] += 1,
         }
-        self.expire(now, observer);
     }
 
     fn process_reassembled(
@@ -215,7 +247,7 @@ impl Pipeline {
     fn drain_pending(&mut self, observer: &mut dyn TransactionObserver) {
         for txn in self.pending.drain(..) {
             self.summary.transactions += 1;
-            observer.on_transaction(&txn);
+            observer.take_transaction(txn);
         }
     }
 
