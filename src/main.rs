@@ -60,6 +60,9 @@ enum Command {
         /// Also record anonymous usage statistics in this database (see `report`).
         #[arg(long, value_name = "DB")]
         stats: Option<PathBuf>,
+        /// Packet workers (default: one per core). The output is the same for any count.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+        workers: Option<u16>,
         /// pcap or pcapng files.
         #[arg(required = true)]
         pcaps: Vec<PathBuf>,
@@ -276,8 +279,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             events,
             store,
             stats,
+            workers,
             pcaps,
         } => run_replay(&ReplayArgs {
+            workers: workers.map_or_else(
+                || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                usize::from,
+            ),
             stats: stats.as_deref(),
             config: config.as_deref(),
             rules: rules.as_deref(),
@@ -369,6 +377,7 @@ fn rules_path(flag: Option<&Path>, config: &Config) -> PathBuf {
 
 /// What `replay` was asked to do.
 struct ReplayArgs<'a> {
+    workers: usize,
     stats: Option<&'a Path>,
     config: Option<&'a Path>,
     rules: Option<&'a Path>,
@@ -448,17 +457,20 @@ fn run_replay(args: &ReplayArgs<'_>) -> anyhow::Result<()> {
             b.inc(n)
         }
     };
+    let mut no_inner = tamperwatch::pipeline::NullObserver;
     let mut tee = tamperwatch::sink::stats::StatsTee {
-        inner: &mut stage,
+        inner: &mut no_inner,
         stats: stats.clone(),
     };
-    let result = replay::replay(
+    stage.also = Some(&mut tee);
+    let result = replay::replay_sharded(
         &mut sources,
-        PipelineSettings::for_config(&config),
-        &mut tee,
+        &PipelineSettings::for_config(&config),
+        args.workers,
+        &detector,
+        &mut stage,
         &mut progress,
     );
-    drop(tee);
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use super::alert::{Alert, Category};
 use super::output::{AlertSink, SinkError};
 use super::shared::SharedDetector;
-use super::Detector;
+use super::{Detector, Judgement};
 use crate::decode::PacketView;
 use crate::http::HttpTransaction;
 use crate::observe::TransactionObserver;
@@ -98,7 +98,42 @@ impl<'a> DetectionStage<'a> {
     pub fn alert_count(&self) -> u64 {
         self.alerts_by_category.iter().sum()
     }
+
+    /// A transaction whose [`Detector::judge`] ran elsewhere (a sharded replay's
+    /// worker): counts it across flows and writes its alerts, as
+    /// [`TransactionObserver::on_transaction`] would have.
+    pub fn on_judged_transaction(&mut self, txn: &HttpTransaction, judgement: Judgement) {
+        if let Some(o) = self.also.as_mut() {
+            o.on_transaction(txn);
+        }
+        let alerts = &mut self.alerts;
+        self.detector.with(|d| d.settle(judgement, alerts));
+        self.emit();
+    }
+
+    /// A SYN without ACK, the only TCP packet the detectors count (a sharded replay
+    /// sends only these to the serial stage).
+    pub fn on_syn(&mut self, src: SocketAddr, dst: SocketAddr, now: Timestamp) {
+        let alerts = &mut self.alerts;
+        self.detector.with(|d| d.observe_syn(src, dst, now, alerts));
+        self.tick(now);
+        if !self.alerts.is_empty() {
+            self.emit();
+        }
+    }
+
+    /// Packet time moved to `now`: forgets closed detector windows every
+    /// [`SWEEP_INTERVAL_SECS`].
+    pub fn tick(&mut self, now: Timestamp) {
+        if now.secs() >= self.last_sweep_secs + SWEEP_INTERVAL_SECS {
+            self.last_sweep_secs = now.secs();
+            self.detector.with(|d| d.sweep(now));
+        }
+    }
 }
+
+/// Seconds of packet time between sweeps of closed detector windows.
+pub const SWEEP_INTERVAL_SECS: u64 = 10;
 
 impl TransactionObserver for DetectionStage<'_> {
     fn on_transaction(&mut self, txn: &HttpTransaction) {
@@ -138,16 +173,9 @@ impl TransactionObserver for DetectionStage<'_> {
             o.on_tcp_packet(packet, now);
         }
         let alerts = &mut self.alerts;
-        let sweep = now.secs() >= self.last_sweep_secs + 10;
-        if sweep {
-            self.last_sweep_secs = now.secs();
-        }
-        self.detector.with(|d| {
-            d.observe_packet(packet, now, alerts);
-            if sweep {
-                d.sweep(now);
-            }
-        });
+        self.detector
+            .with(|d| d.observe_packet(packet, now, alerts));
+        self.tick(now);
         if !self.alerts.is_empty() {
             self.emit();
         }

@@ -19,6 +19,7 @@ use crate::time::Timestamp;
 
 mod app;
 mod settings;
+pub mod shard;
 
 pub use app::FlowApp;
 use app::{deliver, finish_flow, flush_flow};
@@ -35,6 +36,8 @@ pub struct Pipeline {
     pending: Vec<HttpTransaction>,
     /// The number the next frame gets when the caller does not number frames.
     next_frame: u64,
+    /// Packet time (seconds) of the last sweep of fragments.
+    last_expiry_secs: u64,
     pub summary: Summary,
 }
 
@@ -47,6 +50,7 @@ impl Pipeline {
             defrag: Defragmenter::default(),
             pending: Vec::new(),
             next_frame: 1,
+            last_expiry_secs: 0,
             summary: Summary::default(),
         }
     }
@@ -252,6 +256,12 @@ impl Pipeline {
     }
 
     fn expire(&mut self, now: Timestamp, observer: &mut dyn TransactionObserver) {
+        if now.secs() > self.last_expiry_secs {
+            // Once per second of packet time, for every worker alike (not only when a
+            // fragment arrives), so fragment timeouts do not depend on sharding.
+            self.last_expiry_secs = now.secs();
+            self.defrag.expire(now.secs());
+        }
         let pending = &mut self.pending;
         let summary = &mut self.summary;
         self.flows.expire_idle(now, &mut |flow, _end| {

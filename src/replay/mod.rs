@@ -1,6 +1,14 @@
-//! Offline runs: feed capture files, in order, through one pipeline.
+//! Offline runs: feed capture files, in order, through the pipeline.
 //!
 //! Time comes from packet headers only, so the same files always give the same output.
+//! [`replay`] runs one pipeline on the calling thread (for `inspect` and tests);
+//! [`sharded::replay_sharded`] runs `replay --workers N`, whose output is the same for
+//! any N.
+
+pub mod record;
+pub mod sharded;
+
+pub use sharded::{replay_sharded, ShardedError};
 
 use std::path::PathBuf;
 
