@@ -35,31 +35,6 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Adds one stream's reassembly counters.
-    pub fn add_stream(&mut self, s: &StreamStats) {
-        let StreamStats {
-            bytes_delivered,
-            retransmitted_segments,
-            out_of_order_segments,
-            conflicting_overlaps,
-            gaps,
-            gap_bytes,
-            out_of_window_segments,
-            buffer_limit_hits,
-            resets_outside_window,
-        } = s;
-        let r = &mut self.reassembly;
-        r.bytes_delivered += bytes_delivered;
-        r.retransmitted_segments += retransmitted_segments;
-        r.out_of_order_segments += out_of_order_segments;
-        r.conflicting_overlaps += conflicting_overlaps;
-        r.gaps += gaps;
-        r.gap_bytes += gap_bytes;
-        r.out_of_window_segments += out_of_window_segments;
-        r.buffer_limit_hits += buffer_limit_hits;
-        r.resets_outside_window += resets_outside_window;
-    }
-
     /// Adds another worker's counters to these (a sharded run's total). Every field is
     /// named, so a counter added to [`Summary`] without being summed does not compile.
     pub fn merge(&mut self, other: &Summary) {
@@ -103,39 +78,18 @@ impl Summary {
             *a += b;
         }
         self.flows_timed_out += flows_timed_out;
-        self.add_stream(reassembly);
-        self.http.add(http);
+        self.reassembly += *reassembly;
+        self.http += *http;
         self.transactions += transactions;
         self.tls_client_hellos += tls_client_hellos;
         self.outside_site += outside_site;
-        add_fragments(&mut self.fragments, fragments);
+        self.fragments += *fragments;
     }
 
     /// Total packets that could not be decoded.
     pub fn decode_error_total(&self) -> u64 {
         self.decode_errors.iter().sum()
     }
-}
-
-fn add_fragments(to: &mut FragmentStats, from: &FragmentStats) {
-    let FragmentStats {
-        fragments,
-        reassembled,
-        timed_out,
-        dropped_over_limit,
-        dropped_over_memory,
-        overlaps,
-        overlap_conflicts,
-        inconsistent,
-    } = from;
-    to.fragments += fragments;
-    to.reassembled += reassembled;
-    to.timed_out += timed_out;
-    to.dropped_over_limit += dropped_over_limit;
-    to.dropped_over_memory += dropped_over_memory;
-    to.overlaps += overlaps;
-    to.overlap_conflicts += overlap_conflicts;
-    to.inconsistent += inconsistent;
 }
 
 impl fmt::Display for Summary {

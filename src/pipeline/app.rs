@@ -94,11 +94,11 @@ pub(super) fn flush_flow(
                 session.on_chunk(dir, chunk, now, &ctx, pending);
             }
         });
-        summary.add_stream(&stream.stats);
+        summary.reassembly += stream.stats;
     }
     if let FlowApp::Http(session) = app {
         session.finish(now, &ctx, pending);
-        summary.http.add(&session.stats);
+        summary.http += session.stats;
     } else if let FlowApp::Tls = app {
         summary.tls_client_hellos += 1;
     }
