@@ -75,7 +75,7 @@ impl Side {
 }
 
 /// What one step of the driver leaves to do.
-enum Step<'d> {
+pub(super) enum Step<'d> {
     /// Go on with these bytes; the response side emits completed transactions first.
     Next(&'d [u8]),
     /// Go on with these bytes at once.
@@ -202,12 +202,23 @@ impl HttpSession {
         ctx: &FlowContext,
         out: &mut Vec<HttpTransaction>,
     ) -> Step<'d> {
+        let mut data = data;
         if self.side_mut(dir).head.is_empty() {
             self.side_mut(dir).head_ts = now;
             if dir == Direction::ToClient {
-                if let Some(rest) = self.headless_response(data, now) {
-                    return Step::Again(rest);
+                let start = data
+                    .iter()
+                    .take_while(|&&b| b == b'\r' || b == b'\n')
+                    .count();
+                data = &data[start..];
+                if data.is_empty() {
+                    return Step::Again(data);
                 }
+            }
+        }
+        if dir == Direction::ToClient {
+            if let Some(step) = self.headless_step(data, now) {
+                return step;
             }
         }
         if self.side_mut(dir).head.is_empty() {
@@ -258,9 +269,8 @@ impl HttpSession {
             Direction::ToServer => {
                 parse::parse_request_head(head).map(|req| self.on_request_head(req, ctx, out))
             }
-            Direction::ToClient => {
-                parse::parse_response_head(head).map(|resp| self.on_response_head(resp, ctx))
-            }
+            Direction::ToClient => parse::read_response_head(head)
+                .map(|(resp, quirks)| self.on_response_head(resp, quirks, ctx)),
         };
         if let Err(e) = parsed {
             self.stats.count(e);

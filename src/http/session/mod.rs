@@ -35,6 +35,7 @@ mod stream;
 mod transaction;
 
 use driver::{Framing, Side};
+pub use framing::ResponseAnomalies;
 pub use pool::{MAX_KEPT_HEAD_BYTES, MAX_POOLED_SESSIONS};
 pub use stats::HttpStats;
 use transaction::OpenTransaction;
@@ -103,7 +104,7 @@ impl HttpSession {
         if matches!(self.request.framing, Framing::Body(_)) {
             self.finish_request(now);
         }
-        self.finish_response_at_close(ctx);
+        self.finish_response_at_close(now, ctx);
         self.emit_all(out);
         for mp in std::mem::take(&mut self.multipart) {
             self.stats.multipart_parts_dropped += mp.parts_dropped;
@@ -112,6 +113,8 @@ impl HttpSession {
     }
 }
 
+#[cfg(test)]
+mod anomaly_tests;
 #[cfg(test)]
 mod response_tests;
 #[cfg(test)]

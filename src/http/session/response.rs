@@ -3,13 +3,15 @@
 //! a 1xx is noted, 101 and an accepted CONNECT turn the connection into a tunnel, and
 //! bytes without a status line are an HTTP/0.9 reply when one is owed.
 
-use super::driver::Framing;
+use super::driver::{Framing, Step};
 use super::framing::response_body_framing;
+use super::stream::{self, MAX_JUNK_BEFORE_STATUS_BYTES};
 use super::transaction::{account_response, new_transaction, OpenTransaction};
 use super::{FlowContext, HttpSession};
 use crate::http::body::BodyDecoder;
 use crate::http::content::ContentDecoder;
-use crate::http::{parse, HttpError, Method, ResponseHead};
+use crate::http::parse::{self, HeadQuirks};
+use crate::http::{HttpError, Method, ResponseHead};
 use crate::time::Timestamp;
 
 impl HttpSession {
@@ -20,47 +22,84 @@ impl HttpSession {
             .is_some_and(|o| o.http09)
     }
 
-    /// At the start of a response head: bytes that cannot begin a status line (or any
-    /// bytes, when an HTTP/0.9 reply is owed) are handled as a headless response;
-    /// returns the bytes left to read then (after leading line ends).
-    pub(super) fn headless_response<'d>(
-        &mut self,
-        data: &'d [u8],
-        now: Timestamp,
-    ) -> Option<&'d [u8]> {
-        let start = data
-            .iter()
-            .take_while(|&&b| b == b'\r' || b == b'\n')
-            .count();
-        let rest = &data[start..];
-        let headless = self.owed_http09() || !parse::may_start_status_line_leniently(rest);
-        if rest.is_empty() || !headless {
+    /// At a response head (after leading line ends): bytes that cannot begin a status
+    /// line (or any bytes, when an HTTP/0.9 reply is owed) are handled as a headless
+    /// response. `None` when `data` is read as a head; otherwise the driver's next step.
+    pub(super) fn headless_step<'d>(&mut self, data: &'d [u8], now: Timestamp) -> Option<Step<'d>> {
+        let headless = self.owed_http09() || stream::is_headless_start(&self.response.head, data);
+        if self.response.head.len() >= MAX_JUNK_BEFORE_STATUS_BYTES || !headless {
             return None;
         }
-        self.on_headless_response(now);
-        Some(rest)
+        Some(if self.on_headless_response(data, now, false) {
+            Step::Stop
+        } else {
+            Step::Again(data)
+        })
     }
 
     /// Response bytes that are not a status line: an HTTP/0.9 reply if one is owed,
     /// otherwise garbage to skip until the next status line.
-    fn on_headless_response(&mut self, now: Timestamp) {
-        if !self.owed_http09() {
-            self.stats.count(HttpError::BadStatusLine);
-            self.response.framing = Framing::Desync;
-            return;
+    /// Returns whether the bytes were kept to decide later (`data` is all taken).
+    pub(super) fn on_headless_response(
+        &mut self,
+        data: &[u8],
+        now: Timestamp,
+        at_end: bool,
+    ) -> bool {
+        let owed_09 = self.owed_http09();
+        // The first reply of a connection without a status line is HTTP/0.9 to browsers
+        // (Chromium's `HttpStreamParser::ParseResponseHeaders` on the default port,
+        // Firefox's `nsHttpTransaction::ParseHead`): its bytes are the body until close.
+        // Unless a status line follows junk lines (resynchronised to, as libhtp does):
+        // the first MAX_JUNK_BEFORE_STATUS_BYTES are looked at, however split.
+        let first_reply = !owed_09
+            && self.stats.responses == 0
+            && self
+                .open
+                .iter()
+                .any(|o| !o.has_response && o.txn.request.is_some());
+        let junk_then_status = stream::status_line_follows_junk(&self.response.head, data);
+        if first_reply
+            && !junk_then_status
+            && !at_end
+            && self.response.head.len() + data.len() < MAX_JUNK_BEFORE_STATUS_BYTES
+        {
+            self.response.head.extend_from_slice(data);
+            return true;
         }
+        let first_09 = first_reply && !junk_then_status;
+        if !owed_09 && !first_09 {
+            self.stats.count(HttpError::BadStatusLine);
+            stream::keep_last_line(&mut self.response.head);
+            self.response.framing = Framing::Desync;
+            return false;
+        }
+        if first_09 {
+            self.stats.response_anomalies.http09_response += 1;
+            self.stats.lenient_responses += 1;
+        }
+        let buffered = std::mem::take(&mut self.response.head);
         if let Some(open) = self.unanswered().and_then(|i| self.open.get_mut(i)) {
             open.has_response = true;
             open.txn.response_start_ts = Some(now);
             open.txn.flags.headless_response = true;
+            account_response(&mut open.txn, &buffered);
         }
         self.response.framing = Framing::Body(BodyDecoder::UntilClose);
+        false
     }
 
     /// A response head arrived: it answers the oldest unanswered request (or stands
     /// alone when none is waiting) and frames the body that follows.
-    pub(super) fn on_response_head(&mut self, resp: ResponseHead, ctx: &FlowContext) {
+    pub(super) fn on_response_head(
+        &mut self,
+        resp: ResponseHead,
+        quirks: HeadQuirks,
+        ctx: &FlowContext,
+    ) {
         self.stats.responses += 1;
+        self.stats.response_anomalies.count_head(&quirks);
+        let mut lenient = quirks.any();
         let idx = match self.unanswered() {
             Some(i) => i,
             None => {
@@ -111,8 +150,9 @@ impl HttpSession {
             None
         } else {
             match response_body_framing(&resp) {
-                Ok((f, anomaly)) => {
-                    self.stats.lenient_responses += u64::from(anomaly);
+                Ok((f, framing_quirks)) => {
+                    framing_quirks.count_into(&mut self.stats.response_anomalies);
+                    lenient |= framing_quirks.any();
                     Some(f.unwrap_or(BodyDecoder::UntilClose))
                 }
                 Err(e) => {
@@ -121,6 +161,7 @@ impl HttpSession {
                 }
             }
         };
+        self.stats.lenient_responses += u64::from(lenient);
         self.content = None;
         if framing.is_some() {
             let codings: Vec<&str> = resp
@@ -164,11 +205,16 @@ impl HttpSession {
     /// The flow ended: a buffered head without its blank line is parsed as it stands,
     /// a body read until close is complete, and a body cut short is flushed through its
     /// content decoding (counted).
-    pub(super) fn finish_response_at_close(&mut self, ctx: &FlowContext) {
+    pub(super) fn finish_response_at_close(&mut self, now: Timestamp, ctx: &FlowContext) {
+        if matches!(self.response.framing, Framing::Head)
+            && stream::is_headless_start(&self.response.head, &[])
+        {
+            self.on_headless_response(&[], now, true);
+        }
         if matches!(self.response.framing, Framing::Head) && !self.response.head.is_empty() {
             let head = std::mem::take(&mut self.response.head);
-            if let Ok(resp) = parse::parse_response_head(&head) {
-                self.on_response_head(resp, ctx);
+            if let Ok((resp, quirks)) = parse::read_response_head(&head) {
+                self.on_response_head(resp, quirks, ctx);
             }
         }
         if let Framing::Body(BodyDecoder::UntilClose) = self.response.framing {

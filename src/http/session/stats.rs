@@ -1,6 +1,7 @@
 //! The counters a session keeps: messages, framing errors, resyncs, caps hit. The
 //! pipeline sums them over sessions and exports them.
 
+use super::framing::ResponseAnomalies;
 use crate::http::content::DecodeStats;
 use crate::http::HttpError;
 
@@ -23,6 +24,8 @@ pub struct HttpStats {
     /// Response heads framed the browsers' way where RFC 9112 says otherwise (an
     /// obfuscated Transfer-Encoding read as chunked, a non-standard status line).
     pub lenient_responses: u64,
+    /// The same responses per kind of ambiguity (anomaly counters).
+    pub response_anomalies: ResponseAnomalies,
     /// Content decoding stopped early (bomb caps, corrupt, truncated, layers).
     pub decode: DecodeStats,
 }
@@ -48,6 +51,7 @@ impl std::ops::AddAssign for HttpStats {
             headers_dropped,
             multipart_params_dropped,
             lenient_responses,
+            response_anomalies,
             errors,
             decode,
         } = o;
@@ -61,6 +65,7 @@ impl std::ops::AddAssign for HttpStats {
         self.headers_dropped += headers_dropped;
         self.multipart_params_dropped += multipart_params_dropped;
         self.lenient_responses += lenient_responses;
+        self.response_anomalies += response_anomalies;
         for (a, b) in self.errors.iter_mut().zip(errors) {
             *a += b;
         }
