@@ -9,9 +9,9 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 
 use super::*;
-use crate::http::HttpError;
 use crate::http::body::MAX_CHUNK_LINE_BYTES;
 use crate::http::content::{MAX_CONTENT_LAYERS, MAX_DECODED_BYTES};
+use crate::http::HttpError;
 
 fn ctx() -> FlowContext {
     FlowContext {
