@@ -17,7 +17,7 @@ use super::Metrics;
 use crate::decode::DecodeError;
 use crate::http::session::{MAX_BODY_PREFIX_BYTES, MAX_RESPONSE_PREFIX_BYTES};
 use crate::http::HttpTransaction;
-use crate::pipeline::Summary;
+use crate::observe::Summary;
 
 /// Counters the detector keeps across threads, read when `/metrics` is scraped.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

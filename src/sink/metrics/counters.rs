@@ -7,7 +7,7 @@ use super::registry::{advance_to, lock};
 use super::{DetectorCountsSource, Metrics};
 use crate::decode::DecodeError;
 use crate::http::HttpError;
-use crate::pipeline::Summary;
+use crate::observe::Summary;
 
 impl Metrics {
     /// Adds the counters a pipeline gained between two of its [`Summary`]s. Each

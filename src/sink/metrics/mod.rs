@@ -41,7 +41,7 @@ pub use labels::{
 use crate::decode::DecodeError;
 use crate::detect::alert::{Alert, Category};
 use crate::http::{HttpError, HttpTransaction};
-use crate::pipeline::TransactionObserver;
+use crate::observe::TransactionObserver;
 use crate::sink::{AlertSink, SinkError};
 use crate::time::Timestamp;
 use crate::tls::ClientHello;
