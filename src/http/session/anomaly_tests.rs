@@ -22,6 +22,15 @@ fn ctx() -> FlowContext {
 
 /// `requests` GETs, answered by `response` (fed in 2-byte pieces), then the flow ends.
 fn exchange(requests: usize, response: &[u8]) -> (Vec<HttpTransaction>, HttpStats) {
+    exchange_in(requests, response, 2)
+}
+
+/// As [`exchange`], the response fed in `piece`-byte pieces.
+fn exchange_in(
+    requests: usize,
+    response: &[u8],
+    piece: usize,
+) -> (Vec<HttpTransaction>, HttpStats) {
     let mut s = HttpSession::default();
     let mut out = Vec::new();
     for _ in 0..requests {
@@ -34,7 +43,7 @@ fn exchange(requests: usize, response: &[u8]) -> (Vec<HttpTransaction>, HttpStat
             &mut out,
         );
     }
-    for piece in response.chunks(2) {
+    for piece in response.chunks(piece) {
         s.on_chunk(
             Direction::ToClient,
             Chunk::Data(piece),
@@ -218,4 +227,32 @@ fn gzip_cut_by_its_content_length_is_counted_as_truncated() {
     assert!(t.response_body_len > 0 && t.response_body_len < data.len() as u64);
     assert_eq!(stats.decode.truncated, 1);
     assert!(!t.flags.incomplete);
+}
+
+#[test]
+fn every_leniency_reads_the_same_however_the_reply_is_split() {
+    let replies: [&[u8]; 6] = [
+        b"HTTP/1.1 200 ok\rTransfer-Encoding: chunked\r\n\n5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1\0.1 200 ok\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b" \rhttp/1.1 200 ok\r\nContent-Length: 5\r\n\r\nhello",
+        b"hello, no status line at all",
+        b"SIP/2.0 200 ok\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ];
+    for reply in replies {
+        let (whole, whole_stats) = exchange_in(1, reply, reply.len());
+        assert_eq!(whole.len(), 1);
+        assert!(
+            whole[0].response_body_prefix.starts_with(b"hello"),
+            "{reply:?}"
+        );
+        for piece in 1..=9 {
+            let (split, stats) = exchange_in(1, reply, piece);
+            assert_eq!(
+                split[0].response_body_prefix, whole[0].response_body_prefix,
+                "{reply:?} in {piece}-byte pieces"
+            );
+            assert_eq!(stats.response_anomalies, whole_stats.response_anomalies);
+        }
+    }
 }
