@@ -149,3 +149,26 @@ fn a_mislabelled_layer_passes_through_to_the_next() {
     assert_eq!(out, TEXT);
     assert_eq!(dec.stats.corrupt, 1);
 }
+
+#[test]
+fn the_flow_budget_caps_decoding_below_the_response_cap() {
+    // Compressible but not a bomb (about 4:1): only the budget can stop it.
+    let data: Vec<u8> = (0..200_000u32)
+        .flat_map(|i| (i % 5000).to_le_bytes())
+        .collect();
+    let body = gzip(&data);
+    let mut dec = ContentDecoder::from_header("gzip").expect("a coding");
+    dec.limit_to(100_000);
+    let mut out = Vec::new();
+    for p in body.chunks(1000) {
+        dec.feed(p, &mut |d| out.extend_from_slice(d));
+    }
+    dec.finish(&mut |d| out.extend_from_slice(d));
+    assert_eq!(out.len(), 100_000);
+    assert_eq!(out, data[..100_000]);
+    assert_eq!(dec.stats.bomb_capped, 1);
+    assert_eq!(dec.inflated_len(), 100_000);
+    let mut plain = ContentDecoder::from_header("x-unknown").expect("counted");
+    plain.feed(b"abc", &mut |_| {});
+    assert_eq!(plain.inflated_len(), 0, "nothing undone takes no budget");
+}

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use super::body::BodyDecoder;
-use super::content::{ContentDecoder, DecodeStats};
+use super::content::{ContentDecoder, DecodeStats, MAX_FLOW_DECODED_BYTES};
 use super::multipart::MultipartParser;
 use super::parse::{self, is_request_line, HeadQuirks};
 use super::parse::{could_begin_request_line, could_begin_status_line, is_status_line};
@@ -132,6 +132,9 @@ pub struct HttpSession {
     body_may_be_abandoned: bool,
     /// Content decoding of the response body being read, if it has a coding.
     content: Option<ContentDecoder>,
+    /// Bytes inflated from this flow's content codings so far (bounded by
+    /// `MAX_FLOW_DECODED_BYTES`).
+    inflated: u64,
     next_depth: u32,
     pub stats: HttpStats,
 }
@@ -724,6 +727,9 @@ impl HttpSession {
                 .map(|h| h.value.as_str())
                 .collect();
             self.content = ContentDecoder::from_header(&codings.join(","));
+            if let Some(cd) = self.content.as_mut() {
+                cd.limit_to(MAX_FLOW_DECODED_BYTES.saturating_sub(self.inflated));
+            }
         }
         open.txn.response = Some(resp);
         match framing {
@@ -754,6 +760,7 @@ impl HttpSession {
             }
         }
         if let Some(cd) = content {
+            self.inflated += cd.inflated_len();
             self.stats.decode.add(&cd.stats);
         }
     }
