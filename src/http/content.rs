@@ -18,8 +18,10 @@
 //!
 //! Decoding is bounded three ways, each counted in [`DecodeStats`]:
 //! at most [`MAX_CONTENT_LAYERS`] layers, at most [`MAX_DECODED_BYTES`] decoded bytes
-//! per response and [`MAX_FLOW_DECODED_BYTES`] per flow (the session says what is left,
-//! [`ContentDecoder::limit_to`]) and a ratio of [`MAX_DECODE_RATIO`] decoded bytes per encoded byte
+//! per response, and per flow at most [`FLOW_RATIO_GRACE_BYTES`] beyond
+//! [`MAX_DECODE_RATIO`] times the flow's encoded bytes (the session says what is left,
+//! [`ContentDecoder::limit_to`]: a keep-alive run of small bombs, each within its own
+//! grace, cannot add up) and a ratio of [`MAX_DECODE_RATIO`] decoded bytes per encoded byte
 //! (the decompression bomb guard). Input is fed in [`DECODE_STEP_BYTES`] slices so
 //! one step's output is bounded too. Truncated or corrupt streams keep what was
 //! decoded and are counted; nothing panics.
@@ -30,9 +32,10 @@ use layer::{Layer, Written};
 pub const MAX_CONTENT_LAYERS: usize = 3;
 /// Decoded bytes per response past which decoding stops (counted).
 pub const MAX_DECODED_BYTES: u64 = 16 * 1024 * 1024;
-/// Decoded bytes per flow, all its responses together, past which decoding stops
-/// (counted as `bomb_capped`): a keep-alive connection of capped bombs stays bounded.
-pub const MAX_FLOW_DECODED_BYTES: u64 = 64 * 1024 * 1024;
+/// Decoded bytes a flow's responses together may inflate beyond [`MAX_DECODE_RATIO`]
+/// times their encoded bytes; past it each response gets only the ratio (counted as
+/// `bomb_capped`). Ordinary compressed traffic (well under the ratio) never meets it.
+pub const FLOW_RATIO_GRACE_BYTES: u64 = 64 * 1024 * 1024;
 /// Decoded bytes allowed per encoded byte once past [`RATIO_GRACE_BYTES`].
 pub const MAX_DECODE_RATIO: u64 = 200;
 /// Decoded bytes always allowed before the ratio applies (small bodies compress well).
@@ -45,7 +48,7 @@ pub const DECODE_STEP_BYTES: usize = 1024;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeStats {
     /// Responses whose decoding hit [`MAX_DECODED_BYTES`], [`MAX_DECODE_RATIO`] or
-    /// the flow's [`MAX_FLOW_DECODED_BYTES`].
+    /// the flow's [`FLOW_RATIO_GRACE_BYTES`].
     pub bomb_capped: u64,
     /// Responses whose stream was corrupt (not what its coding says).
     pub corrupt: u64,
@@ -75,8 +78,8 @@ pub struct ContentDecoder {
     layers: Vec<Layer>,
     encoded: u64,
     decoded: u64,
-    /// Decoded bytes allowed: [`MAX_DECODED_BYTES`], or less if the flow's budget is.
-    cap: u64,
+    /// Decoded bytes the flow still allows beyond the ratio (see [`Self::limit_to`]).
+    flow_room: u64,
     /// Decoding stopped (cap, corrupt stream or end of stream); later bytes are dropped.
     stopped: bool,
     ended: bool,
@@ -122,7 +125,7 @@ impl ContentDecoder {
                 layers: Vec::new(),
                 encoded: 0,
                 decoded: 0,
-                cap: MAX_DECODED_BYTES,
+                flow_room: u64::MAX,
                 stopped: false,
                 ended: false,
                 stats,
@@ -132,26 +135,27 @@ impl ContentDecoder {
             layers: applied,
             encoded: 0,
             decoded: 0,
-            cap: MAX_DECODED_BYTES,
+            flow_room: u64::MAX,
             stopped: false,
             ended: false,
             stats,
         })
     }
 
-    /// Allows at most `budget` decoded bytes (what is left of the flow's
-    /// [`MAX_FLOW_DECODED_BYTES`]), never more than [`MAX_DECODED_BYTES`].
-    pub fn limit_to(&mut self, budget: u64) {
-        self.cap = budget.min(MAX_DECODED_BYTES);
+    /// Allows this response `room` decoded bytes beyond [`MAX_DECODE_RATIO`] times its
+    /// own encoded bytes: what is left of the flow's grace
+    /// ([`FLOW_RATIO_GRACE_BYTES`] and the ratio over the flow's earlier responses).
+    pub fn limit_to(&mut self, room: u64) {
+        self.flow_room = room;
     }
 
-    /// Bytes this response inflated out of its codings (0 when nothing is undone):
-    /// what it takes from the flow's budget.
-    pub fn inflated_len(&self) -> u64 {
+    /// Decoded and encoded bytes of this response's codings ((0, 0) when nothing is
+    /// undone): what it takes from, and gives to, the flow's budget.
+    pub fn inflation(&self) -> (u64, u64) {
         if self.layers.is_empty() {
-            0
+            (0, 0)
         } else {
-            self.decoded
+            (self.decoded, self.encoded)
         }
     }
 
@@ -206,7 +210,9 @@ impl ContentDecoder {
 
     fn emit(&mut self, decoded: &[u8], out: &mut impl FnMut(&[u8])) {
         let ratio_cap = RATIO_GRACE_BYTES.max(self.encoded.saturating_mul(MAX_DECODE_RATIO));
-        let cap = self.cap.min(ratio_cap);
+        let ratio_part = self.encoded.saturating_mul(MAX_DECODE_RATIO);
+        let flow_cap = self.flow_room.saturating_add(ratio_part);
+        let cap = MAX_DECODED_BYTES.min(ratio_cap).min(flow_cap);
         let room = cap.saturating_sub(self.decoded);
         let take = (decoded.len() as u64).min(room) as usize;
         if take > 0 {

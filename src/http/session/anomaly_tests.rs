@@ -256,3 +256,56 @@ fn every_leniency_reads_the_same_however_the_reply_is_split() {
         }
     }
 }
+
+#[test]
+fn a_keep_alive_run_of_small_bombs_cannot_add_up() {
+    use crate::http::content::{FLOW_RATIO_GRACE_BYTES, RATIO_GRACE_BYTES};
+    // Each bomb is within its own response's grace (1 MiB decoded from about 1 KiB);
+    // together they would inflate far past the flow's grace.
+    let bomb = gzip(&vec![0u8; RATIO_GRACE_BYTES as usize]);
+    let one = with_head(
+        &format!(
+            "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+            bomb.len()
+        ),
+        &bomb,
+    );
+    // Each takes its grace less its ratio share from the flow's grace.
+    let excess = RATIO_GRACE_BYTES - bomb.len() as u64 * MAX_DECODE_RATIO;
+    let replies = (FLOW_RATIO_GRACE_BYTES / excess) as usize + 6;
+    let mut s = HttpSession::default();
+    let mut out = Vec::new();
+    for _ in 0..replies {
+        let get = b"GET /f HTTP/1.1\r\nHost: x\r\n\r\n";
+        s.on_chunk(
+            Direction::ToServer,
+            Chunk::Data(get),
+            Timestamp(1),
+            &ctx(),
+            &mut out,
+        );
+        s.on_chunk(
+            Direction::ToClient,
+            Chunk::Data(&one),
+            Timestamp(2),
+            &ctx(),
+            &mut out,
+        );
+    }
+    s.finish(Timestamp(3), &ctx(), &mut out);
+    let stats = s.stats;
+    assert_eq!(out.len(), replies);
+    assert_eq!(
+        out[0].response_body_len, RATIO_GRACE_BYTES,
+        "the first is whole"
+    );
+    let last = out[replies - 1].response_body_len;
+    assert!(
+        last <= bomb.len() as u64 * MAX_DECODE_RATIO,
+        "only the ratio is left"
+    );
+    let total: u64 = out.iter().map(|t| t.response_body_len).sum();
+    let encoded = (bomb.len() * replies) as u64;
+    assert!(total <= FLOW_RATIO_GRACE_BYTES + encoded * MAX_DECODE_RATIO);
+    assert!(stats.decode.bomb_capped >= 1);
+}

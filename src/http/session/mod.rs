@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use super::body::BodyDecoder;
-use super::content::{ContentDecoder, DecodeStats, MAX_FLOW_DECODED_BYTES};
+use super::content::{ContentDecoder, DecodeStats, FLOW_RATIO_GRACE_BYTES, MAX_DECODE_RATIO};
 use super::multipart::MultipartParser;
 use super::parse::{self, is_request_line, HeadQuirks};
 use super::parse::{could_begin_request_line, could_begin_status_line, is_status_line};
@@ -132,9 +132,9 @@ pub struct HttpSession {
     body_may_be_abandoned: bool,
     /// Content decoding of the response body being read, if it has a coding.
     content: Option<ContentDecoder>,
-    /// Bytes inflated from this flow's content codings so far (bounded by
-    /// `MAX_FLOW_DECODED_BYTES`).
-    inflated: u64,
+    /// Decoded and encoded bytes of this flow's content codings so far (the flow's
+    /// decompression budget, `FLOW_RATIO_GRACE_BYTES`).
+    inflation: (u64, u64),
     next_depth: u32,
     pub stats: HttpStats,
 }
@@ -728,7 +728,10 @@ impl HttpSession {
                 .collect();
             self.content = ContentDecoder::from_header(&codings.join(","));
             if let Some(cd) = self.content.as_mut() {
-                cd.limit_to(MAX_FLOW_DECODED_BYTES.saturating_sub(self.inflated));
+                let (decoded, encoded) = self.inflation;
+                let allowed =
+                    FLOW_RATIO_GRACE_BYTES.saturating_add(encoded.saturating_mul(MAX_DECODE_RATIO));
+                cd.limit_to(allowed.saturating_sub(decoded));
             }
         }
         open.txn.response = Some(resp);
@@ -760,7 +763,9 @@ impl HttpSession {
             }
         }
         if let Some(cd) = content {
-            self.inflated += cd.inflated_len();
+            let (decoded, encoded) = cd.inflation();
+            self.inflation.0 += decoded;
+            self.inflation.1 += encoded;
             self.stats.decode.add(&cd.stats);
         }
     }
