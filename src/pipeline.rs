@@ -155,19 +155,6 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn add_stream(&mut self, s: &StreamStats) {
-        let r = &mut self.reassembly;
-        r.bytes_delivered += s.bytes_delivered;
-        r.retransmitted_segments += s.retransmitted_segments;
-        r.out_of_order_segments += s.out_of_order_segments;
-        r.conflicting_overlaps += s.conflicting_overlaps;
-        r.gaps += s.gaps;
-        r.gap_bytes += s.gap_bytes;
-        r.out_of_window_segments += s.out_of_window_segments;
-        r.buffer_limit_hits += s.buffer_limit_hits;
-        r.resets_outside_window += s.resets_outside_window;
-    }
-
     /// Total packets that could not be decoded.
     pub fn decode_error_total(&self) -> u64 {
         self.decode_errors.iter().sum()
@@ -575,11 +562,11 @@ fn flush_flow(
                 session.on_chunk(dir, chunk, now, &ctx, pending);
             }
         });
-        summary.add_stream(&stream.stats);
+        summary.reassembly += stream.stats;
     }
     if let FlowApp::Http(session) = app {
         session.finish(now, &ctx, pending);
-        summary.http.add(&session.stats);
+        summary.http += session.stats;
     } else if let FlowApp::Tls = app {
         summary.tls_client_hellos += 1;
     }

@@ -60,14 +60,22 @@ pub struct DecodeStats {
     pub unknown_coding: u64,
 }
 
-impl DecodeStats {
-    /// Adds another session's counters to these.
-    pub fn add(&mut self, o: &DecodeStats) {
-        self.bomb_capped += o.bomb_capped;
-        self.corrupt += o.corrupt;
-        self.truncated += o.truncated;
-        self.layers_over_limit += o.layers_over_limit;
-        self.unknown_coding += o.unknown_coding;
+/// Sums responses' decoding counters into a session's, and sessions' into a run's.
+impl std::ops::AddAssign for DecodeStats {
+    // Every field named: a counter added to the struct and not summed does not compile.
+    fn add_assign(&mut self, o: DecodeStats) {
+        let DecodeStats {
+            bomb_capped,
+            corrupt,
+            truncated,
+            layers_over_limit,
+            unknown_coding,
+        } = o;
+        self.bomb_capped += bomb_capped;
+        self.corrupt += corrupt;
+        self.truncated += truncated;
+        self.layers_over_limit += layers_over_limit;
+        self.unknown_coding += unknown_coding;
     }
 }
 

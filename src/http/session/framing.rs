@@ -62,18 +62,30 @@ pub struct ResponseAnomalies {
     pub http09_response: u64,
 }
 
-impl ResponseAnomalies {
-    /// Adds another session's counters to these.
-    pub fn add(&mut self, o: &ResponseAnomalies) {
-        self.lenient_status_line += o.lenient_status_line;
-        self.bare_cr_line_end += o.bare_cr_line_end;
-        self.regrouped_header_lines += o.regrouped_header_lines;
-        self.te_obfuscated += o.te_obfuscated;
-        self.te_below_http11 += o.te_below_http11;
-        self.odd_content_length += o.odd_content_length;
-        self.http09_response += o.http09_response;
+/// Sums finished sessions' anomaly counts.
+impl std::ops::AddAssign for ResponseAnomalies {
+    // Every field named: a kind added to the struct and not summed does not compile.
+    fn add_assign(&mut self, o: ResponseAnomalies) {
+        let ResponseAnomalies {
+            lenient_status_line,
+            bare_cr_line_end,
+            regrouped_header_lines,
+            te_obfuscated,
+            te_below_http11,
+            odd_content_length,
+            http09_response,
+        } = o;
+        self.lenient_status_line += lenient_status_line;
+        self.bare_cr_line_end += bare_cr_line_end;
+        self.regrouped_header_lines += regrouped_header_lines;
+        self.te_obfuscated += te_obfuscated;
+        self.te_below_http11 += te_below_http11;
+        self.odd_content_length += odd_content_length;
+        self.http09_response += http09_response;
     }
+}
 
+impl ResponseAnomalies {
     /// Counts the leniencies a response head needed.
     pub fn count_head(&mut self, q: &HeadQuirks) {
         self.lenient_status_line += u64::from(q.lenient_status_line);

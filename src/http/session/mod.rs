@@ -57,24 +57,42 @@ impl HttpStats {
     fn count(&mut self, e: HttpError) {
         self.errors[e.index()] += 1;
     }
+}
 
-    /// Adds another session's counters to these.
-    pub fn add(&mut self, other: &HttpStats) {
-        self.requests += other.requests;
-        self.responses += other.responses;
-        for (a, b) in self.errors.iter_mut().zip(other.errors.iter()) {
+/// Sums finished sessions' counters into the run's.
+impl std::ops::AddAssign for HttpStats {
+    // Every field named: a counter added to the struct and not summed does not compile.
+    fn add_assign(&mut self, o: HttpStats) {
+        let HttpStats {
+            requests,
+            responses,
+            resyncs,
+            resync_scan_bytes,
+            tunnels,
+            forced_out,
+            multipart_parts_dropped,
+            headers_dropped,
+            multipart_params_dropped,
+            lenient_responses,
+            response_anomalies,
+            errors,
+            decode,
+        } = o;
+        self.requests += requests;
+        self.responses += responses;
+        self.resyncs += resyncs;
+        self.resync_scan_bytes += resync_scan_bytes;
+        self.tunnels += tunnels;
+        self.forced_out += forced_out;
+        self.multipart_parts_dropped += multipart_parts_dropped;
+        self.headers_dropped += headers_dropped;
+        self.multipart_params_dropped += multipart_params_dropped;
+        self.lenient_responses += lenient_responses;
+        self.response_anomalies += response_anomalies;
+        for (a, b) in self.errors.iter_mut().zip(errors) {
             *a += b;
         }
-        self.resyncs += other.resyncs;
-        self.resync_scan_bytes += other.resync_scan_bytes;
-        self.tunnels += other.tunnels;
-        self.forced_out += other.forced_out;
-        self.multipart_parts_dropped += other.multipart_parts_dropped;
-        self.headers_dropped += other.headers_dropped;
-        self.multipart_params_dropped += other.multipart_params_dropped;
-        self.lenient_responses += other.lenient_responses;
-        self.response_anomalies.add(&other.response_anomalies);
-        self.decode.add(&other.decode);
+        self.decode += decode;
     }
 }
 
@@ -226,7 +244,7 @@ impl HttpSession {
             {
                 cd.finish(&mut |d| account_response(&mut open.txn, d));
             }
-            self.stats.decode.add(&cd.stats);
+            self.stats.decode += cd.stats;
         }
         while let Some(mut open) = self.open.pop_front() {
             // An HTTP/0.9 request whose reply never started is complete as it stands.
@@ -766,7 +784,7 @@ impl HttpSession {
             let (decoded, encoded) = cd.inflation();
             self.inflation.0 += decoded;
             self.inflation.1 += encoded;
-            self.stats.decode.add(&cd.stats);
+            self.stats.decode += cd.stats;
         }
     }
 

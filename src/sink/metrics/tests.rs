@@ -7,6 +7,8 @@ use super::*;
 use crate::config::ContentGroupMap;
 use crate::detect::alert::AlertRule;
 use crate::http::{Header, RequestHead, ResponseHead, TransactionFlags};
+use crate::pipeline::Summary;
+use crate::tls::TlsVersion;
 
 const DAY_20000: Timestamp = Timestamp(20_000 * 86_400 * Timestamp::MICROS_PER_SEC);
 
@@ -586,8 +588,12 @@ fn rendered_labels_never_carry_addresses_paths_queries_or_agents() {
     allowed.extend(["injection.sql-union", "upload.script-extension", "other"].map(str::to_owned));
     allowed.extend(DecodeError::ALL.iter().map(|e| e.as_str().to_owned()));
     allowed.extend(HttpError::ALL.iter().map(|e| e.as_str().to_owned()));
-    allowed.extend(HTTP_CAPPED_WHAT.iter().map(|s| s.to_string()));
-    allowed.extend(IP_FRAGMENT_OUTCOMES.iter().map(|s| s.to_string()));
+    allowed.extend(
+        caps::CAPS
+            .iter()
+            .filter_map(|c| c.label)
+            .map(|(_, v)| v.to_owned()),
+    );
 
     let mut seen = BTreeSet::new();
     for sample in samples(&text) {

@@ -104,14 +104,24 @@ fn limit_clause(f: &Filters, values: &mut Vec<Value>) -> &'static str {
     }
 }
 
+/// `list`'s order: newest first (ids break ties within a microsecond).
+const NEWEST_FIRST: &str = "ts_us DESC, id DESC";
+/// `export`'s order: oldest first.
+const OLDEST_FIRST: &str = "ts_us ASC, id ASC";
+
+/// The `SELECT` of the rows matching `f` in `order`, with its limit, and its parameters.
+fn selection(f: &Filters, order: &str) -> (String, Vec<Value>) {
+    let (wh, mut values) = where_clause(f);
+    let limit = limit_clause(f, &mut values);
+    let sql = format!("SELECT {SELECT_COLUMNS} FROM alerts{wh} ORDER BY {order}{limit}");
+    (sql, values)
+}
+
 impl FlaggedStore {
     /// Alerts matching `f`, newest first, at most `f.limit`.
     pub fn list(&self, f: &Filters) -> Result<Vec<StoredAlert>, StoreError> {
         let fail = self.error("listing alerts");
-        let (wh, mut values) = where_clause(f);
-        let limit = limit_clause(f, &mut values);
-        let sql =
-            format!("SELECT {SELECT_COLUMNS} FROM alerts{wh} ORDER BY ts_us DESC, id DESC{limit}");
+        let (sql, values) = selection(f, NEWEST_FIRST);
         let mut stmt = self.conn.prepare(&sql).map_err(&fail)?;
         let rows = stmt
             .query_map(params_from_iter(values), row::from_row)
@@ -156,10 +166,7 @@ impl FlaggedStore {
         out: &mut dyn Write,
     ) -> Result<u64, StoreError> {
         let fail = self.error("exporting alerts");
-        let (wh, mut values) = where_clause(f);
-        let limit = limit_clause(f, &mut values);
-        let sql =
-            format!("SELECT {SELECT_COLUMNS} FROM alerts{wh} ORDER BY ts_us ASC, id ASC{limit}");
+        let (sql, values) = selection(f, OLDEST_FIRST);
         let mut stmt = self.conn.prepare(&sql).map_err(&fail)?;
         let rows = stmt
             .query_map(params_from_iter(values), row::from_row)

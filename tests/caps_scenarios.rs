@@ -1,0 +1,109 @@
+//! Issue 12 item 5, with real traffic: captures that hit caps, replayed, and the
+//! cap series of `/metrics` checked against the pipeline's own counters. Caps no
+//! committed capture reaches (a tunnel nested five deep, a decompression bomb, a full
+//! reassembly buffer) are fed through their stats struct by the unit tests in
+//! `src/sink/metrics/caps/tests.rs`, which also check that the table is complete.
+
+use std::path::PathBuf;
+
+use tamperwatch::config::ContentGroupMap;
+use tamperwatch::pipeline::{NullObserver, PipelineSettings, Summary};
+use tamperwatch::sink::metrics::caps::{Cap, Reading, CAPS};
+use tamperwatch::sink::metrics::{ContentGroups, Metrics};
+
+/// Flow table size for the eviction cases: small enough that the floods fill it.
+const SMALL_FLOW_TABLE: usize = 64;
+
+fn replay(capture: &str, max_flows: usize) -> Summary {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("pcaps")
+        .join(capture);
+    let mut sources = tamperwatch::replay::open_all(&[path]).expect("open capture");
+    let settings = PipelineSettings {
+        max_flows,
+        ..PipelineSettings::default()
+    };
+    tamperwatch::replay::replay(&mut sources, settings, &mut NullObserver, &mut |_| {})
+        .expect("replay")
+}
+
+/// The value of a cap's series in rendered text.
+fn sample(text: &str, cap: &Cap) -> Option<u64> {
+    let series = match cap.label {
+        Some((k, v)) => format!("{}{{{k}=\"{v}\"}}", cap.metric.name),
+        None => cap.metric.name.to_owned(),
+    };
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(&series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn caps_hit_by_real_captures_show_in_metrics_with_the_pipeline_counts() {
+    let default_flows = PipelineSettings::default().max_flows;
+    let cases: [(&str, usize, &[&str]); 7] = [
+        (
+            "attacks/syn-flood.pcap",
+            SMALL_FLOW_TABLE,
+            &["flows_evicted", "flows_evicted_by_class[0]"],
+        ),
+        (
+            "benign/flash-crowd.pcap",
+            SMALL_FLOW_TABLE,
+            &["flows_evicted", "flows_evicted_by_class[1]"],
+        ),
+        (
+            "evasion/ip-fragments.pcap",
+            default_flows,
+            &["fragments.reassembled"],
+        ),
+        (
+            "evasion/header-padding.pcap",
+            default_flows,
+            &["http.headers_dropped"],
+        ),
+        (
+            "third_party/http-evader/041.pcap",
+            default_flows,
+            &["http.lenient_responses"],
+        ),
+        (
+            "third_party/http-evader/152.pcap",
+            default_flows,
+            &["http.decode.corrupt"],
+        ),
+        (
+            "third_party/http-evader/166.pcap",
+            default_flows,
+            &["http.decode.unknown_coding"],
+        ),
+    ];
+    for (capture, max_flows, expected) in cases {
+        for field in expected {
+            assert!(
+                CAPS.iter().any(|c| c.field == *field),
+                "{field} is not a row of CAPS"
+            );
+        }
+        let summary = replay(capture, max_flows);
+        let metrics =
+            Metrics::new(ContentGroups::new(&ContentGroupMap::default())).expect("metrics");
+        metrics.observe_summary_delta(&Summary::default(), &summary);
+        let text = metrics.render();
+        for cap in CAPS {
+            let Reading::Summary { read, .. } = cap.reading else {
+                continue;
+            };
+            let counted = read(&summary);
+            assert_eq!(
+                sample(&text, cap),
+                Some(counted),
+                "{capture}: {} in /metrics",
+                cap.field
+            );
+            if expected.contains(&cap.field) {
+                assert!(counted > 0, "{capture} did not hit {}", cap.field);
+            }
+        }
+    }
+}
