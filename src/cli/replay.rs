@@ -39,6 +39,9 @@ pub struct ReplayArgs {
     /// Also record anonymous usage statistics in this database (see `report`).
     #[arg(long, value_name = "DB")]
     stats: Option<PathBuf>,
+    /// Packet workers (default: one per core). The output is the same for any count.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    workers: Option<u16>,
     /// pcap or pcapng files.
     #[arg(required = true)]
     pcaps: Vec<PathBuf>,
@@ -116,17 +119,24 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
             b.inc(n)
         }
     };
+    let mut no_inner = tamperwatch::pipeline::NullObserver;
     let mut tee = tamperwatch::sink::stats::StatsTee {
-        inner: &mut stage,
+        inner: &mut no_inner,
         stats: stats.clone(),
     };
-    let result = replay::replay(
+    stage.also = Some(&mut tee);
+    let workers = args.workers.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        usize::from,
+    );
+    let result = replay::replay_sharded(
         &mut sources,
-        PipelineSettings::for_config(&config),
-        &mut tee,
+        &PipelineSettings::for_config(&config),
+        workers,
+        &detector,
+        &mut stage,
         &mut progress,
     );
-    drop(tee);
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -15,7 +15,9 @@
 use super::names::{self, MetricName};
 use super::Metrics;
 use crate::decode::DecodeError;
-use crate::pipeline::Summary;
+use crate::http::session::{MAX_BODY_PREFIX_BYTES, MAX_RESPONSE_PREFIX_BYTES};
+use crate::http::HttpTransaction;
+use crate::observe::Summary;
 
 /// Counters the detector keeps across threads, read when `/metrics` is scraped.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +42,12 @@ pub enum Reading {
     Detector {
         read: fn(&DetectorCounts) -> u64,
         write: fn(&mut DetectorCounts, u64),
+    },
+    /// Counted per finished transaction when `hit` says it ran into the cap; `make`
+    /// turns a transaction into one that does (for tests and tools).
+    Transaction {
+        hit: fn(&HttpTransaction) -> bool,
+        make: fn(&mut HttpTransaction),
     },
     /// Pushed by a sink or the capture through this [`Metrics`] method.
     Pushed { add: fn(&Metrics, u64) },
@@ -238,9 +246,50 @@ pub const CAPS: &[Cap] = &[
         Some((names::LABEL_REASON, "unknown_coding")),
         http.decode.unknown_coding
     ),
+    Cap {
+        metric: names::HTTP_BODY_PREFIX_CUT,
+        label: Some((names::LABEL_SIDE, "request")),
+        field: "transaction.body_prefix",
+        reading: Reading::Transaction {
+            hit: request_prefix_cut,
+            make: |t: &mut HttpTransaction| {
+                t.body_prefix = vec![b'a'; MAX_BODY_PREFIX_BYTES];
+                t.request_body_len = MAX_BODY_PREFIX_BYTES as u64 + 1;
+            },
+        },
+    },
+    Cap {
+        metric: names::HTTP_BODY_PREFIX_CUT,
+        label: Some((names::LABEL_SIDE, "response")),
+        field: "transaction.response_body_prefix",
+        reading: Reading::Transaction {
+            hit: response_prefix_cut,
+            make: |t: &mut HttpTransaction| {
+                t.response_body_prefix = vec![b'a'; MAX_RESPONSE_PREFIX_BYTES];
+                t.response_body_len = MAX_RESPONSE_PREFIX_BYTES as u64 + 1;
+            },
+        },
+    },
     detector!(names::THRESHOLD_WINDOWS_DROPPED, threshold_windows_dropped),
     detector!(names::CRS_CAPS, crs_caps_hit),
     detector!(names::CRS_EVAL_ERRORS, crs_eval_errors),
+    Cap {
+        metric: names::CAPTURE_DROPPED,
+        label: Some((names::LABEL_WHERE, "kernel")),
+        field: "capture.ps_drop",
+        reading: Reading::Pushed {
+            // libpcap's totals are absolute: the capture thread sets all three.
+            add: |m: &Metrics, v: u64| m.set_capture_stats(v, v, 0),
+        },
+    },
+    Cap {
+        metric: names::CAPTURE_DROPPED,
+        label: Some((names::LABEL_WHERE, "interface")),
+        field: "capture.ps_ifdrop",
+        reading: Reading::Pushed {
+            add: |m: &Metrics, v: u64| m.set_capture_stats(v, 0, v),
+        },
+    },
     Cap {
         metric: names::CAPTURE_DROPPED,
         label: Some((names::LABEL_WHERE, "queue")),
@@ -266,6 +315,19 @@ pub const CAPS: &[Cap] = &[
         },
     },
 ];
+
+/// The request body ran past the bytes kept for detection (the CRS and the upload
+/// rules saw only its first [`MAX_BODY_PREFIX_BYTES`]).
+fn request_prefix_cut(txn: &HttpTransaction) -> bool {
+    txn.body_prefix.len() >= MAX_BODY_PREFIX_BYTES
+        && txn.request_body_len > MAX_BODY_PREFIX_BYTES as u64
+}
+
+/// The decoded response body ran past the bytes kept for detection.
+fn response_prefix_cut(txn: &HttpTransaction) -> bool {
+    txn.response_body_prefix.len() >= MAX_RESPONSE_PREFIX_BYTES
+        && txn.response_body_len > MAX_RESPONSE_PREFIX_BYTES as u64
+}
 
 /// Stage counters that are not caps, and the series or reason that covers each.
 pub const NOT_CAPS: &[(&str, &str)] = &[

@@ -7,9 +7,10 @@ use super::registry::{advance_to, lock};
 use super::{DetectorCountsSource, Metrics};
 use crate::decode::DecodeError;
 use crate::http::HttpError;
-use crate::pipeline::Summary;
+use crate::observe::Summary;
 
 impl Metrics {
+    /// Adds the counters a pipeline gained between two of its [`Summary`]s. Each
     /// worker keeps its last reported summary and reports the difference.
     pub fn observe_summary_delta(&self, before: &Summary, after: &Summary) {
         self.add_packets(

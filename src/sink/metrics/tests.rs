@@ -7,7 +7,7 @@ use super::*;
 use crate::config::ContentGroupMap;
 use crate::detect::alert::AlertRule;
 use crate::http::{Header, RequestHead, ResponseHead, TransactionFlags};
-use crate::pipeline::Summary;
+use crate::observe::Summary;
 use crate::tls::TlsVersion;
 
 const DAY_20000: Timestamp = Timestamp(20_000 * 86_400 * Timestamp::MICROS_PER_SEC);

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use crate::decode::PacketView;
 use crate::detect::alert::Alert;
 use crate::http::HttpTransaction;
-use crate::pipeline::TransactionObserver;
+use crate::observe::TransactionObserver;
 use crate::sink::metrics::content_group::ContentGroups;
 use crate::sink::{AlertSink, SinkError};
 use crate::time::Timestamp;

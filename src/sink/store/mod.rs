@@ -26,6 +26,7 @@ pub mod counts;
 pub mod query;
 pub mod report;
 pub mod import;
+mod blocking;
 
 use std::fs;
 use std::io;
@@ -36,6 +37,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 pub use address::{AddressKey, AddressKeyError, AddressMode, AddressPolicy};
+pub use blocking::{ReplayStore, REPLAY_STORE_BATCH};
 pub use counts::{RuleCount, Stats};
 pub use filter::{FilterError, FilterSpec, Filters, RuleRef};
 pub use import::{ImportError, ImportReport};

@@ -2,10 +2,41 @@
 
 use super::*;
 use crate::config::ContentGroupMap;
+use crate::http::{HttpTransaction, RequestHead, TransactionFlags};
 use crate::sink::metrics::ContentGroups;
+use crate::time::Timestamp;
 
 fn metrics() -> Metrics {
     Metrics::new(ContentGroups::new(&ContentGroupMap::default())).expect("metrics")
+}
+
+/// A small finished POST that hits no cap.
+fn small_transaction() -> HttpTransaction {
+    let addr = |port| std::net::SocketAddr::from(([192, 0, 2, 1], port));
+    HttpTransaction {
+        flow_id: 1,
+        client: addr(40_000),
+        server: addr(80),
+        ts: Timestamp(1_700_000_000_000_000),
+        trans_depth: 1,
+        request: Some(RequestHead {
+            method: "POST".into(),
+            uri: "/contact".into(),
+            version: "1.1".into(),
+            headers: Vec::new(),
+            headers_dropped: 0,
+        }),
+        response: None,
+        info_code: None,
+        request_body_len: 3,
+        response_body_len: 0,
+        request_end_ts: None,
+        response_start_ts: None,
+        uploads: Vec::new(),
+        body_prefix: b"a=b".to_vec(),
+        response_body_prefix: Vec::new(),
+        flags: TransactionFlags::default(),
+    }
 }
 
 /// The sample line of a cap's series in rendered text, e.g.
@@ -40,6 +71,17 @@ fn every_cap_reaches_metrics_with_its_value() {
                 write(&mut counts, value);
                 m.set_detector_counts(&counts);
                 m.set_detector_counts(&counts);
+            }
+            Reading::Transaction { hit, make } => {
+                let small = small_transaction();
+                assert!(!hit(&small), "{}: a small transaction hits it", cap.field);
+                m.observe_transaction(&small);
+                let mut big = small_transaction();
+                make(&mut big);
+                assert!(hit(&big), "{}", cap.field);
+                for _ in 0..value {
+                    m.observe_transaction(&big);
+                }
             }
             Reading::Pushed { add } => add(&m, value),
         }
@@ -186,7 +228,10 @@ fn every_stage_counter_is_a_cap_or_named_as_not_one() {
     }
     // And neither list names a counter that does not exist.
     for cap in CAPS {
-        if !matches!(cap.reading, Reading::Pushed { .. }) {
+        if matches!(
+            cap.reading,
+            Reading::Summary { .. } | Reading::Detector { .. }
+        ) {
             assert!(
                 fields.iter().any(|f| f == base(cap.field)),
                 "CAPS names {}, which no stats struct has",
