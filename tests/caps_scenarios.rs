@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tamperwatch::config::ContentGroupMap;
 use tamperwatch::pipeline::{PipelineSettings, Summary};
-use tamperwatch::sink::metrics::caps::{Cap, Reading, CAPS};
+use tamperwatch::sink::metrics::caps::{Reading, CAPS};
 use tamperwatch::sink::metrics::{ContentGroups, Metrics};
 
 /// Flow table size for the eviction cases: small enough that the floods fill it.
@@ -27,17 +27,6 @@ fn replay(capture: &str, max_flows: usize, metrics: &Arc<Metrics>) -> Summary {
     };
     let mut observer = Arc::clone(metrics);
     tamperwatch::replay::replay(&mut sources, settings, &mut observer, &mut |_| {}).expect("replay")
-}
-
-/// The value of a cap's series in rendered text.
-fn sample(text: &str, cap: &Cap) -> Option<u64> {
-    let series = match cap.label {
-        Some((k, v)) => format!("{}{{{k}=\"{v}\"}}", cap.metric.name),
-        None => cap.metric.name.to_owned(),
-    };
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(&series)?.strip_prefix(' ')?.parse().ok())
 }
 
 #[test]
@@ -105,7 +94,7 @@ fn caps_hit_by_real_captures_show_in_metrics_with_the_pipeline_counts() {
         let text = metrics.render();
         for cap in CAPS {
             if let Reading::Transaction { .. } = cap.reading {
-                let shown = sample(&text, cap).expect("transaction cap series");
+                let shown = cap.value_in(&text).expect("transaction cap series");
                 if expected.contains(&cap.field) {
                     assert!(shown > 0, "{capture} did not hit {}", cap.field);
                 }
@@ -116,7 +105,7 @@ fn caps_hit_by_real_captures_show_in_metrics_with_the_pipeline_counts() {
             };
             let counted = read(&summary);
             assert_eq!(
-                sample(&text, cap),
+                cap.value_in(&text),
                 Some(counted),
                 "{capture}: {} in /metrics",
                 cap.field

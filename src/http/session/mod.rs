@@ -70,6 +70,9 @@ pub struct HttpSession {
     body_may_be_abandoned: bool,
     /// Content decoding of the response body being read, if it has a coding.
     content: Option<ContentDecoder>,
+    /// Decoded and encoded bytes of this flow's content codings so far (the flow's
+    /// decompression budget, `FLOW_RATIO_GRACE_BYTES`).
+    inflation: (u64, u64),
     next_depth: u32,
     pub stats: HttpStats,
 }

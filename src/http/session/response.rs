@@ -9,7 +9,7 @@ use super::stream::{self, MAX_JUNK_BEFORE_STATUS_BYTES};
 use super::transaction::{account_response, new_transaction, OpenTransaction};
 use super::{FlowContext, HttpSession};
 use crate::http::body::BodyDecoder;
-use crate::http::content::ContentDecoder;
+use crate::http::content::{ContentDecoder, FLOW_RATIO_GRACE_BYTES, MAX_DECODE_RATIO};
 use crate::http::parse::{self, HeadQuirks};
 use crate::http::{HttpError, Method, ResponseHead};
 use crate::time::Timestamp;
@@ -171,6 +171,12 @@ impl HttpSession {
                 .map(|h| h.value.as_str())
                 .collect();
             self.content = ContentDecoder::from_header(&codings.join(","));
+            if let Some(cd) = self.content.as_mut() {
+                let (decoded, encoded) = self.inflation;
+                let allowed =
+                    FLOW_RATIO_GRACE_BYTES.saturating_add(encoded.saturating_mul(MAX_DECODE_RATIO));
+                cd.limit_to(allowed.saturating_sub(decoded));
+            }
         }
         open.txn.response = Some(resp);
         match framing {
@@ -198,6 +204,9 @@ impl HttpSession {
             }
         }
         if let Some(cd) = content {
+            let (decoded, encoded) = cd.inflation();
+            self.inflation.0 += decoded;
+            self.inflation.1 += encoded;
             self.stats.decode += cd.stats;
         }
     }

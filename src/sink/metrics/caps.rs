@@ -64,6 +64,29 @@ pub struct Cap {
     pub reading: Reading,
 }
 
+impl Cap {
+    /// This cap's value in rendered `/metrics` text (`name{label="value"} N`), if the
+    /// series is there: what a test or an operator's script reads back.
+    pub fn value_in(&self, text: &str) -> Option<u64> {
+        let (name, label) = (self.metric.name, self.label);
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find_map(|line| {
+                let rest = line.strip_prefix(name)?;
+                let rest = match label {
+                    Some((k, v)) => rest
+                        .strip_prefix('{')?
+                        .strip_prefix(k)?
+                        .strip_prefix("=\"")?
+                        .strip_prefix(v)?
+                        .strip_prefix("\"}")?,
+                    None => rest,
+                };
+                rest.strip_prefix(' ')?.trim().parse().ok()
+            })
+    }
+}
+
 /// A cap read from a [`Summary`] field path.
 macro_rules! summary {
     ($metric:expr, $label:expr, $($path:tt)+) => {

@@ -39,24 +39,12 @@ fn small_transaction() -> HttpTransaction {
     }
 }
 
-/// The sample line of a cap's series in rendered text, e.g.
-/// `tamperwatch_ip_fragments_total{outcome="overlap"} 3`.
-fn sample(text: &str, cap: &Cap) -> Option<u64> {
-    let series = match cap.label {
-        Some((k, v)) => format!("{}{{{k}=\"{v}\"}}", cap.metric.name),
-        None => cap.metric.name.to_owned(),
-    };
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(&series)?.strip_prefix(' ')?.parse().ok())
-}
-
 #[test]
 fn every_cap_reaches_metrics_with_its_value() {
     for (i, cap) in CAPS.iter().enumerate() {
         let m = metrics();
         let value = 1_000 + i as u64;
-        let before = sample(&m.render(), cap);
+        let before = cap.value_in(&m.render());
         assert_eq!(before, Some(0), "{} is not exposed at zero", cap.field);
         match cap.reading {
             Reading::Summary { write, .. } => {
@@ -86,7 +74,7 @@ fn every_cap_reaches_metrics_with_its_value() {
             Reading::Pushed { add } => add(&m, value),
         }
         let text = m.render();
-        assert_eq!(sample(&text, cap), Some(value), "{}", cap.field);
+        assert_eq!(cap.value_in(&text), Some(value), "{}", cap.field);
         assert!(
             text.contains(&format!("# HELP {} {}", cap.metric.name, cap.metric.help)),
             "{}: help text",
@@ -100,7 +88,7 @@ fn every_cap_reaches_metrics_with_its_value() {
         // Only this row moved: rows sharing the series stay at zero.
         for (j, other) in CAPS.iter().enumerate() {
             if j != i && (other.metric.name, other.label) != (cap.metric.name, cap.label) {
-                let shown = sample(&text, other);
+                let shown = other.value_in(&text);
                 assert!(
                     matches!(shown, Some(0) | None),
                     "feeding {} moved {}",
@@ -125,11 +113,11 @@ fn detector_counts_are_read_at_scrape_and_a_restart_is_a_reset() {
         .iter()
         .find(|c| c.field == "detector.threshold_windows_dropped")
         .expect("threshold row");
-    assert_eq!(sample(&m.render(), cap), Some(7));
+    assert_eq!(cap.value_in(&m.render()), Some(7));
     shared.store(9, std::sync::atomic::Ordering::Relaxed);
-    assert_eq!(sample(&m.render(), cap), Some(9));
+    assert_eq!(cap.value_in(&m.render()), Some(9));
     shared.store(2, std::sync::atomic::Ordering::Relaxed);
-    assert_eq!(sample(&m.render(), cap), Some(2));
+    assert_eq!(cap.value_in(&m.render()), Some(2));
 }
 
 /// Every leaf field path of a `{:?}` rendering: `reassembly.gaps`, `http.errors`.
