@@ -5,16 +5,18 @@
 //! `src/sink/metrics/caps/tests.rs`, which also check that the table is complete.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tamperwatch::config::ContentGroupMap;
-use tamperwatch::pipeline::{NullObserver, PipelineSettings, Summary};
-use tamperwatch::sink::metrics::caps::{Cap, Reading, CAPS};
+use tamperwatch::pipeline::{PipelineSettings, Summary};
+use tamperwatch::sink::metrics::caps::{Reading, CAPS};
 use tamperwatch::sink::metrics::{ContentGroups, Metrics};
 
 /// Flow table size for the eviction cases: small enough that the floods fill it.
 const SMALL_FLOW_TABLE: usize = 64;
 
-fn replay(capture: &str, max_flows: usize) -> Summary {
+/// Replays a capture with the metrics watching its transactions, as a worker does.
+fn replay(capture: &str, max_flows: usize, metrics: &Arc<Metrics>) -> Summary {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("pcaps")
         .join(capture);
@@ -23,25 +25,24 @@ fn replay(capture: &str, max_flows: usize) -> Summary {
         max_flows,
         ..PipelineSettings::default()
     };
-    tamperwatch::replay::replay(&mut sources, settings, &mut NullObserver, &mut |_| {})
-        .expect("replay")
-}
-
-/// The value of a cap's series in rendered text.
-fn sample(text: &str, cap: &Cap) -> Option<u64> {
-    let series = match cap.label {
-        Some((k, v)) => format!("{}{{{k}=\"{v}\"}}", cap.metric.name),
-        None => cap.metric.name.to_owned(),
-    };
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(&series)?.strip_prefix(' ')?.parse().ok())
+    let mut observer = Arc::clone(metrics);
+    tamperwatch::replay::replay(&mut sources, settings, &mut observer, &mut |_| {}).expect("replay")
 }
 
 #[test]
 fn caps_hit_by_real_captures_show_in_metrics_with_the_pipeline_counts() {
     let default_flows = PipelineSettings::default().max_flows;
-    let cases: [(&str, usize, &[&str]); 7] = [
+    let cases: [(&str, usize, &[&str]); 9] = [
+        (
+            "attacks/script-upload.pcap",
+            default_flows,
+            &["transaction.body_prefix"],
+        ),
+        (
+            "tcp/large-download.pcap",
+            default_flows,
+            &["transaction.response_body_prefix"],
+        ),
         (
             "attacks/syn-flood.pcap",
             SMALL_FLOW_TABLE,
@@ -85,18 +86,26 @@ fn caps_hit_by_real_captures_show_in_metrics_with_the_pipeline_counts() {
                 "{field} is not a row of CAPS"
             );
         }
-        let summary = replay(capture, max_flows);
-        let metrics =
-            Metrics::new(ContentGroups::new(&ContentGroupMap::default())).expect("metrics");
+        let metrics = Arc::new(
+            Metrics::new(ContentGroups::new(&ContentGroupMap::default())).expect("metrics"),
+        );
+        let summary = replay(capture, max_flows, &metrics);
         metrics.observe_summary_delta(&Summary::default(), &summary);
         let text = metrics.render();
         for cap in CAPS {
+            if let Reading::Transaction { .. } = cap.reading {
+                let shown = cap.value_in(&text).expect("transaction cap series");
+                if expected.contains(&cap.field) {
+                    assert!(shown > 0, "{capture} did not hit {}", cap.field);
+                }
+                continue;
+            }
             let Reading::Summary { read, .. } = cap.reading else {
                 continue;
             };
             let counted = read(&summary);
             assert_eq!(
-                sample(&text, cap),
+                cap.value_in(&text),
                 Some(counted),
                 "{capture}: {} in /metrics",
                 cap.field

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::sink::stats::{DEFAULT_MIN_COUNT, DEFAULT_STATS_PATH, DEFAULT_STATS_RETENTION_DAYS};
 use crate::sink::store::{DEFAULT_RETENTION_DAYS, DEFAULT_STORE_PATH};
 
 /// The whole configuration file.
@@ -137,9 +138,9 @@ pub struct StatsConfig {
 impl Default for StatsConfig {
     fn default() -> Self {
         StatsConfig {
-            path: PathBuf::from("/var/lib/tamperwatch/stats.db"),
-            min_count: 10,
-            retention_days: 400,
+            path: PathBuf::from(DEFAULT_STATS_PATH),
+            min_count: DEFAULT_MIN_COUNT,
+            retention_days: DEFAULT_STATS_RETENTION_DAYS,
         }
     }
 }

@@ -4,10 +4,12 @@
 //! reader that accepts what servers accept in the wild (HTTP/0.9 request lines,
 //! missing versions, header lines without a colon), because an attacker's request
 //! that the server would take must not slip past the monitor by being malformed.
+//! Requests are read here, as servers read them; responses are read as browsers read
+//! them, in [`response`] (the two sides' leniencies differ on purpose).
 
 use super::{Header, HttpError, RequestHead};
 
-mod response;
+pub mod response;
 
 pub use response::{
     may_start_status_line_leniently, parse_response_head, read_response_head, HeadQuirks,

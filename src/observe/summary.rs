@@ -34,10 +34,10 @@ pub struct Summary {
     pub fragments: FragmentStats,
 }
 
-impl Summary {
-    /// Adds another worker's counters to these (a sharded run's total). Every field is
-    /// named, so a counter added to [`Summary`] without being summed does not compile.
-    pub fn merge(&mut self, other: &Summary) {
+/// Adds another worker's counters to these (a sharded run's total). Every field is
+/// named, so a counter added to [`Summary`] without being summed does not compile.
+impl std::ops::AddAssign<&Summary> for Summary {
+    fn add_assign(&mut self, other: &Summary) {
         let Summary {
             packets,
             bytes,
@@ -85,7 +85,9 @@ impl Summary {
         self.outside_site += outside_site;
         self.fragments += *fragments;
     }
+}
 
+impl Summary {
     /// Total packets that could not be decoded.
     pub fn decode_error_total(&self) -> u64 {
         self.decode_errors.iter().sum()

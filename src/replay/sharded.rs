@@ -147,7 +147,7 @@ pub fn replay_sharded(
         let mut total = Summary::default();
         for (index, handle) in handles.into_iter().enumerate() {
             match handle.join() {
-                Ok(summary) => total.merge(&summary),
+                Ok(summary) => total += &summary,
                 Err(_) => return Err(ShardedError::WorkerLost(index)),
             }
         }

@@ -22,6 +22,15 @@ fn ctx() -> FlowContext {
 
 /// `requests` GETs, answered by `response` (fed in 2-byte pieces), then the flow ends.
 fn exchange(requests: usize, response: &[u8]) -> (Vec<HttpTransaction>, HttpStats) {
+    exchange_in(requests, response, 2)
+}
+
+/// As [`exchange`], the response fed in `piece`-byte pieces.
+fn exchange_in(
+    requests: usize,
+    response: &[u8],
+    piece: usize,
+) -> (Vec<HttpTransaction>, HttpStats) {
     let mut s = HttpSession::default();
     let mut out = Vec::new();
     for _ in 0..requests {
@@ -34,7 +43,7 @@ fn exchange(requests: usize, response: &[u8]) -> (Vec<HttpTransaction>, HttpStat
             &mut out,
         );
     }
-    for piece in response.chunks(2) {
+    for piece in response.chunks(piece) {
         s.on_chunk(
             Direction::ToClient,
             Chunk::Data(piece),
@@ -218,4 +227,85 @@ fn gzip_cut_by_its_content_length_is_counted_as_truncated() {
     assert!(t.response_body_len > 0 && t.response_body_len < data.len() as u64);
     assert_eq!(stats.decode.truncated, 1);
     assert!(!t.flags.incomplete);
+}
+
+#[test]
+fn every_leniency_reads_the_same_however_the_reply_is_split() {
+    let replies: [&[u8]; 6] = [
+        b"HTTP/1.1 200 ok\rTransfer-Encoding: chunked\r\n\n5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1\0.1 200 ok\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b" \rhttp/1.1 200 ok\r\nContent-Length: 5\r\n\r\nhello",
+        b"hello, no status line at all",
+        b"SIP/2.0 200 ok\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ];
+    for reply in replies {
+        let (whole, whole_stats) = exchange_in(1, reply, reply.len());
+        assert_eq!(whole.len(), 1);
+        assert!(
+            whole[0].response_body_prefix.starts_with(b"hello"),
+            "{reply:?}"
+        );
+        for piece in 1..=9 {
+            let (split, stats) = exchange_in(1, reply, piece);
+            assert_eq!(
+                split[0].response_body_prefix, whole[0].response_body_prefix,
+                "{reply:?} in {piece}-byte pieces"
+            );
+            assert_eq!(stats.response_anomalies, whole_stats.response_anomalies);
+        }
+    }
+}
+
+#[test]
+fn a_keep_alive_run_of_small_bombs_cannot_add_up() {
+    use crate::http::content::{FLOW_RATIO_GRACE_BYTES, RATIO_GRACE_BYTES};
+    // Each bomb is within its own response's grace (1 MiB decoded from about 1 KiB);
+    // together they would inflate far past the flow's grace.
+    let bomb = gzip(&vec![0u8; RATIO_GRACE_BYTES as usize]);
+    let one = with_head(
+        &format!(
+            "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+            bomb.len()
+        ),
+        &bomb,
+    );
+    // Each takes its grace less its ratio share from the flow's grace.
+    let excess = RATIO_GRACE_BYTES - bomb.len() as u64 * MAX_DECODE_RATIO;
+    let replies = (FLOW_RATIO_GRACE_BYTES / excess) as usize + 6;
+    let mut s = HttpSession::default();
+    let mut out = Vec::new();
+    for _ in 0..replies {
+        let get = b"GET /f HTTP/1.1\r\nHost: x\r\n\r\n";
+        s.on_chunk(
+            Direction::ToServer,
+            Chunk::Data(get),
+            Timestamp(1),
+            &ctx(),
+            &mut out,
+        );
+        s.on_chunk(
+            Direction::ToClient,
+            Chunk::Data(&one),
+            Timestamp(2),
+            &ctx(),
+            &mut out,
+        );
+    }
+    s.finish(Timestamp(3), &ctx(), &mut out);
+    let stats = s.stats;
+    assert_eq!(out.len(), replies);
+    assert_eq!(
+        out[0].response_body_len, RATIO_GRACE_BYTES,
+        "the first is whole"
+    );
+    let last = out[replies - 1].response_body_len;
+    assert!(
+        last <= bomb.len() as u64 * MAX_DECODE_RATIO,
+        "only the ratio is left"
+    );
+    let total: u64 = out.iter().map(|t| t.response_body_len).sum();
+    let encoded = (bomb.len() * replies) as u64;
+    assert!(total <= FLOW_RATIO_GRACE_BYTES + encoded * MAX_DECODE_RATIO);
+    assert!(stats.decode.bomb_capped >= 1);
 }

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use super::body::BodyDecoder;
-use super::content::{ContentDecoder, DecodeStats};
+use super::content::{ContentDecoder, DecodeStats, FLOW_RATIO_GRACE_BYTES, MAX_DECODE_RATIO};
 use super::multipart::MultipartParser;
 use super::parse::{self, is_request_line, HeadQuirks};
 use super::parse::{could_begin_request_line, could_begin_status_line, is_status_line};
@@ -150,6 +150,9 @@ pub struct HttpSession {
     body_may_be_abandoned: bool,
     /// Content decoding of the response body being read, if it has a coding.
     content: Option<ContentDecoder>,
+    /// Decoded and encoded bytes of this flow's content codings so far (the flow's
+    /// decompression budget, `FLOW_RATIO_GRACE_BYTES`).
+    inflation: (u64, u64),
     next_depth: u32,
     pub stats: HttpStats,
 }
@@ -742,6 +745,12 @@ impl HttpSession {
                 .map(|h| h.value.as_str())
                 .collect();
             self.content = ContentDecoder::from_header(&codings.join(","));
+            if let Some(cd) = self.content.as_mut() {
+                let (decoded, encoded) = self.inflation;
+                let allowed =
+                    FLOW_RATIO_GRACE_BYTES.saturating_add(encoded.saturating_mul(MAX_DECODE_RATIO));
+                cd.limit_to(allowed.saturating_sub(decoded));
+            }
         }
         open.txn.response = Some(resp);
         match framing {
@@ -772,6 +781,9 @@ impl HttpSession {
             }
         }
         if let Some(cd) = content {
+            let (decoded, encoded) = cd.inflation();
+            self.inflation.0 += decoded;
+            self.inflation.1 += encoded;
             self.stats.decode += cd.stats;
         }
     }

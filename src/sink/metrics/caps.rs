@@ -15,6 +15,8 @@
 use super::names::{self, MetricName};
 use super::Metrics;
 use crate::decode::DecodeError;
+use crate::http::session::{MAX_BODY_PREFIX_BYTES, MAX_RESPONSE_PREFIX_BYTES};
+use crate::http::HttpTransaction;
 use crate::observe::Summary;
 
 /// Counters the detector keeps across threads, read when `/metrics` is scraped.
@@ -41,6 +43,12 @@ pub enum Reading {
         read: fn(&DetectorCounts) -> u64,
         write: fn(&mut DetectorCounts, u64),
     },
+    /// Counted per finished transaction when `hit` says it ran into the cap; `make`
+    /// turns a transaction into one that does (for tests and tools).
+    Transaction {
+        hit: fn(&HttpTransaction) -> bool,
+        make: fn(&mut HttpTransaction),
+    },
     /// Pushed by a sink or the capture through this [`Metrics`] method.
     Pushed { add: fn(&Metrics, u64) },
 }
@@ -54,6 +62,29 @@ pub struct Cap {
     /// The stage counter, as a path in its stats struct (`reassembly.gaps`).
     pub field: &'static str,
     pub reading: Reading,
+}
+
+impl Cap {
+    /// This cap's value in rendered `/metrics` text (`name{label="value"} N`), if the
+    /// series is there: what a test or an operator's script reads back.
+    pub fn value_in(&self, text: &str) -> Option<u64> {
+        let (name, label) = (self.metric.name, self.label);
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find_map(|line| {
+                let rest = line.strip_prefix(name)?;
+                let rest = match label {
+                    Some((k, v)) => rest
+                        .strip_prefix('{')?
+                        .strip_prefix(k)?
+                        .strip_prefix("=\"")?
+                        .strip_prefix(v)?
+                        .strip_prefix("\"}")?,
+                    None => rest,
+                };
+                rest.strip_prefix(' ')?.trim().parse().ok()
+            })
+    }
 }
 
 /// A cap read from a [`Summary`] field path.
@@ -238,9 +269,50 @@ pub const CAPS: &[Cap] = &[
         Some((names::LABEL_REASON, "unknown_coding")),
         http.decode.unknown_coding
     ),
+    Cap {
+        metric: names::HTTP_BODY_PREFIX_CUT,
+        label: Some((names::LABEL_SIDE, "request")),
+        field: "transaction.body_prefix",
+        reading: Reading::Transaction {
+            hit: request_prefix_cut,
+            make: |t: &mut HttpTransaction| {
+                t.body_prefix = vec![b'a'; MAX_BODY_PREFIX_BYTES];
+                t.request_body_len = MAX_BODY_PREFIX_BYTES as u64 + 1;
+            },
+        },
+    },
+    Cap {
+        metric: names::HTTP_BODY_PREFIX_CUT,
+        label: Some((names::LABEL_SIDE, "response")),
+        field: "transaction.response_body_prefix",
+        reading: Reading::Transaction {
+            hit: response_prefix_cut,
+            make: |t: &mut HttpTransaction| {
+                t.response_body_prefix = vec![b'a'; MAX_RESPONSE_PREFIX_BYTES];
+                t.response_body_len = MAX_RESPONSE_PREFIX_BYTES as u64 + 1;
+            },
+        },
+    },
     detector!(names::THRESHOLD_WINDOWS_DROPPED, threshold_windows_dropped),
     detector!(names::CRS_CAPS, crs_caps_hit),
     detector!(names::CRS_EVAL_ERRORS, crs_eval_errors),
+    Cap {
+        metric: names::CAPTURE_DROPPED,
+        label: Some((names::LABEL_WHERE, "kernel")),
+        field: "capture.ps_drop",
+        reading: Reading::Pushed {
+            // libpcap's totals are absolute: the capture thread sets all three.
+            add: |m: &Metrics, v: u64| m.set_capture_stats(v, v, 0),
+        },
+    },
+    Cap {
+        metric: names::CAPTURE_DROPPED,
+        label: Some((names::LABEL_WHERE, "interface")),
+        field: "capture.ps_ifdrop",
+        reading: Reading::Pushed {
+            add: |m: &Metrics, v: u64| m.set_capture_stats(v, 0, v),
+        },
+    },
     Cap {
         metric: names::CAPTURE_DROPPED,
         label: Some((names::LABEL_WHERE, "queue")),
@@ -266,6 +338,19 @@ pub const CAPS: &[Cap] = &[
         },
     },
 ];
+
+/// The request body ran past the bytes kept for detection (the CRS and the upload
+/// rules saw only its first [`MAX_BODY_PREFIX_BYTES`]).
+fn request_prefix_cut(txn: &HttpTransaction) -> bool {
+    txn.body_prefix.len() >= MAX_BODY_PREFIX_BYTES
+        && txn.request_body_len > MAX_BODY_PREFIX_BYTES as u64
+}
+
+/// The decoded response body ran past the bytes kept for detection.
+fn response_prefix_cut(txn: &HttpTransaction) -> bool {
+    txn.response_body_prefix.len() >= MAX_RESPONSE_PREFIX_BYTES
+        && txn.response_body_len > MAX_RESPONSE_PREFIX_BYTES as u64
+}
 
 /// Stage counters that are not caps, and the series or reason that covers each.
 pub const NOT_CAPS: &[(&str, &str)] = &[

@@ -10,6 +10,7 @@ use crate::http::HttpError;
 use crate::observe::Summary;
 
 impl Metrics {
+    /// Adds the counters a pipeline gained between two of its [`Summary`]s. Each
     /// worker keeps its last reported summary and reports the difference.
     pub fn observe_summary_delta(&self, before: &Summary, after: &Summary) {
         self.add_packets(

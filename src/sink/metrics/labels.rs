@@ -1,6 +1,7 @@
 //! The bounded label sets fixed in code (methods, status classes, versions, TLS
 //! versions, capture drop places) and the indexes the hot path uses to pick a cell:
 //! a value outside a set folds into its last element, so no label comes from traffic.
+//! The histograms' bucket bounds are fixed here too.
 
 use crate::tls::TlsVersion;
 
@@ -79,3 +80,22 @@ pub(super) fn tls_version_index(v: TlsVersion) -> usize {
         TlsVersion::Unknown => 5,
     }
 }
+
+/// Response latency buckets, seconds.
+pub(super) const LATENCY_BUCKETS: [f64; 15] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+/// Body size buckets: 64 B to 64 MiB, ×4.
+pub(super) const SIZE_BUCKETS: [f64; 11] = [
+    64.0,
+    256.0,
+    1024.0,
+    4096.0,
+    16_384.0,
+    65_536.0,
+    262_144.0,
+    1_048_576.0,
+    4_194_304.0,
+    16_777_216.0,
+    67_108_864.0,
+];

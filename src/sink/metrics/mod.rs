@@ -45,33 +45,17 @@ use crate::observe::TransactionObserver;
 use crate::sink::{AlertSink, SinkError};
 use crate::time::Timestamp;
 use crate::tls::ClientHello;
-use labels::{tls_version_index, TLS_VERSIONS};
+use labels::{tls_version_index, LATENCY_BUCKETS, SIZE_BUCKETS, TLS_VERSIONS};
 use registry::{
     cap_counters, children, counter, counter_vec, gauge, histogram, lock, pair, triple,
 };
 use visitors::DailyVisitors;
 
-/// Response latency buckets, seconds.
-const LATENCY_BUCKETS: [f64; 15] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-];
-/// Body size buckets: 64 B to 64 MiB, ×4.
-const SIZE_BUCKETS: [f64; 11] = [
-    64.0,
-    256.0,
-    1024.0,
-    4096.0,
-    16_384.0,
-    65_536.0,
-    262_144.0,
-    1_048_576.0,
-    4_194_304.0,
-    16_777_216.0,
-    67_108_864.0,
-];
-
 /// Reads the detector's shared counters (see [`Metrics::watch_detector`]).
 pub type DetectorCountsSource = Box<dyn Fn() -> DetectorCounts + Send + Sync>;
+
+/// Tells whether a finished transaction ran into a cap (see [`caps::Reading`]).
+type TransactionCap = fn(&HttpTransaction) -> bool;
 
 /// Why the metrics could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +81,8 @@ pub struct Metrics {
     outside_site: IntCounter,
     /// Indexed like [`caps::CAPS`]; `None` where the owner registers the series.
     caps: Vec<Option<IntCounter>>,
+    /// The per-transaction caps of [`caps::CAPS`], resolved once for the hot path.
+    transaction_caps: Vec<(TransactionCap, IntCounter)>,
     /// Reads the detector's shared counters when `/metrics` is scraped.
     detector_counts: OnceLock<DetectorCountsSource>,
     /// One caller at a time moves the detector's counters.
@@ -168,6 +154,15 @@ impl Metrics {
             &counter_vec(&r, names::RELOADS, &[names::LABEL_RESULT])?,
             ["ok", "error"].iter().map(|w| vec![*w]),
         )?;
+        let caps = cap_counters(&r)?;
+        let transaction_caps = caps::CAPS
+            .iter()
+            .zip(&caps)
+            .filter_map(|(cap, counter)| match (cap.reading, counter) {
+                (caps::Reading::Transaction { hit, .. }, Some(c)) => Some((hit, c.clone())),
+                _ => None,
+            })
+            .collect();
         let metrics = Metrics {
             packets: counter(&r, names::PACKETS)?,
             bytes: counter(&r, names::BYTES)?,
@@ -184,7 +179,8 @@ impl Metrics {
             http_resyncs: counter(&r, names::HTTP_RESYNCS)?,
             http_resync_scanned_bytes: counter(&r, names::HTTP_RESYNC_SCANNED_BYTES)?,
             outside_site: counter(&r, names::OUTSIDE_SITE_PACKETS)?,
-            caps: cap_counters(&r)?,
+            caps,
+            transaction_caps,
             detector_counts: OnceLock::new(),
             detector_lock: Mutex::new(()),
             capture: Mutex::new(()),
@@ -243,6 +239,11 @@ impl Metrics {
     /// only its size and its client as a visitor: it is not a request.
     pub fn observe_transaction(&self, txn: &HttpTransaction) {
         self.observe_visitor(txn.client.ip(), txn.ts);
+        for (hit, counter) in &self.transaction_caps {
+            if hit(txn) {
+                counter.inc();
+            }
+        }
         if txn.response.is_some() {
             self.response_size.observe(txn.response_body_len as f64);
         }
@@ -345,7 +346,7 @@ impl Metrics {
         names::OTHER
     }
 
-    /// Adds the counters a pipeline gained between two of its [`Summary`]s. Each
+    /// Every metric in the Prometheus text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
         if let Some(source) = self.detector_counts.get() {
             self.set_detector_counts(&source());

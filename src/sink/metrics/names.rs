@@ -124,10 +124,15 @@ pub const HTTP_DECODING_STOPPED: MetricName = metric(
     "tamperwatch_http_decoding_stopped_total",
     "HTTP response bodies whose content decoding stopped early, by reason (bomb guard, layer limit, corrupt, truncated, unknown coding).",
 );
-/// Threshold observations not tracked because the table was full.
+/// Bodies longer than the prefix kept for detection, by side.
+pub const HTTP_BODY_PREFIX_CUT: MetricName = metric(
+    "tamperwatch_http_body_prefix_cut_total",
+    "HTTP bodies longer than the 64 KiB kept for detection (rules saw only their start), by side.",
+);
+/// Per-client detector observations not tracked because the threshold table was full.
 pub const THRESHOLD_WINDOWS_DROPPED: MetricName = metric(
-    "tamperwatch_threshold_windows_dropped_total",
-    "Threshold-rule observations not tracked because the window table was full.",
+    "tamperwatch_detector_state_dropped_total",
+    "Per-client detector observations not tracked because detector state was at its cap.",
 );
 /// CRS inputs cut at the engine's caps.
 pub const CRS_CAPS: MetricName = metric(
@@ -268,6 +273,8 @@ pub const LABEL_OUTCOME: &str = "outcome";
 pub const LABEL_RESULT: &str = "result";
 /// What a cap dropped (`header_line`, `multipart_part`, `multipart_param`).
 pub const LABEL_WHAT: &str = "what";
+/// Which body of a transaction (`request`, `response`).
+pub const LABEL_SIDE: &str = "side";
 /// The class of an evicted flow (`without_data`, `established`, `mid_message`).
 pub const LABEL_CLASS: &str = "class";
 

@@ -2,22 +2,41 @@
 
 use super::*;
 use crate::config::ContentGroupMap;
+use crate::http::{HttpTransaction, RequestHead, TransactionFlags};
 use crate::sink::metrics::ContentGroups;
+use crate::time::Timestamp;
 
 fn metrics() -> Metrics {
     Metrics::new(ContentGroups::new(&ContentGroupMap::default())).expect("metrics")
 }
 
-/// The sample line of a cap's series in rendered text, e.g.
-/// `tamperwatch_ip_fragments_total{outcome="overlap"} 3`.
-fn sample(text: &str, cap: &Cap) -> Option<u64> {
-    let series = match cap.label {
-        Some((k, v)) => format!("{}{{{k}=\"{v}\"}}", cap.metric.name),
-        None => cap.metric.name.to_owned(),
-    };
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(&series)?.strip_prefix(' ')?.parse().ok())
+/// A small finished POST that hits no cap.
+fn small_transaction() -> HttpTransaction {
+    let addr = |port| std::net::SocketAddr::from(([192, 0, 2, 1], port));
+    HttpTransaction {
+        flow_id: 1,
+        client: addr(40_000),
+        server: addr(80),
+        ts: Timestamp(1_700_000_000_000_000),
+        trans_depth: 1,
+        request: Some(RequestHead {
+            method: "POST".into(),
+            uri: "/contact".into(),
+            version: "1.1".into(),
+            headers: Vec::new(),
+            headers_dropped: 0,
+        }),
+        response: None,
+        info_code: None,
+        request_body_len: 3,
+        response_body_len: 0,
+        request_end_ts: None,
+        response_start_ts: None,
+        uploads: Vec::new(),
+        body_prefix: b"a=b".to_vec(),
+        response_body_prefix: Vec::new(),
+        flags: TransactionFlags::default(),
+    }
 }
 
 #[test]
@@ -25,7 +44,7 @@ fn every_cap_reaches_metrics_with_its_value() {
     for (i, cap) in CAPS.iter().enumerate() {
         let m = metrics();
         let value = 1_000 + i as u64;
-        let before = sample(&m.render(), cap);
+        let before = cap.value_in(&m.render());
         assert_eq!(before, Some(0), "{} is not exposed at zero", cap.field);
         match cap.reading {
             Reading::Summary { write, .. } => {
@@ -41,10 +60,21 @@ fn every_cap_reaches_metrics_with_its_value() {
                 m.set_detector_counts(&counts);
                 m.set_detector_counts(&counts);
             }
+            Reading::Transaction { hit, make } => {
+                let small = small_transaction();
+                assert!(!hit(&small), "{}: a small transaction hits it", cap.field);
+                m.observe_transaction(&small);
+                let mut big = small_transaction();
+                make(&mut big);
+                assert!(hit(&big), "{}", cap.field);
+                for _ in 0..value {
+                    m.observe_transaction(&big);
+                }
+            }
             Reading::Pushed { add } => add(&m, value),
         }
         let text = m.render();
-        assert_eq!(sample(&text, cap), Some(value), "{}", cap.field);
+        assert_eq!(cap.value_in(&text), Some(value), "{}", cap.field);
         assert!(
             text.contains(&format!("# HELP {} {}", cap.metric.name, cap.metric.help)),
             "{}: help text",
@@ -58,7 +88,7 @@ fn every_cap_reaches_metrics_with_its_value() {
         // Only this row moved: rows sharing the series stay at zero.
         for (j, other) in CAPS.iter().enumerate() {
             if j != i && (other.metric.name, other.label) != (cap.metric.name, cap.label) {
-                let shown = sample(&text, other);
+                let shown = other.value_in(&text);
                 assert!(
                     matches!(shown, Some(0) | None),
                     "feeding {} moved {}",
@@ -83,11 +113,11 @@ fn detector_counts_are_read_at_scrape_and_a_restart_is_a_reset() {
         .iter()
         .find(|c| c.field == "detector.threshold_windows_dropped")
         .expect("threshold row");
-    assert_eq!(sample(&m.render(), cap), Some(7));
+    assert_eq!(cap.value_in(&m.render()), Some(7));
     shared.store(9, std::sync::atomic::Ordering::Relaxed);
-    assert_eq!(sample(&m.render(), cap), Some(9));
+    assert_eq!(cap.value_in(&m.render()), Some(9));
     shared.store(2, std::sync::atomic::Ordering::Relaxed);
-    assert_eq!(sample(&m.render(), cap), Some(2));
+    assert_eq!(cap.value_in(&m.render()), Some(2));
 }
 
 /// Every leaf field path of a `{:?}` rendering: `reassembly.gaps`, `http.errors`.
@@ -186,7 +216,10 @@ fn every_stage_counter_is_a_cap_or_named_as_not_one() {
     }
     // And neither list names a counter that does not exist.
     for cap in CAPS {
-        if !matches!(cap.reading, Reading::Pushed { .. }) {
+        if matches!(
+            cap.reading,
+            Reading::Summary { .. } | Reading::Detector { .. }
+        ) {
             assert!(
                 fields.iter().any(|f| f == base(cap.field)),
                 "CAPS names {}, which no stats struct has",
