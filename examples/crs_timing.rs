@@ -83,6 +83,8 @@ fn main() {
         engine.rule_count(),
         t0.elapsed().as_secs_f64() * 1e3
     );
+    let (links, gated, lits) = engine.gate_counts();
+    println!("links: {links} with an operator, {gated} gated by {lits} literals");
     let cases = [
         ("static GET", txn("GET", "/assets/site.css", &[("Cookie", "_ga=GA1.2.3; sid=abc123")], b"")),
         ("GET with query", txn("GET", "/search?q=city+council+meeting&page=2&sort=date", &[("Referer", "https://www.example.org/")], b"")),

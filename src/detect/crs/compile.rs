@@ -9,6 +9,7 @@ use regex::bytes::Regex;
 use super::load::Item;
 use super::model::{Ctl, Rule, SelectorSpec, SetVar, SetVarOp, TargetSpec, Var};
 use super::operator::{compile_regex, MacroText, Operator};
+use super::prefilter::{op_literals, ChainGate, Prefilter};
 use super::transform::Transform;
 use super::{CrsError, CrsSettings};
 
@@ -77,6 +78,13 @@ pub struct Link {
     pub uid: u32,
     /// Whether the result depends only on the value (constant operator argument).
     pub memo: bool,
+    /// The literal gate ([`super::prefilter`]): when no value of the link's targets,
+    /// transformed by its chain, contains one of the gate's literals, the link cannot
+    /// match. `None` for links that always run (negated, multiMatch, TX or MATCHED_*
+    /// targets, counts, operators without a required literal).
+    pub gate: Option<u32>,
+    /// The value sources the gate looks at (filled by the evaluator).
+    pub gate_srcs: Vec<u16>,
 }
 
 /// A compiled rule (the head of a chain and its links).
@@ -108,6 +116,10 @@ pub struct Compiled {
     /// Entries of phases 1 and 2.
     pub phases: [Vec<Entry>; 2],
     pub chains: usize,
+    /// When each transformation chain (by id) can be skipped for the literal scan.
+    pub chain_gates: Vec<ChainGate>,
+    /// The automaton of every gate's literals.
+    pub prefilter: Prefilter,
 }
 
 /// Compiles `items`.
@@ -118,6 +130,7 @@ pub fn compile(items: Vec<Item>, settings: &CrsSettings) -> Result<Compiled, Crs
     let mut rules = Vec::new();
     let mut phases: [Vec<Entry>; 2] = [Vec::new(), Vec::new()];
     let mut chains: HashMap<Vec<Transform>, u16> = HashMap::new();
+    let mut gates: Vec<Vec<Vec<u8>>> = Vec::new();
     for item in items {
         match item {
             Item::Marker(m) => {
@@ -140,7 +153,7 @@ pub fn compile(items: Vec<Item>, settings: &CrsSettings) -> Result<Compiled, Crs
                 let mut links = Vec::new();
                 let mut link: Option<&Rule> = Some(&r);
                 while let Some(l) = link {
-                    let c = compile_link(l, &mut chains).map_err(|reason| CrsError::Parse {
+                    let c = compile_link(l, &mut chains, &mut gates).map_err(|reason| CrsError::Parse {
                         file: l.file.clone(),
                         line: l.line,
                         reason,
@@ -168,10 +181,19 @@ pub fn compile(items: Vec<Item>, settings: &CrsSettings) -> Result<Compiled, Crs
             }
         }
     }
+    let mut chain_gates = vec![ChainGate::new(&[]); chains.len()];
+    for (t, id) in &chains {
+        if let Some(g) = chain_gates.get_mut(usize::from(*id)) {
+            *g = ChainGate::new(t);
+        }
+    }
+    let prefilter = Prefilter::build(&gates).map_err(CrsError::Settings)?;
     Ok(Compiled {
         rules,
         phases,
         chains: chains.len(),
+        chain_gates,
+        prefilter,
     })
 }
 
@@ -205,7 +227,11 @@ fn check_only(r: &Rule) -> Result<(), CrsError> {
     Ok(())
 }
 
-fn compile_link(r: &Rule, chains: &mut HashMap<Vec<Transform>, u16>) -> Result<Link, String> {
+fn compile_link(
+    r: &Rule,
+    chains: &mut HashMap<Vec<Transform>, u16>,
+    gates: &mut Vec<Vec<Vec<u8>>>,
+) -> Result<Link, String> {
     let mut targets: Vec<Target> = Vec::new();
     for t in &r.targets.include {
         targets.push(Target {
@@ -240,6 +266,33 @@ fn compile_link(r: &Rule, chains: &mut HashMap<Vec<Transform>, u16>) -> Result<L
     let chain_id = *chains
         .entry(r.actions.transforms.clone())
         .or_insert(next_id);
+    let gateable = !r.negated
+        && !r.actions.multi_match
+        && r.targets.include.iter().all(|t| {
+            !t.count
+                && !matches!(
+                    t.var,
+                    Var::Tx
+                        | Var::MatchedVar
+                        | Var::MatchedVars
+                        | Var::MatchedVarName
+                        | Var::MatchedVarsNames
+                )
+        });
+    let gate = match (&op, &r.op) {
+        (Some(o), Some(name)) if gateable => match op_literals(name, &r.op_arg, o) {
+            Some(lits) => {
+                if std::env::var_os("TW_DUMP_GATES").is_some() {
+                    let l: Vec<String> = lits.iter().map(|x| String::from_utf8_lossy(x).into_owned()).collect();
+                    eprintln!("GATELITS {:?} {} {:?}", r.actions.id, l.len(), l.iter().take(12).collect::<Vec<_>>());
+                }
+                gates.push(lits);
+                Some(u32::try_from(gates.len() - 1).map_err(|_| "too many gates")?)
+            }
+            None => None,
+        },
+        _ => None,
+    };
     Ok(Link {
         targets,
         op,
@@ -252,6 +305,8 @@ fn compile_link(r: &Rule, chains: &mut HashMap<Vec<Transform>, u16>) -> Result<L
         ctls: r.actions.ctls.clone(),
         uid,
         memo,
+        gate,
+        gate_srcs: Vec::new(),
     })
 }
 

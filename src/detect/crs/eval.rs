@@ -18,7 +18,11 @@ use super::model::{self, Ctl, SetVarOp, Var};
 use super::operator::{atoi, Evidence, Expand, MacroPart, MacroText, MacroVar};
 use super::{CrsError, CrsMatch, CrsOutcome, CrsSettings, CrsStats};
 use crate::detect::alert::MAX_EVIDENCE_BYTES;
+use super::transform::Transform;
 use crate::http::HttpTransaction;
+
+#[path = "eval_gate.rs"]
+mod gate;
 
 /// Rule matches recorded per transaction at most.
 const MAX_MATCHES: usize = 256;
@@ -31,7 +35,7 @@ const MAX_CACHE_BYTES: usize = 4 << 20;
 /// The compiled rules.
 #[derive(Debug)]
 pub struct Program {
-    c: Compiled,
+    pub(crate) c: Compiled,
     /// Marker positions per phase.
     markers: [AHashMap<String, usize>; 2],
 }
@@ -91,11 +95,31 @@ pub struct CrsScratch {
     hasher: ahash::RandomState,
     remote: Option<IpAddr>,
     uncached: u64,
+    gate: gate::GateState,
 }
 
 impl Program {
     pub fn compile(items: Vec<super::load::Item>, s: &CrsSettings) -> Result<Program, CrsError> {
-        let c = compile::compile(items, s)?;
+        let mut c = compile::compile(items, s)?;
+        for rule in &mut c.rules {
+            for link in &mut rule.links {
+                if link.gate.is_none() {
+                    continue;
+                }
+                let mut srcs = Vec::new();
+                let mut ok = true;
+                for t in link.targets.iter().filter(|t| !t.excluded) {
+                    ok &= gate::sources_of(t.var, &mut srcs);
+                }
+                srcs.sort_unstable();
+                srcs.dedup();
+                if ok {
+                    link.gate_srcs = srcs;
+                } else {
+                    link.gate = None;
+                }
+            }
+        }
         let mut markers: [AHashMap<String, usize>; 2] = Default::default();
         for (p, m) in c.phases.iter().zip(markers.iter_mut()) {
             for (i, e) in p.iter().enumerate() {
@@ -117,6 +141,14 @@ impl Program {
 
     pub fn rule_count(&self) -> usize {
         self.c.rules.len()
+    }
+
+    /// (links with an operator, links with a literal gate, distinct gate literals).
+    pub fn gate_counts(&self) -> (usize, usize, usize) {
+        let links = self.c.rules.iter().flat_map(|r| &r.links);
+        let with_op = links.clone().filter(|l| l.op.is_some()).count();
+        let gated = links.filter(|l| l.gate.is_some()).count();
+        (with_op, gated, self.c.prefilter.patterns())
     }
 
     /// Runs phases 1 and 2.
@@ -142,10 +174,12 @@ impl Program {
         s.remote = Some(txn.client.ip());
         s.req.build_phase1(txn);
         s.req.processor = processor_for(s.req.header("content-type"));
+        s.gate.reset(&self.c);
         self.run_phase(0, s, out);
         build_phase2(&mut s.req, txn, s.body_processor);
         s.cache.clear();
         s.arena.clear();
+        s.gate.reset(&self.c);
         self.run_phase(1, s, out);
         stats.add_caps(s.req.caps + s.uncached);
         let tx_num = |s: &CrsScratch, k: &[u8]| s.tx.get(k).map(|v| atoi(v));
@@ -208,7 +242,7 @@ impl Program {
         s.starter_score = 0;
         for (n, link) in rule.links.iter().enumerate() {
             let starter = n + 1 < rule.links.len();
-            if !eval_link(rule, link, s, starter, &mut evidence) {
+            if !eval_link(&self.c, rule, link, s, starter, &mut evidence) {
                 return false;
             }
         }
@@ -255,7 +289,9 @@ fn setvar_score(added: i64, sv: &compile::CSetVar) -> u32 {
 /// (`executeActionsIndependentOfChainedRuleResult`) and Coraza (non-disruptive actions
 /// per match): the next link reads what they set (920420's `tx.content_type`, 931130's
 /// `tx.rfi_parameter_*`), and they stay set even when the chain then fails.
+#[inline(never)]
 fn eval_link(
+    c: &Compiled,
     rule: &CRule,
     link: &Link,
     s: &mut CrsScratch,
@@ -268,6 +304,10 @@ fn eval_link(
             s.run_starter_setvars(rule, link);
         }
         return true;
+    }
+    // A link that misses has no side effect, so one no value can match is skipped.
+    if link.gate.is_some() && !s.may_match(c, link) {
+        return false;
     }
     s.cands.clear();
     s.tmp.clear();
@@ -303,7 +343,7 @@ fn eval_link(
             }
             matched |= hit;
         } else {
-            let (a, b) = s.transformed(c.src, link);
+            let (a, b) = s.transformed(c.src, link.chain_id, &link.transforms);
             // The value is borrowed out of the scratch (try_op touches neither buffer).
             let hit = if a == u32::MAX {
                 let v = std::mem::take(&mut s.t1);
@@ -348,6 +388,7 @@ impl Expand for Env<'_> {
     }
 }
 
+#[inline(never)]
 fn expand_into(
     m: &MacroText,
     req: &Request,
@@ -394,6 +435,7 @@ fn expand_into(
 }
 
 /// Runs a setvar; returns the number added for `+=` (for scoring).
+#[inline(never)]
 fn apply_setvar(rule: &CRule, sv: &compile::CSetVar, s: &mut CrsScratch) -> i64 {
     if !sv.tx {
         return 0;
@@ -449,6 +491,7 @@ fn apply_setvar(rule: &CRule, sv: &compile::CSetVar, s: &mut CrsScratch) -> i64 
 }
 
 impl CrsScratch {
+#[inline(never)]
     fn is_removed(&self, rule: &CRule) -> bool {
         self.removed_ids
             .iter()
@@ -459,6 +502,7 @@ impl CrsScratch {
                 .any(|t| rule.tags.iter().any(|x| x == t))
     }
 
+#[inline(never)]
     fn target_removed(&self, rule: &CRule, t: &Target) -> bool {
         // Whole-variable removals only; selector removals are checked per value.
         self.removed_targets.iter().any(|(id, tag, spec)| {
@@ -509,6 +553,7 @@ impl CrsScratch {
     }
 
     /// A hash of the raw value of `src` (computed once per transaction for pool values).
+#[inline(never)]
     fn raw_hash(&mut self, src: Src) -> u64 {
         match src {
             Src::Pool(p, names, i) => {
@@ -525,16 +570,7 @@ impl CrsScratch {
     }
 
     fn pool(&self, id: PoolId) -> &Pool {
-        match id {
-            PoolId::ArgsGet => &self.req.args_get,
-            PoolId::ArgsPost => &self.req.args_post,
-            PoolId::Cookies => &self.req.cookies,
-            PoolId::Headers => &self.req.headers,
-            PoolId::Files => &self.req.files,
-            PoolId::FilesSizes => &self.req.files_sizes,
-            PoolId::PartHeaders => &self.req.part_headers,
-            PoolId::Xml => &self.req.xml,
-        }
+        pool_in(&self.req, id)
     }
 
     fn value(&self, src: Src) -> &[u8] {
@@ -555,13 +591,14 @@ impl CrsScratch {
     }
 
     /// The transformed value as an arena range, or (MAX, 0) meaning "in t1".
-    fn transformed(&mut self, src: Src, link: &Link) -> (u32, u32) {
+#[inline(never)]
+    fn transformed(&mut self, src: Src, chain_id: u16, transforms: &[Transform]) -> (u32, u32) {
         let key = match src {
             Src::Pool(p, names, i) => Some(((p as u32) << 24) | (u32::from(names) << 23) | i),
             _ => None,
         };
         if let Some(k) = key {
-            if let Some(&r) = self.cache.get(&(k, link.chain_id)) {
+            if let Some(&r) = self.cache.get(&(k, chain_id)) {
                 return r;
             }
         }
@@ -569,7 +606,7 @@ impl CrsScratch {
         let mut b = std::mem::take(&mut self.t2);
         a.clear();
         a.extend_from_slice(self.value(src));
-        for t in &link.transforms {
+        for t in transforms {
             t.apply(&a, &mut b);
             std::mem::swap(&mut a, &mut b);
         }
@@ -579,7 +616,7 @@ impl CrsScratch {
                 let start = self.arena.len() as u32;
                 self.arena.extend_from_slice(&a);
                 let r = (start, self.arena.len() as u32);
-                self.cache.insert((k, link.chain_id), r);
+                self.cache.insert((k, chain_id), r);
                 r
             }
             Some(_) => {
@@ -592,6 +629,7 @@ impl CrsScratch {
         res
     }
 
+#[inline(never)]
     fn try_op(
         &mut self,
         rule: &CRule,
@@ -680,26 +718,10 @@ impl CrsScratch {
     }
 
     /// Adds the candidate values of target `t`.
+#[inline(never)]
     fn collect(&mut self, rule: &CRule, t: &Target) {
         let start = self.cands.len();
-        let pools: &[(PoolId, bool)] = match t.var {
-            Var::Args => &[(PoolId::ArgsGet, false), (PoolId::ArgsPost, false)],
-            Var::ArgsGet => &[(PoolId::ArgsGet, false)],
-            Var::ArgsPost => &[(PoolId::ArgsPost, false)],
-            Var::ArgsNames => &[(PoolId::ArgsGet, true), (PoolId::ArgsPost, true)],
-            Var::ArgsGetNames => &[(PoolId::ArgsGet, true)],
-            Var::ArgsPostNames => &[(PoolId::ArgsPost, true)],
-            Var::RequestCookies => &[(PoolId::Cookies, false)],
-            Var::RequestCookiesNames => &[(PoolId::Cookies, true)],
-            Var::RequestHeaders => &[(PoolId::Headers, false)],
-            Var::RequestHeadersNames => &[(PoolId::Headers, true)],
-            Var::Files => &[(PoolId::Files, false)],
-            Var::FilesNames => &[(PoolId::Files, true)],
-            Var::FilesSizes => &[(PoolId::FilesSizes, false)],
-            Var::MultipartPartHeaders => &[(PoolId::PartHeaders, false)],
-            Var::Xml => &[(PoolId::Xml, false)],
-            _ => &[],
-        };
+        let pools = pools_of(t.var);
         if !pools.is_empty() {
             for &(p, names) in pools {
                 let n = self.pool(p).len();
@@ -811,6 +833,7 @@ impl CrsScratch {
         }
     }
 
+#[inline(never)]
     fn keep(&self, rule: &CRule, t: &Target, name: &[u8]) -> bool {
         if let Some(s) = &t.sel {
             if !s.matches(name) {
@@ -819,6 +842,42 @@ impl CrsScratch {
         }
         !t.excl.iter().any(|e| e.matches(name))
             && (self.removed_targets.is_empty() || !self.name_removed(rule, t.var, name))
+    }
+}
+
+/// A pool of the request.
+fn pool_in(req: &Request, id: PoolId) -> &Pool {
+    match id {
+        PoolId::ArgsGet => &req.args_get,
+        PoolId::ArgsPost => &req.args_post,
+        PoolId::Cookies => &req.cookies,
+        PoolId::Headers => &req.headers,
+        PoolId::Files => &req.files,
+        PoolId::FilesSizes => &req.files_sizes,
+        PoolId::PartHeaders => &req.part_headers,
+        PoolId::Xml => &req.xml,
+    }
+}
+
+/// The pools (and whether names or values) a collection variable reads.
+fn pools_of(var: Var) -> &'static [(PoolId, bool)] {
+    match var {
+        Var::Args => &[(PoolId::ArgsGet, false), (PoolId::ArgsPost, false)],
+        Var::ArgsGet => &[(PoolId::ArgsGet, false)],
+        Var::ArgsPost => &[(PoolId::ArgsPost, false)],
+        Var::ArgsNames => &[(PoolId::ArgsGet, true), (PoolId::ArgsPost, true)],
+        Var::ArgsGetNames => &[(PoolId::ArgsGet, true)],
+        Var::ArgsPostNames => &[(PoolId::ArgsPost, true)],
+        Var::RequestCookies => &[(PoolId::Cookies, false)],
+        Var::RequestCookiesNames => &[(PoolId::Cookies, true)],
+        Var::RequestHeaders => &[(PoolId::Headers, false)],
+        Var::RequestHeadersNames => &[(PoolId::Headers, true)],
+        Var::Files => &[(PoolId::Files, false)],
+        Var::FilesNames => &[(PoolId::Files, true)],
+        Var::FilesSizes => &[(PoolId::FilesSizes, false)],
+        Var::MultipartPartHeaders => &[(PoolId::PartHeaders, false)],
+        Var::Xml => &[(PoolId::Xml, false)],
+        _ => &[],
     }
 }
 

@@ -19,6 +19,7 @@ pub mod load;
 pub mod model;
 pub mod operator;
 pub mod parse;
+pub mod prefilter;
 pub mod transform;
 pub mod validate;
 
@@ -207,6 +208,12 @@ impl CrsEngine {
     /// Number of rules (chain starters) compiled.
     pub fn rule_count(&self) -> usize {
         self.program.rule_count()
+    }
+
+    /// Rule links with an operator, links gated by literals, and distinct gate literals:
+    /// how much of the rule set the literal prefilter can skip (for timing reports).
+    pub fn gate_counts(&self) -> (usize, usize, usize) {
+        self.program.gate_counts()
     }
 
     /// The `msg` of rule `id`, if it has one.
