@@ -9,7 +9,8 @@ use regex::bytes::Regex;
 use super::load::Item;
 use super::model::{Ctl, Rule, SelectorSpec, SetVar, SetVarOp, TargetSpec, Var};
 use super::operator::{compile_regex, MacroText, Operator};
-use super::prefilter::{op_literals, ChainGate, Prefilter};
+use super::literals::op_literals;
+use super::prefilter::{ChainGate, Prefilter};
 use super::transform::Transform;
 use super::{CrsError, CrsSettings};
 
@@ -187,7 +188,7 @@ pub fn compile(items: Vec<Item>, settings: &CrsSettings) -> Result<Compiled, Crs
             *g = ChainGate::new(t);
         }
     }
-    let prefilter = Prefilter::build(&gates).map_err(CrsError::Settings)?;
+    let prefilter = Prefilter::build(&gates);
     Ok(Compiled {
         rules,
         phases,
@@ -249,17 +250,12 @@ fn compile_link(
         Some(name) => Some(Operator::compile(name, &r.op_arg)?),
         None => None,
     };
-    let memo = match &op {
-        Some(Operator::Str(_, m)) | Some(Operator::Num(_, m)) => m.literal().is_some(),
-        Some(Operator::Rx(_))
-        | Some(Operator::Pm(_))
-        | Some(Operator::Sqli)
-        | Some(Operator::Xss)
-        | Some(Operator::ByteRange(_))
-        | Some(Operator::UrlEncoding)
-        | Some(Operator::Utf8Encoding) => true,
-        _ => false,
-    };
+    // Only operators that cost more than hashing the value and looking it up: string
+    // and number comparisons and the byte validators are cheaper than the memo.
+    let memo = matches!(
+        &op,
+        Some(Operator::Rx(_)) | Some(Operator::Pm(_)) | Some(Operator::Sqli) | Some(Operator::Xss)
+    );
     let uid =
         u32::try_from(UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)).unwrap_or(u32::MAX);
     let next_id = u16::try_from(chains.len()).map_err(|_| "too many transformation chains")?;
@@ -282,10 +278,6 @@ fn compile_link(
     let gate = match (&op, &r.op) {
         (Some(o), Some(name)) if gateable => match op_literals(name, &r.op_arg, o) {
             Some(lits) => {
-                if std::env::var_os("TW_DUMP_GATES").is_some() {
-                    let l: Vec<String> = lits.iter().map(|x| String::from_utf8_lossy(x).into_owned()).collect();
-                    eprintln!("GATELITS {:?} {} {:?}", r.actions.id, l.len(), l.iter().take(12).collect::<Vec<_>>());
-                }
                 gates.push(lits);
                 Some(u32::try_from(gates.len() - 1).map_err(|_| "too many gates")?)
             }

@@ -23,6 +23,8 @@ use crate::http::HttpTransaction;
 
 #[path = "eval_gate.rs"]
 mod gate;
+#[path = "eval_prefix.rs"]
+mod prefix;
 
 /// Rule matches recorded per transaction at most.
 const MAX_MATCHES: usize = 256;
@@ -35,9 +37,13 @@ const MAX_CACHE_BYTES: usize = 4 << 20;
 /// The compiled rules.
 #[derive(Debug)]
 pub struct Program {
-    pub(crate) c: Compiled,
+    c: Compiled,
     /// Marker positions per phase.
     markers: [AHashMap<String, usize>; 2],
+    /// Per rule: whether its outcome depends only on TX and constants.
+    independent: Vec<bool>,
+    /// What the independent start of phase 1 leaves (see [`prefix`]).
+    prefix: prefix::Prefix,
 }
 
 /// Where a candidate value lives.
@@ -96,6 +102,9 @@ pub struct CrsScratch {
     remote: Option<IpAddr>,
     uncached: u64,
     gate: gate::GateState,
+    sv_name: Vec<u8>,
+    sv_val: Vec<u8>,
+    count_buf: Vec<u8>,
 }
 
 impl Program {
@@ -128,7 +137,15 @@ impl Program {
                 }
             }
         }
-        Ok(Program { c, markers })
+        let independent = c.rules.iter().map(prefix::independent).collect();
+        let mut p = Program {
+            c,
+            markers,
+            independent,
+            prefix: prefix::Prefix::default(),
+        };
+        p.prefix = prefix::Prefix::build(&p);
+        Ok(p)
     }
 
     pub fn rule_msg(&self, id: u32) -> Option<&str> {
@@ -148,7 +165,7 @@ impl Program {
         let links = self.c.rules.iter().flat_map(|r| &r.links);
         let with_op = links.clone().filter(|l| l.op.is_some()).count();
         let gated = links.filter(|l| l.gate.is_some()).count();
-        (with_op, gated, self.c.prefilter.patterns())
+        (with_op, gated, self.c.prefilter.literals())
     }
 
     /// Runs phases 1 and 2.
@@ -159,7 +176,7 @@ impl Program {
         out: &mut CrsOutcome,
         stats: &CrsStats,
     ) {
-        s.tx.clear();
+        s.tx.clone_from(&self.prefix.tx);
         s.hashes.clear();
         s.cache.clear();
         s.arena.clear();
@@ -168,19 +185,20 @@ impl Program {
         s.removed_targets.clear();
         s.body_processor = None;
         s.matched_vars.clear();
-        s.matched_var.clear();
-        s.matched_name.clear();
+        s.matched_var.clone_from(&self.prefix.matched_var);
+        s.matched_name.clone_from(&self.prefix.matched_name);
+        out.matched.extend(self.prefix.matched.iter().cloned());
         s.uncached = 0;
         s.remote = Some(txn.client.ip());
         s.req.build_phase1(txn);
         s.req.processor = processor_for(s.req.header("content-type"));
         s.gate.reset(&self.c);
-        self.run_phase(0, s, out);
+        self.run_phase(0, s, out, self.prefix.resume, false);
         build_phase2(&mut s.req, txn, s.body_processor);
         s.cache.clear();
         s.arena.clear();
         s.gate.reset(&self.c);
-        self.run_phase(1, s, out);
+        self.run_phase(1, s, out, 0, false);
         stats.add_caps(s.req.caps + s.uncached);
         let tx_num = |s: &CrsScratch, k: &[u8]| s.tx.get(k).map(|v| atoi(v));
         let blocking = tx_num(s, b"blocking_paranoia_level")
@@ -197,14 +215,26 @@ impl Program {
             .unwrap_or(5);
     }
 
-    fn run_phase(&self, phase: usize, s: &mut CrsScratch, out: &mut CrsOutcome) {
+    /// Runs a phase's entries from `start`; with `prefix_only`, stops before the first
+    /// rule that depends on the request and returns its index.
+    fn run_phase(
+        &self,
+        phase: usize,
+        s: &mut CrsScratch,
+        out: &mut CrsOutcome,
+        start: usize,
+        prefix_only: bool,
+    ) -> usize {
         let entries = &self.c.phases[phase];
-        let mut i = 0;
+        let mut i = start;
         while i < entries.len() {
             let Entry::Rule(ri) = &entries[i] else {
                 i += 1;
                 continue;
             };
+            if prefix_only && !self.independent.get(*ri as usize).copied().unwrap_or(false) {
+                return i;
+            }
             i += 1;
             let Some(rule) = self.c.rules.get(*ri as usize) else {
                 continue;
@@ -231,6 +261,7 @@ impl Program {
                 }
             }
         }
+        entries.len()
     }
 
     /// Evaluates a rule and its chain; on a full match runs the actions and records it.
@@ -289,7 +320,6 @@ fn setvar_score(added: i64, sv: &compile::CSetVar) -> u32 {
 /// (`executeActionsIndependentOfChainedRuleResult`) and Coraza (non-disruptive actions
 /// per match): the next link reads what they set (920420's `tx.content_type`, 931130's
 /// `tx.rfi_parameter_*`), and they stay set even when the chain then fails.
-#[inline(never)]
 fn eval_link(
     c: &Compiled,
     rule: &CRule,
@@ -388,7 +418,6 @@ impl Expand for Env<'_> {
     }
 }
 
-#[inline(never)]
 fn expand_into(
     m: &MacroText,
     req: &Request,
@@ -399,16 +428,14 @@ fn expand_into(
     out: &mut Vec<u8>,
 ) {
     out.clear();
-    let mut tmp = Vec::new();
+    let mut tmp: Vec<u8> = Vec::new();
     for p in &m.parts {
         match p {
             MacroPart::Lit(l) => out.extend_from_slice(l),
             MacroPart::Var(v) => match v {
-                MacroVar::RuleId => out.extend_from_slice(rule.id.to_string().as_bytes()),
+                MacroVar::RuleId => push_decimal(out, i64::from(rule.id)),
                 MacroVar::RuleMsg => out.extend_from_slice(rule.msg.as_bytes()),
-                MacroVar::RuleSeverity => {
-                    out.extend_from_slice(rule.severity.to_string().as_bytes())
-                }
+                MacroVar::RuleSeverity => push_decimal(out, i64::from(rule.severity)),
                 MacroVar::Unknown => {}
                 MacroVar::Var(var, key) => match var {
                     Var::Tx => {
@@ -435,12 +462,13 @@ fn expand_into(
 }
 
 /// Runs a setvar; returns the number added for `+=` (for scoring).
-#[inline(never)]
 fn apply_setvar(rule: &CRule, sv: &compile::CSetVar, s: &mut CrsScratch) -> i64 {
     if !sv.tx {
         return 0;
     }
-    let mut name = Vec::new();
+    // Reused buffers: a setvar allocates only when it creates a new variable.
+    let mut name = std::mem::take(&mut s.sv_name);
+    let mut val = std::mem::take(&mut s.sv_val);
     expand_into(
         &sv.name,
         &s.req,
@@ -451,7 +479,6 @@ fn apply_setvar(rule: &CRule, sv: &compile::CSetVar, s: &mut CrsScratch) -> i64 
         &mut name,
     );
     name.make_ascii_lowercase();
-    let mut val = Vec::new();
     expand_into(
         &sv.value,
         &s.req,
@@ -461,37 +488,70 @@ fn apply_setvar(rule: &CRule, sv: &compile::CSetVar, s: &mut CrsScratch) -> i64 
         rule,
         &mut val,
     );
-    match sv.op {
+    let added = match sv.op {
         SetVarOp::Delete => {
             s.tx.remove(&name);
             0
         }
         SetVarOp::Set => {
-            s.tx.insert(name, val);
+            match s.tx.get_mut(&name) {
+                Some(e) => {
+                    e.clear();
+                    e.extend_from_slice(&val);
+                }
+                None => {
+                    s.tx.insert(name.clone(), val.clone());
+                }
+            }
             0
         }
         SetVarOp::Add | SetVarOp::Sub => {
             let d = atoi(&val);
-            let e = s.tx.entry(name).or_default();
-            let cur = atoi(e);
-            let n = if sv.op == SetVarOp::Add {
-                cur.saturating_add(d)
-            } else {
-                cur.saturating_sub(d)
-            };
-            e.clear();
-            e.extend_from_slice(n.to_string().as_bytes());
+            if !s.tx.contains_key(&name) {
+                s.tx.insert(name.clone(), Vec::new());
+            }
+            if let Some(e) = s.tx.get_mut(&name) {
+                let cur = atoi(e);
+                let n = if sv.op == SetVarOp::Add {
+                    cur.saturating_add(d)
+                } else {
+                    cur.saturating_sub(d)
+                };
+                e.clear();
+                push_decimal(e, n);
+            }
             if sv.op == SetVarOp::Add {
                 d
             } else {
                 0
             }
         }
+    };
+    s.sv_name = name;
+    s.sv_val = val;
+    added
+}
+
+/// Appends `n` in decimal to `out` without allocating.
+fn push_decimal(out: &mut Vec<u8>, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 || i == 0 {
+            break;
+        }
     }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 impl CrsScratch {
-#[inline(never)]
     fn is_removed(&self, rule: &CRule) -> bool {
         self.removed_ids
             .iter()
@@ -502,7 +562,6 @@ impl CrsScratch {
                 .any(|t| rule.tags.iter().any(|x| x == t))
     }
 
-#[inline(never)]
     fn target_removed(&self, rule: &CRule, t: &Target) -> bool {
         // Whole-variable removals only; selector removals are checked per value.
         self.removed_targets.iter().any(|(id, tag, spec)| {
@@ -553,7 +612,6 @@ impl CrsScratch {
     }
 
     /// A hash of the raw value of `src` (computed once per transaction for pool values).
-#[inline(never)]
     fn raw_hash(&mut self, src: Src) -> u64 {
         match src {
             Src::Pool(p, names, i) => {
@@ -591,7 +649,6 @@ impl CrsScratch {
     }
 
     /// The transformed value as an arena range, or (MAX, 0) meaning "in t1".
-#[inline(never)]
     fn transformed(&mut self, src: Src, chain_id: u16, transforms: &[Transform]) -> (u32, u32) {
         let key = match src {
             Src::Pool(p, names, i) => Some(((p as u32) << 24) | (u32::from(names) << 23) | i),
@@ -629,7 +686,6 @@ impl CrsScratch {
         res
     }
 
-#[inline(never)]
     fn try_op(
         &mut self,
         rule: &CRule,
@@ -718,7 +774,6 @@ impl CrsScratch {
     }
 
     /// Adds the candidate values of target `t`.
-#[inline(never)]
     fn collect(&mut self, rule: &CRule, t: &Target) {
         let start = self.cands.len();
         let pools = pools_of(t.var);
@@ -744,8 +799,14 @@ impl CrsScratch {
                     let mut keys: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
                     match &t.sel {
                         Some(Sel::Name(n)) => {
+                            // One variable by name: copied straight into the scratch pool.
                             if let Some(v) = self.tx.get(n) {
-                                keys.push((n.clone(), v.clone()));
+                                let i = self.tmp.len() as u32;
+                                self.tmp.add(n, v);
+                                self.cands.push(Cand {
+                                    src: Src::Tmp(i),
+                                    var: Var::Tx,
+                                });
                             }
                         }
                         _ => {
@@ -825,7 +886,11 @@ impl CrsScratch {
             let n = self.cands.len() - start;
             self.cands.truncate(start);
             let i = self.tmp.len() as u32;
-            self.tmp.add(b"", n.to_string().as_bytes());
+            let mut b = std::mem::take(&mut self.count_buf);
+            b.clear();
+            push_decimal(&mut b, n as i64);
+            self.tmp.add(b"", &b);
+            self.count_buf = b;
             self.cands.push(Cand {
                 src: Src::Tmp(i),
                 var: t.var,
@@ -833,7 +898,6 @@ impl CrsScratch {
         }
     }
 
-#[inline(never)]
     fn keep(&self, rule: &CRule, t: &Target, name: &[u8]) -> bool {
         if let Some(s) = &t.sel {
             if !s.matches(name) {

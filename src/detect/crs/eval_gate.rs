@@ -1,17 +1,16 @@
 //! The per-transaction side of the literal gates ([`super::super::prefilter`]): for each
 //! value source (a pool of names or values, or a scalar variable) and transformation
-//! chain, the set of gates whose literals occur in some value, computed on first use and
-//! kept for the phase.
+//! chain, the [`Signature`] of its values, computed on first use and kept for the phase.
 //!
 //! A raw value's byte set decides whether a chain can change it beyond ASCII case; if
-//! not, the raw value's scan (done once per value) stands for the chain's. Otherwise the
-//! value is transformed through the evaluator's per-transaction cache (the same cache the
-//! operators then read) and scanned. A GET without arguments has empty argument pools, so
+//! not, the raw values' signature (built once per source) stands for the chain's.
+//! Otherwise the value is transformed through the evaluator's per-transaction cache (the
+//! same cache the operators then read) and its pairs are added. A GET without arguments has empty argument pools, so
 //! every rule over ARGS is decided here without looking at a value.
 
 use super::super::compile::{Compiled, Link};
 use super::super::model::Var;
-use super::super::prefilter::{byte_set, has, ByteSet};
+use super::super::prefilter::{byte_set, ByteSet, Signature};
 use super::{CrsScratch, PoolId, Src};
 
 /// Pool sources: `pool * 2 + names`.
@@ -77,113 +76,113 @@ pub(super) fn sources_of(var: Var, out: &mut Vec<u16>) -> bool {
     }
 }
 
-/// A raw pool value's byte set and, once scanned, where its gate bits are.
-#[derive(Debug, Clone, Copy)]
-struct RawInfo {
-    set: ByteSet,
-    /// Offset of its bits in `GateState::bits`, `u32::MAX` before the first scan.
-    hits: u32,
-}
-
 /// Reused gate state of one worker.
 #[derive(Debug, Default)]
 pub(super) struct GateState {
-    /// Per (source, chain): offset + 1 of the gate bits in `bits`, 0 = not yet computed.
-    agg: Vec<u32>,
-    bits: Vec<u64>,
-    /// Per pool source: its values' raw info, valid when the source's bit in `raw_ready`.
-    raw: Vec<Vec<RawInfo>>,
-    raw_ready: u32,
-    seen: Vec<u64>,
+    /// Per (source, chain): (generation, slot of its signature in `sigs`); an entry of
+    /// an older generation is not computed yet (no clearing between phases).
+    agg: Vec<(u32, u32)>,
+    generation: u32,
+    /// Signatures; the first `used` are this phase's.
+    sigs: Vec<Signature>,
+    used: usize,
+    /// Per pool source: slot + 1 of the raw values' signature, 0 = not yet computed.
+    raw: [u32; POOL_SOURCES],
+    /// Per pool source: each raw value's byte set (valid once `raw` is set).
+    sets: Vec<Vec<ByteSet>>,
     tmp: Vec<u8>,
     chains: usize,
-    words: usize,
 }
 
 impl GateState {
     /// Forgets everything computed (the values change between phases).
     pub(super) fn reset(&mut self, c: &Compiled) {
-        self.chains = c.chains;
-        self.words = c.prefilter.words();
-        self.agg.clear();
-        self.agg.resize(N_SOURCES * c.chains.max(1), 0);
-        self.bits.clear();
-        self.raw.resize_with(POOL_SOURCES, Vec::new);
-        self.raw_ready = 0;
+        self.chains = c.chains.max(1);
+        let n = N_SOURCES * self.chains;
+        self.generation = self.generation.wrapping_add(1);
+        if self.agg.len() != n || self.generation == 0 {
+            self.agg.clear();
+            self.agg.resize(n, (0, 0));
+            self.generation = 1;
+        }
+        self.used = 0;
+        self.raw = [0; POOL_SOURCES];
+        self.sets.resize_with(POOL_SOURCES, Vec::new);
+    }
+
+    /// A cleared signature slot.
+    fn alloc(&mut self) -> usize {
+        if self.used == self.sigs.len() {
+            self.sigs.push(Signature::default());
+        } else {
+            self.sigs[self.used].clear();
+        }
+        self.used += 1;
+        self.used - 1
     }
 }
 
 impl CrsScratch {
-    /// Whether some value of the link's targets, transformed by its chain, contains one
-    /// of the link's gate literals. False proves the link cannot match.
-    #[inline(never)]
+    /// Whether some value of the link's targets, transformed by its chain, may contain
+    /// one of the link's gate literals. False proves the link cannot match.
     pub(super) fn may_match(&mut self, c: &Compiled, link: &Link) -> bool {
         let Some(g) = link.gate else { return true };
         for &src in &link.gate_srcs {
             // Unknown source: cannot rule the link out.
-            let Some(off) = self.gate_bits(c, src, link) else {
+            let Some(slot) = self.gate_sig(c, src, link) else {
                 return true;
             };
-            let w = self.gate.words;
-            if has(self.gate.bits.get(off..off + w).unwrap_or_default(), g) {
+            if c.prefilter.passes(g, &self.gate.sigs[slot]) {
                 return true;
             }
         }
         false
     }
 
-    /// The gate bits of (`src`, the link's chain), computed on first use.
-    #[inline(never)]
-    fn gate_bits(&mut self, c: &Compiled, src: u16, link: &Link) -> Option<usize> {
+    /// The signature of (`src`, the link's chain), computed on first use.
+    fn gate_sig(&mut self, c: &Compiled, src: u16, link: &Link) -> Option<usize> {
         let chain = usize::from(link.chain_id);
         let idx = usize::from(src) * self.gate.chains + chain;
         match self.gate.agg.get(idx) {
-            Some(&o) if o > 0 => return Some((o - 1) as usize),
+            Some(&(g, slot)) if g == self.gate.generation => return Some(slot as usize),
             Some(_) => {}
             None => return None,
         }
-        let w = self.gate.words;
-        let off = self.gate.bits.len();
-        self.gate.bits.resize(off + w, 0);
-        let cg = c.chain_gates.get(chain).copied();
+        let cg = c.chain_gates.get(chain).copied()?;
         let src_us = usize::from(src);
-        if src_us < POOL_SOURCES {
+        let slot = if src_us < POOL_SOURCES {
             let (p, names) = (POOLS[src_us / 2], src_us % 2 == 1);
-            self.ensure_raw(src_us, p, names);
-            let n = self.gate.raw[src_us].len();
-            for i in 0..n {
-                let info = self.gate.raw[src_us][i];
-                if cg.is_some_and(|g| g.identity_for(&info.set)) {
-                    let h = if info.hits == u32::MAX {
-                        let h = self.gate.bits.len();
-                        self.gate.bits.resize(h + w, 0);
-                        let kv = super::pool_in(&self.req, p).as_slice().get(i);
-                        let v = kv.map_or(&[][..], |kv| if names { &kv.name } else { &kv.value });
-                        let st = &mut self.gate;
-                        c.prefilter
-                            .scan(v, &info.set, &mut st.seen, &mut st.bits[h..h + w]);
-                        st.raw[src_us][i].hits = h as u32;
-                        h
-                    } else {
-                        info.hits as usize
-                    };
-                    for k in 0..w {
-                        let x = self.gate.bits[h + k];
-                        self.gate.bits[off + k] |= x;
+            let raw = self.ensure_raw(src_us, p, names);
+            let n = self.gate.sets[src_us].len();
+            let changed = (0..n).any(|i| !cg.identity_for(&self.gate.sets[src_us][i]));
+            if !changed {
+                // Every value is its own transformed form, up to case.
+                raw
+            } else {
+                // The raw values' pairs stay in (a superset is still sound); the values
+                // the chain changes add their transformed pairs.
+                let slot = self.gate.alloc();
+                let (a, b) = self.gate.sigs.split_at_mut(slot);
+                if let (Some(r), Some(dst)) = (a.get(raw), b.first_mut()) {
+                    dst.union(r);
+                }
+                for i in 0..n {
+                    if cg.identity_for(&self.gate.sets[src_us][i]) {
+                        continue;
                     }
-                } else {
-                    let (a, b) =
-                        self.transformed(Src::Pool(p, names, i as u32), link.chain_id, &link.transforms);
+                    let (a, b) = self.transformed(
+                        Src::Pool(p, names, i as u32),
+                        link.chain_id,
+                        &link.transforms,
+                    );
                     let v: &[u8] = if a == u32::MAX {
                         &self.t1
                     } else {
                         self.arena.get(a as usize..b as usize).unwrap_or_default()
                     };
-                    let set = byte_set(v);
-                    let st = &mut self.gate;
-                    c.prefilter
-                        .scan(v, &set, &mut st.seen, &mut st.bits[off..off + w]);
+                    self.gate.sigs[slot].add(v);
                 }
+                slot
             }
         } else {
             let var = SCALARS[src_us - POOL_SOURCES];
@@ -196,11 +195,9 @@ impl CrsScratch {
             } else if !self.req.scalar(var, &mut v) {
                 v.clear();
             }
-            let set = byte_set(&v);
-            if cg.is_some_and(|g| g.identity_for(&set)) {
-                let st = &mut self.gate;
-                c.prefilter
-                    .scan(&v, &set, &mut st.seen, &mut st.bits[off..off + w]);
+            let slot = self.gate.alloc();
+            if cg.identity_for(&byte_set(&v)) {
+                self.gate.sigs[slot].add(&v);
             } else {
                 let mut a = std::mem::take(&mut self.t1);
                 let mut b = std::mem::take(&mut self.t2);
@@ -210,36 +207,35 @@ impl CrsScratch {
                     t.apply(&a, &mut b);
                     std::mem::swap(&mut a, &mut b);
                 }
-                let set = byte_set(&a);
-                let st = &mut self.gate;
-                c.prefilter
-                    .scan(&a, &set, &mut st.seen, &mut st.bits[off..off + w]);
+                self.gate.sigs[slot].add(&a);
                 self.t1 = a;
                 self.t2 = b;
             }
             self.gate.tmp = v;
+            slot
+        };
+        let generation = self.gate.generation;
+        if let Some(o) = self.gate.agg.get_mut(idx) {
+            *o = (generation, slot as u32);
         }
-        if let Some(slot) = self.gate.agg.get_mut(idx) {
-            *slot = off as u32 + 1;
-        }
-        Some(off)
+        Some(slot)
     }
 
-    /// Computes the byte sets of a pool source's values once per phase.
-    fn ensure_raw(&mut self, src: usize, p: PoolId, names: bool) {
-        if self.gate.raw_ready & (1 << src) != 0 {
-            return;
+    /// The signature of a pool source's raw values, and their byte sets, once per phase.
+    fn ensure_raw(&mut self, src: usize, p: PoolId, names: bool) -> usize {
+        if self.gate.raw[src] > 0 {
+            return (self.gate.raw[src] - 1) as usize;
         }
-        let mut raw = std::mem::take(&mut self.gate.raw[src]);
-        raw.clear();
-        for kv in self.pool(p).as_slice() {
+        let slot = self.gate.alloc();
+        let mut sets = std::mem::take(&mut self.gate.sets[src]);
+        sets.clear();
+        for kv in super::pool_in(&self.req, p).as_slice() {
             let v = if names { &kv.name } else { &kv.value };
-            raw.push(RawInfo {
-                set: byte_set(v),
-                hits: u32::MAX,
-            });
+            sets.push(byte_set(v));
+            self.gate.sigs[slot].add(v);
         }
-        self.gate.raw[src] = raw;
-        self.gate.raw_ready |= 1 << src;
+        self.gate.sets[src] = sets;
+        self.gate.raw[src] = slot as u32 + 1;
+        slot
     }
 }

@@ -1,216 +1,21 @@
-//! Literal gates: which rule links can possibly match a value, decided by one
-//! Aho-Corasick scan instead of running every operator.
+//! Literal gates: which rule links can possibly match, decided per transaction from a
+//! compact signature of the values instead of running every operator.
 //!
-//! At compile time each gateable link (a non-negated `@rx`, `@pm` or literal string
-//! comparison) gets the set of literals one of which every match must contain
-//! ([`op_literals`]; for regexes, regex-syntax's literal extraction over the pattern and
-//! its required sub-expressions, ASCII case folded). All links' literals go into one
-//! case-insensitive automaton ([`Prefilter`]); scanning a value yields a bitset of the
-//! gates whose literal occurs. A link none of whose target values hits its gate cannot
-//! match, so the evaluator skips it whole. The gate is a superset test only: a hit still
-//! runs the real operator, so semantics are unchanged.
+//! Each gateable link (a non-negated `@rx`, `@pm` or literal string comparison over
+//! request variables) has the literals one of which every match contains
+//! ([`super::literals`]). Per transaction and per (value source, transformation chain)
+//! the evaluator builds a [`Signature`]: the set of bytes and a 4096-bit Bloom set of the
+//! byte pairs occurring in the transformed values, ASCII case folded. A literal can occur
+//! only if its byte, or every one of its byte pairs, is in the signature; a link none of
+//! whose literals can occur in any of its sources cannot match and is skipped whole. The
+//! test only ever says "maybe" or "no": a "maybe" runs the real operator, so semantics do
+//! not change.
 //!
 //! [`ChainGate`] says when a transformation chain leaves a value unchanged up to ASCII
-//! case (no byte any step acts on), so the raw value's scan stands for the transformed
-//! one and most benign values are scanned once, not once per chain.
+//! case (no byte any step acts on), so the raw value's signature stands for the
+//! transformed one and most benign values are never transformed for the gate.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-use regex_syntax::hir::literal::{ExtractKind, Extractor};
-use regex_syntax::hir::{Class, Hir, HirKind};
-
-use super::operator::{Operator, StrOp};
 use super::transform::Transform;
-
-/// A gate with more literals than this is not worth it (the link always runs): large
-/// sets would make the shared automaton too big to stay in cache, and the operators they
-/// come from (`@pm` lists, long alternations) are fast automata themselves.
-const MAX_GATE_LITERALS: usize = 64;
-
-/// The literals one of which (ASCII case-insensitively) every match of the operator
-/// contains, or `None` when no such finite set is known (the link always runs).
-pub fn op_literals(name: &str, arg: &str, op: &Operator) -> Option<Vec<Vec<u8>>> {
-    let lits = match (name, op) {
-        ("rx", Operator::Rx(_)) => rx_literals(arg)?,
-        (_, Operator::Pm(_)) => {
-            let words: Vec<Vec<u8>> = if name == "pm" {
-                arg.split_whitespace().map(|w| w.as_bytes().to_vec()).collect()
-            } else {
-                arg.lines().map(|w| w.as_bytes().to_vec()).collect()
-            };
-            if words.len() > MAX_GATE_LITERALS {
-                return None;
-            }
-            words
-        }
-        (_, Operator::Str(op, m)) => match op {
-            StrOp::Eq | StrOp::Contains | StrOp::BeginsWith | StrOp::EndsWith => {
-                vec![m.literal()?.to_vec()]
-            }
-            StrOp::Within => return None,
-        },
-        _ => return None,
-    };
-    normalise(lits.into_iter(), MAX_GATE_LITERALS)
-}
-
-/// Lowercases, dedupes and checks a literal set: no empty literal, at most `max`.
-fn normalise(lits: impl Iterator<Item = Vec<u8>>, max: usize) -> Option<Vec<Vec<u8>>> {
-    let mut out: Vec<Vec<u8>> = Vec::new();
-    for mut l in lits {
-        if l.is_empty() {
-            return None;
-        }
-        l.make_ascii_lowercase();
-        out.push(l);
-    }
-    out.sort();
-    out.dedup();
-    if out.is_empty() || out.len() > max {
-        return None;
-    }
-    if out.len() <= MAX_GATE_LITERALS {
-        // A literal containing a shorter one is implied by it: keep the shorter.
-        let short: Vec<Vec<u8>> = out.clone();
-        out.retain(|l| {
-            !short
-                .iter()
-                .any(|s| s.len() < l.len() && memchr::memmem::find(l, s).is_some())
-        });
-    }
-    Some(out)
-}
-
-/// Required literals of a regex, parsed with the flags [`super::operator::compile_regex`]
-/// compiles it with (bytes first, Unicode if that fails).
-pub fn rx_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    let parse = |unicode: bool| {
-        regex_syntax::ParserBuilder::new()
-            .utf8(false)
-            .unicode(unicode)
-            .dot_matches_new_line(true)
-            .build()
-            .parse(pattern)
-    };
-    let hir = parse(false).or_else(|_| parse(true)).ok()?;
-    required(&fold_case(&hir), 0)
-}
-
-/// Replaces each `[xX]` class (what `(?i)` makes of an ASCII letter) by the lowercase
-/// letter. Every match of the original then contains, up to ASCII case, what every match
-/// of the folded expression contains, and literal extraction is not defeated by the
-/// 2^n case variants of a word.
-fn fold_case(h: &Hir) -> Hir {
-    match h.kind() {
-        HirKind::Class(c) => match ascii_pair(c) {
-            Some(b) => Hir::literal(vec![b]),
-            None => h.clone(),
-        },
-        HirKind::Repetition(r) => {
-            let mut r = r.clone();
-            r.sub = Box::new(fold_case(&r.sub));
-            Hir::repetition(r)
-        }
-        HirKind::Capture(c) => {
-            let mut c = c.clone();
-            c.sub = Box::new(fold_case(&c.sub));
-            Hir::capture(c)
-        }
-        HirKind::Concat(hs) => Hir::concat(hs.iter().map(fold_case).collect()),
-        HirKind::Alternation(hs) => Hir::alternation(hs.iter().map(fold_case).collect()),
-        _ => h.clone(),
-    }
-}
-
-/// The lowercase letter when `c` is exactly `{x, X}`.
-fn ascii_pair(c: &Class) -> Option<u8> {
-    let mut members: Vec<u32> = Vec::new();
-    match c {
-        Class::Bytes(b) => {
-            for r in b.ranges() {
-                for x in r.start()..=r.end() {
-                    members.push(u32::from(x));
-                    if members.len() > 2 {
-                        return None;
-                    }
-                }
-            }
-        }
-        Class::Unicode(u) => {
-            for r in u.ranges() {
-                for x in u32::from(r.start())..=u32::from(r.end()) {
-                    members.push(x);
-                    if members.len() > 2 {
-                        return None;
-                    }
-                }
-            }
-        }
-    }
-    match members.as_slice() {
-        [a, b] => {
-            let (a, b) = (u8::try_from(*a).ok()?, u8::try_from(*b).ok()?);
-            (a.is_ascii_uppercase() && b == a.to_ascii_lowercase()).then_some(b)
-        }
-        _ => None,
-    }
-}
-
-/// Recursion depth past which sub-expressions are not examined (the whole-expression
-/// extraction still applies).
-const MAX_DEPTH: usize = 32;
-
-/// A literal set every match of `h` contains, the best one found.
-fn required(h: &Hir, depth: usize) -> Option<Vec<Vec<u8>>> {
-    let mut best = better(extract(h, ExtractKind::Prefix), extract(h, ExtractKind::Suffix));
-    if depth >= MAX_DEPTH {
-        return best;
-    }
-    match h.kind() {
-        HirKind::Capture(c) => best = better(best, required(&c.sub, depth + 1)),
-        HirKind::Repetition(r) if r.min >= 1 => best = better(best, required(&r.sub, depth + 1)),
-        HirKind::Concat(hs) => {
-            for e in hs {
-                best = better(best, required(e, depth + 1));
-            }
-        }
-        HirKind::Alternation(hs) => {
-            let mut all: Vec<Vec<u8>> = Vec::new();
-            let mut ok = true;
-            for b in hs {
-                match required(b, depth + 1) {
-                    Some(l) => all.extend(l),
-                    None => {
-                        ok = false;
-                        break;
-                    }
-                }
-            }
-            if ok {
-                best = better(best, normalise(all.into_iter(), MAX_GATE_LITERALS));
-            }
-        }
-        _ => {}
-    }
-    best
-}
-
-fn extract(h: &Hir, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
-    let seq = Extractor::new().kind(kind).extract(h);
-    let lits = seq.literals()?;
-    normalise(lits.iter().map(|l| l.as_bytes().to_vec()), MAX_GATE_LITERALS)
-}
-
-/// The more selective of two literal sets: longer shortest literal, then fewer literals.
-fn better(a: Option<Vec<Vec<u8>>>, b: Option<Vec<Vec<u8>>>) -> Option<Vec<Vec<u8>>> {
-    let score = |l: &Vec<Vec<u8>>| {
-        let min = l.iter().map(Vec::len).min().unwrap_or(0).min(4);
-        (min, std::cmp::Reverse(l.len()))
-    };
-    match (a, b) {
-        (Some(a), Some(b)) => Some(if score(&b) > score(&a) { b } else { a }),
-        (a, b) => a.or(b),
-    }
-}
 
 /// A 256-bit set of byte values.
 pub type ByteSet = [u64; 4];
@@ -298,157 +103,172 @@ impl ChainGate {
     }
 }
 
-/// The shared automaton of every gate's literals.
-#[derive(Debug)]
+/// u64 words of a signature's pair set (4096 bits).
+pub const PAIR_WORDS: usize = 64;
+/// Pairs of a literal tested at most (any subset of a literal's pairs is a sound test).
+const MAX_PAIRS_PER_LITERAL: usize = 12;
+
+fn pair_bit(a: u8, b: u8) -> u16 {
+    let k = (u32::from(a) << 8) | u32::from(b);
+    (k.wrapping_mul(0x9E37_79B1) >> 20) as u16
+}
+
+/// The bytes and byte pairs (ASCII lowercased) of some values.
+#[derive(Debug, Clone)]
+pub struct Signature {
+    bytes: ByteSet,
+    pairs: [u64; PAIR_WORDS],
+}
+
+impl Default for Signature {
+    fn default() -> Signature {
+        Signature {
+            bytes: [0; 4],
+            pairs: [0; PAIR_WORDS],
+        }
+    }
+}
+
+impl Signature {
+    pub fn clear(&mut self) {
+        self.bytes = [0; 4];
+        self.pairs = [0; PAIR_WORDS];
+    }
+
+    /// Adds the bytes and pairs of `v`.
+    pub fn add(&mut self, v: &[u8]) {
+        let mut prev: Option<u8> = None;
+        for &b in v {
+            let b = b.to_ascii_lowercase();
+            self.bytes[usize::from(b >> 6)] |= 1 << (b & 63);
+            if let Some(p) = prev {
+                let k = pair_bit(p, b);
+                self.pairs[usize::from(k >> 6)] |= 1 << (k & 63);
+            }
+            prev = Some(b);
+        }
+    }
+
+    /// Adds everything `o` holds.
+    pub fn union(&mut self, o: &Signature) {
+        for (a, b) in self.bytes.iter_mut().zip(o.bytes) {
+            *a |= b;
+        }
+        for (a, b) in self.pairs.iter_mut().zip(o.pairs.iter()) {
+            *a |= b;
+        }
+    }
+
+    fn has_pair(&self, k: u16) -> bool {
+        self.pairs[usize::from(k >> 6) % PAIR_WORDS] & (1 << (k & 63)) != 0
+    }
+}
+
+/// One gate: its one-byte literals as a byte set, its longer literals as pair lists.
+#[derive(Debug, Default)]
+struct Gate {
+    bytes: ByteSet,
+    /// For each longer literal, `pairs[a..b]`.
+    lits: Vec<(u32, u32)>,
+}
+
+/// Every gate of a program.
+#[derive(Debug, Default)]
 pub struct Prefilter {
-    /// Literals of two bytes or more.
-    ac: Option<AhoCorasick>,
-    /// Gates with one-byte literals, and those bytes in both ASCII cases: tested against
-    /// the value's byte set, which is cheaper than reporting every such byte from the
-    /// automaton.
-    byte_gates: Vec<(u32, ByteSet)>,
-    /// For pattern `p`, its gates are `gates[starts[p]..starts[p + 1]]`.
-    starts: Vec<u32>,
-    gates: Vec<u32>,
-    /// Number of gates.
-    n_gates: usize,
+    gates: Vec<Gate>,
+    pairs: Vec<u16>,
+    literals: usize,
 }
 
 impl Prefilter {
-    /// Builds the automaton for `sets[g]`, the literals of gate `g`.
-    pub fn build(sets: &[Vec<Vec<u8>>]) -> Result<Prefilter, String> {
-        let mut by_lit: ahash::AHashMap<&[u8], Vec<u32>> = ahash::AHashMap::new();
-        let mut byte_gates = Vec::new();
-        for (g, set) in sets.iter().enumerate() {
-            let g = u32::try_from(g).map_err(|_| "too many gates")?;
-            let mut bytes = Vec::new();
+    /// Builds the gates; `sets[g]` are gate `g`'s literals (lowercase, non-empty).
+    pub fn build(sets: &[Vec<Vec<u8>>]) -> Prefilter {
+        let mut p = Prefilter::default();
+        for set in sets {
+            let mut g = Gate::default();
             for l in set {
+                p.literals += 1;
                 match l.as_slice() {
-                    [b] => bytes.extend([b.to_ascii_lowercase(), b.to_ascii_uppercase()]),
-                    _ => by_lit.entry(l.as_slice()).or_default().push(g),
+                    [] => {}
+                    [b] => {
+                        let b = b.to_ascii_lowercase();
+                        g.bytes[usize::from(b >> 6)] |= 1 << (b & 63);
+                    }
+                    _ => {
+                        let mut ks: Vec<u16> = l
+                            .windows(2)
+                            .map(|w| pair_bit(w[0].to_ascii_lowercase(), w[1].to_ascii_lowercase()))
+                            .collect();
+                        ks.sort_unstable();
+                        ks.dedup();
+                        if ks.len() > MAX_PAIRS_PER_LITERAL {
+                            let step = ks.len().div_ceil(MAX_PAIRS_PER_LITERAL);
+                            ks = ks.into_iter().step_by(step).collect();
+                        }
+                        let a = p.pairs.len() as u32;
+                        p.pairs.extend(ks);
+                        g.lits.push((a, p.pairs.len() as u32));
+                    }
                 }
             }
-            if !bytes.is_empty() {
-                byte_gates.push((g, set_of(bytes)));
-            }
+            p.gates.push(g);
         }
-        let mut lits: Vec<(&[u8], Vec<u32>)> = by_lit.into_iter().collect();
-        lits.sort();
-        let mut starts = vec![0u32];
-        let mut gates = Vec::new();
-        for (_, gs) in &lits {
-            gates.extend_from_slice(gs);
-            starts.push(u32::try_from(gates.len()).map_err(|_| "too many gates")?);
-        }
-        let ac = if lits.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(lits.iter().map(|(l, _)| *l))
-                    .or_else(|_| {
-                        AhoCorasickBuilder::new()
-                            .ascii_case_insensitive(true)
-                            .match_kind(MatchKind::Standard)
-                            .build(lits.iter().map(|(l, _)| *l))
-                    })
-                    .map_err(|e| format!("literal prefilter: {e}"))?,
-            )
+        p
+    }
+
+    /// Number of literals over all gates.
+    pub fn literals(&self) -> usize {
+        self.literals
+    }
+
+    /// Whether some literal of gate `g` may occur in the values `sig` describes. An
+    /// unknown gate passes.
+    pub fn passes(&self, g: u32, sig: &Signature) -> bool {
+        let Some(gate) = self.gates.get(g as usize) else {
+            return true;
         };
-        if std::env::var_os("TW_DUMP_GATES").is_some() {
-            eprintln!("AC kind {:?} mem {}", ac.as_ref().map(|a| a.kind()), ac.as_ref().map_or(0, |a| a.memory_usage()));
+        if gate.bytes.iter().zip(sig.bytes).any(|(a, b)| a & b != 0) {
+            return true;
         }
-        Ok(Prefilter {
-            ac,
-            byte_gates,
-            starts,
-            gates,
-            n_gates: sets.len(),
+        gate.lits.iter().any(|&(a, b)| {
+            self.pairs
+                .get(a as usize..b as usize)
+                .unwrap_or_default()
+                .iter()
+                .all(|&k| sig.has_pair(k))
         })
     }
-
-    /// u64 words in a gate bitset.
-    pub fn words(&self) -> usize {
-        self.n_gates.div_ceil(64).max(1)
-    }
-
-    /// Number of distinct literals (patterns of the automaton).
-    pub fn patterns(&self) -> usize {
-        self.starts.len() - 1
-    }
-
-    /// ORs into `out` (of [`Prefilter::words`] words) the gates whose literals occur in
-    /// `v`, whose byte set is `set` (see [`byte_set`]). `seen` is scratch (resized here)
-    /// to visit each pattern's gates once.
-    pub fn scan(&self, v: &[u8], set: &ByteSet, seen: &mut Vec<u64>, out: &mut [u64]) {
-        if v.is_empty() {
-            return;
-        }
-        for (g, bytes) in &self.byte_gates {
-            if bytes.iter().zip(set).any(|(a, b)| a & b != 0) {
-                if let Some(x) = out.get_mut(*g as usize / 64) {
-                    *x |= 1 << (g % 64);
-                }
-            }
-        }
-        let Some(ac) = &self.ac else { return };
-        seen.clear();
-        seen.resize(self.patterns().div_ceil(64), 0);
-        for m in ac.find_overlapping_iter(v) {
-            let p = m.pattern().as_usize();
-            let (w, bit) = (p / 64, 1u64 << (p % 64));
-            let Some(s) = seen.get_mut(w) else { continue };
-            if *s & bit != 0 {
-                continue;
-            }
-            *s |= bit;
-            let (a, b) = (self.starts[p] as usize, self.starts[p + 1] as usize);
-            for &g in self.gates.get(a..b).unwrap_or_default() {
-                if let Some(x) = out.get_mut(g as usize / 64) {
-                    *x |= 1 << (g % 64);
-                }
-            }
-        }
-    }
-}
-
-/// Whether gate `g` is set in `bits`.
-pub fn has(bits: &[u64], g: u32) -> bool {
-    bits.get(g as usize / 64)
-        .is_some_and(|w| w & (1 << (g % 64)) != 0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn lits(p: &str) -> Option<Vec<String>> {
-        rx_literals(p).map(|v| {
-            v.into_iter()
-                .map(|l| String::from_utf8_lossy(&l).into_owned())
-                .collect()
-        })
+    #[test]
+    fn gates_pass_when_a_literal_occurs_and_mostly_not_otherwise() {
+        let pf = Prefilter::build(&[
+            vec![b"select".to_vec()],
+            vec![b"<".to_vec(), b"script".to_vec()],
+            vec![b"zzz".to_vec()],
+        ]);
+        let mut sig = Signature::default();
+        sig.add(b"SELECT a FROM b");
+        assert!(pf.passes(0, &sig));
+        assert!(!pf.passes(1, &sig));
+        assert!(!pf.passes(2, &sig));
+        sig.add(b"x<y");
+        assert!(pf.passes(1, &sig));
+        let mut other = Signature::default();
+        other.add(b"<ScRiPt>");
+        assert!(pf.passes(1, &other) && !pf.passes(0, &other));
+        other.union(&sig);
+        assert!(pf.passes(0, &other));
+        other.clear();
+        assert!(!pf.passes(0, &other) && !pf.passes(1, &other));
     }
 
     #[test]
-    fn regex_literals_are_required_and_case_folded() {
-        assert_eq!(lits("(?i)union\\s+select"), Some(vec!["union".into()]));
-        assert_eq!(
-            lits("(?i)[\\s(]*(?:sleep|benchmark)\\s*\\("),
-            Some(vec!["benchmark".into(), "sleep".into()])
-        );
-        // An inner required part is found when the prefix is open.
-        assert_eq!(lits("[a-z]+=<script"), Some(vec!["=<script".into()]));
-        // Nothing required: an optional literal or a plain class.
-        assert_eq!(lits("a?b?"), None);
-        assert_eq!(lits("^[0-9a-z]+$"), None);
-    }
-
-    #[test]
-    fn regex_gate_never_rejects_a_match() {
+    fn extracted_regex_gates_never_reject_a_match() {
         let cases: &[(&str, &[&[u8]])] = &[
             (
                 "(?i)(?:\\b(?:un)?ion|sel)ect",
@@ -460,29 +280,15 @@ mod tests {
         ];
         for (p, inputs) in cases {
             let re = super::super::operator::compile_regex(p).expect("compiles");
-            let set = rx_literals(p).expect("gate");
-            let pf = Prefilter::build(&[set]).expect("builds");
+            let set = super::super::literals::rx_literals(p).expect("gate");
+            let pf = Prefilter::build(&[set]);
             for i in *inputs {
                 assert!(re.is_match(i), "{p} matches {i:?}");
-                let mut out = vec![0u64; pf.words()];
-                pf.scan(i, &byte_set(i), &mut Vec::new(), &mut out);
-                assert!(has(&out, 0), "gate of {p} passes {i:?}");
+                let mut sig = Signature::default();
+                sig.add(i);
+                assert!(pf.passes(0, &sig), "gate of {p} passes {i:?}");
             }
         }
-    }
-
-    #[test]
-    fn scan_sets_only_present_gates() {
-        let pf = Prefilter::build(&[
-            vec![b"select".to_vec()],
-            vec![b"<".to_vec(), b"script".to_vec()],
-            vec![b"zzz".to_vec()],
-        ])
-        .expect("builds");
-        let mut out = vec![0u64; pf.words()];
-        let v = b"SELECT a FROM b <";
-        pf.scan(v, &byte_set(v), &mut Vec::new(), &mut out);
-        assert!(has(&out, 0) && has(&out, 1) && !has(&out, 2));
     }
 
     #[test]

@@ -327,30 +327,3 @@ fn bundled_chains_reading_starter_results_fire() {
     }
 }
 
-#[test]
-#[ignore]
-fn dump_ungated_links() {
-    let e = CrsEngine::load(&CrsSettings::new(bundled())).expect("loads");
-    for r in &e.program.c.rules {
-        for (i, l) in r.links.iter().enumerate() {
-            if l.op.is_some() && l.gate.is_none() {
-                let vars: Vec<String> = l.targets.iter().map(|t| format!("{}{:?}", if t.count {"&"} else {""}, t.var)).collect();
-                let op = format!("{:?}", l.op).chars().take(60).collect::<String>();
-                eprintln!("{} link{} neg={} mm={} {:?} {}", r.id, i, l.negated, l.multi_match, vars, op);
-            }
-        }
-    }
-}
-
-#[test]
-#[ignore]
-fn dump_gate_literals() {
-    let e = CrsEngine::load(&CrsSettings::new(bundled())).expect("loads");
-    for r in &e.program.c.rules {
-        for (i, l) in r.links.iter().enumerate() {
-            if let Some(g) = l.gate {
-                eprintln!("GATE {} link{} g{} {:?}", r.id, i, g, l.gate_srcs);
-            }
-        }
-    }
-}
