@@ -110,7 +110,10 @@ fn main() {
         ("SQLi GET", txn("GET", "/search?q=1%27%20UNION%20SELECT%20password%20FROM%20users--", &[], b"")),
     ];
     let mut scratch = CrsScratch::default();
-    for (name, t) in cases.iter().filter(|(name, _)| name.contains(only.as_str())) {
+    for (name, t) in cases
+        .iter()
+        .filter(|(name, _)| name.contains(only.as_str()))
+    {
         for _ in 0..200 {
             engine.evaluate(t, &mut scratch);
         }

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 
 use regex::bytes::Regex;
 
+use super::literals::op_literals;
 use super::load::Item;
 use super::model::{Ctl, Rule, SelectorSpec, SetVar, SetVarOp, TargetSpec, Var};
 use super::operator::{compile_regex, MacroText, Operator};
-use super::literals::op_literals;
 use super::prefilter::{ChainGate, Prefilter};
 use super::transform::Transform;
 use super::{CrsError, CrsSettings};
@@ -154,10 +154,12 @@ pub fn compile(items: Vec<Item>, settings: &CrsSettings) -> Result<Compiled, Crs
                 let mut links = Vec::new();
                 let mut link: Option<&Rule> = Some(&r);
                 while let Some(l) = link {
-                    let c = compile_link(l, &mut chains, &mut gates).map_err(|reason| CrsError::Parse {
-                        file: l.file.clone(),
-                        line: l.line,
-                        reason,
+                    let c = compile_link(l, &mut chains, &mut gates).map_err(|reason| {
+                        CrsError::Parse {
+                            file: l.file.clone(),
+                            line: l.line,
+                            reason,
+                        }
                     })?;
                     links.push(c);
                     link = l.next.as_deref();

@@ -16,9 +16,9 @@ use super::collections::{Kv, Pool, Processor, Request};
 use super::compile::{self, CRule, Compiled, Entry, Link, Sel, Target};
 use super::model::{self, Ctl, SetVarOp, Var};
 use super::operator::{atoi, Evidence, Expand, MacroPart, MacroText, MacroVar};
+use super::transform::Transform;
 use super::{CrsError, CrsMatch, CrsOutcome, CrsSettings, CrsStats};
 use crate::detect::alert::MAX_EVIDENCE_BYTES;
-use super::transform::Transform;
 use crate::http::HttpTransaction;
 
 #[path = "eval_gate.rs"]
@@ -100,7 +100,12 @@ pub struct CrsScratch {
     hashes: AHashMap<u32, u64>,
     hasher: ahash::RandomState,
     remote: Option<IpAddr>,
+    /// Values transformed again because the per-transaction cache was full.
     uncached: u64,
+    /// Rule matches not recorded past [`MAX_MATCHES`] this transaction.
+    matches_dropped: u64,
+    /// Times the per-thread memo was full and cleared (kept across transactions).
+    memo_resets: u64,
     gate: gate::GateState,
     sv_name: Vec<u8>,
     sv_val: Vec<u8>,
@@ -189,6 +194,7 @@ impl Program {
         s.matched_name.clone_from(&self.prefix.matched_name);
         out.matched.extend(self.prefix.matched.iter().cloned());
         s.uncached = 0;
+        s.matches_dropped = 0;
         s.remote = Some(txn.client.ip());
         s.req.build_phase1(txn);
         s.req.processor = processor_for(s.req.header("content-type"));
@@ -199,7 +205,13 @@ impl Program {
         s.arena.clear();
         s.gate.reset(&self.c);
         self.run_phase(1, s, out, 0, false);
-        stats.add_caps(s.req.caps + s.uncached);
+        stats.record(
+            s.req.caps,
+            s.uncached,
+            s.matches_dropped,
+            std::mem::take(&mut s.memo_resets),
+            s.req.reqbody_error,
+        );
         let tx_num = |s: &CrsScratch, k: &[u8]| s.tx.get(k).map(|v| atoi(v));
         let blocking = tx_num(s, b"blocking_paranoia_level")
             .unwrap_or(1)
@@ -290,7 +302,9 @@ impl Program {
                 s.apply_ctl(c);
             }
         }
-        if out.matched.len() < MAX_MATCHES {
+        if out.matched.len() >= MAX_MATCHES {
+            s.matches_dropped += 1;
+        } else {
             out.matched.push(CrsMatch {
                 id: rule.id,
                 paranoia_level: rule.paranoia_level,
@@ -392,6 +406,7 @@ fn eval_link(
         if let (Some(k), false) = (memo_key, matched) {
             if s.memo.len() >= MAX_MEMO_ENTRIES {
                 s.memo.clear();
+                s.memo_resets += 1;
             }
             s.memo.insert(k);
         }

@@ -58,8 +58,7 @@ fn link_independent(l: &Link) -> bool {
     };
     op && l.ctls.is_empty()
         && l.targets.iter().all(|t| var_independent(t.var))
-        && l
-            .setvars
+        && l.setvars
             .iter()
             .all(|sv| macro_independent(&sv.name) && macro_independent(&sv.value))
 }

@@ -26,7 +26,9 @@ pub fn op_literals(name: &str, arg: &str, op: &Operator) -> Option<Vec<Vec<u8>>>
         ("rx", Operator::Rx(_)) => rx_literals(arg)?,
         (_, Operator::Pm(_)) => {
             let words: Vec<Vec<u8>> = if name == "pm" {
-                arg.split_whitespace().map(|w| w.as_bytes().to_vec()).collect()
+                arg.split_whitespace()
+                    .map(|w| w.as_bytes().to_vec())
+                    .collect()
             } else {
                 arg.lines().map(|w| w.as_bytes().to_vec()).collect()
             };
@@ -83,6 +85,7 @@ pub fn rx_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
             .dot_matches_new_line(true)
             .build()
             .parse(p)
+            .ok()
     };
     // Without Unicode, `(?i)` folds ASCII letters only: every match of the pattern is,
     // up to ASCII case, a match of the pattern without its leading `(?i)`, and the gate
@@ -91,8 +94,8 @@ pub fn rx_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
     // Unicode fail to, so this is the mode `compile_regex` compiles it in.)
     let bare = pattern.strip_prefix("(?i)").unwrap_or(pattern);
     let (hir, parsed) = match parse(bare, false) {
-        Ok(h) => (h, bare),
-        Err(_) => (parse(pattern, true).ok()?, pattern),
+        Some(h) => (h, bare),
+        None => (parse(pattern, true)?, pattern),
     };
     if parsed.contains("(?i") {
         required(&fold_case(&hir), 0)
@@ -174,7 +177,10 @@ fn required(h: &Hir, depth: usize) -> Option<Vec<Vec<u8>>> {
         HirKind::Repetition(r) if r.min >= 1 => required(&r.sub, depth),
         HirKind::Literal(_) | HirKind::Class(_) => extract(h, ExtractKind::Prefix),
         HirKind::Concat(hs) => {
-            let mut best = better(extract(h, ExtractKind::Prefix), extract(h, ExtractKind::Suffix));
+            let mut best = better(
+                extract(h, ExtractKind::Prefix),
+                extract(h, ExtractKind::Suffix),
+            );
             if depth < MAX_DEPTH {
                 for e in hs {
                     best = better(best, required(e, depth + 1));
@@ -202,7 +208,10 @@ fn extract(h: &Hir, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
         .limit_total(2 * MAX_GATE_LITERALS)
         .extract(h);
     let lits = seq.literals()?;
-    normalise(lits.iter().map(|l| l.as_bytes().to_vec()), MAX_GATE_LITERALS)
+    normalise(
+        lits.iter().map(|l| l.as_bytes().to_vec()),
+        MAX_GATE_LITERALS,
+    )
 }
 
 /// The more selective of two literal sets: longer shortest literal, then fewer literals.
@@ -216,7 +225,6 @@ fn better(a: Option<Vec<Vec<u8>>>, b: Option<Vec<Vec<u8>>>) -> Option<Vec<Vec<u8
         (a, b) => a.or(b),
     }
 }
-
 
 #[cfg(test)]
 mod tests {

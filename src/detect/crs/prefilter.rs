@@ -51,7 +51,11 @@ pub fn acts_on(t: Transform) -> Option<ByteSet> {
         HtmlEntityDecode => set_of([b'&']),
         JsDecode | CssDecode | EscapeSeqDecode => set_of([b'\\']),
         RemoveNulls | ReplaceNulls => set_of([0]),
-        CmdLine => set_of([b'"', b'\'', b'\\', b'^', b',', b';'].into_iter().chain(C_SPACE)),
+        CmdLine => set_of(
+            [b'"', b'\'', b'\\', b'^', b',', b';']
+                .into_iter()
+                .chain(C_SPACE),
+        ),
         CompressWhitespace | Trim | TrimLeft | TrimRight => set_of(C_SPACE),
         RemoveWhitespace => set_of(C_SPACE.into_iter().chain([0xa0, 0xc2])),
         ReplaceComments => set_of([b'*']),
