@@ -79,8 +79,8 @@ fn run(setup: WorkerSetup) -> WorkerReport {
     loop {
         match queue.recv_timeout(IDLE_TICK) {
             Ok(batch) => {
-                for frame in batch.frames() {
-                    pipeline.process_frame(link, &frame, &mut stage);
+                for (number, frame) in batch.numbered_frames() {
+                    pipeline.process_numbered(link, &frame, number, &mut stage);
                 }
                 recycler.give_back(batch);
             }

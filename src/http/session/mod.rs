@@ -9,9 +9,9 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use super::body::BodyDecoder;
-use super::content::{ContentDecoder, DecodeStats};
+use super::content::{ContentDecoder, DecodeStats, FLOW_RATIO_GRACE_BYTES, MAX_DECODE_RATIO};
 use super::multipart::MultipartParser;
-use super::parse::{self, is_request_line};
+use super::parse::{self, is_request_line, HeadQuirks};
 use super::parse::{could_begin_request_line, could_begin_status_line, is_status_line};
 use super::{HttpError, HttpTransaction, RequestHead, ResponseHead, TransactionFlags};
 use crate::flow::Direction;
@@ -47,6 +47,8 @@ pub struct HttpStats {
     /// Response heads framed the browsers' way where RFC 9112 says otherwise (an
     /// obfuscated Transfer-Encoding read as chunked, a non-standard status line).
     pub lenient_responses: u64,
+    /// The same responses per kind of ambiguity (anomaly counters).
+    pub response_anomalies: ResponseAnomalies,
     /// Content decoding stopped early (bomb caps, corrupt, truncated, layers).
     pub decode: DecodeStats,
 }
@@ -55,23 +57,42 @@ impl HttpStats {
     fn count(&mut self, e: HttpError) {
         self.errors[e.index()] += 1;
     }
+}
 
-    /// Adds another session's counters to these.
-    pub fn add(&mut self, other: &HttpStats) {
-        self.requests += other.requests;
-        self.responses += other.responses;
-        for (a, b) in self.errors.iter_mut().zip(other.errors.iter()) {
+/// Sums finished sessions' counters into the run's.
+impl std::ops::AddAssign for HttpStats {
+    // Every field named: a counter added to the struct and not summed does not compile.
+    fn add_assign(&mut self, o: HttpStats) {
+        let HttpStats {
+            requests,
+            responses,
+            resyncs,
+            resync_scan_bytes,
+            tunnels,
+            forced_out,
+            multipart_parts_dropped,
+            headers_dropped,
+            multipart_params_dropped,
+            lenient_responses,
+            response_anomalies,
+            errors,
+            decode,
+        } = o;
+        self.requests += requests;
+        self.responses += responses;
+        self.resyncs += resyncs;
+        self.resync_scan_bytes += resync_scan_bytes;
+        self.tunnels += tunnels;
+        self.forced_out += forced_out;
+        self.multipart_parts_dropped += multipart_parts_dropped;
+        self.headers_dropped += headers_dropped;
+        self.multipart_params_dropped += multipart_params_dropped;
+        self.lenient_responses += lenient_responses;
+        self.response_anomalies += response_anomalies;
+        for (a, b) in self.errors.iter_mut().zip(errors) {
             *a += b;
         }
-        self.resyncs += other.resyncs;
-        self.resync_scan_bytes += other.resync_scan_bytes;
-        self.tunnels += other.tunnels;
-        self.forced_out += other.forced_out;
-        self.multipart_parts_dropped += other.multipart_parts_dropped;
-        self.headers_dropped += other.headers_dropped;
-        self.multipart_params_dropped += other.multipart_params_dropped;
-        self.lenient_responses += other.lenient_responses;
-        self.decode.add(&other.decode);
+        self.decode += decode;
     }
 }
 
@@ -129,6 +150,9 @@ pub struct HttpSession {
     body_may_be_abandoned: bool,
     /// Content decoding of the response body being read, if it has a coding.
     content: Option<ContentDecoder>,
+    /// Decoded and encoded bytes of this flow's content codings so far (the flow's
+    /// decompression budget, `FLOW_RATIO_GRACE_BYTES`).
+    inflation: (u64, u64),
     next_depth: u32,
     pub stats: HttpStats,
 }
@@ -197,10 +221,15 @@ impl HttpSession {
         if matches!(self.request.framing, Framing::Body(_)) {
             self.finish_request(now);
         }
+        if matches!(self.response.framing, Framing::Head)
+            && stream::is_headless_start(&self.response.head, &[])
+        {
+            self.on_headless_response(&[], now, true);
+        }
         if matches!(self.response.framing, Framing::Head) && !self.response.head.is_empty() {
             let head = std::mem::take(&mut self.response.head);
-            if let Ok(resp) = parse::parse_response_head(&head) {
-                self.on_response_head(resp, ctx);
+            if let Ok((resp, quirks)) = parse::read_response_head(&head) {
+                self.on_response_head(resp, quirks, ctx);
             }
         }
         if let Framing::Body(BodyDecoder::UntilClose) = self.response.framing {
@@ -215,7 +244,7 @@ impl HttpSession {
             {
                 cd.finish(&mut |d| account_response(&mut open.txn, d));
             }
-            self.stats.decode.add(&cd.stats);
+            self.stats.decode += cd.stats;
         }
         while let Some(mut open) = self.open.pop_front() {
             // An HTTP/0.9 request whose reply never started is complete as it stands.
@@ -495,19 +524,23 @@ impl HttpSession {
                             .iter()
                             .take_while(|&&b| b == b'\r' || b == b'\n')
                             .count();
-                        let rest = &data[start..];
-                        let owed_09 = self
-                            .open
-                            .iter()
-                            .find(|o| !o.has_response)
-                            .is_some_and(|o| o.http09);
-                        if !rest.is_empty()
-                            && (owed_09 || !parse::may_start_status_line_leniently(rest))
-                        {
-                            data = rest;
-                            self.on_headless_response(now);
+                        data = &data[start..];
+                        if data.is_empty() {
                             continue;
                         }
+                    }
+                    let owed_09 = self
+                        .open
+                        .iter()
+                        .find(|o| !o.has_response)
+                        .is_some_and(|o| o.http09);
+                    if self.response.head.len() < MAX_JUNK_BEFORE_STATUS_BYTES
+                        && (owed_09 || stream::is_headless_start(&self.response.head, data))
+                    {
+                        if self.on_headless_response(data, now, false) {
+                            return;
+                        }
+                        continue;
                     }
                     match take_head(&mut self.response.head, data) {
                         HeadStep::Partial => return,
@@ -520,8 +553,8 @@ impl HttpSession {
                         HeadStep::Complete { rest } => {
                             data = rest;
                             let head = std::mem::take(&mut self.response.head);
-                            match parse::parse_response_head(&head) {
-                                Ok(resp) => self.on_response_head(resp, ctx),
+                            match parse::read_response_head(&head) {
+                                Ok((resp, quirks)) => self.on_response_head(resp, quirks, ctx),
                                 Err(e) => {
                                     self.stats.count(e);
                                     self.response.framing = Framing::Desync;
@@ -571,27 +604,59 @@ impl HttpSession {
 
     /// Response bytes that are not a status line: an HTTP/0.9 reply if one is owed,
     /// otherwise garbage to skip until the next status line.
-    fn on_headless_response(&mut self, now: Timestamp) {
+    /// Returns whether the bytes were kept to decide later (`data` is all taken).
+    fn on_headless_response(&mut self, data: &[u8], now: Timestamp, at_end: bool) -> bool {
         let owed_09 = self
             .open
             .iter()
             .find(|o| !o.has_response)
             .is_some_and(|o| o.http09);
-        if !owed_09 {
-            self.stats.count(HttpError::BadStatusLine);
-            self.response.framing = Framing::Desync;
-            return;
+        // The first reply of a connection without a status line is HTTP/0.9 to browsers
+        // (Chromium's `HttpStreamParser::ParseResponseHeaders` on the default port,
+        // Firefox's `nsHttpTransaction::ParseHead`): its bytes are the body until close.
+        // Unless a status line follows junk lines (resynchronised to, as libhtp does):
+        // the first MAX_JUNK_BEFORE_STATUS_BYTES are looked at, however split.
+        let first_reply = !owed_09
+            && self.stats.responses == 0
+            && self
+                .open
+                .iter()
+                .any(|o| !o.has_response && o.txn.request.is_some());
+        let junk_then_status = stream::status_line_follows_junk(&self.response.head, data);
+        if first_reply
+            && !junk_then_status
+            && !at_end
+            && self.response.head.len() + data.len() < MAX_JUNK_BEFORE_STATUS_BYTES
+        {
+            self.response.head.extend_from_slice(data);
+            return true;
         }
+        let first_09 = first_reply && !junk_then_status;
+        if !owed_09 && !first_09 {
+            self.stats.count(HttpError::BadStatusLine);
+            stream::keep_last_line(&mut self.response.head);
+            self.response.framing = Framing::Desync;
+            return false;
+        }
+        if first_09 {
+            self.stats.response_anomalies.http09_response += 1;
+            self.stats.lenient_responses += 1;
+        }
+        let buffered = std::mem::take(&mut self.response.head);
         if let Some(open) = self.open.iter_mut().find(|o| !o.has_response) {
             open.has_response = true;
             open.txn.response_start_ts = Some(now);
             open.txn.flags.headless_response = true;
+            account_response(&mut open.txn, &buffered);
         }
         self.response.framing = Framing::Body(BodyDecoder::UntilClose);
+        false
     }
 
-    fn on_response_head(&mut self, resp: ResponseHead, ctx: &FlowContext) {
+    fn on_response_head(&mut self, resp: ResponseHead, quirks: HeadQuirks, ctx: &FlowContext) {
         self.stats.responses += 1;
+        self.stats.response_anomalies.count_head(&quirks);
+        let mut lenient = quirks.any();
         let idx = match self.open.iter().position(|o| !o.has_response) {
             Some(i) => i,
             None => {
@@ -659,8 +724,9 @@ impl HttpSession {
             None
         } else {
             match response_body_framing(&resp) {
-                Ok((f, anomaly)) => {
-                    self.stats.lenient_responses += u64::from(anomaly);
+                Ok((f, framing_quirks)) => {
+                    framing_quirks.count_into(&mut self.stats.response_anomalies);
+                    lenient |= framing_quirks.any();
                     Some(f.unwrap_or(BodyDecoder::UntilClose))
                 }
                 Err(e) => {
@@ -669,6 +735,7 @@ impl HttpSession {
                 }
             }
         };
+        self.stats.lenient_responses += u64::from(lenient);
         self.content = None;
         if framing.is_some() {
             let codings: Vec<&str> = resp
@@ -678,6 +745,12 @@ impl HttpSession {
                 .map(|h| h.value.as_str())
                 .collect();
             self.content = ContentDecoder::from_header(&codings.join(","));
+            if let Some(cd) = self.content.as_mut() {
+                let (decoded, encoded) = self.inflation;
+                let allowed =
+                    FLOW_RATIO_GRACE_BYTES.saturating_add(encoded.saturating_mul(MAX_DECODE_RATIO));
+                cd.limit_to(allowed.saturating_sub(decoded));
+            }
         }
         open.txn.response = Some(resp);
         match framing {
@@ -708,7 +781,10 @@ impl HttpSession {
             }
         }
         if let Some(cd) = content {
-            self.stats.decode.add(&cd.stats);
+            let (decoded, encoded) = cd.inflation();
+            self.inflation.0 += decoded;
+            self.inflation.1 += encoded;
+            self.stats.decode += cd.stats;
         }
     }
 
@@ -783,9 +859,12 @@ fn account_response(txn: &mut HttpTransaction, decoded: &[u8]) {
 mod framing;
 mod stream;
 
+pub use framing::ResponseAnomalies;
 use framing::{multipart_readings, request_body_framing, response_body_framing};
-use stream::{resync, take_head, HeadStep};
+use stream::{resync, take_head, HeadStep, MAX_JUNK_BEFORE_STATUS_BYTES};
 
+#[cfg(test)]
+mod anomaly_tests;
 #[cfg(test)]
 mod response_tests;
 #[cfg(test)]
