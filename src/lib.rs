@@ -8,8 +8,9 @@
 //! 4. [`reassembly`]: each direction's TCP byte stream, in order, gaps announced.
 //! 5. [`http`]: HTTP/1.x requests and responses, paired into transactions.
 //! 6. [`tls`]: ClientHello metadata, for anonymous statistics only.
-//! 7. [`detect`]: site policy, rules and behavioural detectors; redacted alerts.
-//! 8. [`sink`]: where alerts, transactions and statistics are written.
+//! 7. [`observe`]: what the stages report upward (the observer trait, run counters).
+//! 8. [`detect`]: site policy, rules and behavioural detectors; redacted alerts.
+//! 9. [`sink`]: where alerts, transactions and statistics are written.
 //!
 //! [`pipeline`] is the one place that wires them together; [`time`] is the packet
 //! clock every stage is given; [`daemon`] runs the stages live (`tamperwatch run`): capture
@@ -24,6 +25,7 @@ pub mod flow;
 pub mod reassembly;
 pub mod http;
 pub mod tls;
+pub mod observe;
 pub mod detect;
 pub mod sink;
 

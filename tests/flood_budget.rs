@@ -35,10 +35,12 @@ fn a_syn_flood_with_an_upload_inside_finds_the_upload_within_the_budget() {
         .arg(repo().join("pcaps/site.yaml"))
         .arg("--events")
         .arg(&events)
+        .args(["--workers", "2"])
         .arg(repo().join("pcaps/attacks/flood-upload.pcap"))
         .output()
         .expect("run tamperwatch replay");
     let summary = String::from_utf8_lossy(&out.stdout);
+    let resources = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
         "{summary}\n{}",
@@ -47,12 +49,12 @@ fn a_syn_flood_with_an_upload_inside_finds_the_upload_within_the_budget() {
 
     // The flood was large enough to need the emergency steps, and they took only
     // flows that never carried data.
-    let dropped = summary_number(&summary, "memory budget", "pressure: ").expect("budget line");
+    let dropped = summary_number(&resources, "memory budget", "pressure: ").expect("budget line");
     assert!(
         dropped > 10_000,
         "data-less flows dropped: {dropped}\n{summary}"
     );
-    let established = summary_number(&summary, "memory budget", "(0 bytes), ");
+    let established = summary_number(&resources, "memory budget", "(0 bytes), ");
     assert_eq!(established, Some(0), "{summary}");
 
     // The uploads inside the flood are found, from the real client.
@@ -84,7 +86,7 @@ fn a_syn_flood_with_an_upload_inside_finds_the_upload_within_the_budget() {
         "no flood event: {text}"
     );
 
-    let peak = summary_number(&summary, "peak memory", "memory ").expect("peak line");
+    let peak = summary_number(&resources, "peak memory", "memory ").expect("peak line");
     assert!(
         peak <= MAX_PEAK_RSS_BYTES,
         "peak RSS {} MiB over {} MiB",

@@ -21,6 +21,9 @@ fn replay_events(pcap: &Path) -> Vec<u8> {
         .arg("--rules")
         .arg(root().join("rules"))
         .args(["--events", "-"])
+        // Pinned: output is the same for any worker count only below the per-worker
+        // caps, and the flood captures reach them (each worker holds its share).
+        .args(["--workers", "2"])
         .arg(pcap)
         .output()
         .expect("run tamperwatch");

@@ -22,6 +22,8 @@ pub const BATCH_BYTES: usize = 128 * 1024;
 /// Where one frame sits in a batch's buffer.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
+    /// The frame's number in the capture (1-based), which names the flows it opens.
+    number: u64,
     ts: Timestamp,
     wire_len: u32,
     start: usize,
@@ -47,8 +49,9 @@ impl FrameBatch {
         }
     }
 
-    /// Copies `frame` in; false (and nothing copied) when it does not fit.
-    pub fn push(&mut self, frame: &Frame<'_>) -> bool {
+    /// Copies `frame`, the capture's `number`-th, in; false (and nothing copied) when
+    /// it does not fit.
+    pub fn push(&mut self, frame: &Frame<'_>, number: u64) -> bool {
         let start = self.bytes.len();
         if self.slots.len() == BATCH_FRAMES || start + frame.data.len() > self.bytes.capacity() {
             return false;
@@ -58,6 +61,7 @@ impl FrameBatch {
         }
         self.bytes.extend_from_slice(frame.data);
         self.slots.push(Slot {
+            number,
             ts: frame.ts,
             wire_len: frame.wire_len,
             start,
@@ -93,6 +97,14 @@ impl FrameBatch {
             data: self.bytes.get(s.start..s.start + s.len).unwrap_or_default(),
             wire_len: s.wire_len,
         })
+    }
+
+    /// The frames with their numbers in the capture, in the order they were added.
+    pub fn numbered_frames(&self) -> impl Iterator<Item = (u64, Frame<'_>)> {
+        self.slots
+            .iter()
+            .zip(self.frames())
+            .map(|(s, f)| (s.number, f))
     }
 
     /// Empties the batch, keeping its buffers.
@@ -155,8 +167,8 @@ mod tests {
     #[test]
     fn frames_come_back_in_order_with_their_times() {
         let mut b = FrameBatch::with_capacity(64);
-        assert!(b.push(&frame(b"abc", 1)));
-        assert!(b.push(&frame(b"defgh", 2)));
+        assert!(b.push(&frame(b"abc", 1), 1));
+        assert!(b.push(&frame(b"defgh", 2), 2));
         let got: Vec<(Vec<u8>, i64, u32)> = b
             .frames()
             .map(|f| (f.data.to_vec(), f.ts.0, f.wire_len))
@@ -174,8 +186,8 @@ mod tests {
     #[test]
     fn refuses_a_frame_past_its_byte_capacity_without_growing() {
         let mut b = FrameBatch::with_capacity(8);
-        assert!(b.push(&frame(b"12345", 1)));
-        assert!(!b.push(&frame(b"6789", 1)));
+        assert!(b.push(&frame(b"12345", 1), 1));
+        assert!(!b.push(&frame(b"6789", 1), 2));
         assert_eq!(b.len(), 1);
         assert_eq!(b.bytes.capacity(), 8);
     }
@@ -184,10 +196,10 @@ mod tests {
     fn is_full_at_the_frame_cap() {
         let mut b = FrameBatch::with_capacity(BATCH_FRAMES);
         for _ in 0..BATCH_FRAMES {
-            assert!(b.push(&frame(b"x", 1)));
+            assert!(b.push(&frame(b"x", 1), 1));
         }
         assert!(b.is_full());
-        assert!(!b.push(&frame(b"x", 1)));
+        assert!(!b.push(&frame(b"x", 1), 1));
     }
 
     #[test]
@@ -196,7 +208,7 @@ mod tests {
         let mut a = pool.take().expect("first");
         let b = pool.take().expect("second");
         assert!(pool.take().is_none());
-        assert!(a.push(&frame(b"data", 1)));
+        assert!(a.push(&frame(b"data", 1), 1));
         recycler.give_back(a);
         let again = pool.take().expect("given back");
         assert!(again.is_empty());

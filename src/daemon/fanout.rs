@@ -14,14 +14,12 @@
 //! capture drops. The short wait lets the kernel's capture buffer, which is far larger
 //! than the queues, absorb a worker's stall instead of dropping at once.
 
-use std::net::SocketAddr;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use super::batch::{BatchPool, FrameBatch};
 use crate::capture::Frame;
-use crate::decode::{self, Decoded, LinkType};
-use crate::flow::FlowKey;
+use crate::decode::LinkType;
 
 /// Batches a worker's queue holds; with [`super::batch::BATCH_FRAMES`] frames each this
 /// absorbs a worker's short stalls (being descheduled) at hundreds of thousands of
@@ -34,29 +32,7 @@ const QUEUE_FULL_BACKOFF: Duration = Duration::from_micros(100);
 /// Longest a frame waits in a partly filled batch while traffic continues.
 pub const BATCH_MAX_WAIT: Duration = Duration::from_millis(1);
 
-/// The worker, of `workers`, whose flow this frame belongs to.
-///
-/// Every packet is sharded by its address pair alone, ports left out: a non-first IPv4
-/// or IPv6 fragment carries no ports, and hashing it differently from the whole packets
-/// of its connection would split one connection over two workers, each seeing half of
-/// it (an evasion: fragment the upload and it is never judged whole). Sharding by
-/// address pair keeps every fragment, both directions and every connection of a client
-/// in one worker, where the defragmenter and flow table meet them. The cost: one
-/// client's connections share one worker, which on a public site with many visitors
-/// balances well, and a single busy client (a proxy, a load test) is one worker's work.
-pub fn worker_of(link: LinkType, frame: &[u8], workers: usize) -> usize {
-    if workers <= 1 {
-        return 0;
-    }
-    let (src, dst) = match decode::decode(link, frame) {
-        Ok(Decoded::Packet(p)) => (p.src, p.dst),
-        Ok(Decoded::Fragment(f)) => (f.src, f.dst),
-        Err(_) => return 0,
-    };
-    let key = FlowKey::new(SocketAddr::new(src, 0), SocketAddr::new(dst, 0));
-    // The remainder is below `workers`, so it fits a usize.
-    (key.shard_hash() % workers as u64) as usize
-}
+pub use crate::pipeline::shard::worker_of;
 
 /// The capture thread's side of the worker queues.
 pub struct Fanout {
@@ -65,6 +41,8 @@ pub struct Fanout {
     open: Vec<Option<FrameBatch>>,
     pool: BatchPool,
     queue_drops: u64,
+    /// Frames routed so far: the next frame's number, less one.
+    frames_seen: u64,
 }
 
 impl Fanout {
@@ -77,6 +55,7 @@ impl Fanout {
             open,
             pool,
             queue_drops: 0,
+            frames_seen: 0,
         }
     }
 
@@ -85,15 +64,19 @@ impl Fanout {
         self.queue_drops
     }
 
-    /// Adds one frame to its worker's batch, sending the batch when full.
+    /// Adds one frame to its worker's batch, sending the batch when full. Frames are
+    /// numbered here, in capture order, before any can be dropped: a flow's id is the
+    /// number of its first frame, unique in the run whichever worker owns the flow.
     pub fn route(&mut self, frame: &Frame<'_>) {
+        self.frames_seen += 1;
+        let number = self.frames_seen;
         let w = worker_of(self.link, frame.data, self.queues.len());
         for _attempt in 0..2 {
             let Some(batch) = self.open_batch(w) else {
                 self.queue_drops += 1;
                 return;
             };
-            if batch.push(frame) {
+            if batch.push(frame, number) {
                 if batch.is_full() {
                     self.send(w);
                 }
@@ -197,6 +180,7 @@ mod tests {
     use std::sync::mpsc::sync_channel;
 
     use super::*;
+    use crate::decode::{self, Decoded};
     use crate::time::Timestamp;
 
     /// An Ethernet + IPv4 + TCP frame (no payload) between two endpoints.

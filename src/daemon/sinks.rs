@@ -175,13 +175,7 @@ impl WorkerSinks {
 
 /// Opens the statistics database of `config`; a failure is logged, never fatal.
 fn open_stats(config: &Config) -> Option<StatsRecorder> {
-    let groups = match ContentGroups::new(config.policy.content_groups.clone()) {
-        Ok(g) => g,
-        Err(e) => {
-            tracing::warn!(error = %e, "stats: content groups; statistics are not recorded");
-            return None;
-        }
-    };
+    let groups = ContentGroups::new(&config.policy.content_groups);
     match StatsDb::create(&config.stats.path) {
         Ok(db) => Some(StatsRecorder::new(db, groups, config.stats.retention_days)),
         Err(e) => {

@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -22,10 +23,11 @@ use super::worker::{self, WorkerReport, WorkerSetup};
 use super::{http, DaemonError};
 use crate::capture::{CaptureError, CaptureStop, LiveSettings, LiveSource, PacketSource};
 use crate::config::Config;
+use crate::detect::crs::CrsStats;
 use crate::detect::shared::SharedDetector;
 use crate::detect::threshold::ThresholdTable;
 use crate::pipeline::{PipelineSettings, SiteScope};
-use crate::sink::metrics::{ContentGroups, Metrics};
+use crate::sink::metrics::{ContentGroups, DetectorCounts, DetectorCountsSource, Metrics};
 
 /// A started daemon: its threads and what the control plane needs to run them.
 pub struct Running {
@@ -46,13 +48,7 @@ pub async fn start(config_path: &Path) -> Result<Running, DaemonError> {
     let config = Config::load(config_path)?;
     let thresholds = Arc::new(ThresholdTable::with_budget(config.limits.detector_bytes()));
     let detector = reload::load_detector(&config, &thresholds)?;
-    let groups = ContentGroups::new(
-        config
-            .policy
-            .content_groups
-            .iter()
-            .map(|(prefix, label)| (prefix.clone(), label.clone())),
-    )?;
+    let groups = ContentGroups::new(&config.policy.content_groups);
     let metrics = Arc::new(Metrics::new(groups)?);
     reload::register(&metrics, &detector);
     let rule_count = detector.rule_count();
@@ -65,6 +61,10 @@ pub async fn start(config_path: &Path) -> Result<Running, DaemonError> {
     let sinks = AlertSinks::open(&config, Arc::clone(&metrics))?;
 
     let detector = Arc::new(SharedDetector::new(detector));
+    metrics.watch_detector(detector_counts(
+        Arc::clone(&thresholds),
+        Arc::clone(&detector),
+    ));
     let reloader = Arc::new(RuleReloader::new(
         config_path,
         thresholds,
@@ -122,6 +122,25 @@ pub async fn start(config_path: &Path) -> Result<Running, DaemonError> {
         capture_stop,
         workers: handles,
         description,
+    })
+}
+
+/// Reads the detector's cap counters at each scrape: the threshold table lives across
+/// reloads; the CRS engine's counters restart with each reload.
+fn detector_counts(
+    thresholds: Arc<ThresholdTable>,
+    detector: Arc<SharedDetector>,
+) -> DetectorCountsSource {
+    Box::new(move || {
+        let running = detector.load();
+        let crs = running.crs();
+        let read =
+            |f: fn(&CrsStats) -> &AtomicU64| crs.map_or(0, |c| f(&c.stats).load(Ordering::Relaxed));
+        DetectorCounts {
+            threshold_windows_dropped: thresholds.dropped(),
+            crs_caps_hit: read(|s| &s.caps_hit),
+            crs_eval_errors: read(|s| &s.eval_errors),
+        }
     })
 }
 

@@ -79,8 +79,8 @@ fn run(setup: WorkerSetup) -> WorkerReport {
     loop {
         match queue.recv_timeout(IDLE_TICK) {
             Ok(batch) => {
-                for frame in batch.frames() {
-                    pipeline.process_frame(link, &frame, &mut stage);
+                for (number, frame) in batch.numbered_frames() {
+                    pipeline.process_numbered(link, &frame, number, &mut stage);
                 }
                 recycler.give_back(batch);
             }
@@ -89,7 +89,6 @@ fn run(setup: WorkerSetup) -> WorkerReport {
         }
         if last_report.elapsed() >= REPORT_INTERVAL {
             report(&mut pipeline, &metrics, &mut reported);
-            metrics.set_detector_dropped_total(detector.load().threshold_drops());
             last_report = Instant::now();
         }
     }

@@ -89,6 +89,31 @@ pub struct FragmentStats {
     pub inconsistent: u64,
 }
 
+/// Sums workers' defragmenter counters into a run's.
+impl std::ops::AddAssign for FragmentStats {
+    // Every field named: a counter added to the struct and not summed does not compile.
+    fn add_assign(&mut self, o: FragmentStats) {
+        let FragmentStats {
+            fragments,
+            reassembled,
+            timed_out,
+            dropped_over_limit,
+            dropped_over_memory,
+            overlaps,
+            overlap_conflicts,
+            inconsistent,
+        } = o;
+        self.fragments += fragments;
+        self.reassembled += reassembled;
+        self.timed_out += timed_out;
+        self.dropped_over_limit += dropped_over_limit;
+        self.dropped_over_memory += dropped_over_memory;
+        self.overlaps += overlaps;
+        self.overlap_conflicts += overlap_conflicts;
+        self.inconsistent += inconsistent;
+    }
+}
+
 /// Reassembles IP fragments (first copy of any byte wins, as Linux does).
 #[derive(Debug, Default)]
 pub struct Defragmenter {

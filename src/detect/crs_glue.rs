@@ -82,14 +82,9 @@ pub fn category_of(id: u32) -> Category {
     }
 }
 
-/// Runs CRS over `txn` and returns its alert, if the score reaches the threshold and no
-/// native alert in `native` already covers the same category.
-pub fn verdict(
-    engine: &CrsEngine,
-    txn: &HttpTransaction,
-    ctx: Context,
-    native: &[Alert],
-) -> Option<Alert> {
+/// Runs CRS over `txn` and returns its alert, if the score reaches the threshold. (The
+/// detector drops it when a native alert already covers its category.)
+pub fn verdict(engine: &CrsEngine, txn: &HttpTransaction, ctx: Context) -> Option<Alert> {
     let outcome = SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut s) => engine.evaluate(txn, &mut s),
         Err(_) => engine.evaluate(txn, &mut CrsScratch::default()),
@@ -128,9 +123,6 @@ pub fn verdict(
     ranked.sort_by_key(|m| (m.severity, std::cmp::Reverse(m.score)));
     let top = ranked[0];
     let category = category_of(top.id);
-    if native.iter().any(|a| a.rule.category == category) {
-        return None;
-    }
     let severity = match top.severity {
         0..=2 => 1,
         3 => 2,

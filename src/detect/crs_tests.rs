@@ -64,7 +64,7 @@ fn evidence_is_the_capped_token_never_the_whole_value() {
         body.as_bytes(),
     );
     let engine = d.crs().expect("crs on");
-    let a = crs_glue::verdict(engine, &t, crs_glue::Context::default(), &[]).expect("CRS verdict");
+    let a = crs_glue::verdict(engine, &t, crs_glue::Context::default()).expect("CRS verdict");
     assert!(a.evidence.len() <= alert::MAX_EVIDENCE_BYTES);
     assert!(!a.evidence.contains(&secret[..80]));
     // The native injection rule flags it too: one injection alert, not two.

@@ -17,12 +17,18 @@ pub mod policy;
 pub mod readings;
 pub mod rules;
 pub mod ruleset;
+pub mod output;
 pub mod shared;
+pub mod stage;
 pub mod surge;
 pub mod tcp;
 pub mod threshold;
 
+pub use output::{AlertSink, SinkError};
+pub use stage::{DetectionStage, DetectorRef};
+
 use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -47,6 +53,27 @@ pub enum DetectError {
     Compile(#[from] ruleset::CompileError),
     #[error("CRS: {0}")]
     Crs(#[from] crs::CrsError),
+}
+
+/// What [`Detector::judge`] found in one transaction, for [`Detector::settle`] to count.
+#[derive(Debug, Default)]
+pub struct Judgement {
+    /// The request (server, time) the site-wide surge detector counts; `None` for a
+    /// transaction without a request.
+    request: Option<(SocketAddr, Timestamp)>,
+    /// Rule alerts in rule order, each with the threshold it must cross first, if any.
+    rule_alerts: Vec<(Alert, Option<Gate>)>,
+    /// CRS's alert, kept unless a rule alert covers its category.
+    crs: Option<Alert>,
+}
+
+/// A threshold rule's window: its alert fires only when this match crosses the count.
+#[derive(Debug)]
+struct Gate {
+    rule_id: u32,
+    count: u32,
+    window_secs: u64,
+    distinct: Option<u64>,
 }
 
 /// Policy, rules and behavioural detectors, ready to evaluate.
@@ -114,24 +141,31 @@ impl Detector {
 
     /// Evaluates one transaction; alerts are appended to `out` in rule order.
     pub fn evaluate(&self, txn: &HttpTransaction, out: &mut Vec<Alert>) {
-        if txn.request.is_some() {
-            let cfg = self.tcp.config();
-            out.extend(
-                self.thresholds
-                    .site
-                    .observe_request(cfg, txn.server, txn.ts),
-            );
+        let judgement = self.judge(txn);
+        self.settle(judgement, out);
+    }
+
+    /// The part of [`Detector::evaluate`] that reads no state shared across flows: the
+    /// rules, the policy and CRS over this transaction alone. A sharded replay runs it
+    /// on every worker at once, then [`Detector::settle`] in capture order.
+    pub fn judge(&self, txn: &HttpTransaction) -> Judgement {
+        let mut judgement = Judgement::default();
+        if txn.request.is_none() {
+            return judgement;
         }
-        if txn.request.is_none() || (self.rules.rules().is_empty() && self.crs.is_none()) {
-            return;
+        judgement.request = Some((txn.server, txn.ts));
+        if self.rules.rules().is_empty() && self.crs.is_none() {
+            return judgement;
         }
-        let first = out.len();
         let mut values = FieldValues::extract(txn, self.rules.header_names());
         self.policy.judge(txn, &mut values);
         for m in self.rules.evaluate(&values) {
             let rule = m.rule;
-            if let Some(t) = &rule.threshold {
-                let distinct = rule.distinct_field.map(|f| {
+            let gate = rule.threshold.as_ref().map(|t| Gate {
+                rule_id: rule.id,
+                count: t.count,
+                window_secs: t.window_secs,
+                distinct: rule.distinct_field.map(|f| {
                     let mut h = ahash::AHasher::default();
                     values
                         .get(f)
@@ -140,18 +174,8 @@ impl Detector {
                         .unwrap_or_default()
                         .hash(&mut h);
                     h.finish()
-                });
-                if !self.thresholds.observe(
-                    rule.id,
-                    txn.client.ip(),
-                    txn.ts,
-                    t.count,
-                    t.window_secs,
-                    distinct,
-                ) {
-                    continue;
-                }
-            }
+                }),
+            });
             let upload = m
                 .hit
                 .as_ref()
@@ -174,7 +198,7 @@ impl Detector {
                 (Some(h), None) => h.evidence.clone(),
                 (None, None) => rule.name.clone().into_bytes(),
             };
-            out.push(Alert {
+            let alert = Alert {
                 timestamp: txn.ts,
                 flow_id: txn.flow_id,
                 src: txn.client,
@@ -190,7 +214,8 @@ impl Detector {
                 upload,
                 evidence: evidence(&token),
                 crs: None,
-            });
+            };
+            judgement.rule_alerts.push((alert, gate));
         }
         if let Some(engine) = &self.crs {
             // The site policy judges every write method (authorized or not): CRS's
@@ -203,7 +228,47 @@ impl Detector {
                 upload_endpoint: policy.iter().any(|v| v.bytes == b"upload_endpoint"),
                 authorized: policy.iter().any(|v| v.bytes == b"authorized"),
             };
-            if let Some(a) = crs_glue::verdict(engine, txn, ctx, &out[first..]) {
+            judgement.crs = crs_glue::verdict(engine, txn, ctx);
+        }
+        judgement
+    }
+
+    /// The part of [`Detector::evaluate`] that counts across flows, in the order
+    /// transactions happen: the site-wide request surge, threshold rules' windows, and
+    /// CRS's verdict, dropped when a native alert already covers its category.
+    pub fn settle(&self, judgement: Judgement, out: &mut Vec<Alert>) {
+        let Judgement {
+            request,
+            rule_alerts,
+            crs,
+        } = judgement;
+        let Some((server, ts)) = request else {
+            return;
+        };
+        let cfg = self.tcp.config();
+        out.extend(self.thresholds.site.observe_request(cfg, server, ts));
+        let first = out.len();
+        for (alert, gate) in rule_alerts {
+            if let Some(g) = gate {
+                let crossed = self.thresholds.observe(
+                    g.rule_id,
+                    alert.src.ip(),
+                    alert.timestamp,
+                    g.count,
+                    g.window_secs,
+                    g.distinct,
+                );
+                if !crossed {
+                    continue;
+                }
+            }
+            out.push(alert);
+        }
+        if let Some(a) = crs {
+            if !out[first..]
+                .iter()
+                .any(|n| n.rule.category == a.rule.category)
+            {
                 out.push(a);
             }
         }
@@ -212,18 +277,32 @@ impl Detector {
     /// Observes a TCP packet for the SYN flood and port scan detectors.
     pub fn observe_packet(&self, p: &PacketView<'_>, now: Timestamp, out: &mut Vec<Alert>) {
         if let crate::decode::Transport::Tcp {
-            dst_port, flags, ..
+            src_port,
+            dst_port,
+            flags,
+            ..
         } = p.transport
         {
             if flags.syn() && !flags.ack() {
-                let server = std::net::SocketAddr::new(p.dst, dst_port);
-                let cfg = self.tcp.config();
-                out.extend(self.thresholds.site.observe_syn(cfg, server, now));
+                let src = SocketAddr::new(p.src, src_port);
+                let dst = SocketAddr::new(p.dst, dst_port);
+                self.observe_syn(src, dst, now, out);
             }
         }
-        if let Some(a) = self.tcp.observe(p, now, &self.thresholds) {
-            out.push(a);
-        }
+    }
+
+    /// Observes a SYN without ACK, the only packet the TCP detectors count: the
+    /// site-wide half-open surge, then the client's SYN-flood and port-scan windows.
+    pub fn observe_syn(
+        &self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        now: Timestamp,
+        out: &mut Vec<Alert>,
+    ) {
+        let cfg = self.tcp.config();
+        out.extend(self.thresholds.site.observe_syn(cfg, dst, now));
+        out.extend(self.tcp.observe_syn(src, dst, now, &self.thresholds));
     }
 
     /// Notes a completed three-way handshake (site-wide half-open accounting).

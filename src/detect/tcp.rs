@@ -8,7 +8,6 @@ use std::hash::{Hash, Hasher};
 use super::alert::{evidence, Alert, AlertRule, Category};
 use super::threshold::ThresholdTable;
 use crate::config::DetectorsConfig;
-use crate::decode::{PacketView, Transport};
 use crate::time::Timestamp;
 
 /// Signature id of the SYN flood detector.
@@ -37,30 +36,18 @@ impl TcpDetectors {
         &self.cfg
     }
 
-    /// Observes one packet; returns an alert when a threshold is crossed.
-    pub fn observe(
+    /// Observes one SYN (without ACK) from `src` to `dest` (other packets do not count
+    /// here); returns an alert when a threshold is crossed.
+    pub fn observe_syn(
         &self,
-        p: &PacketView<'_>,
+        src: SocketAddr,
+        dest: SocketAddr,
         now: Timestamp,
         table: &ThresholdTable,
     ) -> Option<Alert> {
-        let Transport::Tcp {
-            src_port,
-            dst_port,
-            flags,
-            ..
-        } = p.transport
-        else {
-            return None;
-        };
-        if !flags.syn() || flags.ack() {
-            return None;
-        }
-        let src = SocketAddr::new(p.src, src_port);
-        let dest = SocketAddr::new(p.dst, dst_port);
         if table.observe(
             SYN_FLOOD_SID,
-            p.src,
+            src.ip(),
             now,
             self.cfg.syn_flood_count,
             self.cfg.syn_flood_window_secs,
@@ -73,10 +60,10 @@ impl TcpDetectors {
             return Some(SYN_FLOOD.alert(now, src, dest, &token));
         }
         let mut h = AHasher::default();
-        dst_port.hash(&mut h);
+        dest.port().hash(&mut h);
         if table.observe(
             PORT_SCAN_SID,
-            p.src,
+            src.ip(),
             now,
             self.cfg.port_scan_ports,
             self.cfg.port_scan_window_secs,

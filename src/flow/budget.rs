@@ -140,17 +140,28 @@ pub struct PressureStats {
     pub peak_held_bytes: u64,
 }
 
-impl PressureStats {
-    /// Adds another worker's counters (gauges add too: the workers' sum is the total).
-    pub fn add(&mut self, o: &PressureStats) {
-        self.dataless_dropped += o.dataless_dropped;
-        self.timeouts_shortened += o.timeouts_shortened;
-        self.short_timeout_expired += o.short_timeout_expired;
-        self.windows_shrunk += o.windows_shrunk;
-        self.window_bytes_released += o.window_bytes_released;
-        self.established_evicted += o.established_evicted;
-        self.held_bytes += o.held_bytes;
-        self.peak_held_bytes += o.peak_held_bytes;
+/// Adds another worker's counters (gauges add too: the workers' sum is the total).
+impl std::ops::AddAssign for PressureStats {
+    // Every field named: a counter added to the struct and not summed does not compile.
+    fn add_assign(&mut self, o: PressureStats) {
+        let PressureStats {
+            dataless_dropped,
+            timeouts_shortened,
+            short_timeout_expired,
+            windows_shrunk,
+            window_bytes_released,
+            established_evicted,
+            held_bytes,
+            peak_held_bytes,
+        } = o;
+        self.dataless_dropped += dataless_dropped;
+        self.timeouts_shortened += timeouts_shortened;
+        self.short_timeout_expired += short_timeout_expired;
+        self.windows_shrunk += windows_shrunk;
+        self.window_bytes_released += window_bytes_released;
+        self.established_evicted += established_evicted;
+        self.held_bytes += held_bytes;
+        self.peak_held_bytes += peak_held_bytes;
     }
 }
 

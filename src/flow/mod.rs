@@ -90,7 +90,9 @@ pub enum FlowEnd {
 /// One TCP connection and the state layered on it.
 #[derive(Debug)]
 pub struct Flow<S> {
-    /// A number unique within one run, in order of first packet (EVE's `flow_id`).
+    /// EVE's `flow_id`: unique within one run. The pipeline sets it to the number of the
+    /// flow's first frame in the capture (see [`FlowTable::number_next`]), so it does
+    /// not depend on which worker holds the flow.
     pub id: u64,
     client: Endpoint,
     server: Endpoint,
@@ -260,8 +262,10 @@ impl<S: Default + EvictionHint> FlowTable<S> {
     /// `server_ports` tell which side serves when a flow is picked up without its SYN.
     pub fn new(max_flows: usize, server_ports: Vec<u16>) -> Self {
         FlowTable {
-            // Fixed seeds: iteration order, and so eviction ties, repeat run to run.
-            flows: HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4)),
+            // Random seeds per table, so an attacker cannot aim hash collisions at it.
+            // Nothing depends on iteration order: expiry and shutdown sort by id, and
+            // eviction ranks flows by a total order (class, last seen, id).
+            flows: HashMap::with_hasher(ahash::RandomState::new()),
             max_flows: max_flows.max(1),
             next_id: 1,
             last_sweep_secs: 0,
@@ -280,8 +284,7 @@ impl<S: Default + EvictionHint> FlowTable<S> {
         let max = budget::flow_slots_for(budget_bytes).min(max_flows.max(1));
         // Room for twice the flows held: the table stays at most half full, so removals
         // never make it grow (budget.rs says why).
-        let flows =
-            HashMap::with_capacity_and_hasher(max * 2, ahash::RandomState::with_seeds(1, 2, 3, 4));
+        let flows = HashMap::with_capacity_and_hasher(max * 2, ahash::RandomState::new());
         // The hash table's buckets: a power of two, at most 7/8 of them used.
         let buckets = (flows.capacity().max(1) * 8 / 7).next_power_of_two();
         let table_bytes = buckets * budget::FLOW_SLOT_BYTES;
@@ -317,6 +320,12 @@ impl<S: Default + EvictionHint> FlowTable<S> {
         let flow = self.flows.remove(key)?;
         self.account((flow.accounted as usize, 0));
         Some(flow)
+    }
+
+    /// Sets the id the next flow created gets (then counted up from there). The
+    /// pipeline passes each frame's number, so a flow's id is its first frame's number.
+    pub fn number_next(&mut self, id: u64) {
+        self.next_id = id;
     }
 
     /// Flows currently held.

@@ -10,9 +10,11 @@
 
 use super::parse::is_token_char;
 
-/// The head's header lines (after the status line), regrouped.
-pub fn regroup<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Vec<Vec<u8>> {
+/// The head's header lines (after the status line), regrouped, and whether any rule
+/// changed them (an anomaly the caller counts).
+pub fn regroup<'a>(lines: impl Iterator<Item = &'a [u8]>) -> (Vec<Vec<u8>>, bool) {
     let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut changed = false;
     // The last line was a name without a colon: continuations complete it.
     let mut pending_name = false;
     for line in lines {
@@ -23,6 +25,7 @@ pub fn regroup<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Vec<Vec<u8>> {
         let trimmed = trim(line);
         if indented && pending_name {
             if let Some(last) = out.last_mut() {
+                changed = true;
                 last.extend_from_slice(trimmed);
                 pending_name = memchr::memchr(b':', last).is_none();
             }
@@ -31,10 +34,12 @@ pub fn regroup<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Vec<Vec<u8>> {
         if trimmed.is_empty() {
             // A line of only whitespace (`\r\r\n`) is not the end of the head for
             // browsers (cases 284-285): skipped.
+            changed = true;
             continue;
         }
         if trimmed[0] == 0 {
             // A name starting with NUL is no name (case 281): left for the reader to drop.
+            changed = true;
             out.push(line.to_vec());
             pending_name = false;
             continue;
@@ -52,12 +57,13 @@ pub fn regroup<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Vec<Vec<u8>> {
             .copied()
             .filter(|&b| b != 0)
             .collect();
+        changed |= fixed.len() < name_end;
         fixed.extend_from_slice(&trimmed[name_end..]);
         pending_name =
             colon.is_none() && !fixed.is_empty() && fixed.iter().all(|&b| is_token_char(b));
         out.push(fixed);
     }
-    out
+    (out, changed)
 }
 
 fn trim(line: &[u8]) -> &[u8] {
@@ -80,6 +86,7 @@ mod tests {
             head.split(|&b| b == b'\n')
                 .map(|l| l.strip_suffix(b"\r").unwrap_or(l)),
         )
+        .0
         .iter()
         .map(|l| String::from_utf8_lossy(l).into_owned())
         .collect()

@@ -18,7 +18,10 @@
 //!
 //! Decoding is bounded three ways, each counted in [`DecodeStats`]:
 //! at most [`MAX_CONTENT_LAYERS`] layers, at most [`MAX_DECODED_BYTES`] decoded bytes
-//! per response and a ratio of [`MAX_DECODE_RATIO`] decoded bytes per encoded byte
+//! per response, and per flow at most [`FLOW_RATIO_GRACE_BYTES`] beyond
+//! [`MAX_DECODE_RATIO`] times the flow's encoded bytes (the session says what is left,
+//! [`ContentDecoder::limit_to`]: a keep-alive run of small bombs, each within its own
+//! grace, cannot add up) and a ratio of [`MAX_DECODE_RATIO`] decoded bytes per encoded byte
 //! (the decompression bomb guard). Input is fed in [`DECODE_STEP_BYTES`] slices so
 //! one step's output is bounded too. Truncated or corrupt streams keep what was
 //! decoded and are counted; nothing panics.
@@ -29,6 +32,10 @@ use layer::{Layer, Written};
 pub const MAX_CONTENT_LAYERS: usize = 3;
 /// Decoded bytes per response past which decoding stops (counted).
 pub const MAX_DECODED_BYTES: u64 = 16 * 1024 * 1024;
+/// Decoded bytes a flow's responses together may inflate beyond [`MAX_DECODE_RATIO`]
+/// times their encoded bytes; past it each response gets only the ratio (counted as
+/// `bomb_capped`). Ordinary compressed traffic (well under the ratio) never meets it.
+pub const FLOW_RATIO_GRACE_BYTES: u64 = 64 * 1024 * 1024;
 /// Decoded bytes allowed per encoded byte once past [`RATIO_GRACE_BYTES`].
 pub const MAX_DECODE_RATIO: u64 = 200;
 /// Decoded bytes always allowed before the ratio applies (small bodies compress well).
@@ -40,7 +47,8 @@ pub const DECODE_STEP_BYTES: usize = 1024;
 /// Why decoding stopped early; counted per session.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeStats {
-    /// Responses whose decoding hit [`MAX_DECODED_BYTES`] or [`MAX_DECODE_RATIO`].
+    /// Responses whose decoding hit [`MAX_DECODED_BYTES`], [`MAX_DECODE_RATIO`] or
+    /// the flow's [`FLOW_RATIO_GRACE_BYTES`].
     pub bomb_capped: u64,
     /// Responses whose stream was corrupt (not what its coding says).
     pub corrupt: u64,
@@ -52,14 +60,22 @@ pub struct DecodeStats {
     pub unknown_coding: u64,
 }
 
-impl DecodeStats {
-    /// Adds another session's counters to these.
-    pub fn add(&mut self, o: &DecodeStats) {
-        self.bomb_capped += o.bomb_capped;
-        self.corrupt += o.corrupt;
-        self.truncated += o.truncated;
-        self.layers_over_limit += o.layers_over_limit;
-        self.unknown_coding += o.unknown_coding;
+/// Sums responses' decoding counters into a session's, and sessions' into a run's.
+impl std::ops::AddAssign for DecodeStats {
+    // Every field named: a counter added to the struct and not summed does not compile.
+    fn add_assign(&mut self, o: DecodeStats) {
+        let DecodeStats {
+            bomb_capped,
+            corrupt,
+            truncated,
+            layers_over_limit,
+            unknown_coding,
+        } = o;
+        self.bomb_capped += bomb_capped;
+        self.corrupt += corrupt;
+        self.truncated += truncated;
+        self.layers_over_limit += layers_over_limit;
+        self.unknown_coding += unknown_coding;
     }
 }
 
@@ -70,6 +86,8 @@ pub struct ContentDecoder {
     layers: Vec<Layer>,
     encoded: u64,
     decoded: u64,
+    /// Decoded bytes the flow still allows beyond the ratio (see [`Self::limit_to`]).
+    flow_room: u64,
     /// Decoding stopped (cap, corrupt stream or end of stream); later bytes are dropped.
     stopped: bool,
     ended: bool,
@@ -115,6 +133,7 @@ impl ContentDecoder {
                 layers: Vec::new(),
                 encoded: 0,
                 decoded: 0,
+                flow_room: u64::MAX,
                 stopped: false,
                 ended: false,
                 stats,
@@ -124,10 +143,28 @@ impl ContentDecoder {
             layers: applied,
             encoded: 0,
             decoded: 0,
+            flow_room: u64::MAX,
             stopped: false,
             ended: false,
             stats,
         })
+    }
+
+    /// Allows this response `room` decoded bytes beyond [`MAX_DECODE_RATIO`] times its
+    /// own encoded bytes: what is left of the flow's grace
+    /// ([`FLOW_RATIO_GRACE_BYTES`] and the ratio over the flow's earlier responses).
+    pub fn limit_to(&mut self, room: u64) {
+        self.flow_room = room;
+    }
+
+    /// Decoded and encoded bytes of this response's codings ((0, 0) when nothing is
+    /// undone): what it takes from, and gives to, the flow's budget.
+    pub fn inflation(&self) -> (u64, u64) {
+        if self.layers.is_empty() {
+            (0, 0)
+        } else {
+            (self.decoded, self.encoded)
+        }
     }
 
     /// Decoded bytes so far.
@@ -181,7 +218,9 @@ impl ContentDecoder {
 
     fn emit(&mut self, decoded: &[u8], out: &mut impl FnMut(&[u8])) {
         let ratio_cap = RATIO_GRACE_BYTES.max(self.encoded.saturating_mul(MAX_DECODE_RATIO));
-        let cap = MAX_DECODED_BYTES.min(ratio_cap);
+        let ratio_part = self.encoded.saturating_mul(MAX_DECODE_RATIO);
+        let flow_cap = self.flow_room.saturating_add(ratio_part);
+        let cap = MAX_DECODED_BYTES.min(ratio_cap).min(flow_cap);
         let room = cap.saturating_sub(self.decoded);
         let take = (decoded.len() as u64).min(room) as usize;
         if take > 0 {

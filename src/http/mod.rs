@@ -11,6 +11,7 @@ mod browser_lines;
 pub mod content;
 pub mod filetype;
 pub mod heap;
+pub mod method;
 pub mod multipart;
 pub mod params;
 pub mod parse;
@@ -20,6 +21,7 @@ pub mod uri;
 use std::net::SocketAddr;
 
 pub use filetype::FileKind;
+pub use method::Method;
 pub use session::HttpSession;
 
 use crate::time::Timestamp;

@@ -4,8 +4,18 @@
 //! reader that accepts what servers accept in the wild (HTTP/0.9 request lines,
 //! missing versions, header lines without a colon), because an attacker's request
 //! that the server would take must not slip past the monitor by being malformed.
+//! Requests are read here, as servers read them; responses are read as browsers read
+//! them, in [`response`] (the two sides' leniencies differ on purpose).
 
-use super::{Header, HttpError, RequestHead, ResponseHead};
+use super::method::Method;
+use super::{Header, HttpError, RequestHead};
+
+pub mod response;
+
+pub use response::{
+    may_start_status_line_leniently, parse_response_head, read_response_head, HeadQuirks,
+    STATUS_LINE_SLOP_BYTES, STATUS_PROBE_BYTES,
+};
 
 /// A head longer than this is not HTTP we will parse (nginx's default large buffer is 8 KiB).
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -32,28 +42,13 @@ pub fn is_framing_header(name: &str) -> bool {
 /// Longest method token accepted (WebDAV's longest is 16: VERSION-CONTROL, BASELINE-CONTROL).
 const MAX_METHOD_LEN: usize = 32;
 
-/// Methods a request line without a valid version may carry. HTTP/0.9 only ever had
-/// GET; a versionless line with an unknown token is taken as garbage, not a request (as
-/// Zeek does since 5.1), so cruft after a request does not invent transactions.
-const KNOWN_METHODS: [&str; 17] = [
-    "GET",
-    "HEAD",
-    "POST",
-    "PUT",
-    "DELETE",
-    "CONNECT",
-    "OPTIONS",
-    "TRACE",
-    "PATCH",
-    "PROPFIND",
-    "PROPPATCH",
-    "MKCOL",
-    "COPY",
-    "MOVE",
-    "LOCK",
-    "UNLOCK",
-    "SEARCH",
-];
+/// A request line without a valid version is taken as HTTP/0.9 only when its method is
+/// in the method table ([`Method`]). HTTP/0.9 only ever had GET; a versionless line with
+/// an unknown token is taken as garbage, not a request (as Zeek does since 5.1), so cruft
+/// after a request does not invent transactions.
+fn is_known_method(method: &str) -> bool {
+    Method::parse(method).is_some()
+}
 
 /// Finds the end of a head: the byte after the blank line (CRLF CRLF or bare LF LF).
 pub fn find_head_end(buf: &[u8]) -> Option<usize> {
@@ -105,8 +100,8 @@ pub fn could_begin_request_line(tail: &[u8]) -> bool {
     {
         return false;
     }
-    KNOWN_METHODS.iter().any(|m| {
-        let m = m.as_bytes();
+    Method::ALL.iter().any(|m| {
+        let m = m.name().as_bytes();
         match tail.get(m.len()) {
             None => m.starts_with(tail) || tail == m,
             Some(&b) => tail.starts_with(m) && b == b' ',
@@ -153,48 +148,6 @@ pub fn parse_request_head(head: &[u8]) -> Result<RequestHead, HttpError> {
     }
 }
 
-/// Parses a complete response head (including the blank line).
-pub fn parse_response_head(head: &[u8]) -> Result<ResponseHead, HttpError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut headers);
-    match resp.parse(head) {
-        Ok(httparse::Status::Complete(_)) => {
-            let (Some(code), Some(minor)) = (resp.code, resp.version) else {
-                return parse_response_head_lenient(head);
-            };
-            Ok(ResponseHead {
-                status: code,
-                reason: resp.reason.unwrap_or("").to_owned(),
-                version: format!("1.{minor}"),
-                headers: resp
-                    .headers
-                    .iter()
-                    .filter(|h| is_kept_response_header(h.name))
-                    .map(owned_header)
-                    .collect(),
-            })
-        }
-        Ok(httparse::Status::Partial) | Err(_) => parse_response_head_lenient(head),
-    }
-}
-
-/// Response headers the layers above use; the rest are not copied (fewer allocations,
-/// and Set-Cookie is never held at all).
-const KEPT_RESPONSE_HEADERS: [&str; 6] = [
-    "content-length",
-    "transfer-encoding",
-    "content-type",
-    "content-encoding",
-    "location",
-    "server",
-];
-
-fn is_kept_response_header(name: &str) -> bool {
-    KEPT_RESPONSE_HEADERS
-        .iter()
-        .any(|k| k.eq_ignore_ascii_case(name))
-}
-
 fn owned_header(h: &httparse::Header<'_>) -> Header {
     Header {
         name: h.name.to_owned(),
@@ -231,7 +184,7 @@ fn parse_request_head_lenient(head: &[u8]) -> Result<RequestHead, HttpError> {
         }
         all => (all.join(" "), "0.9".to_owned()),
     };
-    if version == "0.9" && (uri.is_empty() || !KNOWN_METHODS.contains(&method.as_str())) {
+    if version == "0.9" && (uri.is_empty() || !is_known_method(&method)) {
         return Err(HttpError::BadRequestLine);
     }
     let (headers, headers_dropped) = lenient_headers(it, |_| true);
@@ -242,80 +195,6 @@ fn parse_request_head_lenient(head: &[u8]) -> Result<RequestHead, HttpError> {
         headers,
         headers_dropped,
     })
-}
-
-/// Whether `line` starts a status line as browsers accept one: `HTTP/` in any case
-/// after leading whitespace or NUL bytes (Chromium's `HttpUtil::LocateStartOfStatusLine`
-/// matches "http" case-insensitively; RFC 9112 §4 wants exactly `HTTP/`).
-pub fn starts_status_line_leniently(line: &[u8]) -> bool {
-    let start = line
-        .iter()
-        .take_while(|&&b| b == 0 || b == b' ' || b == b'\t')
-        .count();
-    line.get(start..start + 5)
-        .is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP/"))
-}
-
-/// Whether `data` (the first bytes of a response, maybe fewer than five) may still turn
-/// out to start a status line as [`starts_status_line_leniently`] reads one.
-pub fn may_start_status_line_leniently(data: &[u8]) -> bool {
-    let start = data
-        .iter()
-        .take_while(|&&b| b == 0 || b == b' ' || b == b'\t')
-        .count();
-    let rest = &data[start..];
-    let n = rest.len().min(5);
-    rest[..n].eq_ignore_ascii_case(&b"HTTP/"[..n])
-}
-
-fn parse_response_head_lenient(head: &[u8]) -> Result<ResponseHead, HttpError> {
-    let mut it = lines(head);
-    let line = it.next().unwrap_or_default();
-    if !starts_status_line_leniently(line) {
-        return Err(HttpError::BadStatusLine);
-    }
-    // A bare CR ends the status line (HTTP Evader cases 377-388: `HTTP/1.1 200\rTransfer-
-    // Encoding: chunked` is chunked for browsers); what follows it is a header line.
-    let (first, after_cr) = match memchr::memchr(b'\r', line) {
-        Some(cr) => (&line[..cr], Some(&line[cr + 1..]).filter(|l| !l.is_empty())),
-        None => (line, None),
-    };
-    let text = String::from_utf8_lossy(first);
-    let (version, status, reason) = split_status_line(&text, |c| c.is_ascii_whitespace())
-        .or_else(|| split_status_line(&text, |c| c == '\0' || c.is_ascii_whitespace()))
-        .ok_or(HttpError::BadStatusLine)?;
-    let regrouped = super::browser_lines::regroup(after_cr.into_iter().chain(it));
-    let (headers, _) =
-        lenient_headers(regrouped.iter().map(Vec::as_slice), is_kept_response_header);
-    Ok(ResponseHead {
-        status,
-        reason,
-        version,
-        headers,
-    })
-}
-
-/// Version, code and reason of a status line split on runs of `sep` (Chromium's
-/// `ParseStatusLine` skips any number of spaces; the code is the leading digits).
-fn split_status_line(text: &str, sep: impl Fn(char) -> bool) -> Option<(String, u16, String)> {
-    let is_sep = |c: char| sep(c) || c == '\0';
-    let mut parts = text.trim_start_matches(is_sep).splitn(2, &sep);
-    let token = parts.next()?.get(5..)?;
-    let version_len = token
-        .bytes()
-        .take_while(|b| b.is_ascii_digit() || *b == b'.')
-        .count();
-    let version = token[..version_len].to_owned();
-    let rest = parts.next().unwrap_or_default().trim_start_matches(is_sep);
-    let code_len = rest.bytes().take_while(u8::is_ascii_digit).count();
-    // No code at all (`HTTP/1.1`, `HTTP/1.1foobar`): Chromium assumes 200.
-    let status = if code_len == 0 {
-        200
-    } else {
-        rest.get(..code_len)?.parse::<u16>().ok()?
-    };
-    let reason = rest.get(code_len..)?.trim_matches(is_sep).to_owned();
-    Some((version, status, reason))
 }
 
 /// Reads every header line (the head is already bounded by [`MAX_HEAD_BYTES`]). Keeps

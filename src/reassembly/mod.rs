@@ -59,6 +59,32 @@ pub struct StreamStats {
 /// Heap bytes one buffered out-of-order segment costs beyond its data: its share of a
 /// B-tree node (key, `Vec` header, half-full nodes) and the allocator's header.
 pub const PENDING_SEGMENT_OVERHEAD_BYTES: usize = 96;
+/// How the pipeline sums the streams it finishes into its run's counters.
+impl std::ops::AddAssign for StreamStats {
+    // Every field named: a counter added to the struct and not summed does not compile.
+    fn add_assign(&mut self, o: StreamStats) {
+        let StreamStats {
+            bytes_delivered,
+            retransmitted_segments,
+            out_of_order_segments,
+            conflicting_overlaps,
+            gaps,
+            gap_bytes,
+            out_of_window_segments,
+            buffer_limit_hits,
+            resets_outside_window,
+        } = o;
+        self.bytes_delivered += bytes_delivered;
+        self.retransmitted_segments += retransmitted_segments;
+        self.out_of_order_segments += out_of_order_segments;
+        self.conflicting_overlaps += conflicting_overlaps;
+        self.gaps += gaps;
+        self.gap_bytes += gap_bytes;
+        self.out_of_window_segments += out_of_window_segments;
+        self.buffer_limit_hits += buffer_limit_hits;
+        self.resets_outside_window += resets_outside_window;
+    }
+}
 
 /// Reassembles one direction of a TCP connection.
 #[derive(Debug, Default)]

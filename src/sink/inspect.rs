@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::http::uri::percent_decode;
 use crate::http::HttpTransaction;
-use crate::pipeline::TransactionObserver;
+use crate::observe::TransactionObserver;
 
 /// One transaction in Zeek's http.log vocabulary.
 #[derive(Debug, Serialize)]

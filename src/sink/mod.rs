@@ -13,21 +13,5 @@ pub mod store;
 pub mod inspect;
 pub mod metrics;
 
-use crate::detect::alert::Alert;
-
-/// Why a sink could not record an alert.
-#[derive(Debug, thiserror::Error)]
-pub enum SinkError {
-    #[error("writing events: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("flagged store: {0}")]
-    Store(String),
-}
-
-/// Something that records alerts.
-pub trait AlertSink {
-    /// Records one alert.
-    fn record(&mut self, alert: &Alert) -> Result<(), SinkError>;
-    /// Makes everything recorded so far durable (or at least handed to the OS).
-    fn flush(&mut self) -> Result<(), SinkError>;
-}
+/// Defined by detection (its output port), implemented here.
+pub use crate::detect::output::{AlertSink, SinkError};

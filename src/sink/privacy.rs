@@ -42,22 +42,14 @@ pub fn address_policy(
     config: &Config,
     data_files: &[&Path],
 ) -> Result<AddressPolicy, PrivacyError> {
-    let mode: AddressMode = config
-        .source_address()
-        .parse()
-        .map_err(PrivacyError::Mode)?;
-    match mode {
+    match config.privacy.source_address {
         AddressMode::Keep => Ok(AddressPolicy::keep()),
         AddressMode::Truncate => Ok(AddressPolicy::truncate()),
         AddressMode::Hash => {
-            let key = config
-                .privacy
-                .address_key
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_ADDRESS_KEY));
-            refuse_key_beside_data(&key, data_files)?;
-            rotate_if_stale(&key, config.privacy.key_rotation_days, SystemTime::now())?;
-            Ok(AddressPolicy::hash(AddressKey::load_or_create(&key)?))
+            let key = &config.privacy.address_key;
+            refuse_key_beside_data(key, data_files)?;
+            rotate_if_stale(key, config.privacy.key_rotation_days, SystemTime::now())?;
+            Ok(AddressPolicy::hash(AddressKey::load_or_create(key)?))
         }
     }
 }
@@ -179,7 +171,7 @@ mod tests {
     #[test]
     fn deprecated_store_key_still_sets_the_mode() {
         let c = config("store: { source_address: truncate }");
-        assert_eq!(c.source_address(), "truncate");
+        assert_eq!(c.privacy.source_address, AddressMode::Truncate);
         assert_eq!(c.deprecations().len(), 1);
         let p = address_policy(&c, &[]).expect("policy");
         assert_eq!(p.apply("192.0.2.7".parse().expect("ip")).text, "192.0.2.0");

@@ -42,7 +42,8 @@ pub fn processor_for(content_type: Option<&[u8]>) -> Processor {
 pub fn build_phase2(r: &mut Request, txn: &HttpTransaction, processor: Option<Processor>) {
     let body = &txn.body_prefix;
     let n = body.len().min(MAX_BODY_BYTES);
-    r.caps += u64::from(body.len() > MAX_BODY_BYTES || txn.request_body_len > body.len() as u64);
+    r.caps.body_cut +=
+        u64::from(body.len() > MAX_BODY_BYTES || txn.request_body_len > body.len() as u64);
     r.body.clear();
     r.body.extend_from_slice(&body[..n]);
     let ct = r.header("content-type").map(<[u8]>::to_vec);
@@ -52,7 +53,8 @@ pub fn build_phase2(r: &mut Request, txn: &HttpTransaction, processor: Option<Pr
         Processor::UrlEncoded => {
             let already = r.args_get.len();
             let mut s = std::mem::take(&mut r.scratch);
-            r.caps += parse_urlencoded(&body, &mut r.args_post, &mut s, already);
+            let c = parse_urlencoded(&body, &mut r.args_post, &mut s, already);
+            r.caps.add(c);
             r.scratch = s;
         }
         Processor::Json => json(r, &body),
@@ -66,7 +68,7 @@ pub fn build_phase2(r: &mut Request, txn: &HttpTransaction, processor: Option<Pr
             break;
         }
         let field = u.field_name.as_deref().unwrap_or("").as_bytes();
-        r.caps += r
+        r.caps.values_cut += r
             .files
             .add(field, u.filename.as_deref().unwrap_or("").as_bytes());
         r.files_sizes.add(field, u.size.to_string().as_bytes());
@@ -100,9 +102,9 @@ fn walk_json(r: &mut Request, v: &serde_json::Value, name: &mut Vec<u8>, depth: 
     }
     let push = |r: &mut Request, name: &[u8], val: &[u8]| {
         if r.arg_count() >= MAX_ARGS {
-            r.caps += 1;
+            r.caps.args_dropped += 1;
         } else {
-            r.caps += r.args_post.add(name, val);
+            r.caps.values_cut += r.args_post.add(name, val);
         }
     };
     match v {
@@ -181,7 +183,7 @@ fn xml(r: &mut Request, body: &[u8]) {
             }
         }
     }
-    r.caps += u64::from(text.len() > MAX_VALUE_BYTES);
+    r.caps.values_cut += u64::from(text.len() > MAX_VALUE_BYTES);
     r.xml.add(b"/*", &text);
 }
 
@@ -258,20 +260,20 @@ fn multipart(r: &mut Request, body: &[u8], ct: &[u8]) {
                 name = param(line, b"name").unwrap_or(b"");
                 filename = param(line, b"filename");
             }
-            r.caps += r.part_headers.add(b"", line);
+            r.caps.values_cut += r.part_headers.add(b"", line);
         }
         match filename {
             Some(f) => {
-                r.caps += r.files.add(name, f);
+                r.caps.values_cut += r.files.add(name, f);
                 r.files_sizes
                     .add(name, content.len().to_string().as_bytes());
                 r.files_combined += content.len() as u64;
             }
             None => {
                 if r.arg_count() >= MAX_ARGS {
-                    r.caps += 1;
+                    r.caps.args_dropped += 1;
                 } else {
-                    r.caps += r.args_post.add(name, content);
+                    r.caps.values_cut += r.args_post.add(name, content);
                 }
             }
         }
@@ -399,6 +401,7 @@ mod tests {
         let mut r = Request::default();
         r.build_phase1(&t);
         build_phase2(&mut r, &t, None);
-        assert_eq!(r.caps, 1);
+        assert_eq!(r.caps.body_cut, 1);
+        assert_eq!(r.caps.total(), 1);
     }
 }

@@ -10,6 +10,30 @@ use super::transform::Transform;
 use super::{MAX_ARGS, MAX_VALUE_BYTES};
 use crate::http::HttpTransaction;
 
+/// Caps hit while building one transaction's variables, by kind.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CapCounts {
+    /// Names or values cut at [`MAX_VALUE_BYTES`] before any transformation.
+    pub values_cut: u64,
+    /// Arguments dropped past [`MAX_ARGS`].
+    pub args_dropped: u64,
+    /// Bodies cut at [`MAX_BODY_BYTES`](super::MAX_BODY_BYTES) or missing bytes the
+    /// capture did not hold.
+    pub body_cut: u64,
+}
+
+impl CapCounts {
+    pub fn add(&mut self, o: CapCounts) {
+        self.values_cut += o.values_cut;
+        self.args_dropped += o.args_dropped;
+        self.body_cut += o.body_cut;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.values_cut + self.args_dropped + self.body_cut
+    }
+}
+
 /// A name and its value.
 #[derive(Debug, Default, Clone)]
 pub struct Kv {
@@ -127,8 +151,8 @@ pub struct Request {
     pub multipart_strict_error: bool,
     pub force_body_var: bool,
     pub files_combined: u64,
-    /// Caps hit while building (values cut, arguments dropped).
-    pub caps: u64,
+    /// Caps hit while building (values cut, arguments dropped, body cut).
+    pub caps: CapCounts,
 }
 
 impl Request {
@@ -165,13 +189,13 @@ impl Request {
         self.multipart_strict_error = false;
         self.force_body_var = false;
         self.files_combined = 0;
-        self.caps = 0;
+        self.caps = CapCounts::default();
         let Some(req) = &txn.request else { return };
         self.method.extend_from_slice(req.method.as_bytes());
         let uri = req.uri.as_bytes();
         self.uri
             .extend_from_slice(&uri[..uri.len().min(MAX_VALUE_BYTES)]);
-        self.caps += u64::from(uri.len() > MAX_VALUE_BYTES);
+        self.caps.values_cut += u64::from(uri.len() > MAX_VALUE_BYTES);
         let (path, query) = match memchr::memchr(b'?', &self.uri) {
             Some(i) => (&self.uri[..i], Some(&self.uri[i + 1..])),
             None => (&self.uri[..], None),
@@ -206,10 +230,11 @@ impl Request {
         }
         let query = std::mem::take(&mut self.query);
         let mut scratch = std::mem::take(&mut self.scratch);
-        self.caps += parse_urlencoded(&query, &mut self.args_get, &mut scratch, 0);
+        let c = parse_urlencoded(&query, &mut self.args_get, &mut scratch, 0);
+        self.caps.add(c);
         self.query = query;
         for h in &req.headers {
-            self.caps += self.headers.add(h.name.as_bytes(), h.value.as_bytes());
+            self.caps.values_cut += self.headers.add(h.name.as_bytes(), h.value.as_bytes());
             if h.name.eq_ignore_ascii_case("cookie") {
                 for c in h.value.split(';') {
                     let c = c.trim();
@@ -217,7 +242,7 @@ impl Request {
                         continue;
                     }
                     let (n, v) = c.split_once('=').unwrap_or((c, ""));
-                    self.caps += self.cookies.add(n.as_bytes(), v.as_bytes());
+                    self.caps.values_cut += self.cookies.add(n.as_bytes(), v.as_bytes());
                 }
             }
         }
@@ -309,21 +334,22 @@ pub fn parse_urlencoded(
     pool: &mut Pool,
     scratch: &mut Vec<u8>,
     already: usize,
-) -> u64 {
-    let mut caps = 0;
+) -> CapCounts {
+    let mut caps = CapCounts::default();
     for pair in text.split(|&b| b == b'&') {
         if pair.is_empty() {
             continue;
         }
         if pool.len() + already >= MAX_ARGS {
-            caps += 1;
+            caps.args_dropped += 1;
             break;
         }
         let (n, v) = match memchr::memchr(b'=', pair) {
             Some(i) => (&pair[..i], &pair[i + 1..]),
             None => (pair, &b""[..]),
         };
-        caps += u64::from(n.len() > MAX_VALUE_BYTES) + u64::from(v.len() > MAX_VALUE_BYTES);
+        caps.values_cut +=
+            u64::from(n.len() > MAX_VALUE_BYTES) + u64::from(v.len() > MAX_VALUE_BYTES);
         let kv = pool.push();
         Transform::UrlDecode.apply(&n[..n.len().min(MAX_VALUE_BYTES)], scratch);
         kv.name.extend_from_slice(scratch);
@@ -342,7 +368,7 @@ mod tests {
         let mut p = Pool::default();
         let mut s = Vec::new();
         let caps = parse_urlencoded(b"a=1+2&b=%27x&&c", &mut p, &mut s, 0);
-        assert_eq!(caps, 0);
+        assert_eq!(caps, CapCounts::default());
         let v: Vec<_> = p
             .as_slice()
             .iter()
@@ -353,7 +379,10 @@ mod tests {
         assert_eq!(v[2], (b"c".to_vec(), b"".to_vec()));
         p.clear();
         let many = "x=1&".repeat(MAX_ARGS + 3);
-        assert_eq!(parse_urlencoded(many.as_bytes(), &mut p, &mut s, 0), 1);
+        assert_eq!(
+            parse_urlencoded(many.as_bytes(), &mut p, &mut s, 0).args_dropped,
+            1
+        );
         assert_eq!(p.len(), MAX_ARGS);
     }
 }

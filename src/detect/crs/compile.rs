@@ -6,9 +6,11 @@ use std::collections::HashMap;
 
 use regex::bytes::Regex;
 
+use super::literals::op_literals;
 use super::load::Item;
 use super::model::{Ctl, Rule, SelectorSpec, SetVar, SetVarOp, TargetSpec, Var};
 use super::operator::{compile_regex, MacroText, Operator};
+use super::prefilter::{ChainGate, Prefilter};
 use super::transform::Transform;
 use super::{CrsError, CrsSettings};
 
@@ -77,6 +79,13 @@ pub struct Link {
     pub uid: u32,
     /// Whether the result depends only on the value (constant operator argument).
     pub memo: bool,
+    /// The literal gate ([`super::prefilter`]): when no value of the link's targets,
+    /// transformed by its chain, contains one of the gate's literals, the link cannot
+    /// match. `None` for links that always run (negated, multiMatch, TX or MATCHED_*
+    /// targets, counts, operators without a required literal).
+    pub gate: Option<u32>,
+    /// The value sources the gate looks at (filled by the evaluator).
+    pub gate_srcs: Vec<u16>,
 }
 
 /// A compiled rule (the head of a chain and its links).
@@ -108,6 +117,10 @@ pub struct Compiled {
     /// Entries of phases 1 and 2.
     pub phases: [Vec<Entry>; 2],
     pub chains: usize,
+    /// When each transformation chain (by id) can be skipped for the literal scan.
+    pub chain_gates: Vec<ChainGate>,
+    /// The automaton of every gate's literals.
+    pub prefilter: Prefilter,
 }
 
 /// Compiles `items`.
@@ -118,6 +131,7 @@ pub fn compile(items: Vec<Item>, settings: &CrsSettings) -> Result<Compiled, Crs
     let mut rules = Vec::new();
     let mut phases: [Vec<Entry>; 2] = [Vec::new(), Vec::new()];
     let mut chains: HashMap<Vec<Transform>, u16> = HashMap::new();
+    let mut gates: Vec<Vec<Vec<u8>>> = Vec::new();
     for item in items {
         match item {
             Item::Marker(m) => {
@@ -140,10 +154,12 @@ pub fn compile(items: Vec<Item>, settings: &CrsSettings) -> Result<Compiled, Crs
                 let mut links = Vec::new();
                 let mut link: Option<&Rule> = Some(&r);
                 while let Some(l) = link {
-                    let c = compile_link(l, &mut chains).map_err(|reason| CrsError::Parse {
-                        file: l.file.clone(),
-                        line: l.line,
-                        reason,
+                    let c = compile_link(l, &mut chains, &mut gates).map_err(|reason| {
+                        CrsError::Parse {
+                            file: l.file.clone(),
+                            line: l.line,
+                            reason,
+                        }
                     })?;
                     links.push(c);
                     link = l.next.as_deref();
@@ -168,10 +184,19 @@ pub fn compile(items: Vec<Item>, settings: &CrsSettings) -> Result<Compiled, Crs
             }
         }
     }
+    let mut chain_gates = vec![ChainGate::new(&[]); chains.len()];
+    for (t, id) in &chains {
+        if let Some(g) = chain_gates.get_mut(usize::from(*id)) {
+            *g = ChainGate::new(t);
+        }
+    }
+    let prefilter = Prefilter::build(&gates);
     Ok(Compiled {
         rules,
         phases,
         chains: chains.len(),
+        chain_gates,
+        prefilter,
     })
 }
 
@@ -205,7 +230,11 @@ fn check_only(r: &Rule) -> Result<(), CrsError> {
     Ok(())
 }
 
-fn compile_link(r: &Rule, chains: &mut HashMap<Vec<Transform>, u16>) -> Result<Link, String> {
+fn compile_link(
+    r: &Rule,
+    chains: &mut HashMap<Vec<Transform>, u16>,
+    gates: &mut Vec<Vec<Vec<u8>>>,
+) -> Result<Link, String> {
     let mut targets: Vec<Target> = Vec::new();
     for t in &r.targets.include {
         targets.push(Target {
@@ -223,23 +252,41 @@ fn compile_link(r: &Rule, chains: &mut HashMap<Vec<Transform>, u16>) -> Result<L
         Some(name) => Some(Operator::compile(name, &r.op_arg)?),
         None => None,
     };
-    let memo = match &op {
-        Some(Operator::Str(_, m)) | Some(Operator::Num(_, m)) => m.literal().is_some(),
-        Some(Operator::Rx(_))
-        | Some(Operator::Pm(_))
-        | Some(Operator::Sqli)
-        | Some(Operator::Xss)
-        | Some(Operator::ByteRange(_))
-        | Some(Operator::UrlEncoding)
-        | Some(Operator::Utf8Encoding) => true,
-        _ => false,
-    };
+    // Only operators that cost more than hashing the value and looking it up: string
+    // and number comparisons and the byte validators are cheaper than the memo.
+    let memo = matches!(
+        &op,
+        Some(Operator::Rx(_)) | Some(Operator::Pm(_)) | Some(Operator::Sqli) | Some(Operator::Xss)
+    );
     let uid =
         u32::try_from(UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)).unwrap_or(u32::MAX);
     let next_id = u16::try_from(chains.len()).map_err(|_| "too many transformation chains")?;
     let chain_id = *chains
         .entry(r.actions.transforms.clone())
         .or_insert(next_id);
+    let gateable = !r.negated
+        && !r.actions.multi_match
+        && r.targets.include.iter().all(|t| {
+            !t.count
+                && !matches!(
+                    t.var,
+                    Var::Tx
+                        | Var::MatchedVar
+                        | Var::MatchedVars
+                        | Var::MatchedVarName
+                        | Var::MatchedVarsNames
+                )
+        });
+    let gate = match (&op, &r.op) {
+        (Some(o), Some(name)) if gateable => match op_literals(name, &r.op_arg, o) {
+            Some(lits) => {
+                gates.push(lits);
+                Some(u32::try_from(gates.len() - 1).map_err(|_| "too many gates")?)
+            }
+            None => None,
+        },
+        _ => None,
+    };
     Ok(Link {
         targets,
         op,
@@ -252,6 +299,8 @@ fn compile_link(r: &Rule, chains: &mut HashMap<Vec<Transform>, u16>) -> Result<L
         ctls: r.actions.ctls.clone(),
         uid,
         memo,
+        gate,
+        gate_srcs: Vec::new(),
     })
 }
 

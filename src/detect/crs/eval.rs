@@ -16,9 +16,15 @@ use super::collections::{Kv, Pool, Processor, Request};
 use super::compile::{self, CRule, Compiled, Entry, Link, Sel, Target};
 use super::model::{self, Ctl, SetVarOp, Var};
 use super::operator::{atoi, Evidence, Expand, MacroPart, MacroText, MacroVar};
+use super::transform::Transform;
 use super::{CrsError, CrsMatch, CrsOutcome, CrsSettings, CrsStats};
 use crate::detect::alert::MAX_EVIDENCE_BYTES;
 use crate::http::HttpTransaction;
+
+#[path = "eval_gate.rs"]
+mod gate;
+#[path = "eval_prefix.rs"]
+mod prefix;
 
 /// Rule matches recorded per transaction at most.
 const MAX_MATCHES: usize = 256;
@@ -34,6 +40,10 @@ pub struct Program {
     c: Compiled,
     /// Marker positions per phase.
     markers: [AHashMap<String, usize>; 2],
+    /// Per rule: whether its outcome depends only on TX and constants.
+    independent: Vec<bool>,
+    /// What the independent start of phase 1 leaves (see [`prefix`]).
+    prefix: prefix::Prefix,
 }
 
 /// Where a candidate value lives.
@@ -90,12 +100,40 @@ pub struct CrsScratch {
     hashes: AHashMap<u32, u64>,
     hasher: ahash::RandomState,
     remote: Option<IpAddr>,
+    /// Values transformed again because the per-transaction cache was full.
     uncached: u64,
+    /// Rule matches not recorded past [`MAX_MATCHES`] this transaction.
+    matches_dropped: u64,
+    /// Times the per-thread memo was full and cleared (kept across transactions).
+    memo_resets: u64,
+    gate: gate::GateState,
+    sv_name: Vec<u8>,
+    sv_val: Vec<u8>,
+    count_buf: Vec<u8>,
 }
 
 impl Program {
     pub fn compile(items: Vec<super::load::Item>, s: &CrsSettings) -> Result<Program, CrsError> {
-        let c = compile::compile(items, s)?;
+        let mut c = compile::compile(items, s)?;
+        for rule in &mut c.rules {
+            for link in &mut rule.links {
+                if link.gate.is_none() {
+                    continue;
+                }
+                let mut srcs = Vec::new();
+                let mut ok = true;
+                for t in link.targets.iter().filter(|t| !t.excluded) {
+                    ok &= gate::sources_of(t.var, &mut srcs);
+                }
+                srcs.sort_unstable();
+                srcs.dedup();
+                if ok {
+                    link.gate_srcs = srcs;
+                } else {
+                    link.gate = None;
+                }
+            }
+        }
         let mut markers: [AHashMap<String, usize>; 2] = Default::default();
         for (p, m) in c.phases.iter().zip(markers.iter_mut()) {
             for (i, e) in p.iter().enumerate() {
@@ -104,7 +142,15 @@ impl Program {
                 }
             }
         }
-        Ok(Program { c, markers })
+        let independent = c.rules.iter().map(prefix::independent).collect();
+        let mut p = Program {
+            c,
+            markers,
+            independent,
+            prefix: prefix::Prefix::default(),
+        };
+        p.prefix = prefix::Prefix::build(&p);
+        Ok(p)
     }
 
     pub fn rule_msg(&self, id: u32) -> Option<&str> {
@@ -119,6 +165,14 @@ impl Program {
         self.c.rules.len()
     }
 
+    /// (links with an operator, links with a literal gate, distinct gate literals).
+    pub fn gate_counts(&self) -> (usize, usize, usize) {
+        let links = self.c.rules.iter().flat_map(|r| &r.links);
+        let with_op = links.clone().filter(|l| l.op.is_some()).count();
+        let gated = links.filter(|l| l.gate.is_some()).count();
+        (with_op, gated, self.c.prefilter.literals())
+    }
+
     /// Runs phases 1 and 2.
     pub fn run(
         &self,
@@ -127,7 +181,7 @@ impl Program {
         out: &mut CrsOutcome,
         stats: &CrsStats,
     ) {
-        s.tx.clear();
+        s.tx.clone_from(&self.prefix.tx);
         s.hashes.clear();
         s.cache.clear();
         s.arena.clear();
@@ -136,18 +190,28 @@ impl Program {
         s.removed_targets.clear();
         s.body_processor = None;
         s.matched_vars.clear();
-        s.matched_var.clear();
-        s.matched_name.clear();
+        s.matched_var.clone_from(&self.prefix.matched_var);
+        s.matched_name.clone_from(&self.prefix.matched_name);
+        out.matched.extend(self.prefix.matched.iter().cloned());
         s.uncached = 0;
+        s.matches_dropped = 0;
         s.remote = Some(txn.client.ip());
         s.req.build_phase1(txn);
         s.req.processor = processor_for(s.req.header("content-type"));
-        self.run_phase(0, s, out);
+        s.gate.reset(&self.c);
+        self.run_phase(0, s, out, self.prefix.resume, false);
         build_phase2(&mut s.req, txn, s.body_processor);
         s.cache.clear();
         s.arena.clear();
-        self.run_phase(1, s, out);
-        stats.add_caps(s.req.caps + s.uncached);
+        s.gate.reset(&self.c);
+        self.run_phase(1, s, out, 0, false);
+        stats.record(
+            s.req.caps,
+            s.uncached,
+            s.matches_dropped,
+            std::mem::take(&mut s.memo_resets),
+            s.req.reqbody_error,
+        );
         let tx_num = |s: &CrsScratch, k: &[u8]| s.tx.get(k).map(|v| atoi(v));
         let blocking = tx_num(s, b"blocking_paranoia_level")
             .unwrap_or(1)
@@ -163,14 +227,26 @@ impl Program {
             .unwrap_or(5);
     }
 
-    fn run_phase(&self, phase: usize, s: &mut CrsScratch, out: &mut CrsOutcome) {
+    /// Runs a phase's entries from `start`; with `prefix_only`, stops before the first
+    /// rule that depends on the request and returns its index.
+    fn run_phase(
+        &self,
+        phase: usize,
+        s: &mut CrsScratch,
+        out: &mut CrsOutcome,
+        start: usize,
+        prefix_only: bool,
+    ) -> usize {
         let entries = &self.c.phases[phase];
-        let mut i = 0;
+        let mut i = start;
         while i < entries.len() {
             let Entry::Rule(ri) = &entries[i] else {
                 i += 1;
                 continue;
             };
+            if prefix_only && !self.independent.get(*ri as usize).copied().unwrap_or(false) {
+                return i;
+            }
             i += 1;
             let Some(rule) = self.c.rules.get(*ri as usize) else {
                 continue;
@@ -197,6 +273,7 @@ impl Program {
                 }
             }
         }
+        entries.len()
     }
 
     /// Evaluates a rule and its chain; on a full match runs the actions and records it.
@@ -208,7 +285,7 @@ impl Program {
         s.starter_score = 0;
         for (n, link) in rule.links.iter().enumerate() {
             let starter = n + 1 < rule.links.len();
-            if !eval_link(rule, link, s, starter, &mut evidence) {
+            if !eval_link(&self.c, rule, link, s, starter, &mut evidence) {
                 return false;
             }
         }
@@ -225,7 +302,9 @@ impl Program {
                 s.apply_ctl(c);
             }
         }
-        if out.matched.len() < MAX_MATCHES {
+        if out.matched.len() >= MAX_MATCHES {
+            s.matches_dropped += 1;
+        } else {
             out.matched.push(CrsMatch {
                 id: rule.id,
                 paranoia_level: rule.paranoia_level,
@@ -256,6 +335,7 @@ fn setvar_score(added: i64, sv: &compile::CSetVar) -> u32 {
 /// per match): the next link reads what they set (920420's `tx.content_type`, 931130's
 /// `tx.rfi_parameter_*`), and they stay set even when the chain then fails.
 fn eval_link(
+    c: &Compiled,
     rule: &CRule,
     link: &Link,
     s: &mut CrsScratch,
@@ -268,6 +348,10 @@ fn eval_link(
             s.run_starter_setvars(rule, link);
         }
         return true;
+    }
+    // A link that misses has no side effect, so one no value can match is skipped.
+    if link.gate.is_some() && !s.may_match(c, link) {
+        return false;
     }
     s.cands.clear();
     s.tmp.clear();
@@ -303,7 +387,7 @@ fn eval_link(
             }
             matched |= hit;
         } else {
-            let (a, b) = s.transformed(c.src, link);
+            let (a, b) = s.transformed(c.src, link.chain_id, &link.transforms);
             // The value is borrowed out of the scratch (try_op touches neither buffer).
             let hit = if a == u32::MAX {
                 let v = std::mem::take(&mut s.t1);
@@ -322,6 +406,7 @@ fn eval_link(
         if let (Some(k), false) = (memo_key, matched) {
             if s.memo.len() >= MAX_MEMO_ENTRIES {
                 s.memo.clear();
+                s.memo_resets += 1;
             }
             s.memo.insert(k);
         }
@@ -358,16 +443,14 @@ fn expand_into(
     out: &mut Vec<u8>,
 ) {
     out.clear();
-    let mut tmp = Vec::new();
+    let mut tmp: Vec<u8> = Vec::new();
     for p in &m.parts {
         match p {
             MacroPart::Lit(l) => out.extend_from_slice(l),
             MacroPart::Var(v) => match v {
-                MacroVar::RuleId => out.extend_from_slice(rule.id.to_string().as_bytes()),
+                MacroVar::RuleId => push_decimal(out, i64::from(rule.id)),
                 MacroVar::RuleMsg => out.extend_from_slice(rule.msg.as_bytes()),
-                MacroVar::RuleSeverity => {
-                    out.extend_from_slice(rule.severity.to_string().as_bytes())
-                }
+                MacroVar::RuleSeverity => push_decimal(out, i64::from(rule.severity)),
                 MacroVar::Unknown => {}
                 MacroVar::Var(var, key) => match var {
                     Var::Tx => {
@@ -398,7 +481,9 @@ fn apply_setvar(rule: &CRule, sv: &compile::CSetVar, s: &mut CrsScratch) -> i64 
     if !sv.tx {
         return 0;
     }
-    let mut name = Vec::new();
+    // Reused buffers: a setvar allocates only when it creates a new variable.
+    let mut name = std::mem::take(&mut s.sv_name);
+    let mut val = std::mem::take(&mut s.sv_val);
     expand_into(
         &sv.name,
         &s.req,
@@ -409,7 +494,6 @@ fn apply_setvar(rule: &CRule, sv: &compile::CSetVar, s: &mut CrsScratch) -> i64 
         &mut name,
     );
     name.make_ascii_lowercase();
-    let mut val = Vec::new();
     expand_into(
         &sv.value,
         &s.req,
@@ -419,33 +503,67 @@ fn apply_setvar(rule: &CRule, sv: &compile::CSetVar, s: &mut CrsScratch) -> i64 
         rule,
         &mut val,
     );
-    match sv.op {
+    let added = match sv.op {
         SetVarOp::Delete => {
             s.tx.remove(&name);
             0
         }
         SetVarOp::Set => {
-            s.tx.insert(name, val);
+            match s.tx.get_mut(&name) {
+                Some(e) => {
+                    e.clear();
+                    e.extend_from_slice(&val);
+                }
+                None => {
+                    s.tx.insert(name.clone(), val.clone());
+                }
+            }
             0
         }
         SetVarOp::Add | SetVarOp::Sub => {
             let d = atoi(&val);
-            let e = s.tx.entry(name).or_default();
-            let cur = atoi(e);
-            let n = if sv.op == SetVarOp::Add {
-                cur.saturating_add(d)
-            } else {
-                cur.saturating_sub(d)
-            };
-            e.clear();
-            e.extend_from_slice(n.to_string().as_bytes());
+            if !s.tx.contains_key(&name) {
+                s.tx.insert(name.clone(), Vec::new());
+            }
+            if let Some(e) = s.tx.get_mut(&name) {
+                let cur = atoi(e);
+                let n = if sv.op == SetVarOp::Add {
+                    cur.saturating_add(d)
+                } else {
+                    cur.saturating_sub(d)
+                };
+                e.clear();
+                push_decimal(e, n);
+            }
             if sv.op == SetVarOp::Add {
                 d
             } else {
                 0
             }
         }
+    };
+    s.sv_name = name;
+    s.sv_val = val;
+    added
+}
+
+/// Appends `n` in decimal to `out` without allocating.
+fn push_decimal(out: &mut Vec<u8>, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 || i == 0 {
+            break;
+        }
     }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 impl CrsScratch {
@@ -525,16 +643,7 @@ impl CrsScratch {
     }
 
     fn pool(&self, id: PoolId) -> &Pool {
-        match id {
-            PoolId::ArgsGet => &self.req.args_get,
-            PoolId::ArgsPost => &self.req.args_post,
-            PoolId::Cookies => &self.req.cookies,
-            PoolId::Headers => &self.req.headers,
-            PoolId::Files => &self.req.files,
-            PoolId::FilesSizes => &self.req.files_sizes,
-            PoolId::PartHeaders => &self.req.part_headers,
-            PoolId::Xml => &self.req.xml,
-        }
+        pool_in(&self.req, id)
     }
 
     fn value(&self, src: Src) -> &[u8] {
@@ -555,13 +664,13 @@ impl CrsScratch {
     }
 
     /// The transformed value as an arena range, or (MAX, 0) meaning "in t1".
-    fn transformed(&mut self, src: Src, link: &Link) -> (u32, u32) {
+    fn transformed(&mut self, src: Src, chain_id: u16, transforms: &[Transform]) -> (u32, u32) {
         let key = match src {
             Src::Pool(p, names, i) => Some(((p as u32) << 24) | (u32::from(names) << 23) | i),
             _ => None,
         };
         if let Some(k) = key {
-            if let Some(&r) = self.cache.get(&(k, link.chain_id)) {
+            if let Some(&r) = self.cache.get(&(k, chain_id)) {
                 return r;
             }
         }
@@ -569,7 +678,7 @@ impl CrsScratch {
         let mut b = std::mem::take(&mut self.t2);
         a.clear();
         a.extend_from_slice(self.value(src));
-        for t in &link.transforms {
+        for t in transforms {
             t.apply(&a, &mut b);
             std::mem::swap(&mut a, &mut b);
         }
@@ -579,7 +688,7 @@ impl CrsScratch {
                 let start = self.arena.len() as u32;
                 self.arena.extend_from_slice(&a);
                 let r = (start, self.arena.len() as u32);
-                self.cache.insert((k, link.chain_id), r);
+                self.cache.insert((k, chain_id), r);
                 r
             }
             Some(_) => {
@@ -682,24 +791,7 @@ impl CrsScratch {
     /// Adds the candidate values of target `t`.
     fn collect(&mut self, rule: &CRule, t: &Target) {
         let start = self.cands.len();
-        let pools: &[(PoolId, bool)] = match t.var {
-            Var::Args => &[(PoolId::ArgsGet, false), (PoolId::ArgsPost, false)],
-            Var::ArgsGet => &[(PoolId::ArgsGet, false)],
-            Var::ArgsPost => &[(PoolId::ArgsPost, false)],
-            Var::ArgsNames => &[(PoolId::ArgsGet, true), (PoolId::ArgsPost, true)],
-            Var::ArgsGetNames => &[(PoolId::ArgsGet, true)],
-            Var::ArgsPostNames => &[(PoolId::ArgsPost, true)],
-            Var::RequestCookies => &[(PoolId::Cookies, false)],
-            Var::RequestCookiesNames => &[(PoolId::Cookies, true)],
-            Var::RequestHeaders => &[(PoolId::Headers, false)],
-            Var::RequestHeadersNames => &[(PoolId::Headers, true)],
-            Var::Files => &[(PoolId::Files, false)],
-            Var::FilesNames => &[(PoolId::Files, true)],
-            Var::FilesSizes => &[(PoolId::FilesSizes, false)],
-            Var::MultipartPartHeaders => &[(PoolId::PartHeaders, false)],
-            Var::Xml => &[(PoolId::Xml, false)],
-            _ => &[],
-        };
+        let pools = pools_of(t.var);
         if !pools.is_empty() {
             for &(p, names) in pools {
                 let n = self.pool(p).len();
@@ -722,8 +814,14 @@ impl CrsScratch {
                     let mut keys: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
                     match &t.sel {
                         Some(Sel::Name(n)) => {
+                            // One variable by name: copied straight into the scratch pool.
                             if let Some(v) = self.tx.get(n) {
-                                keys.push((n.clone(), v.clone()));
+                                let i = self.tmp.len() as u32;
+                                self.tmp.add(n, v);
+                                self.cands.push(Cand {
+                                    src: Src::Tmp(i),
+                                    var: Var::Tx,
+                                });
                             }
                         }
                         _ => {
@@ -803,7 +901,11 @@ impl CrsScratch {
             let n = self.cands.len() - start;
             self.cands.truncate(start);
             let i = self.tmp.len() as u32;
-            self.tmp.add(b"", n.to_string().as_bytes());
+            let mut b = std::mem::take(&mut self.count_buf);
+            b.clear();
+            push_decimal(&mut b, n as i64);
+            self.tmp.add(b"", &b);
+            self.count_buf = b;
             self.cands.push(Cand {
                 src: Src::Tmp(i),
                 var: t.var,
@@ -819,6 +921,42 @@ impl CrsScratch {
         }
         !t.excl.iter().any(|e| e.matches(name))
             && (self.removed_targets.is_empty() || !self.name_removed(rule, t.var, name))
+    }
+}
+
+/// A pool of the request.
+fn pool_in(req: &Request, id: PoolId) -> &Pool {
+    match id {
+        PoolId::ArgsGet => &req.args_get,
+        PoolId::ArgsPost => &req.args_post,
+        PoolId::Cookies => &req.cookies,
+        PoolId::Headers => &req.headers,
+        PoolId::Files => &req.files,
+        PoolId::FilesSizes => &req.files_sizes,
+        PoolId::PartHeaders => &req.part_headers,
+        PoolId::Xml => &req.xml,
+    }
+}
+
+/// The pools (and whether names or values) a collection variable reads.
+fn pools_of(var: Var) -> &'static [(PoolId, bool)] {
+    match var {
+        Var::Args => &[(PoolId::ArgsGet, false), (PoolId::ArgsPost, false)],
+        Var::ArgsGet => &[(PoolId::ArgsGet, false)],
+        Var::ArgsPost => &[(PoolId::ArgsPost, false)],
+        Var::ArgsNames => &[(PoolId::ArgsGet, true), (PoolId::ArgsPost, true)],
+        Var::ArgsGetNames => &[(PoolId::ArgsGet, true)],
+        Var::ArgsPostNames => &[(PoolId::ArgsPost, true)],
+        Var::RequestCookies => &[(PoolId::Cookies, false)],
+        Var::RequestCookiesNames => &[(PoolId::Cookies, true)],
+        Var::RequestHeaders => &[(PoolId::Headers, false)],
+        Var::RequestHeadersNames => &[(PoolId::Headers, true)],
+        Var::Files => &[(PoolId::Files, false)],
+        Var::FilesNames => &[(PoolId::Files, true)],
+        Var::FilesSizes => &[(PoolId::FilesSizes, false)],
+        Var::MultipartPartHeaders => &[(PoolId::PartHeaders, false)],
+        Var::Xml => &[(PoolId::Xml, false)],
+        _ => &[],
     }
 }
 

@@ -19,6 +19,8 @@ pub mod load;
 pub mod model;
 pub mod operator;
 pub mod parse;
+pub mod literals;
+pub mod prefilter;
 pub mod transform;
 pub mod validate;
 
@@ -165,22 +167,86 @@ impl CrsOutcome {
     }
 }
 
-/// Counters a running engine keeps (read by metrics).
+/// Counters a running engine keeps, one per cap so an operator sees which limit bites
+/// (read through [`CrsEngine::stats`] by metrics).
 #[derive(Debug, Default)]
 pub struct CrsStats {
-    /// Values cut at [`MAX_VALUE_BYTES`], bodies cut at [`MAX_BODY_BYTES`], arguments
-    /// dropped past [`MAX_ARGS`].
+    /// Every cap below, summed.
     pub caps_hit: AtomicU64,
-    /// Transactions whose evaluation hit an internal limit or a body it could not parse.
+    /// Names or values cut at [`MAX_VALUE_BYTES`] before transformations.
+    pub values_cut: AtomicU64,
+    /// Arguments dropped past [`MAX_ARGS`].
+    pub args_dropped: AtomicU64,
+    /// Request bodies cut at [`MAX_BODY_BYTES`] or with bytes the capture did not hold.
+    pub bodies_cut: AtomicU64,
+    /// Values transformed again because the per-transaction cache of transformed values
+    /// was full (4 MiB).
+    pub transform_cache_full: AtomicU64,
+    /// Rule matches not recorded because a transaction had 256 already.
+    pub matches_dropped: AtomicU64,
+    /// Times a worker's memo of values rules did not match was full and cleared.
+    pub memo_resets: AtomicU64,
+    /// Transactions whose body did not parse (REQBODY_ERROR, e.g. JSON deeper than 64).
     pub eval_errors: AtomicU64,
     /// Transactions evaluated.
     pub evaluated: AtomicU64,
 }
 
+/// A copy of [`CrsStats`] at one moment, in plain numbers.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CrsStatsSnapshot {
+    pub caps_hit: u64,
+    pub values_cut: u64,
+    pub args_dropped: u64,
+    pub bodies_cut: u64,
+    pub transform_cache_full: u64,
+    pub matches_dropped: u64,
+    pub memo_resets: u64,
+    pub eval_errors: u64,
+    pub evaluated: u64,
+}
+
 impl CrsStats {
-    pub(crate) fn add_caps(&self, n: u64) {
-        if n > 0 {
-            self.caps_hit.fetch_add(n, Ordering::Relaxed);
+    /// Adds one transaction's caps.
+    pub(crate) fn record(
+        &self,
+        caps: collections::CapCounts,
+        uncached: u64,
+        matches_dropped: u64,
+        memo_resets: u64,
+        body_error: bool,
+    ) {
+        let add = |c: &AtomicU64, n: u64| {
+            if n > 0 {
+                c.fetch_add(n, Ordering::Relaxed);
+            }
+        };
+        add(&self.values_cut, caps.values_cut);
+        add(&self.args_dropped, caps.args_dropped);
+        add(&self.bodies_cut, caps.body_cut);
+        add(&self.transform_cache_full, uncached);
+        add(&self.matches_dropped, matches_dropped);
+        add(&self.memo_resets, memo_resets);
+        add(&self.eval_errors, u64::from(body_error));
+        add(
+            &self.caps_hit,
+            caps.total() + uncached + matches_dropped + memo_resets,
+        );
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> CrsStatsSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        CrsStatsSnapshot {
+            caps_hit: get(&self.caps_hit),
+            values_cut: get(&self.values_cut),
+            args_dropped: get(&self.args_dropped),
+            bodies_cut: get(&self.bodies_cut),
+            transform_cache_full: get(&self.transform_cache_full),
+            matches_dropped: get(&self.matches_dropped),
+            memo_resets: get(&self.memo_resets),
+            eval_errors: get(&self.eval_errors),
+            evaluated: get(&self.evaluated),
         }
     }
 }
@@ -204,9 +270,20 @@ impl CrsEngine {
         })
     }
 
+    /// The engine's counters (caps hit by kind, transactions evaluated).
+    pub fn stats(&self) -> CrsStatsSnapshot {
+        self.stats.snapshot()
+    }
+
     /// Number of rules (chain starters) compiled.
     pub fn rule_count(&self) -> usize {
         self.program.rule_count()
+    }
+
+    /// Rule links with an operator, links gated by literals, and distinct gate literals:
+    /// how much of the rule set the literal prefilter can skip (for timing reports).
+    pub fn gate_counts(&self) -> (usize, usize, usize) {
+        self.program.gate_counts()
     }
 
     /// The `msg` of rule `id`, if it has one.

@@ -326,3 +326,73 @@ fn bundled_chains_reading_starter_results_fire() {
         assert!(o.matched_ids().contains(&id), "{id}: {:?}", o.matched_ids());
     }
 }
+
+#[test]
+fn every_cap_is_counted_by_kind() {
+    let e = engine(1);
+    let mut s = CrsScratch::default();
+    let long = "a".repeat(MAX_VALUE_BYTES + 10);
+    let t = request("GET", "/", &[("X-Long", long.as_str())], b"");
+    e.evaluate(&t, &mut s);
+    let many = "x=1&".repeat(MAX_ARGS + 5);
+    let t = request(
+        "POST",
+        "/",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        many.as_bytes(),
+    );
+    e.evaluate(&t, &mut s);
+    let mut t = request("POST", "/", &[("Content-Type", "text/plain")], b"abc");
+    t.request_body_len = 1 << 20;
+    e.evaluate(&t, &mut s);
+    let st = e.stats();
+    assert_eq!(st.evaluated, 3);
+    assert_eq!(st.values_cut, 1);
+    assert_eq!(st.args_dropped, 1);
+    assert_eq!(st.bodies_cut, 1);
+    assert_eq!(st.caps_hit, 3);
+    assert_eq!(
+        st.matches_dropped + st.memo_resets + st.transform_cache_full,
+        0
+    );
+}
+
+#[test]
+fn literal_gates_skip_rules_but_not_matches() {
+    // The same verdicts with gates as the attack and benign tests expect, and gates in
+    // use: most links with an operator over request data carry one.
+    let e = engine(1);
+    let (links, gated, lits) = e.gate_counts();
+    assert!(gated * 4 > links, "{gated} of {links} links gated");
+    assert!(lits > gated);
+    let mut s = CrsScratch::default();
+    // A JSON key and a cookie name and a header: gated sources other than ARGS values.
+    for (t, id) in [
+        (
+            request(
+                "GET",
+                "/",
+                &[("Cookie", "<script>alert(1)</script>=1")],
+                b"",
+            ),
+            941_100,
+        ),
+        (
+            request(
+                "POST",
+                "/api",
+                &[("Content-Type", "application/json")],
+                br#"{"q":"1 UNION SELECT password FROM users"}"#,
+            ),
+            942_100,
+        ),
+        (request("GET", "/a/../../etc/passwd", &[], b""), 930_100),
+    ] {
+        let out = e.evaluate(&t, &mut s);
+        assert!(
+            out.matched_ids().contains(&id),
+            "{id}: {:?}",
+            out.matched_ids()
+        );
+    }
+}

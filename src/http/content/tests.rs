@@ -149,3 +149,39 @@ fn a_mislabelled_layer_passes_through_to_the_next() {
     assert_eq!(out, TEXT);
     assert_eq!(dec.stats.corrupt, 1);
 }
+
+#[test]
+fn a_spent_flow_grace_leaves_only_the_ratio() {
+    let bomb = gzip(&vec![0u8; 4 * 1024 * 1024]);
+    let mut dec = ContentDecoder::from_header("gzip").expect("a coding");
+    dec.limit_to(0);
+    let mut out = 0u64;
+    for p in bomb.chunks(1000) {
+        dec.feed(p, &mut |d| out += d.len() as u64);
+    }
+    dec.finish(&mut |d| out += d.len() as u64);
+    let (decoded, encoded) = dec.inflation();
+    assert_eq!(decoded, out);
+    assert!(out <= encoded * MAX_DECODE_RATIO, "{out} from {encoded}");
+    assert!(
+        out < RATIO_GRACE_BYTES,
+        "the response's own grace is not given"
+    );
+    assert_eq!(dec.stats.bomb_capped, 1);
+    // Ordinary compressed text (far under the ratio) is never stopped by a spent grace.
+    let (text, dec) = {
+        let mut dec = ContentDecoder::from_header("gzip").expect("a coding");
+        dec.limit_to(0);
+        let mut out = Vec::new();
+        for p in gzip(TEXT).chunks(7) {
+            dec.feed(p, &mut |d| out.extend_from_slice(d));
+        }
+        dec.finish(&mut |d| out.extend_from_slice(d));
+        (out, dec)
+    };
+    assert_eq!(text, TEXT);
+    assert_eq!(dec.stats.bomb_capped, 0);
+    let mut plain = ContentDecoder::from_header("x-unknown").expect("counted");
+    plain.feed(b"abc", &mut |_| {});
+    assert_eq!(plain.inflation(), (0, 0), "nothing undone takes no budget");
+}

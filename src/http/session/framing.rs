@@ -3,6 +3,7 @@
 
 use crate::http::body::BodyDecoder;
 use crate::http::multipart::{MultipartParser, MAX_BOUNDARY_READINGS};
+use crate::http::parse::HeadQuirks;
 use crate::http::{HttpError, RequestHead, ResponseHead};
 
 /// One multipart parser per boundary reading of every Content-Type header (a second
@@ -37,17 +38,101 @@ pub(super) fn request_body_framing(req: &RequestHead) -> Result<Option<BodyDecod
     }
 }
 
+/// Responses read the browsers' way where RFC 9112 reads them otherwise, one count
+/// per response and kind (a response may count under several kinds). Each kind is an
+/// ambiguity an evasion can hide in; docs/http-parity.md gives the source of each.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseAnomalies {
+    /// A status line that is not `HTTP/d.d SP ddd [SP reason]` at the start of the
+    /// response (lowercase `http`, junk or NUL bytes, missing code, odd spacing).
+    pub lenient_status_line: u64,
+    /// A bare CR (not followed by LF) ended a line of the response head.
+    pub bare_cr_line_end: u64,
+    /// Header lines regrouped: NUL bytes in a name, a name continued on folded lines,
+    /// whitespace-only lines.
+    pub regrouped_header_lines: u64,
+    /// A Transfer-Encoding read as chunked though it is not exactly `chunked` as the
+    /// last coding (junk around it, NUL bytes, several headers).
+    pub te_obfuscated: u64,
+    /// A Transfer-Encoding on an HTTP/1.0 (or older) response, ignored.
+    pub te_below_http11: u64,
+    /// A Content-Length with junk around its number, read by the number.
+    pub odd_content_length: u64,
+    /// A response without a status line, read as an HTTP/0.9 body until close.
+    pub http09_response: u64,
+}
+
+/// Sums finished sessions' anomaly counts.
+impl std::ops::AddAssign for ResponseAnomalies {
+    // Every field named: a kind added to the struct and not summed does not compile.
+    fn add_assign(&mut self, o: ResponseAnomalies) {
+        let ResponseAnomalies {
+            lenient_status_line,
+            bare_cr_line_end,
+            regrouped_header_lines,
+            te_obfuscated,
+            te_below_http11,
+            odd_content_length,
+            http09_response,
+        } = o;
+        self.lenient_status_line += lenient_status_line;
+        self.bare_cr_line_end += bare_cr_line_end;
+        self.regrouped_header_lines += regrouped_header_lines;
+        self.te_obfuscated += te_obfuscated;
+        self.te_below_http11 += te_below_http11;
+        self.odd_content_length += odd_content_length;
+        self.http09_response += http09_response;
+    }
+}
+
+impl ResponseAnomalies {
+    /// Counts the leniencies a response head needed.
+    pub fn count_head(&mut self, q: &HeadQuirks) {
+        self.lenient_status_line += u64::from(q.lenient_status_line);
+        self.bare_cr_line_end += u64::from(q.bare_cr);
+        self.regrouped_header_lines += u64::from(q.regrouped);
+    }
+
+    /// Counts the leniencies a response's framing needed.
+    fn count_framing(&mut self, f: &FramingQuirks) {
+        self.te_obfuscated += u64::from(f.te_obfuscated);
+        self.te_below_http11 += u64::from(f.te_below_http11);
+        self.odd_content_length += u64::from(f.odd_content_length);
+    }
+}
+
+/// How a response's framing departed from RFC 9112.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct FramingQuirks {
+    te_obfuscated: bool,
+    te_below_http11: bool,
+    odd_content_length: bool,
+}
+
+impl FramingQuirks {
+    /// Whether any leniency was needed.
+    pub(super) fn any(&self) -> bool {
+        self.te_obfuscated || self.te_below_http11 || self.odd_content_length
+    }
+
+    /// Adds these to the session's counters.
+    pub(super) fn count_into(&self, a: &mut ResponseAnomalies) {
+        a.count_framing(self);
+    }
+}
+
 /// How a response body is framed; `None` means "until close". The second value says
-/// the head was read the browsers' way where RFC 9112 reads it otherwise (an anomaly):
+/// where the head was read the browsers' way though RFC 9112 reads it otherwise:
 /// - Transfer-Encoding is ignored below HTTP/1.1 (Chromium's
-///   `HttpResponseHeaders::IsChunkEncoded` requires 1.1; RFC 9112 §6.1 would honour it);
+///   `HttpResponseHeaders::IsChunkEncoded` requires 1.1; RFC 9112 §6.1 would honour it,
+///   and Firefox's `nsHttpTransaction::HandleContentStart` de-chunks from 1.0);
 /// - any Transfer-Encoding header whose value contains `chunked` anywhere (case and
 ///   NUL bytes ignored: `xchunked`, `chunked,`, `chunked;`, `chu\0nked`) frames the
 ///   body as chunked, as libhtp reads responses (`bstr_index_of_c_nocasenorzero`) and
 ///   as the HTTP Evader cases show browsers doing.
 pub(super) fn response_body_framing(
     resp: &ResponseHead,
-) -> Result<(Option<BodyDecoder>, bool), HttpError> {
+) -> Result<(Option<BodyDecoder>, FramingQuirks), HttpError> {
     let te: Vec<&str> = resp
         .headers
         .iter()
@@ -57,21 +142,24 @@ pub(super) fn response_body_framing(
     let strict = is_chunked(resp.header("transfer-encoding"));
     let lenient = te.iter().any(|v| contains_chunked(v));
     let at_least_11 = version_at_least_11(&resp.version);
+    let mut quirks = FramingQuirks::default();
     if lenient && at_least_11 {
-        return Ok((Some(BodyDecoder::chunked()), !strict || te.len() > 1));
+        quirks.te_obfuscated = !strict || te.len() > 1;
+        return Ok((Some(BodyDecoder::chunked()), quirks));
     }
+    quirks.te_below_http11 = lenient;
     let cl = resp.header("content-length");
-    let (length, odd_length) = match content_length(cl) {
-        Ok(n) => (n, false),
+    let length = match content_length(cl) {
+        Ok(n) => n,
         // A value with junk around its one number (`68,`, `68A`, `68.0`, `,68`): that
         // number is the length, as the HTTP Evader cases 256-264 show browsers reading
         // it (RFC 9112 §6.3 would make the message invalid). Counted.
-        Err(e) => (Some(leading_digits(cl.unwrap_or("")).ok_or(e)?), true),
+        Err(e) => {
+            quirks.odd_content_length = true;
+            Some(leading_digits(cl.unwrap_or("")).ok_or(e)?)
+        }
     };
-    Ok((
-        length.map(|n| BodyDecoder::Length { remaining: n }),
-        lenient || odd_length,
-    ))
+    Ok((length.map(|n| BodyDecoder::Length { remaining: n }), quirks))
 }
 
 /// The first run of ASCII digits in `v`, if it fits 64 bits.

@@ -4,19 +4,41 @@
 //! (pipelining); a transaction leaves when both halves are complete, or when the flow
 //! ends. After a gap inside framing the side is desynchronised and looks for the next
 //! request or status line. Open transactions are capped at [`MAX_OPEN_TRANSACTIONS`].
+//!
+//! The files follow Suricata's split of an app-layer parser:
+//! - [`driver`] is the parser: one byte-stream driver, written once and run for each
+//!   direction (head, body, resync, gap), with the direction's hooks chosen by
+//!   [`Direction`];
+//! - [`request`] and [`response`] are the connection state each direction's messages
+//!   change (what a request head opens, what a response head frames, tunnels);
+//! - [`transaction`] holds the open transactions: creation, the cap, completion order;
+//! - [`stream`] collects heads and resynchronises, [`framing`] reads body framing from
+//!   heads, [`stats`] counts.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use super::body::BodyDecoder;
-use super::content::{ContentDecoder, DecodeStats};
+use super::content::ContentDecoder;
 use super::multipart::MultipartParser;
-use super::parse::{self, is_request_line};
-use super::parse::{could_begin_request_line, could_begin_status_line, is_status_line};
-use super::{HttpError, HttpTransaction, RequestHead, ResponseHead, TransactionFlags};
+use super::HttpTransaction;
 use crate::flow::Direction;
 use crate::reassembly::Chunk;
 use crate::time::Timestamp;
+
+mod driver;
+mod framing;
+mod pool;
+mod request;
+mod response;
+mod stats;
+mod stream;
+mod transaction;
+
+use driver::{Framing, Side};
+pub use framing::ResponseAnomalies;
+pub use pool::{MAX_KEPT_HEAD_BYTES, MAX_POOLED_SESSIONS};
+pub use stats::HttpStats;
+use transaction::OpenTransaction;
 
 /// Transactions awaiting completion per connection; beyond this the oldest is emitted
 /// incomplete (a pipelining flood with no responses must not grow memory).
@@ -28,93 +50,12 @@ pub const MAX_BODY_PREFIX_BYTES: usize = 64 * 1024;
 /// Decoded response body bytes kept in memory for detection (a web shell's answer).
 pub const MAX_RESPONSE_PREFIX_BYTES: usize = 64 * 1024;
 
-/// Counters kept by a session (summed by the pipeline).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct HttpStats {
-    pub requests: u64,
-    pub responses: u64,
-    pub errors: [u64; HttpError::ALL.len()],
-    pub resyncs: u64,
-    /// Bytes scanned for a request or status line while desynchronised.
-    pub resync_scan_bytes: u64,
-    pub tunnels: u64,
-    pub forced_out: u64,
-    pub multipart_parts_dropped: u64,
-    /// Request header lines parsed but not kept (over [`parse::MAX_HEADERS`]).
-    pub headers_dropped: u64,
-    /// Multipart parameters (Content-Disposition, Content-Type) over the per-part cap.
-    pub multipart_params_dropped: u64,
-    /// Response heads framed the browsers' way where RFC 9112 says otherwise (an
-    /// obfuscated Transfer-Encoding read as chunked, a non-standard status line).
-    pub lenient_responses: u64,
-    /// Content decoding stopped early (bomb caps, corrupt, truncated, layers).
-    pub decode: DecodeStats,
-}
-
-impl HttpStats {
-    fn count(&mut self, e: HttpError) {
-        self.errors[e.index()] += 1;
-    }
-
-    /// Adds another session's counters to these.
-    pub fn add(&mut self, other: &HttpStats) {
-        self.requests += other.requests;
-        self.responses += other.responses;
-        for (a, b) in self.errors.iter_mut().zip(other.errors.iter()) {
-            *a += b;
-        }
-        self.resyncs += other.resyncs;
-        self.resync_scan_bytes += other.resync_scan_bytes;
-        self.tunnels += other.tunnels;
-        self.forced_out += other.forced_out;
-        self.multipart_parts_dropped += other.multipart_parts_dropped;
-        self.headers_dropped += other.headers_dropped;
-        self.multipart_params_dropped += other.multipart_params_dropped;
-        self.lenient_responses += other.lenient_responses;
-        self.decode.add(&other.decode);
-    }
-}
-
 /// Facts about the flow that the session stamps on its transactions.
 #[derive(Debug, Clone, Copy)]
 pub struct FlowContext {
     pub flow_id: u64,
     pub client: SocketAddr,
     pub server: SocketAddr,
-}
-
-#[derive(Debug, Default)]
-enum Framing {
-    /// Expecting a head.
-    #[default]
-    Head,
-    /// Inside a body.
-    Body(BodyDecoder),
-    /// Not HTTP any more (CONNECT or Upgrade accepted).
-    Tunnel,
-    /// Lost framing; scanning for the next request or status line.
-    Desync,
-}
-
-#[derive(Debug, Default)]
-struct Side {
-    framing: Framing,
-    head: Vec<u8>,
-    head_ts: Timestamp,
-    /// The last byte seen was not a line end (and no gap followed it): the next chunk's
-    /// first byte cannot start a request or status line. After a gap it may.
-    mid_line: bool,
-}
-
-#[derive(Debug)]
-struct OpenTransaction {
-    txn: HttpTransaction,
-    request_done: bool,
-    has_response: bool,
-    response_done: bool,
-    expect_continue: bool,
-    /// HTTP/0.9: the response has no head and runs until close.
-    http09: bool,
 }
 
 /// One connection's HTTP state.
@@ -129,40 +70,11 @@ pub struct HttpSession {
     body_may_be_abandoned: bool,
     /// Content decoding of the response body being read, if it has a coding.
     content: Option<ContentDecoder>,
+    /// Decoded and encoded bytes of this flow's content codings so far (the flow's
+    /// decompression budget, `FLOW_RATIO_GRACE_BYTES`).
+    inflation: (u64, u64),
     next_depth: u32,
     pub stats: HttpStats,
-}
-
-impl Side {
-    /// Skips `len` bytes never captured. Returns whether a body ended (the caller
-    /// completes its message, then resynchronises if the second value says framing
-    /// was lost) and the framing error, if any. A gap in a head loses
-    /// framing at once.
-    fn skip_gap(&mut self, len: u64) -> (bool, bool, Option<HttpError>) {
-        match &mut self.framing {
-            Framing::Body(decoder) => match decoder.skip_gap(len) {
-                Ok((done, leftover)) => {
-                    let lost = leftover > 0;
-                    if lost && !done {
-                        self.framing = Framing::Desync;
-                    }
-                    (done, lost, None)
-                }
-                Err(e) => (true, true, Some(e)),
-            },
-            Framing::Head => {
-                self.head.clear();
-                self.framing = Framing::Desync;
-                (false, false, None)
-            }
-            Framing::Desync => {
-                // A gap breaks a carried partial line.
-                self.head.clear();
-                (false, false, None)
-            }
-            Framing::Tunnel => (false, false, None),
-        }
-    }
 }
 
 impl HttpSession {
@@ -175,11 +87,9 @@ impl HttpSession {
         ctx: &FlowContext,
         out: &mut Vec<HttpTransaction>,
     ) {
-        match (dir, chunk) {
-            (Direction::ToServer, Chunk::Data(d)) => self.on_request_data(d, now, ctx, out),
-            (Direction::ToClient, Chunk::Data(d)) => self.on_response_data(d, now, ctx, out),
-            (Direction::ToServer, Chunk::Gap(n)) => self.on_request_gap(n, now, out),
-            (Direction::ToClient, Chunk::Gap(n)) => self.on_response_gap(n, out),
+        match chunk {
+            Chunk::Data(d) => self.on_data(dir, d, now, ctx, out),
+            Chunk::Gap(n) => self.on_gap(dir, n, now, out),
         }
     }
 
@@ -212,595 +122,17 @@ impl HttpSession {
         if matches!(self.request.framing, Framing::Body(_)) {
             self.finish_request(now);
         }
-        if matches!(self.response.framing, Framing::Head) && !self.response.head.is_empty() {
-            let head = std::mem::take(&mut self.response.head);
-            if let Ok(resp) = parse::parse_response_head(&head) {
-                self.on_response_head(resp, ctx);
-            }
-        }
-        if let Framing::Body(BodyDecoder::UntilClose) = self.response.framing {
-            self.finish_response();
-        }
-        // A body cut short by the end of the flow: flush and count its decoding.
-        if let Some(mut cd) = self.content.take() {
-            if let Some(open) = self
-                .open
-                .iter_mut()
-                .find(|o| o.has_response && !o.response_done)
-            {
-                cd.finish(&mut |d| account_response(&mut open.txn, d));
-            }
-            self.stats.decode.add(&cd.stats);
-        }
-        while let Some(mut open) = self.open.pop_front() {
-            // An HTTP/0.9 request whose reply never started is complete as it stands.
-            let complete =
-                open.request_done && (open.response_done || (!open.has_response && open.http09));
-            if !complete {
-                open.txn.flags.incomplete = true;
-            }
-            out.push(open.txn);
-        }
+        self.finish_response_at_close(now, ctx);
+        self.emit_all(out);
         for mp in std::mem::take(&mut self.multipart) {
             self.stats.multipart_parts_dropped += mp.parts_dropped;
             self.stats.multipart_params_dropped += mp.params_dropped;
         }
     }
-
-    fn on_request_data(
-        &mut self,
-        data: &[u8],
-        now: Timestamp,
-        ctx: &FlowContext,
-        out: &mut Vec<HttpTransaction>,
-    ) {
-        self.feed_request(data, now, ctx, out);
-        self.request.mid_line = data.last().is_some_and(|&b| b != b'\n');
-    }
-
-    fn feed_request(
-        &mut self,
-        mut data: &[u8],
-        now: Timestamp,
-        ctx: &FlowContext,
-        out: &mut Vec<HttpTransaction>,
-    ) {
-        while !data.is_empty() {
-            match &mut self.request.framing {
-                Framing::Tunnel => return,
-                Framing::Desync => {
-                    let side = &mut self.request;
-                    let found = resync(
-                        data,
-                        side,
-                        &mut self.stats,
-                        now,
-                        is_request_line,
-                        could_begin_request_line,
-                    );
-                    match found {
-                        Some(pos) => data = &data[pos..],
-                        None => return,
-                    }
-                }
-                Framing::Head => {
-                    if self.request.head.is_empty() {
-                        self.request.head_ts = now;
-                    }
-                    match take_head(&mut self.request.head, data) {
-                        HeadStep::Partial => return,
-                        HeadStep::TooLong => {
-                            self.stats.count(HttpError::HeadTooLong);
-                            self.request.head.clear();
-                            self.request.framing = Framing::Desync;
-                            return;
-                        }
-                        HeadStep::Complete { rest } => {
-                            data = rest;
-                            let head = std::mem::take(&mut self.request.head);
-                            match parse::parse_request_head(&head) {
-                                Ok(req) => self.on_request_head(req, ctx, out),
-                                Err(e) => {
-                                    self.stats.count(e);
-                                    self.request.framing = Framing::Desync;
-                                    // What follows the blank line starts a line.
-                                    self.request.mid_line = false;
-                                }
-                            }
-                            self.request.head = head;
-                            self.request.head.clear();
-                        }
-                    }
-                }
-                Framing::Body(_) if self.body_may_be_abandoned && is_request_line(data) => {
-                    // 100-continue refused: the client skipped the body and moved on.
-                    self.finish_request(now);
-                }
-                Framing::Body(decoder) => {
-                    let Some(open) = self.open.back_mut() else {
-                        self.request.framing = Framing::Head;
-                        continue;
-                    };
-                    let txn = &mut open.txn;
-                    let multipart = &mut self.multipart;
-                    let result = decoder.feed(data, &mut |content| {
-                        txn.request_body_len += content.len() as u64;
-                        let room = MAX_BODY_PREFIX_BYTES.saturating_sub(txn.body_prefix.len());
-                        txn.body_prefix
-                            .extend_from_slice(&content[..room.min(content.len())]);
-                        for mp in multipart.iter_mut() {
-                            mp.feed(content, &mut txn.uploads);
-                        }
-                    });
-                    match result {
-                        Ok(progress) => {
-                            data = &data[progress.consumed..];
-                            if progress.done {
-                                self.finish_request(now);
-                            }
-                        }
-                        Err(e) => {
-                            self.stats.count(e);
-                            self.finish_request(now);
-                            self.request.framing = Framing::Desync;
-                            self.request.mid_line = true;
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn on_request_head(
-        &mut self,
-        req: RequestHead,
-        ctx: &FlowContext,
-        out: &mut Vec<HttpTransaction>,
-    ) {
-        self.stats.requests += 1;
-        self.stats.headers_dropped += u64::from(req.headers_dropped);
-        self.next_depth += 1;
-        let http09 = req.version == "0.9";
-        if http09 {
-            // An HTTP/0.9 request switches the reply stream to raw bytes: a response
-            // still running for a request never seen ends here (as Zeek ends it).
-            let orphan_running = self
-                .open
-                .iter()
-                .any(|o| o.has_response && !o.response_done && o.txn.request.is_none());
-            if orphan_running && matches!(self.response.framing, Framing::Body(_)) {
-                self.finish_response();
-            }
-        }
-        let expect_continue = req
-            .header("expect")
-            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
-        let framing = request_body_framing(&req).unwrap_or_else(|e| {
-            self.stats.count(e);
-            None
-        });
-        self.multipart = match framing {
-            Some(_) => multipart_readings(&req),
-            None => Vec::new(),
-        };
-        let txn = HttpTransaction {
-            flow_id: ctx.flow_id,
-            client: ctx.client,
-            server: ctx.server,
-            ts: self.request.head_ts,
-            trans_depth: self.next_depth,
-            request: Some(req),
-            response: None,
-            info_code: None,
-            request_body_len: 0,
-            response_body_len: 0,
-            request_end_ts: None,
-            response_start_ts: None,
-            uploads: Vec::new(),
-            body_prefix: Vec::new(),
-            response_body_prefix: Vec::new(),
-            flags: TransactionFlags::default(),
-        };
-        let request_done = framing.is_none();
-        if request_done {
-            self.request.framing = Framing::Head;
-        }
-        self.push_open(
-            OpenTransaction {
-                txn: HttpTransaction {
-                    request_end_ts: request_done.then_some(self.request.head_ts),
-                    ..txn
-                },
-                request_done,
-                has_response: false,
-                response_done: false,
-                expect_continue,
-                http09,
-            },
-            out,
-        );
-        if let Some(decoder) = framing {
-            self.request.framing = Framing::Body(decoder);
-        }
-    }
-
-    fn push_open(&mut self, open: OpenTransaction, out: &mut Vec<HttpTransaction>) {
-        if self.open.len() >= MAX_OPEN_TRANSACTIONS {
-            if let Some(mut oldest) = self.open.pop_front() {
-                oldest.txn.flags.incomplete = true;
-                self.stats.forced_out += 1;
-                out.push(oldest.txn);
-            }
-        }
-        self.open.push_back(open);
-    }
-
-    fn finish_request(&mut self, now: Timestamp) {
-        self.body_may_be_abandoned = false;
-        self.request.framing = Framing::Head;
-        if let Some(open) = self.open.back_mut().filter(|o| !o.request_done) {
-            open.request_done = true;
-            open.txn.request_end_ts = Some(now);
-            for mut mp in std::mem::take(&mut self.multipart) {
-                mp.finish(&mut open.txn.uploads);
-                self.stats.multipart_parts_dropped += mp.parts_dropped;
-                self.stats.multipart_params_dropped += mp.params_dropped;
-                open.txn.flags.multipart_over_cap |= mp.parts_dropped + mp.params_dropped > 0;
-            }
-        }
-    }
-
-    /// A response started while the request head is still buffered without its blank
-    /// line (HTTP/0.9, or a client that never ends its head): the server has answered,
-    /// so take the request as it stands.
-    fn flush_partial_request_head(&mut self, ctx: &FlowContext, out: &mut Vec<HttpTransaction>) {
-        if !matches!(self.request.framing, Framing::Head)
-            || memchr::memchr(b'\n', &self.request.head).is_none()
-        {
-            return;
-        }
-        let head = std::mem::take(&mut self.request.head);
-        match parse::parse_request_head(&head) {
-            Ok(req) => self.on_request_head(req, ctx, out),
-            Err(e) => self.stats.count(e),
-        }
-    }
-
-    fn on_response_data(
-        &mut self,
-        data: &[u8],
-        now: Timestamp,
-        ctx: &FlowContext,
-        out: &mut Vec<HttpTransaction>,
-    ) {
-        self.feed_response(data, now, ctx, out);
-        self.response.mid_line = data.last().is_some_and(|&b| b != b'\n');
-    }
-
-    fn feed_response(
-        &mut self,
-        mut data: &[u8],
-        now: Timestamp,
-        ctx: &FlowContext,
-        out: &mut Vec<HttpTransaction>,
-    ) {
-        self.flush_partial_request_head(ctx, out);
-        while !data.is_empty() {
-            match &mut self.response.framing {
-                Framing::Tunnel => return,
-                Framing::Desync => {
-                    let side = &mut self.response;
-                    let found = resync(
-                        data,
-                        side,
-                        &mut self.stats,
-                        now,
-                        is_status_line,
-                        could_begin_status_line,
-                    );
-                    match found {
-                        Some(pos) => data = &data[pos..],
-                        None => return,
-                    }
-                }
-                Framing::Head => {
-                    if self.response.head.is_empty() {
-                        self.response.head_ts = now;
-                        let start = data
-                            .iter()
-                            .take_while(|&&b| b == b'\r' || b == b'\n')
-                            .count();
-                        let rest = &data[start..];
-                        let owed_09 = self
-                            .open
-                            .iter()
-                            .find(|o| !o.has_response)
-                            .is_some_and(|o| o.http09);
-                        if !rest.is_empty()
-                            && (owed_09 || !parse::may_start_status_line_leniently(rest))
-                        {
-                            data = rest;
-                            self.on_headless_response(now);
-                            continue;
-                        }
-                    }
-                    match take_head(&mut self.response.head, data) {
-                        HeadStep::Partial => return,
-                        HeadStep::TooLong => {
-                            self.stats.count(HttpError::HeadTooLong);
-                            self.response.head.clear();
-                            self.response.framing = Framing::Desync;
-                            return;
-                        }
-                        HeadStep::Complete { rest } => {
-                            data = rest;
-                            let head = std::mem::take(&mut self.response.head);
-                            match parse::parse_response_head(&head) {
-                                Ok(resp) => self.on_response_head(resp, ctx),
-                                Err(e) => {
-                                    self.stats.count(e);
-                                    self.response.framing = Framing::Desync;
-                                    self.response.mid_line = false;
-                                }
-                            }
-                            self.response.head = head;
-                            self.response.head.clear();
-                        }
-                    }
-                }
-                Framing::Body(decoder) => {
-                    let Some(open) = self
-                        .open
-                        .iter_mut()
-                        .find(|o| o.has_response && !o.response_done)
-                    else {
-                        self.response.framing = Framing::Head;
-                        continue;
-                    };
-                    let txn = &mut open.txn;
-                    let content_decoder = &mut self.content;
-                    let result = decoder.feed(data, &mut |content| match content_decoder {
-                        Some(cd) => cd.feed(content, &mut |d| account_response(txn, d)),
-                        None => account_response(txn, content),
-                    });
-                    match result {
-                        Ok(progress) => {
-                            data = &data[progress.consumed..];
-                            if progress.done {
-                                self.finish_response();
-                            }
-                        }
-                        Err(e) => {
-                            self.stats.count(e);
-                            self.finish_response();
-                            self.response.framing = Framing::Desync;
-                            self.response.mid_line = true;
-                        }
-                    }
-                }
-            }
-            self.emit_completed(out);
-        }
-        self.emit_completed(out);
-    }
-
-    /// Response bytes that are not a status line: an HTTP/0.9 reply if one is owed,
-    /// otherwise garbage to skip until the next status line.
-    fn on_headless_response(&mut self, now: Timestamp) {
-        let owed_09 = self
-            .open
-            .iter()
-            .find(|o| !o.has_response)
-            .is_some_and(|o| o.http09);
-        if !owed_09 {
-            self.stats.count(HttpError::BadStatusLine);
-            self.response.framing = Framing::Desync;
-            return;
-        }
-        if let Some(open) = self.open.iter_mut().find(|o| !o.has_response) {
-            open.has_response = true;
-            open.txn.response_start_ts = Some(now);
-            open.txn.flags.headless_response = true;
-        }
-        self.response.framing = Framing::Body(BodyDecoder::UntilClose);
-    }
-
-    fn on_response_head(&mut self, resp: ResponseHead, ctx: &FlowContext) {
-        self.stats.responses += 1;
-        let idx = match self.open.iter().position(|o| !o.has_response) {
-            Some(i) => i,
-            None => {
-                // A response without a request (request not captured, or desync).
-                self.next_depth += 1;
-                self.open.push_back(OpenTransaction {
-                    txn: HttpTransaction {
-                        flow_id: ctx.flow_id,
-                        client: ctx.client,
-                        server: ctx.server,
-                        ts: self.response.head_ts,
-                        trans_depth: self.next_depth,
-                        request: None,
-                        response: None,
-                        info_code: None,
-                        request_body_len: 0,
-                        response_body_len: 0,
-                        request_end_ts: None,
-                        response_start_ts: None,
-                        uploads: Vec::new(),
-                        body_prefix: Vec::new(),
-                        response_body_prefix: Vec::new(),
-                        flags: TransactionFlags::default(),
-                    },
-                    request_done: true,
-                    has_response: false,
-                    response_done: false,
-                    expect_continue: false,
-                    http09: false,
-                });
-                self.open.len() - 1
-            }
-        };
-        let Some(open) = self.open.get_mut(idx) else {
-            return;
-        };
-        let status = resp.status;
-        if (100..200).contains(&status) {
-            open.txn.info_code = Some(status);
-            if status == 101 {
-                open.txn.response = Some(resp);
-                open.txn.response_start_ts = Some(self.response.head_ts);
-                open.has_response = true;
-                open.response_done = true;
-                open.txn.flags.tunnel = true;
-                self.start_tunnel();
-            }
-            return;
-        }
-        open.has_response = true;
-        open.txn.response_start_ts = Some(self.response.head_ts);
-        if !open.request_done && open.txn.request_body_len == 0 && open.expect_continue {
-            open.txn.flags.answered_before_body = true;
-            self.body_may_be_abandoned = true;
-        }
-        let method = open
-            .txn
-            .request
-            .as_ref()
-            .map(|r| r.method.as_str())
-            .unwrap_or("");
-        let no_body = method.eq_ignore_ascii_case("HEAD") || status == 204 || status == 304;
-        let connect_ok = method.eq_ignore_ascii_case("CONNECT") && (200..300).contains(&status);
-        let framing = if no_body || connect_ok {
-            None
-        } else {
-            match response_body_framing(&resp) {
-                Ok((f, anomaly)) => {
-                    self.stats.lenient_responses += u64::from(anomaly);
-                    Some(f.unwrap_or(BodyDecoder::UntilClose))
-                }
-                Err(e) => {
-                    self.stats.count(e);
-                    Some(BodyDecoder::UntilClose)
-                }
-            }
-        };
-        self.content = None;
-        if framing.is_some() {
-            let codings: Vec<&str> = resp
-                .headers
-                .iter()
-                .filter(|h| h.name.eq_ignore_ascii_case("content-encoding"))
-                .map(|h| h.value.as_str())
-                .collect();
-            self.content = ContentDecoder::from_header(&codings.join(","));
-        }
-        open.txn.response = Some(resp);
-        match framing {
-            Some(decoder) => self.response.framing = Framing::Body(decoder),
-            None => {
-                self.finish_response();
-                if connect_ok {
-                    if let Some(open) = self.open.get_mut(idx) {
-                        open.txn.flags.tunnel = true;
-                    }
-                    self.start_tunnel();
-                }
-            }
-        }
-    }
-
-    fn finish_response(&mut self) {
-        self.response.framing = Framing::Head;
-        let mut content = self.content.take();
-        if let Some(open) = self
-            .open
-            .iter_mut()
-            .find(|o| o.has_response && !o.response_done)
-        {
-            open.response_done = true;
-            if let Some(cd) = content.as_mut() {
-                cd.finish(&mut |d| account_response(&mut open.txn, d));
-            }
-        }
-        if let Some(cd) = content {
-            self.stats.decode.add(&cd.stats);
-        }
-    }
-
-    fn start_tunnel(&mut self) {
-        self.stats.tunnels += 1;
-        self.request.framing = Framing::Tunnel;
-        self.response.framing = Framing::Tunnel;
-    }
-
-    fn emit_completed(&mut self, out: &mut Vec<HttpTransaction>) {
-        while self
-            .open
-            .front()
-            .is_some_and(|o| o.request_done && o.response_done)
-        {
-            if let Some(open) = self.open.pop_front() {
-                out.push(open.txn);
-            }
-        }
-    }
-
-    fn on_request_gap(&mut self, len: u64, now: Timestamp, out: &mut Vec<HttpTransaction>) {
-        if let Some(open) = self.open.back_mut() {
-            open.txn.flags.request_gap |= !open.request_done;
-        }
-        let (body_ended, lost, error) = self.request.skip_gap(len);
-        // What follows a gap may begin a request line: segments usually start one.
-        self.request.mid_line = false;
-        if let Some(e) = error {
-            self.stats.count(e);
-        }
-        if body_ended {
-            self.finish_request(now);
-            if lost {
-                self.request.framing = Framing::Desync;
-            }
-        }
-        self.emit_completed(out);
-    }
-
-    fn on_response_gap(&mut self, len: u64, out: &mut Vec<HttpTransaction>) {
-        if let Some(open) = self
-            .open
-            .iter_mut()
-            .find(|o| o.has_response && !o.response_done)
-        {
-            open.txn.flags.response_gap = true;
-        }
-        let (body_ended, lost, error) = self.response.skip_gap(len);
-        self.response.mid_line = false;
-        if let Some(e) = error {
-            self.stats.count(e);
-        }
-        if body_ended {
-            self.finish_response();
-            if lost {
-                self.response.framing = Framing::Desync;
-            }
-        }
-        self.emit_completed(out);
-    }
 }
 
-/// Counts decoded response body bytes and keeps the first ones for detection.
-fn account_response(txn: &mut HttpTransaction, decoded: &[u8]) {
-    txn.response_body_len += decoded.len() as u64;
-    let room = MAX_RESPONSE_PREFIX_BYTES.saturating_sub(txn.response_body_prefix.len());
-    txn.response_body_prefix
-        .extend_from_slice(&decoded[..room.min(decoded.len())]);
-}
-
-mod framing;
-mod stream;
-
-use framing::{multipart_readings, request_body_framing, response_body_framing};
-use stream::{resync, take_head, HeadStep};
-
+#[cfg(test)]
+mod anomaly_tests;
 #[cfg(test)]
 mod response_tests;
 #[cfg(test)]

@@ -3,8 +3,50 @@
 //! [`MAX_HEAD_BYTES`], a carried partial line by [`MAX_RESYNC_LINE_BYTES`].
 
 use super::{Framing, HttpStats, Side};
-use crate::http::parse::{find_head_end, MAX_HEAD_BYTES, MAX_RESYNC_LINE_BYTES};
+use crate::http::parse::{
+    find_head_end, may_start_status_line_leniently, MAX_HEAD_BYTES, MAX_RESYNC_LINE_BYTES,
+    STATUS_PROBE_BYTES,
+};
 use crate::time::Timestamp;
+
+/// Bytes of junk lines before a status line that are skipped to reach it rather than
+/// reading the reply as HTTP/0.9 (HTTP Evader cases 483-488 put up to 17 bytes there).
+pub const MAX_JUNK_BEFORE_STATUS_BYTES: usize = 128;
+
+/// Whether a status line starts a line within the first
+/// [`MAX_JUNK_BEFORE_STATUS_BYTES`] of a reply (bytes buffered in `head`, then `data`)
+/// that does not begin with one. Chromium and Firefox read such a reply as HTTP/0.9
+/// (its raw bytes, head and chunk framing included, are what they render); libhtp
+/// skips the junk lines. The monitor follows libhtp here, a deliberate divergence: it
+/// then sees the inner response's decoded body, which a legacy client renders, rather
+/// than bytes no client decodes.
+pub(super) fn status_line_follows_junk(head: &[u8], data: &[u8]) -> bool {
+    let mut window = Vec::with_capacity(MAX_JUNK_BEFORE_STATUS_BYTES);
+    window.extend_from_slice(&head[..head.len().min(MAX_JUNK_BEFORE_STATUS_BYTES)]);
+    let room = MAX_JUNK_BEFORE_STATUS_BYTES - window.len();
+    window.extend_from_slice(&data[..data.len().min(room)]);
+    find_line_start(&window, false, crate::http::parse::is_status_line).is_some()
+}
+
+/// Whether a reply that starts with the bytes buffered in `head` (fewer than
+/// [`STATUS_PROBE_BYTES`]), then `data`, cannot start with a status line as browsers
+/// find one; decided once [`STATUS_PROBE_BYTES`] are in, however the reply was split.
+pub(super) fn is_headless_start(head: &[u8], data: &[u8]) -> bool {
+    let mut probe = [0u8; STATUS_PROBE_BYTES];
+    let from_head = head.len().min(STATUS_PROBE_BYTES);
+    probe[..from_head].copy_from_slice(&head[..from_head]);
+    let from_data = (STATUS_PROBE_BYTES - from_head).min(data.len());
+    probe[from_head..from_head + from_data].copy_from_slice(&data[..from_data]);
+    !may_start_status_line_leniently(&probe[..from_head + from_data])
+}
+
+/// Keeps only the bytes after the last LF of `buf`: the start of the line a
+/// resynchronisation carries on.
+pub(super) fn keep_last_line(buf: &mut Vec<u8>) {
+    if let Some(nl) = memchr::memrchr(b'\n', buf) {
+        buf.drain(..=nl);
+    }
+}
 
 /// Outcome of collecting a head from stream bytes.
 pub(super) enum HeadStep<'d> {

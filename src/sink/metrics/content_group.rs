@@ -3,18 +3,11 @@
 //! The site's configuration maps path prefixes to labels (`/permits/: permits`); a
 //! request is counted under the label of the longest prefix its path starts with, or
 //! `other`. The path itself never becomes a label, so the set of values is bounded by
-//! the configuration: at most [`MAX_CONTENT_GROUPS`] prefixes, each label
-//! `[a-z0-9_]{1,64}`.
+//! the configuration, which checks it once (`config::content_groups`): at most
+//! `MAX_CONTENT_GROUPS` prefixes, each label `[a-z0-9_]{1,64}`.
 
 use super::names::OTHER;
-use super::MetricsError;
-
-/// Most prefixes a configuration may name.
-pub const MAX_CONTENT_GROUPS: usize = 64;
-/// Longest label a group may have.
-pub const MAX_GROUP_LABEL_BYTES: usize = 64;
-/// Longest prefix a group may have.
-pub const MAX_GROUP_PREFIX_BYTES: usize = 256;
+use crate::config::ContentGroupMap;
 
 /// Validated path prefixes and their labels.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,39 +19,20 @@ pub struct ContentGroups {
 }
 
 impl ContentGroups {
-    /// Validates a configuration's `content_groups` (prefix → label).
-    pub fn new<I, P, L>(entries: I) -> Result<ContentGroups, MetricsError>
-    where
-        I: IntoIterator<Item = (P, L)>,
-        P: Into<String>,
-        L: Into<String>,
-    {
+    /// The classifier of a checked configuration's `content_groups` (prefix → label);
+    /// the checks themselves are the configuration's, made once when it is compiled.
+    pub fn new(map: &ContentGroupMap) -> ContentGroups {
         let mut groups = ContentGroups::default();
-        for (prefix, label) in entries {
-            let (prefix, label) = (prefix.into(), label.into());
-            if groups.prefixes.len() == MAX_CONTENT_GROUPS {
-                return Err(MetricsError::TooManyContentGroups {
-                    max: MAX_CONTENT_GROUPS,
-                });
-            }
-            if !prefix.starts_with('/') || prefix.len() > MAX_GROUP_PREFIX_BYTES {
-                return Err(MetricsError::ContentGroupPrefix { prefix });
-            }
-            if !is_valid_label(&label) {
-                return Err(MetricsError::ContentGroupLabel { prefix, label });
-            }
-            if groups.prefixes.iter().any(|(p, _)| *p == prefix) {
-                return Err(MetricsError::DuplicateContentGroupPrefix { prefix });
-            }
-            let index = match groups.labels.iter().position(|l| *l == label) {
+        for (prefix, label) in map.iter() {
+            let index = match groups.labels.iter().position(|l| l == label) {
                 Some(i) => i,
                 None if label == OTHER => usize::MAX,
                 None => {
-                    groups.labels.push(label);
+                    groups.labels.push(label.to_owned());
                     groups.labels.len() - 1
                 }
             };
-            groups.prefixes.push((prefix, index));
+            groups.prefixes.push((prefix.to_owned(), index));
         }
         let other = groups.labels.len();
         for (_, index) in &mut groups.prefixes {
@@ -71,7 +45,7 @@ impl ContentGroups {
         groups
             .prefixes
             .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
-        Ok(groups)
+        groups
     }
 
     /// Every label value, `other` last; [`ContentGroups::classify`] indexes this.
@@ -111,15 +85,6 @@ impl ContentGroups {
     }
 }
 
-/// `[a-z0-9_]{1,64}`: safe as a label value and unmistakably not a path.
-fn is_valid_label(label: &str) -> bool {
-    !label.is_empty()
-        && label.len() <= MAX_GROUP_LABEL_BYTES
-        && label
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
 /// The path of a request target (RFC 9112 §3.2): origin-form as is, absolute-form after
 /// its authority; query and fragment cut. `None` for authority-form (CONNECT) and `*`.
 fn path_of(target: &str) -> Option<&str> {
@@ -139,15 +104,19 @@ fn path_of(target: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
+    /// The classifier of pairs the configuration accepts.
+    fn checked<const N: usize>(pairs: [(&str, &str); N]) -> ContentGroups {
+        ContentGroups::new(&ContentGroupMap::new(pairs).expect("valid groups"))
+    }
+
     fn groups() -> ContentGroups {
-        ContentGroups::new([
+        checked([
             ("/permits/", "permits"),
             ("/permits/upload", "permit_uploads"),
             ("/news/", "news"),
             ("/press/", "news"),
             ("/", "home_and_rest"),
         ])
-        .expect("valid groups")
     }
 
     #[test]
@@ -163,7 +132,7 @@ mod tests {
 
     #[test]
     fn unmatched_and_pathless_targets_are_other() {
-        let g = ContentGroups::new([("/permits/", "permits")]).expect("valid");
+        let g = checked([("/permits/", "permits")]);
         assert_eq!(g.label_of("/secret/a?email=x"), "other");
         assert_eq!(g.label_of("/permits"), "other");
         assert_eq!(g.label_of("*"), "other");
@@ -173,9 +142,9 @@ mod tests {
 
     #[test]
     fn query_and_fragment_are_not_part_of_the_path() {
-        let g = ContentGroups::new([("/a?b", "weird"), ("/a", "a")]).expect("valid");
+        let g = checked([("/a?b", "weird"), ("/a", "a")]);
         assert_eq!(g.label_of("/a?b=1"), "a");
-        let g = ContentGroups::new([("/permits/", "permits")]).expect("valid");
+        let g = checked([("/permits/", "permits")]);
         assert_eq!(g.label_of("/x?next=/permits/"), "other");
         assert_eq!(g.label_of("/x#/permits/"), "other");
     }
@@ -202,54 +171,15 @@ mod tests {
             ]
         );
         assert_eq!(g.len(), 5);
-        let empty = ContentGroups::new(Vec::<(String, String)>::new()).expect("valid");
+        let empty = ContentGroups::new(&ContentGroupMap::default());
         assert_eq!(empty.labels().collect::<Vec<_>>(), ["other"]);
         assert_eq!(empty.classify("/x"), 0);
     }
 
     #[test]
     fn a_group_may_be_labelled_other() {
-        let g = ContentGroups::new([("/legacy/", "other"), ("/a/", "a")]).expect("valid");
+        let g = checked([("/legacy/", "other"), ("/a/", "a")]);
         assert_eq!(g.labels().collect::<Vec<_>>(), ["a", "other"]);
         assert_eq!(g.label_of("/legacy/x"), "other");
-    }
-
-    #[test]
-    fn rejects_bad_labels() {
-        for label in [
-            "",
-            "Permits",
-            "per-mits",
-            "a b",
-            "ü",
-            "/x/",
-            &"a".repeat(65),
-        ] {
-            let err = ContentGroups::new([("/x/", label)]).expect_err(label);
-            assert!(
-                matches!(err, MetricsError::ContentGroupLabel { .. }),
-                "{label}"
-            );
-        }
-        assert!(ContentGroups::new([("/x/", "a_1")]).is_ok());
-    }
-
-    #[test]
-    fn rejects_bad_and_duplicate_prefixes() {
-        let err = ContentGroups::new([("permits/", "permits")]).expect_err("relative");
-        assert!(matches!(err, MetricsError::ContentGroupPrefix { .. }));
-        let err = ContentGroups::new([("/a/", "a"), ("/a/", "b")]).expect_err("duplicate");
-        assert!(matches!(
-            err,
-            MetricsError::DuplicateContentGroupPrefix { .. }
-        ));
-    }
-
-    #[test]
-    fn caps_the_number_of_groups() {
-        let entries = |n: usize| (0..n).map(|i| (format!("/g{i}/"), format!("g{i}")));
-        assert!(ContentGroups::new(entries(MAX_CONTENT_GROUPS)).is_ok());
-        let err = ContentGroups::new(entries(MAX_CONTENT_GROUPS + 1)).expect_err("too many");
-        assert!(matches!(err, MetricsError::TooManyContentGroups { .. }));
     }
 }

@@ -77,6 +77,89 @@ pub const FLOWS_EVICTED: MetricName = metric(
     "TCP flows evicted from a full flow table.",
 );
 
+// Caps and anomalies (see `caps::CAPS`, which says how each is read).
+
+/// Evictions from a full flow table, by what the evicted flow was doing.
+pub const FLOWS_EVICTED_BY_CLASS: MetricName = metric(
+    "tamperwatch_flows_evicted_by_class_total",
+    "TCP flows evicted from a full flow table, by class (without data, established, mid-message).",
+);
+/// Frames nested deeper than the tunnel decoder's depth limit.
+pub const TUNNEL_DEPTH_EXCEEDED: MetricName = metric(
+    "tamperwatch_tunnel_depth_exceeded_total",
+    "Frames whose encapsulations (GRE, VXLAN, Geneve, PPPoE) nest deeper than the decoder's limit; dropped.",
+);
+/// Segments not buffered because a stream's out-of-order buffer was full.
+pub const REASSEMBLY_BUFFER_LIMIT: MetricName = metric(
+    "tamperwatch_reassembly_buffer_limit_total",
+    "TCP segments not buffered because a stream's out-of-order buffer was at its limit.",
+);
+/// Segments too far ahead of the stream to buffer.
+pub const REASSEMBLY_OUT_OF_WINDOW: MetricName = metric(
+    "tamperwatch_reassembly_out_of_window_segments_total",
+    "TCP segments too far ahead of the stream to be buffered; dropped.",
+);
+/// RSTs outside the receive window, ignored as the endpoints ignore them.
+pub const TCP_RESETS_IGNORED: MetricName = metric(
+    "tamperwatch_tcp_resets_ignored_total",
+    "TCP resets outside the receive window, ignored as the endpoints do (RFC 5961).",
+);
+/// Transactions ended early because a session held too many.
+pub const HTTP_FORCED_OUT: MetricName = metric(
+    "tamperwatch_http_transactions_forced_out_total",
+    "HTTP transactions handed on before their response because a session held too many.",
+);
+/// Responses framed the browsers' way where RFC 9112 says otherwise.
+pub const HTTP_LENIENT_RESPONSES: MetricName = metric(
+    "tamperwatch_http_lenient_responses_total",
+    "HTTP responses framed the browsers' way where RFC 9112 says otherwise (obfuscated Transfer-Encoding, odd status lines).",
+);
+/// The same responses per kind of ambiguity (docs/http-parity.md gives each source).
+pub const HTTP_RESPONSE_ANOMALIES: MetricName = metric(
+    "tamperwatch_http_response_anomalies_total",
+    "HTTP responses read the browsers' way where RFC 9112 reads them otherwise, by kind of ambiguity.",
+);
+/// Response content decoding stopped early, by reason.
+pub const HTTP_DECODING_STOPPED: MetricName = metric(
+    "tamperwatch_http_decoding_stopped_total",
+    "HTTP response bodies whose content decoding stopped early, by reason (bomb guard, layer limit, corrupt, truncated, unknown coding).",
+);
+/// Bodies longer than the prefix kept for detection, by side.
+pub const HTTP_BODY_PREFIX_CUT: MetricName = metric(
+    "tamperwatch_http_body_prefix_cut_total",
+    "HTTP bodies longer than the 64 KiB kept for detection (rules saw only their start), by side.",
+);
+/// Flows ended by the memory budget's emergency steps, by step.
+pub const MEMORY_PRESSURE_FLOWS_DROPPED: MetricName = metric(
+    "tamperwatch_memory_pressure_flows_dropped_total",
+    "Flows ended by the memory budget's emergency steps, by step (dataless, short_timeout, established).",
+);
+/// Times the memory budget shortened timeouts or shrank reassembly windows.
+pub const MEMORY_PRESSURE_STEPS: MetricName = metric(
+    "tamperwatch_memory_pressure_steps_total",
+    "Times the memory budget shortened timeouts or shrank reassembly windows, by step.",
+);
+/// Buffered out-of-order bytes given up as gaps when windows shrank.
+pub const MEMORY_PRESSURE_RELEASED: MetricName = metric(
+    "tamperwatch_memory_pressure_released_bytes_total",
+    "Out-of-order bytes given up as gaps when the memory budget shrank reassembly windows.",
+);
+/// Per-client detector observations not tracked because the threshold table was full.
+pub const THRESHOLD_WINDOWS_DROPPED: MetricName = metric(
+    "tamperwatch_detector_state_dropped_total",
+    "Per-client detector observations not tracked because detector state was at its cap.",
+);
+/// CRS inputs cut at the engine's caps.
+pub const CRS_CAPS: MetricName = metric(
+    "tamperwatch_crs_caps_total",
+    "Values, bodies and argument lists the CRS engine cut at its caps.",
+);
+/// CRS evaluations that hit an internal limit or an unparsable body.
+pub const CRS_EVAL_ERRORS: MetricName = metric(
+    "tamperwatch_crs_eval_errors_total",
+    "CRS evaluations that hit an internal limit or a body they could not parse.",
+);
+
 // Capture (libpcap statistics).
 
 /// Packets the capture received (libpcap `ps_recv`).
@@ -200,10 +283,16 @@ pub const LABEL_CATEGORY: &str = "category";
 pub const LABEL_RULE: &str = "rule";
 pub const LABEL_REASON: &str = "reason";
 pub const LABEL_WHERE: &str = "where";
+pub const LABEL_KIND: &str = "kind";
+pub const LABEL_STEP: &str = "step";
 pub const LABEL_OUTCOME: &str = "outcome";
 pub const LABEL_RESULT: &str = "result";
 /// What a cap dropped (`header_line`, `multipart_part`, `multipart_param`).
 pub const LABEL_WHAT: &str = "what";
+/// Which body of a transaction (`request`, `response`).
+pub const LABEL_SIDE: &str = "side";
+/// The class of an evicted flow (`without_data`, `established`, `mid_message`).
+pub const LABEL_CLASS: &str = "class";
 
 /// The label value every bounded set folds its remainder into.
 pub const OTHER: &str = "other";

@@ -4,8 +4,11 @@ use std::collections::{BTreeSet, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::*;
+use crate::config::ContentGroupMap;
 use crate::detect::alert::AlertRule;
 use crate::http::{Header, RequestHead, ResponseHead, TransactionFlags};
+use crate::observe::Summary;
+use crate::tls::TlsVersion;
 
 const DAY_20000: Timestamp = Timestamp(20_000 * 86_400 * Timestamp::MICROS_PER_SEC);
 
@@ -67,8 +70,9 @@ fn txn(client: IpAddr, req: Option<RequestHead>, status: Option<u16>) -> HttpTra
 }
 
 fn metrics() -> Metrics {
-    let groups =
-        ContentGroups::new([("/permits/", "permits"), ("/news/", "news")]).expect("valid groups");
+    let map =
+        ContentGroupMap::new([("/permits/", "permits"), ("/news/", "news")]).expect("valid groups");
+    let groups = ContentGroups::new(&map);
     Metrics::new(groups).expect("metrics")
 }
 
@@ -584,9 +588,12 @@ fn rendered_labels_never_carry_addresses_paths_queries_or_agents() {
     allowed.extend(["injection.sql-union", "upload.script-extension", "other"].map(str::to_owned));
     allowed.extend(DecodeError::ALL.iter().map(|e| e.as_str().to_owned()));
     allowed.extend(HttpError::ALL.iter().map(|e| e.as_str().to_owned()));
-    allowed.extend(HTTP_CAPPED_WHAT.iter().map(|s| s.to_string()));
-    allowed.extend(IP_FRAGMENT_OUTCOMES.iter().map(|s| s.to_string()));
-    allowed.extend(super::memory::STEP_LABELS.iter().map(|s| s.to_string()));
+    allowed.extend(
+        caps::CAPS
+            .iter()
+            .filter_map(|c| c.label)
+            .map(|(_, v)| v.to_owned()),
+    );
 
     let mut seen = BTreeSet::new();
     for sample in samples(&text) {

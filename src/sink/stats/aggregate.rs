@@ -55,7 +55,7 @@ pub struct StatsAggregator {
     visitors: HashMap<i64, HyperLogLog>,
     hasher: ahash::RandomState,
     current_day: Option<i64>,
-    /// Days dropped because more than [`MAX_DAYS_IN_MEMORY`] were open at once.
+    /// Days dropped because more than `MAX_DAYS_IN_MEMORY` were open at once.
     pub days_dropped: u64,
 }
 

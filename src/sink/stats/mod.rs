@@ -15,13 +15,21 @@ use std::sync::{Arc, Mutex};
 use crate::decode::PacketView;
 use crate::detect::alert::Alert;
 use crate::http::HttpTransaction;
-use crate::pipeline::TransactionObserver;
+use crate::observe::TransactionObserver;
 use crate::sink::metrics::content_group::ContentGroups;
 use crate::sink::{AlertSink, SinkError};
 use crate::time::Timestamp;
 use crate::tls::ClientHello;
 use aggregate::StatsAggregator;
 use db::{StatsDb, StatsError};
+
+/// Where the statistics database lives when `stats.path` is not set.
+pub const DEFAULT_STATS_PATH: &str = "/var/lib/tamperwatch/stats.db";
+/// Counts below this are published as `<10` unless `stats.min_count` says otherwise:
+/// small enough to show a small site's usage, large enough not to single anyone out.
+pub const DEFAULT_MIN_COUNT: u64 = 10;
+/// Days of statistics kept: 400, so a year can be compared with the last.
+pub const DEFAULT_STATS_RETENTION_DAYS: u32 = 400;
 
 /// Records statistics into a database; cheap to clone (shared aggregator).
 #[derive(Clone)]

@@ -15,10 +15,8 @@ use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 /// IPv4 sources are cut to this prefix in [`AddressMode::Truncate`].
@@ -30,50 +28,8 @@ pub const ADDRESS_KEY_BYTES: usize = 32;
 /// Bytes of HMAC output kept in a token (rendered as twice as many hex digits).
 pub const TOKEN_BYTES: usize = 16;
 
-/// How source addresses of flagged flows are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AddressMode {
-    /// The address as seen (needed to answer a law-enforcement request).
-    #[default]
-    Keep,
-    /// The network only: IPv4 /24, IPv6 /48.
-    Truncate,
-    /// A keyed hash, rendered as a hex token.
-    Hash,
-}
-
-impl AddressMode {
-    /// The name used in config and in the store.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AddressMode::Keep => "keep",
-            AddressMode::Truncate => "truncate",
-            AddressMode::Hash => "hash",
-        }
-    }
-}
-
-impl fmt::Display for AddressMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for AddressMode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "keep" => Ok(AddressMode::Keep),
-            "truncate" => Ok(AddressMode::Truncate),
-            "hash" => Ok(AddressMode::Hash),
-            other => Err(format!(
-                "`{other}` is not an address mode (keep, truncate or hash)"
-            )),
-        }
-    }
-}
+/// The setting lives with the configuration, which parses it once.
+pub use crate::config::AddressMode;
 
 /// Why the address key could not be read or made.
 #[derive(Debug, thiserror::Error)]

@@ -22,9 +22,11 @@ pub mod schema;
 mod row;
 pub mod writer;
 pub mod filter;
+pub mod counts;
 pub mod query;
 pub mod report;
 pub mod import;
+mod blocking;
 
 use std::fs;
 use std::io;
@@ -35,9 +37,11 @@ use std::time::Duration;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 pub use address::{AddressKey, AddressKeyError, AddressMode, AddressPolicy};
+pub use blocking::{ReplayStore, REPLAY_STORE_BATCH};
+pub use counts::{RuleCount, Stats};
 pub use filter::{FilterError, FilterSpec, Filters, RuleRef};
 pub use import::{ImportError, ImportReport};
-pub use query::{ExportFormat, RuleCount, Stats};
+pub use query::ExportFormat;
 pub use row::StoredAlert;
 pub use writer::{StoreHandle, StoreWriter, WriterSettings, WriterStats};
 

@@ -13,6 +13,7 @@ use rusqlite::types::Value;
 use rusqlite::{params_from_iter, OptionalExtension};
 
 use super::address::range_key;
+use super::counts::{RuleCount, Stats};
 use super::filter::{Filters, RuleRef};
 use super::report;
 use super::row::{self, StoredAlert, SELECT_COLUMNS};
@@ -42,29 +43,6 @@ impl FromStr for ExportFormat {
             other => Err(format!("`{other}` is not an export format (jsonl or csv)")),
         }
     }
-}
-
-/// Alerts of one rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleCount {
-    pub signature_id: u32,
-    pub rule: String,
-    pub count: u64,
-}
-
-/// Counts over the filtered alerts.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub total: u64,
-    /// UTC day (`YYYY-MM-DD`) and count, oldest first.
-    pub by_day: Vec<(String, u64)>,
-    /// Category and count, most first.
-    pub by_category: Vec<(Category, u64)>,
-    /// Rule and count, most first.
-    pub by_rule: Vec<RuleCount>,
-    /// Host (of imported alerts) and count, most first; alerts recorded locally are
-    /// not in it, so it is empty on a single host's store.
-    pub by_host: Vec<(String, u64)>,
 }
 
 /// The `WHERE` clause of `f` (empty when there is no filter) and its parameters.
@@ -126,14 +104,24 @@ fn limit_clause(f: &Filters, values: &mut Vec<Value>) -> &'static str {
     }
 }
 
+/// `list`'s order: newest first (ids break ties within a microsecond).
+const NEWEST_FIRST: &str = "ts_us DESC, id DESC";
+/// `export`'s order: oldest first.
+const OLDEST_FIRST: &str = "ts_us ASC, id ASC";
+
+/// The `SELECT` of the rows matching `f` in `order`, with its limit, and its parameters.
+fn selection(f: &Filters, order: &str) -> (String, Vec<Value>) {
+    let (wh, mut values) = where_clause(f);
+    let limit = limit_clause(f, &mut values);
+    let sql = format!("SELECT {SELECT_COLUMNS} FROM alerts{wh} ORDER BY {order}{limit}");
+    (sql, values)
+}
+
 impl FlaggedStore {
     /// Alerts matching `f`, newest first, at most `f.limit`.
     pub fn list(&self, f: &Filters) -> Result<Vec<StoredAlert>, StoreError> {
         let fail = self.error("listing alerts");
-        let (wh, mut values) = where_clause(f);
-        let limit = limit_clause(f, &mut values);
-        let sql =
-            format!("SELECT {SELECT_COLUMNS} FROM alerts{wh} ORDER BY ts_us DESC, id DESC{limit}");
+        let (sql, values) = selection(f, NEWEST_FIRST);
         let mut stmt = self.conn.prepare(&sql).map_err(&fail)?;
         let rows = stmt
             .query_map(params_from_iter(values), row::from_row)
@@ -178,10 +166,7 @@ impl FlaggedStore {
         out: &mut dyn Write,
     ) -> Result<u64, StoreError> {
         let fail = self.error("exporting alerts");
-        let (wh, mut values) = where_clause(f);
-        let limit = limit_clause(f, &mut values);
-        let sql =
-            format!("SELECT {SELECT_COLUMNS} FROM alerts{wh} ORDER BY ts_us ASC, id ASC{limit}");
+        let (sql, values) = selection(f, OLDEST_FIRST);
         let mut stmt = self.conn.prepare(&sql).map_err(&fail)?;
         let rows = stmt
             .query_map(params_from_iter(values), row::from_row)

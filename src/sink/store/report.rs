@@ -11,7 +11,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::query::Stats;
+use super::counts::Stats;
 use super::row::StoredAlert;
 use crate::sink::events::EveAlert;
 

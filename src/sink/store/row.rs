@@ -7,7 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use rusqlite::types::Type;
-use rusqlite::{params, Row, Statement};
+use rusqlite::{params_from_iter, Row, Statement, ToSql};
 
 use super::address::{AddressMode, AddressPolicy, KeptAddress};
 use crate::detect::alert::{Alert, AlertHttp, AlertRule, AlertUpload, Category};
@@ -75,6 +75,103 @@ fn size(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// The values of [`INSERT`]'s 25 columns for one alert, in column order: the one
+/// binding both inserts share. Computed once per row; the rest borrow the alert.
+struct AlertColumns<'a> {
+    ts_us: i64,
+    timestamp: String,
+    /// Flow ids are hashes over the full u64 range: stored bit for bit.
+    flow_id: i64,
+    src_ip: &'a str,
+    src_key: Option<&'a [u8]>,
+    src_mode: &'static str,
+    src_port: u16,
+    dest_ip: String,
+    dest_port: u16,
+    signature_id: u32,
+    rule: &'a str,
+    signature: &'a str,
+    category: &'static str,
+    severity: u8,
+    http_hostname: Option<&'a str>,
+    http_url: Option<&'a str>,
+    http_method: Option<&'a str>,
+    http_status: Option<u16>,
+    http_user_agent: Option<&'a str>,
+    http_length: Option<i64>,
+    upload_filename: Option<&'a str>,
+    upload_content_type: Option<&'a str>,
+    upload_detected: Option<&'a str>,
+    upload_size: Option<i64>,
+    evidence: &'a str,
+}
+
+impl<'a> AlertColumns<'a> {
+    /// The columns of `alert` with its source kept as `src` under `src_mode`.
+    fn of(alert: &'a Alert, src: &'a KeptAddress, src_mode: AddressMode) -> Self {
+        let http = alert.http.as_ref();
+        let upload = alert.upload.as_ref();
+        AlertColumns {
+            ts_us: alert.timestamp.0,
+            timestamp: alert.timestamp.to_eve(),
+            flow_id: alert.flow_id as i64,
+            src_ip: &src.text,
+            src_key: src.range_key.as_ref().map(|k| &k[..]),
+            src_mode: src_mode.as_str(),
+            src_port: alert.src.port(),
+            dest_ip: alert.dest.ip().to_string(),
+            dest_port: alert.dest.port(),
+            signature_id: alert.rule.signature_id,
+            rule: &alert.rule.rule,
+            signature: &alert.rule.signature,
+            category: alert.rule.category.as_str(),
+            severity: alert.rule.severity,
+            http_hostname: http.and_then(|h| h.hostname.as_deref()),
+            http_url: http.map(|h| h.url.as_str()),
+            http_method: http.map(|h| h.http_method.as_str()),
+            http_status: http.and_then(|h| h.status),
+            http_user_agent: http.and_then(|h| h.http_user_agent.as_deref()),
+            http_length: http.map(|h| size(h.length)),
+            upload_filename: upload.and_then(|u| u.filename.as_deref()),
+            upload_content_type: upload.and_then(|u| u.content_type.as_deref()),
+            upload_detected: upload.map(|u| u.detected.as_str()),
+            upload_size: upload.map(|u| size(u.size)),
+            evidence: &alert.evidence,
+        }
+    }
+
+    /// The values as bound by position (`?1` to `?25`), on the stack.
+    fn values(&self) -> [&dyn ToSql; 25] {
+        [
+            &self.ts_us,
+            &self.timestamp,
+            &self.flow_id,
+            &self.src_ip,
+            &self.src_key,
+            &self.src_mode,
+            &self.src_port,
+            &self.dest_ip,
+            &self.dest_port,
+            &self.signature_id,
+            &self.rule,
+            &self.signature,
+            &self.category,
+            &self.severity,
+            &self.http_hostname,
+            &self.http_url,
+            &self.http_method,
+            &self.http_status,
+            &self.http_user_agent,
+            &self.http_length,
+            &self.upload_filename,
+            &self.upload_content_type,
+            &self.upload_detected,
+            &self.upload_size,
+            &self.evidence,
+        ]
+    }
+}
+
 /// Inserts one alert with a prepared [`INSERT`]; returns the new row id.
 pub(crate) fn insert(
     stmt: &mut Statement<'_>,
@@ -82,36 +179,8 @@ pub(crate) fn insert(
     policy: &AddressPolicy,
 ) -> rusqlite::Result<i64> {
     let src = policy.apply(alert.src.ip());
-    let http = alert.http.as_ref();
-    let upload = alert.upload.as_ref();
-    stmt.insert(params![
-        alert.timestamp.0,
-        alert.timestamp.to_eve(),
-        // flow ids are hashes over the full u64 range: stored bit for bit.
-        alert.flow_id as i64,
-        src.text,
-        src.range_key.as_ref().map(|k| &k[..]),
-        policy.mode().as_str(),
-        alert.src.port(),
-        alert.dest.ip().to_string(),
-        alert.dest.port(),
-        alert.rule.signature_id,
-        alert.rule.rule,
-        alert.rule.signature,
-        alert.rule.category.as_str(),
-        alert.rule.severity,
-        http.and_then(|h| h.hostname.as_deref()),
-        http.map(|h| h.url.as_str()),
-        http.map(|h| h.http_method.as_str()),
-        http.and_then(|h| h.status),
-        http.and_then(|h| h.http_user_agent.as_deref()),
-        http.map(|h| size(h.length)),
-        upload.and_then(|u| u.filename.as_deref()),
-        upload.and_then(|u| u.content_type.as_deref()),
-        upload.map(|u| u.detected.as_str()),
-        upload.map(|u| size(u.size)),
-        alert.evidence,
-    ])
+    let columns = AlertColumns::of(alert, &src, policy.mode());
+    stmt.insert(params_from_iter(columns.values()))
 }
 
 /// Inserts one imported alert with a prepared [`INSERT_IMPORTED`]; returns whether it
@@ -121,37 +190,11 @@ pub(crate) fn insert_imported(
     alert: &Alert,
     origin: &ImportedOrigin<'_>,
 ) -> rusqlite::Result<bool> {
-    let http = alert.http.as_ref();
-    let upload = alert.upload.as_ref();
-    let n = stmt.execute(params![
-        alert.timestamp.0,
-        alert.timestamp.to_eve(),
-        alert.flow_id as i64,
-        origin.src.text,
-        origin.src.range_key.as_ref().map(|k| &k[..]),
-        origin.src_mode.as_str(),
-        alert.src.port(),
-        alert.dest.ip().to_string(),
-        alert.dest.port(),
-        alert.rule.signature_id,
-        alert.rule.rule,
-        alert.rule.signature,
-        alert.rule.category.as_str(),
-        alert.rule.severity,
-        http.and_then(|h| h.hostname.as_deref()),
-        http.map(|h| h.url.as_str()),
-        http.map(|h| h.http_method.as_str()),
-        http.and_then(|h| h.status),
-        http.and_then(|h| h.http_user_agent.as_deref()),
-        http.map(|h| size(h.length)),
-        upload.and_then(|u| u.filename.as_deref()),
-        upload.and_then(|u| u.content_type.as_deref()),
-        upload.map(|u| u.detected.as_str()),
-        upload.map(|u| size(u.size)),
-        alert.evidence,
-        origin.host,
-        origin.import_key,
-    ])?;
+    let columns = AlertColumns::of(alert, origin.src, origin.src_mode);
+    let origin_columns: [&dyn ToSql; 2] = [&origin.host, &origin.import_key];
+    let n = stmt.execute(params_from_iter(
+        columns.values().into_iter().chain(origin_columns),
+    ))?;
     Ok(n == 1)
 }
 

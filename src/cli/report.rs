@@ -4,7 +4,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use tamperwatch::config::Config;
 use tamperwatch::sink::stats::db::{day_text, today, StatsDb};
 use tamperwatch::sink::stats::report;
 
@@ -19,13 +18,26 @@ pub enum ReportFormat {
     Csv,
 }
 
-/// What `report` was asked to do.
+/// The flags of `report`.
+#[derive(clap::Args)]
 pub struct ReportArgs {
-    pub stats: Option<PathBuf>,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub format: ReportFormat,
-    pub output: Option<PathBuf>,
+    /// Statistics database; default: the config's `stats.path`.
+    #[arg(long, value_name = "DB")]
+    stats: Option<PathBuf>,
+    /// Settings (YAML) for `stats.min_count` and `stats.path`.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// First day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    from: Option<String>,
+    /// Last day (YYYY-MM-DD), included.
+    #[arg(long, value_name = "DATE")]
+    to: Option<String>,
+    #[arg(long, value_enum, default_value = "html")]
+    format: ReportFormat,
+    /// Write to FILE (mode 0600) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 /// Checks `YYYY-MM-DD` and returns it normalised.
@@ -38,7 +50,8 @@ fn parse_date(flag: &str, text: &str) -> anyhow::Result<String> {
 }
 
 /// Runs `report`.
-pub fn run_report(args: &ReportArgs, config: &Config) -> anyhow::Result<()> {
+pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
+    let config = super::load_config(args.config.as_deref())?;
     let path: &Path = args.stats.as_deref().unwrap_or(&config.stats.path);
     let to = match &args.to {
         Some(t) => parse_date("--to", t)?,

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# CRS cost per transaction: paired runs of `tamperwatch replay` over the benchmark
+# capture with the Core Rule Set off and on (PL1), and start-up time of `rules check`.
+#
+# Each pair runs the two configurations back to back on the same CPU, so load from other
+# work on the machine hits both alike; the figure reported is the median over pairs of
+# (user+sys CPU on - CPU off) / transactions, with the CRS load (measured separately with
+# `rules check`) subtracted. CPU time, not wall time: on a shared machine wall time counts
+# the time other programs ran.
+#
+#   scripts/bench-crs.sh            (needs bench-data/bench.pcap: scripts/bench.sh makes it,
+#                                    BENCH_MB=100 is enough)
+# Environment:
+#   BENCH_BIN=target/release/tamperwatch   binary to time (built if missing)
+#   BENCH_PAIRS=5                          paired runs
+#   BENCH_CPU=1                            CPU to pin to (taskset); "none" to not pin
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DATA=$ROOT/bench-data
+PCAP=$DATA/bench.pcap
+BIN=${BENCH_BIN:-$ROOT/target/release/tamperwatch}
+PAIRS=${BENCH_PAIRS:-5}
+CPU=${BENCH_CPU:-1}
+
+log() { printf '[bench-crs] %s\n' "$*" >&2; }
+die() { printf '[bench-crs] ERROR: %s\n' "$*" >&2; exit 1; }
+
+[ -f "$PCAP" ] || die "$PCAP missing: run BENCH_MB=100 scripts/bench.sh first"
+if [ ! -x "$BIN" ]; then
+    log "building $BIN"
+    (cd "$ROOT" && cargo build --release --bin tamperwatch) || die "cargo build failed"
+fi
+PIN=()
+if [ "$CPU" != none ] && command -v taskset >/dev/null; then PIN=(taskset -c "$CPU"); fi
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+printf 'crs:\n  enabled: false\n' >"$WORK/off.yaml"
+printf 'crs:\n  enabled: true\n  paranoia_level: 1\n' >"$WORK/on.yaml"
+
+# cpu_of CMD...: prints user+sys seconds of one run (GNU time), the command's stdout in
+# $WORK/out.
+cpu_of() {
+    /usr/bin/time -f '%U %S' -o "$WORK/time" "${PIN[@]}" "$@" >"$WORK/out" 2>"$WORK/err" ||
+        die "$* failed: $(tail -3 "$WORK/err")"
+    awk '{ printf "%.3f\n", $1 + $2 }' "$WORK/time"
+}
+
+median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+command -v /usr/bin/time >/dev/null || die "/usr/bin/time missing (apt-get install time)"
+
+log "start-up: rules check with CRS at PL1, $PAIRS runs"
+STARTS=()
+for ((i = 0; i < PAIRS; i++)); do
+    STARTS+=("$(cpu_of "$BIN" rules check --config "$WORK/on.yaml" "$ROOT/rules")")
+done
+START=$(printf '%s\n' "${STARTS[@]}" | median)
+STARTS_OFF=()
+for ((i = 0; i < PAIRS; i++)); do
+    STARTS_OFF+=("$(cpu_of "$BIN" rules check --config "$WORK/off.yaml" "$ROOT/rules")")
+done
+START_OFF=$(printf '%s\n' "${STARTS_OFF[@]}" | median)
+
+TXNS=""
+DIFFS=() OFFS=() ONS=()
+for ((i = 0; i < PAIRS; i++)); do
+    off=$(cpu_of "$BIN" replay --config "$WORK/off.yaml" --rules "$ROOT/rules" "$PCAP")
+    on=$(cpu_of "$BIN" replay --config "$WORK/on.yaml" --rules "$ROOT/rules" "$PCAP")
+    TXNS=$(awk '$1 == "transactions" { print $2 }' "$WORK/out")
+    OFFS+=("$off") ONS+=("$on")
+    DIFFS+=("$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.3f\n", a - b }')")
+    log "pair $((i + 1)): off ${off}s, on ${on}s CPU"
+done
+[ -n "$TXNS" ] && [ "$TXNS" -gt 0 ] || die "no transactions in the replay summary"
+OFF=$(printf '%s\n' "${OFFS[@]}" | median)
+ON=$(printf '%s\n' "${ONS[@]}" | median)
+DIFF=$(printf '%s\n' "${DIFFS[@]}" | median)
+LOAD=$(awk -v a="$START" -v b="$START_OFF" 'BEGIN { d = a - b; if (d < 0) d = 0; printf "%.3f", d }')
+PER=$(awk -v d="$DIFF" -v l="$LOAD" -v n="$TXNS" 'BEGIN { printf "%.1f", (d - l) * 1e6 / n }')
+
+cat <<EOF
+capture: $PCAP ($TXNS HTTP transactions)
+pairs: $PAIRS, pinned: ${PIN[*]:-no}, load average: $(cut -d' ' -f1-3 /proc/loadavg)
+rules check CPU (median): CRS off ${START_OFF}s, CRS on (PL1) ${START}s -> CRS load ${LOAD}s
+replay CPU (median): CRS off ${OFF}s, CRS on ${ON}s; median paired difference ${DIFF}s
+CRS cost per transaction (paired difference minus CRS load): ${PER} us
+EOF

@@ -1,0 +1,243 @@
+//! Response heads, read as browsers read them. A head the strict parser (`httparse`)
+//! takes is RFC 9112 and is returned as is; any other is read the way Chromium's
+//! `HttpUtil::AssembleRawHeaders` and `HttpResponseHeaders::ParseStatusLine` read it,
+//! and every departure from RFC 9112 is reported in [`HeadQuirks`] (counted by the
+//! session as an anomaly). Requests never come here: they are read as servers read
+//! them (see the parent module). The leniencies, each with its source, are listed in
+//! docs/http-parity.md:
+//! - the status line may start after up to [`STATUS_LINE_SLOP_BYTES`] bytes of junk,
+//!   and `http` matches in any case (Chromium `LocateStartOfStatusLine`);
+//! - the status line ends at the first CR or LF (Chromium `FindStatusLineEnd`);
+//! - NUL bytes are dropped from the status line (Chromium erases every NUL of the
+//!   assembled head before parsing it);
+//! - the header lines are split on any run of CR and LF, so a bare CR ends a line
+//!   (Chromium tokenises on `"\r\n"`);
+//! - then [`super::super::browser_lines::regroup`] regroups NUL-laden and folded names.
+
+use super::{lenient_headers, owned_header, MAX_HEADERS};
+use crate::http::{HttpError, ResponseHead};
+
+/// Bytes of junk skipped before `http` at the start of a response: Chromium's
+/// `LocateStartOfStatusLine` slop (Firefox's `LocateHttpStart` looks at 11 bytes;
+/// the stricter is followed, and a response with more junk is HTTP/0.9 to Chromium).
+pub const STATUS_LINE_SLOP_BYTES: usize = 4;
+/// Bytes at the start of a reply that decide whether it has a status line: the slop
+/// and `http` (Chromium decides HTTP/0.9 once it has 8 bytes without one).
+pub const STATUS_PROBE_BYTES: usize = STATUS_LINE_SLOP_BYTES + 4;
+
+/// How a response head departed from RFC 9112 while being read the browsers' way.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HeadQuirks {
+    /// The status line is not `HTTP/d.d SP ddd [SP reason]` at the very start of the
+    /// response (lowercase `http`, junk before it, NUL bytes, no code, odd spacing).
+    pub lenient_status_line: bool,
+    /// A CR not followed by LF ended a line of the head.
+    pub bare_cr: bool,
+    /// Header lines were regrouped (NUL bytes in a name, a name continued on folded
+    /// lines, whitespace-only lines skipped).
+    pub regrouped: bool,
+}
+
+impl HeadQuirks {
+    /// Whether any leniency was needed.
+    pub fn any(&self) -> bool {
+        self.lenient_status_line || self.bare_cr || self.regrouped
+    }
+}
+
+/// Response headers the layers above use; the rest are not copied (fewer allocations,
+/// and Set-Cookie is never held at all).
+const KEPT_RESPONSE_HEADERS: [&str; 6] = [
+    "content-length",
+    "transfer-encoding",
+    "content-type",
+    "content-encoding",
+    "location",
+    "server",
+];
+
+fn is_kept_response_header(name: &str) -> bool {
+    KEPT_RESPONSE_HEADERS
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(name))
+}
+
+/// Parses a complete response head (including the blank line).
+pub fn parse_response_head(head: &[u8]) -> Result<ResponseHead, HttpError> {
+    read_response_head(head).map(|(resp, _)| resp)
+}
+
+/// Parses a complete response head and says which browser leniencies it needed.
+pub fn read_response_head(head: &[u8]) -> Result<(ResponseHead, HeadQuirks), HttpError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    match resp.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {
+            let (Some(code), Some(minor)) = (resp.code, resp.version) else {
+                return read_lenient(head);
+            };
+            let parsed = ResponseHead {
+                status: code,
+                reason: resp.reason.unwrap_or("").to_owned(),
+                version: format!("1.{minor}"),
+                headers: resp
+                    .headers
+                    .iter()
+                    .filter(|h| is_kept_response_header(h.name))
+                    .map(owned_header)
+                    .collect(),
+            };
+            Ok((parsed, HeadQuirks::default()))
+        }
+        Ok(httparse::Status::Partial) | Err(_) => read_lenient(head),
+    }
+}
+
+/// Where `http` (any case) starts within the first [`STATUS_LINE_SLOP_BYTES`] + 1
+/// positions of `data`.
+fn locate_status_line(data: &[u8]) -> Option<usize> {
+    (0..=STATUS_LINE_SLOP_BYTES).find(|&i| {
+        data.get(i..i + 4)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"http"))
+    })
+}
+
+/// Whether `data` (the first bytes of a response, maybe only a few) starts, or may
+/// still turn out to start, a status line as [`read_response_head`] finds one.
+/// Anything else is an HTTP/0.9 reply to browsers (or garbage).
+pub fn may_start_status_line_leniently(data: &[u8]) -> bool {
+    (0..=STATUS_LINE_SLOP_BYTES.min(data.len())).any(|i| {
+        let rest = &data[i..];
+        let n = rest.len().min(4);
+        rest[..n].eq_ignore_ascii_case(&b"http"[..n])
+    })
+}
+
+/// Whether `line` is an RFC 9112 §4 status line (`HTTP/d.d SP ddd [SP reason]`).
+fn is_strict_status_line(line: &[u8]) -> bool {
+    let digit = |i: usize| line.get(i).is_some_and(u8::is_ascii_digit);
+    line.starts_with(b"HTTP/")
+        && digit(5)
+        && line.get(6) == Some(&b'.')
+        && digit(7)
+        && line.get(8) == Some(&b' ')
+        && (9..12).all(digit)
+        && (line.len() == 12 || line.get(12) == Some(&b' '))
+        && !line.contains(&0)
+}
+
+fn read_lenient(head: &[u8]) -> Result<(ResponseHead, HeadQuirks), HttpError> {
+    let start = locate_status_line(head).ok_or(HttpError::BadStatusLine)?;
+    let head = &head[start..];
+    let line_end = memchr::memchr2(b'\r', b'\n', head).unwrap_or(head.len());
+    let raw_line = &head[..line_end];
+    let rest = &head[line_end..];
+    let mut quirks = HeadQuirks {
+        lenient_status_line: start > 0 || !is_strict_status_line(raw_line),
+        bare_cr: head
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == b'\r' && head.get(i + 1) != Some(&b'\n')),
+        regrouped: false,
+    };
+    let line: Vec<u8> = raw_line.iter().copied().filter(|&b| b != 0).collect();
+    let text = String::from_utf8_lossy(&line);
+    let (version, status, reason) = split_status_line(&text).ok_or(HttpError::BadStatusLine)?;
+    let lines = rest
+        .split(|&b| b == b'\r' || b == b'\n')
+        .filter(|l| !l.is_empty());
+    let (regrouped, changed) = crate::http::browser_lines::regroup(lines);
+    quirks.regrouped = changed;
+    let (headers, _) =
+        lenient_headers(regrouped.iter().map(Vec::as_slice), is_kept_response_header);
+    Ok((
+        ResponseHead {
+            status,
+            reason,
+            version,
+            headers,
+        },
+        quirks,
+    ))
+}
+
+/// Version, code and reason of a status line (NUL bytes already dropped), split on
+/// runs of whitespace (Chromium's `ParseStatus` skips any number of spaces; the code
+/// is the leading digits).
+fn split_status_line(text: &str) -> Option<(String, u16, String)> {
+    let sep = |c: char| c.is_ascii_whitespace();
+    let mut parts = text.trim_start_matches(sep).splitn(2, sep);
+    let token = parts.next()?.get(5..)?;
+    let version_len = token
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b'.')
+        .count();
+    let version = token[..version_len].to_owned();
+    let rest = parts.next().unwrap_or_default().trim_start_matches(sep);
+    let code_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+    // No code at all (`HTTP/1.1`, `HTTP/1.1foobar`): Chromium assumes 200.
+    let status = if code_len == 0 {
+        200
+    } else {
+        rest.get(..code_len)?.parse::<u16>().ok()?
+    };
+    let reason = rest.get(code_len..)?.trim_matches(sep).to_owned();
+    Some((version, status, reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(head: &[u8]) -> (ResponseHead, HeadQuirks) {
+        read_response_head(head).expect("a response head browsers read")
+    }
+
+    #[test]
+    fn well_formed_heads_need_no_leniency() {
+        let (r, q) = read(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!((r.status, r.reason.as_str()), (404, "Not Found"));
+        assert!(!q.any());
+    }
+
+    #[test]
+    fn junk_before_the_status_line_is_skipped_up_to_the_slop() {
+        let (r, q) = read(b" \rHTTP/1.1 200 ok\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert_eq!((r.status, r.version.as_str()), (200, "1.1"));
+        assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+        assert!(
+            q.lenient_status_line && !q.bare_cr,
+            "the CR is junk before the line"
+        );
+        assert!(read_response_head(b"12345HTTP/1.1 200 ok\r\n\r\n").is_err());
+        assert!(may_start_status_line_leniently(b" \rHT"));
+        assert!(may_start_status_line_leniently(b"\0"));
+        assert!(!may_start_status_line_leniently(b"X5O!P%@AP"));
+    }
+
+    #[test]
+    fn nul_bytes_are_dropped_from_the_status_line() {
+        let (r, q) = read(b"HTTP/1\0.1 200 ok\r\nX: y\r\n\r\n");
+        assert_eq!((r.version.as_str(), r.status), ("1.1", 200));
+        assert!(q.lenient_status_line && !q.bare_cr);
+        let (r, _) = read(b"http/1.0 0204 ok\r\n\r\n");
+        assert_eq!((r.version.as_str(), r.status), ("1.0", 204));
+    }
+
+    #[test]
+    fn a_bare_cr_ends_a_header_line() {
+        let (r, q) = read(b"HTTP/1.1 200 ok\r\nA: b\rTransfer-Encoding: chunked\r\n\r\n");
+        assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+        assert!(q.bare_cr && !q.lenient_status_line);
+        // `Transfer-Encoding: \rchunked`: an empty value, then a line without a colon.
+        let (r, _) = read(b"HTTP/1.1 200 ok\r\nTransfer-Encoding: \rchunked\r\n\r\n");
+        assert_eq!(r.header("transfer-encoding"), Some(""));
+        // `Transfer-Encoding\r: chunked`: a name without a colon, then no name.
+        let (r, _) = read(b"HTTP/1.1 200 ok\r\nTransfer-Encoding\r: chunked\r\n\r\n");
+        assert_eq!(r.header("transfer-encoding"), None);
+        // Every line ended by a bare CR, the head by CRLF LF.
+        let (r, q) = read(b"HTTP/1.1 200 ok\rContent-Length: 4\rX: y\r\n\n");
+        assert_eq!((r.status, r.header("content-length")), (200, Some("4")));
+        assert!(q.bare_cr);
+    }
+}

@@ -1,0 +1,47 @@
+//! What the packet stages report upward: the [`TransactionObserver`] trait, through
+//! which finished transactions and TCP events reach detection and the sinks, and the
+//! run's [`Summary`] counters.
+//!
+//! It sits below `detect` and `sink` and above the stages it names (decode, reassembly,
+//! http, tls), so the sinks and detection can implement it without depending on the
+//! pipeline that drives them.
+
+mod summary;
+
+use std::net::SocketAddr;
+
+use crate::decode::PacketView;
+use crate::http::HttpTransaction;
+use crate::time::Timestamp;
+use crate::tls::ClientHello;
+
+pub use summary::Summary;
+
+/// Receives what the pipeline finds.
+pub trait TransactionObserver {
+    /// A finished HTTP transaction.
+    fn on_transaction(&mut self, txn: &HttpTransaction);
+    /// A finished HTTP transaction, handed over: an observer that keeps transactions
+    /// (the sharded replay's recorder) takes it without a copy. By default it is seen
+    /// by reference and dropped.
+    fn take_transaction(&mut self, txn: HttpTransaction) {
+        self.on_transaction(&txn);
+    }
+    /// A TLS ClientHello (statistics only).
+    fn on_client_hello(&mut self, _hello: &ClientHello) {}
+    /// A TCP packet, for per-client TCP-level detectors (SYN floods, port scans).
+    fn on_tcp_packet(&mut self, _packet: &PacketView<'_>, _now: Timestamp) {}
+    /// The flow table was full and evicted `evicted` flows to admit a new one to
+    /// `server` (a connection flood, or a table too small for the site).
+    fn on_flow_evictions(&mut self, _evicted: u64, _server: SocketAddr, _now: Timestamp) {}
+    /// A connection completed its three-way handshake (half-open accounting).
+    fn on_handshake(&mut self, _now: Timestamp) {}
+}
+
+/// An observer that ignores everything (for counting-only replays and benchmarks).
+#[derive(Debug, Default)]
+pub struct NullObserver;
+
+impl TransactionObserver for NullObserver {
+    fn on_transaction(&mut self, _txn: &HttpTransaction) {}
+}

@@ -1,0 +1,145 @@
+//! The application layer a flow carries (HTTP, or TLS noted and skipped), and how
+//! reassembled chunks and flow endings reach it.
+
+use crate::flow::{Direction, Flow};
+use crate::http::session::FlowContext;
+use crate::http::{HttpSession, HttpTransaction};
+use crate::observe::{NullObserver, Summary, TransactionObserver};
+use crate::reassembly::Chunk;
+use crate::time::Timestamp;
+use crate::tls;
+
+/// What a flow carries, decided by its first bytes.
+#[derive(Debug, Default)]
+pub enum FlowApp {
+    #[default]
+    Undecided,
+    Http(Box<HttpSession>),
+    /// TLS: the ClientHello was read; the rest is not parsed.
+    Tls,
+}
+
+impl crate::flow::EvictionHint for FlowApp {
+    fn mid_message(&self) -> bool {
+        match self {
+            FlowApp::Http(session) => session.mid_request(),
+            _ => false,
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            FlowApp::Http(session) => std::mem::size_of::<HttpSession>() + session.heap_bytes(),
+            _ => 0,
+        }
+    }
+}
+
+/// Hands a chunk of one direction to the flow's application layer.
+pub(super) fn deliver(
+    app: &mut FlowApp,
+    dir: Direction,
+    chunk: Chunk<'_>,
+    now: Timestamp,
+    ctx: &FlowContext,
+    pending: &mut Vec<HttpTransaction>,
+    observer: &mut dyn TransactionObserver,
+) {
+    if let FlowApp::Undecided = app {
+        match chunk {
+            Chunk::Data(d) if dir == Direction::ToServer && tls::looks_like_tls(d) => {
+                if let Some(hello) = tls::parse_client_hello(d) {
+                    observer.on_client_hello(&hello);
+                }
+                *app = FlowApp::Tls;
+                return;
+            }
+            _ => *app = FlowApp::Http(HttpSession::pooled()),
+        }
+    }
+    if let FlowApp::Http(session) = app {
+        session.on_chunk(dir, chunk, now, ctx, pending);
+    }
+}
+
+/// Gives up a flow's buffered holes down to `limit` bytes per direction (memory
+/// pressure); the gaps and data go to the session. Returns the bytes released.
+pub(super) fn trim_flow(
+    flow: &mut Flow<FlowApp>,
+    limit: usize,
+    now: Timestamp,
+    out: &mut Vec<HttpTransaction>,
+) -> usize {
+    let ctx = FlowContext {
+        flow_id: flow.id,
+        client: flow.client(),
+        server: flow.server(),
+    };
+    let Flow { streams, app, .. } = flow;
+    let mut released = 0;
+    for (stream, dir) in streams
+        .iter_mut()
+        .zip([Direction::ToServer, Direction::ToClient])
+    {
+        released += stream.shrink_pending(limit, &mut |chunk| {
+            deliver(app, dir, chunk, now, &ctx, out, &mut NullObserver);
+        });
+    }
+    released
+}
+
+/// A flow left the table: flush it unless that was done when it closed.
+pub(super) fn finish_flow(
+    mut flow: Flow<FlowApp>,
+    now: Timestamp,
+    pending: &mut Vec<HttpTransaction>,
+    summary: &mut Summary,
+) {
+    flush_flow(&mut flow, now, pending, summary);
+}
+
+/// Flushes a flow's streams and HTTP state once, and adds its counters.
+pub(super) fn flush_flow(
+    flow: &mut Flow<FlowApp>,
+    now: Timestamp,
+    pending: &mut Vec<HttpTransaction>,
+    summary: &mut Summary,
+) {
+    if flow.finished {
+        return;
+    }
+    flow.finished = true;
+    let now = now.max(flow.last_seen);
+    let ctx = FlowContext {
+        flow_id: flow.id,
+        client: flow.client(),
+        server: flow.server(),
+    };
+    let Flow { streams, app, .. } = flow;
+    for (i, stream) in streams.iter_mut().enumerate() {
+        let dir = if i == 0 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        stream.finish(&mut |chunk| {
+            if let FlowApp::Http(session) = app {
+                session.on_chunk(dir, chunk, now, &ctx, pending);
+            }
+        });
+        summary.reassembly += stream.stats();
+    }
+    if let FlowApp::Http(session) = app {
+        session.finish(now, &ctx, pending);
+        summary.http += session.stats;
+    } else if let FlowApp::Tls = app {
+        summary.tls_client_hellos += 1;
+    }
+    // The flow is flushed: a finished flow stays in the table only to absorb late
+    // packets, so its session goes back to the pool now rather than when it leaves.
+    if let FlowApp::Http(_) = app {
+        if let FlowApp::Http(session) = std::mem::take(app) {
+            HttpSession::recycle(session);
+        }
+    }
+}

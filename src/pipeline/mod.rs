@@ -1,0 +1,344 @@
+//! The pipeline: the one place that wires capture → decode → flow → reassembly → HTTP.
+//!
+//! [`Pipeline::process_frame`] takes one frame and its time, and hands every finished
+//! HTTP transaction (and TLS ClientHello) to a [`TransactionObserver`]; detection and
+//! the sinks sit behind that trait. Per packet nothing is allocated on the in-order
+//! path; per-flow buffers are reused. Every packet that cannot be used is counted by
+//! reason in [`Summary`].
+
+use std::net::SocketAddr;
+
+use crate::capture::{CaptureError, Frame, PacketSource};
+use crate::decode::fragment::{Defragmenter, Reassembled};
+use crate::decode::{self, DecodeError, Decoded, LinkType, PacketView, Transport};
+use crate::flow::{Direction, Flow, FlowEnd, FlowTable, TcpState};
+use crate::http::session::FlowContext;
+use crate::http::HttpTransaction;
+use crate::reassembly::{Chunk, SeqNumber};
+use crate::time::Timestamp;
+
+mod app;
+mod settings;
+pub mod shard;
+
+pub use app::FlowApp;
+use app::{deliver, finish_flow, flush_flow};
+pub use settings::{PipelineSettings, SiteScope};
+
+pub use crate::detect::{DetectionStage, DetectorRef};
+pub use crate::observe::{NullObserver, Summary, TransactionObserver};
+
+/// The packet stages of one worker.
+pub struct Pipeline {
+    flows: FlowTable<FlowApp>,
+    site: Option<SiteScope>,
+    defrag: Defragmenter,
+    pending: Vec<HttpTransaction>,
+    /// The number the next frame gets when the caller does not number frames.
+    next_frame: u64,
+    /// Packet time (seconds) of the last sweep of fragments.
+    last_expiry_secs: u64,
+    pub summary: Summary,
+}
+
+impl Pipeline {
+    /// A pipeline with the given settings.
+    pub fn new(settings: PipelineSettings) -> Self {
+        Pipeline {
+            flows: FlowTable::with_budget(
+                settings.max_flows,
+                settings.server_ports,
+                settings.memory_bytes,
+            ),
+            site: settings.site,
+            defrag: Defragmenter::default(),
+            pending: Vec::new(),
+            next_frame: 1,
+            last_expiry_secs: 0,
+            summary: Summary::default(),
+        }
+    }
+
+    /// Processes every frame of a source.
+    pub fn run_source(
+        &mut self,
+        source: &mut dyn PacketSource,
+        observer: &mut dyn TransactionObserver,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), CaptureError> {
+        let link = source.link_type();
+        while let Some(frame) = source.next_frame()? {
+            progress(u64::from(frame.wire_len.min(frame.data.len() as u32)) + 16);
+            self.process_frame(link, &frame, observer);
+        }
+        Ok(())
+    }
+
+    /// Processes one frame, numbered by this pipeline (one more than the last).
+    pub fn process_frame(
+        &mut self,
+        link: LinkType,
+        frame: &Frame<'_>,
+        observer: &mut dyn TransactionObserver,
+    ) {
+        let number = self.next_frame;
+        self.process_numbered(link, frame, number, observer);
+    }
+
+    /// Processes the capture's `number`-th frame (1-based, as Wireshark counts), then
+    /// expires idle flows. A flow the frame opens takes `number` as its id: unique in
+    /// the run, and the same whichever worker of a sharded run holds the flow.
+    pub fn process_numbered(
+        &mut self,
+        link: LinkType,
+        frame: &Frame<'_>,
+        number: u64,
+        observer: &mut dyn TransactionObserver,
+    ) {
+        self.ingest(link, frame, number, observer);
+        self.expire(frame.ts, observer);
+    }
+
+    /// [`Pipeline::process_numbered`] without expiring idle flows: a sharded replay
+    /// expires every worker's flows at the same points of the capture, through
+    /// [`Pipeline::advance`].
+    pub fn ingest(
+        &mut self,
+        link: LinkType,
+        frame: &Frame<'_>,
+        number: u64,
+        observer: &mut dyn TransactionObserver,
+    ) {
+        self.next_frame = number.saturating_add(1);
+        self.flows.number_next(number);
+        let now = frame.ts;
+        self.summary.packets += 1;
+        self.summary.bytes += u64::from(frame.wire_len);
+        match decode::decode(link, frame.data) {
+            Ok(Decoded::Packet(packet)) => self.process_packet(&packet, now, observer),
+            Ok(Decoded::Fragment(frag)) => match self.defrag.insert(&frag, now.secs()) {
+                Ok(Some(whole)) => self.process_reassembled(&whole, now, observer),
+                Ok(None) => {}
+                Err(e) => self.summary.decode_errors[e.index()] += 1,
+            },
+            Err(DecodeError::NotIp | DecodeError::OtherTransport) => {
+                self.summary.other_packets += 1
+            }
+            Err(e) => self.summary.decode_errors[e.index()] += 1,
+        }
+    }
+
+    fn process_reassembled(
+        &mut self,
+        whole: &Reassembled,
+        now: Timestamp,
+        observer: &mut dyn TransactionObserver,
+    ) {
+        self.summary.fragments_reassembled += 1;
+        match decode::decode_transport_of(whole) {
+            Ok(packet) => self.process_packet(&packet, now, observer),
+            Err(e) => self.summary.decode_errors[e.index()] += 1,
+        }
+    }
+
+    fn process_packet(
+        &mut self,
+        packet: &PacketView<'_>,
+        now: Timestamp,
+        observer: &mut dyn TransactionObserver,
+    ) {
+        let Transport::Tcp {
+            src_port,
+            dst_port,
+            seq,
+            ack,
+            flags,
+        } = packet.transport
+        else {
+            self.summary.udp_packets += 1;
+            return;
+        };
+        let src = SocketAddr::new(packet.src, src_port);
+        let dst = SocketAddr::new(packet.dst, dst_port);
+        if let Some(site) = &self.site {
+            if !site.contains(src, dst) {
+                self.summary.outside_site += 1;
+                return;
+            }
+        }
+        self.summary.tcp_packets += 1;
+        observer.on_tcp_packet(packet, now);
+        let pending = &mut self.pending;
+        let summary = &mut self.summary;
+        let mut evicted = 0u64;
+        let mut ended = |flow: Flow<FlowApp>, end: FlowEnd| {
+            evicted += u64::from(end == FlowEnd::Evicted);
+            finish_flow(flow, now, pending, summary);
+        };
+        let found = self.flows.lookup_or_create(
+            src,
+            dst,
+            flags,
+            !packet.payload.is_empty(),
+            now,
+            &mut ended,
+        );
+        if evicted > 0 {
+            observer.on_flow_evictions(evicted, dst, now);
+        }
+        let Some(flow) = found else {
+            self.drain_pending(observer);
+            return;
+        };
+        if flow.finished {
+            // Late packets of a connection already closed and flushed.
+            self.drain_pending(observer);
+            return;
+        }
+        let dir = flow.direction_of(src);
+        flow.packets[dir as usize] += 1;
+        flow.bytes[dir as usize] += packet.payload.len() as u64;
+        if flags.syn() {
+            flow.streams[dir as usize].set_isn(SeqNumber(seq));
+        }
+        if flags.rst() && !flow.streams[dir as usize].accepts_reset(SeqNumber(seq)) {
+            // A RST outside the window (RFC 5961): the endpoints ignore it; so do we.
+            self.drain_pending(observer);
+            return;
+        }
+        let was_opening = flow.state == TcpState::SynReceived;
+        flow.track_flags(dir, flags);
+        if was_opening && flow.state == TcpState::Established {
+            observer.on_handshake(now);
+        }
+        let ctx = FlowContext {
+            flow_id: flow.id,
+            client: flow.client(),
+            server: flow.server(),
+        };
+        let Flow { streams, app, .. } = flow;
+        let [to_server, to_client] = streams;
+        let (this, peer) = match dir {
+            Direction::ToServer => (to_server, to_client),
+            Direction::ToClient => (to_client, to_server),
+        };
+        let mut deliver_peer = |chunk: Chunk<'_>| {
+            deliver(
+                app,
+                dir.reverse(),
+                chunk,
+                now,
+                &ctx,
+                &mut self.pending,
+                observer,
+            );
+        };
+        if flags.ack() {
+            peer.on_peer_ack(SeqNumber(ack), &mut deliver_peer);
+        }
+        let mut deliver_this = |chunk: Chunk<'_>| {
+            deliver(app, dir, chunk, now, &ctx, &mut self.pending, observer);
+        };
+        let data_seq = if flags.syn() {
+            SeqNumber(seq) + 1
+        } else {
+            SeqNumber(seq)
+        };
+        this.insert_segment(data_seq, packet.payload, &mut deliver_this);
+        if flow.state == TcpState::Closed {
+            // Flush now; the entry lingers (CLOSED_FLOW_TIMEOUT_SECS) to absorb late packets.
+            flush_flow(flow, now, &mut self.pending, &mut self.summary);
+        }
+        let change = flow.reaccount();
+        self.flows.account(change);
+        if self.flows.over_budget() {
+            self.relieve_memory(now, observer);
+        }
+        self.drain_pending(observer);
+    }
+
+    /// The memory budget ran out: the flow table's emergency steps
+    /// ([`crate::flow::budget`]); evicted flows are judged, and reported as evictions.
+    fn relieve_memory(&mut self, now: Timestamp, observer: &mut dyn TransactionObserver) {
+        let pending = &mut self.pending;
+        let summary = &mut self.summary;
+        let mut evicted = 0u64;
+        let mut server = None;
+        let mut trimmed = Vec::new();
+        self.flows.relieve(
+            now,
+            &mut |flow, end| {
+                if end == FlowEnd::Evicted {
+                    evicted += 1;
+                    server.get_or_insert(flow.server());
+                }
+                finish_flow(flow, now, pending, summary);
+            },
+            &mut |flow, limit| app::trim_flow(flow, limit, now, &mut trimmed),
+        );
+        self.pending.append(&mut trimmed);
+        if let Some(server) = server {
+            observer.on_flow_evictions(evicted, server, now);
+        }
+    }
+
+    fn drain_pending(&mut self, observer: &mut dyn TransactionObserver) {
+        for txn in self.pending.drain(..) {
+            self.summary.transactions += 1;
+            observer.take_transaction(txn);
+        }
+    }
+
+    fn expire(&mut self, now: Timestamp, observer: &mut dyn TransactionObserver) {
+        if now.secs() > self.last_expiry_secs {
+            // Once per second of packet time, for every worker alike (not only when a
+            // fragment arrives), so fragment timeouts do not depend on sharding.
+            self.last_expiry_secs = now.secs();
+            self.defrag.expire(now.secs());
+        }
+        let pending = &mut self.pending;
+        let summary = &mut self.summary;
+        self.flows.expire_idle(now, &mut |flow, _end| {
+            finish_flow(flow, now, pending, summary)
+        });
+        self.drain_pending(observer);
+    }
+
+    /// Ends every flow (end of input): flushes reassembly and open transactions.
+    pub fn finish(&mut self, observer: &mut dyn TransactionObserver) {
+        let pending = &mut self.pending;
+        let summary = &mut self.summary;
+        let now = Timestamp::default();
+        self.flows
+            .drain_all(&mut |flow, _end| finish_flow(flow, now, pending, summary));
+        self.drain_pending(observer);
+        self.refresh_flow_counters();
+    }
+
+    /// Expires idle flows as of `now` without a packet (a live capture that went quiet).
+    pub fn advance(&mut self, now: Timestamp, observer: &mut dyn TransactionObserver) {
+        self.expire(now, observer);
+    }
+
+    /// Copies the flow table's counters into [`Summary`] (they are otherwise copied at
+    /// [`Pipeline::finish`]); a live worker calls it before reporting.
+    pub fn refresh_flow_counters(&mut self) {
+        let s = self.flows.stats;
+        self.summary.flows = s.created;
+        self.summary.flows_picked_up_mid_stream = s.picked_up_mid_stream;
+        self.summary.flows_evicted = s.evicted;
+        self.summary.flows_evicted_by_class = [
+            s.evicted_without_data,
+            s.evicted_established,
+            s.evicted_mid_message,
+        ];
+        self.summary.flows_timed_out = s.timed_out;
+        self.summary.fragments = self.defrag.stats;
+        self.summary.memory = self.flows.stats.pressure;
+    }
+
+    /// Flows currently held (for metrics and memory bounds).
+    pub fn live_flows(&self) -> usize {
+        self.flows.len()
+    }
+}

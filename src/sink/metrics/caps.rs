@@ -1,0 +1,451 @@
+//! Every cap that can be hit, as a `tamperwatch_*_total` series: the one list.
+//!
+//! A stage that stops keeping something (a full flow table evicts, a reassembly buffer
+//! fills, a decompression bomb is cut, a tunnel nests too deep, a threshold table is
+//! full, a sink drops an alert) counts it in its stage counters; [`CAPS`] says which
+//! series shows each counter, and how the value is read: from the pipeline's
+//! [`Summary`] (each worker reports its differences), from the detector's shared
+//! counters at scrape time ([`DetectorCounts`]), or pushed by a sink. Input anomalies
+//! that travel with the caps (corrupt gzip, lenient framing, fragment overlaps) are
+//! listed too, so one walk of the table covers them. [`NOT_CAPS`] names the stage
+//! counters that are deliberately not here, with the series (or reason) that covers
+//! them; a test fails when a counter is in neither list, so a new cap cannot be
+//! forgotten. Every label value is fixed in this file: nothing comes from traffic.
+
+use super::names::{self, MetricName};
+use super::Metrics;
+use crate::decode::DecodeError;
+use crate::http::session::{MAX_BODY_PREFIX_BYTES, MAX_RESPONSE_PREFIX_BYTES};
+use crate::http::HttpTransaction;
+use crate::observe::Summary;
+
+/// Counters the detector keeps across threads, read when `/metrics` is scraped.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DetectorCounts {
+    /// Threshold observations not tracked: the table was at `MAX_THRESHOLD_WINDOWS`.
+    pub threshold_windows_dropped: u64,
+    /// CRS values, bodies and argument lists cut at the engine's caps.
+    pub crs_caps_hit: u64,
+    /// CRS evaluations that hit an internal limit or a body they could not parse.
+    pub crs_eval_errors: u64,
+}
+
+/// How a cap's series gets its value.
+#[derive(Clone, Copy)]
+pub enum Reading {
+    /// A field of the pipeline's [`Summary`]; `write` sets it (for tests and tools).
+    Summary {
+        read: fn(&Summary) -> u64,
+        write: fn(&mut Summary, u64),
+    },
+    /// A field of [`DetectorCounts`], a running total (a reload may restart it).
+    Detector {
+        read: fn(&DetectorCounts) -> u64,
+        write: fn(&mut DetectorCounts, u64),
+    },
+    /// Counted per finished transaction when `hit` says it ran into the cap; `make`
+    /// turns a transaction into one that does (for tests and tools).
+    Transaction {
+        hit: fn(&HttpTransaction) -> bool,
+        make: fn(&mut HttpTransaction),
+    },
+    /// Pushed by a sink or the capture through this [`Metrics`] method.
+    Pushed { add: fn(&Metrics, u64) },
+}
+
+/// One cap: its series (name, help and at most one fixed label) and its counter.
+#[derive(Clone, Copy)]
+pub struct Cap {
+    pub metric: MetricName,
+    /// A fixed `(label, value)` when several counters share the series.
+    pub label: Option<(&'static str, &'static str)>,
+    /// The stage counter, as a path in its stats struct (`reassembly.gaps`).
+    pub field: &'static str,
+    pub reading: Reading,
+}
+
+impl Cap {
+    /// This cap's value in rendered `/metrics` text (`name{label="value"} N`), if the
+    /// series is there: what a test or an operator's script reads back.
+    pub fn value_in(&self, text: &str) -> Option<u64> {
+        let (name, label) = (self.metric.name, self.label);
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find_map(|line| {
+                let rest = line.strip_prefix(name)?;
+                let rest = match label {
+                    Some((k, v)) => rest
+                        .strip_prefix('{')?
+                        .strip_prefix(k)?
+                        .strip_prefix("=\"")?
+                        .strip_prefix(v)?
+                        .strip_prefix("\"}")?,
+                    None => rest,
+                };
+                rest.strip_prefix(' ')?.trim().parse().ok()
+            })
+    }
+}
+
+/// A cap read from a [`Summary`] field path.
+macro_rules! summary {
+    ($metric:expr, $label:expr, $($path:tt)+) => {
+        Cap {
+            metric: $metric,
+            label: $label,
+            field: stringify!($($path)+),
+            reading: Reading::Summary {
+                read: |s: &Summary| s.$($path)+,
+                write: |s: &mut Summary, v: u64| s.$($path)+ = v,
+            },
+        }
+    };
+}
+
+/// A cap read from a [`DetectorCounts`] field.
+macro_rules! detector {
+    ($metric:expr, $field:ident) => {
+        Cap {
+            metric: $metric,
+            label: None,
+            field: concat!("detector.", stringify!($field)),
+            reading: Reading::Detector {
+                read: |c: &DetectorCounts| c.$field,
+                write: |c: &mut DetectorCounts, v: u64| c.$field = v,
+            },
+        }
+    };
+}
+
+const TUNNEL_TOO_DEEP: usize = DecodeError::TunnelTooDeep as usize;
+
+/// Every cap and anomaly counter, in pipeline order.
+pub const CAPS: &[Cap] = &[
+    summary!(names::FLOWS_EVICTED, None, flows_evicted),
+    summary!(
+        names::FLOWS_EVICTED_BY_CLASS,
+        Some((names::LABEL_CLASS, "without_data")),
+        flows_evicted_by_class[0]
+    ),
+    summary!(
+        names::FLOWS_EVICTED_BY_CLASS,
+        Some((names::LABEL_CLASS, "established")),
+        flows_evicted_by_class[1]
+    ),
+    summary!(
+        names::FLOWS_EVICTED_BY_CLASS,
+        Some((names::LABEL_CLASS, "mid_message")),
+        flows_evicted_by_class[2]
+    ),
+    summary!(
+        names::TUNNEL_DEPTH_EXCEEDED,
+        None,
+        decode_errors[TUNNEL_TOO_DEEP]
+    ),
+    summary!(
+        names::IP_FRAGMENTS,
+        Some((names::LABEL_OUTCOME, "reassembled")),
+        fragments.reassembled
+    ),
+    summary!(
+        names::IP_FRAGMENTS,
+        Some((names::LABEL_OUTCOME, "overlap")),
+        fragments.overlaps
+    ),
+    summary!(
+        names::IP_FRAGMENTS,
+        Some((names::LABEL_OUTCOME, "overlap_conflict")),
+        fragments.overlap_conflicts
+    ),
+    summary!(
+        names::IP_FRAGMENTS,
+        Some((names::LABEL_OUTCOME, "timed_out")),
+        fragments.timed_out
+    ),
+    summary!(
+        names::IP_FRAGMENTS,
+        Some((names::LABEL_OUTCOME, "dropped_over_limit")),
+        fragments.dropped_over_limit
+    ),
+    summary!(
+        names::IP_FRAGMENTS,
+        Some((names::LABEL_OUTCOME, "dropped_over_memory")),
+        fragments.dropped_over_memory
+    ),
+    summary!(
+        names::IP_FRAGMENTS,
+        Some((names::LABEL_OUTCOME, "inconsistent")),
+        fragments.inconsistent
+    ),
+    summary!(
+        names::REASSEMBLY_BUFFER_LIMIT,
+        None,
+        reassembly.buffer_limit_hits
+    ),
+    summary!(
+        names::REASSEMBLY_OUT_OF_WINDOW,
+        None,
+        reassembly.out_of_window_segments
+    ),
+    summary!(
+        names::TCP_RESETS_IGNORED,
+        None,
+        reassembly.resets_outside_window
+    ),
+    summary!(names::HTTP_FORCED_OUT, None, http.forced_out),
+    summary!(
+        names::HTTP_CAPPED,
+        Some((names::LABEL_WHAT, "header_line")),
+        http.headers_dropped
+    ),
+    summary!(
+        names::HTTP_CAPPED,
+        Some((names::LABEL_WHAT, "multipart_part")),
+        http.multipart_parts_dropped
+    ),
+    summary!(
+        names::HTTP_CAPPED,
+        Some((names::LABEL_WHAT, "multipart_param")),
+        http.multipart_params_dropped
+    ),
+    summary!(names::HTTP_LENIENT_RESPONSES, None, http.lenient_responses),
+    summary!(
+        names::HTTP_RESPONSE_ANOMALIES,
+        Some((names::LABEL_KIND, "lenient_status_line")),
+        http.response_anomalies.lenient_status_line
+    ),
+    summary!(
+        names::HTTP_RESPONSE_ANOMALIES,
+        Some((names::LABEL_KIND, "bare_cr_line_end")),
+        http.response_anomalies.bare_cr_line_end
+    ),
+    summary!(
+        names::HTTP_RESPONSE_ANOMALIES,
+        Some((names::LABEL_KIND, "regrouped_header_lines")),
+        http.response_anomalies.regrouped_header_lines
+    ),
+    summary!(
+        names::HTTP_RESPONSE_ANOMALIES,
+        Some((names::LABEL_KIND, "te_obfuscated")),
+        http.response_anomalies.te_obfuscated
+    ),
+    summary!(
+        names::HTTP_RESPONSE_ANOMALIES,
+        Some((names::LABEL_KIND, "te_below_http11")),
+        http.response_anomalies.te_below_http11
+    ),
+    summary!(
+        names::HTTP_RESPONSE_ANOMALIES,
+        Some((names::LABEL_KIND, "odd_content_length")),
+        http.response_anomalies.odd_content_length
+    ),
+    summary!(
+        names::HTTP_RESPONSE_ANOMALIES,
+        Some((names::LABEL_KIND, "http09_response")),
+        http.response_anomalies.http09_response
+    ),
+    summary!(
+        names::HTTP_DECODING_STOPPED,
+        Some((names::LABEL_REASON, "bomb_capped")),
+        http.decode.bomb_capped
+    ),
+    summary!(
+        names::HTTP_DECODING_STOPPED,
+        Some((names::LABEL_REASON, "layers_over_limit")),
+        http.decode.layers_over_limit
+    ),
+    summary!(
+        names::HTTP_DECODING_STOPPED,
+        Some((names::LABEL_REASON, "corrupt")),
+        http.decode.corrupt
+    ),
+    summary!(
+        names::HTTP_DECODING_STOPPED,
+        Some((names::LABEL_REASON, "truncated")),
+        http.decode.truncated
+    ),
+    summary!(
+        names::HTTP_DECODING_STOPPED,
+        Some((names::LABEL_REASON, "unknown_coding")),
+        http.decode.unknown_coding
+    ),
+    Cap {
+        metric: names::HTTP_BODY_PREFIX_CUT,
+        label: Some((names::LABEL_SIDE, "request")),
+        field: "transaction.body_prefix",
+        reading: Reading::Transaction {
+            hit: request_prefix_cut,
+            make: |t: &mut HttpTransaction| {
+                t.body_prefix = vec![b'a'; MAX_BODY_PREFIX_BYTES];
+                t.request_body_len = MAX_BODY_PREFIX_BYTES as u64 + 1;
+            },
+        },
+    },
+    Cap {
+        metric: names::HTTP_BODY_PREFIX_CUT,
+        label: Some((names::LABEL_SIDE, "response")),
+        field: "transaction.response_body_prefix",
+        reading: Reading::Transaction {
+            hit: response_prefix_cut,
+            make: |t: &mut HttpTransaction| {
+                t.response_body_prefix = vec![b'a'; MAX_RESPONSE_PREFIX_BYTES];
+                t.response_body_len = MAX_RESPONSE_PREFIX_BYTES as u64 + 1;
+            },
+        },
+    },
+    summary!(
+        names::MEMORY_PRESSURE_FLOWS_DROPPED,
+        Some((names::LABEL_STEP, "dataless")),
+        memory.dataless_dropped
+    ),
+    summary!(
+        names::MEMORY_PRESSURE_FLOWS_DROPPED,
+        Some((names::LABEL_STEP, "short_timeout")),
+        memory.short_timeout_expired
+    ),
+    summary!(
+        names::MEMORY_PRESSURE_FLOWS_DROPPED,
+        Some((names::LABEL_STEP, "established")),
+        memory.established_evicted
+    ),
+    summary!(
+        names::MEMORY_PRESSURE_STEPS,
+        Some((names::LABEL_STEP, "shorten_timeouts")),
+        memory.timeouts_shortened
+    ),
+    summary!(
+        names::MEMORY_PRESSURE_STEPS,
+        Some((names::LABEL_STEP, "shrink_windows")),
+        memory.windows_shrunk
+    ),
+    summary!(
+        names::MEMORY_PRESSURE_RELEASED,
+        None,
+        memory.window_bytes_released
+    ),
+    detector!(names::THRESHOLD_WINDOWS_DROPPED, threshold_windows_dropped),
+    detector!(names::CRS_CAPS, crs_caps_hit),
+    detector!(names::CRS_EVAL_ERRORS, crs_eval_errors),
+    Cap {
+        metric: names::CAPTURE_DROPPED,
+        label: Some((names::LABEL_WHERE, "kernel")),
+        field: "capture.ps_drop",
+        reading: Reading::Pushed {
+            // libpcap's totals are absolute: the capture thread sets all three.
+            add: |m: &Metrics, v: u64| m.set_capture_stats(v, v, 0),
+        },
+    },
+    Cap {
+        metric: names::CAPTURE_DROPPED,
+        label: Some((names::LABEL_WHERE, "interface")),
+        field: "capture.ps_ifdrop",
+        reading: Reading::Pushed {
+            add: |m: &Metrics, v: u64| m.set_capture_stats(v, 0, v),
+        },
+    },
+    Cap {
+        metric: names::CAPTURE_DROPPED,
+        label: Some((names::LABEL_WHERE, "queue")),
+        field: "capture.queue_drops",
+        reading: Reading::Pushed {
+            add: Metrics::add_queue_drops,
+        },
+    },
+    Cap {
+        metric: names::STORE_DROPPED_WRITES,
+        label: None,
+        field: "store.dropped",
+        reading: Reading::Pushed {
+            add: Metrics::add_store_dropped_writes,
+        },
+    },
+    Cap {
+        metric: names::EVENTS_DROPPED,
+        label: None,
+        field: "events.dropped",
+        reading: Reading::Pushed {
+            add: Metrics::add_events_dropped,
+        },
+    },
+];
+
+/// The request body ran past the bytes kept for detection (the CRS and the upload
+/// rules saw only its first [`MAX_BODY_PREFIX_BYTES`]).
+fn request_prefix_cut(txn: &HttpTransaction) -> bool {
+    txn.body_prefix.len() >= MAX_BODY_PREFIX_BYTES
+        && txn.request_body_len > MAX_BODY_PREFIX_BYTES as u64
+}
+
+/// The decoded response body ran past the bytes kept for detection.
+fn response_prefix_cut(txn: &HttpTransaction) -> bool {
+    txn.response_body_prefix.len() >= MAX_RESPONSE_PREFIX_BYTES
+        && txn.response_body_len > MAX_RESPONSE_PREFIX_BYTES as u64
+}
+
+/// Stage counters that are not caps, and the series or reason that covers each.
+pub const NOT_CAPS: &[(&str, &str)] = &[
+    ("packets", "tamperwatch_packets_total"),
+    ("bytes", "tamperwatch_bytes_total"),
+    (
+        "tcp_packets",
+        "a split of packets, shown by replay's summary",
+    ),
+    (
+        "udp_packets",
+        "a split of packets, shown by replay's summary",
+    ),
+    (
+        "other_packets",
+        "a split of packets, shown by replay's summary",
+    ),
+    (
+        "decode_errors",
+        "tamperwatch_decode_errors_total by reason (the tunnel depth cap is in CAPS)",
+    ),
+    ("fragments_reassembled", "the same as fragments.reassembled"),
+    (
+        "memory.held_bytes",
+        "a level, not a count: replay's summary line `memory budget`",
+    ),
+    (
+        "memory.peak_held_bytes",
+        "a level, not a count: replay's summary line `memory budget`",
+    ),
+    ("flows", "tamperwatch_flows_total"),
+    (
+        "flows_picked_up_mid_stream",
+        "normal on a restart or a mirror port",
+    ),
+    ("flows_timed_out", "idle flows ending normally"),
+    ("transactions", "tamperwatch_http_requests_total"),
+    ("tls_client_hellos", "tamperwatch_tls_client_hellos_total"),
+    ("outside_site", "tamperwatch_outside_site_packets_total"),
+    ("fragments.fragments", "fragments seen: traffic, not a cap"),
+    ("reassembly.bytes_delivered", "traffic, not a cap"),
+    ("reassembly.retransmitted_segments", "normal TCP behaviour"),
+    ("reassembly.out_of_order_segments", "normal TCP behaviour"),
+    (
+        "reassembly.conflicting_overlaps",
+        "an evasion, flagged by the TCP detectors",
+    ),
+    ("reassembly.gaps", "tamperwatch_reassembly_gaps_total"),
+    ("reassembly.gap_bytes", "the size of the gaps counted above"),
+    ("http.requests", "tamperwatch_http_requests_total"),
+    (
+        "http.responses",
+        "tamperwatch_http_response_size_bytes count",
+    ),
+    (
+        "http.errors",
+        "tamperwatch_http_parse_errors_total by reason",
+    ),
+    ("http.resyncs", "tamperwatch_http_resyncs_total"),
+    (
+        "http.resync_scan_bytes",
+        "tamperwatch_http_resync_scanned_bytes_total",
+    ),
+    ("http.tunnels", "CONNECT tunnels: traffic, not a cap"),
+];
+
+#[cfg(test)]
+mod tests;
