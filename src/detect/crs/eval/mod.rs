@@ -6,6 +6,10 @@
 //! arena, so the many rules sharing `t:urlDecodeUni,t:lowercase` over ARGS transform each
 //! argument once. Rules execute their actions once per match (libmodsecurity v3's
 //! behaviour), and a rule stops at its first matching value unless it starts a chain.
+//!
+//! This file holds the program and the phase/rule loop; link matching is in `link`,
+//! setvar/ctl/macros in `actions`, value collection in `collect`, literal gates in
+//! `gate`, and the precomputed request-independent start in `prefix`.
 
 use std::net::IpAddr;
 
