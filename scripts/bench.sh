@@ -6,7 +6,7 @@
 #      MTU-1500 Ethernet frames, captured between two network namespaces (nginx <- wrk+curl)
 #   3. builds and times scripts/bench/bare_pcap_loop.c (the ceiling)
 #   4. builds tamperwatch (cargo build --release) and times `tamperwatch replay`
-#   5. prints a results table and writes it to bench-data/results.txt
+#   5. prints a results table and writes it to bench-data/results-$BENCH_PROFILE.txt
 #
 # Run as root from anywhere: scripts/bench.sh. See benches/README.md.
 #
@@ -20,13 +20,26 @@
 #   BENCH_RULES_DIR=         if set, also time `replay --rules DIR` and `replay --rules <empty dir>`
 #   BENCH_SKIP_REPLAY=0      1: stop after the bare loop (no cargo build)
 #   BENCH_BIN=               time this tamperwatch binary instead of building target/release
+#   BENCH_PROFILE=mix        mix: keep-alive browsing with large objects (bench-data/bench.pcap);
+#                            small: one small request per connection (bench-data/bench-small.pcap)
+#   BENCH_CONFIGS=           space-separated LABEL=FILE list: time `replay --config FILE` once per
+#                            entry (e.g. "crs-off=off.yaml crs-on=on.yaml"); unset: plain `replay`
+#   BENCH_PAIRED=1           1: each run k times the bare loop, then every replay variant, back to
+#                            back, and "% of bare" is the median of the per-run ratios (paired runs
+#                            cancel slow drifts in machine load); 0: all bare runs first
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HERE=$ROOT/scripts/bench
 DATA=$ROOT/bench-data
-PCAP=$DATA/bench.pcap
-RESULTS=$DATA/results.txt
+BENCH_PROFILE=${BENCH_PROFILE:-mix}
+case $BENCH_PROFILE in
+    mix) PCAP=$DATA/bench.pcap WRK_SCRIPT=mix.lua ;;
+    small) PCAP=$DATA/bench-small.pcap WRK_SCRIPT=small.lua ;;
+    *) printf '[bench] ERROR: BENCH_PROFILE must be mix or small\n' >&2; exit 2 ;;
+esac
+NOTE_FILE=$PCAP.note.txt
+RESULTS=$DATA/results-$BENCH_PROFILE.txt
 
 BENCH_MB=${BENCH_MB:-600}
 BENCH_REGEN=${BENCH_REGEN:-0}
@@ -37,6 +50,8 @@ if [ "$(nproc)" -gt 1 ]; then BENCH_CPU=${BENCH_CPU:-1}; else BENCH_CPU=${BENCH_
 BENCH_RULES_DIR=${BENCH_RULES_DIR:-}
 BENCH_SKIP_REPLAY=${BENCH_SKIP_REPLAY:-0}
 BENCH_BIN=${BENCH_BIN:-}
+BENCH_CONFIGS=${BENCH_CONFIGS:-}
+BENCH_PAIRED=${BENCH_PAIRED:-1}
 
 NS_SRV=twb-srv NS_CLI=twb-cli
 IF_SRV=twb-s0 IF_CLI=twb-c0
@@ -194,7 +209,7 @@ capture() {
     RUN=$(mktemp -d /tmp/twb-bench.XXXXXX)
     chmod 755 "$RUN"
     mkdir -p "$DATA"
-    TMP_PCAP=$DATA/bench.pcap.part
+    TMP_PCAP=$PCAP.part
     rm -f "$TMP_PCAP"
 
     log "generating static site in $RUN/site"
@@ -231,14 +246,17 @@ capture() {
 
     log "capturing up to $BENCH_MB MiB (at most ${BENCH_CAPTURE_MAX_S}s, shaping: $BENCH_RATE)"
     local dur=$((BENCH_CAPTURE_MAX_S + 10))
-    ip netns exec "$NS_CLI" wrk -t 2 -c 32 -d "${dur}s" --timeout 10s -s "$HERE/mix.lua" \
+    ip netns exec "$NS_CLI" wrk -t 2 -c 32 -d "${dur}s" --timeout 10s -s "$HERE/$WRK_SCRIPT" \
         "http://$IP_SRV/" >"$RUN/wrk.out" 2>&1 &
     local wrk_pid=$!
     PIDS+=("$wrk_pid")
-    ip netns exec "$NS_CLI" bash "$HERE/curl_mix.sh" "$RUN/site" "$RUN/stop" 1000000 \
-        2>"$RUN/curl.err" &
-    local curl_pid=$!
-    PIDS+=("$curl_pid")
+    local curl_pid=""
+    if [ "$BENCH_PROFILE" = mix ]; then
+        ip netns exec "$NS_CLI" bash "$HERE/curl_mix.sh" "$RUN/site" "$RUN/stop" 1000000 \
+            2>"$RUN/curl.err" &
+        curl_pid=$!
+        PIDS+=("$curl_pid")
+    fi
 
     local start=$SECONDS size=0 last=0
     while :; do
@@ -257,18 +275,20 @@ capture() {
 
     touch "$RUN/stop"
     stop_pid "$wrk_pid" INT 5
-    for ((i = 0; i < 120; i++)); do # curl_mix sees the stop file after its current request
-        alive "$curl_pid" || break
-        sleep 0.1
-    done
-    stop_pid "$curl_pid" TERM 3
+    if [ -n "$curl_pid" ]; then
+        for ((i = 0; i < 120; i++)); do # curl_mix sees the stop file after its current request
+            alive "$curl_pid" || break
+            sleep 0.1
+        done
+        stop_pid "$curl_pid" TERM 3
+    fi
     sleep 0.5 # let the last FINs and RSTs reach the capture
     stop_pid "$tcpdump_pid" TERM 10
     stop_pid "$nginx_pid" QUIT 5
     PIDS=() # all reaped; forget them so cleanup never signals a reused PID
 
     log "wrk: $(grep -E 'requests in|Requests/sec|Non-2xx|Socket errors' "$RUN/wrk.out" | tr -s ' ' | paste -sd ';' -)"
-    log "curl: $(cat "$RUN/curl.err" | tail -1)"
+    [ -n "$curl_pid" ] && log "curl: $(tail -1 "$RUN/curl.err")"
     log "tcpdump: $(grep -E 'captured|received|dropped' "$RUN/tcpdump.err" | paste -sd ';' -)"
     local dropped
     dropped=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel.*/\1/p' "$RUN/tcpdump.err" | head -1)
@@ -280,7 +300,7 @@ capture() {
     size=$(stat -c %s "$TMP_PCAP")
     mv -f "$TMP_PCAP" "$PCAP"
     TMP_PCAP=""
-    echo "$CAPTURE_NOTE" >"$DATA/capture-note.txt"
+    echo "$CAPTURE_NOTE" >"$NOTE_FILE"
     [ "$size" -ge "$target" ] ||
         log "WARNING: capture is $((size / 1048576)) MiB, below the $BENCH_MB MiB target (time limit); it will be remade next run"
 
@@ -314,6 +334,9 @@ timed_run() {
     T_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
     T_RSS=$(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$out.time")
     T_CPU=$(sed -n 's/.*Percent of CPU this job got: *//p' "$out.time")
+    # CPU seconds (user + system): on a shared machine wall time includes waiting for
+    # the CPU; CPU time does not.
+    T_CPU_S=$(awk -F': *' '/User time \(seconds\)|System time \(seconds\)/ { s += $2 } END { printf "%.3f", s }' "$out.time")
     # GNU time reports a non-zero exit of the child on its first line
     if [ "$T_RC" != 0 ] && grep -q 'Command exited with non-zero status' "$out.time"; then
         T_RC=$(sed -n 's/.*Command exited with non-zero status \([0-9]*\).*/\1/p' "$out.time")
@@ -338,7 +361,7 @@ bench_cmd() {
             return 0
         fi
         walls+=("$T_WALL") rsss+=("$T_RSS") cpus+=("$T_CPU")
-        log "$name run $k: ${T_WALL}s, peak RSS ${T_RSS} KiB, CPU ${T_CPU}"
+        log "$name run $k: ${T_WALL}s (CPU ${T_CPU_S}s), peak RSS ${T_RSS} KiB, CPU ${T_CPU}"
     done
     R_WALL=$(printf '%s\n' "${walls[@]}" | median)
     R_RSS=$(printf '%s\n' "${rsss[@]}" | maxof)
@@ -351,12 +374,12 @@ bench_cmd() {
 
 ROWS=() # preformatted table rows
 
-# add_row LABEL WALL RSS_KiB CPU
+# add_row LABEL WALL RSS_KiB CPU [RATIO_PERCENT]: the ratio defaults to bare wall / WALL
 add_row() {
     ROWS+=("$(awk -v l="$1" -v w="$2" -v r="$3" -v c="$4" -v fb="$FILE_BYTES" -v wb="$WIRE_BYTES" \
-        -v p="$PACKETS" -v bw="${BARE_WALL:-0}" 'BEGIN {
+        -v p="$PACKETS" -v bw="${BARE_WALL:-0}" -v rp="${5:-}" 'BEGIN {
             g = fb * 8 / w / 1e9; wg = wb * 8 / w / 1e9; pps = p / w
-            ratio = (bw > 0) ? sprintf("%.1f%%", 100 * bw / w) : "-"
+            ratio = (rp != "") ? sprintf("%.1f%%", rp) : (bw > 0) ? sprintf("%.1f%%", 100 * bw / w) : "-"
             printf "%-34s %9.3f %8.2f %8.2f %12.0f %7.3f %6s %9.1f %9s", l, w, g, wg, pps, pps / 1e6, c, r / 1024, ratio
         }')")
 }
@@ -376,11 +399,13 @@ write_results() {
         echo "  $CAPSTATS"
         if [ -n "${CAPTURE_NOTE:-}" ]; then echo "  $CAPTURE_NOTE"; fi
         echo "timing: median wall time of $BENCH_RUNS runs after a warm-up read (file in page cache);" \
-            "pinned to CPU ${BENCH_CPU}; RSS = max over runs"
+            "pinned to CPU ${BENCH_CPU}; RSS = max over runs; paired runs: $BENCH_PAIRED"
+        echo "profile: $BENCH_PROFILE"
         echo "Gbit/s = pcap file bytes * 8 / wall; wire = on-wire bytes * 8 / wall; % of bare = bare wall / run wall"
         echo
         echo "$hdr"
         printf '%s\n' "${ROWS[@]}"
+        if [ -n "${CPU_LINES:-}" ]; then printf '\n%s\n' "$CPU_LINES"; fi
         if [ -n "${DETAILS:-}" ]; then printf '\n%s\n' "$DETAILS"; fi
     } >"$RESULTS"
     echo
@@ -399,7 +424,7 @@ have=$(stat -c %s "$PCAP" 2>/dev/null || echo 0)
 CAPTURE_NOTE=""
 if [ "$BENCH_REGEN" != 1 ] && [ "$have" -ge "$want" ]; then
     log "reusing $PCAP ($((have / 1048576)) MiB >= $BENCH_MB MiB)"
-    [ -f "$DATA/capture-note.txt" ] && CAPTURE_NOTE=$(cat "$DATA/capture-note.txt")
+    [ -f "$NOTE_FILE" ] && CAPTURE_NOTE=$(cat "$NOTE_FILE")
 else
     capture
 fi
@@ -423,10 +448,104 @@ fi
 log "warm-up read (page cache)"
 cat "$PCAP" >/dev/null
 
-log "bare loop: $BENCH_RUNS runs"
-bench_cmd bare "$BARE" "$PCAP"
-[ "$R_RC" = 0 ] || die "bare_pcap_loop failed"
+# The replay variants: LABEL and extra arguments (one string, split on spaces).
+VAR_LABELS=() VAR_ARGS=()
+build_tw() {
+    if [ -n "$BENCH_BIN" ]; then
+        TW=$BENCH_BIN
+        log "using $TW (BENCH_BIN; no cargo build)"
+        [ -x "$TW" ] || die "BENCH_BIN=$TW is not an executable"
+        return 0
+    fi
+    log "cargo build --release"
+    if ! (cd "$ROOT" && cargo build --release); then
+        na_row "tamperwatch replay" "cargo build --release failed"
+        write_results
+        die "cargo build --release failed: replay not measured"
+    fi
+    TW=$ROOT/target/release/tamperwatch
+    [ -x "$TW" ] || die "cargo build succeeded but $TW is missing"
+}
+
+if [ "$BENCH_SKIP_REPLAY" != 1 ]; then
+    build_tw
+    if [ -n "$BENCH_CONFIGS" ]; then
+        for spec in $BENCH_CONFIGS; do
+            [ -f "${spec#*=}" ] || die "BENCH_CONFIGS: ${spec#*=} is not a file"
+            VAR_LABELS+=("replay ${spec%%=*}") VAR_ARGS+=("--config ${spec#*=}")
+        done
+    else
+        VAR_LABELS+=("tamperwatch replay") VAR_ARGS+=("")
+    fi
+    if [ -n "$BENCH_RULES_DIR" ]; then
+        if "$TW" replay --help 2>&1 | grep -q -- '--rules'; then
+            EMPTY_RULES=$DATA/empty-rules
+            rm -rf "$EMPTY_RULES"
+            mkdir -p "$EMPTY_RULES"
+            DETAILS_RULES="BENCH_RULES_DIR=$BENCH_RULES_DIR"
+            VAR_LABELS+=("replay --rules <empty dir>") VAR_ARGS+=("--rules $EMPTY_RULES")
+            VAR_LABELS+=("replay --rules <BENCH_RULES_DIR>") VAR_ARGS+=("--rules $BENCH_RULES_DIR")
+        else
+            na_row "replay --rules" "--rules not supported"
+        fi
+    fi
+fi
+
+# run_once NAME K CMD...: one timed run; appends to W_<NAME> and friends via eval-free arrays
+declare -A WALLS RSSS CPUS CPUSECS FAILED
+run_once() {
+    local name=$1 k=$2
+    shift 2
+    [ -n "${FAILED[$name]:-}" ] && return 0
+    timed_run "$DATA/run-$name-$k" "$@"
+    if [ "$T_RC" != 0 ]; then
+        FAILED[$name]=$T_RC
+        log "$name run $k: exit $T_RC; stderr tail:"
+        tail -5 "$DATA/run-$name-$k.err" >&2 || true
+        return 0
+    fi
+    WALLS[$name]+="$T_WALL " RSSS[$name]+="$T_RSS " CPUS[$name]+="$T_CPU " CPUSECS[$name]+="$T_CPU_S "
+    log "$name run $k: ${T_WALL}s (CPU ${T_CPU_S}s), peak RSS ${T_RSS} KiB, CPU ${T_CPU}"
+}
+
+run_variant() { # run_variant INDEX K
+    local args
+    read -r -a args <<<"${VAR_ARGS[$1]}"
+    run_once "v$1" "$2" "$TW" replay "${args[@]}" "$PCAP"
+}
+
+log "timed runs: $BENCH_RUNS each of the bare loop and ${#VAR_LABELS[@]} replay variant(s), paired=$BENCH_PAIRED"
+if [ "$BENCH_PAIRED" = 1 ]; then
+    for ((k = 1; k <= BENCH_RUNS; k++)); do
+        run_once bare "$k" "$BARE" "$PCAP"
+        for ((v = 0; v < ${#VAR_LABELS[@]}; v++)); do run_variant "$v" "$k"; done
+    done
+else
+    for ((k = 1; k <= BENCH_RUNS; k++)); do run_once bare "$k" "$BARE" "$PCAP"; done
+    for ((v = 0; v < ${#VAR_LABELS[@]}; v++)); do
+        for ((k = 1; k <= BENCH_RUNS; k++)); do run_variant "$v" "$k"; done
+    done
+fi
+[ -z "${FAILED[bare]:-}" ] || die "bare_pcap_loop failed"
+
+# summary NAME: sets R_WALL (median), R_RSS (max), R_CPU (of the median run), R_ALL
+summary() {
+    local walls cpus k
+    read -r -a walls <<<"${WALLS[$1]}"
+    read -r -a cpus <<<"${CPUS[$1]}"
+    R_ALL=${walls[*]}
+    R_WALL=$(printf '%s\n' "${walls[@]}" | median)
+    R_RSS=$(printf '%s\n' ${RSSS[$1]} | maxof)
+    R_CPUS=$(printf '%s\n' ${CPUSECS[$1]} | median)
+    for ((k = 0; k < ${#walls[@]}; k++)); do
+        if [ "${walls[$k]}" = "$R_WALL" ]; then R_CPU=${cpus[$k]}; break; fi
+    done
+}
+
+summary bare
 BARE_WALL=$R_WALL
+BARE_CPUS=$R_CPUS
+read -r -a BARE_WALLS <<<"${WALLS[bare]}"
 bare_line=$(cat "$DATA/run-bare-1.out")
 bv() { printf '%s\n' "$bare_line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 PACKETS=$(bv packets)
@@ -434,6 +553,7 @@ WIRE_BYTES=$(bv wire_bytes)
 FILE_BYTES=$(stat -c %s "$PCAP")
 add_row "bare pcap loop (ceiling)" "$R_WALL" "$R_RSS" "$R_CPU"
 DETAILS="bare loop walls (s): $R_ALL"
+[ -n "${DETAILS_RULES:-}" ] && DETAILS+=$'\n'"$DETAILS_RULES"
 
 if [ "$BENCH_SKIP_REPLAY" = 1 ]; then
     na_row "tamperwatch replay" "BENCH_SKIP_REPLAY=1"
@@ -441,57 +561,33 @@ if [ "$BENCH_SKIP_REPLAY" = 1 ]; then
     exit 0
 fi
 
-if [ -n "$BENCH_BIN" ]; then
-    TW=$BENCH_BIN
-    log "using $TW (BENCH_BIN; no cargo build)"
-    [ -x "$TW" ] || die "BENCH_BIN=$TW is not an executable"
-else
-    log "cargo build --release"
-    if ! (cd "$ROOT" && cargo build --release); then
-        na_row "tamperwatch replay" "cargo build --release failed"
-        write_results
-        die "cargo build --release failed: replay not measured (the capture and bare-loop figures above are valid)"
+CPU_LINES="by CPU time (user + system, median of runs; robust to a busy machine):"
+CPU_LINES+=$'\n'"$(printf '%-34s %9s %9s %9s' run 'cpu s' 'bare cpu' '% of bare')"
+for ((v = 0; v < ${#VAR_LABELS[@]}; v++)); do
+    label=${VAR_LABELS[$v]}
+    if [ -n "${FAILED[v$v]:-}" ]; then
+        na_row "$label" "exit ${FAILED[v$v]}, see $DATA/run-v$v-*.err"
+        continue
     fi
-    TW=$ROOT/target/release/tamperwatch
-    [ -x "$TW" ] || die "cargo build succeeded but $TW is missing"
-fi
-
-log "tamperwatch replay: $BENCH_RUNS runs"
-bench_cmd replay "$TW" replay "$PCAP"
-if [ "$R_RC" != 0 ]; then
-    na_row "tamperwatch replay" "exit $R_RC, see $DATA/run-replay-*.err"
-    write_results
-    die "tamperwatch replay exited with status $R_RC"
-fi
-add_row "tamperwatch replay" "$R_WALL" "$R_RSS" "$R_CPU"
-DETAILS+=$'\n'"replay walls (s): $R_ALL"
-if awk -v r="$R_WALL" -v b="$BARE_WALL" 'BEGIN { exit !(r < b / 2) }'; then
-    log "WARNING: replay took under half the bare read time; is replay really reading the file?"
-    DETAILS+=$'\n'"WARNING: replay finished in under half the bare-loop time; check that it reads the whole file."
-fi
-DETAILS+=$'\n'"replay stdout (run 1):"$'\n'"$(sed 's/^/  /' "$DATA/run-replay-1.out")"
-
-if [ -n "$BENCH_RULES_DIR" ]; then
-    if ! "$TW" replay --help 2>&1 | grep -q -- '--rules'; then
-        na_row "replay --rules <empty dir>" "--rules not supported"
-        na_row "replay --rules <BENCH_RULES_DIR>" "--rules not supported"
-    else
-        EMPTY_RULES=$DATA/empty-rules
-        rm -rf "$EMPTY_RULES"
-        mkdir -p "$EMPTY_RULES"
-        DETAILS+=$'\n'"BENCH_RULES_DIR=$BENCH_RULES_DIR"
-        for spec in "empty:$EMPTY_RULES:<empty dir>" "rules:$BENCH_RULES_DIR:<BENCH_RULES_DIR>"; do
-            IFS=: read -r tag dir label <<<"$spec"
-            log "tamperwatch replay --rules $dir: $BENCH_RUNS runs"
-            bench_cmd "replay-$tag" "$TW" replay --rules "$dir" "$PCAP"
-            if [ "$R_RC" = 0 ]; then
-                add_row "replay --rules $label" "$R_WALL" "$R_RSS" "$R_CPU"
-                DETAILS+=$'\n'"replay --rules $label walls (s): $R_ALL"
-            else
-                na_row "replay --rules $label" "exit $R_RC"
-            fi
-        done
+    summary "v$v"
+    ratio=""
+    if [ "$BENCH_PAIRED" = 1 ]; then
+        read -r -a vw <<<"${WALLS[v$v]}"
+        ratio=$(for ((k = 0; k < ${#vw[@]}; k++)); do
+            awk -v b="${BARE_WALLS[$k]}" -v r="${vw[$k]}" 'BEGIN { printf "%.4f\n", 100 * b / r }'
+        done | median)
+        DETAILS+=$'\n'"$label: per-run % of bare: $(for ((k = 0; k < ${#vw[@]}; k++)); do
+            awk -v b="${BARE_WALLS[$k]}" -v r="${vw[$k]}" 'BEGIN { printf "%.1f ", 100 * b / r }'
+        done)"
     fi
-fi
+    add_row "$label" "$R_WALL" "$R_RSS" "$R_CPU" "$ratio"
+    CPU_LINES+=$'\n'"$(awk -v l="$label" -v b="$BARE_CPUS" -v r="$R_CPUS" 'BEGIN {
+        printf "%-34s %9.3f %9.3f %8.1f%%", l, r, b, (r > 0) ? 100 * b / r : 0 }')"
+    DETAILS+=$'\n'"$label walls (s): $R_ALL (args: ${VAR_ARGS[$v]:-none})"
+    if awk -v r="$R_WALL" -v b="$BARE_WALL" 'BEGIN { exit !(r < b / 2) }'; then
+        DETAILS+=$'\n'"WARNING: $label finished in under half the bare-loop time; check that it reads the whole file."
+    fi
+    DETAILS+=$'\n'"$label stdout (run 1):"$'\n'"$(sed 's/^/  /' "$DATA/run-v$v-1.out")"
+done
 
 write_results

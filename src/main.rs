@@ -4,6 +4,12 @@
 
 mod cli;
 
+/// mimalloc: faster than glibc malloc for the many small, short-lived allocations of
+/// short flows (measured in benches/README.md).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

@@ -140,19 +140,6 @@ pub const MAX_READ_TIMEOUT_MS: u32 = 1000;
 /// Most packet worker threads.
 pub const MAX_WORKERS: usize = 256;
 
-/// Methods that change content by definition (RFC 9110 and WebDAV, RFC 4918).
-pub const WRITE_METHODS: [&str; 9] = [
-    "PUT",
-    "DELETE",
-    "PATCH",
-    "MKCOL",
-    "COPY",
-    "MOVE",
-    "PROPPATCH",
-    "LOCK",
-    "UNLOCK",
-];
-
 impl Config {
     /// Settings that still work but should be moved, one sentence each.
     pub fn deprecations(&self) -> &[String] {

@@ -136,6 +136,10 @@ pub fn fold_sql_comments(text: &[u8]) -> Option<Vec<u8>> {
 /// Folds overlong 2- and 3-byte UTF-8 encodings of ASCII into the ASCII byte
 /// (`C0 AE` → `.`, `E0 80 AF` → `/`); returns whether any was found.
 fn fold_overlong(text: &mut Vec<u8>) -> bool {
+    // Nearly every value has no lead byte of an overlong form: no copy then.
+    if !text.iter().any(|&b| b == 0xC0 || b == 0xC1 || b == 0xE0) {
+        return false;
+    }
     let mut out = Vec::with_capacity(text.len());
     let mut found = false;
     let mut i = 0;
@@ -167,24 +171,23 @@ fn fold_overlong(text: &mut Vec<u8>) -> bool {
 /// Resolves `//`, `/./` and `/../` in a decoded path (RFC 3986 §5.2.4). Returns the
 /// resolved path and whether `..` tried to climb above the root.
 pub fn resolve_path(path: &[u8]) -> (Vec<u8>, bool) {
-    let mut segments: Vec<&[u8]> = Vec::new();
     let mut escaped_root = false;
     let trailing_slash = path.ends_with(b"/") || path.ends_with(b"/.") || path.ends_with(b"/..");
+    // `out` is the stack of kept segments, each written as `/segment`: `..` pops one by
+    // cutting `out` at its last `/`.
+    let mut out = Vec::with_capacity(path.len() + 1);
     for seg in path.split(|&b| b == b'/') {
         match seg {
             b"" | b"." => {}
-            b".." => {
-                if segments.pop().is_none() {
-                    escaped_root = true;
-                }
+            b".." => match memchr::memrchr(b'/', &out) {
+                Some(last) => out.truncate(last),
+                None => escaped_root = true,
+            },
+            s => {
+                out.push(b'/');
+                out.extend_from_slice(s);
             }
-            s => segments.push(s),
         }
-    }
-    let mut out = Vec::with_capacity(path.len() + 1);
-    for s in &segments {
-        out.push(b'/');
-        out.extend_from_slice(s);
     }
     if out.is_empty() || trailing_slash {
         out.push(b'/');
@@ -332,6 +335,10 @@ mod tests {
         );
         assert_eq!(resolve_path(b"/admin/"), (b"/admin/".to_vec(), false));
         assert_eq!(resolve_path(b""), (b"/".to_vec(), false));
+        assert_eq!(resolve_path(b"/a/b/.."), (b"/a/".to_vec(), false));
+        assert_eq!(resolve_path(b"/a/../../b/."), (b"/b/".to_vec(), true));
+        assert_eq!(resolve_path(b"a/..x/../.y/z"), (b"/a/.y/z".to_vec(), false));
+        assert_eq!(resolve_path(b"//../"), (b"/".to_vec(), true));
     }
 
     #[test]

@@ -11,7 +11,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::fields::{extension, Field, FieldValues};
-use crate::config::{PolicyConfig, WRITE_METHODS};
+use crate::config::PolicyConfig;
+use crate::http::method::is_write_method;
 use crate::http::HttpTransaction;
 
 /// The compiled policy.
@@ -95,12 +96,11 @@ impl Policy {
         } else {
             &values.methods
         };
-        let write_method = readings.iter().any(|m| WRITE_METHODS.contains(&m.as_str()));
+        let write_method = readings.iter().any(|m| is_write_method(m));
         let authorized = readings.iter().all(|m| self.is_authorized(src, m, &path));
         let unauthorized = readings.iter().any(|m| {
             let post_change = m == "POST" && protected && !public && endpoint.is_none();
-            (WRITE_METHODS.contains(&m.as_str()) || post_change)
-                && !self.is_authorized(src, m, &path)
+            (is_write_method(m) || post_change) && !self.is_authorized(src, m, &path)
         });
         let mut labels: Vec<&str> = Vec::new();
         if write_method {

@@ -10,6 +10,7 @@ pub mod body;
 mod browser_lines;
 pub mod content;
 pub mod filetype;
+pub mod method;
 pub mod multipart;
 pub mod params;
 pub mod parse;
@@ -19,6 +20,7 @@ pub mod uri;
 use std::net::SocketAddr;
 
 pub use filetype::FileKind;
+pub use method::Method;
 pub use session::HttpSession;
 
 use crate::time::Timestamp;

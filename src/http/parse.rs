@@ -7,6 +7,7 @@
 //! Requests are read here, as servers read them; responses are read as browsers read
 //! them, in [`response`] (the two sides' leniencies differ on purpose).
 
+use super::method::Method;
 use super::{Header, HttpError, RequestHead};
 
 pub mod response;
@@ -41,28 +42,13 @@ pub fn is_framing_header(name: &str) -> bool {
 /// Longest method token accepted (WebDAV's longest is 16: VERSION-CONTROL, BASELINE-CONTROL).
 const MAX_METHOD_LEN: usize = 32;
 
-/// Methods a request line without a valid version may carry. HTTP/0.9 only ever had
-/// GET; a versionless line with an unknown token is taken as garbage, not a request (as
-/// Zeek does since 5.1), so cruft after a request does not invent transactions.
-const KNOWN_METHODS: [&str; 17] = [
-    "GET",
-    "HEAD",
-    "POST",
-    "PUT",
-    "DELETE",
-    "CONNECT",
-    "OPTIONS",
-    "TRACE",
-    "PATCH",
-    "PROPFIND",
-    "PROPPATCH",
-    "MKCOL",
-    "COPY",
-    "MOVE",
-    "LOCK",
-    "UNLOCK",
-    "SEARCH",
-];
+/// A request line without a valid version is taken as HTTP/0.9 only when its method is
+/// in the method table ([`Method`]). HTTP/0.9 only ever had GET; a versionless line with
+/// an unknown token is taken as garbage, not a request (as Zeek does since 5.1), so cruft
+/// after a request does not invent transactions.
+fn is_known_method(method: &str) -> bool {
+    Method::parse(method).is_some()
+}
 
 /// Finds the end of a head: the byte after the blank line (CRLF CRLF or bare LF LF).
 pub fn find_head_end(buf: &[u8]) -> Option<usize> {
@@ -114,8 +100,8 @@ pub fn could_begin_request_line(tail: &[u8]) -> bool {
     {
         return false;
     }
-    KNOWN_METHODS.iter().any(|m| {
-        let m = m.as_bytes();
+    Method::ALL.iter().any(|m| {
+        let m = m.name().as_bytes();
         match tail.get(m.len()) {
             None => m.starts_with(tail) || tail == m,
             Some(&b) => tail.starts_with(m) && b == b' ',
@@ -198,7 +184,7 @@ fn parse_request_head_lenient(head: &[u8]) -> Result<RequestHead, HttpError> {
         }
         all => (all.join(" "), "0.9".to_owned()),
     };
-    if version == "0.9" && (uri.is_empty() || !KNOWN_METHODS.contains(&method.as_str())) {
+    if version == "0.9" && (uri.is_empty() || !is_known_method(&method)) {
         return Err(HttpError::BadRequestLine);
     }
     let (headers, headers_dropped) = lenient_headers(it, |_| true);

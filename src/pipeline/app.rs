@@ -47,7 +47,7 @@ pub(super) fn deliver(
                 *app = FlowApp::Tls;
                 return;
             }
-            _ => *app = FlowApp::Http(Box::default()),
+            _ => *app = FlowApp::Http(HttpSession::pooled()),
         }
     }
     if let FlowApp::Http(session) = app {
@@ -101,5 +101,12 @@ pub(super) fn flush_flow(
         summary.http += session.stats;
     } else if let FlowApp::Tls = app {
         summary.tls_client_hellos += 1;
+    }
+    // The flow is flushed: a finished flow stays in the table only to absorb late
+    // packets, so its session goes back to the pool now rather than when it leaves.
+    if let FlowApp::Http(_) = app {
+        if let FlowApp::Http(session) = std::mem::take(app) {
+            HttpSession::recycle(session);
+        }
     }
 }

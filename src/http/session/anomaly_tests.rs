@@ -10,7 +10,8 @@ use flate2::Compression;
 
 use super::*;
 use crate::http::body::MAX_CHUNK_LINE_BYTES;
-use crate::http::content::{MAX_CONTENT_LAYERS, MAX_DECODED_BYTES};
+use crate::http::content::{MAX_CONTENT_LAYERS, MAX_DECODED_BYTES, MAX_DECODE_RATIO};
+use crate::http::HttpError;
 
 fn ctx() -> FlowContext {
     FlowContext {

@@ -6,6 +6,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 
 use super::*;
+use crate::http::content::DecodeStats;
 
 fn ctx() -> FlowContext {
     FlowContext {

@@ -1,5 +1,6 @@
 use super::*;
 use crate::http::FileKind;
+use crate::http::HttpError;
 use framing::content_length;
 
 fn ctx() -> FlowContext {

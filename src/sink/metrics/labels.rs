@@ -5,26 +5,9 @@
 
 use crate::tls::TlsVersion;
 
-/// Methods counted by name (RFC 9110 §9 and WebDAV, RFC 4918); others are `other`.
-pub const METHODS: [&str; 17] = [
-    "GET",
-    "HEAD",
-    "POST",
-    "PUT",
-    "DELETE",
-    "PATCH",
-    "OPTIONS",
-    "CONNECT",
-    "TRACE",
-    "PROPFIND",
-    "PROPPATCH",
-    "MKCOL",
-    "COPY",
-    "MOVE",
-    "LOCK",
-    "UNLOCK",
-    "other",
-];
+/// Methods counted by name: the method table's names ([`crate::http::method`]), then
+/// `other`.
+pub const METHODS: [&str; crate::http::method::LABELS.len()] = crate::http::method::LABELS;
 /// Status classes; `none` when no (valid) response was seen.
 pub const STATUS_CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "none"];
 /// HTTP versions counted by name; others are `other`.
@@ -48,10 +31,7 @@ pub const MAX_RULE_LABEL_BYTES: usize = 128;
 
 /// Index into [`METHODS`]; methods are case-sensitive (RFC 9110 §9.1).
 pub fn method_index(method: &str) -> usize {
-    METHODS[..METHODS.len() - 1]
-        .iter()
-        .position(|m| *m == method)
-        .unwrap_or(METHODS.len() - 1)
+    crate::http::Method::label_index(method)
 }
 
 /// Index into [`STATUS_CLASSES`].

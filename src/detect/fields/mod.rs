@@ -4,11 +4,16 @@
 //! Values are bounded: header, parameter and part counts are capped by the HTTP layer
 //! and here, and every value passes through [`normalize::decode`]'s length cap.
 
-use std::net::IpAddr;
-
 use super::normalize::{self, decode, fold_sql_comments, resolve_path, split_target};
 use super::readings;
-use crate::http::HttpTransaction;
+use crate::http::{HttpTransaction, RequestHead};
+
+mod names;
+mod storage;
+
+pub use names::extension;
+use names::type_mismatch;
+pub use storage::{FieldValues, PooledValues, Value};
 
 /// Parameters read from one query string or form body.
 pub const MAX_PARAMS: usize = 256;
@@ -149,87 +154,34 @@ impl Field {
     }
 }
 
-/// One value of a field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Value {
-    /// Lowercased bytes.
-    pub bytes: Vec<u8>,
-    /// The upload part this value came from, if any.
-    pub upload: Option<usize>,
-}
-
-/// Every field value of one transaction.
-#[derive(Debug, Default)]
-pub struct FieldValues {
-    slots: Vec<Vec<Value>>,
-    fixed: usize,
-    pub src: Option<IpAddr>,
-    /// The method after overrides, upper case (computed once, shared with the policy).
-    pub effective_method: String,
-    /// Every method reading, the effective one first (see [`readings::method_readings`]).
-    pub methods: Vec<String>,
-    /// The normalized path with its case kept (the policy compares it with config paths).
-    pub path: Vec<u8>,
-}
-
 impl FieldValues {
-    /// The values of a field.
-    pub fn get(&self, f: Field) -> &[Value] {
-        self.slots
-            .get(f.slot(self.fixed))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-    }
-
-    fn push(&mut self, f: Field, bytes: &[u8], upload: Option<usize>) {
-        let slot = f.slot(self.fixed);
-        if let Some(values) = self.slots.get_mut(slot) {
-            values.push(Value {
-                bytes: bytes.to_ascii_lowercase(),
-                upload,
-            });
-        }
-    }
-
-    /// Pushes a decoded value, and its SQL-comment-folded form when that differs
-    /// (`UNION/**/SELECT` is `UNION SELECT` to MySQL).
-    fn push_value_forms(&mut self, f: Field, text: &[u8]) {
-        self.push(f, text, None);
-        if let Some(folded) = fold_sql_comments(text) {
-            self.push(f, &folded, None);
-        }
-    }
-
-    /// Adds a policy outcome or anomaly marker.
-    pub fn push_label(&mut self, f: Field, label: &str) {
-        self.push(f, label.as_bytes(), None);
-    }
-
     /// Extracts every field of a transaction; `headers` are the header names rules use.
-    pub fn extract(txn: &HttpTransaction, headers: &[String]) -> FieldValues {
-        let fixed = Field::fixed_slots();
-        let mut v = FieldValues {
-            slots: vec![Vec::new(); fixed + headers.len()],
-            fixed,
-            src: Some(txn.client.ip()),
-            effective_method: String::new(),
-            methods: Vec::new(),
-            path: Vec::new(),
-        };
+    ///
+    /// The values live in reused per-thread storage ([`PooledValues`]): after the first
+    /// transactions of a thread, extraction allocates only for what grows.
+    pub fn extract(txn: &HttpTransaction, headers: &[String]) -> PooledValues {
+        let mut v = PooledValues::take(Field::fixed_slots(), headers.len());
+        v.src = Some(txn.client.ip());
+        let mut digits = [0u8; MAX_DECIMAL_DIGITS];
         if let Some(status) = txn.status() {
-            v.push(Field::Status, status.to_string().as_bytes(), None);
+            v.push(Field::Status, decimal(u64::from(status), &mut digits), None);
         }
         let Some(req) = txn.request.as_ref() else {
             return v;
         };
+        v.fill_request(txn, req, headers);
+        v
+    }
+
+    /// The request's fields (see [`FieldValues::extract`]).
+    fn fill_request(&mut self, txn: &HttpTransaction, req: &RequestHead, headers: &[String]) {
+        let v = self;
+        let mut digits = [0u8; MAX_DECIMAL_DIGITS];
         v.push(Field::Method, req.method.as_bytes(), None);
         // Any Content-Type reading that makes the body a form (see readings).
         let form = req.headers.iter().any(|h| {
             h.name.eq_ignore_ascii_case("content-type")
-                && h.value
-                    .trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("application/x-www-form-urlencoded")
+                && starts_with_ignore_case(h.value.trim_start(), FORM_CONTENT_TYPE)
         });
         let body_params = if form && !txn.body_prefix.is_empty() {
             normalize::params(&txn.body_prefix, MAX_PARAMS)
@@ -240,7 +192,9 @@ impl FieldValues {
         let (path, query) = split_target(target.origin);
         let query_params = readings::query_params(query);
         v.methods = readings::method_readings(txn, &query_params, &body_params);
-        v.effective_method = v.methods.first().cloned().unwrap_or_default();
+        v.effective_method.clear();
+        v.effective_method
+            .push_str(v.methods.first().map_or("", String::as_str));
         for m in std::mem::take(&mut v.methods) {
             v.push(Field::EffectiveMethod, m.as_bytes(), None);
             v.methods.push(m);
@@ -254,7 +208,8 @@ impl FieldValues {
         if let Some(ext) = extension(&resolved) {
             v.push(Field::PathExtension, ext, None);
         }
-        v.path = resolved;
+        v.path.clear();
+        v.path.extend_from_slice(&resolved);
         let mut anomalies: Vec<&str> = readings::ambiguities(req, &v.methods);
         let over_params = |b: &[u8]| normalize::params_over(b, MAX_PARAMS);
         if query.is_some_and(over_params) || (form && over_params(&txn.body_prefix)) {
@@ -292,24 +247,31 @@ impl FieldValues {
             v.push_value_forms(Field::QueryValues, &value.text);
         }
         for h in &req.headers {
-            let lname = h.name.to_ascii_lowercase();
-            v.push(Field::HeaderNames, lname.as_bytes(), None);
+            // Pushed values are lowercased: the pushed name is the lowercase name.
+            v.push(Field::HeaderNames, h.name.as_bytes(), None);
             v.push(Field::HeaderValues, h.value.as_bytes(), None);
-            if let Some(i) = headers.iter().position(|n| *n == lname) {
+            let name = h.name.as_str();
+            if let Some(i) = headers.iter().position(|n| n.eq_ignore_ascii_case(name)) {
                 if let Ok(i) = u16::try_from(i) {
                     v.push(Field::Header(i), h.value.as_bytes(), None);
                 }
             }
-            match lname.as_str() {
-                "user-agent" => v.push(Field::UserAgent, h.value.as_bytes(), None),
-                "host" => v.push(Field::Host, h.value.as_bytes(), None),
-                "content-type" => v.push(Field::RequestContentType, h.value.as_bytes(), None),
-                _ => {}
+            let field = if name.eq_ignore_ascii_case("user-agent") {
+                Some(Field::UserAgent)
+            } else if name.eq_ignore_ascii_case("host") {
+                Some(Field::Host)
+            } else if name.eq_ignore_ascii_case("content-type") {
+                Some(Field::RequestContentType)
+            } else {
+                None
+            };
+            if let Some(f) = field {
+                v.push(f, h.value.as_bytes(), None);
             }
         }
         v.push(
             Field::RequestBodyLen,
-            txn.request_body_len.to_string().as_bytes(),
+            decimal(txn.request_body_len, &mut digits),
             None,
         );
         for (name, value) in &body_params {
@@ -358,7 +320,7 @@ impl FieldValues {
                 part.detected.as_str().as_bytes(),
                 Some(i),
             );
-            v.push(Field::UploadSize, part.size.to_string().as_bytes(), Some(i));
+            v.push(Field::UploadSize, decimal(part.size, &mut digits), Some(i));
             v.push(Field::UploadContent, &part.prefix, Some(i));
             if mismatch {
                 v.push(Field::Anomaly, b"upload_type_mismatch", Some(i));
@@ -378,56 +340,32 @@ impl FieldValues {
         for a in anomalies {
             v.push_label(Field::Anomaly, a);
         }
-        v
     }
 }
 
-/// The extension of the last path segment, without the dot.
-pub fn extension(path: &[u8]) -> Option<&[u8]> {
-    let last = path.rsplit(|&b| b == b'/').next()?;
-    let dot = last.iter().rposition(|&b| b == b'.')?;
-    let ext = &last[dot + 1..];
-    (!ext.is_empty()).then_some(ext)
-}
+/// The Content-Type (prefix) that makes a request body a urlencoded form.
+const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 
-/// Whether a file's sniffed type disagrees with its name or declared type.
-fn type_mismatch(name: &[u8], declared: Option<&str>, detected: crate::http::FileKind) -> bool {
-    use crate::http::FileKind;
-    if detected == FileKind::Unknown {
-        return false;
-    }
-    let ext = extension(name)
-        .map(|e| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    let family: &[&[u8]] = match detected {
-        FileKind::Jpeg => &[b"jpg", b"jpeg", b"jpe", b"jfif"],
-        FileKind::Png => &[b"png"],
-        FileKind::Gif => &[b"gif"],
-        FileKind::Pdf => &[b"pdf"],
-        FileKind::Zip => &[
-            b"zip", b"docx", b"xlsx", b"pptx", b"odt", b"ods", b"jar", b"war", b"apk",
-        ],
-        FileKind::Php => &[
-            b"php", b"phtml", b"php3", b"php4", b"php5", b"php7", b"phar", b"inc",
-        ],
-        FileKind::Jsp => &[b"jsp", b"jspx"],
-        FileKind::Asp => &[b"asp", b"aspx", b"ashx", b"asmx"],
-        FileKind::Shell => &[b"sh", b"bash", b"pl", b"py", b"cgi", b"rb"],
-        FileKind::Elf => &[b"", b"elf", b"so", b"bin", b"o"],
-        FileKind::Pe => &[b"exe", b"dll", b"sys", b"scr", b"com"],
-        FileKind::Unknown => return false,
-    };
-    let name_disagrees = !family.contains(&ext.as_slice());
-    let declared_disagrees = declared.is_some_and(|d| {
-        let d = d.to_ascii_lowercase();
-        match detected {
-            FileKind::Jpeg => !d.contains("jpeg") && !d.contains("jpg"),
-            FileKind::Png => !d.contains("png"),
-            FileKind::Gif => !d.contains("gif"),
-            FileKind::Pdf => !d.contains("pdf"),
-            k if k.is_executable() => d.starts_with("image/") || d.contains("pdf"),
-            _ => false,
+/// Decimal digits of the largest `u64`.
+const MAX_DECIMAL_DIGITS: usize = 20;
+
+/// `n` in decimal, written into `buf` (no allocation).
+fn decimal(mut n: u64, buf: &mut [u8; MAX_DECIMAL_DIGITS]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
         }
-    });
-    name_disagrees || declared_disagrees
+    }
+    &buf[i..]
+}
+
+/// Whether `s` starts with `prefix`, ASCII case ignored.
+fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
 }

@@ -1,0 +1,208 @@
+//! Where a transaction's field values live, reused from one transaction to the next.
+//!
+//! Extraction pushes some 30 to 60 small values per transaction. Allocating each one
+//! (and each slot's list) was most of the allocations of a short connection, so a
+//! [`FieldValues`] keeps its lists and value buffers when it is reset, and each thread
+//! keeps one spare [`FieldValues`] that [`PooledValues`] takes and gives back. What is
+//! kept is bounded by [`MAX_SPARE_VALUES_PER_SLOT`] and [`MAX_KEPT_VALUE_BYTES`].
+
+use std::cell::RefCell;
+use std::net::IpAddr;
+use std::ops::{Deref, DerefMut};
+
+use super::Field;
+
+/// Spare values kept per slot between transactions (more are freed).
+pub const MAX_SPARE_VALUES_PER_SLOT: usize = 64;
+/// A value buffer larger than this is freed, not kept, between transactions (bodies
+/// and upload prefixes can be 64 KiB; most values are under 100 bytes).
+pub const MAX_KEPT_VALUE_BYTES: usize = 4 * 1024;
+
+/// One value of a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Value {
+    /// Lowercased bytes.
+    pub bytes: Vec<u8>,
+    /// The upload part this value came from, if any.
+    pub upload: Option<usize>,
+}
+
+/// Every field value of one transaction.
+#[derive(Debug, Default)]
+pub struct FieldValues {
+    /// Per slot, its values; entries at and past `used[slot]` are spare buffers.
+    slots: Vec<Vec<Value>>,
+    used: Vec<usize>,
+    fixed: usize,
+    pub src: Option<IpAddr>,
+    /// The method after overrides, upper case (computed once, shared with the policy).
+    pub effective_method: String,
+    /// Every method reading, the effective one first (see
+    /// [`crate::detect::readings::method_readings`]).
+    pub methods: Vec<String>,
+    /// The normalized path with its case kept (the policy compares it with config paths).
+    pub path: Vec<u8>,
+}
+
+impl FieldValues {
+    /// The values of a field.
+    pub fn get(&self, f: Field) -> &[Value] {
+        let slot = f.slot(self.fixed);
+        match (self.slots.get(slot), self.used.get(slot)) {
+            (Some(values), Some(&n)) => values.get(..n).unwrap_or(values),
+            _ => &[],
+        }
+    }
+
+    /// Appends a value, lowercased, reusing a spare buffer when the slot has one.
+    pub(super) fn push(&mut self, f: Field, bytes: &[u8], upload: Option<usize>) {
+        let slot = f.slot(self.fixed);
+        let (Some(values), Some(n)) = (self.slots.get_mut(slot), self.used.get_mut(slot)) else {
+            return;
+        };
+        match values.get_mut(*n) {
+            Some(spare) => {
+                spare.bytes.clear();
+                spare.bytes.extend(bytes.iter().map(u8::to_ascii_lowercase));
+                spare.upload = upload;
+            }
+            None => values.push(Value {
+                bytes: bytes.to_ascii_lowercase(),
+                upload,
+            }),
+        }
+        *n += 1;
+    }
+
+    /// Pushes a decoded value, and its SQL-comment-folded form when that differs
+    /// (`UNION/**/SELECT` is `UNION SELECT` to MySQL).
+    pub(super) fn push_value_forms(&mut self, f: Field, text: &[u8]) {
+        self.push(f, text, None);
+        if let Some(folded) = super::fold_sql_comments(text) {
+            self.push(f, &folded, None);
+        }
+    }
+
+    /// Adds a policy outcome or anomaly marker.
+    pub fn push_label(&mut self, f: Field, label: &str) {
+        self.push(f, label.as_bytes(), None);
+    }
+
+    /// Empties every field for the next transaction, keeping (bounded) storage.
+    fn reset(&mut self, fixed: usize, headers: usize) {
+        let slots = fixed + headers;
+        self.fixed = fixed;
+        self.slots.resize_with(slots, Vec::new);
+        self.used.clear();
+        self.used.resize(slots, 0);
+        for values in &mut self.slots {
+            values.truncate(MAX_SPARE_VALUES_PER_SLOT);
+            values.retain(|v| v.bytes.capacity() <= MAX_KEPT_VALUE_BYTES);
+        }
+        self.src = None;
+        self.effective_method.clear();
+        self.methods.clear();
+        self.path.clear();
+        self.path.shrink_to(MAX_KEPT_VALUE_BYTES);
+    }
+}
+
+thread_local! {
+    /// This thread's spare field storage (one: a thread judges one transaction at a time).
+    static SPARE: RefCell<Option<FieldValues>> = const { RefCell::new(None) };
+}
+
+/// A thread's field storage, lent for one transaction; given back when dropped.
+#[derive(Debug)]
+pub struct PooledValues(Option<FieldValues>);
+
+impl PooledValues {
+    /// The thread's spare storage (or new storage), emptied for `fixed + headers` slots.
+    pub(super) fn take(fixed: usize, headers: usize) -> PooledValues {
+        let mut values = SPARE
+            .try_with(|s| s.borrow_mut().take())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        values.reset(fixed, headers);
+        PooledValues(Some(values))
+    }
+
+    /// The values, owned (the storage is then not given back).
+    pub fn into_inner(mut self) -> FieldValues {
+        self.0.take().unwrap_or_default()
+    }
+}
+
+impl Deref for PooledValues {
+    type Target = FieldValues;
+
+    fn deref(&self) -> &FieldValues {
+        static EMPTY: FieldValues = FieldValues {
+            slots: Vec::new(),
+            used: Vec::new(),
+            fixed: 0,
+            src: None,
+            effective_method: String::new(),
+            methods: Vec::new(),
+            path: Vec::new(),
+        };
+        self.0.as_ref().unwrap_or(&EMPTY)
+    }
+}
+
+impl DerefMut for PooledValues {
+    fn deref_mut(&mut self) -> &mut FieldValues {
+        self.0.get_or_insert_with(FieldValues::default)
+    }
+}
+
+impl Drop for PooledValues {
+    fn drop(&mut self) {
+        if let Some(values) = self.0.take() {
+            // During thread teardown the slot may be gone: the storage is then freed.
+            let _ = SPARE.try_with(|s| {
+                if let Ok(mut spare) = s.try_borrow_mut() {
+                    *spare = Some(values);
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reuse_leaves_no_value_of_the_previous_transaction() {
+        let mut first = PooledValues::take(Field::fixed_slots(), 1);
+        first.push(Field::Method, b"POST", None);
+        first.push(Field::Method, b"PUT", None);
+        first.push(Field::Header(0), b"Secret", Some(2));
+        first.methods.push("PUT".to_owned());
+        drop(first);
+        let mut second = PooledValues::take(Field::fixed_slots(), 0);
+        assert!(second.get(Field::Method).is_empty());
+        assert!(second.get(Field::Header(0)).is_empty());
+        assert!(second.methods.is_empty());
+        second.push(Field::Method, b"GeT", None);
+        let got: Vec<&[u8]> = second
+            .get(Field::Method)
+            .iter()
+            .map(|v| v.bytes.as_slice())
+            .collect();
+        assert_eq!(got, [b"get".as_slice()]);
+        assert_eq!(second.get(Field::Method)[0].upload, None);
+    }
+
+    #[test]
+    fn large_buffers_are_not_kept() {
+        let mut v = PooledValues::take(Field::fixed_slots(), 0);
+        let big = vec![b'a'; MAX_KEPT_VALUE_BYTES * 2];
+        v.push(Field::Body, &big, None);
+        v.reset(Field::fixed_slots(), 0);
+        let slot = Field::Body.slot(Field::fixed_slots());
+        assert!(v.slots[slot].is_empty());
+    }
+}

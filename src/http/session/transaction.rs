@@ -1,0 +1,102 @@
+//! The open transactions of a connection: how one is made, the cap on how many wait,
+//! which one a response answers, and the order they leave in (request order, once both
+//! halves are complete).
+
+use super::{FlowContext, HttpSession, MAX_OPEN_TRANSACTIONS, MAX_RESPONSE_PREFIX_BYTES};
+use crate::http::{HttpTransaction, TransactionFlags};
+use crate::time::Timestamp;
+
+/// A transaction still being read.
+#[derive(Debug)]
+pub(super) struct OpenTransaction {
+    pub(super) txn: HttpTransaction,
+    pub(super) request_done: bool,
+    pub(super) has_response: bool,
+    pub(super) response_done: bool,
+    pub(super) expect_continue: bool,
+    /// HTTP/0.9: the response has no head and runs until close.
+    pub(super) http09: bool,
+}
+
+/// A transaction with nothing seen yet, stamped with the flow's facts.
+pub(super) fn new_transaction(ctx: &FlowContext, ts: Timestamp, depth: u32) -> HttpTransaction {
+    HttpTransaction {
+        flow_id: ctx.flow_id,
+        client: ctx.client,
+        server: ctx.server,
+        ts,
+        trans_depth: depth,
+        request: None,
+        response: None,
+        info_code: None,
+        request_body_len: 0,
+        response_body_len: 0,
+        request_end_ts: None,
+        response_start_ts: None,
+        uploads: Vec::new(),
+        body_prefix: Vec::new(),
+        response_body_prefix: Vec::new(),
+        flags: TransactionFlags::default(),
+    }
+}
+
+/// Counts decoded response body bytes and keeps the first ones for detection.
+pub(super) fn account_response(txn: &mut HttpTransaction, decoded: &[u8]) {
+    txn.response_body_len += decoded.len() as u64;
+    let room = MAX_RESPONSE_PREFIX_BYTES.saturating_sub(txn.response_body_prefix.len());
+    txn.response_body_prefix
+        .extend_from_slice(&decoded[..room.min(decoded.len())]);
+}
+
+impl HttpSession {
+    /// Queues a transaction; past [`MAX_OPEN_TRANSACTIONS`] the oldest leaves
+    /// incomplete (counted as `forced_out`).
+    pub(super) fn push_open(&mut self, open: OpenTransaction, out: &mut Vec<HttpTransaction>) {
+        if self.open.len() >= MAX_OPEN_TRANSACTIONS {
+            if let Some(mut oldest) = self.open.pop_front() {
+                oldest.txn.flags.incomplete = true;
+                self.stats.forced_out += 1;
+                out.push(oldest.txn);
+            }
+        }
+        self.open.push_back(open);
+    }
+
+    /// The transaction whose response is being read (has a head, not done).
+    pub(super) fn answering(&self) -> Option<usize> {
+        self.open
+            .iter()
+            .position(|o| o.has_response && !o.response_done)
+    }
+
+    /// The oldest transaction still waiting for its response head.
+    pub(super) fn unanswered(&self) -> Option<usize> {
+        self.open.iter().position(|o| !o.has_response)
+    }
+
+    /// Emits the complete transactions at the front of the queue.
+    pub(super) fn emit_completed(&mut self, out: &mut Vec<HttpTransaction>) {
+        while self
+            .open
+            .front()
+            .is_some_and(|o| o.request_done && o.response_done)
+        {
+            if let Some(open) = self.open.pop_front() {
+                out.push(open.txn);
+            }
+        }
+    }
+
+    /// The flow ended: emits every open transaction, flagging the unfinished ones.
+    pub(super) fn emit_all(&mut self, out: &mut Vec<HttpTransaction>) {
+        while let Some(mut open) = self.open.pop_front() {
+            // An HTTP/0.9 request whose reply never started is complete as it stands.
+            let complete =
+                open.request_done && (open.response_done || (!open.has_response && open.http09));
+            if !complete {
+                open.txn.flags.incomplete = true;
+            }
+            out.push(open.txn);
+        }
+    }
+}
