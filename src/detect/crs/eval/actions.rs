@@ -1,0 +1,234 @@
+//! A rule's side effects: macro expansion, `setvar` (with the score it adds), the
+//! run-time `ctl:` removals of rules and targets, and the checks that honour them.
+
+use ahash::AHashMap;
+
+use super::super::collections::{Processor, Request};
+use super::super::compile::{self, CRule, Link, Sel, Target};
+use super::super::model::{self, Ctl, SetVarOp, Var};
+use super::super::operator::{atoi, Expand, MacroPart, MacroText, MacroVar};
+use super::*;
+
+pub(super) struct Env<'a> {
+    pub(super) req: &'a Request,
+    pub(super) tx: &'a AHashMap<Vec<u8>, Vec<u8>>,
+    pub(super) mv: &'a [u8],
+    pub(super) mvn: &'a [u8],
+    pub(super) rule: &'a CRule,
+}
+
+impl Expand for Env<'_> {
+    fn expand(&mut self, m: &MacroText, out: &mut Vec<u8>) {
+        expand_into(m, self.req, self.tx, self.mv, self.mvn, self.rule, out);
+    }
+}
+
+pub(super) fn expand_into(
+    m: &MacroText,
+    req: &Request,
+    tx: &AHashMap<Vec<u8>, Vec<u8>>,
+    mv: &[u8],
+    mvn: &[u8],
+    rule: &CRule,
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    let mut tmp: Vec<u8> = Vec::new();
+    for p in &m.parts {
+        match p {
+            MacroPart::Lit(l) => out.extend_from_slice(l),
+            MacroPart::Var(v) => match v {
+                MacroVar::RuleId => push_decimal(out, i64::from(rule.id)),
+                MacroVar::RuleMsg => out.extend_from_slice(rule.msg.as_bytes()),
+                MacroVar::RuleSeverity => push_decimal(out, i64::from(rule.severity)),
+                MacroVar::Unknown => {}
+                MacroVar::Var(var, key) => match var {
+                    Var::Tx => {
+                        if let Some(v) = key.as_ref().and_then(|k| tx.get(k.as_bytes())) {
+                            out.extend_from_slice(v);
+                        }
+                    }
+                    Var::MatchedVar => out.extend_from_slice(mv),
+                    Var::MatchedVarName => out.extend_from_slice(mvn),
+                    Var::RequestHeaders => {
+                        if let Some(v) = key.as_deref().and_then(|k| req.header(k)) {
+                            out.extend_from_slice(v);
+                        }
+                    }
+                    v => {
+                        if req.scalar(*v, &mut tmp) {
+                            out.extend_from_slice(&tmp);
+                        }
+                    }
+                },
+            },
+        }
+    }
+}
+
+/// Runs a setvar; returns the number added for `+=` (for scoring).
+pub(super) fn apply_setvar(rule: &CRule, sv: &compile::CSetVar, s: &mut CrsScratch) -> i64 {
+    if !sv.tx {
+        return 0;
+    }
+    // Reused buffers: a setvar allocates only when it creates a new variable.
+    let mut name = std::mem::take(&mut s.sv_name);
+    let mut val = std::mem::take(&mut s.sv_val);
+    expand_into(
+        &sv.name,
+        &s.req,
+        &s.tx,
+        &s.matched_var,
+        &s.matched_name,
+        rule,
+        &mut name,
+    );
+    name.make_ascii_lowercase();
+    expand_into(
+        &sv.value,
+        &s.req,
+        &s.tx,
+        &s.matched_var,
+        &s.matched_name,
+        rule,
+        &mut val,
+    );
+    let added = match sv.op {
+        SetVarOp::Delete => {
+            s.tx.remove(&name);
+            0
+        }
+        SetVarOp::Set => {
+            match s.tx.get_mut(&name) {
+                Some(e) => {
+                    e.clear();
+                    e.extend_from_slice(&val);
+                }
+                None => {
+                    s.tx.insert(name.clone(), val.clone());
+                }
+            }
+            0
+        }
+        SetVarOp::Add | SetVarOp::Sub => {
+            let d = atoi(&val);
+            if !s.tx.contains_key(&name) {
+                s.tx.insert(name.clone(), Vec::new());
+            }
+            if let Some(e) = s.tx.get_mut(&name) {
+                let cur = atoi(e);
+                let n = if sv.op == SetVarOp::Add {
+                    cur.saturating_add(d)
+                } else {
+                    cur.saturating_sub(d)
+                };
+                e.clear();
+                push_decimal(e, n);
+            }
+            if sv.op == SetVarOp::Add {
+                d
+            } else {
+                0
+            }
+        }
+    };
+    s.sv_name = name;
+    s.sv_val = val;
+    added
+}
+
+/// Appends `n` in decimal to `out` without allocating.
+pub(super) fn push_decimal(out: &mut Vec<u8>, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 || i == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+impl CrsScratch {
+    pub(super) fn is_removed(&self, rule: &CRule) -> bool {
+        self.removed_ids
+            .iter()
+            .any(|&(a, b)| rule.id >= a && rule.id <= b)
+            || self
+                .removed_tags
+                .iter()
+                .any(|t| rule.tags.iter().any(|x| x == t))
+    }
+
+    pub(super) fn target_removed(&self, rule: &CRule, t: &Target) -> bool {
+        // Whole-variable removals only; selector removals are checked per value.
+        self.removed_targets.iter().any(|(id, tag, spec)| {
+            spec.selector.is_none() && spec.var == t.var && applies(rule, *id, tag.as_deref())
+        })
+    }
+
+    pub(super) fn name_removed(&self, rule: &CRule, var: Var, name: &[u8]) -> bool {
+        self.removed_targets.iter().any(|(id, tag, spec)| {
+            spec.var == var
+                && applies(rule, *id, tag.as_deref())
+                && match &spec.selector {
+                    Some(model::SelectorSpec::Name(n)) => n.as_bytes().eq_ignore_ascii_case(name),
+                    Some(model::SelectorSpec::Regex(r)) => {
+                        Sel::compile(&model::SelectorSpec::Regex(r.clone()))
+                            .map(|s| s.matches(name))
+                            .unwrap_or(false)
+                    }
+                    None => false,
+                }
+        })
+    }
+
+    pub(super) fn apply_ctl(&mut self, c: &Ctl) {
+        match c {
+            Ctl::RuleRemoveById(a, b) => self.removed_ids.push((*a, *b)),
+            Ctl::RuleRemoveByTag(t) => self.removed_tags.push(t.clone()),
+            Ctl::RuleRemoveTargetById(_, t) | Ctl::RuleRemoveTargetByTag(_, t) => {
+                let mut ts = model::Targets {
+                    include: Vec::new(),
+                    exclude: Vec::new(),
+                };
+                if model::add_target(&mut ts, t).is_ok() {
+                    for spec in ts.include {
+                        let (id, tag) = match c {
+                            Ctl::RuleRemoveTargetByTag(tag, _) => (None, Some(tag.clone())),
+                            Ctl::RuleRemoveTargetById(id, _) => (Some(*id), None),
+                            _ => (None, None),
+                        };
+                        self.removed_targets.push((id, tag, spec));
+                    }
+                }
+            }
+            Ctl::RequestBodyProcessor(p) => self.body_processor = Processor::from_name(p),
+            Ctl::ForceRequestBodyVariable(on) => self.req.force_body_var = *on,
+            Ctl::Other => {}
+        }
+    }
+
+    /// Runs a chain starter's setvars at its match (see [`eval_link`]).
+    pub(super) fn run_starter_setvars(&mut self, rule: &CRule, link: &Link) {
+        for sv in &link.setvars {
+            let added = setvar_score(apply_setvar(rule, sv, self), sv);
+            self.starter_score = self.starter_score.saturating_add(added);
+        }
+    }
+}
+
+pub(super) fn applies(rule: &CRule, id: Option<u32>, tag: Option<&str>) -> bool {
+    match (id, tag) {
+        (Some(i), _) => rule.id == i,
+        (None, Some(t)) => rule.tags.iter().any(|x| x == t),
+        _ => false,
+    }
+}

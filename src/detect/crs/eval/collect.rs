@@ -1,0 +1,225 @@
+//! Gathering a target's candidate values from the request pools, TX and the scratch
+//! pool, applying selectors and exclusions, and naming the variable a value came through
+//! (MATCHED_VAR_NAME).
+
+use super::super::collections::{Kv, Pool, Request};
+use super::super::compile::{CRule, Sel, Target};
+use super::super::model::Var;
+use super::actions::push_decimal;
+use super::*;
+
+impl CrsScratch {
+    pub(super) fn cand_name(&mut self, c: &Cand) {
+        let mut n = std::mem::take(&mut self.matched_name);
+        n.clear();
+        n.extend_from_slice(var_name(c.var).as_bytes());
+        let key: Option<&[u8]> = match c.src {
+            Src::Pool(p, _, i) => self
+                .pool(p)
+                .as_slice()
+                .get(i as usize)
+                .map(|kv| &kv.name[..]),
+            Src::Tmp(i) => self.tmp.as_slice().get(i as usize).map(|kv| &kv.name[..]),
+        };
+        if let Some(k) = key.filter(|k| !k.is_empty()) {
+            n.push(b':');
+            n.extend_from_slice(k);
+        }
+        self.matched_name = n;
+    }
+
+    /// Adds the candidate values of target `t`.
+    pub(super) fn collect(&mut self, rule: &CRule, t: &Target) {
+        let start = self.cands.len();
+        let pools = pools_of(t.var);
+        if !pools.is_empty() {
+            for &(p, names) in pools {
+                let n = self.pool(p).len();
+                for i in 0..n {
+                    let Some(kv) = self.pool(p).as_slice().get(i) else {
+                        break;
+                    };
+                    if !self.keep(rule, t, &kv.name) {
+                        continue;
+                    }
+                    self.cands.push(Cand {
+                        src: Src::Pool(p, names, i as u32),
+                        var: t.var,
+                    });
+                }
+            }
+        } else {
+            match t.var {
+                Var::Tx => {
+                    let mut keys: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+                    match &t.sel {
+                        Some(Sel::Name(n)) => {
+                            // One variable by name: copied straight into the scratch pool.
+                            if let Some(v) = self.tx.get(n) {
+                                let i = self.tmp.len() as u32;
+                                self.tmp.add(n, v);
+                                self.cands.push(Cand {
+                                    src: Src::Tmp(i),
+                                    var: Var::Tx,
+                                });
+                            }
+                        }
+                        _ => {
+                            for (k, v) in &self.tx {
+                                if t.sel.as_ref().map_or(true, |s| s.matches(k))
+                                    && !t.excl.iter().any(|e| e.matches(k))
+                                {
+                                    keys.push((k.clone(), v.clone()));
+                                }
+                            }
+                            keys.sort();
+                        }
+                    }
+                    for (k, v) in keys {
+                        let i = self.tmp.len() as u32;
+                        self.tmp.add(&k, &v);
+                        self.cands.push(Cand {
+                            src: Src::Tmp(i),
+                            var: Var::Tx,
+                        });
+                    }
+                }
+                Var::MatchedVar => {
+                    let i = self.tmp.len() as u32;
+                    let v = self.matched_var.clone();
+                    self.tmp.add(b"", &v);
+                    self.cands.push(Cand {
+                        src: Src::Tmp(i),
+                        var: Var::MatchedVar,
+                    });
+                }
+                Var::MatchedVarName => {
+                    let i = self.tmp.len() as u32;
+                    let v = self.matched_name.clone();
+                    self.tmp.add(b"", &v);
+                    self.cands.push(Cand {
+                        src: Src::Tmp(i),
+                        var: Var::MatchedVarName,
+                    });
+                }
+                Var::MatchedVars | Var::MatchedVarsNames => {
+                    let names = t.var == Var::MatchedVarsNames;
+                    let items: Vec<Kv> = self.matched_vars.as_slice().to_vec();
+                    for kv in items {
+                        if t.sel.as_ref().is_some_and(|s| !s.matches(&kv.name)) {
+                            continue;
+                        }
+                        let i = self.tmp.len() as u32;
+                        let v = if names {
+                            kv.name.clone()
+                        } else {
+                            kv.value.clone()
+                        };
+                        self.tmp.add(&kv.name, &v);
+                        self.cands.push(Cand {
+                            src: Src::Tmp(i),
+                            var: t.var,
+                        });
+                    }
+                }
+                Var::Empty => {}
+                v => {
+                    let mut b = std::mem::take(&mut self.buf);
+                    if self.req.scalar(v, &mut b) {
+                        let i = self.tmp.len() as u32;
+                        self.tmp.add(b"", &b);
+                        self.cands.push(Cand {
+                            src: Src::Tmp(i),
+                            var: v,
+                        });
+                    }
+                    self.buf = b;
+                }
+            }
+        }
+        if t.count {
+            let n = self.cands.len() - start;
+            self.cands.truncate(start);
+            let i = self.tmp.len() as u32;
+            let mut b = std::mem::take(&mut self.count_buf);
+            b.clear();
+            push_decimal(&mut b, n as i64);
+            self.tmp.add(b"", &b);
+            self.count_buf = b;
+            self.cands.push(Cand {
+                src: Src::Tmp(i),
+                var: t.var,
+            });
+        }
+    }
+
+    pub(super) fn keep(&self, rule: &CRule, t: &Target, name: &[u8]) -> bool {
+        if let Some(s) = &t.sel {
+            if !s.matches(name) {
+                return false;
+            }
+        }
+        !t.excl.iter().any(|e| e.matches(name))
+            && (self.removed_targets.is_empty() || !self.name_removed(rule, t.var, name))
+    }
+}
+
+/// A pool of the request.
+pub(super) fn pool_in(req: &Request, id: PoolId) -> &Pool {
+    match id {
+        PoolId::ArgsGet => &req.args_get,
+        PoolId::ArgsPost => &req.args_post,
+        PoolId::Cookies => &req.cookies,
+        PoolId::Headers => &req.headers,
+        PoolId::Files => &req.files,
+        PoolId::FilesSizes => &req.files_sizes,
+        PoolId::PartHeaders => &req.part_headers,
+        PoolId::Xml => &req.xml,
+    }
+}
+
+/// The pools (and whether names or values) a collection variable reads.
+pub(super) fn pools_of(var: Var) -> &'static [(PoolId, bool)] {
+    match var {
+        Var::Args => &[(PoolId::ArgsGet, false), (PoolId::ArgsPost, false)],
+        Var::ArgsGet => &[(PoolId::ArgsGet, false)],
+        Var::ArgsPost => &[(PoolId::ArgsPost, false)],
+        Var::ArgsNames => &[(PoolId::ArgsGet, true), (PoolId::ArgsPost, true)],
+        Var::ArgsGetNames => &[(PoolId::ArgsGet, true)],
+        Var::ArgsPostNames => &[(PoolId::ArgsPost, true)],
+        Var::RequestCookies => &[(PoolId::Cookies, false)],
+        Var::RequestCookiesNames => &[(PoolId::Cookies, true)],
+        Var::RequestHeaders => &[(PoolId::Headers, false)],
+        Var::RequestHeadersNames => &[(PoolId::Headers, true)],
+        Var::Files => &[(PoolId::Files, false)],
+        Var::FilesNames => &[(PoolId::Files, true)],
+        Var::FilesSizes => &[(PoolId::FilesSizes, false)],
+        Var::MultipartPartHeaders => &[(PoolId::PartHeaders, false)],
+        Var::Xml => &[(PoolId::Xml, false)],
+        _ => &[],
+    }
+}
+
+pub(super) fn var_name(v: Var) -> &'static str {
+    match v {
+        Var::Args => "ARGS",
+        Var::ArgsGet => "ARGS_GET",
+        Var::ArgsPost => "ARGS_POST",
+        Var::ArgsNames => "ARGS_NAMES",
+        Var::ArgsGetNames => "ARGS_GET_NAMES",
+        Var::ArgsPostNames => "ARGS_POST_NAMES",
+        Var::RequestCookies => "REQUEST_COOKIES",
+        Var::RequestCookiesNames => "REQUEST_COOKIES_NAMES",
+        Var::RequestHeaders => "REQUEST_HEADERS",
+        Var::RequestHeadersNames => "REQUEST_HEADERS_NAMES",
+        Var::Files => "FILES",
+        Var::FilesNames => "FILES_NAMES",
+        Var::Xml => "XML",
+        Var::Tx => "TX",
+        Var::RequestFilename => "REQUEST_FILENAME",
+        Var::RequestBody => "REQUEST_BODY",
+        Var::RequestUri => "REQUEST_URI",
+        Var::MultipartPartHeaders => "MULTIPART_PART_HEADERS",
+        _ => "VAR",
+    }
+}

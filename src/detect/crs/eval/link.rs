@@ -1,0 +1,246 @@
+//! Matching one link: walking its candidate values, the per-transaction transformation
+//! cache, the raw-value hashes behind the per-thread miss memo, and running the operator
+//! with capture and MATCHED_VAR(S) bookkeeping.
+
+use super::super::collections::Pool;
+use super::super::compile::{CRule, Compiled, Link};
+use super::super::operator::Evidence;
+use super::super::transform::Transform;
+use super::actions::Env;
+use super::collect::pool_in;
+use super::*;
+use crate::detect::alert::MAX_EVIDENCE_BYTES;
+
+/// Evaluates one link: true when some target value matches (or, for a SecAction, always).
+///
+/// A `starter` link (any link but the last of a chain) keeps every matching value for
+/// MATCHED_VARS and runs its setvars at each match, as ModSecurity v3 does
+/// (`executeActionsIndependentOfChainedRuleResult`) and Coraza (non-disruptive actions
+/// per match): the next link reads what they set (920420's `tx.content_type`, 931130's
+/// `tx.rfi_parameter_*`), and they stay set even when the chain then fails.
+pub(super) fn eval_link(
+    c: &Compiled,
+    rule: &CRule,
+    link: &Link,
+    s: &mut CrsScratch,
+    starter: bool,
+    ev_out: &mut Vec<u8>,
+) -> bool {
+    let keep_all = starter;
+    if link.op.is_none() {
+        if starter {
+            s.run_starter_setvars(rule, link);
+        }
+        return true;
+    }
+    // A link that misses has no side effect, so one no value can match is skipped.
+    if link.gate.is_some() && !s.may_match(c, link) {
+        return false;
+    }
+    s.cands.clear();
+    s.tmp.clear();
+    for t in &link.targets {
+        if t.excluded || s.target_removed(rule, t) {
+            continue;
+        }
+        s.collect(rule, t);
+    }
+    let mut matched = false;
+    let cands = std::mem::take(&mut s.cands);
+    for c in &cands {
+        let memo_key = link.memo.then(|| (link.uid, s.raw_hash(c.src)));
+        if let Some(k) = memo_key {
+            if s.memo.contains(&k) {
+                continue;
+            }
+        }
+        let before = matched;
+        matched = false;
+        if link.multi_match {
+            let raw = s.value(c.src).to_vec();
+            let mut cur = raw;
+            let mut hit = s.try_op(rule, link, c, &cur, starter, ev_out);
+            for t in &link.transforms {
+                if hit {
+                    break;
+                }
+                let mut next = Vec::new();
+                t.apply(&cur, &mut next);
+                cur = next;
+                hit = s.try_op(rule, link, c, &cur, starter, ev_out);
+            }
+            matched |= hit;
+        } else {
+            let (a, b) = s.transformed(c.src, link.chain_id, &link.transforms);
+            // The value is borrowed out of the scratch (try_op touches neither buffer).
+            let hit = if a == u32::MAX {
+                let v = std::mem::take(&mut s.t1);
+                let hit = s.try_op(rule, link, c, &v, starter, ev_out);
+                s.t1 = v;
+                hit
+            } else {
+                let arena = std::mem::take(&mut s.arena);
+                let v = arena.get(a as usize..b as usize).unwrap_or_default();
+                let hit = s.try_op(rule, link, c, v, starter, ev_out);
+                s.arena = arena;
+                hit
+            };
+            matched |= hit;
+        }
+        if let (Some(k), false) = (memo_key, matched) {
+            if s.memo.len() >= MAX_MEMO_ENTRIES {
+                s.memo.clear();
+                s.memo_resets += 1;
+            }
+            s.memo.insert(k);
+        }
+        matched |= before;
+        if matched && !keep_all {
+            break;
+        }
+    }
+    s.cands = cands;
+    matched
+}
+
+impl CrsScratch {
+    /// A hash of the raw value of `src` (computed once per transaction for pool values).
+    pub(super) fn raw_hash(&mut self, src: Src) -> u64 {
+        match src {
+            Src::Pool(p, names, i) => {
+                let k = ((p as u32) << 24) | (u32::from(names) << 23) | i;
+                if let Some(&h) = self.hashes.get(&k) {
+                    return h;
+                }
+                let h = self.hasher.hash_one(self.value(src));
+                self.hashes.insert(k, h);
+                h
+            }
+            Src::Tmp(_) => self.hasher.hash_one(self.value(src)),
+        }
+    }
+
+    pub(super) fn pool(&self, id: PoolId) -> &Pool {
+        pool_in(&self.req, id)
+    }
+
+    pub(super) fn value(&self, src: Src) -> &[u8] {
+        match src {
+            Src::Pool(p, names, i) => self
+                .pool(p)
+                .as_slice()
+                .get(i as usize)
+                .map(|kv| if names { &kv.name[..] } else { &kv.value[..] })
+                .unwrap_or(b""),
+            Src::Tmp(i) => self
+                .tmp
+                .as_slice()
+                .get(i as usize)
+                .map(|kv| &kv.value[..])
+                .unwrap_or(b""),
+        }
+    }
+
+    /// The transformed value as an arena range, or (MAX, 0) meaning "in t1".
+    pub(super) fn transformed(
+        &mut self,
+        src: Src,
+        chain_id: u16,
+        transforms: &[Transform],
+    ) -> (u32, u32) {
+        let key = match src {
+            Src::Pool(p, names, i) => Some(((p as u32) << 24) | (u32::from(names) << 23) | i),
+            _ => None,
+        };
+        if let Some(k) = key {
+            if let Some(&r) = self.cache.get(&(k, chain_id)) {
+                return r;
+            }
+        }
+        let mut a = std::mem::take(&mut self.t1);
+        let mut b = std::mem::take(&mut self.t2);
+        a.clear();
+        a.extend_from_slice(self.value(src));
+        for t in transforms {
+            t.apply(&a, &mut b);
+            std::mem::swap(&mut a, &mut b);
+        }
+        self.t2 = b;
+        let res = match key {
+            Some(k) if self.arena.len() + a.len() <= MAX_CACHE_BYTES => {
+                let start = self.arena.len() as u32;
+                self.arena.extend_from_slice(&a);
+                let r = (start, self.arena.len() as u32);
+                self.cache.insert((k, chain_id), r);
+                r
+            }
+            Some(_) => {
+                self.uncached += 1;
+                (u32::MAX, 0)
+            }
+            None => (u32::MAX, 0),
+        };
+        self.t1 = a;
+        res
+    }
+
+    pub(super) fn try_op(
+        &mut self,
+        rule: &CRule,
+        link: &Link,
+        c: &Cand,
+        v: &[u8],
+        starter: bool,
+        ev_out: &mut Vec<u8>,
+    ) -> bool {
+        let Some(op) = &link.op else { return false };
+        let mut caps = std::mem::take(&mut self.caps);
+        let mut buf = std::mem::take(&mut self.buf);
+        let r = {
+            let mut env = Env {
+                req: &self.req,
+                tx: &self.tx,
+                mv: &self.matched_var,
+                mvn: &self.matched_name,
+                rule,
+            };
+            op.exec(
+                v,
+                &mut env,
+                &mut buf,
+                link.capture.then_some(&mut caps),
+                self.remote,
+            )
+        };
+        self.buf = buf;
+        let hit = r.is_some() != link.negated;
+        if hit {
+            if link.capture && r.is_some() {
+                for (i, c) in caps.iter().enumerate() {
+                    self.tx.insert(i.to_string().into_bytes(), c.clone());
+                }
+            }
+            ev_out.clear();
+            match r {
+                Some(Evidence::Range(a, b)) => {
+                    ev_out.extend_from_slice(&v[a..b.min(a + MAX_EVIDENCE_BYTES)])
+                }
+                Some(Evidence::Fingerprint(fp)) => {
+                    ev_out.extend_from_slice(super::super::injection::fingerprint_str(&fp))
+                }
+                _ => {}
+            }
+            self.matched_var.clear();
+            self.matched_var.extend_from_slice(v);
+            self.cand_name(c);
+            let kv = self.matched_vars.push();
+            kv.value.extend_from_slice(v);
+            kv.name.extend_from_slice(&self.matched_name);
+        }
+        self.caps = caps;
+        if hit && starter {
+            self.run_starter_setvars(rule, link);
+        }
+        hit
+    }
+}

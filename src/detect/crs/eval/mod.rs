@@ -1,0 +1,335 @@
+//! Running the program over one transaction: phases, chains, setvar, skipAfter, ctl,
+//! capture, MATCHED_VAR(S), and the anomaly score.
+//!
+//! Values are gathered per target into a reused candidate list; each value's
+//! transformation chain runs once per transaction and is cached by (value, chain) in an
+//! arena, so the many rules sharing `t:urlDecodeUni,t:lowercase` over ARGS transform each
+//! argument once. Rules execute their actions once per match (libmodsecurity v3's
+//! behaviour), and a rule stops at its first matching value unless it starts a chain.
+//!
+//! This file holds the program and the phase/rule loop; link matching is in `link`,
+//! setvar/ctl/macros in `actions`, value collection in `collect`, literal gates in
+//! `gate`, and the precomputed request-independent start in `prefix`.
+
+use std::net::IpAddr;
+
+use ahash::AHashMap;
+
+use super::bodyproc::{build_phase2, processor_for};
+use super::collections::{Pool, Processor, Request};
+use super::compile::{self, CRule, Compiled, Entry};
+use super::model::{self, Var};
+use super::operator::atoi;
+use super::{CrsError, CrsMatch, CrsOutcome, CrsSettings, CrsStats};
+use crate::http::HttpTransaction;
+
+mod actions;
+mod collect;
+mod gate;
+mod link;
+mod prefix;
+
+use actions::apply_setvar;
+use collect::{pool_in, pools_of};
+use link::eval_link;
+
+/// Rule matches recorded per transaction at most.
+const MAX_MATCHES: usize = 256;
+/// (link, value) pairs remembered as misses per thread; the memo is cleared when full.
+const MAX_MEMO_ENTRIES: usize = 1 << 17;
+/// Transformed bytes cached per transaction at most; past it values are transformed
+/// again each time (counted).
+const MAX_CACHE_BYTES: usize = 4 << 20;
+
+/// The compiled rules.
+#[derive(Debug)]
+pub struct Program {
+    c: Compiled,
+    /// Marker positions per phase.
+    markers: [AHashMap<String, usize>; 2],
+    /// Per rule: whether its outcome depends only on TX and constants.
+    independent: Vec<bool>,
+    /// What the independent start of phase 1 leaves (see [`prefix`]).
+    prefix: prefix::Prefix,
+}
+
+/// Where a candidate value lives.
+#[derive(Debug, Clone, Copy)]
+enum Src {
+    /// A pool of the request; `names` takes the name instead of the value.
+    Pool(PoolId, bool, u32),
+    /// The scratch pool of copied values (TX, counts, MATCHED_*).
+    Tmp(u32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PoolId {
+    ArgsGet,
+    ArgsPost,
+    Cookies,
+    Headers,
+    Files,
+    FilesSizes,
+    PartHeaders,
+    Xml,
+}
+
+/// A candidate: its source and the variable it came through (for MATCHED_VAR_NAME).
+#[derive(Debug, Clone, Copy)]
+struct Cand {
+    src: Src,
+    var: Var,
+}
+
+/// Reused per-transaction state. One per worker thread.
+#[derive(Debug, Default)]
+pub struct CrsScratch {
+    req: Request,
+    tx: AHashMap<Vec<u8>, Vec<u8>>,
+    tmp: Pool,
+    cands: Vec<Cand>,
+    cache: AHashMap<(u32, u16), (u32, u32)>,
+    arena: Vec<u8>,
+    t1: Vec<u8>,
+    t2: Vec<u8>,
+    buf: Vec<u8>,
+    caps: Vec<Vec<u8>>,
+    matched_var: Vec<u8>,
+    matched_name: Vec<u8>,
+    matched_vars: Pool,
+    /// Score added by chain starters' setvars during the current rule.
+    starter_score: u32,
+    removed_ids: Vec<(u32, u32)>,
+    removed_tags: Vec<String>,
+    removed_targets: Vec<(Option<u32>, Option<String>, model::TargetSpec)>,
+    body_processor: Option<Processor>,
+    memo: ahash::AHashSet<(u32, u64)>,
+    hashes: AHashMap<u32, u64>,
+    hasher: ahash::RandomState,
+    remote: Option<IpAddr>,
+    /// Values transformed again because the per-transaction cache was full.
+    uncached: u64,
+    /// Rule matches not recorded past [`MAX_MATCHES`] this transaction.
+    matches_dropped: u64,
+    /// Times the per-thread memo was full and cleared (kept across transactions).
+    memo_resets: u64,
+    gate: gate::GateState,
+    sv_name: Vec<u8>,
+    sv_val: Vec<u8>,
+    count_buf: Vec<u8>,
+}
+
+impl Program {
+    pub fn compile(items: Vec<super::load::Item>, s: &CrsSettings) -> Result<Program, CrsError> {
+        let mut c = compile::compile(items, s)?;
+        for rule in &mut c.rules {
+            for link in &mut rule.links {
+                if link.gate.is_none() {
+                    continue;
+                }
+                let mut srcs = Vec::new();
+                let mut ok = true;
+                for t in link.targets.iter().filter(|t| !t.excluded) {
+                    ok &= gate::sources_of(t.var, &mut srcs);
+                }
+                srcs.sort_unstable();
+                srcs.dedup();
+                if ok {
+                    link.gate_srcs = srcs;
+                } else {
+                    link.gate = None;
+                }
+            }
+        }
+        let mut markers: [AHashMap<String, usize>; 2] = Default::default();
+        for (p, m) in c.phases.iter().zip(markers.iter_mut()) {
+            for (i, e) in p.iter().enumerate() {
+                if let Entry::Marker(n) = e {
+                    m.insert(n.clone(), i);
+                }
+            }
+        }
+        let independent = c.rules.iter().map(prefix::independent).collect();
+        let mut p = Program {
+            c,
+            markers,
+            independent,
+            prefix: prefix::Prefix::default(),
+        };
+        p.prefix = prefix::Prefix::build(&p);
+        Ok(p)
+    }
+
+    pub fn rule_msg(&self, id: u32) -> Option<&str> {
+        self.c
+            .rules
+            .iter()
+            .find(|r| r.id == id && !r.msg.is_empty())
+            .map(|r| r.msg.as_str())
+    }
+
+    pub fn rule_count(&self) -> usize {
+        self.c.rules.len()
+    }
+
+    /// (links with an operator, links with a literal gate, distinct gate literals).
+    pub fn gate_counts(&self) -> (usize, usize, usize) {
+        let links = self.c.rules.iter().flat_map(|r| &r.links);
+        let with_op = links.clone().filter(|l| l.op.is_some()).count();
+        let gated = links.filter(|l| l.gate.is_some()).count();
+        (with_op, gated, self.c.prefilter.literals())
+    }
+
+    /// Runs phases 1 and 2.
+    pub fn run(
+        &self,
+        txn: &HttpTransaction,
+        s: &mut CrsScratch,
+        out: &mut CrsOutcome,
+        stats: &CrsStats,
+    ) {
+        s.tx.clone_from(&self.prefix.tx);
+        s.hashes.clear();
+        s.cache.clear();
+        s.arena.clear();
+        s.removed_ids.clear();
+        s.removed_tags.clear();
+        s.removed_targets.clear();
+        s.body_processor = None;
+        s.matched_vars.clear();
+        s.matched_var.clone_from(&self.prefix.matched_var);
+        s.matched_name.clone_from(&self.prefix.matched_name);
+        out.matched.extend(self.prefix.matched.iter().cloned());
+        s.uncached = 0;
+        s.matches_dropped = 0;
+        s.remote = Some(txn.client.ip());
+        s.req.build_phase1(txn);
+        s.req.processor = processor_for(s.req.header("content-type"));
+        s.gate.reset(&self.c);
+        self.run_phase(0, s, out, self.prefix.resume, false);
+        build_phase2(&mut s.req, txn, s.body_processor);
+        s.cache.clear();
+        s.arena.clear();
+        s.gate.reset(&self.c);
+        self.run_phase(1, s, out, 0, false);
+        stats.record(
+            s.req.caps,
+            s.uncached,
+            s.matches_dropped,
+            std::mem::take(&mut s.memo_resets),
+            s.req.reqbody_error,
+        );
+        let tx_num = |s: &CrsScratch, k: &[u8]| s.tx.get(k).map(|v| atoi(v));
+        let blocking = tx_num(s, b"blocking_paranoia_level")
+            .unwrap_or(1)
+            .clamp(1, 4);
+        let score = tx_num(s, b"blocking_inbound_anomaly_score").unwrap_or_else(|| {
+            (1..=blocking)
+                .filter_map(|pl| tx_num(s, format!("inbound_anomaly_score_pl{pl}").as_bytes()))
+                .sum()
+        });
+        out.score = u32::try_from(score.max(0)).unwrap_or(u32::MAX);
+        out.threshold = tx_num(s, b"inbound_anomaly_score_threshold")
+            .and_then(|t| u32::try_from(t).ok())
+            .unwrap_or(5);
+    }
+
+    /// Runs a phase's entries from `start`; with `prefix_only`, stops before the first
+    /// rule that depends on the request and returns its index.
+    fn run_phase(
+        &self,
+        phase: usize,
+        s: &mut CrsScratch,
+        out: &mut CrsOutcome,
+        start: usize,
+        prefix_only: bool,
+    ) -> usize {
+        let entries = &self.c.phases[phase];
+        let mut i = start;
+        while i < entries.len() {
+            let Entry::Rule(ri) = &entries[i] else {
+                i += 1;
+                continue;
+            };
+            if prefix_only && !self.independent.get(*ri as usize).copied().unwrap_or(false) {
+                return i;
+            }
+            i += 1;
+            let Some(rule) = self.c.rules.get(*ri as usize) else {
+                continue;
+            };
+            if s.is_removed(rule) {
+                continue;
+            }
+            if !self.eval_rule(rule, s, out) {
+                continue;
+            }
+            if let Some(m) = &rule.skip_after {
+                // A marker missing from this phase ends the phase, as in ModSecurity.
+                i = self.markers[phase]
+                    .get(m)
+                    .map(|p| p + 1)
+                    .unwrap_or(entries.len());
+            } else if rule.skip > 0 {
+                let mut left = rule.skip;
+                while left > 0 && i < entries.len() {
+                    if matches!(entries[i], Entry::Rule(_)) {
+                        left -= 1;
+                    }
+                    i += 1;
+                }
+            }
+        }
+        entries.len()
+    }
+
+    /// Evaluates a rule and its chain; on a full match runs the actions and records it.
+    fn eval_rule(&self, rule: &CRule, s: &mut CrsScratch, out: &mut CrsOutcome) -> bool {
+        let mut evidence = Vec::new();
+        // MATCHED_VARS is reset per rule, not per link: a chain link reads the values the
+        // links before it matched (Coraza resets it before each top-level rule).
+        s.matched_vars.clear();
+        s.starter_score = 0;
+        for (n, link) in rule.links.iter().enumerate() {
+            let starter = n + 1 < rule.links.len();
+            if !eval_link(&self.c, rule, link, s, starter, &mut evidence) {
+                return false;
+            }
+        }
+        let mut score = s.starter_score;
+        // The links before the last ran their setvars as they matched (eval_link); the
+        // last link's run once here, on the full match, with the ctls of every link.
+        if let Some(last) = rule.links.last() {
+            for sv in &last.setvars {
+                score = score.saturating_add(setvar_score(apply_setvar(rule, sv, s), sv));
+            }
+        }
+        for link in &rule.links {
+            for c in &link.ctls {
+                s.apply_ctl(c);
+            }
+        }
+        if out.matched.len() >= MAX_MATCHES {
+            s.matches_dropped += 1;
+        } else {
+            out.matched.push(CrsMatch {
+                id: rule.id,
+                paranoia_level: rule.paranoia_level,
+                severity: rule.severity,
+                score,
+                evidence,
+                logged: !rule.nolog,
+            });
+        }
+        true
+    }
+}
+
+/// The anomaly score a setvar added, if it is a scoring setvar.
+fn setvar_score(added: i64, sv: &compile::CSetVar) -> u32 {
+    if sv.score_pl.is_some() {
+        u32::try_from(added.max(0)).unwrap_or(0)
+    } else {
+        0
+    }
+}
