@@ -1,0 +1,179 @@
+//! Rule conditions: the tree a rule matches with (`all` / `any` / `not` over field
+//! tests) and its parsing from YAML values, each operator checked against the field it
+//! applies to (numbers for numeric fields, CIDRs for `src`, regexes compiled once here
+//! so a bad one fails at load time). Errors are plain reasons; the caller adds
+//! file:line.
+
+use ipnet::IpNet;
+use serde_yaml::Value;
+
+use crate::detect::fields::Field;
+
+/// Deepest nesting of all/any/not accepted.
+const MAX_CONDITION_DEPTH: usize = 16;
+
+/// A comparison in a test.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// Equals one of these (lowercased).
+    In(Vec<Vec<u8>>),
+    Prefix(Vec<Vec<u8>>),
+    Suffix(Vec<Vec<u8>>),
+    Contains(Vec<Vec<u8>>),
+    Regex(String),
+    Lt(u64),
+    Le(u64),
+    Gt(u64),
+    Ge(u64),
+    Cidr(Vec<IpNet>),
+    Exists,
+}
+
+/// A condition tree.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    All(Vec<Condition>),
+    Any(Vec<Condition>),
+    Not(Box<Condition>),
+    Test { field: Field, op: Op },
+}
+
+pub(super) fn parse_condition(
+    v: &Value,
+    headers: &mut Vec<String>,
+    depth: usize,
+) -> Result<Condition, String> {
+    if depth > MAX_CONDITION_DEPTH {
+        return Err(format!(
+            "conditions nested deeper than {MAX_CONDITION_DEPTH}"
+        ));
+    }
+    let map = v
+        .as_mapping()
+        .ok_or("a condition must be a mapping (all/any/not or field + operator)")?;
+    let key = |k: &str| map.get(Value::String(k.to_owned()));
+    if let Some(list) = key("all").or_else(|| key("any")) {
+        if map.len() != 1 {
+            return Err("all/any must stand alone in their mapping".to_owned());
+        }
+        let items = list.as_sequence().ok_or("all/any take a list")?;
+        if items.is_empty() {
+            return Err("all/any need at least one condition".to_owned());
+        }
+        let parsed = items
+            .iter()
+            .map(|c| parse_condition(c, headers, depth + 1))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(if key("all").is_some() {
+            Condition::All(parsed)
+        } else {
+            Condition::Any(parsed)
+        });
+    }
+    if let Some(inner) = key("not") {
+        if map.len() != 1 {
+            return Err("not must stand alone in its mapping".to_owned());
+        }
+        return Ok(Condition::Not(Box::new(parse_condition(
+            inner,
+            headers,
+            depth + 1,
+        )?)));
+    }
+    let field_name = key("field")
+        .and_then(Value::as_str)
+        .ok_or("a test needs `field:`")?;
+    let field =
+        Field::parse(field_name, headers).ok_or_else(|| format!("unknown field {field_name:?}"))?;
+    let ops: Vec<(&str, &Value)> = map
+        .iter()
+        .filter_map(|(k, v)| k.as_str().map(|k| (k, v)))
+        .filter(|(k, _)| *k != "field")
+        .collect();
+    let [(op_name, arg)] = ops.as_slice() else {
+        return Err(format!("test on {field_name:?} needs exactly one operator"));
+    };
+    let op = parse_op(op_name, arg, field)?;
+    Ok(Condition::Test { field, op })
+}
+
+fn literals(arg: &Value) -> Result<Vec<Vec<u8>>, String> {
+    let one = |v: &Value| -> Result<Vec<u8>, String> {
+        match v {
+            Value::String(s) => Ok(s.to_ascii_lowercase().into_bytes()),
+            Value::Number(n) => Ok(n.to_string().into_bytes()),
+            Value::Bool(b) => Ok(b.to_string().into_bytes()),
+            _ => Err("literals must be strings or numbers".to_owned()),
+        }
+    };
+    let out = match arg {
+        Value::Sequence(items) => items.iter().map(one).collect::<Result<Vec<_>, _>>()?,
+        other => vec![one(other)?],
+    };
+    if out.is_empty() || out.iter().any(Vec::is_empty) {
+        return Err("literals must be non-empty".to_owned());
+    }
+    Ok(out)
+}
+
+fn parse_op(name: &str, arg: &Value, field: Field) -> Result<Op, String> {
+    let number = || {
+        arg.as_u64()
+            .ok_or_else(|| format!("{name} takes a non-negative number"))
+    };
+    let numeric_only = |op: Op| {
+        if field.is_numeric() {
+            Ok(op)
+        } else {
+            Err(format!(
+                "{name} needs a numeric field (status, request.body_len, upload.size)"
+            ))
+        }
+    };
+    match name {
+        "equals" | "in" => Ok(Op::In(literals(arg)?)),
+        "prefix" => Ok(Op::Prefix(literals(arg)?)),
+        "suffix" => Ok(Op::Suffix(literals(arg)?)),
+        "contains" => Ok(Op::Contains(literals(arg)?)),
+        "regex" => {
+            let pattern = arg.as_str().ok_or("regex takes a string")?;
+            regex::bytes::RegexBuilder::new(pattern)
+                .case_insensitive(true)
+                .unicode(false)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| format!("bad regex {pattern:?}: {e}"))?;
+            Ok(Op::Regex(pattern.to_owned()))
+        }
+        "lt" => numeric_only(Op::Lt(number()?)),
+        "le" => numeric_only(Op::Le(number()?)),
+        "gt" => numeric_only(Op::Gt(number()?)),
+        "ge" => numeric_only(Op::Ge(number()?)),
+        "cidr" => {
+            if field != Field::Src {
+                return Err("cidr applies to the `src` field only".to_owned());
+            }
+            let items = match arg {
+                Value::Sequence(s) => s.clone(),
+                other => vec![other.clone()],
+            };
+            let nets = items
+                .iter()
+                .map(|v| {
+                    let s = v.as_str().ok_or("cidr takes strings")?;
+                    s.parse::<IpNet>()
+                        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                        .map_err(|_| format!("bad CIDR {s:?}"))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            Ok(Op::Cidr(nets))
+        }
+        "exists" => match arg.as_bool() {
+            Some(true) => Ok(Op::Exists),
+            _ => Err("exists takes `true` (use not: for absence)".to_owned()),
+        },
+        other => Err(format!(
+            "unknown operator {other:?} (one of equals, in, prefix, suffix, contains, regex, lt, le, gt, ge, cidr, exists)"
+        )),
+    }
+}
