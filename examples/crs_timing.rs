@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use tamperwatch::detect::crs::{CrsEngine, CrsScratch, CrsSettings};
-use tamperwatch::http::{Header, HttpTransaction, RequestHead, TransactionFlags};
+use tamperwatch::http::{Header, HttpTransaction, RequestHead};
 use tamperwatch::time::Timestamp;
 
 fn txn(method: &str, uri: &str, extra: &[(&str, &str)], body: &[u8]) -> HttpTransaction {
@@ -38,11 +38,6 @@ fn txn(method: &str, uri: &str, extra: &[(&str, &str)], body: &[u8]) -> HttpTran
         });
     }
     HttpTransaction {
-        flow_id: 1,
-        client: "192.0.2.10:40000".parse().expect("addr"),
-        server: "192.0.2.1:80".parse().expect("addr"),
-        ts: Timestamp::from_secs_micros(1_700_000_000, 0),
-        trans_depth: 1,
         request: Some(RequestHead {
             method: method.into(),
             uri: uri.into(),
@@ -50,16 +45,15 @@ fn txn(method: &str, uri: &str, extra: &[(&str, &str)], body: &[u8]) -> HttpTran
             headers,
             headers_dropped: 0,
         }),
-        response: None,
-        info_code: None,
         request_body_len: body.len() as u64,
-        response_body_len: 0,
-        request_end_ts: None,
-        response_start_ts: None,
-        uploads: Vec::new(),
         body_prefix: body.to_vec(),
-        response_body_prefix: Vec::new(),
-        flags: TransactionFlags::default(),
+        ..HttpTransaction::new(
+            1,
+            "192.0.2.10:40000".parse().expect("addr"),
+            "192.0.2.1:80".parse().expect("addr"),
+            Timestamp::from_secs_micros(1_700_000_000, 0),
+            1,
+        )
     }
 }
 

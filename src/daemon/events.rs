@@ -299,17 +299,22 @@ mod tests {
         }
     }
 
+    /// A writer on `path` that keeps addresses, with fresh metrics.
+    fn open_writer(path: &std::path::Path) -> EventWriter {
+        EventWriter::open(
+            path.to_str().expect("utf-8"),
+            metrics(),
+            AddressPolicy::keep(),
+        )
+        .expect("open")
+    }
+
     #[test]
     fn appends_to_an_existing_file_and_flushes_without_being_asked() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("events.jsonl");
         std::fs::write(&path, "{\"earlier\":1}\n").expect("seed");
-        let writer = EventWriter::open(
-            path.to_str().expect("utf-8"),
-            metrics(),
-            AddressPolicy::keep(),
-        )
-        .expect("open");
+        let writer = open_writer(&path);
         let mut handle = writer.handle().expect("handle");
         handle.record(&alert(7)).expect("record");
         let got = wait_for_lines(&path, 2);
@@ -324,12 +329,7 @@ mod tests {
     fn reopen_follows_a_rotated_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("events.jsonl");
-        let writer = EventWriter::open(
-            path.to_str().expect("utf-8"),
-            metrics(),
-            AddressPolicy::keep(),
-        )
-        .expect("open");
+        let writer = open_writer(&path);
         let mut handle = writer.handle().expect("handle");
         handle.record(&alert(1)).expect("record");
         assert_eq!(wait_for_lines(&path, 1).len(), 1);
@@ -349,12 +349,7 @@ mod tests {
     fn close_writes_everything_queued() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("events.jsonl");
-        let writer = EventWriter::open(
-            path.to_str().expect("utf-8"),
-            metrics(),
-            AddressPolicy::keep(),
-        )
-        .expect("open");
+        let writer = open_writer(&path);
         let mut handle = writer.handle().expect("handle");
         for i in 0..1000 {
             handle.record(&alert(i)).expect("record");

@@ -170,15 +170,10 @@ pub fn ambiguities(req: &RequestHead, methods: &[String]) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::{Header, HttpTransaction, TransactionFlags, UploadPart};
+    use crate::http::{Header, HttpTransaction, UploadPart};
 
     fn txn(method: &str, uri: &str, headers: &[(&str, &str)]) -> HttpTransaction {
         HttpTransaction {
-            flow_id: 1,
-            client: "127.0.0.66:40000".parse().expect("addr"),
-            server: "127.0.0.1:8080".parse().expect("addr"),
-            ts: crate::time::Timestamp(0),
-            trans_depth: 1,
             request: Some(RequestHead {
                 method: method.into(),
                 uri: uri.into(),
@@ -192,16 +187,13 @@ mod tests {
                     .collect(),
                 headers_dropped: 0,
             }),
-            response: None,
-            info_code: None,
-            request_body_len: 0,
-            response_body_len: 0,
-            request_end_ts: None,
-            response_start_ts: None,
-            uploads: Vec::new(),
-            body_prefix: Vec::new(),
-            response_body_prefix: Vec::new(),
-            flags: TransactionFlags::default(),
+            ..HttpTransaction::new(
+                1,
+                "127.0.0.66:40000".parse().expect("addr"),
+                "127.0.0.1:8080".parse().expect("addr"),
+                crate::time::Timestamp(0),
+                1,
+            )
         }
     }
 

@@ -128,16 +128,9 @@ impl ContentDecoder {
             applied.drain(..applied.len() - MAX_CONTENT_LAYERS);
         }
         applied.reverse();
-        if applied.is_empty() {
-            return (stats != DecodeStats::default()).then(|| ContentDecoder {
-                layers: Vec::new(),
-                encoded: 0,
-                decoded: 0,
-                flow_room: u64::MAX,
-                stopped: false,
-                ended: false,
-                stats,
-            });
+        // No layer applied: a decoder only to carry the counts of what was refused.
+        if applied.is_empty() && stats == DecodeStats::default() {
+            return None;
         }
         Some(ContentDecoder {
             layers: applied,

@@ -63,24 +63,7 @@ mod tests {
     #[test]
     fn a_transaction_reports_its_headers_and_body() {
         let addr: std::net::SocketAddr = "192.0.2.1:80".parse().expect("addr");
-        let mut t = HttpTransaction {
-            flow_id: 1,
-            client: addr,
-            server: addr,
-            ts: crate::time::Timestamp::default(),
-            trans_depth: 1,
-            request: None,
-            response: None,
-            info_code: None,
-            request_body_len: 0,
-            response_body_len: 0,
-            request_end_ts: None,
-            response_start_ts: None,
-            uploads: Vec::new(),
-            body_prefix: Vec::new(),
-            response_body_prefix: Vec::new(),
-            flags: Default::default(),
-        };
+        let mut t = HttpTransaction::new(1, addr, addr, crate::time::Timestamp::default(), 1);
         let empty = t.heap_bytes();
         t.body_prefix = Vec::with_capacity(1000);
         t.request = Some(super::super::RequestHead {

@@ -236,11 +236,6 @@ mod tests {
     fn txn(method: &str) -> crate::http::HttpTransaction {
         let addr: std::net::SocketAddr = "192.0.2.1:40000".parse().expect("address");
         crate::http::HttpTransaction {
-            flow_id: 1,
-            client: addr,
-            server: addr,
-            ts: crate::time::Timestamp::default(),
-            trans_depth: 1,
             request: Some(crate::http::RequestHead {
                 method: method.to_owned(),
                 uri: "/x".to_owned(),
@@ -248,16 +243,7 @@ mod tests {
                 headers: Vec::new(),
                 headers_dropped: 0,
             }),
-            response: None,
-            info_code: None,
-            request_body_len: 0,
-            response_body_len: 0,
-            request_end_ts: None,
-            response_start_ts: None,
-            uploads: Vec::new(),
-            body_prefix: Vec::new(),
-            response_body_prefix: Vec::new(),
-            flags: crate::http::TransactionFlags::default(),
+            ..crate::http::HttpTransaction::new(1, addr, addr, crate::time::Timestamp::default(), 1)
         }
     }
 

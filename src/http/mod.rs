@@ -209,6 +209,35 @@ impl UploadPart {
 }
 
 impl HttpTransaction {
+    /// A transaction with nothing seen yet, stamped with its flow's facts: the one
+    /// place the struct is spelled out, so a new field has one default.
+    pub fn new(
+        flow_id: u64,
+        client: SocketAddr,
+        server: SocketAddr,
+        ts: crate::time::Timestamp,
+        trans_depth: u32,
+    ) -> Self {
+        HttpTransaction {
+            flow_id,
+            client,
+            server,
+            ts,
+            trans_depth,
+            request: None,
+            response: None,
+            info_code: None,
+            request_body_len: 0,
+            response_body_len: 0,
+            request_end_ts: None,
+            response_start_ts: None,
+            uploads: Vec::new(),
+            body_prefix: Vec::new(),
+            response_body_prefix: Vec::new(),
+            flags: TransactionFlags::default(),
+        }
+    }
+
     /// The request method, if the request was seen.
     pub fn method(&self) -> Option<&str> {
         self.request.as_ref().map(|r| r.method.as_str())

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::http::{Header, RequestHead, TransactionFlags};
+use crate::http::{Header, RequestHead};
 use crate::time::Timestamp;
 
 pub(crate) fn bundled() -> PathBuf {
@@ -44,11 +44,6 @@ pub(crate) fn request(
         });
     }
     HttpTransaction {
-        flow_id: 1,
-        client: "198.51.100.7:40000".parse().expect("addr"),
-        server: "203.0.113.10:80".parse().expect("addr"),
-        ts: Timestamp::from_secs_micros(1_700_000_000, 0),
-        trans_depth: 1,
         request: Some(RequestHead {
             method: method.into(),
             uri: uri.into(),
@@ -56,16 +51,15 @@ pub(crate) fn request(
             headers: hs,
             headers_dropped: 0,
         }),
-        response: None,
-        info_code: None,
         request_body_len: body.len() as u64,
-        response_body_len: 0,
-        request_end_ts: None,
-        response_start_ts: None,
-        uploads: Vec::new(),
         body_prefix: body.to_vec(),
-        response_body_prefix: Vec::new(),
-        flags: TransactionFlags::default(),
+        ..HttpTransaction::new(
+            1,
+            "198.51.100.7:40000".parse().expect("addr"),
+            "203.0.113.10:80".parse().expect("addr"),
+            Timestamp::from_secs_micros(1_700_000_000, 0),
+            1,
+        )
     }
 }
 

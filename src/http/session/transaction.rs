@@ -3,7 +3,7 @@
 //! halves are complete).
 
 use super::{FlowContext, HttpSession, MAX_OPEN_TRANSACTIONS, MAX_RESPONSE_PREFIX_BYTES};
-use crate::http::{HttpTransaction, TransactionFlags};
+use crate::http::HttpTransaction;
 use crate::time::Timestamp;
 
 /// A transaction still being read.
@@ -20,24 +20,7 @@ pub(super) struct OpenTransaction {
 
 /// A transaction with nothing seen yet, stamped with the flow's facts.
 pub(super) fn new_transaction(ctx: &FlowContext, ts: Timestamp, depth: u32) -> HttpTransaction {
-    HttpTransaction {
-        flow_id: ctx.flow_id,
-        client: ctx.client,
-        server: ctx.server,
-        ts,
-        trans_depth: depth,
-        request: None,
-        response: None,
-        info_code: None,
-        request_body_len: 0,
-        response_body_len: 0,
-        request_end_ts: None,
-        response_start_ts: None,
-        uploads: Vec::new(),
-        body_prefix: Vec::new(),
-        response_body_prefix: Vec::new(),
-        flags: TransactionFlags::default(),
-    }
+    HttpTransaction::new(ctx.flow_id, ctx.client, ctx.server, ts, depth)
 }
 
 /// Counts decoded response body bytes and keeps the first ones for detection.

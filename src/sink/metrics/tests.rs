@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use super::*;
 use crate::config::ContentGroupMap;
 use crate::detect::alert::AlertRule;
-use crate::http::{Header, RequestHead, ResponseHead, TransactionFlags};
+use crate::http::{Header, RequestHead, ResponseHead};
 use crate::observe::Summary;
 use crate::tls::TlsVersion;
 
@@ -50,22 +50,14 @@ fn response(status: u16) -> ResponseHead {
 
 fn txn(client: IpAddr, req: Option<RequestHead>, status: Option<u16>) -> HttpTransaction {
     HttpTransaction {
-        flow_id: 1,
-        client: SocketAddr::new(client, 51_234),
-        server: server(),
-        ts: DAY_20000,
-        trans_depth: 1,
         request: req,
         response: status.map(response),
-        info_code: None,
         request_body_len: 300,
         response_body_len: 5_000,
         request_end_ts: Some(DAY_20000),
         response_start_ts: Some(Timestamp(DAY_20000.0 + 20_000)),
-        uploads: Vec::new(),
         body_prefix: b"password=hunter2".to_vec(),
-        response_body_prefix: Vec::new(),
-        flags: TransactionFlags::default(),
+        ..HttpTransaction::new(1, SocketAddr::new(client, 51_234), server(), DAY_20000, 1)
     }
 }
 

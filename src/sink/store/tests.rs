@@ -626,11 +626,6 @@ fn stores_only_redacted_metadata() {
         value: value.into(),
     };
     let txn = HttpTransaction {
-        flow_id: 9,
-        client: addr("198.51.100.7:51234"),
-        server: addr("203.0.113.10:80"),
-        ts: NOON_ISH,
-        trans_depth: 1,
         request: Some(RequestHead {
             method: "POST".into(),
             uri: "/permits/upload?applicant=Jane%20Doe&token=s3cr3t-t0ken#frag".into(),
@@ -649,11 +644,8 @@ fn stores_only_redacted_metadata() {
             version: "1.1".into(),
             headers: vec![header("Set-Cookie", "sid=set-c00kie")],
         }),
-        info_code: None,
         request_body_len: 5000,
         response_body_len: 10,
-        request_end_ts: None,
-        response_start_ts: None,
         uploads: vec![UploadPart {
             field_name: Some("document".into()),
             filename: Some("shell.php".into()),
@@ -662,8 +654,13 @@ fn stores_only_redacted_metadata() {
             ..UploadPart::default()
         }],
         body_prefix: b"<?php system($_GET['body-secret']); ?>".to_vec(),
-        response_body_prefix: Vec::new(),
-        flags: Default::default(),
+        ..HttpTransaction::new(
+            9,
+            addr("198.51.100.7:51234"),
+            addr("203.0.113.10:80"),
+            NOON_ISH,
+            1,
+        )
     };
     let part = &txn.uploads[0];
     let alert = Alert {

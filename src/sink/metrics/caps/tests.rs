@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::config::ContentGroupMap;
-use crate::http::{HttpTransaction, RequestHead, TransactionFlags};
+use crate::http::{HttpTransaction, RequestHead};
 use crate::sink::metrics::ContentGroups;
 use crate::time::Timestamp;
 
@@ -14,11 +14,6 @@ fn metrics() -> Metrics {
 fn small_transaction() -> HttpTransaction {
     let addr = |port| std::net::SocketAddr::from(([192, 0, 2, 1], port));
     HttpTransaction {
-        flow_id: 1,
-        client: addr(40_000),
-        server: addr(80),
-        ts: Timestamp(1_700_000_000_000_000),
-        trans_depth: 1,
         request: Some(RequestHead {
             method: "POST".into(),
             uri: "/contact".into(),
@@ -26,16 +21,15 @@ fn small_transaction() -> HttpTransaction {
             headers: Vec::new(),
             headers_dropped: 0,
         }),
-        response: None,
-        info_code: None,
         request_body_len: 3,
-        response_body_len: 0,
-        request_end_ts: None,
-        response_start_ts: None,
-        uploads: Vec::new(),
         body_prefix: b"a=b".to_vec(),
-        response_body_prefix: Vec::new(),
-        flags: TransactionFlags::default(),
+        ..HttpTransaction::new(
+            1,
+            addr(40_000),
+            addr(80),
+            Timestamp(1_700_000_000_000_000),
+            1,
+        )
     }
 }
 
