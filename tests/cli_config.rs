@@ -92,6 +92,11 @@ fn bad_configs() -> Vec<(&'static str, String, &'static str)> {
             "at most 64 groups",
         ),
         (
+            "memory budget",
+            "limits:\n  memory_bytes: 1024\n".to_owned(),
+            "limits.memory_bytes: 1024 is outside",
+        ),
+        (
             "address mode",
             "privacy:\n  source_address: scramble\n".to_owned(),
             "privacy.source_address: \"scramble\" is not one of keep, truncate, hash",

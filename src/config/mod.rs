@@ -11,6 +11,7 @@
 mod address_mode;
 pub mod compile;
 pub mod content_groups;
+pub mod limits;
 mod filter;
 pub mod raw;
 #[cfg(test)]
@@ -73,7 +74,7 @@ pub struct Config {
     /// The OWASP Core Rule Set engine.
     pub crs: CrsConfig,
     /// The memory budget (flows, reassembly, open transactions, detector state).
-    pub limits: crate::flow::LimitsConfig,
+    pub limits: crate::config::limits::LimitsConfig,
     /// Settings that still work but should be moved, one sentence each.
     deprecations: Vec<String>,
 }

@@ -43,7 +43,7 @@ pub struct RawConfig {
     /// The OWASP Core Rule Set engine.
     pub crs: CrsConfig,
     /// The memory budget (flows, reassembly, open transactions, detector state).
-    pub limits: crate::flow::LimitsConfig,
+    pub limits: crate::config::limits::LimitsConfig,
 }
 
 /// The site policy as written.

@@ -18,24 +18,21 @@
 //! reassembly windows, and last evict the oldest established flows, flushing them to
 //! detection first so what was seen is judged.
 
-use serde::Deserialize;
-
-/// The default budget: a quarter of what Suricata 7 holds under a million-source SYN
-/// flood.
-pub const DEFAULT_MEMORY_BYTES: u64 = 64 << 20;
-/// The smallest budget accepted: below it a worker could not hold a useful table.
-pub const MIN_MEMORY_BYTES: u64 = 4 << 20;
-/// The largest budget accepted (a typo guard).
-pub const MAX_MEMORY_BYTES: u64 = 1 << 40;
-/// The detectors' share of the budget is one part in this many.
-pub const DETECTOR_SHARE_DIVISOR: u64 = 8;
+pub use crate::config::limits::{
+    DEFAULT_MEMORY_BYTES, DETECTOR_SHARE_DIVISOR, MAX_MEMORY_BYTES, MIN_MEMORY_BYTES,
+};
 /// A flow table takes at most one part in this many of its worker's share.
 pub const TABLE_SHARE_DIVISOR: usize = 2;
+
+/// The application state a slot is sized for: two words. The pipeline's `FlowApp` (an
+/// enum around one box) is defined above this layer; `pipeline` asserts at compile time
+/// that its flows are exactly this size, so the slot size below is exact.
+pub type AppSlot = [usize; 2];
 
 /// Bytes of one flow-table slot: the key, the flow and the hash table's control byte.
 /// The table's slots are allocated up front, at most 7/8 of them used.
 pub const FLOW_SLOT_BYTES: usize =
-    std::mem::size_of::<(super::FlowKey, super::Flow<crate::pipeline::FlowApp>)>() + 1;
+    std::mem::size_of::<(super::FlowKey, super::Flow<AppSlot>)>() + 1;
 
 /// Bytes a flow that saw only a SYN holds, stated and tested: its share of the table
 /// (a slot, with the table at most 7/16 full: 16/7 of a slot, 496 bytes) and nothing
@@ -56,50 +53,7 @@ pub const PRESSURE_ESTABLISHED_FLOW_TIMEOUT_SECS: u64 = 30;
 /// Idle timeout of a closed flow under pressure.
 pub const PRESSURE_CLOSED_FLOW_TIMEOUT_SECS: u64 = 1;
 
-/// The `limits:` section of the configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LimitsConfig {
-    /// Bytes for flows, reassembly, open HTTP transactions and detector state, all
-    /// workers together (the process adds a fixed overhead: rules, CRS, capture buffers).
-    pub memory_bytes: u64,
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        LimitsConfig {
-            memory_bytes: DEFAULT_MEMORY_BYTES,
-        }
-    }
-}
-
-impl LimitsConfig {
-    /// Why the section cannot be used, if it cannot.
-    pub fn problem(&self) -> Option<String> {
-        if !(MIN_MEMORY_BYTES..=MAX_MEMORY_BYTES).contains(&self.memory_bytes) {
-            return Some(format!(
-                "limits.memory_bytes: {} is outside {MIN_MEMORY_BYTES}..={MAX_MEMORY_BYTES}",
-                self.memory_bytes
-            ));
-        }
-        None
-    }
-
-    /// The detectors' share (per-client windows), for all workers together.
-    pub fn detector_bytes(&self) -> usize {
-        to_usize(self.memory_bytes / DETECTOR_SHARE_DIVISOR)
-    }
-
-    /// One worker's share of flows, reassembly and HTTP state, of `workers`.
-    pub fn worker_bytes(&self, workers: usize) -> usize {
-        let flows = self.memory_bytes - self.memory_bytes / DETECTOR_SHARE_DIVISOR;
-        to_usize(flows / workers.max(1) as u64)
-    }
-}
-
-fn to_usize(n: u64) -> usize {
-    usize::try_from(n).unwrap_or(usize::MAX)
-}
+pub use crate::config::limits::LimitsConfig;
 
 /// Flows a worker's budget allows: the largest power of two of hash-table buckets whose
 /// slots fit in the table's share, kept at most half full. (The table removes by

@@ -19,6 +19,13 @@ pub enum FlowApp {
     Tls,
 }
 
+// The flow table sizes its slots for a two-word application state; a larger
+// `FlowApp` would make every slot cost more than the budget accounts.
+const _: () = assert!(
+    std::mem::size_of::<Flow<FlowApp>>()
+        == std::mem::size_of::<Flow<crate::flow::budget::AppSlot>>()
+);
+
 impl crate::flow::EvictionHint for FlowApp {
     fn mid_message(&self) -> bool {
         match self {

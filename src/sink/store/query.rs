@@ -201,36 +201,18 @@ impl FlaggedStore {
         let day_expr = format!(
             "(ts_us - (((ts_us % {MICROS_PER_DAY}) + {MICROS_PER_DAY}) % {MICROS_PER_DAY})) / {MICROS_PER_DAY}"
         );
+        let rows = |sql: &str| self.grouped(sql, &values, &fail);
         let mut by_day = Vec::new();
-        let mut stmt = self
-            .conn
-            .prepare(&group(&format!("{day_expr} AS day"), "day ORDER BY day"))
-            .map_err(&fail)?;
-        let rows = stmt
-            .query_map(params_from_iter(values.iter()), |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-            })
-            .map_err(&fail)?;
-        for r in rows {
-            let (day, n) = r.map_err(&fail)?;
+        for (day, n) in rows(&group(&format!("{day_expr} AS day"), "day ORDER BY day"))? {
+            let day = day.as_i64().unwrap_or_default();
             let date = Timestamp(day.saturating_mul(MICROS_PER_DAY)).to_eve();
             by_day.push((date.get(..10).unwrap_or_default().to_owned(), to_u64(n)));
         }
 
         let mut by_category = Vec::new();
-        let mut stmt = self
-            .conn
-            .prepare(&group("category", "category ORDER BY n DESC, category"))
-            .map_err(&fail)?;
-        let rows = stmt
-            .query_map(params_from_iter(values.iter()), |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })
-            .map_err(&fail)?;
-        for r in rows {
-            let (name, n) = r.map_err(&fail)?;
+        for (name, n) in rows(&group("category", "category ORDER BY n DESC, category"))? {
             // Rows are written from `Category`, so an unknown name is skipped, not fatal.
-            if let Some(c) = Category::parse(&name) {
+            if let Some(c) = name.as_str().and_then(Category::parse) {
                 by_category.push((c, to_u64(n)));
             }
         }
@@ -243,7 +225,7 @@ impl FlaggedStore {
                 "signature_id, rule ORDER BY n DESC, signature_id",
             ))
             .map_err(&fail)?;
-        let rows = stmt
+        let rule_rows = stmt
             .query_map(params_from_iter(values.iter()), |r| {
                 Ok(RuleCount {
                     signature_id: r.get(0)?,
@@ -252,31 +234,21 @@ impl FlaggedStore {
                 })
             })
             .map_err(&fail)?;
-        for r in rows {
+        for r in rule_rows {
             by_rule.push(r.map_err(&fail)?);
         }
 
-        let mut by_host = Vec::new();
         let host_where = if wh.is_empty() {
             " WHERE host IS NOT NULL".to_owned()
         } else {
             format!("{wh} AND host IS NOT NULL")
         };
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT host, count(*) AS n FROM alerts{host_where} GROUP BY host ORDER BY n DESC, host"
-            ))
-            .map_err(&fail)?;
-        let rows = stmt
-            .query_map(params_from_iter(values.iter()), |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })
-            .map_err(&fail)?;
-        for r in rows {
-            let (host, n) = r.map_err(&fail)?;
-            by_host.push((host, to_u64(n)));
-        }
+        let by_host = rows(&format!(
+            "SELECT host, count(*) AS n FROM alerts{host_where} GROUP BY host ORDER BY n DESC, host"
+        ))?
+        .into_iter()
+        .filter_map(|(host, n)| Some((host.as_str()?.to_owned(), to_u64(n))))
+        .collect();
 
         Ok(Stats {
             total: by_day.iter().map(|(_, n)| n).sum(),
@@ -328,5 +300,51 @@ mod tests {
         assert_eq!("csv".parse(), Ok(ExportFormat::Csv));
         assert_eq!("jsonl".parse(), Ok(ExportFormat::Jsonl));
         assert!("xml".parse::<ExportFormat>().is_err());
+    }
+}
+
+/// A grouping key as SQLite returned it (day number or text).
+#[derive(Debug)]
+enum Key {
+    Int(i64),
+    Text(String),
+}
+
+impl Key {
+    fn as_i64(&self) -> Option<i64> {
+        match self {
+            Key::Int(n) => Some(*n),
+            Key::Text(_) => None,
+        }
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Key::Text(t) => Some(t),
+            Key::Int(_) => None,
+        }
+    }
+}
+
+impl FlaggedStore {
+    /// Rows of `SELECT key, count ... GROUP BY key`, as (key, count).
+    fn grouped(
+        &self,
+        sql: &str,
+        values: &[Value],
+        fail: &impl Fn(rusqlite::Error) -> StoreError,
+    ) -> Result<Vec<(Key, i64)>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(fail)?;
+        let rows = stmt
+            .query_map(params_from_iter(values.iter()), |r| {
+                let key = match r.get::<_, Value>(0)? {
+                    Value::Integer(n) => Key::Int(n),
+                    Value::Text(t) => Key::Text(t),
+                    _ => Key::Text(String::new()),
+                };
+                Ok((key, r.get::<_, i64>(1)?))
+            })
+            .map_err(fail)?;
+        rows.collect::<Result<_, _>>().map_err(fail)
     }
 }
