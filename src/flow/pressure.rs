@@ -17,7 +17,8 @@
 //! many packets. Every step is counted in [`super::PressureStats`].
 
 use super::budget::PRESSURE_PENDING_BYTES;
-use super::{eviction_class, EvictionClass, EvictionHint, Flow, FlowEnd, FlowKey, FlowTable};
+use super::table::{eviction_class, EvictionClass};
+use super::{EvictionHint, Flow, FlowEnd, FlowKey, FlowTable};
 use crate::time::Timestamp;
 
 impl<S: Default + EvictionHint> FlowTable<S> {

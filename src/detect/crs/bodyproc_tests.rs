@@ -1,0 +1,88 @@
+//! Tests of `bodyproc.rs`.
+use super::*;
+use crate::detect::crs::tests::request;
+
+fn build(ct: &str, body: &[u8]) -> Request {
+    let t = request("POST", "/", &[("Content-Type", ct)], body);
+    let mut r = Request::default();
+    r.build_phase1(&t);
+    build_phase2(&mut r, &t, None);
+    r
+}
+
+fn args(r: &Request) -> Vec<(String, String)> {
+    r.args_post
+        .as_slice()
+        .iter()
+        .map(|k| {
+            (
+                String::from_utf8_lossy(&k.name).into_owned(),
+                String::from_utf8_lossy(&k.value).into_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn json_leaves_become_dotted_args() {
+    let r = build(
+        "application/json",
+        br#"{"a":{"b":"x","c":[1,true]},"d":null}"#,
+    );
+    assert_eq!(r.processor, Processor::Json);
+    assert_eq!(
+        args(&r),
+        vec![
+            ("json.a.b".into(), "x".into()),
+            ("json.a.c.0".into(), "1".into()),
+            ("json.a.c.1".into(), "true".into()),
+            ("json.d".into(), "".into()),
+        ]
+    );
+    assert!(!r.reqbody_error);
+    assert!(build("application/json", b"{broken").reqbody_error);
+}
+
+#[test]
+fn multipart_fields_files_and_part_headers() {
+    let body = b"--B\r\nContent-Disposition: form-data; name=\"t\"\r\n\r\nhello\r\n--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.php\"\r\nContent-Type: text/plain\r\n\r\n<?php\r\n--B--\r\n";
+    let r = build("multipart/form-data; boundary=B", body);
+    assert_eq!(args(&r), vec![("t".into(), "hello".into())]);
+    assert_eq!(r.files.as_slice()[0].name, b"f");
+    assert_eq!(r.files.as_slice()[0].value, b"a.php");
+    assert_eq!(r.files_combined, 5);
+    assert_eq!(r.part_headers.len(), 3);
+}
+
+#[test]
+fn xml_text_without_entity_expansion() {
+    let r = build(
+        "application/xml",
+        b"<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><a k=\"v\">hi &e;<![CDATA[<b>]]></a>",
+    );
+    assert_eq!(r.processor, Processor::Xml);
+    let v = &r.xml.as_slice()[0].value;
+    assert!(
+        memchr::memmem::find(v, b"hi &e;").is_some(),
+        "{}",
+        String::from_utf8_lossy(v)
+    );
+    assert!(memchr::memmem::find(v, b"<b>").is_some());
+    assert!(memchr::memmem::find(v, b"root:").is_none());
+}
+
+#[test]
+fn urlencoded_body_and_truncation_is_counted() {
+    let r = build("application/x-www-form-urlencoded", b"a=1&b=%3Cx%3E");
+    assert_eq!(
+        args(&r),
+        vec![("a".into(), "1".into()), ("b".into(), "<x>".into())]
+    );
+    let mut t = request("POST", "/", &[("Content-Type", "text/plain")], b"abc");
+    t.request_body_len = 1 << 20;
+    let mut r = Request::default();
+    r.build_phase1(&t);
+    build_phase2(&mut r, &t, None);
+    assert_eq!(r.caps.body_cut, 1);
+    assert_eq!(r.caps.total(), 1);
+}

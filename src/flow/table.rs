@@ -1,0 +1,286 @@
+//! The flow table: every live flow of one worker, created on first packet, ended on
+//! close, idle timeout or eviction (in the order a defender loses least; see the module
+//! doc of [`crate::flow`]), within the worker's share of the memory budget.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use super::budget::{self, PressureStats};
+use super::{Endpoint, EvictionHint, Flow, FlowEnd, FlowKey, TcpState};
+use crate::decode::TcpFlags;
+use crate::time::Timestamp;
+
+/// Eviction classes, in the order flows are given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum EvictionClass {
+    /// No payload either way: half-open SYNs, bare handshakes.
+    NoData = 0,
+    Established = 1,
+    /// A message half received.
+    MidMessage = 2,
+}
+
+/// Counters kept by the flow table.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FlowStats {
+    pub created: u64,
+    pub closed: u64,
+    pub timed_out: u64,
+    /// Every eviction; the three below split it by class.
+    pub evicted: u64,
+    pub evicted_without_data: u64,
+    pub evicted_established: u64,
+    pub evicted_mid_message: u64,
+    pub picked_up_mid_stream: u64,
+    /// Memory budget: the emergency steps taken, and bytes held.
+    pub pressure: PressureStats,
+}
+
+/// All live flows of one worker.
+#[derive(Debug)]
+pub struct FlowTable<S> {
+    pub(super) flows: HashMap<FlowKey, Flow<S>, ahash::RandomState>,
+    pub(super) max_flows: usize,
+    pub(super) next_id: u64,
+    pub(super) last_sweep_secs: u64,
+    /// Ports that mark the server side of a flow picked up without its SYN.
+    pub(super) server_ports: Vec<u16>,
+    /// Heap bytes held by all flows (the sum of their accounted bytes).
+    pub(super) heap_bytes: usize,
+    /// What flows may hold on the heap before the emergency steps begin.
+    pub(super) heap_limit: usize,
+    /// Bytes of the slots allocated up front (zero for a table without a budget).
+    pub(super) table_bytes: usize,
+    /// Short timeouts in force (pressure step 2), until the pressure eases.
+    pub(super) short_timeouts: bool,
+    pub stats: FlowStats,
+}
+
+impl<S: Default + EvictionHint> FlowTable<S> {
+    /// A table holding at most `max_flows` flows, without a byte budget;
+    /// `server_ports` tell which side serves when a flow is picked up without its SYN.
+    pub fn new(max_flows: usize, server_ports: Vec<u16>) -> Self {
+        FlowTable {
+            // Random seeds per table, so an attacker cannot aim hash collisions at it.
+            // Nothing depends on iteration order: expiry and shutdown sort by id, and
+            // eviction ranks flows by a total order (class, last seen, id).
+            flows: HashMap::with_hasher(ahash::RandomState::new()),
+            max_flows: max_flows.max(1),
+            next_id: 1,
+            last_sweep_secs: 0,
+            server_ports,
+            heap_bytes: 0,
+            heap_limit: usize::MAX,
+            table_bytes: 0,
+            short_timeouts: false,
+            stats: FlowStats::default(),
+        }
+    }
+
+    /// A table within `budget_bytes`: its slots (at most half the budget, and at most
+    /// `max_flows`) are allocated now, and flows may hold the rest on the heap.
+    pub fn with_budget(max_flows: usize, server_ports: Vec<u16>, budget_bytes: usize) -> Self {
+        let max = budget::flow_slots_for(budget_bytes).min(max_flows.max(1));
+        // Room for twice the flows held: the table stays at most half full, so removals
+        // never make it grow (budget.rs says why).
+        let flows = HashMap::with_capacity_and_hasher(max * 2, ahash::RandomState::new());
+        // The hash table's buckets: a power of two, at most 7/8 of them used.
+        let buckets = (flows.capacity().max(1) * 8 / 7).next_power_of_two();
+        let table_bytes = buckets * budget::FLOW_SLOT_BYTES;
+        let mut table = FlowTable::new(max, server_ports);
+        table.flows = flows;
+        table.table_bytes = table_bytes;
+        table.heap_limit = budget_bytes.saturating_sub(table_bytes);
+        table
+    }
+
+    /// Records a flow's change in held bytes, from [`Flow::reaccount`].
+    pub fn account(&mut self, (before, now): (usize, usize)) {
+        self.heap_bytes = (self.heap_bytes + now).saturating_sub(before);
+        let held = (self.table_bytes + self.heap_bytes) as u64;
+        let p = &mut self.stats.pressure;
+        p.held_bytes = held;
+        p.peak_held_bytes = p.peak_held_bytes.max(held);
+    }
+
+    /// Heap bytes all flows hold now.
+    pub fn heap_bytes(&self) -> usize {
+        self.heap_bytes
+    }
+
+    /// Whether flows hold more heap than the budget allows: time for
+    /// [`FlowTable::relieve`].
+    pub fn over_budget(&self) -> bool {
+        self.heap_bytes > self.heap_limit
+    }
+
+    /// Removes a flow and its accounted bytes.
+    pub(super) fn take(&mut self, key: &FlowKey) -> Option<Flow<S>> {
+        let flow = self.flows.remove(key)?;
+        self.account((flow.accounted as usize, 0));
+        Some(flow)
+    }
+
+    /// Sets the id the next flow created gets (then counted up from there). The
+    /// pipeline passes each frame's number, so a flow's id is its first frame's number.
+    pub fn number_next(&mut self, id: u64) {
+        self.next_id = id;
+    }
+
+    /// Flows currently held.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Whether no flow is held.
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// Finds the flow of a packet or creates it; evicted flows are passed to `ended`.
+    ///
+    /// `server_ports` tells which side serves when the SYN was not captured.
+    pub fn lookup_or_create(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        flags: TcpFlags,
+        has_payload: bool,
+        now: Timestamp,
+        ended: &mut impl FnMut(Flow<S>, FlowEnd),
+    ) -> Option<&mut Flow<S>> {
+        let key = FlowKey::new(src, dst);
+        // A new SYN on a connection that already ended is a new connection (port reuse).
+        if flags.syn() && !flags.ack() && self.flows.get(&key).is_some_and(|f| f.finished) {
+            if let Some(old) = self.take(&key) {
+                ended(old, FlowEnd::Closed);
+            }
+        }
+        if !self.flows.contains_key(&key) {
+            // A lone RST, FIN or bare ACK for an unknown connection starts nothing: a
+            // connection is picked up mid-stream only by a packet carrying data.
+            if flags.rst() || (flags.fin() && !flags.syn()) || (!flags.syn() && !has_payload) {
+                return None;
+            }
+            if self.flows.len() >= self.max_flows {
+                self.make_room(now, ended);
+            }
+            let (client, server, state, mid_stream) = if flags.syn() && !flags.ack() {
+                (src, dst, TcpState::SynSent, false)
+            } else if flags.syn() {
+                (dst, src, TcpState::SynReceived, true)
+            } else if is_server_side(src.port(), dst.port(), &self.server_ports) {
+                (dst, src, TcpState::Established, true)
+            } else {
+                (src, dst, TcpState::Established, true)
+            };
+            if mid_stream {
+                self.stats.picked_up_mid_stream += 1;
+            }
+            self.stats.created += 1;
+            let id = self.next_id;
+            self.next_id += 1;
+            self.flows.insert(
+                key,
+                Flow {
+                    id,
+                    client: Endpoint::new(client),
+                    server: Endpoint::new(server),
+                    state,
+                    handshake_seen: false,
+                    first_seen: now,
+                    last_seen: now,
+                    packets: [0; 2],
+                    bytes: [0; 2],
+                    streams: Default::default(),
+                    fin_seen: [false; 2],
+                    finished: false,
+                    accounted: 0,
+                    app: S::default(),
+                },
+            );
+        }
+        let flow = self.flows.get_mut(&key)?;
+        flow.last_seen = flow.last_seen.max(now);
+        Some(flow)
+    }
+
+    /// Ends flows idle past their timeout; runs at most once per second of packet time.
+    pub fn expire_idle(&mut self, now: Timestamp, ended: &mut impl FnMut(Flow<S>, FlowEnd)) {
+        let now_secs = now.secs();
+        if now_secs <= self.last_sweep_secs {
+            return;
+        }
+        self.last_sweep_secs = now_secs;
+        self.ease_pressure();
+        self.expire_now(now, ended);
+    }
+
+    /// Ends every flow idle past its timeout (short ones while in force).
+    pub(super) fn expire_now(
+        &mut self,
+        now: Timestamp,
+        ended: &mut impl FnMut(Flow<S>, FlowEnd),
+    ) -> usize {
+        let short = self.short_timeouts;
+        // Keys and ids only (48 bytes a flow): a sweep that ends every flow must not
+        // copy the whole table.
+        let mut expired: Vec<(u64, FlowKey)> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| now.secs_since(f.last_seen) >= f.idle_timeout_secs(short))
+            .map(|(k, f)| (f.id, *k))
+            .collect();
+        expired.sort_unstable();
+        let count = expired.len();
+        for (_, key) in expired {
+            let Some(flow) = self.take(&key) else {
+                continue;
+            };
+            let end = if flow.state == TcpState::Closed {
+                self.stats.closed += 1;
+                FlowEnd::Closed
+            } else {
+                self.stats.timed_out += 1;
+                if short {
+                    self.stats.pressure.short_timeout_expired += 1;
+                }
+                FlowEnd::TimedOut
+            };
+            ended(flow, end);
+        }
+        count
+    }
+
+    /// Ends every flow, in order of creation (end of capture).
+    pub fn drain_all(&mut self, ended: &mut impl FnMut(Flow<S>, FlowEnd)) {
+        let mut keys: Vec<(u64, FlowKey)> = self.flows.iter().map(|(k, f)| (f.id, *k)).collect();
+        keys.sort_unstable();
+        for (_, key) in keys {
+            if let Some(flow) = self.take(&key) {
+                ended(flow, FlowEnd::Shutdown);
+            }
+        }
+    }
+}
+
+pub(super) fn eviction_class<S: EvictionHint>(f: &Flow<S>) -> EvictionClass {
+    if f.bytes == [0, 0] {
+        EvictionClass::NoData
+    } else if f.app.mid_message() {
+        EvictionClass::MidMessage
+    } else {
+        EvictionClass::Established
+    }
+}
+
+/// Whether `src_port` is the server side, for a flow picked up without its SYN.
+pub(super) fn is_server_side(src_port: u16, dst_port: u16, server_ports: &[u16]) -> bool {
+    let src_listed = server_ports.contains(&src_port);
+    let dst_listed = server_ports.contains(&dst_port);
+    if src_listed != dst_listed {
+        return src_listed;
+    }
+    // Neither or both listed: the lower port is the likelier service port.
+    src_port < dst_port
+}
