@@ -64,18 +64,15 @@ impl SiteSurge {
             cfg.half_open_surge_min,
             cfg.surge_factor,
         )?;
-        if self.half_open_fired.swap(true, Ordering::Relaxed) {
-            return None;
-        }
-        Some(site_alert(
+        once_per_episode(
+            &self.half_open_fired,
             &HALF_OPEN,
+            "half-open",
+            &surge,
+            cfg,
             now,
             server,
-            &format!(
-                "{} half-open in {}s (baseline {:.0})",
-                surge.count, cfg.surge_window_secs, surge.baseline
-            ),
-        ))
+        )
     }
 
     /// A completed three-way handshake.
@@ -95,18 +92,15 @@ impl SiteSurge {
         let requests = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
         let baseline = load_f64(&self.request_baseline);
         let surge = surge(requests, baseline, cfg.request_surge_min, cfg.surge_factor)?;
-        if self.request_fired.swap(true, Ordering::Relaxed) {
-            return None;
-        }
-        Some(site_alert(
+        once_per_episode(
+            &self.request_fired,
             &REQUEST,
+            "requests",
+            &surge,
+            cfg,
             now,
             server,
-            &format!(
-                "{} requests in {}s (baseline {:.0})",
-                surge.count, cfg.surge_window_secs, surge.baseline
-            ),
-        ))
+        )
     }
 
     /// Starts a new window when the current one has ended: a quiet window teaches the
@@ -147,6 +141,30 @@ impl SiteSurge {
             cfg.surge_factor,
         );
     }
+}
+
+/// The episode's one event, unless `fired` says it was raised already.
+fn once_per_episode(
+    fired: &AtomicBool,
+    event: &SiteEvent,
+    what: &str,
+    surge: &Surge,
+    cfg: &DetectorsConfig,
+    now: Timestamp,
+    server: SocketAddr,
+) -> Option<Alert> {
+    if fired.swap(true, Ordering::Relaxed) {
+        return None;
+    }
+    Some(site_alert(
+        event,
+        now,
+        server,
+        &format!(
+            "{} {what} in {}s (baseline {:.0})",
+            surge.count, cfg.surge_window_secs, surge.baseline
+        ),
+    ))
 }
 
 fn surge(count: u64, baseline: f64, min: u64, factor: f64) -> Option<Surge> {
