@@ -206,18 +206,27 @@ fn fragmented_and_extension_header_uploads_are_flagged_live_with_two_workers() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let text = metrics().expect("metrics");
-    let reassembled = text
-        .lines()
-        .find(|l| l.starts_with("tamperwatch_ip_fragments_total{outcome=\"reassembled\"}"))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
-    // Each full-size segment of both uploads is one reassembled datagram.
-    assert!(
-        reassembled >= 4.0,
-        "reassembled datagrams: {reassembled}\n{text}"
-    );
+    // Workers add their counters to the metrics every REPORT_INTERVAL (1 s), so the
+    // counter may trail the events by up to that long: poll, within a deadline.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = metrics().expect("metrics");
+        let reassembled = text
+            .lines()
+            .find(|l| l.starts_with("tamperwatch_ip_fragments_total{outcome=\"reassembled\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        // Each full-size segment of both uploads is one reassembled datagram.
+        if reassembled >= 4.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "reassembled datagrams: {reassembled}\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     let status = daemon
         .terminate(Duration::from_secs(15))
