@@ -21,6 +21,8 @@ if [ "$mode" = test ]; then
   command -v certtool >/dev/null || need+=(gnutls-bin)
   command -v ip >/dev/null || need+=(iproute2)
   command -v chromium >/dev/null || need+=(chromium)   # tests/report.rs draws the report
+  command -v tshark >/dev/null || need+=(tshark)       # tests/http_pipelining.rs cross-checks requests
+  command -v python3 >/dev/null || need+=(python3)     # tests/daemon_flow_ids.rs serves HTTP with it
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
