@@ -292,9 +292,10 @@ pub fn restart_scenario(v: &Variant) -> Figures {
     if v.lossless {
         assert!(
             arrived,
-            "{} of {} arrived\n{}",
+            "{} of {} arrived; missing: {:?}\n{}",
             got.len(),
             sent.len(),
+            extras(&got, &sent),
             logs()
         );
         assert_eq!(lost, 0, "{}", logs());
