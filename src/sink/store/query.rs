@@ -201,18 +201,26 @@ impl FlaggedStore {
         let day_expr = format!(
             "(ts_us - (((ts_us % {MICROS_PER_DAY}) + {MICROS_PER_DAY}) % {MICROS_PER_DAY})) / {MICROS_PER_DAY}"
         );
-        let rows = |sql: &str| self.grouped(sql, &values, &fail);
         let mut by_day = Vec::new();
-        for (day, n) in rows(&group(&format!("{day_expr} AS day"), "day ORDER BY day"))? {
-            let day = day.as_i64().unwrap_or_default();
+        let days: Vec<(i64, i64)> = self.grouped(
+            &group(&format!("{day_expr} AS day"), "day ORDER BY day"),
+            &values,
+            &fail,
+        )?;
+        for (day, n) in days {
             let date = Timestamp(day.saturating_mul(MICROS_PER_DAY)).to_eve();
             by_day.push((date.get(..10).unwrap_or_default().to_owned(), to_u64(n)));
         }
 
         let mut by_category = Vec::new();
-        for (name, n) in rows(&group("category", "category ORDER BY n DESC, category"))? {
+        let categories: Vec<(String, i64)> = self.grouped(
+            &group("category", "category ORDER BY n DESC, category"),
+            &values,
+            &fail,
+        )?;
+        for (name, n) in categories {
             // Rows are written from `Category`, so an unknown name is skipped, not fatal.
-            if let Some(c) = name.as_str().and_then(Category::parse) {
+            if let Some(c) = Category::parse(&name) {
                 by_category.push((c, to_u64(n)));
             }
         }
@@ -243,12 +251,17 @@ impl FlaggedStore {
         } else {
             format!("{wh} AND host IS NOT NULL")
         };
-        let by_host = rows(&format!(
-            "SELECT host, count(*) AS n FROM alerts{host_where} GROUP BY host ORDER BY n DESC, host"
-        ))?
-        .into_iter()
-        .filter_map(|(host, n)| Some((host.as_str()?.to_owned(), to_u64(n))))
-        .collect();
+        let by_host = self
+            .grouped::<String>(
+                &format!(
+                    "SELECT host, count(*) AS n FROM alerts{host_where} GROUP BY host ORDER BY n DESC, host"
+                ),
+                &values,
+                &fail,
+            )?
+            .into_iter()
+            .map(|(host, n)| (host, to_u64(n)))
+            .collect();
 
         Ok(Stats {
             total: by_day.iter().map(|(_, n)| n).sum(),
@@ -257,6 +270,24 @@ impl FlaggedStore {
             by_rule,
             by_host,
         })
+    }
+}
+
+impl FlaggedStore {
+    /// Rows of `SELECT key, count ... GROUP BY key`, as (key, count).
+    fn grouped<K: rusqlite::types::FromSql>(
+        &self,
+        sql: &str,
+        values: &[Value],
+        fail: &impl Fn(rusqlite::Error) -> StoreError,
+    ) -> Result<Vec<(K, i64)>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(fail)?;
+        let rows = stmt
+            .query_map(params_from_iter(values.iter()), |r| {
+                Ok((r.get::<_, K>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(fail)?;
+        rows.collect::<Result<_, _>>().map_err(fail)
     }
 }
 
@@ -300,51 +331,5 @@ mod tests {
         assert_eq!("csv".parse(), Ok(ExportFormat::Csv));
         assert_eq!("jsonl".parse(), Ok(ExportFormat::Jsonl));
         assert!("xml".parse::<ExportFormat>().is_err());
-    }
-}
-
-/// A grouping key as SQLite returned it (day number or text).
-#[derive(Debug)]
-enum Key {
-    Int(i64),
-    Text(String),
-}
-
-impl Key {
-    fn as_i64(&self) -> Option<i64> {
-        match self {
-            Key::Int(n) => Some(*n),
-            Key::Text(_) => None,
-        }
-    }
-
-    fn as_str(&self) -> Option<&str> {
-        match self {
-            Key::Text(t) => Some(t),
-            Key::Int(_) => None,
-        }
-    }
-}
-
-impl FlaggedStore {
-    /// Rows of `SELECT key, count ... GROUP BY key`, as (key, count).
-    fn grouped(
-        &self,
-        sql: &str,
-        values: &[Value],
-        fail: &impl Fn(rusqlite::Error) -> StoreError,
-    ) -> Result<Vec<(Key, i64)>, StoreError> {
-        let mut stmt = self.conn.prepare(sql).map_err(fail)?;
-        let rows = stmt
-            .query_map(params_from_iter(values.iter()), |r| {
-                let key = match r.get::<_, Value>(0)? {
-                    Value::Integer(n) => Key::Int(n),
-                    Value::Text(t) => Key::Text(t),
-                    _ => Key::Text(String::new()),
-                };
-                Ok((key, r.get::<_, i64>(1)?))
-            })
-            .map_err(fail)?;
-        rows.collect::<Result<_, _>>().map_err(fail)
     }
 }
