@@ -208,9 +208,10 @@ impl Program {
         s.gate.reset(&self.c);
         self.run_phase(0, s, out, self.prefix.resume, false);
         build_phase2(&mut s.req, txn, s.body_processor);
-        s.cache.clear();
-        s.arena.clear();
-        s.gate.reset(&self.c);
+        // Phase 2 only appends to pools that are empty in phase 1 (body arguments,
+        // files, XML): the cached transformations and gate sets of headers, cookies and
+        // query arguments stay valid.
+        s.gate.reset_phase2();
         self.run_phase(1, s, out, 0, false);
         stats.record(
             s.req.caps,
