@@ -15,9 +15,9 @@ use super::super::prefilter::{byte_set, ByteSet};
 use super::{CrsScratch, PoolId, Src};
 
 /// Pool sources: `pool * 2 + names`.
-const POOL_SOURCES: usize = 16;
+pub(super) const POOL_SOURCES: usize = 16;
 
-const POOLS: [PoolId; 8] = [
+pub(super) const POOLS: [PoolId; 8] = [
     PoolId::ArgsGet,
     PoolId::ArgsPost,
     PoolId::Cookies,
@@ -29,7 +29,7 @@ const POOLS: [PoolId; 8] = [
 ];
 
 /// Scalar variables, numbered after the pool sources.
-const SCALARS: [Var; 19] = [
+pub(super) const SCALARS: [Var; 19] = [
     Var::RequestFilename,
     Var::RequestBasename,
     Var::RequestUri,
@@ -51,11 +51,19 @@ const SCALARS: [Var; 19] = [
     Var::Duration,
 ];
 
-const N_SOURCES: usize = POOL_SOURCES + SCALARS.len();
+pub(super) const N_SOURCES: usize = POOL_SOURCES + SCALARS.len();
 
-fn pool_source(p: PoolId, names: bool) -> u16 {
+pub(super) fn pool_source(p: PoolId, names: bool) -> u16 {
     let i = POOLS.iter().position(|&x| x == p).unwrap_or(0);
     (i * 2 + usize::from(names)) as u16
+}
+
+/// The source number of a scalar variable, or `memo::NO_SOURCE`.
+pub(super) fn scalar_source(var: Var) -> u16 {
+    SCALARS
+        .iter()
+        .position(|&v| v == var)
+        .map_or(super::memo::NO_SOURCE, |i| (POOL_SOURCES + i) as u16)
 }
 
 /// Adds the sources of `var` to `out`; false when the variable cannot be gated.
@@ -79,7 +87,7 @@ pub(super) fn sources_of(var: Var, out: &mut Vec<u16>) -> bool {
 
 /// Whether source `src` keeps its values from phase 1 to phase 2: the pools phase 1
 /// fills (query arguments, cookies, headers) and the request line's scalars.
-fn stable_in_phase2(src: usize) -> bool {
+pub(super) fn stable_in_phase2(src: usize) -> bool {
     if src < POOL_SOURCES {
         return matches!(
             POOLS[src / 2],
