@@ -98,6 +98,33 @@ fn verdict(e: &CrsEngine, t: &HttpTransaction, s: &mut CrsScratch) -> (Vec<u32>,
 }
 
 #[test]
+fn folded_rules_give_the_verdicts_of_the_full_walk() {
+    for pl in [1, 2, 4] {
+        let folded = engine(pl);
+        let (never, always) = folded.program.folded_counts();
+        // Each rule file skips what is above the paranoia level with such a guard.
+        assert!(
+            always + never >= 20,
+            "PL{pl}: {never} never, {always} always"
+        );
+        if pl == 1 {
+            assert!(always >= 20, "PL1: the guards of PL2-4 always jump");
+        }
+        let mut full = engine(pl);
+        full.program.unfold();
+        assert_eq!(full.program.folded_counts(), (0, 0));
+        let (mut a, mut b) = (CrsScratch::default(), CrsScratch::default());
+        for (i, t) in corpus().iter().enumerate() {
+            assert_eq!(
+                verdict(&folded, t, &mut a),
+                verdict(&full, t, &mut b),
+                "PL{pl}, request {i}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_warm_scratch_gives_the_verdicts_of_a_cold_one() {
     for pl in [1, 4] {
         let e = engine(pl);

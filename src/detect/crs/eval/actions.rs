@@ -1,17 +1,16 @@
 //! A rule's side effects: macro expansion, `setvar` (with the score it adds), the
 //! run-time `ctl:` removals of rules and targets, and the checks that honour them.
 
-use ahash::AHashMap;
-
 use super::super::collections::{Processor, Request};
 use super::super::compile::{self, CRule, Link, Sel, Target};
 use super::super::model::{self, Ctl, SetVarOp, Var};
 use super::super::operator::{atoi, Expand, MacroPart, MacroText, MacroVar};
+use super::txmap::TxMap;
 use super::*;
 
 pub(super) struct Env<'a> {
     pub(super) req: &'a Request,
-    pub(super) tx: &'a AHashMap<Vec<u8>, Vec<u8>>,
+    pub(super) tx: &'a TxMap,
     pub(super) mv: &'a [u8],
     pub(super) mvn: &'a [u8],
     pub(super) rule: &'a CRule,
@@ -26,7 +25,7 @@ impl Expand for Env<'_> {
 pub(super) fn expand_into(
     m: &MacroText,
     req: &Request,
-    tx: &AHashMap<Vec<u8>, Vec<u8>>,
+    tx: &TxMap,
     mv: &[u8],
     mvn: &[u8],
     rule: &CRule,
@@ -99,32 +98,20 @@ pub(super) fn apply_setvar(rule: &CRule, sv: &compile::CSetVar, s: &mut CrsScrat
             0
         }
         SetVarOp::Set => {
-            match s.tx.get_mut(&name) {
-                Some(e) => {
-                    e.clear();
-                    e.extend_from_slice(&val);
-                }
-                None => {
-                    s.tx.insert(name.clone(), val.clone());
-                }
-            }
+            s.tx.set(&name, &val);
             0
         }
         SetVarOp::Add | SetVarOp::Sub => {
             let d = atoi(&val);
-            if !s.tx.contains_key(&name) {
-                s.tx.insert(name.clone(), Vec::new());
-            }
-            if let Some(e) = s.tx.get_mut(&name) {
-                let cur = atoi(e);
-                let n = if sv.op == SetVarOp::Add {
-                    cur.saturating_add(d)
-                } else {
-                    cur.saturating_sub(d)
-                };
-                e.clear();
-                push_decimal(e, n);
-            }
+            let e = s.tx.entry(&name);
+            let cur = atoi(e);
+            let n = if sv.op == SetVarOp::Add {
+                cur.saturating_add(d)
+            } else {
+                cur.saturating_sub(d)
+            };
+            e.clear();
+            push_decimal(e, n);
             if sv.op == SetVarOp::Add {
                 d
             } else {

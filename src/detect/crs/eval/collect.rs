@@ -67,11 +67,11 @@ impl CrsScratch {
                             }
                         }
                         _ => {
-                            for (k, v) in &self.tx {
+                            for (k, v) in self.tx.iter() {
                                 if t.sel.as_ref().map_or(true, |s| s.matches(k))
                                     && !t.excl.iter().any(|e| e.matches(k))
                                 {
-                                    keys.push((k.clone(), v.clone()));
+                                    keys.push((k.to_vec(), v.to_vec()));
                                 }
                             }
                             keys.sort();

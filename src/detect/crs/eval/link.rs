@@ -209,7 +209,9 @@ impl CrsScratch {
         if hit {
             if link.capture && r.is_some() {
                 for (i, c) in caps.iter().enumerate() {
-                    self.tx.insert(i.to_string().into_bytes(), c.clone());
+                    // TX:0-9, named without allocating.
+                    let d = [b'0' + (i % 10) as u8];
+                    self.tx.set(&d, c);
                 }
             }
             ev_out.clear();

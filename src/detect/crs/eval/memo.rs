@@ -283,6 +283,9 @@ impl CrsScratch {
     /// did not match, so each value either missed or was not selected by the link's
     /// (fixed) selectors and exclusions, and the same name and value will miss again.
     pub(super) fn all_missed(&mut self, rule: &CRule, link: &Link) {
+        if link.memo_srcs.is_none() {
+            return;
+        }
         let mut srcs = std::mem::take(&mut self.src_buf);
         if self.live_sources(rule, link, &mut srcs) {
             for &src in &srcs {
@@ -305,6 +308,15 @@ impl CrsScratch {
     /// Whether every value the link's sources hold is a known miss for it: the link
     /// cannot match and is skipped before collecting anything.
     pub(super) fn known_miss(&mut self, rule: &CRule, link: &Link) -> bool {
+        let Some(all) = &link.memo_srcs else {
+            return false;
+        };
+        if !rule.target_ctl || self.removed_targets.is_empty() {
+            // The common case: no ctl can have changed the link's targets.
+            return all
+                .iter()
+                .all(|&src| self.source_misses(usize::from(src), link.idx));
+        }
         let mut srcs = std::mem::take(&mut self.src_buf);
         let miss = self.live_sources(rule, link, &mut srcs)
             && srcs

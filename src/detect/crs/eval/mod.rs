@@ -25,10 +25,12 @@ use crate::http::HttpTransaction;
 
 mod actions;
 mod collect;
+mod fold;
 mod gate;
 mod link;
 mod memo;
 mod prefix;
+mod txmap;
 
 use actions::apply_setvar;
 use collect::{pool_in, pools_of};
@@ -54,6 +56,8 @@ pub struct Program {
     id: u64,
     /// Links in the program (the width of the miss memo's sets).
     links: usize,
+    /// Per rule: its outcome when fixed at load (see [`fold`]).
+    folded: Vec<fold::Fold>,
 }
 
 /// Where a candidate value lives.
@@ -90,7 +94,7 @@ struct Cand {
 #[derive(Debug, Default)]
 pub struct CrsScratch {
     req: Request,
-    tx: AHashMap<Vec<u8>, Vec<u8>>,
+    tx: txmap::TxMap,
     tmp: Pool,
     cands: Vec<Cand>,
     cache: AHashMap<(u32, u16), (u32, u32)>,
@@ -179,8 +183,10 @@ impl Program {
             prefix: prefix::Prefix::default(),
             id: memo::next_program_id(),
             links: links as usize,
+            folded: Vec::new(),
         };
         p.prefix = prefix::Prefix::build(&p);
+        p.fold();
         Ok(p)
     }
 
@@ -212,7 +218,7 @@ impl Program {
         out: &mut CrsOutcome,
         stats: &CrsStats,
     ) {
-        s.tx.clone_from(&self.prefix.tx);
+        s.tx.reset_from(&self.prefix.tx, self.id);
         s.memo.prepare(self.id, self.links);
         s.slots.reset(s.memo.words());
         s.cache.clear();
@@ -224,6 +230,8 @@ impl Program {
         s.matched_vars.clear();
         s.matched_var.clone_from(&self.prefix.matched_var);
         s.matched_name.clone_from(&self.prefix.matched_name);
+        // One allocation for the matches of a typical transaction.
+        out.matched.reserve(self.prefix.matched.len() + 32);
         out.matched.extend(self.prefix.matched.iter().cloned());
         s.uncached = 0;
         s.matches_dropped = 0;
@@ -243,10 +251,10 @@ impl Program {
             s.req.caps,
             s.uncached,
             s.matches_dropped,
-            std::mem::take(&mut s.memo.resets),
+            std::mem::take(&mut s.memo.resets) + std::mem::take(&mut s.tx.rebuilds),
             s.req.reqbody_error,
         );
-        let tx_num = |s: &CrsScratch, k: &[u8]| s.tx.get(k).map(|v| atoi(v));
+        let tx_num = |s: &CrsScratch, k: &[u8]| s.tx.get(k).map(atoi);
         let blocking = tx_num(s, b"blocking_paranoia_level")
             .unwrap_or(1)
             .clamp(1, 4);
@@ -288,8 +296,23 @@ impl Program {
             if s.is_removed(rule) {
                 continue;
             }
-            if !self.eval_rule(rule, s, out) {
-                continue;
+            match self.folded.get(*ri as usize) {
+                Some(fold::Fold::Never) => continue,
+                Some(fold::Fold::Always(m)) => {
+                    let (m, mv, mvn) = &**m;
+                    if out.matched.len() >= MAX_MATCHES {
+                        s.matches_dropped += 1;
+                    } else {
+                        out.matched.push(m.clone());
+                    }
+                    s.matched_var.clone_from(mv);
+                    s.matched_name.clone_from(mvn);
+                }
+                _ => {
+                    if !self.eval_rule(rule, s, out) {
+                        continue;
+                    }
+                }
             }
             if let Some(m) = &rule.skip_after {
                 // A marker missing from this phase ends the phase, as in ModSecurity.

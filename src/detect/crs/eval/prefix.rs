@@ -10,8 +10,6 @@
 //! (which falls back to the client address), every macro it expands reads only those,
 //! and it has no `ctl` action.
 
-use ahash::AHashMap;
-
 use super::super::compile::{CRule, Link};
 use super::super::model::Var;
 use super::super::operator::{MacroPart, MacroText, MacroVar, Operator};
@@ -23,7 +21,7 @@ use super::{CrsOutcome, CrsScratch, Program};
 pub(super) struct Prefix {
     /// Index in phase 1's entries where evaluation goes on.
     pub(super) resume: usize,
-    pub(super) tx: AHashMap<Vec<u8>, Vec<u8>>,
+    pub(super) tx: super::txmap::TxMap,
     pub(super) matched: Vec<CrsMatch>,
     pub(super) matched_var: Vec<u8>,
     pub(super) matched_name: Vec<u8>,
