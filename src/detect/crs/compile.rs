@@ -89,6 +89,9 @@ pub struct Link {
     /// pure and counts nothing: those sources. `None`: the link cannot be skipped by
     /// the memo (filled by the evaluator).
     pub memo_srcs: Option<Vec<u16>>,
+    /// Index of the link's source set among the program's distinct sets (links share
+    /// them: the intersection over a set is computed once per phase).
+    pub memo_group: u32,
     /// The literal gate ([`super::prefilter`]): when no value of the link's targets,
     /// transformed by its chain, contains one of the gate's literals, the link cannot
     /// match. `None` for links that always run (negated, multiMatch, TX or MATCHED_*
@@ -317,6 +320,7 @@ fn compile_link(
         pure,
         idx: 0,
         memo_srcs: None,
+        memo_group: 0,
         gate,
         gate_srcs: Vec::new(),
     })

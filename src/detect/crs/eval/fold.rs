@@ -13,7 +13,9 @@
 //! (no TX regex selector, no whole collection, no MATCHED_*), every TX name it reads
 //! (targets and `%{tx.*}` macros) is one no rule after the prefix can write (setvar
 //! names, macro-built names by their literal prefix, captures TX:0-9), and it has no
-//! setvar and no ctl (no side effect but the match itself).
+//! ctl, capture or multiMatch. A rule with setvars (the 949 scoring sums, guarded by
+//! the detection paranoia level) keeps them: only its condition is folded, the setvars
+//! run per transaction as the rule matches.
 
 use super::super::compile::{CRule, Entry, Sel};
 use super::super::model::Var;
@@ -31,6 +33,9 @@ pub(super) enum Fold {
     Never,
     /// Always matches: its match, MATCHED_VAR and MATCHED_VAR_NAME.
     Always(Box<(CrsMatch, Vec<u8>, Vec<u8>)>),
+    /// Always matches and has setvars to run per transaction: its evidence,
+    /// MATCHED_VAR and MATCHED_VAR_NAME.
+    Matches(Box<(Vec<u8>, Vec<u8>, Vec<u8>)>),
 }
 
 /// TX names rules may write after the prefix: exact names and prefixes of built names.
@@ -78,7 +83,7 @@ fn reads(rule: &CRule) -> Option<Vec<Vec<u8>>> {
     let [link] = rule.links.as_slice() else {
         return None;
     };
-    if !link.setvars.is_empty() || !link.ctls.is_empty() || link.op.is_none() {
+    if !link.ctls.is_empty() || link.op.is_none() || link.capture || link.multi_match {
         return None;
     }
     let mut names = Vec::new();
@@ -136,13 +141,17 @@ impl Program {
             let mut s = CrsScratch::default();
             s.gate.reset(&self.c);
             s.memo.prepare(self.id, self.links);
-            s.slots.reset(s.memo.words());
+            s.slots.reset(s.memo.words(), self.groups);
             s.tx.reset_from(&self.prefix.tx, self.id);
             s.matched_var.clone_from(&self.prefix.matched_var);
             s.matched_name.clone_from(&self.prefix.matched_name);
             let mut out = CrsOutcome::default();
+            let setvars = rule.links.iter().any(|l| !l.setvars.is_empty());
             folded[ri as usize] = if self.eval_rule(rule, &mut s, &mut out) {
                 match out.matched.pop() {
+                    Some(m) if setvars => {
+                        Fold::Matches(Box::new((m.evidence, s.matched_var, s.matched_name)))
+                    }
                     Some(m) => Fold::Always(Box::new((m, s.matched_var, s.matched_name))),
                     None => continue,
                 }
@@ -170,7 +179,7 @@ impl Program {
         let always = self
             .folded
             .iter()
-            .filter(|f| matches!(f, Fold::Always(_)))
+            .filter(|f| matches!(f, Fold::Always(_) | Fold::Matches(_)))
             .count();
         (never, always)
     }

@@ -140,13 +140,20 @@ pub(super) struct TxnSlots {
     and_ok: Vec<bool>,
     /// Per source, `words` u64: the links that miss every value of the source.
     and: Vec<u64>,
+    /// Per source set (`Link::memo_group`): whether `group_and` holds its intersection.
+    group_ok: Vec<bool>,
+    /// Per source set, `words` u64: the links that miss every value of every source.
+    group_and: Vec<u64>,
     words: usize,
 }
 
 impl TxnSlots {
     /// A new transaction.
-    pub(super) fn reset(&mut self, words: usize) {
+    pub(super) fn reset(&mut self, words: usize, groups: usize) {
         self.words = words;
+        self.group_ok.clear();
+        self.group_ok.resize(groups, false);
+        self.group_and.resize(groups * words, 0);
         self.pool.resize_with(POOL_SOURCES, Vec::new);
         for p in &mut self.pool {
             p.clear();
@@ -161,6 +168,7 @@ impl TxnSlots {
     /// Phase 2: the sources the body changes are computed again (their pools were empty
     /// in phase 1, so no value slot is stale; scalars are recomputed).
     pub(super) fn reset_phase2(&mut self) {
+        self.group_ok.fill(false);
         for (src, ok) in self.and_ok.iter_mut().enumerate() {
             if !gate::stable_in_phase2(src) {
                 *ok = false;
@@ -312,10 +320,33 @@ impl CrsScratch {
             return false;
         };
         if !rule.target_ctl || self.removed_targets.is_empty() {
-            // The common case: no ctl can have changed the link's targets.
-            return all
-                .iter()
-                .all(|&src| self.source_misses(usize::from(src), link.idx));
+            // The common case: no ctl can have changed the link's targets. The set's
+            // intersection is computed once per phase for all links sharing it.
+            let (g, w) = (link.memo_group as usize, self.slots.words);
+            if !self.slots.group_ok.get(g).copied().unwrap_or(false) {
+                let mut acc = std::mem::take(&mut self.slots.group_and);
+                if let Some(dst) = acc.get_mut(g * w..(g + 1) * w) {
+                    dst.fill(u64::MAX);
+                    for &src in all {
+                        let src = usize::from(src);
+                        self.source_misses(src, 0);
+                        let part = self.slots.and.get(src * w..(src + 1) * w);
+                        for (j, x) in dst.iter_mut().enumerate() {
+                            *x &= part.and_then(|p| p.get(j)).copied().unwrap_or(0);
+                        }
+                    }
+                    if let Some(ok) = self.slots.group_ok.get_mut(g) {
+                        *ok = true;
+                    }
+                }
+                self.slots.group_and = acc;
+            }
+            let i = g * w + link.idx as usize / 64;
+            return self
+                .slots
+                .group_and
+                .get(i)
+                .is_some_and(|x| x & (1 << (link.idx % 64)) != 0);
         }
         let mut srcs = std::mem::take(&mut self.src_buf);
         let miss = self.live_sources(rule, link, &mut srcs)

@@ -56,6 +56,8 @@ pub struct Program {
     id: u64,
     /// Links in the program (the width of the miss memo's sets).
     links: usize,
+    /// Distinct memo source sets of the links.
+    groups: usize,
     /// Per rule: its outcome when fixed at load (see [`fold`]).
     folded: Vec<fold::Fold>,
 }
@@ -131,11 +133,16 @@ impl Program {
     pub fn compile(items: Vec<super::load::Item>, s: &CrsSettings) -> Result<Program, CrsError> {
         let mut c = compile::compile(items, s)?;
         let mut links = 0u32;
+        let mut groups: AHashMap<Vec<u16>, u32> = AHashMap::new();
         for rule in &mut c.rules {
             for link in &mut rule.links {
                 link.idx = links;
                 links += 1;
                 link.memo_srcs = memo::skip_sources(link);
+                if let Some(srcs) = &link.memo_srcs {
+                    let n = groups.len() as u32;
+                    link.memo_group = *groups.entry(srcs.clone()).or_insert(n);
+                }
                 if link.gate.is_none() {
                     continue;
                 }
@@ -183,6 +190,7 @@ impl Program {
             prefix: prefix::Prefix::default(),
             id: memo::next_program_id(),
             links: links as usize,
+            groups: groups.len(),
             folded: Vec::new(),
         };
         p.prefix = prefix::Prefix::build(&p);
@@ -220,7 +228,7 @@ impl Program {
     ) {
         s.tx.reset_from(&self.prefix.tx, self.id);
         s.memo.prepare(self.id, self.links);
-        s.slots.reset(s.memo.words());
+        s.slots.reset(s.memo.words(), self.groups);
         s.cache.clear();
         s.arena.clear();
         s.removed_ids.clear();
@@ -298,6 +306,18 @@ impl Program {
             }
             match self.folded.get(*ri as usize) {
                 Some(fold::Fold::Never) => continue,
+                Some(fold::Fold::Matches(m)) => {
+                    // A fixed condition, then the rule's setvars as it matches.
+                    let (evidence, mv, mvn) = &**m;
+                    s.matched_vars.clear();
+                    s.starter_score = 0;
+                    s.matched_var.clone_from(mv);
+                    s.matched_name.clone_from(mvn);
+                    let kv = s.matched_vars.push();
+                    kv.value.extend_from_slice(mv);
+                    kv.name.extend_from_slice(mvn);
+                    self.finish_rule(rule, s, out, evidence.clone());
+                }
                 Some(fold::Fold::Always(m)) => {
                     let (m, mv, mvn) = &**m;
                     if out.matched.len() >= MAX_MATCHES {
@@ -346,6 +366,19 @@ impl Program {
                 return false;
             }
         }
+        self.finish_rule(rule, s, out, evidence);
+        true
+    }
+
+    /// A rule matched: runs the last link's setvars and every link's ctls and records
+    /// the match.
+    fn finish_rule(
+        &self,
+        rule: &CRule,
+        s: &mut CrsScratch,
+        out: &mut CrsOutcome,
+        evidence: Vec<u8>,
+    ) {
         let mut score = s.starter_score;
         // The links before the last ran their setvars as they matched (eval_link); the
         // last link's run once here, on the full match, with the ctls of every link.
@@ -371,7 +404,6 @@ impl Program {
                 logged: !rule.nolog,
             });
         }
-        true
     }
 }
 
