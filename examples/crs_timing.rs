@@ -9,6 +9,9 @@ use tamperwatch::detect::crs::{CrsEngine, CrsScratch, CrsSettings};
 use tamperwatch::http::{Header, HttpTransaction, RequestHead};
 use tamperwatch::time::Timestamp;
 
+/// Builds the i-th request of a case whose values change every time.
+type MakeTxn = fn(u32) -> HttpTransaction;
+
 fn txn(method: &str, uri: &str, extra: &[(&str, &str)], body: &[u8]) -> HttpTransaction {
     let mut headers: Vec<Header> = [
         ("Host", "www.example.org"),
@@ -96,6 +99,8 @@ fn main() {
     );
     let (links, gated, lits) = engine.gate_counts();
     println!("links: {links} with an operator, {gated} gated by {lits} literals");
+    let (never, always) = engine.folded_counts();
+    println!("rules folded at load: {never} never match, {always} always match");
     let cases = [
         ("static GET", txn("GET", "/assets/site.css", &[("Cookie", "_ga=GA1.2.3; sid=abc123")], b"")),
         ("GET with query", txn("GET", "/search?q=city+council+meeting&page=2&sort=date", &[("Referer", "https://www.example.org/")], b"")),
@@ -115,6 +120,47 @@ fn main() {
         let c0 = cpu_ns();
         let mut score = 0;
         for _ in 0..n {
+            score = engine.evaluate(t, &mut scratch).score;
+        }
+        let us = t0.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+        let cpu_us = c0
+            .zip(cpu_ns())
+            .map_or(f64::NAN, |(a, b)| (b - a) as f64 / 1e3 / f64::from(n));
+        println!("{name:16} {cpu_us:8.2} µs CPU/txn ({us:8.2} wall)  score {score}");
+    }
+    // Values the memo has not seen: a fresh session cookie on every request (as a
+    // quarter of the benchmark's requests carry), and a different path every time.
+    let fresh: [(&str, MakeTxn); 2] = [
+        ("new cookie GET", |i| {
+            txn(
+                "GET",
+                "/assets/site.css",
+                &[(
+                    "Cookie",
+                    &format!(
+                        "session={:016x}",
+                        u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    ),
+                )],
+                b"",
+            )
+        }),
+        ("new path GET", |i| {
+            txn("GET", &format!("/old/page-{i}.html"), &[], b"")
+        }),
+    ];
+    for (name, make) in fresh
+        .iter()
+        .filter(|(name, _)| name.contains(only.as_str()))
+    {
+        let reqs: Vec<HttpTransaction> = (0..n + 200).map(make).collect();
+        for t in &reqs[..200] {
+            engine.evaluate(t, &mut scratch);
+        }
+        let t0 = Instant::now();
+        let c0 = cpu_ns();
+        let mut score = 0;
+        for t in &reqs[200..] {
             score = engine.evaluate(t, &mut scratch).score;
         }
         let us = t0.elapsed().as_secs_f64() * 1e6 / f64::from(n);

@@ -286,6 +286,12 @@ impl CrsEngine {
         self.program.gate_counts()
     }
 
+    /// Rules whose outcome is fixed at load (never match, always match): the
+    /// paranoia-level guards folded away (for timing reports).
+    pub fn folded_counts(&self) -> (usize, usize) {
+        self.program.folded_counts()
+    }
+
     /// The `msg` of rule `id`, if it has one.
     pub fn rule_msg(&self, id: u32) -> Option<&str> {
         self.program.rule_msg(id)

@@ -88,6 +88,28 @@ fn corpus() -> Vec<HttpTransaction> {
             &[("Cookie", "sid=abc123; _ga=GA1.2.3")],
             b"",
         ),
+        // A fresh cookie value next to values seen before, benign and not.
+        request(
+            "GET",
+            "/",
+            &[
+                ("Cookie", "session=9f8e7d6c5b4a3921"),
+                ("Referer", "<script>alert(1)</script>"),
+            ],
+            b"",
+        ),
+        request(
+            "GET",
+            "/index.html",
+            &[("Cookie", "session=1' or '1'='1")],
+            b"",
+        ),
+        request(
+            "GET",
+            "/index.html",
+            &[("Cookie", "session=0a1b2c3d4e5f6071")],
+            b"",
+        ),
     ]
 }
 

@@ -216,6 +216,16 @@ impl CrsScratch {
         false
     }
 
+    /// Whether source `src` cannot hold a match of the link: none of its values,
+    /// transformed by the link's chain, contains one of the gate's literals.
+    pub(super) fn gate_rules_out(&mut self, c: &Compiled, link: &Link, src: u16) -> bool {
+        let Some(g) = link.gate else { return false };
+        match self.gate_sig(c, src, link) {
+            Some(slot) => !c.prefilter.passes(g, self.gate.set(slot)),
+            None => false,
+        }
+    }
+
     /// The gate set of (`src`, the link's chain), computed on first use.
     fn gate_sig(&mut self, c: &Compiled, src: u16, link: &Link) -> Option<usize> {
         let chain = usize::from(link.chain_id);

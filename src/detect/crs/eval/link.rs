@@ -34,12 +34,17 @@ pub(super) fn eval_link(
         return true;
     }
     // A link that misses has no side effect, so one no value can match is skipped:
-    // every value already missed (the memo), or none holds a required literal (gate).
-    if link.memo_srcs.is_some() && s.known_miss(rule, link) {
-        return false;
-    }
-    if link.gate.is_some() && !s.may_match(c, link) {
-        s.all_missed(rule, link);
+    // every value already missed (the memo), or none holds a required literal (gate),
+    // decided per source.
+    if link.memo_srcs.is_some() {
+        if s.known_miss(rule, link) {
+            return false;
+        }
+        if s.each_source_ruled_out(c, rule, link) {
+            s.all_missed(rule, link);
+            return false;
+        }
+    } else if link.gate.is_some() && !s.may_match(c, link) {
         return false;
     }
     s.cands.clear();

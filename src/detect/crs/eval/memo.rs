@@ -17,7 +17,7 @@
 
 use ahash::AHashMap;
 
-use super::super::compile::{CRule, Link};
+use super::super::compile::{CRule, Compiled, Link};
 use super::actions::applies;
 use super::gate::{self, N_SOURCES, POOLS, POOL_SOURCES, SCALARS};
 use super::{Cand, CrsScratch, Src};
@@ -311,6 +311,28 @@ impl CrsScratch {
             }
         }
         self.src_buf = srcs;
+    }
+
+    /// Whether each of the link's sources is ruled out on its own: all its values
+    /// already missed (the memo), or none holds one of the link's literals (the gate).
+    /// A request with one new value (a fresh session cookie) then costs the gate of
+    /// that one source, not a run of the link over every value.
+    pub(super) fn each_source_ruled_out(
+        &mut self,
+        c: &Compiled,
+        rule: &CRule,
+        link: &Link,
+    ) -> bool {
+        if link.gate.is_none() {
+            return false;
+        }
+        let mut srcs = std::mem::take(&mut self.src_buf);
+        let out = self.live_sources(rule, link, &mut srcs)
+            && srcs.iter().all(|&src| {
+                self.source_misses(usize::from(src), link.idx) || self.gate_rules_out(c, link, src)
+            });
+        self.src_buf = srcs;
+        out
     }
 
     /// Whether every value the link's sources hold is a known miss for it: the link
