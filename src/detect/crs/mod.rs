@@ -184,7 +184,8 @@ pub struct CrsStats {
     pub transform_cache_full: AtomicU64,
     /// Rule matches not recorded because a transaction had 256 already.
     pub matches_dropped: AtomicU64,
-    /// Times a worker's memo of values rules did not match was full and cleared.
+    /// Times a worker's memo of values rules did not match (16,384 values) or its table
+    /// of TX names (4,096) was full and started over.
     pub memo_resets: AtomicU64,
     /// Transactions whose body did not parse (REQBODY_ERROR, e.g. JSON deeper than 64).
     pub eval_errors: AtomicU64,
