@@ -176,6 +176,22 @@ fn extras(sent: &[String], got: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The lines sent more often than received, once per missing copy.
+fn missing(sent: &[String], got: &[String]) -> Vec<String> {
+    let mut balance: HashMap<&str, i64> = HashMap::new();
+    for l in sent {
+        *balance.entry(l).or_default() += 1;
+    }
+    for l in got {
+        *balance.entry(l).or_default() -= 1;
+    }
+    balance
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .flat_map(|(l, n)| std::iter::repeat(l.to_owned()).take(n as usize))
+        .collect()
+}
+
 /// Lines sent but not received, and lines received more often than sent (or never
 /// sent): (lost, duplicated).
 fn compare(sent: &[String], got: &[String]) -> (u64, u64) {
