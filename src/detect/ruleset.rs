@@ -87,6 +87,8 @@ pub struct Rule {
 #[derive(Debug, Clone)]
 pub struct Match<'r> {
     pub rule: &'r Rule,
+    /// The rule's index in [`RuleSet::rules`].
+    pub index: usize,
     pub hit: Option<Hit>,
 }
 
@@ -241,9 +243,11 @@ impl RuleSet {
             let matches = self
                 .rules
                 .iter()
-                .filter_map(|rule| {
+                .enumerate()
+                .filter_map(|(index, rule)| {
                     eval(&rule.node, &hits).map(|hit| Match {
                         rule,
+                        index,
                         hit: hit.map(LeafHit::hit),
                     })
                 })
