@@ -61,10 +61,21 @@ pub struct Judgement {
     /// The request (server, time) the site-wide surge detector counts; `None` for a
     /// transaction without a request.
     request: Option<(SocketAddr, Timestamp)>,
-    /// Rule alerts in rule order, each with the threshold it must cross first, if any.
-    rule_alerts: Vec<(Alert, Option<Gate>)>,
+    /// Rules that matched, in rule order, each with the threshold it must cross
+    /// first, if any.
+    rule_alerts: Vec<RuleMatch>,
     /// CRS's alert, kept unless a rule alert covers its category.
     crs: Option<Alert>,
+}
+
+/// A rule that matched a transaction; [`Detector::settle`] builds its alert (from the
+/// same transaction) if it fires.
+#[derive(Debug)]
+struct RuleMatch {
+    /// Its index in the detector's rules.
+    rule: usize,
+    hit: Option<ruleset::Hit>,
+    gate: Option<Gate>,
 }
 
 /// A threshold rule's window: its alert fires only when this match crosses the count.
@@ -142,7 +153,7 @@ impl Detector {
     /// Evaluates one transaction; alerts are appended to `out` in rule order.
     pub fn evaluate(&self, txn: &HttpTransaction, out: &mut Vec<Alert>) {
         let judgement = self.judge(txn);
-        self.settle(judgement, out);
+        self.settle(txn, judgement, out);
     }
 
     /// The part of [`Detector::evaluate`] that reads no state shared across flows: the
@@ -176,46 +187,13 @@ impl Detector {
                     h.finish()
                 }),
             });
-            let upload = m
-                .hit
-                .as_ref()
-                .and_then(|h| h.upload)
-                .and_then(|i| txn.uploads.get(i))
-                .map(|u| {
-                    // Every reading of an ambiguous filename, so the alert shows the
-                    // one that matched ("permit.pdf | shell.php").
-                    let readings = (!u.alt_filenames.is_empty())
-                        .then(|| u.filenames().collect::<Vec<_>>().join(" | "));
-                    Alert::upload_of(
-                        readings.as_deref().or(u.filename.as_deref()),
-                        u.content_type.as_deref(),
-                        u.detected,
-                        u.size,
-                    )
-                });
-            let token = match (&m.hit, &rule.threshold) {
-                (_, Some(t)) => format!("{} in {}s", t.count, t.window_secs).into_bytes(),
-                (Some(h), None) => h.evidence.clone(),
-                (None, None) => rule.name.clone().into_bytes(),
-            };
-            let alert = Alert {
-                timestamp: txn.ts,
-                flow_id: txn.flow_id,
-                src: txn.client,
-                dest: txn.server,
-                rule: AlertRule {
-                    signature_id: rule.id,
-                    rule: rule.name.clone(),
-                    signature: rule.signature.clone(),
-                    category: rule.category,
-                    severity: rule.severity,
-                },
-                http: Alert::http_of(txn),
-                upload,
-                evidence: evidence(&token),
-                crs: None,
-            };
-            judgement.rule_alerts.push((alert, gate));
+            // The alert itself is built by `settle`, and only if it fires: a threshold
+            // rule such as the request flood matches every request.
+            judgement.rule_alerts.push(RuleMatch {
+                rule: m.index,
+                hit: m.hit,
+                gate,
+            });
         }
         if let Some(engine) = &self.crs {
             // The site policy judges every write method (authorized or not): CRS's
@@ -236,7 +214,7 @@ impl Detector {
     /// The part of [`Detector::evaluate`] that counts across flows, in the order
     /// transactions happen: the site-wide request surge, threshold rules' windows, and
     /// CRS's verdict, dropped when a native alert already covers its category.
-    pub fn settle(&self, judgement: Judgement, out: &mut Vec<Alert>) {
+    pub fn settle(&self, txn: &HttpTransaction, judgement: Judgement, out: &mut Vec<Alert>) {
         let Judgement {
             request,
             rule_alerts,
@@ -248,12 +226,12 @@ impl Detector {
         let cfg = self.tcp.config();
         out.extend(self.thresholds.site.observe_request(cfg, server, ts));
         let first = out.len();
-        for (alert, gate) in rule_alerts {
-            if let Some(g) = gate {
+        for m in rule_alerts {
+            if let Some(g) = &m.gate {
                 let crossed = self.thresholds.observe(
                     g.rule_id,
-                    alert.src.ip(),
-                    alert.timestamp,
+                    txn.client.ip(),
+                    txn.ts,
                     g.count,
                     g.window_secs,
                     g.distinct,
@@ -262,7 +240,9 @@ impl Detector {
                     continue;
                 }
             }
-            out.push(alert);
+            if let Some(rule) = self.rules.rules().get(m.rule) {
+                out.push(rule_alert(txn, rule, m.hit.as_ref()));
+            }
         }
         if let Some(a) = crs {
             if !out[first..]
@@ -333,6 +313,47 @@ impl Detector {
     /// Forgets per-client windows that have ended.
     pub fn sweep(&self, now: Timestamp) {
         self.thresholds.sweep(now);
+    }
+}
+
+/// The alert of `rule`, which matched `txn` with evidence `hit`.
+fn rule_alert(txn: &HttpTransaction, rule: &ruleset::Rule, hit: Option<&ruleset::Hit>) -> Alert {
+    let upload = hit
+        .and_then(|h| h.upload)
+        .and_then(|i| txn.uploads.get(i))
+        .map(|u| {
+            // Every reading of an ambiguous filename, so the alert shows the one that
+            // matched ("permit.pdf | shell.php").
+            let readings = (!u.alt_filenames.is_empty())
+                .then(|| u.filenames().collect::<Vec<_>>().join(" | "));
+            Alert::upload_of(
+                readings.as_deref().or(u.filename.as_deref()),
+                u.content_type.as_deref(),
+                u.detected,
+                u.size,
+            )
+        });
+    let token = match (hit, &rule.threshold) {
+        (_, Some(t)) => format!("{} in {}s", t.count, t.window_secs).into_bytes(),
+        (Some(h), None) => h.evidence.clone(),
+        (None, None) => rule.name.clone().into_bytes(),
+    };
+    Alert {
+        timestamp: txn.ts,
+        flow_id: txn.flow_id,
+        src: txn.client,
+        dest: txn.server,
+        rule: AlertRule {
+            signature_id: rule.id,
+            rule: rule.name.clone(),
+            signature: rule.signature.clone(),
+            category: rule.category,
+            severity: rule.severity,
+        },
+        http: Alert::http_of(txn),
+        upload,
+        evidence: evidence(&token),
+        crs: None,
     }
 }
 

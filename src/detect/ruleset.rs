@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::evidence::{EvidenceRegex, ELISION};
+use super::evidence::EvidenceRegex;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use ipnet::IpNet;
 use regex::bytes::{RegexBuilder, RegexSet, RegexSetBuilder};
@@ -15,6 +15,12 @@ use regex::bytes::{RegexBuilder, RegexSet, RegexSetBuilder};
 use super::alert::Category;
 use super::fields::{Field, FieldValues};
 use super::rules::{Condition, Op, RuleDefs, Threshold};
+
+mod hits;
+#[cfg(test)]
+mod tests;
+
+use hits::{eval, Hits, LeafHit, Token, MAX_SPARE_LEAVES, NO_HIT, SLOTS};
 
 /// Compiled regexes are capped at this size each (guards against pathological rules).
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -81,6 +87,8 @@ pub struct Rule {
 #[derive(Debug, Clone)]
 pub struct Match<'r> {
     pub rule: &'r Rule,
+    /// The rule's index in [`RuleSet::rules`].
+    pub index: usize,
     pub hit: Option<Hit>,
 }
 
@@ -222,14 +230,52 @@ impl RuleSet {
 
     /// Every rule whose condition holds for these values (thresholds not applied).
     pub fn evaluate<'r>(&'r self, values: &FieldValues) -> Vec<Match<'r>> {
-        let mut hits: Vec<Option<Hit>> = vec![None; self.leaf_count];
-        let mut record = |leaf: LeafId, evidence: &[u8], upload: Option<usize>| {
-            if let Some(slot) = hits.get_mut(leaf) {
-                if slot.is_none() {
-                    *slot = Some(Hit {
-                        evidence: evidence.to_vec(),
-                        upload,
-                    });
+        SLOTS.with(|cell| {
+            // This thread's leaf table, lent for the call (a fresh one if it is lent
+            // already, which only a nested call would do).
+            let mut slots = cell.take();
+            let mut list = Vec::new();
+            self.hits(values, &mut slots, &mut list);
+            let hits = Hits {
+                slots: &slots,
+                list: &list,
+            };
+            let matches = self
+                .rules
+                .iter()
+                .enumerate()
+                .filter_map(|(index, rule)| {
+                    eval(&rule.node, &hits).map(|hit| Match {
+                        rule,
+                        index,
+                        hit: hit.map(LeafHit::hit),
+                    })
+                })
+                .collect();
+            if slots.capacity() <= MAX_SPARE_LEAVES {
+                cell.replace(slots);
+            }
+            matches
+        })
+    }
+
+    /// Fills `slots` (one per leaf: an index into `list`, or [`NO_HIT`]) and `list`
+    /// with the tests that hit. A hit notes where its evidence lies; only the rules
+    /// that match turn it into bytes (a regex's evidence costs a second, capturing
+    /// search).
+    fn hits<'a>(
+        &'a self,
+        values: &'a FieldValues,
+        slots: &mut Vec<u32>,
+        list: &mut Vec<LeafHit<'a>>,
+    ) {
+        slots.clear();
+        slots.resize(self.leaf_count, NO_HIT);
+        let mut record = |leaf: LeafId, token: Token<'a>, upload: Option<usize>| {
+            if let Some(slot) = slots.get_mut(leaf) {
+                if *slot == NO_HIT {
+                    *slot = u32::try_from(list.len()).unwrap_or(NO_HIT);
+                    list.push(LeafHit { token, upload });
                 }
             }
         };
@@ -238,36 +284,34 @@ impl RuleSet {
                 let v = value.bytes.as_slice();
                 if let Some(leaves) = m.exact.get(v) {
                     for &leaf in leaves {
-                        record(leaf, v, value.upload);
+                        record(leaf, Token::Bytes(v), value.upload);
                     }
                 }
                 for (p, leaf) in &m.prefixes {
                     if v.starts_with(p) {
-                        record(*leaf, p, value.upload);
+                        record(*leaf, Token::Bytes(p), value.upload);
                     }
                 }
                 for (s, leaf) in &m.suffixes {
                     if v.ends_with(s) {
-                        record(*leaf, s, value.upload);
+                        record(*leaf, Token::Bytes(s), value.upload);
                     }
                 }
                 if let Some(ac) = &m.contains {
                     for found in ac.find_overlapping_iter(v) {
                         // The literal itself, never the value's own bytes around it.
                         let (literal, leaf) = &m.contains_patterns[found.pattern().as_usize()];
-                        record(*leaf, literal, value.upload);
+                        record(*leaf, Token::Bytes(literal), value.upload);
                     }
                 }
                 if let Some(set) = &m.regex_set {
                     for i in set.matches(v).iter() {
-                        // Only the rule's fixed tokens: wildcard spans become `…`.
-                        let evidence = m
-                            .evidence
-                            .get(i)
-                            .and_then(|e| e.as_ref())
-                            .and_then(|e| e.evidence(v))
-                            .unwrap_or_else(|| ELISION.as_bytes().to_vec());
-                        record(m.regex_sources[i].1, &evidence, value.upload);
+                        let token = Token::Regex {
+                            matcher: m,
+                            index: i,
+                            value: v,
+                        };
+                        record(m.regex_sources[i].1, token, value.upload);
                     }
                 }
                 if !m.numeric.is_empty() {
@@ -283,59 +327,22 @@ impl RuleSet {
                                 Cmp::Ge => n >= *limit,
                             };
                             if ok {
-                                record(*leaf, v, value.upload);
+                                record(*leaf, Token::Bytes(v), value.upload);
                             }
                         }
                     }
                 }
                 for leaf in &m.exists {
-                    record(*leaf, v, value.upload);
+                    record(*leaf, Token::Bytes(v), value.upload);
                 }
             }
         }
         if let Some(src) = values.src {
             for (nets, leaf) in &self.cidrs {
                 if nets.iter().any(|n| n.contains(&src)) {
-                    record(*leaf, src.to_string().as_bytes(), None);
+                    record(*leaf, Token::Address(src), None);
                 }
             }
         }
-        self.rules
-            .iter()
-            .filter_map(|rule| {
-                eval(&rule.node, &hits).map(|hit| Match {
-                    rule,
-                    hit: hit.cloned(),
-                })
-            })
-            .collect()
-    }
-}
-
-/// Evaluates a node: `None` if false, `Some(evidence)` if true (evidence may be absent
-/// when truth came from a `not`).
-fn eval<'h>(node: &Node, hits: &'h [Option<Hit>]) -> Option<Option<&'h Hit>> {
-    match node {
-        Node::Leaf(l) => hits.get(*l).and_then(Option::as_ref).map(Some),
-        Node::All(items) => {
-            let mut evidence = None;
-            for i in items {
-                let e = eval(i, hits)?;
-                // Prefer evidence from a test on an upload, then the first one.
-                evidence = match (evidence, e) {
-                    (None, e) => e,
-                    (Some(prev), Some(new)) if prev.upload.is_none() && new.upload.is_some() => {
-                        Some(new)
-                    }
-                    (prev, _) => prev,
-                };
-            }
-            Some(evidence)
-        }
-        Node::Any(items) => items.iter().find_map(|i| eval(i, hits)),
-        Node::Not(inner) => match eval(inner, hits) {
-            Some(_) => None,
-            None => Some(None),
-        },
     }
 }

@@ -107,7 +107,7 @@ impl<'a> DetectionStage<'a> {
             o.on_transaction(txn);
         }
         let alerts = &mut self.alerts;
-        self.detector.with(|d| d.settle(judgement, alerts));
+        self.detector.with(|d| d.settle(txn, judgement, alerts));
         self.emit();
     }
 

@@ -104,6 +104,37 @@ pub struct RequestHead {
     pub headers_dropped: u32,
 }
 
+impl Drop for RequestHead {
+    /// Its strings go to the thread's spares, for the next head parsed
+    /// ([`parse::spare`]).
+    fn drop(&mut self) {
+        parse::spare::give_back(
+            parse::spare::HeadKind::Request,
+            std::mem::take(&mut self.headers),
+            [
+                std::mem::take(&mut self.method),
+                std::mem::take(&mut self.uri),
+                std::mem::take(&mut self.version),
+            ],
+        );
+    }
+}
+
+impl Drop for ResponseHead {
+    /// As a request head's.
+    fn drop(&mut self) {
+        parse::spare::give_back(
+            parse::spare::HeadKind::Response,
+            std::mem::take(&mut self.headers),
+            [
+                std::mem::take(&mut self.reason),
+                std::mem::take(&mut self.version),
+                String::new(),
+            ],
+        );
+    }
+}
+
 impl RequestHead {
     /// The first header of this name, case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {

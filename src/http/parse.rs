@@ -9,8 +9,10 @@
 
 use super::method::Method;
 use super::{Header, HttpError, RequestHead};
+use spare::HeadKind;
 
 pub mod response;
+pub mod spare;
 
 pub use response::{
     may_start_status_line_leniently, parse_response_head, read_response_head, HeadQuirks,
@@ -137,10 +139,13 @@ pub fn parse_request_head(head: &[u8]) -> Result<RequestHead, HttpError> {
                 return parse_request_head_lenient(head);
             };
             Ok(RequestHead {
-                method: method.to_owned(),
-                uri: uri.to_owned(),
-                version: format!("1.{minor}"),
-                headers: req.headers.iter().map(owned_header).collect(),
+                method: spare::string_from(method),
+                uri: spare::string_from(uri),
+                version: version_string(minor),
+                headers: spare::headers_from(
+                    HeadKind::Request,
+                    req.headers.iter().map(|h| (h.name, h.value)),
+                ),
                 headers_dropped: 0,
             })
         }
@@ -148,11 +153,12 @@ pub fn parse_request_head(head: &[u8]) -> Result<RequestHead, HttpError> {
     }
 }
 
-fn owned_header(h: &httparse::Header<'_>) -> Header {
-    Header {
-        name: h.name.to_owned(),
-        value: String::from_utf8_lossy(h.value).into_owned(),
-    }
+/// `1.minor`, in a spare string.
+fn version_string(minor: u8) -> String {
+    use std::fmt::Write;
+    let mut v = spare::string_from("");
+    let _ = write!(v, "1.{minor}");
+    v
 }
 
 /// Splits a head into lines, dropping CR before LF.

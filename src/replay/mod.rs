@@ -3,8 +3,10 @@
 //! Time comes from packet headers only, so the same files always give the same output.
 //! [`replay`] runs one pipeline on the calling thread (for `inspect` and tests);
 //! [`sharded::replay_sharded`] runs `replay --workers N`, whose output is the same for
-//! any N.
+//! any N (with one worker it runs on the calling thread, through the same recording and
+//! merging steps: `inline.rs`).
 
+mod inline;
 pub mod record;
 pub mod sharded;
 

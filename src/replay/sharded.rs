@@ -84,6 +84,10 @@ pub fn replay_sharded(
     progress: &mut dyn FnMut(u64),
 ) -> Result<Summary, ShardedError> {
     let workers = workers.clamp(1, MAX_REPLAY_WORKERS);
+    if workers == 1 {
+        // One worker: no thread, no copy of the frames, no hand-over (inline.rs).
+        return super::inline::replay_inline(sources, settings, detector, stage, progress);
+    }
     std::thread::scope(|scope| {
         let mut inputs = Vec::with_capacity(workers);
         let mut outputs = Vec::with_capacity(workers);
@@ -198,18 +202,27 @@ fn merge_epoch(
                     stage.on_judged_transaction(&txn, judgement);
                 }
             }
-            Item::ClientHello(hello) => stage.on_client_hello(&hello),
-            Item::Syn { src, dst, now } => stage.on_syn(src, dst, now),
-            Item::Handshake(now) => stage.on_handshake(now),
-            Item::Evictions {
-                evicted,
-                server,
-                now,
-            } => stage.on_flow_evictions(evicted, server, now),
-            Item::Tick(now) => stage.tick(now),
+            other => feed_other(stage, other),
         }
     }
     Ok(())
+}
+
+/// Feeds `stage` an item that is not a transaction.
+pub(super) fn feed_other(stage: &mut DetectionStage<'_>, item: Item) {
+    match item {
+        // Transactions are stored apart and fed by the caller.
+        Item::Transaction(_) => {}
+        Item::ClientHello(hello) => stage.on_client_hello(&hello),
+        Item::Syn { src, dst, now } => stage.on_syn(src, dst, now),
+        Item::Handshake(now) => stage.on_handshake(now),
+        Item::Evictions {
+            evicted,
+            server,
+            now,
+        } => stage.on_flow_evictions(evicted, server, now),
+        Item::Tick(now) => stage.tick(now),
+    }
 }
 
 /// A worker: runs its shares through its own pipeline, sending back what it recorded,

@@ -14,7 +14,8 @@
 //!   (Chromium tokenises on `"\r\n"`);
 //! - then [`super::super::browser_lines::regroup`] regroups NUL-laden and folded names.
 
-use super::{lenient_headers, owned_header, MAX_HEADERS};
+use super::spare::{self, HeadKind};
+use super::{lenient_headers, version_string, MAX_HEADERS};
 use crate::http::{HttpError, ResponseHead};
 
 /// Bytes of junk skipped before `http` at the start of a response: Chromium's
@@ -78,14 +79,15 @@ pub fn read_response_head(head: &[u8]) -> Result<(ResponseHead, HeadQuirks), Htt
             };
             let parsed = ResponseHead {
                 status: code,
-                reason: resp.reason.unwrap_or("").to_owned(),
-                version: format!("1.{minor}"),
-                headers: resp
-                    .headers
-                    .iter()
-                    .filter(|h| is_kept_response_header(h.name))
-                    .map(owned_header)
-                    .collect(),
+                reason: spare::string_from(resp.reason.unwrap_or("")),
+                version: version_string(minor),
+                headers: spare::headers_from(
+                    HeadKind::Response,
+                    resp.headers
+                        .iter()
+                        .filter(|h| is_kept_response_header(h.name))
+                        .map(|h| (h.name, h.value)),
+                ),
             };
             Ok((parsed, HeadQuirks::default()))
         }

@@ -1,0 +1,211 @@
+//! Spare head storage, reused from one message to the next on a thread.
+//!
+//! A parsed head owns its strings (two per header, plus the request line's parts): on
+//! a small transaction they were most of its allocations. A head given up (dropped)
+//! returns its header list, with the headers' strings, and its line's strings to this
+//! thread's spares; the next head parsed on the thread refills them in place. Request
+//! and response lists are kept apart, since their lengths differ. Everything kept is
+//! capped ([`MAX_SPARE_LISTS`], [`MAX_SPARE_HEADERS`], [`MAX_SPARE_HEADER_BYTES`],
+//! [`MAX_SPARE_STRINGS`], [`MAX_SPARE_STRING_BYTES`]): at most about 300 KiB a thread,
+//! whatever the traffic. A head dropped on another thread than it was parsed on (a
+//! sharded replay's merge) only fills that thread's spares, up to the same caps.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+
+use crate::http::Header;
+
+/// Header lists kept per kind (requests, responses).
+pub const MAX_SPARE_LISTS: usize = 8;
+/// Headers kept per spare list.
+pub const MAX_SPARE_HEADERS: usize = 32;
+/// A spare header whose name and value hold more than this (capacity) is not kept.
+pub const MAX_SPARE_HEADER_BYTES: usize = 512;
+/// Spare strings kept (request line parts, reasons, versions).
+pub const MAX_SPARE_STRINGS: usize = 32;
+/// A spare string holding more than this (capacity) is not kept.
+pub const MAX_SPARE_STRING_BYTES: usize = 1024;
+
+/// Which kind of head a header list belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadKind {
+    Request = 0,
+    Response = 1,
+}
+
+#[derive(Debug)]
+struct Spares {
+    lists: [Vec<Vec<Header>>; 2],
+    strings: Vec<String>,
+}
+
+thread_local! {
+    static SPARES: RefCell<Spares> = const {
+        RefCell::new(Spares {
+            lists: [Vec::new(), Vec::new()],
+            strings: Vec::new(),
+        })
+    };
+}
+
+/// Runs `f` on this thread's spares; `None` when they are unavailable (in use, or the
+/// thread is ending).
+fn with_spares<T>(f: impl FnOnce(&mut Spares) -> T) -> Option<T> {
+    SPARES
+        .try_with(|s| s.try_borrow_mut().ok().map(|mut s| f(&mut s)))
+        .ok()
+        .flatten()
+}
+
+/// A header list holding `items` (name, raw value decoded lossily as UTF-8), built in
+/// a spare list of `kind` when there is one.
+pub fn headers_from<'a>(
+    kind: HeadKind,
+    items: impl Iterator<Item = (&'a str, &'a [u8])>,
+) -> Vec<Header> {
+    let mut list = with_spares(|s| s.lists[kind as usize].pop())
+        .flatten()
+        .unwrap_or_default();
+    let mut n = 0;
+    for (name, value) in items {
+        match list.get_mut(n) {
+            Some(h) => {
+                h.name.clear();
+                h.name.push_str(name);
+                set_lossy(&mut h.value, value);
+            }
+            None => list.push(Header {
+                name: name.to_owned(),
+                value: String::from_utf8_lossy(value).into_owned(),
+            }),
+        }
+        n += 1;
+    }
+    list.truncate(n);
+    list
+}
+
+/// `dst` set to `bytes` decoded lossily as UTF-8 (as `String::from_utf8_lossy`).
+fn set_lossy(dst: &mut String, bytes: &[u8]) {
+    match String::from_utf8_lossy(bytes) {
+        Cow::Borrowed(s) => {
+            dst.clear();
+            dst.push_str(s);
+        }
+        Cow::Owned(s) => *dst = s,
+    }
+}
+
+/// A string holding `text`, in a spare one when there is one.
+pub fn string_from(text: &str) -> String {
+    let mut s = with_spares(|s| s.strings.pop())
+        .flatten()
+        .unwrap_or_default();
+    s.clear();
+    s.push_str(text);
+    s
+}
+
+/// Gives a head's storage back to this thread's spares (what the caps allow).
+pub fn give_back(kind: HeadKind, mut headers: Vec<Header>, strings: [String; 3]) {
+    with_spares(|s| {
+        let lists = &mut s.lists[kind as usize];
+        if lists.len() < MAX_SPARE_LISTS && headers.capacity() > 0 {
+            headers.truncate(MAX_SPARE_HEADERS);
+            headers.retain(|h| h.name.capacity() + h.value.capacity() <= MAX_SPARE_HEADER_BYTES);
+            headers.shrink_to(MAX_SPARE_HEADERS);
+            lists.push(headers);
+        }
+        for string in strings {
+            if s.strings.len() < MAX_SPARE_STRINGS
+                && string.capacity() > 0
+                && string.capacity() <= MAX_SPARE_STRING_BYTES
+            {
+                s.strings.push(string);
+            }
+        }
+    });
+}
+
+/// How many header lists of `kind` and strings this thread keeps now (tests).
+#[cfg(test)]
+pub fn kept(kind: HeadKind) -> (usize, usize) {
+    with_spares(|s| (s.lists[kind as usize].len(), s.strings.len())).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::parse::{parse_request_head, parse_response_head};
+
+    const LONG_HEAD: &[u8] = b"POST /a/b?c=1 HTTP/1.1\r\nHost: www.example.gov\r\nUser-Agent: curl/8\r\nAccept: */*\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\n";
+
+    #[test]
+    fn a_reused_head_holds_only_the_new_message() {
+        let first = parse_request_head(LONG_HEAD).expect("head");
+        let buffer = first.headers.as_ptr();
+        drop(first);
+        assert_eq!(kept(HeadKind::Request).0, 1, "the list was not given back");
+        let second =
+            parse_request_head(b"GET /x HTTP/1.0\r\nX-A: \xffv\r\nHost: h\r\n\r\n").expect("head");
+        // The same list, refilled: nothing of the first head is left in it.
+        assert_eq!(second.headers.as_ptr(), buffer);
+        assert_eq!(
+            (
+                second.method.as_str(),
+                second.uri.as_str(),
+                second.version.as_str()
+            ),
+            ("GET", "/x", "1.0")
+        );
+        let headers: Vec<(&str, &str)> = second
+            .headers
+            .iter()
+            .map(|h| (h.name.as_str(), h.value.as_str()))
+            .collect();
+        assert_eq!(headers, vec![("X-A", "\u{fffd}v"), ("Host", "h")]);
+    }
+
+    #[test]
+    fn responses_reuse_their_own_lists() {
+        let head = b"HTTP/1.1 404 Not Found\r\nServer: nginx\r\nContent-Length: 5\r\nSet-Cookie: s=1\r\n\r\n";
+        drop(parse_response_head(head).expect("response"));
+        let before = kept(HeadKind::Request).0;
+        let r =
+            parse_response_head(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n").expect("response");
+        assert_eq!(
+            kept(HeadKind::Request).0,
+            before,
+            "a request list was taken"
+        );
+        assert_eq!(
+            (r.status, r.reason.as_str(), r.version.as_str()),
+            (200, "OK", "1.0")
+        );
+        assert_eq!(r.headers.len(), 1);
+        assert_eq!(r.header("content-length"), Some("0"));
+    }
+
+    #[test]
+    fn what_is_kept_is_capped() {
+        let heads: Vec<_> = (0..MAX_SPARE_LISTS + 3)
+            .map(|_| parse_request_head(LONG_HEAD).expect("head"))
+            .collect();
+        drop(heads);
+        let (lists, strings) = kept(HeadKind::Request);
+        assert_eq!(lists, MAX_SPARE_LISTS);
+        assert_eq!(strings, MAX_SPARE_STRINGS);
+        // An oversized header is not kept in a spare list.
+        let big = "v".repeat(MAX_SPARE_HEADER_BYTES);
+        let head = format!("GET / HTTP/1.1\r\nX-Big: {big}\r\nHost: h\r\n\r\n");
+        with_spares(|s| s.lists[HeadKind::Request as usize].clear());
+        drop(parse_request_head(head.as_bytes()).expect("head"));
+        let spare = with_spares(|s| s.lists[HeadKind::Request as usize].pop())
+            .flatten()
+            .expect("a spare list");
+        assert_eq!(spare.len(), 1);
+        assert!(spare
+            .iter()
+            .all(|h| h.name.capacity() + h.value.capacity() <= MAX_SPARE_HEADER_BYTES));
+    }
+}
