@@ -50,6 +50,10 @@ pub struct Target {
     pub excl: Vec<Sel>,
     /// `!VAR` without selector: the whole variable is excluded.
     pub excluded: bool,
+    /// For a TX target that is not one name (a regex selector or the whole
+    /// collection): a dense id under which the evaluator caches which TX names it
+    /// selects (filled by the evaluator; `u32::MAX` otherwise).
+    pub tx_sel: u32,
 }
 
 /// A compiled `setvar`.
@@ -260,6 +264,7 @@ fn compile_link(
             count: t.count,
             excl: Vec::new(),
             excluded: false,
+            tx_sel: u32::MAX,
         });
     }
     for e in &r.targets.exclude {

@@ -16,7 +16,8 @@ fn engine(pl: u8) -> CrsEngine {
 /// Requests that share names and values in different roles: the same header value
 /// benign and next to an attack, the same cookie value under another name, an argument
 /// value that is an attack under one name and excluded-looking under another, a file
-/// name the XSS rules skip (941010's ctl) and one they read.
+/// name the XSS rules skip (941010's ctl) and one they read, fresh cookie values, and
+/// restricted headers (TX variables named per header, read through a TX regex).
 fn corpus() -> Vec<HttpTransaction> {
     let ua = (
         "User-Agent",
@@ -110,6 +111,14 @@ fn corpus() -> Vec<HttpTransaction> {
             &[("Cookie", "session=0a1b2c3d4e5f6071")],
             b"",
         ),
+        // Restricted headers: 920450 reads TX names made per header (TX regex selector).
+        request(
+            "GET",
+            "/",
+            &[("Proxy", "http://x"), ("Lock-Token", "a")],
+            b"",
+        ),
+        request("GET", "/", &[("Content-Range", "bytes 0-1/2")], b""),
     ]
 }
 
@@ -163,6 +172,8 @@ fn a_warm_scratch_gives_the_verdicts_of_a_cold_one() {
             pl > 1 || (cold[0].1 < 5 && cold[2].1 < 5),
             "benign requests stay benign: {cold:?}"
         );
+        let n = reqs.len();
+        assert!(cold[n - 2].0.contains(&920_450), "{:?}", cold[n - 2]);
         let mut warm = CrsScratch::default();
         for round in 0..3 {
             let order: Vec<usize> = if round == 1 {

@@ -67,12 +67,38 @@ impl CrsScratch {
                             }
                         }
                         _ => {
-                            for (k, v) in self.tx.iter() {
-                                if t.sel.as_ref().map_or(true, |s| s.matches(k))
-                                    && !t.excl.iter().any(|e| e.matches(k))
-                                {
+                            // Whether the selector takes a name is decided once per slot
+                            // (a slot keeps its name for the worker's life).
+                            if self.tx_sel_epoch != self.tx.epoch() {
+                                self.tx_sel_epoch = self.tx.epoch();
+                                for c in &mut self.tx_sel_cache {
+                                    c.clear();
+                                }
+                            }
+                            let id = t.tx_sel as usize;
+                            if t.tx_sel != u32::MAX && self.tx_sel_cache.len() <= id {
+                                self.tx_sel_cache.resize_with(id + 1, Vec::new);
+                            }
+                            let mut cache = self
+                                .tx_sel_cache
+                                .get_mut(id)
+                                .map(std::mem::take)
+                                .unwrap_or_default();
+                            for (slot, k, v) in self.tx.iter_slots() {
+                                if cache.len() <= slot {
+                                    cache.resize(slot + 1, 0);
+                                }
+                                if cache[slot] == 0 {
+                                    let take = t.sel.as_ref().map_or(true, |s| s.matches(k))
+                                        && !t.excl.iter().any(|e| e.matches(k));
+                                    cache[slot] = if take { 1 } else { 2 };
+                                }
+                                if cache[slot] == 1 {
                                     keys.push((k.to_vec(), v.to_vec()));
                                 }
+                            }
+                            if let Some(c) = self.tx_sel_cache.get_mut(id) {
+                                *c = cache;
                             }
                             keys.sort();
                         }

@@ -97,6 +97,10 @@ struct Cand {
 pub struct CrsScratch {
     req: Request,
     tx: txmap::TxMap,
+    /// Per TX target with a regex selector (`Target::tx_sel`), per TX slot: 0 not
+    /// decided yet, 1 selected, 2 not (valid for the slots of `tx_sel_epoch`).
+    tx_sel_cache: Vec<Vec<u8>>,
+    tx_sel_epoch: u64,
     tmp: Pool,
     cands: Vec<Cand>,
     cache: AHashMap<(u32, u16), (u32, u32)>,
@@ -134,10 +138,17 @@ impl Program {
         let mut c = compile::compile(items, s)?;
         let mut links = 0u32;
         let mut groups: AHashMap<Vec<u16>, u32> = AHashMap::new();
+        let mut tx_sels = 0u32;
         for rule in &mut c.rules {
             for link in &mut rule.links {
                 link.idx = links;
                 links += 1;
+                for t in &mut link.targets {
+                    if t.var == Var::Tx && !matches!(t.sel, Some(compile::Sel::Name(_))) {
+                        t.tx_sel = tx_sels;
+                        tx_sels += 1;
+                    }
+                }
                 link.memo_srcs = memo::skip_sources(link);
                 if let Some(srcs) = &link.memo_srcs {
                     let n = groups.len() as u32;

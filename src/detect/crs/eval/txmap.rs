@@ -33,7 +33,13 @@ pub(super) struct TxMap {
     base_len: usize,
     /// Times the map was rebuilt because it held too many names.
     pub(super) rebuilds: u64,
+    /// Changes whenever slots are reassigned (a new base or a rebuild), so caches keyed
+    /// by slot know to start over.
+    epoch: u64,
 }
+
+/// Process-unique slot epochs.
+static EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl TxMap {
     /// Starts a transaction from `base` (the prefix's TX of program `owner`).
@@ -50,6 +56,7 @@ impl TxMap {
             self.dirty.clear();
             self.owner = owner;
             self.base_len = base.slots.len();
+            self.epoch = EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return;
         }
         for &i in &self.dirty {
@@ -123,13 +130,18 @@ impl TxMap {
         }
     }
 
-    /// Every present variable, in no particular order.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+    /// Identifies the current assignment of names to slots.
+    pub(super) fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Every present variable with its slot, in no particular order.
+    pub(super) fn iter_slots(&self) -> impl Iterator<Item = (usize, &[u8], &[u8])> {
         self.index.iter().filter_map(|(k, &i)| {
             self.slots
                 .get(i as usize)
                 .filter(|s| s.present)
-                .map(|s| (&k[..], &s.val[..]))
+                .map(|s| (i as usize, &k[..], &s.val[..]))
         })
     }
 }
@@ -158,14 +170,14 @@ mod tests {
                 None,
                 "round {round}: a new name does not leak"
             );
-            assert_eq!(t.iter().count(), 2);
+            assert_eq!(t.iter_slots().count(), 2);
             t.set(b"score", b"10");
             t.entry(b"new").extend_from_slice(b"x");
             t.remove(b"paranoia_level");
             assert_eq!(t.get(b"score"), Some(&b"10"[..]));
             assert_eq!(t.get(b"new"), Some(&b"x"[..]));
             assert_eq!(t.get(b"paranoia_level"), None);
-            assert_eq!(t.iter().count(), 2);
+            assert_eq!(t.iter_slots().count(), 2);
         }
         // Another base: initialised from it, not restored.
         let mut other = TxMap::default();
@@ -186,7 +198,7 @@ mod tests {
         }
         t.reset_from(&b, 1);
         assert_eq!(t.rebuilds, 1);
-        assert_eq!(t.iter().count(), 2);
+        assert_eq!(t.iter_slots().count(), 2);
         assert_eq!(t.get(b"k1"), None);
     }
 }
