@@ -147,7 +147,7 @@ impl Program {
             s.matched_name.clone_from(&self.prefix.matched_name);
             let mut out = CrsOutcome::default();
             let setvars = rule.links.iter().any(|l| !l.setvars.is_empty());
-            folded[ri as usize] = if self.eval_rule(rule, &mut s, &mut out) {
+            let f = if self.eval_rule(rule, &mut s, &mut out) {
                 match out.matched.pop() {
                     Some(m) if setvars => {
                         Fold::Matches(Box::new((m.evidence, s.matched_var, s.matched_name)))
@@ -158,6 +158,9 @@ impl Program {
             } else {
                 Fold::Never
             };
+            if let Some(slot) = folded.get_mut(ri as usize) {
+                *slot = f;
+            }
         }
         self.folded = folded;
     }
