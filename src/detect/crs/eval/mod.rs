@@ -30,6 +30,7 @@ mod gate;
 mod link;
 mod memo;
 mod prefix;
+mod skip;
 mod txmap;
 
 use actions::apply_setvar;
@@ -119,7 +120,7 @@ pub struct CrsScratch {
     removed_targets: Vec<(Option<u32>, Option<String>, model::TargetSpec)>,
     body_processor: Option<Processor>,
     memo: memo::MissMemo,
-    slots: memo::TxnSlots,
+    slots: skip::TxnSlots,
     src_buf: Vec<u16>,
     hasher: ahash::RandomState,
     remote: Option<IpAddr>,
@@ -136,55 +137,7 @@ pub struct CrsScratch {
 impl Program {
     pub fn compile(items: Vec<super::load::Item>, s: &CrsSettings) -> Result<Program, CrsError> {
         let mut c = compile::compile(items, s)?;
-        let mut links = 0u32;
-        let mut groups: AHashMap<Vec<u16>, u32> = AHashMap::new();
-        let mut tx_sels = 0u32;
-        for rule in &mut c.rules {
-            for link in &mut rule.links {
-                link.idx = links;
-                links += 1;
-                for t in &mut link.targets {
-                    if t.var == Var::Tx && !matches!(t.sel, Some(compile::Sel::Name(_))) {
-                        t.tx_sel = tx_sels;
-                        tx_sels += 1;
-                    }
-                }
-                link.memo_srcs = memo::skip_sources(link);
-                if let Some(srcs) = &link.memo_srcs {
-                    let n = groups.len() as u32;
-                    link.memo_group = *groups.entry(srcs.clone()).or_insert(n);
-                }
-                if link.gate.is_none() {
-                    continue;
-                }
-                let mut srcs = Vec::new();
-                let mut ok = true;
-                for t in link.targets.iter().filter(|t| !t.excluded) {
-                    ok &= gate::sources_of(t.var, &mut srcs);
-                }
-                srcs.sort_unstable();
-                srcs.dedup();
-                if ok {
-                    link.gate_srcs = srcs;
-                } else {
-                    link.gate = None;
-                }
-            }
-        }
-        let mut ctl_ids = Vec::new();
-        let mut ctl_tags = Vec::new();
-        for l in c.rules.iter().flat_map(|r| &r.links) {
-            for ctl in &l.ctls {
-                match ctl {
-                    model::Ctl::RuleRemoveTargetById(id, _) => ctl_ids.push(*id),
-                    model::Ctl::RuleRemoveTargetByTag(tag, _) => ctl_tags.push(tag.clone()),
-                    _ => {}
-                }
-            }
-        }
-        for r in &mut c.rules {
-            r.target_ctl = ctl_ids.contains(&r.id) || r.tags.iter().any(|t| ctl_tags.contains(t));
-        }
+        let (links, groups) = skip::number_links(&mut c);
         let mut markers: [AHashMap<String, usize>; 2] = Default::default();
         for (p, m) in c.phases.iter().zip(markers.iter_mut()) {
             for (i, e) in p.iter().enumerate() {
@@ -200,8 +153,8 @@ impl Program {
             independent,
             prefix: prefix::Prefix::default(),
             id: memo::next_program_id(),
-            links: links as usize,
-            groups: groups.len(),
+            links,
+            groups,
             folded: Vec::new(),
         };
         p.prefix = prefix::Prefix::build(&p);

@@ -1,0 +1,371 @@
+//! Deciding per transaction that a link cannot match before collecting any value: the
+//! memo slots of the request's values, each source's and each source set's intersection
+//! of the links they are known to miss (see [`super::memo`]), the per-source test that
+//! also asks the literal gate, and recording a link's misses on every value it read.
+//!
+//! A `ctl` that removed targets from a rule this transaction changes which sources the
+//! rule's links read; those links work out their live sources per call.
+
+use ahash::AHashMap;
+
+use super::super::compile::{self, CRule, Compiled, Link};
+use super::super::model::{Ctl, Var};
+use super::actions::applies;
+use super::gate::{self, N_SOURCES, POOLS, POOL_SOURCES, SCALARS};
+use super::memo::{NO_SLOT, NO_SOURCE};
+use super::{Cand, CrsScratch, Src};
+
+/// Numbers the program's links (the memo's bit positions), their TX regex targets and
+/// their distinct memo source sets, fills each link's gate and memo sources, and marks
+/// the rules some `ctl:ruleRemoveTarget*` names. Returns (links, source sets).
+pub(super) fn number_links(c: &mut Compiled) -> (usize, usize) {
+    let mut links = 0u32;
+    let mut groups: AHashMap<Vec<u16>, u32> = AHashMap::new();
+    let mut tx_sels = 0u32;
+    for rule in &mut c.rules {
+        for link in &mut rule.links {
+            link.idx = links;
+            links += 1;
+            for t in &mut link.targets {
+                if t.var == Var::Tx && !matches!(t.sel, Some(compile::Sel::Name(_))) {
+                    t.tx_sel = tx_sels;
+                    tx_sels += 1;
+                }
+            }
+            link.memo_srcs = skip_sources(link);
+            if let Some(srcs) = &link.memo_srcs {
+                let n = groups.len() as u32;
+                link.memo_group = *groups.entry(srcs.clone()).or_insert(n);
+            }
+            if link.gate.is_none() {
+                continue;
+            }
+            let mut srcs = Vec::new();
+            let mut ok = true;
+            for t in link.targets.iter().filter(|t| !t.excluded) {
+                ok &= gate::sources_of(t.var, &mut srcs);
+            }
+            srcs.sort_unstable();
+            srcs.dedup();
+            if ok {
+                link.gate_srcs = srcs;
+            } else {
+                link.gate = None;
+            }
+        }
+    }
+    let mut ctl_ids = Vec::new();
+    let mut ctl_tags = Vec::new();
+    for l in c.rules.iter().flat_map(|r| &r.links) {
+        for ctl in &l.ctls {
+            match ctl {
+                Ctl::RuleRemoveTargetById(id, _) => ctl_ids.push(*id),
+                Ctl::RuleRemoveTargetByTag(tag, _) => ctl_tags.push(tag.clone()),
+                _ => {}
+            }
+        }
+    }
+    for r in &mut c.rules {
+        r.target_ctl = ctl_ids.contains(&r.id) || r.tags.iter().any(|t| ctl_tags.contains(t));
+    }
+    (links as usize, groups.len())
+}
+
+/// The memo sources of a link that can be skipped when all of them are known misses.
+pub(super) fn skip_sources(link: &Link) -> Option<Vec<u16>> {
+    if !link.pure || link.op.is_none() {
+        return None;
+    }
+    let mut srcs = Vec::new();
+    for t in link.targets.iter().filter(|t| !t.excluded) {
+        if t.count || !gate::sources_of(t.var, &mut srcs) {
+            return None;
+        }
+    }
+    srcs.sort_unstable();
+    srcs.dedup();
+    Some(srcs)
+}
+
+/// Per-transaction memo slots of the request's values, and each source's intersection.
+#[derive(Debug, Default)]
+pub(super) struct TxnSlots {
+    /// Per pool source, per value index: its memo slot (or [`NO_SLOT`]).
+    pool: Vec<Vec<u32>>,
+    /// Per scalar: its value's memo slot (or [`NO_SLOT`]).
+    scalar: Vec<u32>,
+    /// Per source: whether `and` holds its intersection this phase.
+    and_ok: Vec<bool>,
+    /// Per source, `words` u64: the links that miss every value of the source.
+    and: Vec<u64>,
+    /// Per source set (`Link::memo_group`): whether `group_and` holds its intersection.
+    group_ok: Vec<bool>,
+    /// Per source set, `words` u64: the links that miss every value of every source.
+    group_and: Vec<u64>,
+    words: usize,
+}
+
+impl TxnSlots {
+    /// A new transaction.
+    pub(super) fn reset(&mut self, words: usize, groups: usize) {
+        self.words = words;
+        self.group_ok.clear();
+        self.group_ok.resize(groups, false);
+        self.group_and.resize(groups * words, 0);
+        self.pool.resize_with(POOL_SOURCES, Vec::new);
+        for p in &mut self.pool {
+            p.clear();
+        }
+        self.scalar.clear();
+        self.scalar.resize(SCALARS.len(), NO_SLOT);
+        self.and_ok.clear();
+        self.and_ok.resize(N_SOURCES, false);
+        self.and.resize(N_SOURCES * words, 0);
+    }
+
+    /// Phase 2: the sources the body changes are computed again (their pools were empty
+    /// in phase 1, so no value slot is stale; scalars are recomputed).
+    pub(super) fn reset_phase2(&mut self) {
+        self.group_ok.fill(false);
+        for (src, ok) in self.and_ok.iter_mut().enumerate() {
+            if !gate::stable_in_phase2(src) {
+                *ok = false;
+                if let Some(s) = src
+                    .checked_sub(POOL_SOURCES)
+                    .and_then(|i| self.scalar.get_mut(i))
+                {
+                    *s = NO_SLOT;
+                }
+            }
+        }
+    }
+}
+
+impl CrsScratch {
+    /// The memo slot of a pool value.
+    fn pool_slot(&mut self, src: usize, i: u32) -> u32 {
+        if let Some(&s) = self.slots.pool.get(src).and_then(|v| v.get(i as usize)) {
+            if s != NO_SLOT {
+                return s;
+            }
+        }
+        let (p, names) = (POOLS[src / 2], src % 2 == 1);
+        // A value is remembered with its name: whether a link selects it depends on the
+        // name (see `all_missed`). Names alone for the names sources.
+        let h = match self.pool(p).as_slice().get(i as usize) {
+            Some(kv) if names => self.hasher.hash_one((1u8, &kv.name[..])),
+            Some(kv) => self.hasher.hash_one((2u8, &kv.name[..], &kv.value[..])),
+            None => 0,
+        };
+        let s = self.memo.slot(h);
+        if let Some(v) = self.slots.pool.get_mut(src) {
+            if v.len() <= i as usize {
+                v.resize(i as usize + 1, NO_SLOT);
+            }
+            v[i as usize] = s;
+        }
+        s
+    }
+
+    /// The memo slot of scalar `k`'s value (REQUEST_BODY: the body, exposed or not).
+    fn scalar_slot(&mut self, k: usize) -> u32 {
+        match self.slots.scalar.get(k) {
+            Some(&s) if s != NO_SLOT => return s,
+            Some(_) => {}
+            None => return NO_SLOT,
+        }
+        let var = SCALARS[k];
+        let mut b = std::mem::take(&mut self.buf);
+        let h = if var == super::Var::RequestBody {
+            self.hasher.hash_one(&self.req.body[..])
+        } else {
+            if !self.req.scalar(var, &mut b) {
+                b.clear();
+            }
+            self.hasher.hash_one(&b[..])
+        };
+        self.buf = b;
+        let s = self.memo.slot(h);
+        self.slots.scalar[k] = s;
+        s
+    }
+
+    /// The memo slot of a candidate, or `None` for a copied value when `copied` is false
+    /// (hashing it would cost more than the operator).
+    pub(super) fn cand_slot(&mut self, c: &Cand, copied: bool) -> Option<u32> {
+        match c.src {
+            Src::Pool(p, names, i) => {
+                Some(self.pool_slot(usize::from(gate::pool_source(p, names)), i))
+            }
+            Src::Tmp(_) if c.scalar != NO_SOURCE => {
+                let k = usize::from(c.scalar).checked_sub(POOL_SOURCES)?;
+                Some(self.scalar_slot(k))
+            }
+            Src::Tmp(_) if copied => {
+                let h = self.hasher.hash_one(self.value(c.src));
+                Some(self.memo.slot(h))
+            }
+            Src::Tmp(_) => None,
+        }
+    }
+
+    /// The sources a link reads this transaction into `out`: its memo sources, less
+    /// those a `ctl` removed whole from its rule (941010 removes REQUEST_FILENAME from
+    /// the XSS rules for most requests). False when a `ctl` removed some names of a
+    /// variable from the rule: the values it left out were not looked at.
+    fn live_sources(&self, rule: &CRule, link: &Link, out: &mut Vec<u16>) -> bool {
+        out.clear();
+        let Some(srcs) = &link.memo_srcs else {
+            return false;
+        };
+        if !rule.target_ctl || self.removed_targets.is_empty() {
+            out.extend_from_slice(srcs);
+            return true;
+        }
+        let applying = self
+            .removed_targets
+            .iter()
+            .filter(|(id, tag, _)| applies(rule, *id, tag.as_deref()));
+        let mut any = false;
+        for (_, _, spec) in applying {
+            if spec.selector.is_some() {
+                return false;
+            }
+            any = true;
+        }
+        if !any {
+            out.extend_from_slice(srcs);
+            return true;
+        }
+        for t in &link.targets {
+            if !t.excluded && !self.target_removed(rule, t) {
+                gate::sources_of(t.var, out);
+            }
+        }
+        true
+    }
+
+    /// Records that the link missed every value of its sources in this transaction: it
+    /// did not match, so each value either missed or was not selected by the link's
+    /// (fixed) selectors and exclusions, and the same name and value will miss again.
+    pub(super) fn all_missed(&mut self, rule: &CRule, link: &Link) {
+        if link.memo_srcs.is_none() {
+            return;
+        }
+        let mut srcs = std::mem::take(&mut self.src_buf);
+        if self.live_sources(rule, link, &mut srcs) {
+            for &src in &srcs {
+                let src = usize::from(src);
+                if src < POOL_SOURCES {
+                    let n = self.pool(POOLS[src / 2]).len() as u32;
+                    for i in 0..n {
+                        let slot = self.pool_slot(src, i);
+                        self.memo.set_miss(slot, link.idx);
+                    }
+                } else {
+                    let slot = self.scalar_slot(src - POOL_SOURCES);
+                    self.memo.set_miss(slot, link.idx);
+                }
+            }
+        }
+        self.src_buf = srcs;
+    }
+
+    /// Whether each of the link's sources is ruled out on its own: all its values
+    /// already missed (the memo), or none holds one of the link's literals (the gate).
+    /// A request with one new value (a fresh session cookie) then costs the gate of
+    /// that one source, not a run of the link over every value.
+    pub(super) fn each_source_ruled_out(
+        &mut self,
+        c: &Compiled,
+        rule: &CRule,
+        link: &Link,
+    ) -> bool {
+        if link.gate.is_none() {
+            return false;
+        }
+        let mut srcs = std::mem::take(&mut self.src_buf);
+        let out = self.live_sources(rule, link, &mut srcs)
+            && srcs.iter().all(|&src| {
+                self.source_misses(usize::from(src), link.idx) || self.gate_rules_out(c, link, src)
+            });
+        self.src_buf = srcs;
+        out
+    }
+
+    /// Whether every value the link's sources hold is a known miss for it: the link
+    /// cannot match and is skipped before collecting anything.
+    pub(super) fn known_miss(&mut self, rule: &CRule, link: &Link) -> bool {
+        let Some(all) = &link.memo_srcs else {
+            return false;
+        };
+        if !rule.target_ctl || self.removed_targets.is_empty() {
+            // The common case: no ctl can have changed the link's targets. The set's
+            // intersection is computed once per phase for all links sharing it.
+            let (g, w) = (link.memo_group as usize, self.slots.words);
+            if !self.slots.group_ok.get(g).copied().unwrap_or(false) {
+                let mut acc = std::mem::take(&mut self.slots.group_and);
+                if let Some(dst) = acc.get_mut(g * w..(g + 1) * w) {
+                    dst.fill(u64::MAX);
+                    for &src in all {
+                        let src = usize::from(src);
+                        self.source_misses(src, 0);
+                        let part = self.slots.and.get(src * w..(src + 1) * w);
+                        for (j, x) in dst.iter_mut().enumerate() {
+                            *x &= part.and_then(|p| p.get(j)).copied().unwrap_or(0);
+                        }
+                    }
+                    if let Some(ok) = self.slots.group_ok.get_mut(g) {
+                        *ok = true;
+                    }
+                }
+                self.slots.group_and = acc;
+            }
+            let i = g * w + link.idx as usize / 64;
+            return self
+                .slots
+                .group_and
+                .get(i)
+                .is_some_and(|x| x & (1 << (link.idx % 64)) != 0);
+        }
+        let mut srcs = std::mem::take(&mut self.src_buf);
+        let miss = self.live_sources(rule, link, &mut srcs)
+            && srcs
+                .iter()
+                .all(|&src| self.source_misses(usize::from(src), link.idx));
+        self.src_buf = srcs;
+        miss
+    }
+
+    pub(super) fn source_misses(&mut self, src: usize, idx: u32) -> bool {
+        let w = self.slots.words;
+        let Some(&ok) = self.slots.and_ok.get(src) else {
+            return false;
+        };
+        if !ok {
+            let mut acc = std::mem::take(&mut self.slots.and);
+            let Some(dst) = acc.get_mut(src * w..(src + 1) * w) else {
+                self.slots.and = acc;
+                return false;
+            };
+            dst.fill(u64::MAX);
+            if src < POOL_SOURCES {
+                let n = self.pool(POOLS[src / 2]).len() as u32;
+                for i in 0..n {
+                    let slot = self.pool_slot(src, i);
+                    self.memo.and_into(slot, dst);
+                }
+            } else {
+                let slot = self.scalar_slot(src - POOL_SOURCES);
+                self.memo.and_into(slot, dst);
+            }
+            self.slots.and = acc;
+            self.slots.and_ok[src] = true;
+        }
+        let i = src * w + idx as usize / 64;
+        self.slots
+            .and
+            .get(i)
+            .is_some_and(|x| x & (1 << (idx % 64)) != 0)
+    }
+}
