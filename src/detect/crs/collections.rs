@@ -267,6 +267,14 @@ impl Request {
         self.args_get.len() + self.args_post.len()
     }
 
+    /// Whether REQUEST_BODY holds the body. The multipart and XML processors leave it
+    /// empty unless ctl:forceRequestBodyVariable (ModSecurity v2, Coraza); the CRS tests
+    /// 944120-6/7 (XML) expect it, 934210-13 (JSON) expects the JSON body.
+    pub fn body_exposed(&self) -> bool {
+        let parsed = matches!(self.processor, Processor::Multipart | Processor::Xml);
+        !parsed || self.force_body_var
+    }
+
     /// The scalar value of `var`, for variables that are not collections.
     pub fn scalar(&self, var: Var, out: &mut Vec<u8>) -> bool {
         out.clear();
@@ -279,11 +287,7 @@ impl Request {
             Var::RequestProtocol => &self.protocol,
             Var::QueryString => &self.query,
             Var::RequestBody => {
-                // The multipart and XML processors leave REQUEST_BODY empty unless
-                // ctl:forceRequestBodyVariable (ModSecurity v2, Coraza); the CRS tests
-                // 944120-6/7 (XML) expect it, 934210-13 (JSON) expects the JSON body.
-                let parsed = matches!(self.processor, Processor::Multipart | Processor::Xml);
-                if parsed && !self.force_body_var {
+                if !self.body_exposed() {
                     return false;
                 }
                 &self.body

@@ -198,7 +198,13 @@ impl CrsScratch {
                 }
             }
             Ctl::RequestBodyProcessor(p) => self.body_processor = Processor::from_name(p),
-            Ctl::ForceRequestBodyVariable(on) => self.req.force_body_var = *on,
+            Ctl::ForceRequestBodyVariable(on) => {
+                let before = self.req.body_exposed();
+                self.req.force_body_var = *on;
+                if self.req.body_exposed() != before {
+                    self.body_exposure_changed();
+                }
+            }
             Ctl::Other => {}
         }
     }

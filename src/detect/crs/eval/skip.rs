@@ -106,6 +106,14 @@ pub(super) struct TxnSlots {
 }
 
 impl TxnSlots {
+    /// Forgets source `src`'s intersection and every set's (they include it).
+    pub(super) fn invalidate(&mut self, src: usize) {
+        if let Some(ok) = self.and_ok.get_mut(src) {
+            *ok = false;
+        }
+        self.group_ok.fill(false);
+    }
+
     /// A new transaction.
     pub(super) fn reset(&mut self, words: usize, groups: usize) {
         self.words = words;
@@ -177,7 +185,13 @@ impl CrsScratch {
         let var = SCALARS[k];
         let mut b = std::mem::take(&mut self.buf);
         let h = if var == super::Var::RequestBody {
-            self.hasher.hash_one(&self.req.body[..])
+            // A body REQUEST_BODY does not expose was no link's candidate: its own key,
+            // so a miss recorded then never stands for the same bytes exposed.
+            if self.req.body_exposed() {
+                self.hasher.hash_one(&self.req.body[..])
+            } else {
+                self.hasher.hash_one((3u8, &self.req.body[..]))
+            }
         } else {
             if !self.req.scalar(var, &mut b) {
                 b.clear();
@@ -188,6 +202,19 @@ impl CrsScratch {
         let s = self.memo.slot(h);
         self.slots.scalar[k] = s;
         s
+    }
+
+    /// REQUEST_BODY's exposure changed (ctl:forceRequestBodyVariable): its slot and
+    /// every intersection computed this phase are recomputed.
+    pub(super) fn body_exposure_changed(&mut self) {
+        let src = usize::from(gate::scalar_source(super::Var::RequestBody));
+        if let Some(s) = src
+            .checked_sub(POOL_SOURCES)
+            .and_then(|k| self.slots.scalar.get_mut(k))
+        {
+            *s = NO_SLOT;
+        }
+        self.slots.invalidate(src);
     }
 
     /// The memo slot of a candidate, or `None` for a copied value when `copied` is false
