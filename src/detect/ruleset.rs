@@ -20,7 +20,7 @@ mod hits;
 #[cfg(test)]
 mod tests;
 
-use hits::{eval, Hits, LeafHit, Token, MAX_SPARE_LEAVES, NO_HIT, SLOTS};
+use hits::{eval, Literal, Scratch, Token, SCRATCH};
 
 /// Compiled regexes are capped at this size each (guards against pathological rules).
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -230,88 +230,79 @@ impl RuleSet {
 
     /// Every rule whose condition holds for these values (thresholds not applied).
     pub fn evaluate<'r>(&'r self, values: &FieldValues) -> Vec<Match<'r>> {
-        SLOTS.with(|cell| {
-            // This thread's leaf table, lent for the call (a fresh one if it is lent
-            // already, which only a nested call would do).
-            let mut slots = cell.take();
-            let mut list = Vec::new();
-            self.hits(values, &mut slots, &mut list);
-            let hits = Hits {
-                slots: &slots,
-                list: &list,
-            };
-            let matches = self
-                .rules
-                .iter()
-                .enumerate()
-                .filter_map(|(index, rule)| {
-                    eval(&rule.node, &hits).map(|hit| Match {
-                        rule,
-                        index,
-                        hit: hit.map(LeafHit::hit),
-                    })
+        // This thread's hit storage, lent for the call (a fresh one if it is lent
+        // already, which only a nested call would do).
+        let mut scratch = SCRATCH.take();
+        self.hits(values, &mut scratch);
+        let matches = self
+            .rules
+            .iter()
+            .enumerate()
+            .filter_map(|(index, rule)| {
+                eval(&rule.node, &scratch).map(|hit| Match {
+                    rule,
+                    index,
+                    hit: hit.map(|h| h.hit(self, values)),
                 })
-                .collect();
-            if slots.capacity() <= MAX_SPARE_LEAVES {
-                cell.replace(slots);
-            }
-            matches
-        })
+            })
+            .collect();
+        if scratch.worth_keeping() {
+            SCRATCH.set(scratch);
+        }
+        matches
     }
 
-    /// Fills `slots` (one per leaf: an index into `list`, or [`NO_HIT`]) and `list`
-    /// with the tests that hit. A hit notes where its evidence lies; only the rules
-    /// that match turn it into bytes (a regex's evidence costs a second, capturing
-    /// search).
-    fn hits<'a>(
-        &'a self,
-        values: &'a FieldValues,
-        slots: &mut Vec<u32>,
-        list: &mut Vec<LeafHit<'a>>,
-    ) {
-        slots.clear();
-        slots.resize(self.leaf_count, NO_HIT);
-        let mut record = |leaf: LeafId, token: Token<'a>, upload: Option<usize>| {
-            if let Some(slot) = slots.get_mut(leaf) {
-                if *slot == NO_HIT {
-                    *slot = u32::try_from(list.len()).unwrap_or(NO_HIT);
-                    list.push(LeafHit { token, upload });
-                }
-            }
-        };
-        for (field, m) in &self.fields {
-            for value in values.get(*field) {
+    /// Fills `scratch` with the tests that hit. A hit notes where its evidence lies;
+    /// only the rules that match turn it into bytes (a regex's evidence costs a
+    /// second, capturing search).
+    fn hits(&self, values: &FieldValues, scratch: &mut Scratch) {
+        scratch.reset(self.leaf_count);
+        for (fi, (field, m)) in self.fields.iter().enumerate() {
+            for (vi, value) in values.get(*field).iter().enumerate() {
                 let v = value.bytes.as_slice();
+                let this = Token::Value {
+                    field: fi,
+                    value: vi,
+                };
+                let literal = |list: Literal, index: usize| Token::Literal {
+                    field: fi,
+                    list,
+                    index,
+                };
                 if let Some(leaves) = m.exact.get(v) {
                     for &leaf in leaves {
-                        record(leaf, Token::Bytes(v), value.upload);
+                        scratch.record(leaf, this, value.upload);
                     }
                 }
-                for (p, leaf) in &m.prefixes {
+                for (pi, (p, leaf)) in m.prefixes.iter().enumerate() {
                     if v.starts_with(p) {
-                        record(*leaf, Token::Bytes(p), value.upload);
+                        scratch.record(*leaf, literal(Literal::Prefix, pi), value.upload);
                     }
                 }
-                for (s, leaf) in &m.suffixes {
+                for (si, (s, leaf)) in m.suffixes.iter().enumerate() {
                     if v.ends_with(s) {
-                        record(*leaf, Token::Bytes(s), value.upload);
+                        scratch.record(*leaf, literal(Literal::Suffix, si), value.upload);
                     }
                 }
                 if let Some(ac) = &m.contains {
                     for found in ac.find_overlapping_iter(v) {
                         // The literal itself, never the value's own bytes around it.
-                        let (literal, leaf) = &m.contains_patterns[found.pattern().as_usize()];
-                        record(*leaf, Token::Bytes(literal), value.upload);
+                        let ci = found.pattern().as_usize();
+                        if let Some((_, leaf)) = m.contains_patterns.get(ci) {
+                            scratch.record(*leaf, literal(Literal::Contains, ci), value.upload);
+                        }
                     }
                 }
                 if let Some(set) = &m.regex_set {
                     for i in set.matches(v).iter() {
                         let token = Token::Regex {
-                            matcher: m,
+                            field: fi,
                             index: i,
-                            value: v,
+                            value: vi,
                         };
-                        record(m.regex_sources[i].1, token, value.upload);
+                        if let Some((_, leaf)) = m.regex_sources.get(i) {
+                            scratch.record(*leaf, token, value.upload);
+                        }
                     }
                 }
                 if !m.numeric.is_empty() {
@@ -327,20 +318,20 @@ impl RuleSet {
                                 Cmp::Ge => n >= *limit,
                             };
                             if ok {
-                                record(*leaf, Token::Bytes(v), value.upload);
+                                scratch.record(*leaf, this, value.upload);
                             }
                         }
                     }
                 }
                 for leaf in &m.exists {
-                    record(*leaf, Token::Bytes(v), value.upload);
+                    scratch.record(*leaf, this, value.upload);
                 }
             }
         }
         if let Some(src) = values.src {
             for (nets, leaf) in &self.cidrs {
                 if nets.iter().any(|n| n.contains(&src)) {
-                    record(*leaf, Token::Address(src), None);
+                    scratch.record(*leaf, Token::Address(src), None);
                 }
             }
         }

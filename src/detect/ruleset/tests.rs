@@ -89,14 +89,12 @@ fn a_hit_does_not_outlive_its_transaction() {
 }
 
 #[test]
-fn the_leaf_table_is_kept_for_the_next_transaction() {
+fn the_hit_storage_is_kept_for_the_next_transaction() {
     let set = rule_set();
     let _ = matched(&set, "/evil");
-    let kept = SLOTS.with(|cell| {
-        let slots = cell.take();
-        let kept = slots.capacity();
-        cell.replace(slots);
-        kept
-    });
-    assert!(kept >= set.leaf_count, "leaf table not given back: {kept}");
+    let scratch = SCRATCH.take();
+    assert!(
+        scratch.slots.capacity() >= set.leaf_count && scratch.list.capacity() >= 1,
+        "hit storage not given back: {scratch:?}"
+    );
 }
