@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use super::evidence::EvidenceRegex;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use ipnet::IpNet;
-use regex::bytes::{RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::bytes::{RegexSet, RegexSetBuilder};
 
 use super::alert::Category;
 use super::fields::{Field, FieldValues};
@@ -56,10 +56,36 @@ struct FieldMatcher {
     contains: Option<AhoCorasick>,
     regex_sources: Vec<(String, LeafId)>,
     regex_set: Option<RegexSet>,
-    /// Per regex: the evidence regex that elides wildcard spans (`None`: keep `…` only).
-    evidence: Vec<Option<EvidenceRegex>>,
+    /// Per regex: the evidence regex that elides wildcard spans, built the first
+    /// time the regex's rule matches (`None`: keep `…` only).
+    evidence: Vec<LazyEvidence>,
     numeric: Vec<(Cmp, u64, LeafId)>,
     exists: Vec<LeafId>,
+}
+
+/// A rule regex's evidence regex, built on first use: building one is a capturing
+/// compile of the whole regex, and at start-up they cost a third of the rules'
+/// compile time, for the few rules that ever match.
+#[derive(Debug)]
+struct LazyEvidence {
+    source: String,
+    regex: std::sync::OnceLock<Option<EvidenceRegex>>,
+}
+
+impl LazyEvidence {
+    fn new(source: &str) -> LazyEvidence {
+        LazyEvidence {
+            source: source.to_owned(),
+            regex: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The evidence regex (`None` if the source cannot be analysed).
+    fn get(&self) -> Option<&EvidenceRegex> {
+        self.regex
+            .get_or_init(|| EvidenceRegex::new(&self.source))
+            .as_ref()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -143,16 +169,10 @@ impl RuleSet {
                     .build()
                     .map_err(|e| CompileError(format!("field {field:?}: {e}")))?;
                 m.regex_set = Some(set_built);
-                for s in &sources {
-                    // Each source must compile on its own, as the set compiled it.
-                    RegexBuilder::new(s)
-                        .case_insensitive(true)
-                        .unicode(false)
-                        .size_limit(REGEX_SIZE_LIMIT)
-                        .build()
-                        .map_err(|e| CompileError(format!("regex {s:?}: {e}")))?;
-                }
-                m.evidence = sources.iter().map(|s| EvidenceRegex::new(s)).collect();
+                // Each source compiled on its own, within REGEX_SIZE_LIMIT, when its rule
+                // was read (rules::condition::parse_op, the only maker of Op::Regex):
+                // compiling it again here doubled the start-up time.
+                m.evidence = sources.iter().map(|s| LazyEvidence::new(s)).collect();
             }
         }
         set.fields = fields;

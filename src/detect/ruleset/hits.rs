@@ -122,7 +122,7 @@ impl LeafHit {
                 value: v,
             } => matcher(field)
                 .and_then(|(_, m)| m.evidence.get(index))
-                .and_then(|e| e.as_ref())
+                .and_then(|e| e.get())
                 .and_then(|e| e.evidence(value(field, v)))
                 .unwrap_or_else(|| ELISION.as_bytes().to_vec()),
             Token::Address(ip) => ip.to_string().into_bytes(),
