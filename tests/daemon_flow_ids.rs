@@ -9,11 +9,13 @@
 
 mod support;
 
+use support::StopOnDrop;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tamperwatch::flow::FlowKey;
@@ -22,37 +24,6 @@ use tamperwatch::flow::FlowKey;
 const CLIENTS: u8 = 40;
 /// Packet workers of the daemon under test.
 const WORKERS: u64 = 2;
-
-/// A process started by this test, stopped by PID when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &self.0.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = self.0.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = self.0.kill();
-        }
-        let _ = self.0.wait();
-    }
-}
-
-fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .find(|l| l.starts_with("Uid:"))
-            .and_then(|l| l.split_whitespace().nth(2))
-            == Some("0")
-    })
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -105,7 +76,7 @@ fn flow_ids_are_distinct_across_two_live_workers() {
         .into_iter()
         .filter(|t| support::tool_path(t).is_none())
         .collect();
-    let ready = is_root() && missing.is_empty();
+    let ready = support::is_root() && missing.is_empty();
     if !support::require(
         ready,
         &format!("live flow-id test needs root and {missing:?}"),
@@ -125,7 +96,7 @@ fn flow_ids_are_distinct_across_two_live_workers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path();
     let site_port = free_port();
-    let _server = Proc(
+    let _server = StopOnDrop(
         Command::new("python3")
             .args(["-m", "http.server", "--bind", "127.0.0.1"])
             .arg(site_port.to_string())
@@ -142,7 +113,7 @@ fn flow_ids_are_distinct_across_two_live_workers() {
 
     let metrics_port = free_port();
     let config = write_config(dir, site_port, metrics_port);
-    let mut daemon = Proc(
+    let mut daemon = StopOnDrop(
         Command::new(env!("CARGO_BIN_EXE_tamperwatch"))
             .arg("run")
             .arg("--config")

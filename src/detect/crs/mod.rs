@@ -305,4 +305,6 @@ impl CrsEngine {
 }
 
 #[cfg(test)]
+mod speed_tests;
+#[cfg(test)]
 pub(crate) mod tests;

@@ -192,6 +192,16 @@ impl Operator {
         })
     }
 
+    /// Whether the result depends on nothing but the input value (no macro argument, no
+    /// fallback to the client address): such a link's misses can be remembered by value.
+    pub fn value_only(&self) -> bool {
+        match self {
+            Operator::Str(_, m) | Operator::Num(_, m) => m.literal().is_some(),
+            Operator::IpMatch(_) => false,
+            _ => true,
+        }
+    }
+
     /// Whether the operator uses `%{macros}` (its argument depends on the transaction).
     pub fn is_regex(&self) -> bool {
         matches!(self, Operator::Rx(_))

@@ -1,19 +1,22 @@
-//! Literal gates: which rule links can possibly match, decided per transaction from a
-//! compact signature of the values instead of running every operator.
+//! Literal gates: which rule links can possibly match, decided per transaction by one
+//! automaton pass over the values instead of running every operator.
 //!
 //! Each gateable link (a non-negated `@rx`, `@pm` or literal string comparison over
 //! request variables) has the literals one of which every match contains
 //! ([`super::literals`]). Per transaction and per (value source, transformation chain)
-//! the evaluator builds a [`Signature`]: the set of bytes and a 4096-bit Bloom set of the
-//! byte pairs occurring in the transformed values, ASCII case folded. A literal can occur
-//! only if its byte, or every one of its byte pairs, is in the signature; a link none of
-//! whose literals can occur in any of its sources cannot match and is skipped whole. The
-//! test only ever says "maybe" or "no": a "maybe" runs the real operator, so semantics do
-//! not change.
+//! the evaluator scans the transformed values once with an Aho-Corasick automaton of
+//! every gate's literals (ASCII case-insensitive) and keeps the set of gates whose
+//! literal occurs; a link whose gate is not in the set of any of its sources cannot
+//! match and is skipped whole. The test only ever says "maybe" or "no": a "maybe" runs
+//! the real operator, so semantics do not change.
 //!
 //! [`ChainGate`] says when a transformation chain leaves a value unchanged up to ASCII
-//! case (no byte any step acts on), so the raw value's signature stands for the
+//! case (no byte any step acts on), so the raw value's gate set stands for the
 //! transformed one and most benign values are never transformed for the gate.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::transform::Transform;
 
@@ -107,140 +110,154 @@ impl ChainGate {
     }
 }
 
-/// u64 words of a signature's pair set (4096 bits).
-pub const PAIR_WORDS: usize = 64;
-/// Pairs of a literal tested at most (any subset of a literal's pairs is a sound test).
-const MAX_PAIRS_PER_LITERAL: usize = 12;
+/// The gate automaton's states at most (patterns' bytes); past it the prefilter is off
+/// (every gated link runs), which is counted by [`Prefilter::literals`] being 0.
+const MAX_AUTOMATON_BYTES: usize = 1 << 20;
 
-fn pair_bit(a: u8, b: u8) -> u16 {
-    let k = (u32::from(a) << 8) | u32::from(b);
-    (k.wrapping_mul(0x9E37_79B1) >> 20) as u16
-}
-
-/// The bytes and byte pairs (ASCII lowercased) of some values.
-#[derive(Debug, Clone)]
-pub struct Signature {
-    bytes: ByteSet,
-    pairs: [u64; PAIR_WORDS],
-}
-
-impl Default for Signature {
-    fn default() -> Signature {
-        Signature {
-            bytes: [0; 4],
-            pairs: [0; PAIR_WORDS],
-        }
-    }
-}
-
-impl Signature {
-    pub fn clear(&mut self) {
-        self.bytes = [0; 4];
-        self.pairs = [0; PAIR_WORDS];
-    }
-
-    /// Adds the bytes and pairs of `v`.
-    pub fn add(&mut self, v: &[u8]) {
-        let mut prev: Option<u8> = None;
-        for &b in v {
-            let b = b.to_ascii_lowercase();
-            self.bytes[usize::from(b >> 6)] |= 1 << (b & 63);
-            if let Some(p) = prev {
-                let k = pair_bit(p, b);
-                self.pairs[usize::from(k >> 6)] |= 1 << (k & 63);
-            }
-            prev = Some(b);
-        }
-    }
-
-    /// Adds everything `o` holds.
-    pub fn union(&mut self, o: &Signature) {
-        for (a, b) in self.bytes.iter_mut().zip(o.bytes) {
-            *a |= b;
-        }
-        for (a, b) in self.pairs.iter_mut().zip(o.pairs.iter()) {
-            *a |= b;
-        }
-    }
-
-    fn has_pair(&self, k: u16) -> bool {
-        self.pairs[usize::from(k >> 6) % PAIR_WORDS] & (1 << (k & 63)) != 0
-    }
-}
-
-/// One gate: its one-byte literals as a byte set, its longer literals as pair lists.
-#[derive(Debug, Default)]
-struct Gate {
-    bytes: ByteSet,
-    /// For each longer literal, `pairs[a..b]`.
-    lits: Vec<(u32, u32)>,
-}
-
-/// Every gate of a program.
+/// Every gate of a program: one Aho-Corasick automaton over all gates' literals (ASCII
+/// case-insensitive, overlapping matches), and for each literal the gates it belongs to.
+///
+/// [`Prefilter::scan`] runs the automaton over a value once and sets the bit of every
+/// gate one of whose literals occurs in it: one pass decides every gate for that value,
+/// instead of one test per link. The test is exact (a gate's bit is set if and only if
+/// one of its literals occurs), so it never rules out a link that can match.
 #[derive(Debug, Default)]
 pub struct Prefilter {
-    gates: Vec<Gate>,
-    pairs: Vec<u16>,
+    ac: Option<AhoCorasick>,
+    /// Per automaton pattern: `lit_gates[a..b]`.
+    pat_gates: Vec<(u32, u32)>,
+    lit_gates: Vec<u32>,
+    /// Per gate: its one-byte literals (tested against the values' byte set: a common
+    /// byte as an automaton pattern would report a match at every occurrence).
+    gate_bytes: Vec<ByteSet>,
+    gates: usize,
     literals: usize,
 }
 
 impl Prefilter {
     /// Builds the gates; `sets[g]` are gate `g`'s literals (lowercase, non-empty).
     pub fn build(sets: &[Vec<Vec<u8>>]) -> Prefilter {
-        let mut p = Prefilter::default();
-        for set in sets {
-            let mut g = Gate::default();
-            for l in set {
-                p.literals += 1;
-                match l.as_slice() {
-                    [] => {}
-                    [b] => {
-                        let b = b.to_ascii_lowercase();
-                        g.bytes[usize::from(b >> 6)] |= 1 << (b & 63);
+        let mut by_lit: HashMap<&[u8], Vec<u32>> = HashMap::new();
+        let mut order: Vec<&[u8]> = Vec::new();
+        let mut gate_bytes = vec![[0u64; 4]; sets.len()];
+        let mut singles = 0;
+        for (g, set) in sets.iter().enumerate() {
+            for l in set.iter().filter(|l| !l.is_empty()) {
+                if let [b] = l.as_slice() {
+                    let b = b.to_ascii_lowercase();
+                    for c in [b, b.to_ascii_uppercase()] {
+                        gate_bytes[g][usize::from(c >> 6)] |= 1 << (c & 63);
                     }
-                    _ => {
-                        let mut ks: Vec<u16> = l
-                            .windows(2)
-                            .map(|w| pair_bit(w[0].to_ascii_lowercase(), w[1].to_ascii_lowercase()))
-                            .collect();
-                        ks.sort_unstable();
-                        ks.dedup();
-                        if ks.len() > MAX_PAIRS_PER_LITERAL {
-                            let step = ks.len().div_ceil(MAX_PAIRS_PER_LITERAL);
-                            ks = ks.into_iter().step_by(step).collect();
-                        }
-                        let a = p.pairs.len() as u32;
-                        p.pairs.extend(ks);
-                        g.lits.push((a, p.pairs.len() as u32));
-                    }
+                    singles += 1;
+                    continue;
+                }
+                let e = by_lit.entry(l.as_slice()).or_insert_with(|| {
+                    order.push(l.as_slice());
+                    Vec::new()
+                });
+                if e.last() != Some(&(g as u32)) {
+                    e.push(g as u32);
                 }
             }
-            p.gates.push(g);
+        }
+        let mut p = Prefilter {
+            gates: sets.len(),
+            gate_bytes,
+            literals: singles,
+            ..Prefilter::default()
+        };
+        let bytes: usize = order.iter().map(|l| l.len()).sum();
+        if bytes > MAX_AUTOMATON_BYTES {
+            p.literals = 0;
+            p.gate_bytes.clear();
+            return p;
+        }
+        if order.is_empty() {
+            return p;
+        }
+        for l in &order {
+            let a = p.lit_gates.len() as u32;
+            p.lit_gates.extend(by_lit.get(l).into_iter().flatten());
+            p.pat_gates.push((a, p.lit_gates.len() as u32));
+        }
+        p.ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&order)
+            .ok();
+        match p.ac {
+            Some(_) => p.literals += order.len(),
+            None => {
+                p.literals = 0;
+                p.gate_bytes.clear();
+            }
         }
         p
     }
 
-    /// Number of literals over all gates.
+    /// Number of distinct literals over all gates (0: the prefilter is off).
     pub fn literals(&self) -> usize {
         self.literals
     }
 
-    /// Whether some literal of gate `g` may occur in the values `sig` describes. An
-    /// unknown gate passes.
-    pub fn passes(&self, g: u32, sig: &Signature) -> bool {
-        let Some(gate) = self.gates.get(g as usize) else {
-            return true;
-        };
-        if gate.bytes.iter().zip(sig.bytes).any(|(a, b)| a & b != 0) {
-            return true;
+    /// u64 words of a gate set: the gates' bits, then the values' byte set.
+    pub fn words(&self) -> usize {
+        self.gates.div_ceil(64) + 4
+    }
+
+    /// Adds to `set` ([`Prefilter::words`] long) the gates one of whose literals of two
+    /// bytes or more occurs in `v`, and `v`'s byte set `bytes` (for the one-byte
+    /// literals). When the prefilter is off every gate is set (every link runs).
+    pub fn scan(&self, v: &[u8], bytes: &ByteSet, set: &mut [u64]) {
+        let n = set.len();
+        if let Some(tail) = set.get_mut(n.saturating_sub(4)..) {
+            for (a, b) in tail.iter_mut().zip(bytes) {
+                *a |= b;
+            }
         }
-        gate.lits.iter().any(|&(a, b)| {
-            self.pairs
+        if self.literals == 0 {
+            set.fill(u64::MAX);
+            return;
+        }
+        let Some(ac) = &self.ac else { return };
+        let bits = &mut set[..n.saturating_sub(4)];
+        for m in ac.find_overlapping_iter(v) {
+            let Some(&(a, b)) = self.pat_gates.get(m.pattern().as_usize()) else {
+                continue;
+            };
+            for &g in self
+                .lit_gates
                 .get(a as usize..b as usize)
                 .unwrap_or_default()
-                .iter()
-                .all(|&k| sig.has_pair(k))
-        })
+            {
+                if let Some(w) = bits.get_mut(g as usize / 64) {
+                    *w |= 1 << (g % 64);
+                }
+            }
+        }
+    }
+
+    /// Whether gate `g` is in `set`: one of its literals occurs. An unknown gate passes.
+    pub fn passes(&self, g: u32, set: &[u64]) -> bool {
+        if g as usize >= self.gates {
+            return true;
+        }
+        let hit = set
+            .get(g as usize / 64)
+            .map_or(true, |w| w & (1 << (g % 64)) != 0);
+        if hit {
+            return true;
+        }
+        let Some(gb) = self.gate_bytes.get(g as usize) else {
+            return self.literals == 0;
+        };
+        let n = set.len();
+        set.get(n.saturating_sub(4)..)
+            .unwrap_or_default()
+            .iter()
+            .zip(gb)
+            .any(|(a, b)| a & b != 0)
     }
 }
 
@@ -248,27 +265,44 @@ impl Prefilter {
 mod tests {
     use super::*;
 
+    fn bits_of(pf: &Prefilter, v: &[u8]) -> Vec<u64> {
+        let mut b = vec![0; pf.words()];
+        pf.scan(v, &byte_set(v), &mut b);
+        b
+    }
+
     #[test]
-    fn gates_pass_when_a_literal_occurs_and_mostly_not_otherwise() {
+    fn gates_pass_exactly_when_a_literal_occurs() {
         let pf = Prefilter::build(&[
             vec![b"select".to_vec()],
             vec![b"<".to_vec(), b"script".to_vec()],
             vec![b"zzz".to_vec()],
+            vec![b"lect".to_vec(), b"select".to_vec()],
         ]);
-        let mut sig = Signature::default();
-        sig.add(b"SELECT a FROM b");
-        assert!(pf.passes(0, &sig));
-        assert!(!pf.passes(1, &sig));
-        assert!(!pf.passes(2, &sig));
-        sig.add(b"x<y");
-        assert!(pf.passes(1, &sig));
-        let mut other = Signature::default();
-        other.add(b"<ScRiPt>");
-        assert!(pf.passes(1, &other) && !pf.passes(0, &other));
-        other.union(&sig);
-        assert!(pf.passes(0, &other));
-        other.clear();
-        assert!(!pf.passes(0, &other) && !pf.passes(1, &other));
+        assert_eq!(pf.literals(), 5);
+        let b = bits_of(&pf, b"SELECT a FROM b");
+        assert!(pf.passes(0, &b) && pf.passes(3, &b));
+        assert!(!pf.passes(1, &b) && !pf.passes(2, &b));
+        let b = bits_of(&pf, b"x<y");
+        assert!(pf.passes(1, &b) && !pf.passes(0, &b));
+        let b = bits_of(&pf, b"z");
+        assert!(!pf.passes(1, &b) && !pf.passes(2, &b));
+        let b = bits_of(&pf, b"<ScRiPt>");
+        assert!(pf.passes(1, &b) && !pf.passes(0, &b) && !pf.passes(3, &b));
+        // The pair set of "zz" used to pass "zzz" (a Bloom false positive); exact now.
+        let b = bits_of(&pf, b"zz sel ect");
+        assert!((0..4).all(|g| !pf.passes(g, &b)));
+        // Many gates: bits past the first word.
+        let sets: Vec<Vec<Vec<u8>>> = (0..130)
+            .map(|i| vec![format!("k{i}x").into_bytes()])
+            .collect();
+        let pf = Prefilter::build(&sets);
+        let b = bits_of(&pf, b"..K129X..k7x");
+        assert!(pf.passes(129, &b) && pf.passes(7, &b) && !pf.passes(12, &b));
+        assert!(pf.passes(1000, &b), "an unknown gate passes");
+        // No literal at all: no automaton, every gate passes.
+        let pf = Prefilter::build(&[]);
+        assert!(pf.passes(0, &bits_of(&pf, b"x")));
     }
 
     #[test]
@@ -288,9 +322,7 @@ mod tests {
             let pf = Prefilter::build(&[set]);
             for i in *inputs {
                 assert!(re.is_match(i), "{p} matches {i:?}");
-                let mut sig = Signature::default();
-                sig.add(i);
-                assert!(pf.passes(0, &sig), "gate of {p} passes {i:?}");
+                assert!(pf.passes(0, &bits_of(&pf, i)), "gate of {p} passes {i:?}");
             }
         }
     }

@@ -12,7 +12,9 @@
 //! them; a test fails when a counter is in neither list, so a new cap cannot be
 //! forgotten. Every label value is fixed in this file: nothing comes from traffic.
 
+mod detector_counts;
 mod not_caps;
+pub use detector_counts::DetectorCounts;
 pub use not_caps::NOT_CAPS;
 
 use super::names::{self, MetricName};
@@ -21,17 +23,6 @@ use crate::decode::DecodeError;
 use crate::http::session::{MAX_BODY_PREFIX_BYTES, MAX_RESPONSE_PREFIX_BYTES};
 use crate::http::HttpTransaction;
 use crate::observe::Summary;
-
-/// Counters the detector keeps across threads, read when `/metrics` is scraped.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct DetectorCounts {
-    /// Threshold observations not tracked: the table was at `MAX_THRESHOLD_WINDOWS`.
-    pub threshold_windows_dropped: u64,
-    /// CRS values, bodies and argument lists cut at the engine's caps.
-    pub crs_caps_hit: u64,
-    /// CRS evaluations that hit an internal limit or a body they could not parse.
-    pub crs_eval_errors: u64,
-}
 
 /// How a cap's series gets its value.
 #[derive(Clone, Copy)]
@@ -108,9 +99,12 @@ macro_rules! summary {
 /// A cap read from a [`DetectorCounts`] field.
 macro_rules! detector {
     ($metric:expr, $field:ident) => {
+        detector!($metric, None, $field)
+    };
+    ($metric:expr, $label:expr, $field:ident) => {
         Cap {
             metric: $metric,
-            label: None,
+            label: $label,
             field: concat!("detector.", stringify!($field)),
             reading: Reading::Detector {
                 read: |c: &DetectorCounts| c.$field,
@@ -327,7 +321,36 @@ pub const CAPS: &[Cap] = &[
         memory.window_bytes_released
     ),
     detector!(names::THRESHOLD_WINDOWS_DROPPED, threshold_windows_dropped),
-    detector!(names::CRS_CAPS, crs_caps_hit),
+    detector!(
+        names::CRS_CAPS,
+        Some((names::LABEL_KIND, "values_cut")),
+        crs_values_cut
+    ),
+    detector!(
+        names::CRS_CAPS,
+        Some((names::LABEL_KIND, "args_dropped")),
+        crs_args_dropped
+    ),
+    detector!(
+        names::CRS_CAPS,
+        Some((names::LABEL_KIND, "bodies_cut")),
+        crs_bodies_cut
+    ),
+    detector!(
+        names::CRS_CAPS,
+        Some((names::LABEL_KIND, "transform_cache_full")),
+        crs_transform_cache_full
+    ),
+    detector!(
+        names::CRS_CAPS,
+        Some((names::LABEL_KIND, "matches_dropped")),
+        crs_matches_dropped
+    ),
+    detector!(
+        names::CRS_CAPS,
+        Some((names::LABEL_KIND, "memo_resets")),
+        crs_memo_resets
+    ),
     detector!(names::CRS_EVAL_ERRORS, crs_eval_errors),
     Cap {
         metric: names::CAPTURE_DROPPED,

@@ -152,7 +152,7 @@ pub const THRESHOLD_WINDOWS_DROPPED: MetricName = metric(
 /// CRS inputs cut at the engine's caps.
 pub const CRS_CAPS: MetricName = metric(
     "tamperwatch_crs_caps_total",
-    "Values, bodies and argument lists the CRS engine cut at its caps.",
+    "Times the CRS engine hit one of its caps, by kind (values or bodies cut, arguments or matches dropped, caches full).",
 );
 /// CRS evaluations that hit an internal limit or an unparsable body.
 pub const CRS_EVAL_ERRORS: MetricName = metric(

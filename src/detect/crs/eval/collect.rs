@@ -45,6 +45,7 @@ impl CrsScratch {
                     self.cands.push(Cand {
                         src: Src::Pool(p, names, i as u32),
                         var: t.var,
+                        scalar: super::memo::NO_SOURCE,
                     });
                 }
             }
@@ -61,6 +62,7 @@ impl CrsScratch {
                                 self.cands.push(Cand {
                                     src: Src::Tmp(i),
                                     var: Var::Tx,
+                                    scalar: super::memo::NO_SOURCE,
                                 });
                             }
                         }
@@ -81,6 +83,7 @@ impl CrsScratch {
                         self.cands.push(Cand {
                             src: Src::Tmp(i),
                             var: Var::Tx,
+                            scalar: super::memo::NO_SOURCE,
                         });
                     }
                 }
@@ -91,6 +94,7 @@ impl CrsScratch {
                     self.cands.push(Cand {
                         src: Src::Tmp(i),
                         var: Var::MatchedVar,
+                        scalar: super::memo::NO_SOURCE,
                     });
                 }
                 Var::MatchedVarName => {
@@ -100,6 +104,7 @@ impl CrsScratch {
                     self.cands.push(Cand {
                         src: Src::Tmp(i),
                         var: Var::MatchedVarName,
+                        scalar: super::memo::NO_SOURCE,
                     });
                 }
                 Var::MatchedVars | Var::MatchedVarsNames => {
@@ -119,6 +124,7 @@ impl CrsScratch {
                         self.cands.push(Cand {
                             src: Src::Tmp(i),
                             var: t.var,
+                            scalar: super::memo::NO_SOURCE,
                         });
                     }
                 }
@@ -131,6 +137,7 @@ impl CrsScratch {
                         self.cands.push(Cand {
                             src: Src::Tmp(i),
                             var: v,
+                            scalar: super::gate::scalar_source(v),
                         });
                     }
                     self.buf = b;
@@ -149,6 +156,7 @@ impl CrsScratch {
             self.cands.push(Cand {
                 src: Src::Tmp(i),
                 var: t.var,
+                scalar: super::memo::NO_SOURCE,
             });
         }
     }

@@ -1,22 +1,23 @@
 //! The per-transaction side of the literal gates ([`super::super::prefilter`]): for each
 //! value source (a pool of names or values, or a scalar variable) and transformation
-//! chain, the [`Signature`] of its values, computed on first use and kept for the phase.
+//! chain, the set of gates one of whose literals occurs in its values (one automaton
+//! pass), computed on first use and kept for the phase.
 //!
 //! A raw value's byte set decides whether a chain can change it beyond ASCII case; if
-//! not, the raw values' signature (built once per source) stands for the chain's.
+//! not, the raw values' gate set (built once per source) stands for the chain's.
 //! Otherwise the value is transformed through the evaluator's per-transaction cache (the
-//! same cache the operators then read) and its pairs are added. A GET without arguments has empty argument pools, so
+//! same cache the operators then read) and scanned. A GET without arguments has empty argument pools, so
 //! every rule over ARGS is decided here without looking at a value.
 
 use super::super::compile::{Compiled, Link};
 use super::super::model::Var;
-use super::super::prefilter::{byte_set, ByteSet, Signature};
+use super::super::prefilter::{byte_set, ByteSet};
 use super::{CrsScratch, PoolId, Src};
 
 /// Pool sources: `pool * 2 + names`.
-const POOL_SOURCES: usize = 16;
+pub(super) const POOL_SOURCES: usize = 16;
 
-const POOLS: [PoolId; 8] = [
+pub(super) const POOLS: [PoolId; 8] = [
     PoolId::ArgsGet,
     PoolId::ArgsPost,
     PoolId::Cookies,
@@ -28,7 +29,7 @@ const POOLS: [PoolId; 8] = [
 ];
 
 /// Scalar variables, numbered after the pool sources.
-const SCALARS: [Var; 19] = [
+pub(super) const SCALARS: [Var; 19] = [
     Var::RequestFilename,
     Var::RequestBasename,
     Var::RequestUri,
@@ -50,11 +51,19 @@ const SCALARS: [Var; 19] = [
     Var::Duration,
 ];
 
-const N_SOURCES: usize = POOL_SOURCES + SCALARS.len();
+pub(super) const N_SOURCES: usize = POOL_SOURCES + SCALARS.len();
 
-fn pool_source(p: PoolId, names: bool) -> u16 {
+pub(super) fn pool_source(p: PoolId, names: bool) -> u16 {
     let i = POOLS.iter().position(|&x| x == p).unwrap_or(0);
     (i * 2 + usize::from(names)) as u16
+}
+
+/// The source number of a scalar variable, or `memo::NO_SOURCE`.
+pub(super) fn scalar_source(var: Var) -> u16 {
+    SCALARS
+        .iter()
+        .position(|&v| v == var)
+        .map_or(super::memo::NO_SOURCE, |i| (POOL_SOURCES + i) as u16)
 }
 
 /// Adds the sources of `var` to `out`; false when the variable cannot be gated.
@@ -76,17 +85,46 @@ pub(super) fn sources_of(var: Var, out: &mut Vec<u16>) -> bool {
     }
 }
 
+/// Whether source `src` keeps its values from phase 1 to phase 2: the pools phase 1
+/// fills (query arguments, cookies, headers) and the request line's scalars.
+pub(super) fn stable_in_phase2(src: usize) -> bool {
+    if src < POOL_SOURCES {
+        return matches!(
+            POOLS[src / 2],
+            PoolId::ArgsGet | PoolId::Cookies | PoolId::Headers
+        );
+    }
+    matches!(
+        SCALARS.get(src - POOL_SOURCES),
+        Some(
+            Var::RequestFilename
+                | Var::RequestBasename
+                | Var::RequestUri
+                | Var::RequestUriRaw
+                | Var::RequestLine
+                | Var::RequestMethod
+                | Var::RequestProtocol
+                | Var::QueryString
+                | Var::RemoteAddr
+        )
+    )
+}
+
 /// Reused gate state of one worker.
 #[derive(Debug, Default)]
 pub(super) struct GateState {
-    /// Per (source, chain): (generation, slot of its signature in `sigs`); an entry of
-    /// an older generation is not computed yet (no clearing between phases).
+    /// Per (source, chain): (generation, slot of its gate set in `bits`); an entry of
+    /// an older generation than its source's is not computed yet (no clearing).
     agg: Vec<(u32, u32)>,
     generation: u32,
-    /// Signatures; the first `used` are this phase's.
-    sigs: Vec<Signature>,
+    /// Per source: the generation its entries must have (phase 2 renews only the
+    /// sources the body can change).
+    src_gen: Vec<u32>,
+    /// Gate sets, `words` u64 each; the first `used` are this phase's.
+    bits: Vec<u64>,
+    words: usize,
     used: usize,
-    /// Per pool source: slot + 1 of the raw values' signature, 0 = not yet computed.
+    /// Per pool source: slot + 1 of the raw values' gate set, 0 = not yet computed.
     raw: [u32; POOL_SOURCES],
     /// Per pool source: each raw value's byte set (valid once `raw` is set).
     sets: Vec<Vec<ByteSet>>,
@@ -95,9 +133,10 @@ pub(super) struct GateState {
 }
 
 impl GateState {
-    /// Forgets everything computed (the values change between phases).
+    /// Forgets everything computed (a new transaction).
     pub(super) fn reset(&mut self, c: &Compiled) {
         self.chains = c.chains.max(1);
+        self.words = c.prefilter.words();
         let n = N_SOURCES * self.chains;
         self.generation = self.generation.wrapping_add(1);
         if self.agg.len() != n || self.generation == 0 {
@@ -107,18 +146,56 @@ impl GateState {
         }
         self.used = 0;
         self.raw = [0; POOL_SOURCES];
+        self.src_gen.clear();
+        self.src_gen.resize(N_SOURCES, self.generation);
         self.sets.resize_with(POOL_SOURCES, Vec::new);
     }
 
-    /// A cleared signature slot.
-    fn alloc(&mut self) -> usize {
-        if self.used == self.sigs.len() {
-            self.sigs.push(Signature::default());
-        } else {
-            self.sigs[self.used].clear();
+    /// Forgets what phase 2 can change: the pools the body fills (empty in phase 1) and
+    /// the body-related scalars. Headers, cookies, query arguments and the request line
+    /// keep their gate sets.
+    pub(super) fn reset_phase2(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            // Wrapped: nothing computed can be trusted; start the table over.
+            self.agg.fill((0, 0));
+            self.generation = 1;
+            self.src_gen.fill(0);
         }
+        for (src, g) in self.src_gen.iter_mut().enumerate() {
+            if !stable_in_phase2(src) {
+                *g = self.generation;
+                if let Some(r) = self.raw.get_mut(src) {
+                    *r = 0;
+                }
+            }
+        }
+    }
+
+    /// A cleared gate-set slot.
+    fn alloc(&mut self) -> usize {
+        let w = self.words;
+        let (a, b) = (self.used * w, (self.used + 1) * w);
+        if self.bits.len() < b {
+            self.bits.resize(b, 0);
+        }
+        self.bits[a..b].fill(0);
         self.used += 1;
         self.used - 1
+    }
+
+    /// Gate set `slot`.
+    fn set(&self, slot: usize) -> &[u64] {
+        self.bits
+            .get(slot * self.words..(slot + 1) * self.words)
+            .unwrap_or_default()
+    }
+
+    fn set_mut(&mut self, slot: usize) -> &mut [u64] {
+        let w = self.words;
+        self.bits
+            .get_mut(slot * w..(slot + 1) * w)
+            .unwrap_or_default()
     }
 }
 
@@ -132,19 +209,21 @@ impl CrsScratch {
             let Some(slot) = self.gate_sig(c, src, link) else {
                 return true;
             };
-            if c.prefilter.passes(g, &self.gate.sigs[slot]) {
+            if c.prefilter.passes(g, self.gate.set(slot)) {
                 return true;
             }
         }
         false
     }
 
-    /// The signature of (`src`, the link's chain), computed on first use.
+    /// The gate set of (`src`, the link's chain), computed on first use.
     fn gate_sig(&mut self, c: &Compiled, src: u16, link: &Link) -> Option<usize> {
         let chain = usize::from(link.chain_id);
         let idx = usize::from(src) * self.gate.chains + chain;
         match self.gate.agg.get(idx) {
-            Some(&(g, slot)) if g == self.gate.generation => return Some(slot as usize),
+            Some(&(g, slot)) if Some(&g) == self.gate.src_gen.get(usize::from(src)) => {
+                return Some(slot as usize)
+            }
             Some(_) => {}
             None => return None,
         }
@@ -152,20 +231,18 @@ impl CrsScratch {
         let src_us = usize::from(src);
         let slot = if src_us < POOL_SOURCES {
             let (p, names) = (POOLS[src_us / 2], src_us % 2 == 1);
-            let raw = self.ensure_raw(src_us, p, names);
+            let raw = self.ensure_raw(c, src_us, p, names);
             let n = self.gate.sets[src_us].len();
             let changed = (0..n).any(|i| !cg.identity_for(&self.gate.sets[src_us][i]));
             if !changed {
                 // Every value is its own transformed form, up to case.
                 raw
             } else {
-                // The raw values' pairs stay in (a superset is still sound); the values
-                // the chain changes add their transformed pairs.
+                // The raw values' gates stay in (a superset is still sound); the values
+                // the chain changes add the gates of their transformed forms.
                 let slot = self.gate.alloc();
-                let (a, b) = self.gate.sigs.split_at_mut(slot);
-                if let (Some(r), Some(dst)) = (a.get(raw), b.first_mut()) {
-                    dst.union(r);
-                }
+                let w = self.gate.words;
+                self.gate.bits.copy_within(raw * w..(raw + 1) * w, slot * w);
                 for i in 0..n {
                     if cg.identity_for(&self.gate.sets[src_us][i]) {
                         continue;
@@ -180,7 +257,12 @@ impl CrsScratch {
                     } else {
                         self.arena.get(a as usize..b as usize).unwrap_or_default()
                     };
-                    self.gate.sigs[slot].add(v);
+                    let dst = self
+                        .gate
+                        .bits
+                        .get_mut(slot * w..(slot + 1) * w)
+                        .unwrap_or_default();
+                    c.prefilter.scan(v, &byte_set(v), dst);
                 }
                 slot
             }
@@ -196,8 +278,9 @@ impl CrsScratch {
                 v.clear();
             }
             let slot = self.gate.alloc();
-            if cg.identity_for(&byte_set(&v)) {
-                self.gate.sigs[slot].add(&v);
+            let set = byte_set(&v);
+            if cg.identity_for(&set) {
+                c.prefilter.scan(&v, &set, self.gate.set_mut(slot));
             } else {
                 let mut a = std::mem::take(&mut self.t1);
                 let mut b = std::mem::take(&mut self.t2);
@@ -207,22 +290,22 @@ impl CrsScratch {
                     t.apply(&a, &mut b);
                     std::mem::swap(&mut a, &mut b);
                 }
-                self.gate.sigs[slot].add(&a);
+                c.prefilter.scan(&a, &byte_set(&a), self.gate.set_mut(slot));
                 self.t1 = a;
                 self.t2 = b;
             }
             self.gate.tmp = v;
             slot
         };
-        let generation = self.gate.generation;
+        let generation = self.gate.src_gen.get(src_us).copied().unwrap_or(0);
         if let Some(o) = self.gate.agg.get_mut(idx) {
             *o = (generation, slot as u32);
         }
         Some(slot)
     }
 
-    /// The signature of a pool source's raw values, and their byte sets, once per phase.
-    fn ensure_raw(&mut self, src: usize, p: PoolId, names: bool) -> usize {
+    /// The gate set of a pool source's raw values, and their byte sets, once per phase.
+    fn ensure_raw(&mut self, c: &Compiled, src: usize, p: PoolId, names: bool) -> usize {
         if self.gate.raw[src] > 0 {
             return (self.gate.raw[src] - 1) as usize;
         }
@@ -231,8 +314,9 @@ impl CrsScratch {
         sets.clear();
         for kv in super::pool_in(&self.req, p).as_slice() {
             let v = if names { &kv.name } else { &kv.value };
-            sets.push(byte_set(v));
-            self.gate.sigs[slot].add(v);
+            let set = byte_set(v);
+            sets.push(set);
+            c.prefilter.scan(v, &set, self.gate.set_mut(slot));
         }
         self.gate.sets[src] = sets;
         self.gate.raw[src] = slot as u32 + 1;

@@ -1,5 +1,5 @@
 //! Matching one link: walking its candidate values, the per-transaction transformation
-//! cache, the raw-value hashes behind the per-thread miss memo, and running the operator
+//! cache, the per-thread miss memo, and running the operator
 //! with capture and MATCHED_VAR(S) bookkeeping.
 
 use super::super::collections::Pool;
@@ -33,8 +33,13 @@ pub(super) fn eval_link(
         }
         return true;
     }
-    // A link that misses has no side effect, so one no value can match is skipped.
+    // A link that misses has no side effect, so one no value can match is skipped:
+    // every value already missed (the memo), or none holds a required literal (gate).
+    if link.memo_srcs.is_some() && s.known_miss(rule, link) {
+        return false;
+    }
     if link.gate.is_some() && !s.may_match(c, link) {
+        s.all_missed(rule, link);
         return false;
     }
     s.cands.clear();
@@ -48,9 +53,13 @@ pub(super) fn eval_link(
     let mut matched = false;
     let cands = std::mem::take(&mut s.cands);
     for c in &cands {
-        let memo_key = link.memo.then(|| (link.uid, s.raw_hash(c.src)));
-        if let Some(k) = memo_key {
-            if s.memo.contains(&k) {
+        let slot = if link.pure {
+            s.cand_slot(c, link.memo)
+        } else {
+            None
+        };
+        if let Some(k) = slot {
+            if s.memo.misses(k, link.idx) {
                 continue;
             }
         }
@@ -87,12 +96,8 @@ pub(super) fn eval_link(
             };
             matched |= hit;
         }
-        if let (Some(k), false) = (memo_key, matched) {
-            if s.memo.len() >= MAX_MEMO_ENTRIES {
-                s.memo.clear();
-                s.memo_resets += 1;
-            }
-            s.memo.insert(k);
+        if let (Some(k), false) = (slot, matched) {
+            s.memo.set_miss(k, link.idx);
         }
         matched |= before;
         if matched && !keep_all {
@@ -100,26 +105,13 @@ pub(super) fn eval_link(
         }
     }
     s.cands = cands;
+    if !matched {
+        s.all_missed(rule, link);
+    }
     matched
 }
 
 impl CrsScratch {
-    /// A hash of the raw value of `src` (computed once per transaction for pool values).
-    pub(super) fn raw_hash(&mut self, src: Src) -> u64 {
-        match src {
-            Src::Pool(p, names, i) => {
-                let k = ((p as u32) << 24) | (u32::from(names) << 23) | i;
-                if let Some(&h) = self.hashes.get(&k) {
-                    return h;
-                }
-                let h = self.hasher.hash_one(self.value(src));
-                self.hashes.insert(k, h);
-                h
-            }
-            Src::Tmp(_) => self.hasher.hash_one(self.value(src)),
-        }
-    }
-
     pub(super) fn pool(&self, id: PoolId) -> &Pool {
         pool_in(&self.req, id)
     }

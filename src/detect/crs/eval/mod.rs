@@ -27,6 +27,7 @@ mod actions;
 mod collect;
 mod gate;
 mod link;
+mod memo;
 mod prefix;
 
 use actions::apply_setvar;
@@ -35,8 +36,6 @@ use link::eval_link;
 
 /// Rule matches recorded per transaction at most.
 const MAX_MATCHES: usize = 256;
-/// (link, value) pairs remembered as misses per thread; the memo is cleared when full.
-const MAX_MEMO_ENTRIES: usize = 1 << 17;
 /// Transformed bytes cached per transaction at most; past it values are transformed
 /// again each time (counted).
 const MAX_CACHE_BYTES: usize = 4 << 20;
@@ -51,6 +50,10 @@ pub struct Program {
     independent: Vec<bool>,
     /// What the independent start of phase 1 leaves (see [`prefix`]).
     prefix: prefix::Prefix,
+    /// Process-unique id (keys the per-thread miss memo).
+    id: u64,
+    /// Links in the program (the width of the miss memo's sets).
+    links: usize,
 }
 
 /// Where a candidate value lives.
@@ -79,6 +82,8 @@ enum PoolId {
 struct Cand {
     src: Src,
     var: Var,
+    /// For a scalar variable's value: its memo source (`memo::NO_SOURCE` otherwise).
+    scalar: u16,
 }
 
 /// Reused per-transaction state. One per worker thread.
@@ -103,16 +108,15 @@ pub struct CrsScratch {
     removed_tags: Vec<String>,
     removed_targets: Vec<(Option<u32>, Option<String>, model::TargetSpec)>,
     body_processor: Option<Processor>,
-    memo: ahash::AHashSet<(u32, u64)>,
-    hashes: AHashMap<u32, u64>,
+    memo: memo::MissMemo,
+    slots: memo::TxnSlots,
+    src_buf: Vec<u16>,
     hasher: ahash::RandomState,
     remote: Option<IpAddr>,
     /// Values transformed again because the per-transaction cache was full.
     uncached: u64,
     /// Rule matches not recorded past [`MAX_MATCHES`] this transaction.
     matches_dropped: u64,
-    /// Times the per-thread memo was full and cleared (kept across transactions).
-    memo_resets: u64,
     gate: gate::GateState,
     sv_name: Vec<u8>,
     sv_val: Vec<u8>,
@@ -122,8 +126,12 @@ pub struct CrsScratch {
 impl Program {
     pub fn compile(items: Vec<super::load::Item>, s: &CrsSettings) -> Result<Program, CrsError> {
         let mut c = compile::compile(items, s)?;
+        let mut links = 0u32;
         for rule in &mut c.rules {
             for link in &mut rule.links {
+                link.idx = links;
+                links += 1;
+                link.memo_srcs = memo::skip_sources(link);
                 if link.gate.is_none() {
                     continue;
                 }
@@ -141,6 +149,20 @@ impl Program {
                 }
             }
         }
+        let mut ctl_ids = Vec::new();
+        let mut ctl_tags = Vec::new();
+        for l in c.rules.iter().flat_map(|r| &r.links) {
+            for ctl in &l.ctls {
+                match ctl {
+                    model::Ctl::RuleRemoveTargetById(id, _) => ctl_ids.push(*id),
+                    model::Ctl::RuleRemoveTargetByTag(tag, _) => ctl_tags.push(tag.clone()),
+                    _ => {}
+                }
+            }
+        }
+        for r in &mut c.rules {
+            r.target_ctl = ctl_ids.contains(&r.id) || r.tags.iter().any(|t| ctl_tags.contains(t));
+        }
         let mut markers: [AHashMap<String, usize>; 2] = Default::default();
         for (p, m) in c.phases.iter().zip(markers.iter_mut()) {
             for (i, e) in p.iter().enumerate() {
@@ -155,6 +177,8 @@ impl Program {
             markers,
             independent,
             prefix: prefix::Prefix::default(),
+            id: memo::next_program_id(),
+            links: links as usize,
         };
         p.prefix = prefix::Prefix::build(&p);
         Ok(p)
@@ -189,7 +213,8 @@ impl Program {
         stats: &CrsStats,
     ) {
         s.tx.clone_from(&self.prefix.tx);
-        s.hashes.clear();
+        s.memo.prepare(self.id, self.links);
+        s.slots.reset(s.memo.words());
         s.cache.clear();
         s.arena.clear();
         s.removed_ids.clear();
@@ -208,15 +233,17 @@ impl Program {
         s.gate.reset(&self.c);
         self.run_phase(0, s, out, self.prefix.resume, false);
         build_phase2(&mut s.req, txn, s.body_processor);
-        s.cache.clear();
-        s.arena.clear();
-        s.gate.reset(&self.c);
+        // Phase 2 only appends to pools that are empty in phase 1 (body arguments,
+        // files, XML): the cached transformations and gate sets of headers, cookies and
+        // query arguments stay valid.
+        s.gate.reset_phase2();
+        s.slots.reset_phase2();
         self.run_phase(1, s, out, 0, false);
         stats.record(
             s.req.caps,
             s.uncached,
             s.matches_dropped,
-            std::mem::take(&mut s.memo_resets),
+            std::mem::take(&mut s.memo.resets),
             s.req.reqbody_error,
         );
         let tx_num = |s: &CrsScratch, k: &[u8]| s.tx.get(k).map(|v| atoi(v));
