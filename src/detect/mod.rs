@@ -64,8 +64,9 @@ pub struct Judgement {
     /// Rules that matched, in rule order, each with the threshold it must cross
     /// first, if any.
     rule_alerts: Vec<RuleMatch>,
-    /// CRS's alert, kept unless a rule alert covers its category.
-    crs: Option<Alert>,
+    /// CRS's alert, kept unless a rule alert covers its category (boxed: a judgement
+    /// is moved with its transaction, and CRS rarely fires).
+    crs: Option<Box<Alert>>,
 }
 
 /// A rule that matched a transaction; [`Detector::settle`] builds its alert (from the
@@ -206,7 +207,7 @@ impl Detector {
                 upload_endpoint: policy.iter().any(|v| v.bytes == b"upload_endpoint"),
                 authorized: policy.iter().any(|v| v.bytes == b"authorized"),
             };
-            judgement.crs = crs_glue::verdict(engine, txn, ctx);
+            judgement.crs = crs_glue::verdict(engine, txn, ctx).map(Box::new);
         }
         judgement
     }
@@ -249,7 +250,7 @@ impl Detector {
                 .iter()
                 .any(|n| n.rule.category == a.rule.category)
             {
-                out.push(a);
+                out.push(*a);
             }
         }
     }

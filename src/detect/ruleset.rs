@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use super::evidence::EvidenceRegex;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use ipnet::IpNet;
-use regex::bytes::{RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::bytes::{RegexSet, RegexSetBuilder};
 
 use super::alert::Category;
 use super::fields::{Field, FieldValues};
@@ -20,7 +20,7 @@ mod hits;
 #[cfg(test)]
 mod tests;
 
-use hits::{eval, Hits, LeafHit, Token, MAX_SPARE_LEAVES, NO_HIT, SLOTS};
+use hits::{eval, Literal, Scratch, Token, SCRATCH};
 
 /// Compiled regexes are capped at this size each (guards against pathological rules).
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -56,10 +56,36 @@ struct FieldMatcher {
     contains: Option<AhoCorasick>,
     regex_sources: Vec<(String, LeafId)>,
     regex_set: Option<RegexSet>,
-    /// Per regex: the evidence regex that elides wildcard spans (`None`: keep `…` only).
-    evidence: Vec<Option<EvidenceRegex>>,
+    /// Per regex: the evidence regex that elides wildcard spans, built the first
+    /// time the regex's rule matches (`None`: keep `…` only).
+    evidence: Vec<LazyEvidence>,
     numeric: Vec<(Cmp, u64, LeafId)>,
     exists: Vec<LeafId>,
+}
+
+/// A rule regex's evidence regex, built on first use: building one is a capturing
+/// compile of the whole regex, and at start-up they cost a third of the rules'
+/// compile time, for the few rules that ever match.
+#[derive(Debug)]
+struct LazyEvidence {
+    source: String,
+    regex: std::sync::OnceLock<Option<EvidenceRegex>>,
+}
+
+impl LazyEvidence {
+    fn new(source: &str) -> LazyEvidence {
+        LazyEvidence {
+            source: source.to_owned(),
+            regex: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The evidence regex (`None` if the source cannot be analysed).
+    fn get(&self) -> Option<&EvidenceRegex> {
+        self.regex
+            .get_or_init(|| EvidenceRegex::new(&self.source))
+            .as_ref()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -143,16 +169,10 @@ impl RuleSet {
                     .build()
                     .map_err(|e| CompileError(format!("field {field:?}: {e}")))?;
                 m.regex_set = Some(set_built);
-                for s in &sources {
-                    // Each source must compile on its own, as the set compiled it.
-                    RegexBuilder::new(s)
-                        .case_insensitive(true)
-                        .unicode(false)
-                        .size_limit(REGEX_SIZE_LIMIT)
-                        .build()
-                        .map_err(|e| CompileError(format!("regex {s:?}: {e}")))?;
-                }
-                m.evidence = sources.iter().map(|s| EvidenceRegex::new(s)).collect();
+                // Each source compiled on its own, within REGEX_SIZE_LIMIT, when its rule
+                // was read (rules::condition::parse_op, the only maker of Op::Regex):
+                // compiling it again here doubled the start-up time.
+                m.evidence = sources.iter().map(|s| LazyEvidence::new(s)).collect();
             }
         }
         set.fields = fields;
@@ -230,88 +250,79 @@ impl RuleSet {
 
     /// Every rule whose condition holds for these values (thresholds not applied).
     pub fn evaluate<'r>(&'r self, values: &FieldValues) -> Vec<Match<'r>> {
-        SLOTS.with(|cell| {
-            // This thread's leaf table, lent for the call (a fresh one if it is lent
-            // already, which only a nested call would do).
-            let mut slots = cell.take();
-            let mut list = Vec::new();
-            self.hits(values, &mut slots, &mut list);
-            let hits = Hits {
-                slots: &slots,
-                list: &list,
-            };
-            let matches = self
-                .rules
-                .iter()
-                .enumerate()
-                .filter_map(|(index, rule)| {
-                    eval(&rule.node, &hits).map(|hit| Match {
-                        rule,
-                        index,
-                        hit: hit.map(LeafHit::hit),
-                    })
+        // This thread's hit storage, lent for the call (a fresh one if it is lent
+        // already, which only a nested call would do).
+        let mut scratch = SCRATCH.take();
+        self.hits(values, &mut scratch);
+        let matches = self
+            .rules
+            .iter()
+            .enumerate()
+            .filter_map(|(index, rule)| {
+                eval(&rule.node, &scratch).map(|hit| Match {
+                    rule,
+                    index,
+                    hit: hit.map(|h| h.hit(self, values)),
                 })
-                .collect();
-            if slots.capacity() <= MAX_SPARE_LEAVES {
-                cell.replace(slots);
-            }
-            matches
-        })
+            })
+            .collect();
+        if scratch.worth_keeping() {
+            SCRATCH.set(scratch);
+        }
+        matches
     }
 
-    /// Fills `slots` (one per leaf: an index into `list`, or [`NO_HIT`]) and `list`
-    /// with the tests that hit. A hit notes where its evidence lies; only the rules
-    /// that match turn it into bytes (a regex's evidence costs a second, capturing
-    /// search).
-    fn hits<'a>(
-        &'a self,
-        values: &'a FieldValues,
-        slots: &mut Vec<u32>,
-        list: &mut Vec<LeafHit<'a>>,
-    ) {
-        slots.clear();
-        slots.resize(self.leaf_count, NO_HIT);
-        let mut record = |leaf: LeafId, token: Token<'a>, upload: Option<usize>| {
-            if let Some(slot) = slots.get_mut(leaf) {
-                if *slot == NO_HIT {
-                    *slot = u32::try_from(list.len()).unwrap_or(NO_HIT);
-                    list.push(LeafHit { token, upload });
-                }
-            }
-        };
-        for (field, m) in &self.fields {
-            for value in values.get(*field) {
+    /// Fills `scratch` with the tests that hit. A hit notes where its evidence lies;
+    /// only the rules that match turn it into bytes (a regex's evidence costs a
+    /// second, capturing search).
+    fn hits(&self, values: &FieldValues, scratch: &mut Scratch) {
+        scratch.reset(self.leaf_count);
+        for (fi, (field, m)) in self.fields.iter().enumerate() {
+            for (vi, value) in values.get(*field).iter().enumerate() {
                 let v = value.bytes.as_slice();
+                let this = Token::Value {
+                    field: fi,
+                    value: vi,
+                };
+                let literal = |list: Literal, index: usize| Token::Literal {
+                    field: fi,
+                    list,
+                    index,
+                };
                 if let Some(leaves) = m.exact.get(v) {
                     for &leaf in leaves {
-                        record(leaf, Token::Bytes(v), value.upload);
+                        scratch.record(leaf, this, value.upload);
                     }
                 }
-                for (p, leaf) in &m.prefixes {
+                for (pi, (p, leaf)) in m.prefixes.iter().enumerate() {
                     if v.starts_with(p) {
-                        record(*leaf, Token::Bytes(p), value.upload);
+                        scratch.record(*leaf, literal(Literal::Prefix, pi), value.upload);
                     }
                 }
-                for (s, leaf) in &m.suffixes {
+                for (si, (s, leaf)) in m.suffixes.iter().enumerate() {
                     if v.ends_with(s) {
-                        record(*leaf, Token::Bytes(s), value.upload);
+                        scratch.record(*leaf, literal(Literal::Suffix, si), value.upload);
                     }
                 }
                 if let Some(ac) = &m.contains {
                     for found in ac.find_overlapping_iter(v) {
                         // The literal itself, never the value's own bytes around it.
-                        let (literal, leaf) = &m.contains_patterns[found.pattern().as_usize()];
-                        record(*leaf, Token::Bytes(literal), value.upload);
+                        let ci = found.pattern().as_usize();
+                        if let Some((_, leaf)) = m.contains_patterns.get(ci) {
+                            scratch.record(*leaf, literal(Literal::Contains, ci), value.upload);
+                        }
                     }
                 }
                 if let Some(set) = &m.regex_set {
                     for i in set.matches(v).iter() {
                         let token = Token::Regex {
-                            matcher: m,
+                            field: fi,
                             index: i,
-                            value: v,
+                            value: vi,
                         };
-                        record(m.regex_sources[i].1, token, value.upload);
+                        if let Some((_, leaf)) = m.regex_sources.get(i) {
+                            scratch.record(*leaf, token, value.upload);
+                        }
                     }
                 }
                 if !m.numeric.is_empty() {
@@ -327,20 +338,20 @@ impl RuleSet {
                                 Cmp::Ge => n >= *limit,
                             };
                             if ok {
-                                record(*leaf, Token::Bytes(v), value.upload);
+                                scratch.record(*leaf, this, value.upload);
                             }
                         }
                     }
                 }
                 for leaf in &m.exists {
-                    record(*leaf, Token::Bytes(v), value.upload);
+                    scratch.record(*leaf, this, value.upload);
                 }
             }
         }
         if let Some(src) = values.src {
             for (nets, leaf) in &self.cidrs {
                 if nets.iter().any(|n| n.contains(&src)) {
-                    record(*leaf, Token::Address(src), None);
+                    scratch.record(*leaf, Token::Address(src), None);
                 }
             }
         }

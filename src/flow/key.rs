@@ -33,6 +33,15 @@ impl Endpoint {
         }
     }
 
+    /// The endpoint's place in the derived order (address bytes, then port, then the
+    /// v6 flag), as one integer pair: big-endian bytes compare as the number does.
+    fn rank(&self) -> (u128, u32) {
+        (
+            u128::from_be_bytes(self.ip),
+            (u32::from(self.port) << 1) | u32::from(self.v6),
+        )
+    }
+
     /// Back to a socket address.
     pub fn addr(&self) -> SocketAddr {
         let v6 = Ipv6Addr::from(self.ip);
@@ -55,7 +64,9 @@ impl FlowKey {
     /// The key of a packet from `src` to `dst`.
     pub fn new(src: SocketAddr, dst: SocketAddr) -> Self {
         let (src, dst) = (Endpoint::new(src), Endpoint::new(dst));
-        if src <= dst {
+        // `src <= dst` in the derived order, computed as two integer comparisons (the
+        // derived one compares byte by byte; this runs for every packet).
+        if src.rank() <= dst.rank() {
             FlowKey {
                 lower: src,
                 upper: dst,
@@ -90,6 +101,36 @@ mod tests {
             FlowKey::new(a, b).shard_hash(),
             FlowKey::new(b, a).shard_hash()
         );
+    }
+
+    #[test]
+    fn the_integer_rank_orders_endpoints_as_the_derived_order() {
+        let addrs: Vec<SocketAddr> = [
+            "0.0.0.0:0",
+            "10.0.0.1:80",
+            "10.0.0.1:81",
+            "10.0.0.2:80",
+            "10.0.1.1:65535",
+            "198.51.100.7:51234",
+            "255.255.255.255:1",
+            "[::]:80",
+            "[::1]:80",
+            "[::ffff:10.0.0.1]:80",
+            "[2001:db8::1]:443",
+            "[2001:db8::1]:442",
+            "[ffff::1]:1",
+        ]
+        .iter()
+        .map(|s| s.parse().expect("addr"))
+        .collect();
+        for a in &addrs {
+            for b in &addrs {
+                let (ea, eb) = (Endpoint::new(*a), Endpoint::new(*b));
+                assert_eq!(ea.rank().cmp(&eb.rank()), ea.cmp(&eb), "{a} vs {b}");
+                let key = FlowKey::new(*a, *b);
+                assert!(key.lower <= key.upper, "{a} vs {b}");
+            }
+        }
     }
 
     #[test]

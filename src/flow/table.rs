@@ -2,6 +2,7 @@
 //! close, idle timeout or eviction (in the order a defender loses least; see the module
 //! doc of [`crate::flow`]), within the worker's share of the memory budget.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -156,33 +157,34 @@ impl<S: Default + EvictionHint> FlowTable<S> {
                 ended(old, FlowEnd::Closed);
             }
         }
-        if !self.flows.contains_key(&key) {
-            // A lone RST, FIN or bare ACK for an unknown connection starts nothing: a
-            // connection is picked up mid-stream only by a packet carrying data.
-            if flags.rst() || (flags.fin() && !flags.syn()) || (!flags.syn() && !has_payload) {
-                return None;
-            }
-            if self.flows.len() >= self.max_flows {
-                self.make_room(now, ended);
-            }
-            let (client, server, state, mid_stream) = if flags.syn() && !flags.ack() {
-                (src, dst, TcpState::SynSent, false)
-            } else if flags.syn() {
-                (dst, src, TcpState::SynReceived, true)
-            } else if is_server_side(src.port(), dst.port(), &self.server_ports) {
-                (dst, src, TcpState::Established, true)
-            } else {
-                (src, dst, TcpState::Established, true)
-            };
-            if mid_stream {
-                self.stats.picked_up_mid_stream += 1;
-            }
-            self.stats.created += 1;
-            let id = self.next_id;
-            self.next_id += 1;
-            self.flows.insert(
-                key,
-                Flow {
+        // A lone RST, FIN or bare ACK for an unknown connection starts nothing: a
+        // connection is picked up mid-stream only by a packet carrying data.
+        let may_start =
+            !(flags.rst() || (flags.fin() && !flags.syn()) || (!flags.syn() && !has_payload));
+        if may_start && self.flows.len() >= self.max_flows && !self.flows.contains_key(&key) {
+            self.make_room(now, ended);
+        }
+        // One probe for the packet's flow, found or made.
+        let flow = match self.flows.entry(key) {
+            Entry::Occupied(found) => found.into_mut(),
+            Entry::Vacant(_) if !may_start => return None,
+            Entry::Vacant(slot) => {
+                let (client, server, state, mid_stream) = if flags.syn() && !flags.ack() {
+                    (src, dst, TcpState::SynSent, false)
+                } else if flags.syn() {
+                    (dst, src, TcpState::SynReceived, true)
+                } else if is_server_side(src.port(), dst.port(), &self.server_ports) {
+                    (dst, src, TcpState::Established, true)
+                } else {
+                    (src, dst, TcpState::Established, true)
+                };
+                if mid_stream {
+                    self.stats.picked_up_mid_stream += 1;
+                }
+                self.stats.created += 1;
+                let id = self.next_id;
+                self.next_id += 1;
+                slot.insert(Flow {
                     id,
                     client: Endpoint::new(client),
                     server: Endpoint::new(server),
@@ -197,10 +199,9 @@ impl<S: Default + EvictionHint> FlowTable<S> {
                     finished: false,
                     accounted: 0,
                     app: S::default(),
-                },
-            );
-        }
-        let flow = self.flows.get_mut(&key)?;
+                })
+            }
+        };
         flow.last_seen = flow.last_seen.max(now);
         Some(flow)
     }

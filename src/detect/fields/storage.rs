@@ -62,8 +62,11 @@ impl FieldValues {
         };
         match values.get_mut(*n) {
             Some(spare) => {
+                // Copied, then lowercased in place: both run on whole words, where a
+                // byte-by-byte mapping iterator did not.
                 spare.bytes.clear();
-                spare.bytes.extend(bytes.iter().map(u8::to_ascii_lowercase));
+                spare.bytes.extend_from_slice(bytes);
+                spare.bytes.make_ascii_lowercase();
                 spare.upload = upload;
             }
             None => values.push(Value {

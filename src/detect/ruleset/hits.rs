@@ -2,7 +2,7 @@
 //! hit's evidence lies, in a leaf table reused from one transaction to the next; and
 //! the evaluation of a rule's tree over them.
 
-use super::{FieldMatcher, Hit, LeafId, Node};
+use super::{FieldValues, Hit, LeafId, Node, RuleSet};
 use crate::detect::evidence::ELISION;
 
 /// A leaf without a hit, in the leaf table.
@@ -10,40 +10,80 @@ pub(super) const NO_HIT: u32 = u32::MAX;
 /// Leaves a thread's spare leaf table may keep room for (4 bytes each); a larger
 /// table is freed after the call.
 pub(super) const MAX_SPARE_LEAVES: usize = 64 * 1024;
+/// Hits a thread's spare hit list may keep room for.
+pub(super) const MAX_SPARE_HITS: usize = 4 * 1024;
 
-thread_local! {
-    /// This thread's leaf table, reused from one transaction to the next: a fresh
-    /// one per transaction was the largest allocation of a small transaction's
-    /// detection, slow to allocate and free.
-    pub(super) static SLOTS: std::cell::Cell<Vec<u32>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-/// The tests that hit one transaction.
-pub(super) struct Hits<'h, 'a> {
+/// The storage of one transaction's hits, reused from one transaction to the next: a
+/// fresh leaf table per transaction was the largest allocation of a small
+/// transaction's detection, slow to allocate and free.
+#[derive(Debug, Default)]
+pub(super) struct Scratch {
     /// By leaf: the index of its hit in `list`, or [`NO_HIT`].
-    pub(super) slots: &'h [u32],
-    pub(super) list: &'h [LeafHit<'a>],
+    pub(super) slots: Vec<u32>,
+    pub(super) list: Vec<LeafHit>,
 }
 
-impl<'h, 'a> Hits<'h, 'a> {
+impl Scratch {
+    /// Emptied for a rule set of `leaves` leaves.
+    pub(super) fn reset(&mut self, leaves: usize) {
+        self.slots.clear();
+        self.slots.resize(leaves, NO_HIT);
+        self.list.clear();
+    }
+
+    /// Notes a hit of `leaf`, unless it hit already (the first hit is its evidence).
+    pub(super) fn record(&mut self, leaf: LeafId, token: Token, upload: Option<usize>) {
+        if let Some(slot) = self.slots.get_mut(leaf) {
+            if *slot == NO_HIT {
+                *slot = u32::try_from(self.list.len()).unwrap_or(NO_HIT);
+                self.list.push(LeafHit { token, upload });
+            }
+        }
+    }
+
     /// Leaf `leaf`'s hit, if it hit.
-    pub(super) fn get(&self, leaf: LeafId) -> Option<&'h LeafHit<'a>> {
+    pub(super) fn get(&self, leaf: LeafId) -> Option<&LeafHit> {
         let i = *self.slots.get(leaf)?;
         self.list.get(i as usize)
     }
+
+    /// Whether the storage is small enough to keep for the next transaction.
+    pub(super) fn worth_keeping(&self) -> bool {
+        self.slots.capacity() <= MAX_SPARE_LEAVES && self.list.capacity() <= MAX_SPARE_HITS
+    }
 }
 
-/// Where a test's evidence lies, until a rule that matched needs it as bytes.
+thread_local! {
+    /// This thread's hit storage, lent for one evaluation.
+    pub(super) static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
+/// Which literal list of a field's matcher a literal is in.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Token<'a> {
-    /// The evidence itself: a rule's literal, or the value tested.
-    Bytes(&'a [u8]),
-    /// Regex `index` of `matcher` matched `value`: its fixed tokens, wildcard spans
-    /// elided.
-    Regex {
-        matcher: &'a FieldMatcher,
+pub(super) enum Literal {
+    Prefix,
+    Suffix,
+    Contains,
+}
+
+/// Where a test's evidence lies, until a rule that matched needs it as bytes. Fields
+/// are indexes into the rule set's matchers, values into that field's values.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Token {
+    /// The value tested.
+    Value { field: usize, value: usize },
+    /// A rule's literal.
+    Literal {
+        field: usize,
+        list: Literal,
         index: usize,
-        value: &'a [u8],
+    },
+    /// Regex `index` of the field matched the value: its fixed tokens, wildcard
+    /// spans elided.
+    Regex {
+        field: usize,
+        index: usize,
+        value: usize,
     },
     /// The client address a CIDR test matched.
     Address(std::net::IpAddr),
@@ -51,26 +91,39 @@ pub(super) enum Token<'a> {
 
 /// A test that hit, and the upload part its value came from.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct LeafHit<'a> {
-    pub(super) token: Token<'a>,
+pub(super) struct LeafHit {
+    pub(super) token: Token,
     pub(super) upload: Option<usize>,
 }
 
-impl LeafHit<'_> {
-    /// The evidence as a [`Hit`] carries it.
-    pub(super) fn hit(&self) -> Hit {
+impl LeafHit {
+    /// The evidence as a [`Hit`] carries it, from the rule set and values that hit.
+    pub(super) fn hit(&self, set: &RuleSet, values: &FieldValues) -> Hit {
+        let matcher = |field: usize| set.fields.get(field);
+        let value = |field: usize, value: usize| {
+            matcher(field)
+                .and_then(|(f, _)| values.get(*f).get(value))
+                .map_or(&[][..], |v| v.bytes.as_slice())
+        };
         let evidence = match self.token {
-            Token::Bytes(b) => b.to_vec(),
+            Token::Value { field, value: v } => value(field, v).to_vec(),
+            Token::Literal { field, list, index } => matcher(field)
+                .and_then(|(_, m)| match list {
+                    Literal::Prefix => m.prefixes.get(index),
+                    Literal::Suffix => m.suffixes.get(index),
+                    Literal::Contains => m.contains_patterns.get(index),
+                })
+                .map(|(literal, _)| literal.clone())
+                .unwrap_or_default(),
             // Only the rule's fixed tokens: wildcard spans become `…`.
             Token::Regex {
-                matcher,
+                field,
                 index,
-                value,
-            } => matcher
-                .evidence
-                .get(index)
-                .and_then(|e| e.as_ref())
-                .and_then(|e| e.evidence(value))
+                value: v,
+            } => matcher(field)
+                .and_then(|(_, m)| m.evidence.get(index))
+                .and_then(|e| e.get())
+                .and_then(|e| e.evidence(value(field, v)))
                 .unwrap_or_else(|| ELISION.as_bytes().to_vec()),
             Token::Address(ip) => ip.to_string().into_bytes(),
         };
@@ -83,7 +136,7 @@ impl LeafHit<'_> {
 
 /// Evaluates a node: `None` if false, `Some(evidence)` if true (evidence may be absent
 /// when truth came from a `not`).
-pub(super) fn eval<'h, 'a>(node: &Node, hits: &Hits<'h, 'a>) -> Option<Option<&'h LeafHit<'a>>> {
+pub(super) fn eval<'h>(node: &Node, hits: &'h Scratch) -> Option<Option<&'h LeafHit>> {
     match node {
         Node::Leaf(l) => hits.get(*l).map(Some),
         Node::All(items) => {

@@ -89,14 +89,23 @@ fn a_hit_does_not_outlive_its_transaction() {
 }
 
 #[test]
-fn the_leaf_table_is_kept_for_the_next_transaction() {
+fn the_hit_storage_is_kept_for_the_next_transaction() {
     let set = rule_set();
     let _ = matched(&set, "/evil");
-    let kept = SLOTS.with(|cell| {
-        let slots = cell.take();
-        let kept = slots.capacity();
-        cell.replace(slots);
-        kept
-    });
-    assert!(kept >= set.leaf_count, "leaf table not given back: {kept}");
+    let scratch = SCRATCH.take();
+    assert!(
+        scratch.slots.capacity() >= set.leaf_count && scratch.list.capacity() >= 1,
+        "hit storage not given back: {scratch:?}"
+    );
+}
+
+#[test]
+fn a_regex_over_the_size_limit_is_refused_when_its_rule_is_read() {
+    // RuleSet::compile relies on the loader having compiled every regex on its own
+    // within REGEX_SIZE_LIMIT (the set's own limit is the sum over its regexes).
+    let rules = RULES.replace(r"'/cgi/[a-z]+\.sh$'", "'[a-z0-9]{2,60000}x'");
+    let mut headers = Vec::new();
+    let err = parse_file(&rules, Path::new("t.yaml"), &mut headers)
+        .expect_err("an oversized regex must be refused");
+    assert!(err.to_string().contains("size limit"), "{err}");
 }

@@ -6,9 +6,10 @@
 //! thread's spares; the next head parsed on the thread refills them in place. Request
 //! and response lists are kept apart, since their lengths differ. Everything kept is
 //! capped ([`MAX_SPARE_LISTS`], [`MAX_SPARE_HEADERS`], [`MAX_SPARE_HEADER_BYTES`],
-//! [`MAX_SPARE_STRINGS`], [`MAX_SPARE_STRING_BYTES`]): at most about 300 KiB a thread,
-//! whatever the traffic. A head dropped on another thread than it was parsed on (a
-//! sharded replay's merge) only fills that thread's spares, up to the same caps.
+//! [`MAX_LOOSE_HEADERS`], [`MAX_SPARE_STRINGS`], [`MAX_SPARE_STRING_BYTES`]): at most
+//! about 350 KiB a thread, whatever the traffic. A head dropped on another thread than
+//! it was parsed on (a sharded replay's merge) only fills that thread's spares, up to
+//! the same caps.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -21,6 +22,8 @@ pub const MAX_SPARE_LISTS: usize = 8;
 pub const MAX_SPARE_HEADERS: usize = 32;
 /// A spare header whose name and value hold more than this (capacity) is not kept.
 pub const MAX_SPARE_HEADER_BYTES: usize = 512;
+/// Loose spare headers kept (those a shorter head left over, for a longer one).
+pub const MAX_LOOSE_HEADERS: usize = 64;
 /// Spare strings kept (request line parts, reasons, versions).
 pub const MAX_SPARE_STRINGS: usize = 32;
 /// A spare string holding more than this (capacity) is not kept.
@@ -36,6 +39,7 @@ pub enum HeadKind {
 #[derive(Debug)]
 struct Spares {
     lists: [Vec<Vec<Header>>; 2],
+    loose: Vec<Header>,
     strings: Vec<String>,
 }
 
@@ -43,6 +47,7 @@ thread_local! {
     static SPARES: RefCell<Spares> = const {
         RefCell::new(Spares {
             lists: [Vec::new(), Vec::new()],
+            loose: Vec::new(),
             strings: Vec::new(),
         })
     };
@@ -68,20 +73,34 @@ pub fn headers_from<'a>(
         .unwrap_or_default();
     let mut n = 0;
     for (name, value) in items {
-        match list.get_mut(n) {
-            Some(h) => {
-                h.name.clear();
-                h.name.push_str(name);
-                set_lossy(&mut h.value, value);
-            }
-            None => list.push(Header {
-                name: name.to_owned(),
-                value: String::from_utf8_lossy(value).into_owned(),
-            }),
+        if n == list.len() {
+            // A longer head than the list held: a loose spare header, or a new one.
+            let loose = with_spares(|s| s.loose.pop()).flatten();
+            list.push(loose.unwrap_or(Header {
+                name: String::new(),
+                value: String::new(),
+            }));
+        }
+        if let Some(h) = list.get_mut(n) {
+            h.name.clear();
+            h.name.push_str(name);
+            set_lossy(&mut h.value, value);
         }
         n += 1;
     }
-    list.truncate(n);
+    if list.len() > n {
+        // A shorter head: the headers it does not use wait as loose spares.
+        with_spares(|s| {
+            let room = MAX_LOOSE_HEADERS.saturating_sub(s.loose.len());
+            let extra = list.len() - n;
+            s.loose.extend(
+                list.drain(n..)
+                    .take(room.min(extra))
+                    .filter(|h| h.name.capacity() + h.value.capacity() <= MAX_SPARE_HEADER_BYTES),
+            );
+        });
+        list.truncate(n);
+    }
     list
 }
 
@@ -131,6 +150,12 @@ pub fn give_back(kind: HeadKind, mut headers: Vec<Header>, strings: [String; 3])
 #[cfg(test)]
 pub fn kept(kind: HeadKind) -> (usize, usize) {
     with_spares(|s| (s.lists[kind as usize].len(), s.strings.len())).unwrap_or_default()
+}
+
+/// Loose spare headers this thread keeps now (tests).
+#[cfg(test)]
+pub fn loose() -> usize {
+    with_spares(|s| s.loose.len()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -207,5 +232,28 @@ mod tests {
         assert!(spare
             .iter()
             .all(|h| h.name.capacity() + h.value.capacity() <= MAX_SPARE_HEADER_BYTES));
+    }
+
+    #[test]
+    fn a_shorter_head_leaves_loose_headers_for_a_longer_one() {
+        drop(parse_request_head(LONG_HEAD).expect("head"));
+        let short = parse_request_head(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").expect("head");
+        assert_eq!(short.headers.len(), 1);
+        assert_eq!(loose(), 4, "the four unused headers are kept loose");
+        drop(short);
+        let long = parse_request_head(LONG_HEAD).expect("head");
+        assert_eq!(loose(), 0, "the longer head took them back");
+        let names: Vec<&str> = long.headers.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Host",
+                "User-Agent",
+                "Accept",
+                "Content-Type",
+                "Content-Length"
+            ]
+        );
+        assert_eq!(long.header("content-length"), Some("3"));
     }
 }
