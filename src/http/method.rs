@@ -272,12 +272,13 @@ mod tests {
             .chain(["get", "BREW", "VERSION-CONTROL", "POSTX"].map(|n| (n, None)));
         for (name, entry) in names {
             // The request-line parser: a versionless line is HTTP/0.9 only for a known
-            // method; a partial line may begin a request only with a known method.
+            // method. Resync is not the table's: it carries a partial line of any
+            // uppercase method, as it finds whole lines of any (servers take them).
             let versionless = parse_request_head(format!("{name} /x\r\n\r\n").as_bytes());
             assert_eq!(versionless.is_ok(), entry.is_some(), "0.9 line of {name}");
             assert_eq!(
                 could_begin_request_line(format!("{name} /").as_bytes()),
-                entry.is_some(),
+                name.starts_with(|c: char| c.is_ascii_uppercase()),
                 "resync of {name}"
             );
             // The metrics: a label of its own exactly for table entries.

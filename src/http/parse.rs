@@ -93,22 +93,24 @@ pub fn is_request_line(line: &[u8]) -> bool {
 }
 
 /// Whether `tail`, bytes that run to the end of the data without a line end, could be
-/// the first part of a request line of a known method (resync carries it to the next
-/// chunk rather than lose a request line split over two segments).
+/// the first part of a line [`is_request_line`] accepts (resync carries it to the next
+/// chunk rather than lose a request line split over two segments). It accepts exactly
+/// the prefixes of such lines, whatever the method (nginx and PHP take unknown
+/// methods too), so whether resync finds a request does not depend on where a segment
+/// boundary falls.
 pub fn could_begin_request_line(tail: &[u8]) -> bool {
     if tail.is_empty()
         || tail.len() > MAX_RESYNC_LINE_BYTES
         || memchr::memchr(b'\n', tail).is_some()
+        || !tail[0].is_ascii_uppercase()
     {
         return false;
     }
-    Method::ALL.iter().any(|m| {
-        let m = m.name().as_bytes();
-        match tail.get(m.len()) {
-            None => m.starts_with(tail) || tail == m,
-            Some(&b) => tail.starts_with(m) && b == b' ',
-        }
-    })
+    let method_len = tail.iter().take_while(|&&b| is_token_char(b)).count();
+    match tail.get(method_len) {
+        None => method_len <= MAX_METHOD_LEN,
+        Some(&b) => method_len <= MAX_METHOD_LEN && b == b' ',
+    }
 }
 
 /// Whether `tail` (as for [`could_begin_request_line`]) could begin a status line.
@@ -381,10 +383,21 @@ mod tests {
             b"GET ",
             b"GET /a HT",
             b"PROPFIND /x",
+            // Unknown methods: is_request_line takes their whole lines too.
+            b"GETX",
+            b"HEAE /a",
         ] {
             assert!(could_begin_request_line(tail), "{tail:?}");
         }
-        for tail in [&b""[..], b"GETX", b"Hello world", b"get /", b"GET /\r\n"] {
+        let long_method = [b'A'; MAX_METHOD_LEN + 1];
+        for tail in [
+            &b""[..],
+            b"get /",
+            b"GET /\r\n",
+            b"GET\t/",
+            b"{\"GET",
+            &long_method[..],
+        ] {
             assert!(!could_begin_request_line(tail), "{tail:?}");
         }
         assert!(could_begin_status_line(b"HT"));

@@ -406,3 +406,25 @@ fn gap_past_a_body_end_completes_the_body_and_resynchronises() {
     assert!(out[0].flags.request_gap);
     assert_eq!(out[0].request_body_len, 3);
 }
+
+/// After a request line that does not parse (no space after the method), the next
+/// request is found wherever a segment boundary falls, even with a method the table
+/// does not know (nginx and PHP take it): a property test found the split case lost
+/// every later request on the connection.
+#[test]
+fn resync_finds_an_unknown_method_at_every_split() {
+    let broken = b"GETE/api?q=1 HTTP/1.1\r\nHost: a\r\n\r\n";
+    let next = b"HEAE /api/search?q=1%29%20AND%202340%3D8593 HTTP/1.1\r\nHost: a\r\n\r\n";
+    let c = ctx();
+    for cut in 1..next.len() {
+        let mut s = HttpSession::default();
+        let mut out = Vec::new();
+        s.on_chunk(C2S, Chunk::Data(broken), Timestamp(0), &c, &mut out);
+        s.on_chunk(C2S, Chunk::Data(&next[..cut]), Timestamp(1), &c, &mut out);
+        s.on_chunk(C2S, Chunk::Data(&next[cut..]), Timestamp(2), &c, &mut out);
+        s.finish(Timestamp(3), &c, &mut out);
+        assert_eq!(out.len(), 1, "split at {cut}");
+        assert_eq!(out[0].uri(), Some("/api/search?q=1%29%20AND%202340%3D8593"));
+        assert_eq!(s.stats.resyncs, 1, "split at {cut}");
+    }
+}
