@@ -11,8 +11,8 @@
 //! the same as a sharded run's with any worker count (tests/replay_workers.rs).
 
 use super::record::{Item, Position, Recorder, Records};
-use super::sharded::{feed_other, ShardedError};
-use crate::capture::{FileSource, PacketSource};
+use super::sharded::{each_frame, feed_other, ShardedError};
+use crate::capture::FileSource;
 use crate::detect::{DetectionStage, Detector};
 use crate::observe::Summary;
 use crate::pipeline::{Pipeline, PipelineSettings};
@@ -30,34 +30,21 @@ pub(super) fn replay_inline(
     let mut recorder = Recorder::new(detector);
     let mut number = 0u64;
     let mut tick_secs = 0u64;
-    let mut read_result = Ok(());
-    'files: for source in sources.iter_mut() {
-        let link = source.link_type();
-        loop {
-            let frame = match source.next_frame() {
-                Ok(Some(frame)) => frame,
-                Ok(None) => break,
-                Err(e) => {
-                    // Flush what was read: no transaction is lost.
-                    read_result = Err(e);
-                    break 'files;
-                }
-            };
-            progress(u64::from(frame.wire_len.min(frame.data.len() as u32)) + 16);
-            number += 1;
-            recorder.set_position(Position::frame(number));
-            pipeline.ingest(link, &frame, number, &mut recorder);
-            // As the sharded reader ticks: after the first frame of each new second of
-            // packet time (time going backwards sweeps nothing).
-            if frame.ts.secs() > tick_secs {
-                tick_secs = frame.ts.secs();
-                recorder.set_position(Position::expiry(number));
-                recorder.push(Item::Tick(frame.ts));
-                pipeline.advance(frame.ts, &mut recorder);
-            }
-            feed(&mut recorder.records, stage);
+    let read_result = each_frame(sources, progress, |link, frame| {
+        number += 1;
+        recorder.set_position(Position::frame(number));
+        pipeline.ingest(link, frame, number, &mut recorder);
+        // As the sharded reader ticks: after the first frame of each new second of
+        // packet time (time going backwards sweeps nothing).
+        if frame.ts.secs() > tick_secs {
+            tick_secs = frame.ts.secs();
+            recorder.set_position(Position::expiry(number));
+            recorder.push(Item::Tick(frame.ts));
+            pipeline.advance(frame.ts, &mut recorder);
         }
-    }
+        feed(&mut recorder.records, stage);
+        Ok(())
+    })?;
     recorder.set_position(Position::expiry(u64::MAX));
     pipeline.finish(&mut recorder);
     feed(&mut recorder.records, stage);

@@ -110,29 +110,17 @@ pub fn replay_sharded(
         let mut in_flight = 0usize;
         let mut read_result = Ok(());
         let mut run = || -> Result<(), ShardedError> {
-            'files: for source in sources.iter_mut() {
-                let link = source.link_type();
-                loop {
-                    let frame = match source.next_frame() {
-                        Ok(Some(frame)) => frame,
-                        Ok(None) => break,
-                        Err(e) => {
-                            // Flush what was read: no transaction is lost.
-                            read_result = Err(e);
-                            break 'files;
-                        }
-                    };
-                    progress(u64::from(frame.wire_len.min(frame.data.len() as u32)) + 16);
-                    if reader.add(link, &frame) {
-                        if in_flight >= EPOCHS_IN_FLIGHT {
-                            merge_epoch(&outputs, stage)?;
-                            in_flight -= 1;
-                        }
-                        send_epoch(&inputs, reader.take(false))?;
-                        in_flight += 1;
+            read_result = each_frame(sources, progress, |link, frame| {
+                if reader.add(link, frame) {
+                    if in_flight >= EPOCHS_IN_FLIGHT {
+                        merge_epoch(&outputs, stage)?;
+                        in_flight -= 1;
                     }
+                    send_epoch(&inputs, reader.take(false))?;
+                    in_flight += 1;
                 }
-            }
+                Ok(())
+            })?;
             if in_flight >= EPOCHS_IN_FLIGHT {
                 merge_epoch(&outputs, stage)?;
                 in_flight -= 1;
@@ -159,6 +147,30 @@ pub fn replay_sharded(
         read_result?;
         Ok(total)
     })
+}
+
+/// Reads every frame of `sources` in order, as one capture, counts its bytes for
+/// `progress` and hands it to `each`. A read error ends the walk and is returned in the
+/// inner result, so the caller still flushes what was read (no transaction is lost);
+/// an error of `each` ends it at once.
+pub(super) fn each_frame(
+    sources: &mut [FileSource],
+    progress: &mut dyn FnMut(u64),
+    mut each: impl FnMut(LinkType, &Frame<'_>) -> Result<(), ShardedError>,
+) -> Result<Result<(), CaptureError>, ShardedError> {
+    for source in sources.iter_mut() {
+        let link = source.link_type();
+        loop {
+            let frame = match source.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(e) => return Ok(Err(e)),
+            };
+            progress(u64::from(frame.wire_len.min(frame.data.len() as u32)) + 16);
+            each(link, &frame)?;
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// Hands each worker its share of an epoch.
