@@ -1,26 +1,31 @@
 //! Rule definitions compiled into one matcher per field.
 //!
 //! Every literal of every rule on a field goes into that field's single Aho-Corasick
-//! automaton (or exact-match table), every regex into its field's `RegexSet`; each
-//! value is scanned once, whatever the number of rules. The rules' boolean trees are
-//! then evaluated over the set of tests that hit.
+//! automaton (or exact-match table); each value is scanned once, whatever the number
+//! of rules. Regexes are gated ([`gate`]): the literals every match of a field's
+//! regexes must contain go into one more automaton per field, and a regex runs only
+//! on a value holding a literal of each of its clauses (most values hold none), and
+//! only while its test has not hit yet. The rules' boolean trees are then evaluated
+//! over the tests that hit, and only for rules with a test that hit: an untouched
+//! rule's answer is known at compile time.
 
 use std::collections::HashMap;
 
 use super::evidence::EvidenceRegex;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use ipnet::IpNet;
-use regex::bytes::{RegexSet, RegexSetBuilder};
+use regex::bytes::{Regex, RegexBuilder};
 
 use super::alert::Category;
 use super::fields::{Field, FieldValues};
 use super::rules::{Condition, Op, RuleDefs, Threshold};
 
+mod gate;
 mod hits;
 #[cfg(test)]
 mod tests;
 
-use hits::{eval, Literal, Scratch, Token, SCRATCH};
+use hits::{eval, Literal, Scratch, Token, NO_HIT, SCRATCH};
 
 /// Compiled regexes are capped at this size each (guards against pathological rules).
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -49,18 +54,122 @@ enum Cmp {
 
 #[derive(Debug, Default)]
 struct FieldMatcher {
-    exact: HashMap<Vec<u8>, Vec<LeafId>>,
+    exact: HashMap<Vec<u8>, Vec<LeafId>, ahash::RandomState>,
     prefixes: Vec<(Vec<u8>, LeafId)>,
     suffixes: Vec<(Vec<u8>, LeafId)>,
     contains_patterns: Vec<(Vec<u8>, LeafId)>,
     contains: Option<AhoCorasick>,
     regex_sources: Vec<(String, LeafId)>,
-    regex_set: Option<RegexSet>,
+    /// Per regex, compiled the first time its gate lets a value through.
+    regexes: Vec<LazyRegex>,
+    /// The regexes' required literals, one automaton for the field.
+    gate: Option<FieldGate>,
     /// Per regex: the evidence regex that elides wildcard spans, built the first
     /// time the regex's rule matches (`None`: keep `…` only).
     evidence: Vec<LazyEvidence>,
     numeric: Vec<(Cmp, u64, LeafId)>,
     exists: Vec<LeafId>,
+}
+
+/// The gates of a field's regexes: every required literal once in one automaton, and
+/// per regex its clauses as literal indexes (no clause: the regex always runs).
+#[derive(Debug)]
+struct FieldGate {
+    literals: AhoCorasick,
+    literal_count: usize,
+    clauses: Vec<Vec<Vec<u32>>>,
+}
+
+impl FieldGate {
+    /// The gate of `sources`, or `None` when no regex has one.
+    fn new(sources: &[&str]) -> Result<Option<FieldGate>, aho_corasick::BuildError> {
+        let mut literals: Vec<Vec<u8>> = Vec::new();
+        let mut index: HashMap<Vec<u8>, u32> = HashMap::new();
+        let mut clauses = Vec::with_capacity(sources.len());
+        for src in sources {
+            let gate = gate::required(src);
+            let ids = gate
+                .into_iter()
+                .map(|clause| {
+                    clause
+                        .into_iter()
+                        .map(|lit| {
+                            *index.entry(lit.clone()).or_insert_with(|| {
+                                literals.push(lit);
+                                u32::try_from(literals.len() - 1).unwrap_or(u32::MAX)
+                            })
+                        })
+                        .collect()
+                })
+                .collect();
+            clauses.push(ids);
+        }
+        if literals.is_empty() {
+            return Ok(None);
+        }
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&literals)?;
+        Ok(Some(FieldGate {
+            literals: ac,
+            literal_count: literals.len(),
+            clauses,
+        }))
+    }
+
+    /// Notes in `present` (one flag per literal) which literals `value` holds.
+    fn scan(&self, value: &[u8], present: &mut Vec<bool>) {
+        present.clear();
+        present.resize(self.literal_count, false);
+        for found in self.literals.find_overlapping_iter(value) {
+            if let Some(p) = present.get_mut(found.pattern().as_usize()) {
+                *p = true;
+            }
+        }
+    }
+
+    /// Whether regex `i` may match a value holding the `present` literals.
+    fn open(&self, i: usize, present: &[bool]) -> bool {
+        self.clauses.get(i).map_or(true, |clauses| {
+            clauses.iter().all(|clause| {
+                clause
+                    .iter()
+                    .any(|&l| present.get(l as usize).copied().unwrap_or(false))
+            })
+        })
+    }
+}
+
+/// A rule regex, compiled on first use with the flags and size limit it was checked
+/// with when its rule was read (so it compiles; a failure would mean no match).
+#[derive(Debug)]
+struct LazyRegex {
+    source: String,
+    regex: std::sync::OnceLock<Option<Regex>>,
+}
+
+impl LazyRegex {
+    fn new(source: &str) -> LazyRegex {
+        LazyRegex {
+            source: source.to_owned(),
+            regex: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn is_match(&self, value: &[u8]) -> bool {
+        self.regex
+            .get_or_init(|| {
+                RegexBuilder::new(&self.source)
+                    .case_insensitive(true)
+                    .unicode(false)
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
+            .is_some_and(|r| r.is_match(value))
+    }
 }
 
 /// A rule regex's evidence regex, built on first use: building one is a capturing
@@ -107,6 +216,10 @@ pub struct Rule {
     pub threshold: Option<Threshold>,
     pub distinct_field: Option<Field>,
     node: Node,
+    /// Its tests' leaves (allotted in order as the rule was compiled).
+    leaves: std::ops::Range<LeafId>,
+    /// Whether its condition holds when none of its tests hit (`not` trees).
+    holds_untouched: bool,
 }
 
 /// A rule that matched one transaction, with its evidence.
@@ -137,8 +250,11 @@ impl RuleSet {
         };
         let mut matchers: HashMap<Field, FieldMatcher> = HashMap::new();
         for def in &defs.rules {
+            let first = set.leaf_count;
             let node = set.add_condition(&def.condition, &mut matchers);
             set.rules.push(Rule {
+                leaves: first..set.leaf_count,
+                holds_untouched: false,
                 id: def.id,
                 name: def.name.clone(),
                 signature: def.signature.clone(),
@@ -162,20 +278,22 @@ impl RuleSet {
             }
             if !m.regex_sources.is_empty() {
                 let sources: Vec<&str> = m.regex_sources.iter().map(|(s, _)| s.as_str()).collect();
-                let set_built = RegexSetBuilder::new(&sources)
-                    .case_insensitive(true)
-                    .unicode(false)
-                    .size_limit(REGEX_SIZE_LIMIT * sources.len().max(1))
-                    .build()
+                m.gate = FieldGate::new(&sources)
                     .map_err(|e| CompileError(format!("field {field:?}: {e}")))?;
-                m.regex_set = Some(set_built);
                 // Each source compiled on its own, within REGEX_SIZE_LIMIT, when its rule
                 // was read (rules::condition::parse_op, the only maker of Op::Regex):
-                // compiling it again here doubled the start-up time.
+                // compiling it again here doubled the start-up time. It is compiled
+                // again only when a value first gets through its gate.
+                m.regexes = sources.iter().map(|s| LazyRegex::new(s)).collect();
                 m.evidence = sources.iter().map(|s| LazyEvidence::new(s)).collect();
             }
         }
         set.fields = fields;
+        let mut empty = Scratch::default();
+        empty.reset(set.leaf_count);
+        for rule in &mut set.rules {
+            rule.holds_untouched = eval(&rule.node, &empty).is_some();
+        }
         Ok(set)
     }
 
@@ -259,10 +377,31 @@ impl RuleSet {
             .iter()
             .enumerate()
             .filter_map(|(index, rule)| {
-                eval(&rule.node, &scratch).map(|hit| Match {
+                let touched = scratch
+                    .slots
+                    .get(rule.leaves.clone())
+                    .is_some_and(|s| s.iter().any(|&slot| slot != NO_HIT));
+                let result = if touched {
+                    eval(&rule.node, &scratch)
+                } else {
+                    // None of its tests hit: the answer does not depend on the values.
+                    rule.holds_untouched.then_some(None)
+                };
+                result.map(|hit| Match {
                     rule,
                     index,
-                    hit: hit.map(|h| h.hit(self, values)),
+                    hit: hit.map(|h| {
+                        if rule.threshold.is_some() {
+                            // Its alert shows the count crossed, never a token: only
+                            // the upload part is kept.
+                            Hit {
+                                evidence: Vec::new(),
+                                upload: h.upload,
+                            }
+                        } else {
+                            h.hit(self, values)
+                        }
+                    }),
                 })
             })
             .collect();
@@ -270,6 +409,45 @@ impl RuleSet {
             SCRATCH.set(scratch);
         }
         matches
+    }
+
+    /// Records the regexes of field `fi` that match value `vi`: each only while its
+    /// test has not hit (a later hit would not be recorded) and only if the value
+    /// gets through its gate.
+    fn regex_hits(
+        &self,
+        m: &FieldMatcher,
+        fi: usize,
+        vi: usize,
+        value: &super::fields::Value,
+        scratch: &mut Scratch,
+    ) {
+        let v = value.bytes.as_slice();
+        let mut present = std::mem::take(&mut scratch.present);
+        let mut scanned = false;
+        for (i, ((_, leaf), regex)) in m.regex_sources.iter().zip(&m.regexes).enumerate() {
+            if scratch.hit(*leaf) {
+                continue;
+            }
+            if let Some(gate) = &m.gate {
+                if !scanned {
+                    gate.scan(v, &mut present);
+                    scanned = true;
+                }
+                if !gate.open(i, &present) {
+                    continue;
+                }
+            }
+            if regex.is_match(v) {
+                let token = Token::Regex {
+                    field: fi,
+                    index: i,
+                    value: vi,
+                };
+                scratch.record(*leaf, token, value.upload);
+            }
+        }
+        scratch.present = present;
     }
 
     /// Fills `scratch` with the tests that hit. A hit notes where its evidence lies;
@@ -313,17 +491,8 @@ impl RuleSet {
                         }
                     }
                 }
-                if let Some(set) = &m.regex_set {
-                    for i in set.matches(v).iter() {
-                        let token = Token::Regex {
-                            field: fi,
-                            index: i,
-                            value: vi,
-                        };
-                        if let Some((_, leaf)) = m.regex_sources.get(i) {
-                            scratch.record(*leaf, token, value.upload);
-                        }
-                    }
+                if !m.regexes.is_empty() {
+                    self.regex_hits(m, fi, vi, value, scratch);
                 }
                 if !m.numeric.is_empty() {
                     if let Some(n) = std::str::from_utf8(v)

@@ -116,16 +116,23 @@ impl ThresholdTable {
         distinct: Option<u64>,
     ) -> bool {
         let secs = u32::try_from(window_secs).unwrap_or(u32::MAX);
+        let key = (id, client);
+        // A client already tracked (the common case: a flood rule observes every
+        // request) needs neither the table's size, which visits every shard, nor a
+        // second lookup.
+        if let Some(mut w) = self.windows.get_mut(&key) {
+            return self.count(w.value_mut(), now, secs, count, distinct);
+        }
         let full = self.windows.len() >= MAX_THRESHOLD_WINDOWS
             || self.held_bytes() + WINDOW_BYTES > self.max_bytes;
         // Site-wide windows (keyed by the unspecified address: flood episodes) are a
         // handful and are never refused: the flood that fills the table must still be
         // reported.
-        if full && !client.is_unspecified() && !self.windows.contains_key(&(id, client)) {
+        if full && !client.is_unspecified() && !self.windows.contains_key(&key) {
             self.drop_one();
             return false;
         }
-        let mut entry = self.windows.entry((id, client)).or_insert_with(|| {
+        let mut entry = self.windows.entry(key).or_insert_with(|| {
             self.held.fetch_add(WINDOW_BYTES, Ordering::Relaxed);
             Window {
                 started: now,
@@ -135,7 +142,19 @@ impl ThresholdTable {
                 fired: false,
             }
         });
-        let w = entry.value_mut();
+        self.count(entry.value_mut(), now, secs, count, distinct)
+    }
+
+    /// Counts one observation in window `w` (restarted first if it has ended);
+    /// true exactly when this one crosses `count`.
+    fn count(
+        &self,
+        w: &mut Window,
+        now: Timestamp,
+        secs: u32,
+        count: u32,
+        distinct: Option<u64>,
+    ) -> bool {
         if now.secs_since(w.started) >= u64::from(w.window_secs) || now < w.started {
             self.held
                 .fetch_sub(set_bytes(&w.distinct), Ordering::Relaxed);

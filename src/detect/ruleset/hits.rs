@@ -21,6 +21,8 @@ pub(super) struct Scratch {
     /// By leaf: the index of its hit in `list`, or [`NO_HIT`].
     pub(super) slots: Vec<u32>,
     pub(super) list: Vec<LeafHit>,
+    /// Per literal of the field gate being checked: whether the value holds it.
+    pub(super) present: Vec<bool>,
 }
 
 impl Scratch {
@@ -39,6 +41,11 @@ impl Scratch {
                 self.list.push(LeafHit { token, upload });
             }
         }
+    }
+
+    /// Whether leaf `leaf` hit already.
+    pub(super) fn hit(&self, leaf: LeafId) -> bool {
+        self.slots.get(leaf).is_some_and(|&s| s != NO_HIT)
     }
 
     /// Leaf `leaf`'s hit, if it hit.
