@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use super::evidence::EvidenceRegex;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use ipnet::IpNet;
-use regex::bytes::{Regex, RegexBuilder};
 
 use super::alert::Category;
 use super::fields::{Field, FieldValues};
@@ -22,13 +21,12 @@ use super::rules::{Condition, Op, RuleDefs, Threshold};
 
 mod gate;
 mod hits;
+mod regexes;
 #[cfg(test)]
 mod tests;
 
 use hits::{eval, Literal, Scratch, Token, NO_HIT, SCRATCH};
-
-/// Compiled regexes are capped at this size each (guards against pathological rules).
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
+use regexes::{FieldGate, LazyRegex};
 
 type LeafId = usize;
 
@@ -69,107 +67,6 @@ struct FieldMatcher {
     evidence: Vec<LazyEvidence>,
     numeric: Vec<(Cmp, u64, LeafId)>,
     exists: Vec<LeafId>,
-}
-
-/// The gates of a field's regexes: every required literal once in one automaton, and
-/// per regex its clauses as literal indexes (no clause: the regex always runs).
-#[derive(Debug)]
-struct FieldGate {
-    literals: AhoCorasick,
-    literal_count: usize,
-    clauses: Vec<Vec<Vec<u32>>>,
-}
-
-impl FieldGate {
-    /// The gate of `sources`, or `None` when no regex has one.
-    fn new(sources: &[&str]) -> Result<Option<FieldGate>, aho_corasick::BuildError> {
-        let mut literals: Vec<Vec<u8>> = Vec::new();
-        let mut index: HashMap<Vec<u8>, u32> = HashMap::new();
-        let mut clauses = Vec::with_capacity(sources.len());
-        for src in sources {
-            let gate = gate::required(src);
-            let ids = gate
-                .into_iter()
-                .map(|clause| {
-                    clause
-                        .into_iter()
-                        .map(|lit| {
-                            *index.entry(lit.clone()).or_insert_with(|| {
-                                literals.push(lit);
-                                u32::try_from(literals.len() - 1).unwrap_or(u32::MAX)
-                            })
-                        })
-                        .collect()
-                })
-                .collect();
-            clauses.push(ids);
-        }
-        if literals.is_empty() {
-            return Ok(None);
-        }
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&literals)?;
-        Ok(Some(FieldGate {
-            literals: ac,
-            literal_count: literals.len(),
-            clauses,
-        }))
-    }
-
-    /// Notes in `present` (one flag per literal) which literals `value` holds.
-    fn scan(&self, value: &[u8], present: &mut Vec<bool>) {
-        present.clear();
-        present.resize(self.literal_count, false);
-        for found in self.literals.find_overlapping_iter(value) {
-            if let Some(p) = present.get_mut(found.pattern().as_usize()) {
-                *p = true;
-            }
-        }
-    }
-
-    /// Whether regex `i` may match a value holding the `present` literals.
-    fn open(&self, i: usize, present: &[bool]) -> bool {
-        self.clauses.get(i).map_or(true, |clauses| {
-            clauses.iter().all(|clause| {
-                clause
-                    .iter()
-                    .any(|&l| present.get(l as usize).copied().unwrap_or(false))
-            })
-        })
-    }
-}
-
-/// A rule regex, compiled on first use with the flags and size limit it was checked
-/// with when its rule was read (so it compiles; a failure would mean no match).
-#[derive(Debug)]
-struct LazyRegex {
-    source: String,
-    regex: std::sync::OnceLock<Option<Regex>>,
-}
-
-impl LazyRegex {
-    fn new(source: &str) -> LazyRegex {
-        LazyRegex {
-            source: source.to_owned(),
-            regex: std::sync::OnceLock::new(),
-        }
-    }
-
-    fn is_match(&self, value: &[u8]) -> bool {
-        self.regex
-            .get_or_init(|| {
-                RegexBuilder::new(&self.source)
-                    .case_insensitive(true)
-                    .unicode(false)
-                    .size_limit(REGEX_SIZE_LIMIT)
-                    .build()
-                    .ok()
-            })
-            .as_ref()
-            .is_some_and(|r| r.is_match(value))
-    }
 }
 
 /// A rule regex's evidence regex, built on first use: building one is a capturing
@@ -239,6 +136,10 @@ pub struct RuleSet {
     cidrs: Vec<(Vec<IpNet>, LeafId)>,
     leaf_count: usize,
     headers: Vec<String>,
+    /// Tests only: evaluate as before the fast paths (every regex on every value,
+    /// every rule's tree), the reference the fast paths are checked against.
+    #[cfg(test)]
+    reference: bool,
 }
 
 impl RuleSet {
@@ -381,6 +282,8 @@ impl RuleSet {
                     .slots
                     .get(rule.leaves.clone())
                     .is_some_and(|s| s.iter().any(|&slot| slot != NO_HIT));
+                #[cfg(test)]
+                let touched = touched || self.reference;
                 let result = if touched {
                     eval(&rule.node, &scratch)
                 } else {
@@ -423,18 +326,28 @@ impl RuleSet {
         scratch: &mut Scratch,
     ) {
         let v = value.bytes.as_slice();
-        let mut present = std::mem::take(&mut scratch.present);
-        let mut scanned = false;
+        let mut known = std::mem::take(&mut scratch.present);
+        if let Some(gate) = &m.gate {
+            gate.reset(&mut known);
+        }
         for (i, ((_, leaf), regex)) in m.regex_sources.iter().zip(&m.regexes).enumerate() {
+            #[cfg(test)]
+            if self.reference {
+                if regex.is_match(v) {
+                    let token = Token::Regex {
+                        field: fi,
+                        index: i,
+                        value: vi,
+                    };
+                    scratch.record(*leaf, token, value.upload);
+                }
+                continue;
+            }
             if scratch.hit(*leaf) {
                 continue;
             }
             if let Some(gate) = &m.gate {
-                if !scanned {
-                    gate.scan(v, &mut present);
-                    scanned = true;
-                }
-                if !gate.open(i, &present) {
+                if !gate.open(i, v, &mut known) {
                     continue;
                 }
             }
@@ -447,7 +360,7 @@ impl RuleSet {
                 scratch.record(*leaf, token, value.upload);
             }
         }
-        scratch.present = present;
+        scratch.present = known;
     }
 
     /// Fills `scratch` with the tests that hit. A hit notes where its evidence lies;
@@ -482,7 +395,17 @@ impl RuleSet {
                         scratch.record(*leaf, literal(Literal::Suffix, si), value.upload);
                     }
                 }
-                if let Some(ac) = &m.contains {
+                // Most values hold no literal: a prefiltered yes/no search says so
+                // faster than the overlapping search, which finds every one.
+                #[cfg(test)]
+                let prefilter = !self.reference;
+                #[cfg(not(test))]
+                let prefilter = true;
+                if let Some(ac) = m
+                    .contains
+                    .as_ref()
+                    .filter(|ac| !prefilter || ac.is_match(v))
+                {
                     for found in ac.find_overlapping_iter(v) {
                         // The literal itself, never the value's own bytes around it.
                         let ci = found.pattern().as_usize();

@@ -413,6 +413,9 @@ mod slot_tests {
             assert_eq!(field.slot(FIXED_FIELDS.len()), first, "{name}");
             assert!(first <= i);
         }
-        assert_eq!(Field::Header(3).slot(Field::fixed_slots()), Field::fixed_slots() + 3);
+        assert_eq!(
+            Field::Header(3).slot(Field::fixed_slots()),
+            Field::fixed_slots() + 3
+        );
     }
 }

@@ -121,7 +121,7 @@ pub struct PooledValues(Option<FieldValues>);
 
 impl PooledValues {
     /// The thread's spare storage (or new storage), emptied for `fixed + headers` slots.
-    pub(super) fn take(fixed: usize, headers: usize) -> PooledValues {
+    pub(crate) fn take(fixed: usize, headers: usize) -> PooledValues {
         let mut values = SPARE
             .try_with(|s| s.borrow_mut().take())
             .ok()

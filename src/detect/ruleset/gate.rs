@@ -272,10 +272,8 @@ fn class_bytes(c: &Class) -> Option<Vec<u8>> {
 #[cfg(test)]
 pub fn passes(gate: &[Clause], value: &[u8]) -> bool {
     let v = value.to_ascii_lowercase();
-    gate.iter().all(|c| {
-        c.iter()
-            .any(|lit| memchr::memmem::find(&v, lit).is_some())
-    })
+    gate.iter()
+        .all(|c| c.iter().any(|lit| memchr::memmem::find(&v, lit).is_some()))
 }
 
 #[cfg(test)]

@@ -9,9 +9,7 @@ use regex::bytes::RegexBuilder;
 
 fn regexes(c: &Condition, out: &mut Vec<String>) {
     match c {
-        Condition::All(items) | Condition::Any(items) => {
-            items.iter().for_each(|i| regexes(i, out))
-        }
+        Condition::All(items) | Condition::Any(items) => items.iter().for_each(|i| regexes(i, out)),
         Condition::Not(inner) => regexes(inner, out),
         Condition::Test {
             op: Op::Regex(r), ..
@@ -71,7 +69,10 @@ fn keywords_and_punctuation_become_clauses() {
     let g = required(r"(^|/)\.\.(/|$)");
     assert!(has(&g, &[".."]), "{g:?}");
     let g = required(r"\$\{\s*jndi\s*:");
-    assert!(has(&g, &["jndi"]) && has(&g, &["${"]) && has(&g, &[":"]), "{g:?}");
+    assert!(
+        has(&g, &["jndi"]) && has(&g, &["${"]) && has(&g, &[":"]),
+        "{g:?}"
+    );
 }
 
 #[test]
@@ -89,7 +90,11 @@ fn every_bundled_rule_regex_has_a_gate() {
         let gate = required(&r);
         let shown: Vec<Vec<String>> = gate
             .iter()
-            .map(|c| c.iter().map(|l| String::from_utf8_lossy(l).into_owned()).collect())
+            .map(|c| {
+                c.iter()
+                    .map(|l| String::from_utf8_lossy(l).into_owned())
+                    .collect()
+            })
             .collect();
         println!("{r}\n    {shown:?}");
         assert!(!gate.is_empty(), "no gate for {r}");

@@ -21,8 +21,9 @@ pub(super) struct Scratch {
     /// By leaf: the index of its hit in `list`, or [`NO_HIT`].
     pub(super) slots: Vec<u32>,
     pub(super) list: Vec<LeafHit>,
-    /// Per literal of the field gate being checked: whether the value holds it.
-    pub(super) present: Vec<bool>,
+    /// Per clause of the field gate being checked: whether the value satisfies it,
+    /// once asked (see [`super::regexes::FieldGate`]).
+    pub(super) present: Vec<u8>,
 }
 
 impl Scratch {

@@ -1,0 +1,216 @@
+//! A field's regexes as the rule set runs them: each compiled on first use, and
+//! behind its gate ([`super::gate`]), whose clauses are checked cheapest first with
+//! prefiltered searches (`memchr` for a few bytes, Aho-Corasick for literal sets),
+//! each clause at most once per value.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::bytes::{Regex, RegexBuilder};
+use std::collections::HashMap;
+
+use super::gate::{self, Clause};
+
+/// Compiled regexes are capped at this size each (guards against pathological rules).
+pub(super) const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// What a value is known to do about a clause, in the per-value table.
+const UNKNOWN: u8 = 0;
+const HOLDS: u8 = 1;
+const FAILS: u8 = 2;
+
+/// A test for one clause: does the value hold any of its literals?
+#[derive(Debug)]
+enum ClauseTest {
+    /// One to three bytes (case variants included): `memchr`.
+    Bytes(Vec<u8>),
+    /// Literal strings, searched ASCII case-insensitively.
+    Literals(AhoCorasick),
+}
+
+impl ClauseTest {
+    fn new(clause: &Clause) -> Result<ClauseTest, aho_corasick::BuildError> {
+        if clause.iter().all(|l| l.len() == 1) {
+            let mut bytes: Vec<u8> = clause
+                .iter()
+                .flat_map(|l| {
+                    l.iter()
+                        .flat_map(|b| [b.to_ascii_lowercase(), b.to_ascii_uppercase()])
+                })
+                .collect();
+            bytes.sort_unstable();
+            bytes.dedup();
+            if bytes.len() <= 3 {
+                return Ok(ClauseTest::Bytes(bytes));
+            }
+        }
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(clause)?;
+        Ok(ClauseTest::Literals(ac))
+    }
+
+    fn holds(&self, value: &[u8]) -> bool {
+        match self {
+            ClauseTest::Bytes(b) => match b.as_slice() {
+                [a] => memchr::memchr(*a, value).is_some(),
+                [a, b] => memchr::memchr2(*a, *b, value).is_some(),
+                [a, b, c] => memchr::memchr3(*a, *b, *c, value).is_some(),
+                _ => true,
+            },
+            ClauseTest::Literals(ac) => ac.is_match(value),
+        }
+    }
+}
+
+/// How often a clause is expected to hold in ordinary traffic (lower first): its
+/// commonest literal's, a literal being as common as the product of its bytes'
+/// rough frequencies. Only the order of checks depends on it, never a verdict.
+fn commonness(clause: &Clause) -> f64 {
+    let byte = |b: u8| -> f64 {
+        match b {
+            b' ' => 0.9,
+            b'a'..=b'z' | b'A'..=b'Z' => 0.5,
+            b'/' | b'.' | b'-' | b'_' | b',' | b'=' | b'&' | b';' | b'(' | b')' | b':' => 0.5,
+            b'0'..=b'9' => 0.3,
+            _ => 0.05,
+        }
+    };
+    clause
+        .iter()
+        .map(|lit| lit.iter().map(|&b| byte(b)).product::<f64>())
+        .fold(0.0, f64::max)
+}
+
+/// The gates of a field's regexes: its distinct clauses, and per regex the clauses
+/// it needs, rarest first (no clause: the regex always runs).
+#[derive(Debug)]
+pub(super) struct FieldGate {
+    tests: Vec<ClauseTest>,
+    per_regex: Vec<Vec<usize>>,
+}
+
+impl FieldGate {
+    /// The gate of `sources`, or `None` when no regex has one.
+    pub(super) fn new(sources: &[&str]) -> Result<Option<FieldGate>, aho_corasick::BuildError> {
+        let mut tests = Vec::new();
+        let mut index: HashMap<Clause, usize> = HashMap::new();
+        let mut per_regex = Vec::with_capacity(sources.len());
+        for src in sources {
+            let mut clauses = gate::required(src);
+            clauses.sort_by(|a, b| commonness(a).total_cmp(&commonness(b)));
+            let mut ids = Vec::with_capacity(clauses.len());
+            for clause in clauses {
+                let id = match index.get(&clause) {
+                    Some(&id) => id,
+                    None => {
+                        tests.push(ClauseTest::new(&clause)?);
+                        index.insert(clause, tests.len() - 1);
+                        tests.len() - 1
+                    }
+                };
+                ids.push(id);
+            }
+            per_regex.push(ids);
+        }
+        if tests.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(FieldGate { tests, per_regex }))
+    }
+
+    /// Readies the per-value table for a new value.
+    pub(super) fn reset(&self, known: &mut Vec<u8>) {
+        known.clear();
+        known.resize(self.tests.len(), UNKNOWN);
+    }
+
+    /// Whether regex `i` may match `value`: every clause it needs holds. `known`
+    /// remembers each clause's answer for this value.
+    pub(super) fn open(&self, i: usize, value: &[u8], known: &mut [u8]) -> bool {
+        let Some(ids) = self.per_regex.get(i) else {
+            return true;
+        };
+        ids.iter().all(|&c| match known.get(c).copied() {
+            Some(HOLDS) => true,
+            Some(FAILS) => false,
+            _ => {
+                let holds = self.tests.get(c).map_or(true, |t| t.holds(value));
+                if let Some(k) = known.get_mut(c) {
+                    *k = if holds { HOLDS } else { FAILS };
+                }
+                holds
+            }
+        })
+    }
+}
+
+/// A rule regex, compiled on first use with the flags and size limit it was checked
+/// with when its rule was read (so it compiles; a failure would mean no match).
+#[derive(Debug)]
+pub(super) struct LazyRegex {
+    source: String,
+    regex: std::sync::OnceLock<Option<Regex>>,
+}
+
+impl LazyRegex {
+    pub(super) fn new(source: &str) -> LazyRegex {
+        LazyRegex {
+            source: source.to_owned(),
+            regex: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Whether the regex matches anywhere in `value`.
+    pub(super) fn is_match(&self, value: &[u8]) -> bool {
+        self.regex
+            .get_or_init(|| {
+                RegexBuilder::new(&self.source)
+                    .case_insensitive(true)
+                    .unicode(false)
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
+            .is_some_and(|r| r.is_match(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The compiled gate answers as the reference check of its clauses does.
+    #[test]
+    fn compiled_gate_agrees_with_the_clauses() {
+        let sources = [
+            r"union(\s+(all|distinct))?\s+select\b.{0,200}(\bfrom\b|--|#|/\*|\bnull\b)",
+            r"(\$\(|`)\s*(cat|id|whoami)\b",
+            r"\(\s*\)\s*\{",
+            r"\w+",
+        ];
+        let g = FieldGate::new(&sources)
+            .expect("builds")
+            .expect("has clauses");
+        let values: [&[u8]; 8] = [
+            b"1 union select a from b",
+            b"1 UNION SELECT a FROM b",
+            b"union select",
+            b"$(id)",
+            b"`whoami`",
+            b"() { :; }",
+            b"mozilla/5.0 (x11; linux)",
+            b"",
+        ];
+        for v in values {
+            for (i, src) in sources.iter().enumerate() {
+                let mut known = Vec::new();
+                g.reset(&mut known);
+                let want = gate::passes(&gate::required(src), v);
+                assert_eq!(g.open(i, v, &mut known), want, "{src} on {v:?}");
+                // Asked again, the remembered answers give the same.
+                assert_eq!(g.open(i, v, &mut known), want);
+            }
+        }
+    }
+}
