@@ -169,9 +169,11 @@ impl Detector {
         if self.rules.rules().is_empty() && self.crs.is_none() {
             return judgement;
         }
-        let mut values = FieldValues::extract(txn, self.rules.header_names());
+        let mut values =
+            FieldValues::extract_for(txn, self.rules.header_names(), self.rules.fields_read());
         self.policy.judge(txn, &mut values);
-        for m in self.rules.evaluate(&values) {
+        let rule_alerts = &mut judgement.rule_alerts;
+        self.rules.evaluate_each(&values, |m| {
             let rule = m.rule;
             let gate = rule.threshold.as_ref().map(|t| Gate {
                 rule_id: rule.id,
@@ -190,12 +192,12 @@ impl Detector {
             });
             // The alert itself is built by `settle`, and only if it fires: a threshold
             // rule such as the request flood matches every request.
-            judgement.rule_alerts.push(RuleMatch {
+            rule_alerts.push(RuleMatch {
                 rule: m.index,
                 hit: m.hit,
                 gate,
             });
-        }
+        });
         if let Some(engine) = &self.crs {
             // The site policy judges every write method (authorized or not): CRS's
             // method enforcement does not count for them.

@@ -32,6 +32,22 @@ pub struct Decoded {
 /// Decodes a value for matching; `plus_is_space` for query strings and form bodies.
 pub fn decode(raw: &[u8], plus_is_space: bool) -> Decoded {
     let raw = &raw[..raw.len().min(MAX_NORMALIZE_BYTES)];
+    // Most values hold no byte any step below would change: one pass says so, and
+    // the value is its own decoding.
+    let changes = |b: u8| {
+        matches!(b, b'%' | b'\\' | 0 | 0xC0 | 0xC1 | 0xE0) || (plus_is_space && b == b'+')
+    };
+    if !raw.iter().any(|&b| changes(b)) {
+        return Decoded {
+            text: raw.to_vec(),
+            ..Decoded::default()
+        };
+    }
+    decode_all(raw, plus_is_space)
+}
+
+/// [`decode`] step by step (`raw` already within [`MAX_NORMALIZE_BYTES`]).
+fn decode_all(raw: &[u8], plus_is_space: bool) -> Decoded {
     let mut text = raw.to_vec();
     let mut rounds = 0;
     let mut had_percent_u = false;
@@ -316,6 +332,16 @@ mod tests {
             all.extend(layer.iter().cloned());
         }
         all
+    }
+
+    /// The shortcut for values without a byte to decode gives what every step gives.
+    #[test]
+    fn identity_shortcut_equals_the_full_decoding() {
+        for s in small_strings(b"%2e+\\\0\xc0\xaeu") {
+            for plus in [false, true] {
+                assert_eq!(decode(&s, plus), decode_all(&s, plus), "{s:?} plus={plus}");
+            }
+        }
     }
 
     #[test]

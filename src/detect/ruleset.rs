@@ -16,7 +16,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use ipnet::IpNet;
 
 use super::alert::Category;
-use super::fields::{Field, FieldValues};
+use super::fields::{Field, FieldSet, FieldValues};
 use super::rules::{Condition, Op, RuleDefs, Threshold};
 
 mod gate;
@@ -136,6 +136,8 @@ pub struct RuleSet {
     cidrs: Vec<(Vec<IpNet>, LeafId)>,
     leaf_count: usize,
     headers: Vec<String>,
+    /// The fields some rule tests or counts distinct values of.
+    read: FieldSet,
     /// Tests only: evaluate as before the fast paths (every regex on every value,
     /// every rule's tree), the reference the fast paths are checked against.
     #[cfg(test)]
@@ -189,6 +191,14 @@ impl RuleSet {
                 m.evidence = sources.iter().map(|s| LazyEvidence::new(s)).collect();
             }
         }
+        for (field, _) in &fields {
+            set.read.insert(*field);
+        }
+        for rule in &set.rules {
+            if let Some(f) = rule.distinct_field {
+                set.read.insert(f);
+            }
+        }
         set.fields = fields;
         let mut empty = Scratch::default();
         empty.reset(set.leaf_count);
@@ -201,6 +211,12 @@ impl RuleSet {
     /// The compiled rules.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// The fields the rules read: extraction need not copy the others
+    /// ([`FieldValues::extract_for`]).
+    pub fn fields_read(&self) -> &FieldSet {
+        &self.read
     }
 
     /// Header names that `header.<name>` fields refer to.
@@ -269,49 +285,51 @@ impl RuleSet {
 
     /// Every rule whose condition holds for these values (thresholds not applied).
     pub fn evaluate<'r>(&'r self, values: &FieldValues) -> Vec<Match<'r>> {
+        let mut out = Vec::new();
+        self.evaluate_each(values, |m| out.push(m));
+        out
+    }
+
+    /// Calls `found` with every rule whose condition holds, in rule order (as
+    /// [`RuleSet::evaluate`], without collecting them).
+    pub fn evaluate_each<'r>(&'r self, values: &FieldValues, mut found: impl FnMut(Match<'r>)) {
         // This thread's hit storage, lent for the call (a fresh one if it is lent
         // already, which only a nested call would do).
         let mut scratch = SCRATCH.take();
         self.hits(values, &mut scratch);
-        let matches = self
-            .rules
-            .iter()
-            .enumerate()
-            .filter_map(|(index, rule)| {
-                let touched = scratch
-                    .slots
-                    .get(rule.leaves.clone())
-                    .is_some_and(|s| s.iter().any(|&slot| slot != NO_HIT));
-                #[cfg(test)]
-                let touched = touched || self.reference;
-                let result = if touched {
-                    eval(&rule.node, &scratch)
+        for (index, rule) in self.rules.iter().enumerate() {
+            let touched = scratch
+                .slots
+                .get(rule.leaves.clone())
+                .is_some_and(|s| s.iter().any(|&slot| slot != NO_HIT));
+            #[cfg(test)]
+            let touched = touched || self.reference;
+            let result = if touched {
+                eval(&rule.node, &scratch)
+            } else {
+                // None of its tests hit: the answer does not depend on the values.
+                rule.holds_untouched.then_some(None)
+            };
+            let Some(hit) = result else {
+                continue;
+            };
+            let hit = hit.map(|h| {
+                if rule.threshold.is_some() {
+                    // Its alert shows the count crossed, never a token: only the
+                    // upload part is kept.
+                    Hit {
+                        evidence: Vec::new(),
+                        upload: h.upload,
+                    }
                 } else {
-                    // None of its tests hit: the answer does not depend on the values.
-                    rule.holds_untouched.then_some(None)
-                };
-                result.map(|hit| Match {
-                    rule,
-                    index,
-                    hit: hit.map(|h| {
-                        if rule.threshold.is_some() {
-                            // Its alert shows the count crossed, never a token: only
-                            // the upload part is kept.
-                            Hit {
-                                evidence: Vec::new(),
-                                upload: h.upload,
-                            }
-                        } else {
-                            h.hit(self, values)
-                        }
-                    }),
-                })
-            })
-            .collect();
+                    h.hit(self, values)
+                }
+            });
+            found(Match { rule, index, hit });
+        }
         if scratch.worth_keeping() {
             SCRATCH.set(scratch);
         }
-        matches
     }
 
     /// Records the regexes of field `fi` that match value `vi`: each only while its

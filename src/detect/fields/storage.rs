@@ -14,6 +14,32 @@ use super::Field;
 
 /// Spare values kept per slot between transactions (more are freed).
 pub const MAX_SPARE_VALUES_PER_SLOT: usize = 64;
+/// Bits of the fixed slots in a [`FieldSet`].
+const FIXED_MASK: u64 = (1 << 30) - 1;
+
+/// A set of fixed fields (by slot): the ones a rule set reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FieldSet(u64);
+
+impl FieldSet {
+    /// Every field.
+    pub const ALL: FieldSet = FieldSet(u64::MAX);
+
+    /// Adds a field (header fields are always extracted: they exist only for rules).
+    pub fn insert(&mut self, f: Field) {
+        let slot = f.slot(Field::fixed_slots());
+        if slot < 64 {
+            self.0 |= 1 << slot;
+        }
+    }
+
+    /// Whether the set holds `f`.
+    pub fn contains(&self, f: Field) -> bool {
+        let slot = f.slot(Field::fixed_slots());
+        slot >= 64 || self.0 & (1 << slot) != 0
+    }
+}
+
 /// A value buffer larger than this is freed, not kept, between transactions (bodies
 /// and upload prefixes can be 64 KiB; most values are under 100 bytes).
 pub const MAX_KEPT_VALUE_BYTES: usize = 4 * 1024;
@@ -21,7 +47,8 @@ pub const MAX_KEPT_VALUE_BYTES: usize = 4 * 1024;
 /// One value of a field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Value {
-    /// Lowercased bytes.
+    /// Lowercased bytes (the rule set's regex gates search them without case
+    /// folding).
     pub bytes: Vec<u8>,
     /// The upload part this value came from, if any.
     pub upload: Option<usize>,
@@ -34,6 +61,8 @@ pub struct FieldValues {
     slots: Vec<Vec<Value>>,
     used: Vec<usize>,
     fixed: usize,
+    /// Fixed slots no rule reads (bit `slot`): values pushed to them are dropped.
+    unread: u64,
     pub src: Option<IpAddr>,
     /// The method after overrides, upper case (computed once, shared with the policy).
     pub effective_method: String,
@@ -57,6 +86,9 @@ impl FieldValues {
     /// Appends a value, lowercased, reusing a spare buffer when the slot has one.
     pub(super) fn push(&mut self, f: Field, bytes: &[u8], upload: Option<usize>) {
         let slot = f.slot(self.fixed);
+        if slot < 64 && self.unread & (1 << slot) != 0 {
+            return;
+        }
         let (Some(values), Some(n)) = (self.slots.get_mut(slot), self.used.get_mut(slot)) else {
             return;
         };
@@ -77,9 +109,24 @@ impl FieldValues {
         *n += 1;
     }
 
+    /// Whether values of `f` are kept (see [`FieldValues::extract_for`]).
+    pub(super) fn wanted(&self, f: Field) -> bool {
+        let slot = f.slot(self.fixed);
+        slot >= 64 || self.unread & (1 << slot) == 0
+    }
+
+    /// Drops, from now on, values of the fixed fields not in `read` (the policy and
+    /// anomaly labels are always kept).
+    pub(super) fn keep_only(&mut self, read: &FieldSet) {
+        self.unread = !read.0 & !(1 << Field::Policy.slot(self.fixed)) & FIXED_MASK;
+    }
+
     /// Pushes a decoded value, and its SQL-comment-folded form when that differs
     /// (`UNION/**/SELECT` is `UNION SELECT` to MySQL).
     pub(super) fn push_value_forms(&mut self, f: Field, text: &[u8]) {
+        if !self.wanted(f) {
+            return;
+        }
         self.push(f, text, None);
         if let Some(folded) = super::fold_sql_comments(text) {
             self.push(f, &folded, None);
@@ -102,6 +149,7 @@ impl FieldValues {
             values.truncate(MAX_SPARE_VALUES_PER_SLOT);
             values.retain(|v| v.bytes.capacity() <= MAX_KEPT_VALUE_BYTES);
         }
+        self.unread = 0;
         self.src = None;
         self.effective_method.clear();
         self.methods.clear();
@@ -145,6 +193,7 @@ impl Deref for PooledValues {
             slots: Vec::new(),
             used: Vec::new(),
             fixed: 0,
+            unread: 0,
             src: None,
             effective_method: String::new(),
             methods: Vec::new(),

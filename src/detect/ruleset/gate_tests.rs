@@ -52,7 +52,7 @@ fn without_looks(hir: Hir) -> Hir {
 
 fn has(gate: &[Clause], lits: &[&str]) -> bool {
     let want: Clause = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
-    gate.iter().any(|c| *c == want)
+    gate.contains(&want)
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! A field's regexes as the rule set runs them: each compiled on first use, and
-//! behind its gate ([`super::gate`]), whose clauses are checked cheapest first with
-//! prefiltered searches (`memchr` for a few bytes, Aho-Corasick for literal sets),
-//! each clause at most once per value.
+//! behind its gate ([`super::gate`]), whose clauses are checked cheapest expected
+//! work first with SIMD searches (`memchr` for bytes, `memmem` for one literal,
+//! Aho-Corasick for literal sets), each clause at most once per value.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::{Regex, RegexBuilder};
@@ -17,30 +17,32 @@ const UNKNOWN: u8 = 0;
 const HOLDS: u8 = 1;
 const FAILS: u8 = 2;
 
-/// A test for one clause: does the value hold any of its literals?
+/// A test for one clause: does the value hold any of its literals? Values are
+/// lowercase ([`crate::detect::fields::Value::bytes`]) and literals too, so byte
+/// and substring searches need no case folding; literal sets are searched ASCII
+/// case-insensitively all the same.
 #[derive(Debug)]
 enum ClauseTest {
-    /// One to three bytes (case variants included): `memchr`.
+    /// Single bytes: one `memchr` pass per three.
     Bytes(Vec<u8>),
-    /// Literal strings, searched ASCII case-insensitively.
+    /// One literal: a SIMD substring search.
+    Literal(memchr::memmem::Finder<'static>),
+    /// Several literals.
     Literals(AhoCorasick),
 }
 
 impl ClauseTest {
     fn new(clause: &Clause) -> Result<ClauseTest, aho_corasick::BuildError> {
         if clause.iter().all(|l| l.len() == 1) {
-            let mut bytes: Vec<u8> = clause
-                .iter()
-                .flat_map(|l| {
-                    l.iter()
-                        .flat_map(|b| [b.to_ascii_lowercase(), b.to_ascii_uppercase()])
-                })
-                .collect();
+            let mut bytes: Vec<u8> = clause.iter().flatten().copied().collect();
             bytes.sort_unstable();
             bytes.dedup();
-            if bytes.len() <= 3 {
-                return Ok(ClauseTest::Bytes(bytes));
-            }
+            return Ok(ClauseTest::Bytes(bytes));
+        }
+        if let [one] = clause.as_slice() {
+            return Ok(ClauseTest::Literal(
+                memchr::memmem::Finder::new(one).into_owned(),
+            ));
         }
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
@@ -51,20 +53,30 @@ impl ClauseTest {
 
     fn holds(&self, value: &[u8]) -> bool {
         match self {
-            ClauseTest::Bytes(b) => match b.as_slice() {
-                [a] => memchr::memchr(*a, value).is_some(),
-                [a, b] => memchr::memchr2(*a, *b, value).is_some(),
-                [a, b, c] => memchr::memchr3(*a, *b, *c, value).is_some(),
+            ClauseTest::Bytes(bytes) => bytes.chunks(3).any(|c| match *c {
+                [a] => memchr::memchr(a, value).is_some(),
+                [a, b] => memchr::memchr2(a, b, value).is_some(),
+                [a, b, c] => memchr::memchr3(a, b, c, value).is_some(),
                 _ => true,
-            },
+            }),
+            ClauseTest::Literal(f) => f.find(value).is_some(),
             ClauseTest::Literals(ac) => ac.is_match(value),
+        }
+    }
+
+    /// Rough cost of one test, in `memchr` passes.
+    fn cost(&self) -> f64 {
+        match self {
+            ClauseTest::Bytes(bytes) => bytes.len().div_ceil(3) as f64,
+            ClauseTest::Literal(_) => 1.5,
+            ClauseTest::Literals(_) => 6.0,
         }
     }
 }
 
-/// How often a clause is expected to hold in ordinary traffic (lower first): its
-/// commonest literal's, a literal being as common as the product of its bytes'
-/// rough frequencies. Only the order of checks depends on it, never a verdict.
+/// How often a clause is expected to hold in ordinary traffic: its commonest
+/// literal's, a literal being as common as the product of its bytes' rough
+/// frequencies. Only the order of checks depends on it, never a verdict.
 fn commonness(clause: &Clause) -> f64 {
     let byte = |b: u8| -> f64 {
         match b {
@@ -79,6 +91,7 @@ fn commonness(clause: &Clause) -> f64 {
         .iter()
         .map(|lit| lit.iter().map(|&b| byte(b)).product::<f64>())
         .fold(0.0, f64::max)
+        .min(0.99)
 }
 
 /// The gates of a field's regexes: its distinct clauses, and per regex the clauses
@@ -96,10 +109,9 @@ impl FieldGate {
         let mut index: HashMap<Clause, usize> = HashMap::new();
         let mut per_regex = Vec::with_capacity(sources.len());
         for src in sources {
-            let mut clauses = gate::required(src);
-            clauses.sort_by(|a, b| commonness(a).total_cmp(&commonness(b)));
-            let mut ids = Vec::with_capacity(clauses.len());
-            for clause in clauses {
+            let mut ids: Vec<(usize, f64)> = Vec::new();
+            for clause in gate::required(src) {
+                let common = commonness(&clause);
                 let id = match index.get(&clause) {
                     Some(&id) => id,
                     None => {
@@ -108,9 +120,13 @@ impl FieldGate {
                         tests.len() - 1
                     }
                 };
-                ids.push(id);
+                // Cheapest expected work first: a test's cost over the chance it
+                // rules the regex out.
+                let cost = tests.get(id).map_or(1.0, ClauseTest::cost);
+                ids.push((id, cost / (1.0 - common)));
             }
-            per_regex.push(ids);
+            ids.sort_by(|a, b| a.1.total_cmp(&b.1));
+            per_regex.push(ids.into_iter().map(|(id, _)| id).collect());
         }
         if tests.is_empty() {
             return Ok(None);
@@ -194,7 +210,7 @@ mod tests {
             .expect("has clauses");
         let values: [&[u8]; 8] = [
             b"1 union select a from b",
-            b"1 UNION SELECT a FROM b",
+            b"1 union/**/select a from b",
             b"union select",
             b"$(id)",
             b"`whoami`",

@@ -119,8 +119,11 @@ fn bundled(reference: bool) -> RuleSet {
     set
 }
 
+/// A rule's id and its hit's evidence and upload part.
+type Outcome = (u32, Option<(Vec<u8>, Option<usize>)>);
+
 /// (rule id, evidence, upload) of every match, in rule order.
-fn outcome(set: &RuleSet, values: &FieldValues) -> Vec<(u32, Option<(Vec<u8>, Option<usize>)>)> {
+fn outcome(set: &RuleSet, values: &FieldValues) -> Vec<Outcome> {
     set.evaluate(values)
         .into_iter()
         .map(|m| (m.rule.id, m.hit.map(|h| (h.evidence, h.upload))))
