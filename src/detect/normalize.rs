@@ -34,9 +34,8 @@ pub fn decode(raw: &[u8], plus_is_space: bool) -> Decoded {
     let raw = &raw[..raw.len().min(MAX_NORMALIZE_BYTES)];
     // Most values hold no byte any step below would change: one pass says so, and
     // the value is its own decoding.
-    let changes = |b: u8| {
-        matches!(b, b'%' | b'\\' | 0 | 0xC0 | 0xC1 | 0xE0) || (plus_is_space && b == b'+')
-    };
+    let changes =
+        |b: u8| matches!(b, b'%' | b'\\' | 0 | 0xC0 | 0xC1 | 0xE0) || (plus_is_space && b == b'+');
     if !raw.iter().any(|&b| changes(b)) {
         return Decoded {
             text: raw.to_vec(),

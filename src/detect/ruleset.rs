@@ -57,6 +57,9 @@ struct FieldMatcher {
     suffixes: Vec<(Vec<u8>, LeafId)>,
     contains_patterns: Vec<(Vec<u8>, LeafId)>,
     contains: Option<AhoCorasick>,
+    /// A SIMD search for any of the `contains` literals in a (lowercase) value, when
+    /// they suit one: most values hold none, and then need no overlapping search.
+    contains_any: Option<aho_corasick::packed::Searcher>,
     regex_sources: Vec<(String, LeafId)>,
     /// Per regex, compiled the first time its gate lets a value through.
     regexes: Vec<LazyRegex>,
@@ -178,6 +181,12 @@ impl RuleSet {
                     .build(m.contains_patterns.iter().map(|(p, _)| p))
                     .map_err(|e| CompileError(format!("field {field:?}: {e}")))?;
                 m.contains = Some(ac);
+                let literals: Vec<&[u8]> = m
+                    .contains_patterns
+                    .iter()
+                    .map(|(p, _)| p.as_slice())
+                    .collect();
+                m.contains_any = regexes::packed(&literals);
             }
             if !m.regex_sources.is_empty() {
                 let sources: Vec<&str> = m.regex_sources.iter().map(|(s, _)| s.as_str()).collect();
@@ -419,11 +428,11 @@ impl RuleSet {
                 let prefilter = !self.reference;
                 #[cfg(not(test))]
                 let prefilter = true;
-                if let Some(ac) = m
-                    .contains
-                    .as_ref()
-                    .filter(|ac| !prefilter || ac.is_match(v))
-                {
+                let any = |ac: &AhoCorasick| match &m.contains_any {
+                    Some(p) => p.find(v).is_some(),
+                    None => ac.is_match(v),
+                };
+                if let Some(ac) = m.contains.as_ref().filter(|ac| !prefilter || any(ac)) {
                     for found in ac.find_overlapping_iter(v) {
                         // The literal itself, never the value's own bytes around it.
                         let ci = found.pattern().as_usize();

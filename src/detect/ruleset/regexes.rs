@@ -27,7 +27,9 @@ enum ClauseTest {
     Bytes(Vec<u8>),
     /// One literal: a SIMD substring search.
     Literal(memchr::memmem::Finder<'static>),
-    /// Several literals.
+    /// Several literals: a packed SIMD (Teddy) search when the set allows it.
+    Packed(aho_corasick::packed::Searcher),
+    /// Several literals, otherwise.
     Literals(AhoCorasick),
 }
 
@@ -43,6 +45,9 @@ impl ClauseTest {
             return Ok(ClauseTest::Literal(
                 memchr::memmem::Finder::new(one).into_owned(),
             ));
+        }
+        if let Some(p) = packed(clause) {
+            return Ok(ClauseTest::Packed(p));
         }
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
@@ -60,6 +65,7 @@ impl ClauseTest {
                 _ => true,
             }),
             ClauseTest::Literal(f) => f.find(value).is_some(),
+            ClauseTest::Packed(p) => p.find(value).is_some(),
             ClauseTest::Literals(ac) => ac.is_match(value),
         }
     }
@@ -69,9 +75,20 @@ impl ClauseTest {
         match self {
             ClauseTest::Bytes(bytes) => bytes.len().div_ceil(3) as f64,
             ClauseTest::Literal(_) => 1.5,
+            ClauseTest::Packed(_) => 2.0,
             ClauseTest::Literals(_) => 6.0,
         }
     }
+}
+
+/// A packed (SIMD) searcher for lowercase literals, which finds one in a lowercase
+/// value whenever any occurs; `None` when the set does not suit it (too many).
+pub(super) fn packed<P: AsRef<[u8]>>(literals: &[P]) -> Option<aho_corasick::packed::Searcher> {
+    aho_corasick::packed::Config::new()
+        .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+        .builder()
+        .extend(literals.iter().map(|l| l.as_ref().to_ascii_lowercase()))
+        .build()
 }
 
 /// How often a clause is expected to hold in ordinary traffic: its commonest
