@@ -117,6 +117,10 @@ fn commonness(clause: &Clause) -> f64 {
 pub(super) struct FieldGate {
     tests: Vec<ClauseTest>,
     per_regex: Vec<Vec<usize>>,
+    /// Every literal of every regex's first clause, in one search: a value holding
+    /// none of them fails every regex's first clause, so no regex runs on it. `None`
+    /// when some regex has no clause (it always runs).
+    firsts: Option<ClauseTest>,
 }
 
 impl FieldGate {
@@ -128,6 +132,7 @@ impl FieldGate {
         for src in sources {
             let mut ids: Vec<(usize, f64)> = Vec::new();
             for clause in gate::required(src) {
+
                 let common = commonness(&clause);
                 let id = match index.get(&clause) {
                     Some(&id) => id,
@@ -143,12 +148,38 @@ impl FieldGate {
                 ids.push((id, cost / (1.0 - common)));
             }
             ids.sort_by(|a, b| a.1.total_cmp(&b.1));
-            per_regex.push(ids.into_iter().map(|(id, _)| id).collect());
+            per_regex.push(ids.into_iter().map(|(id, _)| id).collect::<Vec<_>>());
         }
         if tests.is_empty() {
             return Ok(None);
         }
-        Ok(Some(FieldGate { tests, per_regex }))
+        let by_id: HashMap<usize, &Clause> = index.iter().map(|(c, &id)| (id, c)).collect();
+        let mut union: Clause = Vec::new();
+        let mut every_regex_gated = true;
+        for ids in &per_regex {
+            match ids.first().and_then(|id| by_id.get(id)) {
+                Some(clause) => union.extend(clause.iter().cloned()),
+                None => every_regex_gated = false,
+            }
+        }
+        union.sort();
+        union.dedup();
+        let firsts = if every_regex_gated {
+            Some(ClauseTest::new(&union)?)
+        } else {
+            None
+        };
+        Ok(Some(FieldGate {
+            tests,
+            per_regex,
+            firsts,
+        }))
+    }
+
+    /// Whether no regex of the field can match `value` (a value holding no literal
+    /// of any regex's first clause).
+    pub(super) fn all_closed(&self, value: &[u8]) -> bool {
+        self.firsts.as_ref().is_some_and(|t| !t.holds(value))
     }
 
     /// Readies the per-value table for a new value.
@@ -243,6 +274,10 @@ mod tests {
                 assert_eq!(g.open(i, v, &mut known), want, "{src} on {v:?}");
                 // Asked again, the remembered answers give the same.
                 assert_eq!(g.open(i, v, &mut known), want);
+                // All closed only when none is open.
+                if g.all_closed(v) {
+                    assert!(!want, "{src} on {v:?}");
+                }
             }
         }
     }
