@@ -27,6 +27,9 @@ enum ClauseTest {
     Bytes(Vec<u8>),
     /// One literal: a SIMD substring search.
     Literal(memchr::memmem::Finder<'static>),
+    /// Literals that start with at most three distinct bytes: a `memchr` search for
+    /// those bytes, each find checked against the literals starting there.
+    Anchored { firsts: Vec<u8>, literals: Clause },
     /// Several literals: a packed SIMD (Teddy) search when the set allows it.
     Packed(aho_corasick::packed::Searcher),
     /// Several literals, otherwise.
@@ -45,6 +48,15 @@ impl ClauseTest {
             return Ok(ClauseTest::Literal(
                 memchr::memmem::Finder::new(one).into_owned(),
             ));
+        }
+        let mut firsts: Vec<u8> = clause.iter().filter_map(|l| l.first().copied()).collect();
+        firsts.sort_unstable();
+        firsts.dedup();
+        if firsts.len() <= 3 && clause.iter().all(|l| !l.is_empty()) {
+            return Ok(ClauseTest::Anchored {
+                firsts,
+                literals: clause.clone(),
+            });
         }
         if let Some(p) = packed(clause) {
             return Ok(ClauseTest::Packed(p));
@@ -65,6 +77,18 @@ impl ClauseTest {
                 _ => true,
             }),
             ClauseTest::Literal(f) => f.find(value).is_some(),
+            ClauseTest::Anchored { firsts, literals } => {
+                let starts_here = |i: usize| {
+                    let rest = value.get(i..).unwrap_or_default();
+                    literals.iter().any(|l| rest.starts_with(l))
+                };
+                match *firsts.as_slice() {
+                    [a] => memchr::memchr_iter(a, value).any(starts_here),
+                    [a, b] => memchr::memchr2_iter(a, b, value).any(starts_here),
+                    [a, b, c] => memchr::memchr3_iter(a, b, c, value).any(starts_here),
+                    _ => true,
+                }
+            }
             ClauseTest::Packed(p) => p.find(value).is_some(),
             ClauseTest::Literals(ac) => ac.is_match(value),
         }
@@ -75,6 +99,7 @@ impl ClauseTest {
         match self {
             ClauseTest::Bytes(bytes) => bytes.len().div_ceil(3) as f64,
             ClauseTest::Literal(_) => 1.5,
+            ClauseTest::Anchored { .. } => 1.5,
             ClauseTest::Packed(_) => 2.0,
             ClauseTest::Literals(_) => 6.0,
         }
@@ -256,7 +281,7 @@ mod tests {
         let g = FieldGate::new(&sources)
             .expect("builds")
             .expect("has clauses");
-        let values: [&[u8]; 8] = [
+        let values: [&[u8]; 10] = [
             b"1 union select a from b",
             b"1 union/**/select a from b",
             b"union select",
@@ -264,6 +289,8 @@ mod tests {
             b"`whoami`",
             b"() { :; }",
             b"mozilla/5.0 (x11; linux)",
+            b"a $( b",
+            b"x`y",
             b"",
         ];
         for v in values {
