@@ -192,10 +192,9 @@ impl RuleSet {
                 let sources: Vec<&str> = m.regex_sources.iter().map(|(s, _)| s.as_str()).collect();
                 m.gate = FieldGate::new(&sources)
                     .map_err(|e| CompileError(format!("field {field:?}: {e}")))?;
-                // Each source compiled on its own, within REGEX_SIZE_LIMIT, when its rule
-                // was read (rules::condition::parse_op, the only maker of Op::Regex):
-                // compiling it again here doubled the start-up time. It is compiled
-                // again only when a value first gets through its gate.
+                // Each source was checked within the size limit when its rule was read
+                // (rules::condition::parse_op, the only maker of Op::Regex); it is
+                // compiled only when a value first gets through its gate.
                 m.regexes = sources.iter().map(|s| LazyRegex::new(s)).collect();
                 m.evidence = sources.iter().map(|s| LazyEvidence::new(s)).collect();
             }

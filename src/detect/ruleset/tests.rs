@@ -102,8 +102,8 @@ fn the_hit_storage_is_kept_for_the_next_transaction() {
 
 #[test]
 fn a_regex_over_the_size_limit_is_refused_when_its_rule_is_read() {
-    // RuleSet::compile relies on the loader having compiled every regex on its own
-    // within REGEX_SIZE_LIMIT (the set's own limit is the sum over its regexes).
+    // The rule set compiles a regex only when a value first gets through its gate,
+    // relying on the loader having refused every regex over the size limit.
     let rules = RULES.replace(r"'/cgi/[a-z]+\.sh$'", "'[a-z0-9]{2,60000}x'");
     let mut headers = Vec::new();
     let err = parse_file(&rules, Path::new("t.yaml"), &mut headers)
