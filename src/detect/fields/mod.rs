@@ -9,6 +9,7 @@ use super::readings;
 use crate::http::{HttpTransaction, RequestHead};
 
 mod names;
+mod slots;
 mod storage;
 
 pub use names::extension;
@@ -135,44 +136,6 @@ impl Field {
             self,
             Field::UploadSize | Field::RequestBodyLen | Field::Status
         )
-    }
-
-    /// Index into the per-transaction value table: a fixed field's position in
-    /// [`FIXED_FIELDS`] (its first name's), a header field's after the fixed ones.
-    /// A `match`, not a search of the table: every pushed and every read value asks.
-    pub fn slot(self, fixed: usize) -> usize {
-        match self {
-            Field::Method => 0,
-            Field::EffectiveMethod => 1,
-            Field::UriRaw => 2,
-            Field::PathRaw => 3,
-            Field::PathDecoded => 4,
-            Field::PathNormalized => 5,
-            Field::PathExtension => 7,
-            Field::QueryNames => 8,
-            Field::QueryValues => 9,
-            Field::BodyNames => 10,
-            Field::BodyValues => 11,
-            Field::Body => 12,
-            Field::HeaderNames => 13,
-            Field::HeaderValues => 14,
-            Field::UserAgent => 15,
-            Field::Host => 16,
-            Field::RequestContentType => 17,
-            Field::UploadFilename => 18,
-            Field::UploadExtension => 19,
-            Field::UploadExtensions => 20,
-            Field::UploadContentType => 21,
-            Field::UploadDetected => 22,
-            Field::UploadSize => 23,
-            Field::UploadContent => 24,
-            Field::RequestBodyLen => 25,
-            Field::Status => 26,
-            Field::Src => 27,
-            Field::Policy => 28,
-            Field::Anomaly => 29,
-            Field::Header(i) => fixed + usize::from(i),
-        }
     }
 
     /// Number of fixed slots.
@@ -405,27 +368,4 @@ fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
     s.as_bytes()
         .get(..prefix.len())
         .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
-}
-
-#[cfg(test)]
-mod slot_tests {
-    use super::*;
-
-    /// The slot of every fixed field is its first position in the name table (as the
-    /// table search it replaces gave), and header slots follow the fixed ones.
-    #[test]
-    fn slots_are_first_table_positions() {
-        for (i, (name, field)) in FIXED_FIELDS.iter().enumerate() {
-            let first = FIXED_FIELDS
-                .iter()
-                .position(|(_, f)| f == field)
-                .expect("in the table");
-            assert_eq!(field.slot(FIXED_FIELDS.len()), first, "{name}");
-            assert!(first <= i);
-        }
-        assert_eq!(
-            Field::Header(3).slot(Field::fixed_slots()),
-            Field::fixed_slots() + 3
-        );
-    }
 }

@@ -1,0 +1,153 @@
+//! The scan of one transaction's values: every field's values through that field's
+//! matcher (exact table, prefixes, suffixes, contains automaton, gated regexes,
+//! numbers, existence), each test that hits noted in the leaf table.
+
+use super::hits::{Literal, Scratch, Token};
+use super::{Cmp, FieldMatcher, RuleSet};
+use crate::detect::fields::{FieldValues, Value};
+use aho_corasick::AhoCorasick;
+
+impl RuleSet {
+    /// Records the regexes of field `fi` that match value `vi`: each only while its
+    /// test has not hit (a later hit would not be recorded) and only if the value
+    /// gets through its gate.
+    fn regex_hits(
+        &self,
+        m: &FieldMatcher,
+        fi: usize,
+        vi: usize,
+        value: &Value,
+        scratch: &mut Scratch,
+    ) {
+        let v = value.bytes.as_slice();
+        let mut known = std::mem::take(&mut scratch.present);
+        if let Some(gate) = &m.gate {
+            #[cfg(test)]
+            let shortcut = !self.reference;
+            #[cfg(not(test))]
+            let shortcut = true;
+            if shortcut && gate.all_closed(v) {
+                scratch.present = known;
+                return;
+            }
+            gate.reset(&mut known);
+        }
+        for (i, ((_, leaf), regex)) in m.regex_sources.iter().zip(&m.regexes).enumerate() {
+            #[cfg(test)]
+            if self.reference {
+                if regex.is_match(v) {
+                    let token = Token::Regex {
+                        field: fi,
+                        index: i,
+                        value: vi,
+                    };
+                    scratch.record(*leaf, token, value.upload);
+                }
+                continue;
+            }
+            if scratch.hit(*leaf) {
+                continue;
+            }
+            if let Some(gate) = &m.gate {
+                if !gate.open(i, v, &mut known) {
+                    continue;
+                }
+            }
+            if regex.is_match(v) {
+                let token = Token::Regex {
+                    field: fi,
+                    index: i,
+                    value: vi,
+                };
+                scratch.record(*leaf, token, value.upload);
+            }
+        }
+        scratch.present = known;
+    }
+
+    /// Fills `scratch` with the tests that hit. A hit notes where its evidence lies;
+    /// only the rules that match turn it into bytes (a regex's evidence costs a
+    /// second, capturing search).
+    pub(super) fn hits(&self, values: &FieldValues, scratch: &mut Scratch) {
+        scratch.reset(self.leaf_count);
+        for (fi, (field, m)) in self.fields.iter().enumerate() {
+            for (vi, value) in values.get(*field).iter().enumerate() {
+                let v = value.bytes.as_slice();
+                let this = Token::Value {
+                    field: fi,
+                    value: vi,
+                };
+                let literal = |list: Literal, index: usize| Token::Literal {
+                    field: fi,
+                    list,
+                    index,
+                };
+                if let Some(leaves) = m.exact.get(v) {
+                    for &leaf in leaves {
+                        scratch.record(leaf, this, value.upload);
+                    }
+                }
+                for (pi, (p, leaf)) in m.prefixes.iter().enumerate() {
+                    if v.starts_with(p) {
+                        scratch.record(*leaf, literal(Literal::Prefix, pi), value.upload);
+                    }
+                }
+                for (si, (s, leaf)) in m.suffixes.iter().enumerate() {
+                    if v.ends_with(s) {
+                        scratch.record(*leaf, literal(Literal::Suffix, si), value.upload);
+                    }
+                }
+                // Most values hold no literal: a prefiltered yes/no search says so
+                // faster than the overlapping search, which finds every one.
+                #[cfg(test)]
+                let prefilter = !self.reference;
+                #[cfg(not(test))]
+                let prefilter = true;
+                let any = |ac: &AhoCorasick| match &m.contains_any {
+                    Some(p) => p.find(v).is_some(),
+                    None => ac.is_match(v),
+                };
+                if let Some(ac) = m.contains.as_ref().filter(|ac| !prefilter || any(ac)) {
+                    for found in ac.find_overlapping_iter(v) {
+                        // The literal itself, never the value's own bytes around it.
+                        let ci = found.pattern().as_usize();
+                        if let Some((_, leaf)) = m.contains_patterns.get(ci) {
+                            scratch.record(*leaf, literal(Literal::Contains, ci), value.upload);
+                        }
+                    }
+                }
+                if !m.regexes.is_empty() {
+                    self.regex_hits(m, fi, vi, value, scratch);
+                }
+                if !m.numeric.is_empty() {
+                    if let Some(n) = std::str::from_utf8(v)
+                        .ok()
+                        .and_then(|s| s.parse::<u64>().ok())
+                    {
+                        for (cmp, limit, leaf) in &m.numeric {
+                            let ok = match cmp {
+                                Cmp::Lt => n < *limit,
+                                Cmp::Le => n <= *limit,
+                                Cmp::Gt => n > *limit,
+                                Cmp::Ge => n >= *limit,
+                            };
+                            if ok {
+                                scratch.record(*leaf, this, value.upload);
+                            }
+                        }
+                    }
+                }
+                for leaf in &m.exists {
+                    scratch.record(*leaf, this, value.upload);
+                }
+            }
+        }
+        if let Some(src) = values.src {
+            for (nets, leaf) in &self.cidrs {
+                if nets.iter().any(|n| n.contains(&src)) {
+                    scratch.record(*leaf, Token::Address(src), None);
+                }
+            }
+        }
+    }
+}
