@@ -7,6 +7,8 @@
 //! Requests are read here, as servers read them; responses are read as browsers read
 //! them, in [`response`] (the two sides' leniencies differ on purpose).
 
+use std::mem::MaybeUninit;
+
 use super::method::Method;
 use super::{Header, HttpError, RequestHead};
 use spare::HeadKind;
@@ -79,9 +81,11 @@ pub fn is_token_char(b: u8) -> bool {
 
 /// Parses a complete request head (including the blank line).
 pub fn parse_request_head(head: &[u8]) -> Result<RequestHead, HttpError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut headers);
-    match req.parse(head) {
+    // Left uninitialised for httparse to fill: an initialised array of MAX_HEADERS
+    // was 4 KiB written for every head.
+    let mut headers = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    match req.parse_with_uninit_headers(head, &mut headers) {
         Ok(httparse::Status::Complete(_)) => {
             let (Some(method), Some(uri), Some(minor)) = (req.method, req.path, req.version) else {
                 return parse_request_head_lenient(head);

@@ -14,6 +14,8 @@
 //!   (Chromium tokenises on `"\r\n"`);
 //! - then [`super::super::browser_lines::regroup`] regroups NUL-laden and folded names.
 
+use std::mem::MaybeUninit;
+
 use super::spare::{self, HeadKind};
 use super::{lenient_headers, version_string, MAX_HEADERS};
 use crate::http::{HttpError, ResponseHead};
@@ -70,9 +72,14 @@ pub fn parse_response_head(head: &[u8]) -> Result<ResponseHead, HttpError> {
 
 /// Parses a complete response head and says which browser leniencies it needed.
 pub fn read_response_head(head: &[u8]) -> Result<(ResponseHead, HeadQuirks), HttpError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut headers);
-    match resp.parse(head) {
+    // Uninitialised for httparse to fill (see `parse_request_head`).
+    let mut headers = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut resp,
+        head,
+        &mut headers,
+    ) {
         Ok(httparse::Status::Complete(_)) => {
             let (Some(code), Some(minor)) = (resp.code, resp.version) else {
                 return read_lenient(head);
