@@ -224,10 +224,17 @@ impl Operator {
                     // Most values miss: a plain search first, captures only on a hit.
                     re.find(input)?;
                     let c = re.captures(input)?;
-                    caps.clear();
+                    // The capture buffers are reused from match to match.
+                    let mut n = 0;
                     for g in c.iter().take(10) {
-                        caps.push(g.map(|m| m.as_bytes().to_vec()).unwrap_or_default());
+                        if caps.len() <= n {
+                            caps.push(Vec::new());
+                        }
+                        caps[n].clear();
+                        caps[n].extend_from_slice(g.map_or(&b""[..], |m| m.as_bytes()));
+                        n += 1;
                     }
+                    caps.truncate(n);
                     let m = c.get(0)?;
                     Some(Evidence::Range(m.start(), m.end()))
                 }

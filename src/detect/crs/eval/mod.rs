@@ -109,6 +109,12 @@ pub struct CrsScratch {
     t1: Vec<u8>,
     t2: Vec<u8>,
     buf: Vec<u8>,
+    /// An operator's expanded macro argument, kept across the candidates of one link
+    /// evaluation (`op_call` numbers evaluations; `op_buf_call` is the one `op_buf`
+    /// was expanded for, 0 for none).
+    op_buf: Vec<u8>,
+    op_call: u64,
+    op_buf_call: u64,
     caps: Vec<Vec<u8>>,
     matched_var: Vec<u8>,
     matched_name: Vec<u8>,
@@ -122,6 +128,11 @@ pub struct CrsScratch {
     memo: memo::MissMemo,
     slots: skip::TxnSlots,
     src_buf: Vec<u16>,
+    /// Bumped at each transaction start and each `ctl` target removal: the entries of
+    /// `rule_removals` are valid for one epoch.
+    removal_epoch: u64,
+    /// Per rule index: (epoch, bits of the `removed_targets` entries that apply to it).
+    rule_removals: Vec<(u64, u64)>,
     hasher: ahash::RandomState,
     remote: Option<IpAddr>,
     /// Values transformed again because the per-transaction cache was full.
@@ -198,6 +209,7 @@ impl Program {
         s.removed_ids.clear();
         s.removed_tags.clear();
         s.removed_targets.clear();
+        s.removal_epoch = s.removal_epoch.wrapping_add(1);
         s.body_processor = None;
         s.matched_vars.clear();
         s.matched_var.clone_from(&self.prefix.matched_var);

@@ -10,7 +10,6 @@ use ahash::AHashMap;
 
 use super::super::compile::{self, CRule, Compiled, Link};
 use super::super::model::{Ctl, Var};
-use super::actions::applies;
 use super::gate::{self, N_SOURCES, POOLS, POOL_SOURCES, SCALARS};
 use super::memo::{NO_SLOT, NO_SOURCE};
 use super::{Cand, CrsScratch, Src};
@@ -22,11 +21,17 @@ pub(super) fn number_links(c: &mut Compiled) -> (usize, usize) {
     let mut links = 0u32;
     let mut groups: AHashMap<Vec<u16>, u32> = AHashMap::new();
     let mut tx_sels = 0u32;
-    for rule in &mut c.rules {
+    let mut buf = Vec::new();
+    for (ri, rule) in c.rules.iter_mut().enumerate() {
+        rule.idx = ri as u32;
         for link in &mut rule.links {
             link.idx = links;
             links += 1;
             for t in &mut link.targets {
+                buf.clear();
+                if gate::sources_of(t.var, &mut buf) {
+                    t.src_mask = buf.iter().filter(|&&b| b < 64).fold(0, |m, &b| m | 1 << b);
+                }
                 if t.var == Var::Tx && !matches!(t.sel, Some(compile::Sel::Name(_))) {
                     t.tx_sel = tx_sels;
                     tx_sels += 1;
@@ -239,35 +244,41 @@ impl CrsScratch {
     /// The sources a link reads this transaction into `out`: its memo sources, less
     /// those a `ctl` removed whole from its rule (941010 removes REQUEST_FILENAME from
     /// the XSS rules for most requests). False when a `ctl` removed some names of a
-    /// variable from the rule: the values it left out were not looked at.
-    fn live_sources(&self, rule: &CRule, link: &Link, out: &mut Vec<u16>) -> bool {
+    /// variable from the rule: the values it left out were not looked at. Which
+    /// removals apply to the rule is worked out once per rule and removal epoch
+    /// ([`CrsScratch::removals_for`]), and the sources come from each target's bit mask.
+    fn live_sources(&mut self, rule: &CRule, link: &Link, out: &mut Vec<u16>) -> bool {
         out.clear();
         let Some(srcs) = &link.memo_srcs else {
             return false;
         };
-        if !rule.target_ctl || self.removed_targets.is_empty() {
-            out.extend_from_slice(srcs);
-            return true;
-        }
-        let applying = self
-            .removed_targets
-            .iter()
-            .filter(|(id, tag, _)| applies(rule, *id, tag.as_deref()));
-        let mut any = false;
-        for (_, _, spec) in applying {
-            if spec.selector.is_some() {
-                return false;
+        let applying = match self.removals_for(rule) {
+            Some(0) => {
+                out.extend_from_slice(srcs);
+                return true;
             }
-            any = true;
+            Some(m) => m,
+            None => return false,
+        };
+        let removals = || {
+            self.removed_targets
+                .iter()
+                .enumerate()
+                .filter(move |(k, _)| applying & (1 << k) != 0)
+                .map(|(_, (_, _, spec))| spec)
+        };
+        if removals().any(|spec| spec.selector.is_some()) {
+            return false;
         }
-        if !any {
-            out.extend_from_slice(srcs);
-            return true;
-        }
+        let mut mask = 0u64;
         for t in &link.targets {
-            if !t.excluded && !self.target_removed(rule, t) {
-                gate::sources_of(t.var, out);
+            if !t.excluded && !removals().any(|spec| spec.var == t.var) {
+                mask |= t.src_mask;
             }
+        }
+        while mask != 0 {
+            out.push(mask.trailing_zeros() as u16);
+            mask &= mask - 1;
         }
         true
     }
