@@ -31,6 +31,7 @@ mod link;
 mod memo;
 mod prefix;
 mod skip;
+mod token;
 mod txmap;
 
 use actions::apply_setvar;
@@ -61,6 +62,8 @@ pub struct Program {
     groups: usize,
     /// Per rule: its outcome when fixed at load (see [`fold`]).
     folded: Vec<fold::Fold>,
+    /// The links that miss every plain-token value (see [`token`]).
+    token: Vec<u64>,
 }
 
 /// Where a candidate value lives.
@@ -167,7 +170,9 @@ impl Program {
             links,
             groups,
             folded: Vec::new(),
+            token: Vec::new(),
         };
+        p.token = token::token_misses(&p.c, links.div_ceil(64).max(1));
         p.prefix = prefix::Prefix::build(&p);
         p.fold();
         Ok(p)
@@ -202,7 +207,7 @@ impl Program {
         stats: &CrsStats,
     ) {
         s.tx.reset_from(&self.prefix.tx, self.id);
-        s.memo.prepare(self.id, self.links);
+        s.memo.prepare(self.id, self.links, &self.token);
         s.slots.reset(s.memo.words(), self.groups);
         s.cache.clear();
         s.arena.clear();

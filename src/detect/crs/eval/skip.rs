@@ -12,6 +12,7 @@ use super::super::compile::{self, CRule, Compiled, Link};
 use super::super::model::{Ctl, Var};
 use super::gate::{self, N_SOURCES, POOLS, POOL_SOURCES, SCALARS};
 use super::memo::{NO_SLOT, NO_SOURCE};
+use super::token;
 use super::{Cand, CrsScratch, Src};
 
 /// Numbers the program's links (the memo's bit positions), their TX regex targets and
@@ -165,12 +166,18 @@ impl CrsScratch {
         let (p, names) = (POOLS[src / 2], src % 2 == 1);
         // A value is remembered with its name: whether a link selects it depends on the
         // name (see `all_missed`). Names alone for the names sources.
-        let h = match self.pool(p).as_slice().get(i as usize) {
-            Some(kv) if names => self.hasher.hash_one((1u8, &kv.name[..])),
-            Some(kv) => self.hasher.hash_one((2u8, &kv.name[..], &kv.value[..])),
-            None => 0,
+        let (h, token) = match self.pool(p).as_slice().get(i as usize) {
+            Some(kv) if names => (
+                self.hasher.hash_one((1u8, &kv.name[..])),
+                token::is_token(&kv.name),
+            ),
+            Some(kv) => (
+                self.hasher.hash_one((2u8, &kv.name[..], &kv.value[..])),
+                token::is_token(&kv.value),
+            ),
+            None => (0, false),
         };
-        let s = self.memo.slot(h);
+        let s = self.memo.slot(h, token);
         if let Some(v) = self.slots.pool.get_mut(src) {
             if v.len() <= i as usize {
                 v.resize(i as usize + 1, NO_SLOT);
@@ -189,22 +196,23 @@ impl CrsScratch {
         }
         let var = SCALARS[k];
         let mut b = std::mem::take(&mut self.buf);
-        let h = if var == super::Var::RequestBody {
+        let (h, token) = if var == super::Var::RequestBody {
             // A body REQUEST_BODY does not expose was no link's candidate: its own key,
             // so a miss recorded then never stands for the same bytes exposed.
+            let token = token::is_token(&self.req.body);
             if self.req.body_exposed() {
-                self.hasher.hash_one(&self.req.body[..])
+                (self.hasher.hash_one(&self.req.body[..]), token)
             } else {
-                self.hasher.hash_one((3u8, &self.req.body[..]))
+                (self.hasher.hash_one((3u8, &self.req.body[..])), token)
             }
         } else {
             if !self.req.scalar(var, &mut b) {
                 b.clear();
             }
-            self.hasher.hash_one(&b[..])
+            (self.hasher.hash_one(&b[..]), token::is_token(&b))
         };
         self.buf = b;
-        let s = self.memo.slot(h);
+        let s = self.memo.slot(h, token);
         self.slots.scalar[k] = s;
         s
     }
@@ -234,8 +242,9 @@ impl CrsScratch {
                 Some(self.scalar_slot(k))
             }
             Src::Tmp(_) if copied => {
-                let h = self.hasher.hash_one(self.value(c.src));
-                Some(self.memo.slot(h))
+                let v = self.value(c.src);
+                let (h, token) = (self.hasher.hash_one(v), token::is_token(v));
+                Some(self.memo.slot(h, token))
             }
             Src::Tmp(_) => None,
         }
