@@ -103,8 +103,9 @@ fn rx_never_matches_token(pattern: &str) -> bool {
                     .dot_matches_new_line(true),
             )
             .build(pattern)
+            .ok()
     };
-    let Ok(dfa) = build(false).or_else(|_| build(true)) else {
+    let Some(dfa) = build(false).or_else(|| build(true)) else {
         return false;
     };
     let mut cache = dfa.create_cache();
