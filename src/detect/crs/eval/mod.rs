@@ -62,8 +62,8 @@ pub struct Program {
     groups: usize,
     /// Per rule: its outcome when fixed at load (see [`fold`]).
     folded: Vec<fold::Fold>,
-    /// The links that miss every plain-token value (see [`token`]).
-    token: Vec<u64>,
+    /// Per plain-token class, the links that miss every value of it (see [`token`]).
+    token: Vec<Vec<u64>>,
 }
 
 /// Where a candidate value lives.

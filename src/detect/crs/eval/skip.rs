@@ -169,13 +169,13 @@ impl CrsScratch {
         let (h, token) = match self.pool(p).as_slice().get(i as usize) {
             Some(kv) if names => (
                 self.hasher.hash_one((1u8, &kv.name[..])),
-                token::is_token(&kv.name),
+                token::class_of(&kv.name),
             ),
             Some(kv) => (
                 self.hasher.hash_one((2u8, &kv.name[..], &kv.value[..])),
-                token::is_token(&kv.value),
+                token::class_of(&kv.value),
             ),
-            None => (0, false),
+            None => (0, None),
         };
         let s = self.memo.slot(h, token);
         if let Some(v) = self.slots.pool.get_mut(src) {
@@ -199,7 +199,7 @@ impl CrsScratch {
         let (h, token) = if var == super::Var::RequestBody {
             // A body REQUEST_BODY does not expose was no link's candidate: its own key,
             // so a miss recorded then never stands for the same bytes exposed.
-            let token = token::is_token(&self.req.body);
+            let token = token::class_of(&self.req.body);
             if self.req.body_exposed() {
                 (self.hasher.hash_one(&self.req.body[..]), token)
             } else {
@@ -209,7 +209,7 @@ impl CrsScratch {
             if !self.req.scalar(var, &mut b) {
                 b.clear();
             }
-            (self.hasher.hash_one(&b[..]), token::is_token(&b))
+            (self.hasher.hash_one(&b[..]), token::class_of(&b))
         };
         self.buf = b;
         let s = self.memo.slot(h, token);
@@ -243,7 +243,7 @@ impl CrsScratch {
             }
             Src::Tmp(_) if copied => {
                 let v = self.value(c.src);
-                let (h, token) = (self.hasher.hash_one(v), token::is_token(v));
+                let (h, token) = (self.hasher.hash_one(v), token::class_of(v));
                 Some(self.memo.slot(h, token))
             }
             Src::Tmp(_) => None,
@@ -346,34 +346,42 @@ impl CrsScratch {
         let Some(all) = &link.memo_srcs else {
             return false;
         };
-        if !rule.target_ctl || self.removed_targets.is_empty() {
-            // The common case: no ctl can have changed the link's targets. The set's
-            // intersection is computed once per phase for all links sharing it.
-            let (g, w) = (link.memo_group as usize, self.slots.words);
-            if !self.slots.group_ok.get(g).copied().unwrap_or(false) {
-                let mut acc = std::mem::take(&mut self.slots.group_and);
-                if let Some(dst) = acc.get_mut(g * w..(g + 1) * w) {
-                    dst.fill(u64::MAX);
-                    for &src in all {
-                        let src = usize::from(src);
-                        self.source_misses(src, 0);
-                        let part = self.slots.and.get(src * w..(src + 1) * w);
-                        for (j, x) in dst.iter_mut().enumerate() {
-                            *x &= part.and_then(|p| p.get(j)).copied().unwrap_or(0);
+        // The set's intersection is computed once per phase for all links sharing it. A
+        // link that misses every value of all its sources misses those a `ctl` left it
+        // too, so the set answers first even for a rule whose targets a ctl narrowed.
+        let (g, w) = (link.memo_group as usize, self.slots.words);
+        if !self.slots.group_ok.get(g).copied().unwrap_or(false) {
+            let mut acc = std::mem::take(&mut self.slots.group_and);
+            if let Some(dst) = acc.get_mut(g * w..(g + 1) * w) {
+                dst.fill(u64::MAX);
+                for &src in all {
+                    let src = usize::from(src);
+                    self.source_misses(src, 0);
+                    if let Some(part) = self.slots.and.get(src * w..(src + 1) * w) {
+                        for (x, p) in dst.iter_mut().zip(part) {
+                            *x &= p;
                         }
-                    }
-                    if let Some(ok) = self.slots.group_ok.get_mut(g) {
-                        *ok = true;
+                    } else {
+                        dst.fill(0);
                     }
                 }
-                self.slots.group_and = acc;
+                if let Some(ok) = self.slots.group_ok.get_mut(g) {
+                    *ok = true;
+                }
             }
-            let i = g * w + link.idx as usize / 64;
-            return self
-                .slots
-                .group_and
-                .get(i)
-                .is_some_and(|x| x & (1 << (link.idx % 64)) != 0);
+            self.slots.group_and = acc;
+        }
+        let i = g * w + link.idx as usize / 64;
+        if self
+            .slots
+            .group_and
+            .get(i)
+            .is_some_and(|x| x & (1 << (link.idx % 64)) != 0)
+        {
+            return true;
+        }
+        if !rule.target_ctl || self.removed_targets.is_empty() {
+            return false;
         }
         let mut srcs = std::mem::take(&mut self.src_buf);
         let miss = self.live_sources(rule, link, &mut srcs)

@@ -30,34 +30,57 @@ const MAX_STATES: usize = 64;
 /// Lazy DFA cache per pattern, bytes.
 const CACHE_BYTES: usize = 4 << 20;
 
-/// Whether `b` is a plain-token byte.
-fn token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+/// Plain-token classes, each a superset of the one before: the bytes a value may hold
+/// beyond ASCII letters and digits. Class 0 is a bare token (a session id, a hash, a
+/// word); class 1 adds what a single cookie header (`name=value`), a dotted version or
+/// a UUID holds. A chain with a step acting on one of a class's bytes (`-` for
+/// removeComments, `.` for normalizePath) is not decided for that class.
+pub(super) const CLASSES: [&[u8]; 2] = [b"_", b"_=-."];
+
+/// Whether `b` belongs to class `k`.
+fn in_class(k: usize, b: u8) -> bool {
+    b.is_ascii_alphanumeric() || CLASSES.get(k).is_some_and(|extra| extra.contains(&b))
 }
 
-/// The plain-token bytes.
-fn token_bytes() -> impl Iterator<Item = u8> + Clone {
-    (0u8..=127).filter(|&b| token_byte(b))
+/// The bytes of class `k`.
+fn class_bytes(k: usize) -> impl Iterator<Item = u8> + Clone {
+    (0u8..=127).filter(move |&b| in_class(k, b))
 }
 
-/// Whether `v` is a plain token (the empty value is one).
-pub(super) fn is_token(v: &[u8]) -> bool {
-    v.iter().all(|&b| token_byte(b))
+/// The narrowest class holding every byte of `v` (the empty value is in class 0).
+pub(super) fn class_of(v: &[u8]) -> Option<usize> {
+    let mut k = 0;
+    for &b in v {
+        while !in_class(k, b) {
+            k += 1;
+            if k >= CLASSES.len() {
+                return None;
+            }
+        }
+    }
+    Some(k)
 }
 
-/// The links (bits by `Link::idx`, `words` u64) known to miss every plain token.
-pub(super) fn token_misses(c: &Compiled, words: usize) -> Vec<u64> {
+/// Per class, the links (bits by `Link::idx`, `words` u64) known to miss every value of
+/// the class.
+pub(super) fn token_misses(c: &Compiled, words: usize) -> Vec<Vec<u64>> {
+    (0..CLASSES.len())
+        .map(|k| class_misses(c, words, k))
+        .collect()
+}
+
+fn class_misses(c: &Compiled, words: usize, k: usize) -> Vec<u64> {
     let mut bits = vec![0u64; words];
-    let token_set = byte_set(&token_bytes().collect::<Vec<u8>>());
+    let set = byte_set(&class_bytes(k).collect::<Vec<u8>>());
     for link in c.rules.iter().flat_map(|r| &r.links) {
         if !link.pure || link.negated {
             continue;
         }
-        if !ChainGate::new(&link.transforms).identity_for(&token_set) {
+        if !ChainGate::new(&link.transforms).identity_for(&set) {
             continue;
         }
         let Some(op) = &link.op else { continue };
-        if !never_matches_token(op) {
+        if !never_matches(op, k) {
             continue;
         }
         if let Some(w) = bits.get_mut(link.idx as usize / 64) {
@@ -67,17 +90,17 @@ pub(super) fn token_misses(c: &Compiled, words: usize) -> Vec<u64> {
     bits
 }
 
-/// Whether `op` matches no plain token.
-fn never_matches_token(op: &Operator) -> bool {
+/// Whether `op` matches no value of class `k`.
+fn never_matches(op: &Operator, k: usize) -> bool {
     match op {
-        Operator::Rx(re) => rx_never_matches_token(re.as_str()),
+        Operator::Rx(re) => rx_never_matches(re.as_str(), k),
         // Every byte allowed: nothing to report.
-        Operator::ByteRange(r) => token_bytes().all(|b| r.allows(b)),
+        Operator::ByteRange(r) => class_bytes(k).all(|b| r.allows(b)),
         // No `%` to be malformed, all ASCII.
         Operator::UrlEncoding | Operator::Utf8Encoding | Operator::NoMatch => true,
         Operator::Str(op, arg) => match (op, arg.literal()) {
             (StrOp::Eq | StrOp::Contains | StrOp::BeginsWith | StrOp::EndsWith, Some(l)) => {
-                !is_token(l)
+                class_of(l).map_or(true, |c| c > k)
             }
             _ => false,
         },
@@ -85,10 +108,10 @@ fn never_matches_token(op: &Operator) -> bool {
     }
 }
 
-/// Whether no string of plain-token bytes contains a match of `pattern`, compiled as
+/// Whether no string of class `k` bytes contains a match of `pattern`, compiled as
 /// `operator::compile_regex` compiles it (Unicode off where the pattern allows, `.`
 /// matching a newline, bytes not required to be UTF-8). False when undecided.
-fn rx_never_matches_token(pattern: &str) -> bool {
+fn rx_never_matches(pattern: &str, k: usize) -> bool {
     let build = |unicode: bool| {
         DFA::builder()
             .configure(
@@ -123,7 +146,7 @@ fn rx_never_matches_token(pattern: &str) -> bool {
             Ok(e) if !e.is_match() && !e.is_quit() => {}
             _ => return false,
         }
-        for b in token_bytes() {
+        for b in class_bytes(k) {
             let Ok(n) = dfa.next_state(&mut cache, s, b) else {
                 return false;
             };
@@ -217,7 +240,7 @@ mod tests {
         .map(|t| t.as_bytes().to_vec())
         .collect();
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let alphabet: Vec<u8> = token_bytes().collect();
+        let alphabet: Vec<u8> = class_bytes(CLASSES.len() - 1).collect();
         for _ in 0..300 {
             let mut t = Vec::new();
             state ^= state << 13;
@@ -242,30 +265,40 @@ mod tests {
             s.detection_paranoia_level = pl;
             let e = CrsEngine::load(&s).expect("bundled CRS loads");
             let p = &e.program;
-            let decided = p.token.iter().map(|w| w.count_ones()).sum::<u32>();
-            assert!(decided >= 50, "PL{pl}: only {decided} links decided");
             let samples = tokens();
             let (mut a, mut b) = (Vec::new(), Vec::new());
-            for link in p.c.rules.iter().flat_map(|r| &r.links) {
-                let bit = p.token.get(link.idx as usize / 64).copied().unwrap_or(0);
-                if bit & (1 << (link.idx % 64)) == 0 {
-                    continue;
-                }
-                let Some(op) = &link.op else { continue };
-                for t in &samples {
-                    a.clear();
-                    a.extend_from_slice(t);
-                    for tr in &link.transforms {
-                        tr.apply(&a, &mut b);
-                        std::mem::swap(&mut a, &mut b);
+            for (k, bits) in p.token.iter().enumerate() {
+                let decided = bits.iter().map(|w| w.count_ones()).sum::<u32>();
+                assert!(
+                    decided >= 40,
+                    "PL{pl}, class {k}: only {decided} links decided"
+                );
+                let mine: Vec<&Vec<u8>> = samples
+                    .iter()
+                    .filter(|t| class_of(t).is_some_and(|c| c <= k))
+                    .collect();
+                assert!(mine.len() > 100, "class {k}: {} samples", mine.len());
+                for link in p.c.rules.iter().flat_map(|r| &r.links) {
+                    let bit = bits.get(link.idx as usize / 64).copied().unwrap_or(0);
+                    if bit & (1 << (link.idx % 64)) == 0 {
+                        continue;
                     }
-                    let hit = op.exec(&a, &mut NoMacros, &mut Vec::new(), None, None);
-                    assert!(
-                        hit.is_none(),
-                        "PL{pl}: link {} matches token {:?}",
-                        link.idx,
-                        String::from_utf8_lossy(t)
-                    );
+                    let Some(op) = &link.op else { continue };
+                    for t in &mine {
+                        a.clear();
+                        a.extend_from_slice(t);
+                        for tr in &link.transforms {
+                            tr.apply(&a, &mut b);
+                            std::mem::swap(&mut a, &mut b);
+                        }
+                        let hit = op.exec(&a, &mut NoMacros, &mut Vec::new(), None, None);
+                        assert!(
+                            hit.is_none(),
+                            "PL{pl}: link {} matches class {k} value {:?}",
+                            link.idx,
+                            String::from_utf8_lossy(t)
+                        );
+                    }
                 }
             }
         }
@@ -279,7 +312,7 @@ mod tests {
             r"^.*%[0-9a-f]{2}",
             r"(?i)\bunion\b.{1,100}?\bselect\b\W",
         ] {
-            assert!(rx_never_matches_token(p), "{p}");
+            assert!(rx_never_matches(p, 0), "{p}");
         }
     }
 
@@ -295,17 +328,19 @@ mod tests {
             // Unicode classes: decided on the same syntax as the engine's regex.
             r"\pL{3}",
         ] {
-            assert!(!rx_never_matches_token(p), "{p}");
+            assert!(!rx_never_matches(p, 0), "{p}");
         }
     }
 
     #[test]
     fn token_test_is_by_byte() {
-        assert!(is_token(b"9f8e7d6c5b4a3921"));
-        assert!(is_token(b""));
-        assert!(is_token(b"GA1_2"));
-        assert!(!is_token(b"GA1.2"));
-        assert!(!is_token(b"a b"));
-        assert!(!is_token("é".as_bytes()));
+        assert_eq!(class_of(b"9f8e7d6c5b4a3921"), Some(0));
+        assert_eq!(class_of(b""), Some(0));
+        assert_eq!(class_of(b"GA1_2"), Some(0));
+        assert_eq!(class_of(b"GA1.2"), Some(1));
+        assert_eq!(class_of(b"session=9f8e"), Some(1));
+        assert_eq!(class_of(b"a b"), None);
+        assert_eq!(class_of(b"a=b; c=d"), None);
+        assert_eq!(class_of("é".as_bytes()), None);
     }
 }
