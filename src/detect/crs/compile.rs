@@ -146,6 +146,9 @@ pub struct Compiled {
     pub chain_gates: Vec<ChainGate>,
     /// The automaton of every gate's literals.
     pub prefilter: Prefilter,
+    /// Per memo value source, the links reading it (bit sets over `Link::idx`, filled
+    /// by the evaluator).
+    pub src_users: Vec<u64>,
 }
 
 /// Compiles `items`.
@@ -224,6 +227,7 @@ pub fn compile(items: Vec<Item>, settings: &CrsSettings) -> Result<Compiled, Crs
         chains: chains.len(),
         chain_gates,
         prefilter,
+        src_users: Vec::new(),
     })
 }
 

@@ -38,7 +38,7 @@ pub(super) fn eval_link(
     // every value already missed (the memo), or none holds a required literal (gate),
     // decided per source.
     if link.memo_srcs.is_some() {
-        if s.known_miss(rule, link) {
+        if s.known_miss(c, rule, link) {
             return false;
         }
         if s.each_source_ruled_out(c, rule, link) {

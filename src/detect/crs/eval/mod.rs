@@ -58,8 +58,6 @@ pub struct Program {
     id: u64,
     /// Links in the program (the width of the miss memo's sets).
     links: usize,
-    /// Distinct memo source sets of the links.
-    groups: usize,
     /// Per rule: its outcome when fixed at load (see [`fold`]).
     folded: Vec<fold::Fold>,
     /// Per plain-token class, the links that miss every value of it (see [`token`]).
@@ -151,7 +149,7 @@ pub struct CrsScratch {
 impl Program {
     pub fn compile(items: Vec<super::load::Item>, s: &CrsSettings) -> Result<Program, CrsError> {
         let mut c = compile::compile(items, s)?;
-        let (links, groups) = skip::number_links(&mut c);
+        let (links, _) = skip::number_links(&mut c);
         let mut markers: [AHashMap<String, usize>; 2] = Default::default();
         for (p, m) in c.phases.iter().zip(markers.iter_mut()) {
             for (i, e) in p.iter().enumerate() {
@@ -168,7 +166,6 @@ impl Program {
             prefix: prefix::Prefix::default(),
             id: memo::next_program_id(),
             links,
-            groups,
             folded: Vec::new(),
             token: Vec::new(),
         };
@@ -208,7 +205,7 @@ impl Program {
     ) {
         s.tx.reset_from(&self.prefix.tx, self.id);
         s.memo.prepare(self.id, self.links, &self.token);
-        s.slots.reset(s.memo.words(), self.groups);
+        s.slots.reset(s.memo.words());
         s.cache.clear();
         s.arena.clear();
         s.removed_ids.clear();

@@ -74,6 +74,16 @@ pub(super) fn number_links(c: &mut Compiled) -> (usize, usize) {
     for r in &mut c.rules {
         r.target_ctl = ctl_ids.contains(&r.id) || r.tags.iter().any(|t| ctl_tags.contains(t));
     }
+    let words = (links as usize).div_ceil(64).max(1);
+    let mut users = vec![0u64; N_SOURCES * words];
+    for link in c.rules.iter().flat_map(|r| &r.links) {
+        for &src in link.memo_srcs.iter().flatten() {
+            if let Some(u) = users.get_mut(usize::from(src) * words + link.idx as usize / 64) {
+                *u |= 1 << (link.idx % 64);
+            }
+        }
+    }
+    c.src_users = users;
     (links as usize, groups.len())
 }
 
@@ -104,10 +114,11 @@ pub(super) struct TxnSlots {
     and_ok: Vec<bool>,
     /// Per source, `words` u64: the links that miss every value of the source.
     and: Vec<u64>,
-    /// Per source set (`Link::memo_group`): whether `group_and` holds its intersection.
-    group_ok: Vec<bool>,
-    /// Per source set, `words` u64: the links that miss every value of every source.
-    group_and: Vec<u64>,
+    /// Whether `skip` holds this phase's set.
+    skip_ok: bool,
+    /// `words` u64: the links every value of every source of which is a known miss,
+    /// worked out once per phase for all links (see `known_miss`).
+    skip: Vec<u64>,
     words: usize,
 }
 
@@ -117,15 +128,14 @@ impl TxnSlots {
         if let Some(ok) = self.and_ok.get_mut(src) {
             *ok = false;
         }
-        self.group_ok.fill(false);
+        self.skip_ok = false;
     }
 
     /// A new transaction.
-    pub(super) fn reset(&mut self, words: usize, groups: usize) {
+    pub(super) fn reset(&mut self, words: usize) {
         self.words = words;
-        self.group_ok.clear();
-        self.group_ok.resize(groups, false);
-        self.group_and.resize(groups * words, 0);
+        self.skip_ok = false;
+        self.skip.resize(words, 0);
         self.pool.resize_with(POOL_SOURCES, Vec::new);
         for p in &mut self.pool {
             p.clear();
@@ -140,7 +150,7 @@ impl TxnSlots {
     /// Phase 2: the sources the body changes are computed again (their pools were empty
     /// in phase 1, so no value slot is stale; scalars are recomputed).
     pub(super) fn reset_phase2(&mut self) {
-        self.group_ok.fill(false);
+        self.skip_ok = false;
         for (src, ok) in self.and_ok.iter_mut().enumerate() {
             if !gate::stable_in_phase2(src) {
                 *ok = false;
@@ -342,40 +352,21 @@ impl CrsScratch {
 
     /// Whether every value the link's sources hold is a known miss for it: the link
     /// cannot match and is skipped before collecting anything.
-    pub(super) fn known_miss(&mut self, rule: &CRule, link: &Link) -> bool {
-        let Some(all) = &link.memo_srcs else {
+    pub(super) fn known_miss(&mut self, c: &Compiled, rule: &CRule, link: &Link) -> bool {
+        if link.memo_srcs.is_none() {
             return false;
-        };
-        // The set's intersection is computed once per phase for all links sharing it. A
-        // link that misses every value of all its sources misses those a `ctl` left it
-        // too, so the set answers first even for a rule whose targets a ctl narrowed.
-        let (g, w) = (link.memo_group as usize, self.slots.words);
-        if !self.slots.group_ok.get(g).copied().unwrap_or(false) {
-            let mut acc = std::mem::take(&mut self.slots.group_and);
-            if let Some(dst) = acc.get_mut(g * w..(g + 1) * w) {
-                dst.fill(u64::MAX);
-                for &src in all {
-                    let src = usize::from(src);
-                    self.source_misses(src, 0);
-                    if let Some(part) = self.slots.and.get(src * w..(src + 1) * w) {
-                        for (x, p) in dst.iter_mut().zip(part) {
-                            *x &= p;
-                        }
-                    } else {
-                        dst.fill(0);
-                    }
-                }
-                if let Some(ok) = self.slots.group_ok.get_mut(g) {
-                    *ok = true;
-                }
-            }
-            self.slots.group_and = acc;
         }
-        let i = g * w + link.idx as usize / 64;
+        // Once per phase for every link: a link is skipped when each of its sources
+        // misses it on every value. A link that misses every value of all its sources
+        // misses those a `ctl` left it too, so this answers first even for a rule whose
+        // targets a ctl narrowed.
+        if !self.slots.skip_ok {
+            self.fill_skip(c);
+        }
         if self
             .slots
-            .group_and
-            .get(i)
+            .skip
+            .get(link.idx as usize / 64)
             .is_some_and(|x| x & (1 << (link.idx % 64)) != 0)
         {
             return true;
@@ -390,6 +381,43 @@ impl CrsScratch {
                 .all(|&src| self.source_misses(usize::from(src), link.idx));
         self.src_buf = srcs;
         miss
+    }
+
+    /// Works out `slots.skip`: the links none of whose sources holds a value not known
+    /// to miss them. Per source (its intersection computed once per phase), the links
+    /// reading it that it does not rule out are collected; the rest are skipped.
+    fn fill_skip(&mut self, c: &Compiled) {
+        let w = self.slots.words;
+        let mut live = std::mem::take(&mut self.slots.skip);
+        live.clear();
+        live.resize(w, 0);
+        for src in 0..N_SOURCES {
+            let Some(users) = c.src_users.get(src * w..(src + 1) * w) else {
+                break;
+            };
+            if users.iter().all(|&u| u == 0) {
+                continue;
+            }
+            self.source_misses(src, 0);
+            match self.slots.and.get(src * w..(src + 1) * w) {
+                Some(missed) => {
+                    for ((l, u), m) in live.iter_mut().zip(users).zip(missed) {
+                        *l |= u & !m;
+                    }
+                }
+                None => {
+                    for (l, u) in live.iter_mut().zip(users) {
+                        *l |= u;
+                    }
+                }
+            }
+        }
+        for x in live.iter_mut() {
+            *x = !*x;
+        }
+        // Links without memo sources are never read from this set (`known_miss`).
+        self.slots.skip = live;
+        self.slots.skip_ok = true;
     }
 
     pub(super) fn source_misses(&mut self, src: usize, idx: u32) -> bool {
