@@ -23,6 +23,8 @@ fn replay(capture: &str, max_flows: usize, metrics: &Arc<Metrics>) -> Summary {
     let mut sources = tamperwatch::replay::open_all(&[path]).expect("open capture");
     let settings = PipelineSettings {
         max_flows,
+        // Keep response bodies, so their cap can be hit.
+        response_body_prefix_bytes: tamperwatch::http::session::MAX_RESPONSE_PREFIX_BYTES,
         ..PipelineSettings::default()
     };
     let mut observer = Arc::clone(metrics);
@@ -115,4 +117,46 @@ fn caps_hit_by_real_captures_show_in_metrics_with_the_pipeline_counts() {
             }
         }
     }
+}
+
+/// Every transaction of a capture, through a pipeline with these settings.
+fn transactions(
+    capture: &str,
+    settings: PipelineSettings,
+) -> Vec<tamperwatch::http::HttpTransaction> {
+    struct Collect(Vec<tamperwatch::http::HttpTransaction>);
+    impl tamperwatch::pipeline::TransactionObserver for Collect {
+        fn on_transaction(&mut self, txn: &tamperwatch::http::HttpTransaction) {
+            self.0.push(txn.clone());
+        }
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("pcaps")
+        .join(capture);
+    let mut sources = tamperwatch::replay::open_all(&[path]).expect("open capture");
+    let mut seen = Collect(Vec::new());
+    tamperwatch::replay::replay(&mut sources, settings, &mut seen, &mut |_| {}).expect("replay");
+    seen.0
+}
+
+#[test]
+fn response_bodies_are_counted_but_not_kept_unless_asked() {
+    let capture = "tcp/large-download.pcap";
+    let by_default = transactions(capture, PipelineSettings::default());
+    let keeping = transactions(
+        capture,
+        PipelineSettings {
+            response_body_prefix_bytes: 1000,
+            ..PipelineSettings::default()
+        },
+    );
+    assert!(!by_default.is_empty());
+    assert_eq!(by_default.len(), keeping.len());
+    for (plain, kept) in by_default.iter().zip(&keeping) {
+        assert!(plain.response_body_prefix.is_empty());
+        assert_eq!(plain.response_body_len, kept.response_body_len);
+        let expected = kept.response_body_len.min(1000) as usize;
+        assert_eq!(kept.response_body_prefix.len(), expected);
+    }
+    assert!(keeping.iter().any(|t| t.response_body_len > 1000));
 }

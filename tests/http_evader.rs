@@ -95,7 +95,11 @@ fn cases() -> Vec<PathBuf> {
 
 fn recovered(path: &std::path::Path) -> (bool, String) {
     let mut source = FileSource::open(path).expect("capture");
-    let mut pipeline = Pipeline::new(PipelineSettings::default());
+    // The decoded body is what is compared with the browsers': keep it.
+    let mut pipeline = Pipeline::new(PipelineSettings {
+        response_body_prefix_bytes: tamperwatch::http::session::MAX_RESPONSE_PREFIX_BYTES,
+        ..PipelineSettings::default()
+    });
     let mut seen = Collect::default();
     pipeline
         .run_source(&mut source, &mut seen, &mut |_| {})

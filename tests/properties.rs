@@ -130,6 +130,7 @@ fn ctx() -> FlowContext {
         flow_id: 1,
         client: "198.51.100.7:51234".parse().expect("addr"),
         server: "203.0.113.10:80".parse().expect("addr"),
+        keep_response_bytes: tamperwatch::http::session::MAX_RESPONSE_PREFIX_BYTES,
     }
 }
 

@@ -4,6 +4,7 @@
 //! Opening errors name the file or interface and the reason; a truncated file ends its
 //! replay with an error after the packets that were whole.
 
+mod classic;
 mod file;
 pub mod live;
 
@@ -91,3 +92,6 @@ pub trait PacketSource {
     /// The next frame, `None` at the end of a file.
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError>;
 }
+
+#[cfg(test)]
+mod tests;

@@ -38,6 +38,7 @@ fn txn(src: &str, request: &[u8], status: u16, at_secs: i64) -> HttpTransaction 
         flow_id: 1,
         client: format!("{src}:40000").parse().expect("addr"),
         server: "203.0.113.10:80".parse().expect("addr"),
+        keep_response_bytes: crate::http::session::MAX_RESPONSE_PREFIX_BYTES,
     };
     let mut s = crate::http::HttpSession::default();
     let mut out = Vec::new();

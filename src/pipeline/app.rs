@@ -42,6 +42,16 @@ impl crate::flow::EvictionHint for FlowApp {
     }
 }
 
+/// What a flow's session stamps on its transactions, and keeps of responses.
+pub(super) fn context(flow: &Flow<FlowApp>, keep_response_bytes: usize) -> FlowContext {
+    FlowContext {
+        flow_id: flow.id,
+        client: flow.client(),
+        server: flow.server(),
+        keep_response_bytes,
+    }
+}
+
 /// Hands a chunk of one direction to the flow's application layer.
 pub(super) fn deliver(
     app: &mut FlowApp,
@@ -61,7 +71,11 @@ pub(super) fn deliver(
                 *app = FlowApp::Tls;
                 return;
             }
-            _ => *app = FlowApp::Http(HttpSession::pooled()),
+            _ => {
+                let mut session = HttpSession::pooled();
+                session.keep_response_bytes(ctx.keep_response_bytes);
+                *app = FlowApp::Http(session);
+            }
         }
     }
     if let FlowApp::Http(session) = app {
@@ -75,13 +89,10 @@ pub(super) fn trim_flow(
     flow: &mut Flow<FlowApp>,
     limit: usize,
     now: Timestamp,
+    keep_response_bytes: usize,
     out: &mut Vec<HttpTransaction>,
 ) -> usize {
-    let ctx = FlowContext {
-        flow_id: flow.id,
-        client: flow.client(),
-        server: flow.server(),
-    };
+    let ctx = context(flow, keep_response_bytes);
     let Flow { streams, app, .. } = flow;
     let mut released = 0;
     for (stream, dir) in streams
@@ -117,11 +128,8 @@ pub(super) fn flush_flow(
     }
     flow.finished = true;
     let now = now.max(flow.last_seen);
-    let ctx = FlowContext {
-        flow_id: flow.id,
-        client: flow.client(),
-        server: flow.server(),
-    };
+    // Flushing feeds only a session that exists; it makes none.
+    let ctx = context(flow, 0);
     let Flow { streams, app, .. } = flow;
     for (i, stream) in streams.iter_mut().enumerate() {
         let dir = if i == 0 {

@@ -12,7 +12,6 @@ use crate::capture::{CaptureError, Frame, PacketSource};
 use crate::decode::fragment::{Defragmenter, Reassembled};
 use crate::decode::{self, DecodeError, Decoded, LinkType, PacketView, Transport};
 use crate::flow::{Direction, Flow, FlowEnd, FlowTable, TcpState};
-use crate::http::session::FlowContext;
 use crate::http::HttpTransaction;
 use crate::reassembly::{Chunk, SeqNumber};
 use crate::time::Timestamp;
@@ -32,6 +31,8 @@ pub use crate::observe::{NullObserver, Summary, TransactionObserver};
 pub struct Pipeline {
     flows: FlowTable<FlowApp>,
     site: Option<SiteScope>,
+    /// Response body bytes sessions keep per transaction (settings).
+    keep_response_bytes: usize,
     defrag: Defragmenter,
     pending: Vec<HttpTransaction>,
     /// The number the next frame gets when the caller does not number frames.
@@ -51,6 +52,7 @@ impl Pipeline {
                 settings.memory_bytes,
             ),
             site: settings.site,
+            keep_response_bytes: settings.response_body_prefix_bytes,
             defrag: Defragmenter::default(),
             pending: Vec::new(),
             next_frame: 1,
@@ -211,11 +213,7 @@ impl Pipeline {
         if was_opening && flow.state == TcpState::Established {
             observer.on_handshake(now);
         }
-        let ctx = FlowContext {
-            flow_id: flow.id,
-            client: flow.client(),
-            server: flow.server(),
-        };
+        let ctx = app::context(flow, self.keep_response_bytes);
         let Flow { streams, app, .. } = flow;
         let [to_server, to_client] = streams;
         let (this, peer) = match dir {
@@ -262,6 +260,7 @@ impl Pipeline {
     fn relieve_memory(&mut self, now: Timestamp, observer: &mut dyn TransactionObserver) {
         let pending = &mut self.pending;
         let summary = &mut self.summary;
+        let keep = self.keep_response_bytes;
         let mut evicted = 0u64;
         let mut server = None;
         let mut trimmed = Vec::new();
@@ -274,7 +273,7 @@ impl Pipeline {
                 }
                 finish_flow(flow, now, pending, summary);
             },
-            &mut |flow, limit| app::trim_flow(flow, limit, now, &mut trimmed),
+            &mut |flow, limit| app::trim_flow(flow, limit, now, keep, &mut trimmed),
         );
         self.pending.append(&mut trimmed);
         if let Some(server) = server {

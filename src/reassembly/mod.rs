@@ -91,9 +91,13 @@ impl std::ops::AddAssign for StreamStats {
 pub struct StreamReassembler {
     /// The next sequence number expected, once known.
     next: Option<SeqNumber>,
-    /// Offset of `next` from the first byte seen, so pending keys never wrap.
+    /// Offset of `next` from the first byte seen, so pending keys never wrap. It is
+    /// the bytes delivered plus the gaps announced, so the delivered count is not
+    /// kept apart ([`StreamReassembler::stats`]).
     next_offset: u64,
-    /// Buffer and counters, boxed on first use so a data-less direction stays small.
+    /// Buffer and counters, boxed when first needed (a segment out of order, a
+    /// retransmission, a refused reset): a direction whose data all came in order, the
+    /// usual case, never allocates.
     held: Option<Box<Held>>,
 }
 
@@ -131,7 +135,9 @@ impl StreamReassembler {
 
     /// This direction's counters (all zero until it carried data).
     pub fn stats(&self) -> StreamStats {
-        self.held.as_ref().map(|h| h.stats).unwrap_or_default()
+        let mut stats = self.held.as_ref().map(|h| h.stats).unwrap_or_default();
+        stats.bytes_delivered = self.next_offset - stats.gap_bytes;
+        stats
     }
 
     /// Heap bytes this direction holds: the boxed state, buffered segments and their
@@ -242,7 +248,6 @@ impl StreamReassembler {
     fn deliver_in_order(&mut self, data: &[u8], deliver: &mut impl FnMut(Chunk<'_>)) {
         deliver(Chunk::Data(data));
         self.advance(data.len() as u64);
-        self.held().stats.bytes_delivered += data.len() as u64;
     }
 
     fn advance(&mut self, len: u64) {

@@ -50,6 +50,31 @@ fn announces_gaps_at_the_end_of_the_stream() {
     assert_eq!(out, "ab[gap 8]zz");
     assert_eq!(stats.gaps, 1);
     assert_eq!(stats.gap_bytes, 8);
+    assert_eq!(
+        stats.bytes_delivered, 4,
+        "gap bytes are not delivered bytes"
+    );
+}
+
+#[test]
+fn an_in_order_stream_holds_nothing_on_the_heap() {
+    let mut r = StreamReassembler::default();
+    r.set_isn(SeqNumber(99));
+    let mut delivered = 0;
+    for (seq, data) in [(100, &b"GET / HTTP/1.1\r\n"[..]), (116, b"Host: a\r\n\r\n")] {
+        r.insert_segment(SeqNumber(seq), data, &mut |c| {
+            if let Chunk::Data(d) = c {
+                delivered += d.len();
+            }
+        });
+    }
+    assert_eq!((r.heap_bytes(), r.stats().bytes_delivered), (0, 27));
+    assert_eq!(delivered, 27);
+    // A retransmission is counted, and only then is state allocated.
+    r.insert_segment(SeqNumber(100), b"GET", &mut |_| {});
+    assert!(r.heap_bytes() > 0);
+    assert_eq!(r.stats().retransmitted_segments, 1);
+    assert_eq!(r.stats().bytes_delivered, 27);
 }
 
 #[test]

@@ -9,6 +9,37 @@ use serde_yaml::Value;
 
 use crate::detect::fields::Field;
 
+/// The largest compiled program (heap bytes of its NFA) a rule's regex may have: the
+/// rule engine's set grants each regex this much (`ruleset::REGEX_SIZE_LIMIT`).
+pub const RULE_REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Checks a rule's regex as the rule engine compiles it (bytes, case-insensitive, no
+/// Unicode classes) and within [`RULE_REGEX_SIZE_LIMIT`]. Only the NFA is built: the
+/// engine compiles the regex again, in its set, and a full build here (literal
+/// extraction, prefilters, reverse NFA) was three quarters of start-up.
+fn check_regex(pattern: &str) -> Result<(), String> {
+    use regex_automata::nfa::thompson;
+    let syntax = regex_automata::util::syntax::Config::new()
+        .case_insensitive(true)
+        .unicode(false)
+        .utf8(false);
+    thompson::Compiler::new()
+        .syntax(syntax)
+        .configure(
+            thompson::Config::new()
+                .utf8(false)
+                .nfa_size_limit(Some(RULE_REGEX_SIZE_LIMIT)),
+        )
+        .build(pattern)
+        .map(drop)
+        .map_err(|e| match e.size_limit() {
+            Some(limit) => {
+                format!("bad regex {pattern:?}: compiled regex exceeds size limit of {limit} bytes")
+            }
+            None => format!("bad regex {pattern:?}: {e}"),
+        })
+}
+
 /// Deepest nesting of all/any/not accepted.
 const MAX_CONDITION_DEPTH: usize = 16;
 
@@ -137,12 +168,7 @@ fn parse_op(name: &str, arg: &Value, field: Field) -> Result<Op, String> {
         "contains" => Ok(Op::Contains(literals(arg)?)),
         "regex" => {
             let pattern = arg.as_str().ok_or("regex takes a string")?;
-            regex::bytes::RegexBuilder::new(pattern)
-                .case_insensitive(true)
-                .unicode(false)
-                .size_limit(1 << 20)
-                .build()
-                .map_err(|e| format!("bad regex {pattern:?}: {e}"))?;
+            check_regex(pattern)?;
             Ok(Op::Regex(pattern.to_owned()))
         }
         "lt" => numeric_only(Op::Lt(number()?)),
@@ -177,3 +203,7 @@ fn parse_op(name: &str, arg: &Value, field: Field) -> Result<Op, String> {
         )),
     }
 }
+
+#[cfg(test)]
+#[path = "condition_tests.rs"]
+mod tests;

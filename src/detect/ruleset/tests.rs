@@ -41,6 +41,7 @@ fn txn(path: &str) -> HttpTransaction {
         flow_id: 1,
         client: "198.51.100.7:40000".parse().expect("addr"),
         server: "203.0.113.10:80".parse().expect("addr"),
+        keep_response_bytes: crate::http::session::MAX_RESPONSE_PREFIX_BYTES,
     };
     let mut s = HttpSession::default();
     let mut out = Vec::new();

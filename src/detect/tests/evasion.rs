@@ -292,6 +292,7 @@ fn transactions(request: &[u8]) -> Vec<HttpTransaction> {
         flow_id: 1,
         client: format!("{ATTACKER}:40000").parse().expect("addr"),
         server: "203.0.113.10:80".parse().expect("addr"),
+        keep_response_bytes: crate::http::session::MAX_RESPONSE_PREFIX_BYTES,
     };
     let mut s = crate::http::HttpSession::default();
     let mut out = Vec::new();

@@ -106,6 +106,13 @@ pub fn headers_from<'a>(
 
 /// `dst` set to `bytes` decoded lossily as UTF-8 (as `String::from_utf8_lossy`).
 fn set_lossy(dst: &mut String, bytes: &[u8]) {
+    // Nearly every header is valid UTF-8 (ASCII): `str::from_utf8` checks it a word
+    // at a time, where the lossy decoder walks it in chunks.
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        dst.clear();
+        dst.push_str(text);
+        return;
+    }
     match String::from_utf8_lossy(bytes) {
         Cow::Borrowed(s) => {
             dst.clear();

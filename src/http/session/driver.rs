@@ -290,8 +290,10 @@ impl HttpSession {
             open,
             multipart,
             content,
+            response_keep,
             ..
         } = self;
+        let keep = *response_keep;
         let side = match dir {
             Direction::ToServer => request,
             Direction::ToClient => response,
@@ -315,8 +317,8 @@ impl HttpSession {
                 }
             }),
             Direction::ToClient => decoder.feed(data, &mut |body| match content {
-                Some(cd) => cd.feed(body, &mut |d| account_response(txn, d)),
-                None => account_response(txn, body),
+                Some(cd) => cd.feed(body, &mut |d| account_response(txn, d, keep)),
+                None => account_response(txn, body, keep),
             }),
         };
         match result {

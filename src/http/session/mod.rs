@@ -47,15 +47,20 @@ pub const MAX_OPEN_TRANSACTIONS: usize = 64;
 /// the Core Rule Set's REQUEST_BODY and ARGS_POST); never written out. A longer body is
 /// cut here, and the CRS engine counts the cut (`caps_hit`).
 pub const MAX_BODY_PREFIX_BYTES: usize = 64 * 1024;
-/// Decoded response body bytes kept in memory for detection (a web shell's answer).
+/// The most decoded response body bytes a session keeps per transaction, for detection
+/// on responses (a web shell's answer); the pipeline keeps none unless asked.
 pub const MAX_RESPONSE_PREFIX_BYTES: usize = 64 * 1024;
 
-/// Facts about the flow that the session stamps on its transactions.
+/// Facts about the flow that the session stamps on its transactions, and what the
+/// pipeline wants kept of them.
 #[derive(Debug, Clone, Copy)]
 pub struct FlowContext {
     pub flow_id: u64,
     pub client: SocketAddr,
     pub server: SocketAddr,
+    /// Response body bytes a new session keeps per transaction
+    /// ([`HttpSession::keep_response_bytes`]).
+    pub keep_response_bytes: usize,
 }
 
 /// One connection's HTTP state.
@@ -74,6 +79,8 @@ pub struct HttpSession {
     /// decompression budget, `FLOW_RATIO_GRACE_BYTES`).
     inflation: (u64, u64),
     next_depth: u32,
+    /// Response body bytes kept per transaction.
+    response_keep: transaction::ResponseKeep,
     pub stats: HttpStats,
 }
 

@@ -75,6 +75,7 @@ mod tests {
             flow_id: 7,
             client: "192.0.2.1:40000".parse().expect("address"),
             server: "192.0.2.2:80".parse().expect("address"),
+            keep_response_bytes: crate::http::session::MAX_RESPONSE_PREFIX_BYTES,
         }
     }
 

@@ -79,11 +79,12 @@ impl HttpSession {
             self.stats.lenient_responses += 1;
         }
         let buffered = std::mem::take(&mut self.response.head);
+        let keep = self.response_keep;
         if let Some(open) = self.unanswered().and_then(|i| self.open.get_mut(i)) {
             open.has_response = true;
             open.txn.response_start_ts = Some(now);
             open.txn.flags.headless_response = true;
-            account_response(&mut open.txn, &buffered);
+            account_response(&mut open.txn, &buffered, keep);
         }
         self.response.framing = Framing::Body(BodyDecoder::UntilClose);
         false
@@ -197,10 +198,11 @@ impl HttpSession {
     pub(super) fn finish_response(&mut self) {
         self.response.framing = Framing::Head;
         let mut content = self.content.take();
+        let keep = self.response_keep;
         if let Some(open) = self.answering().and_then(|i| self.open.get_mut(i)) {
             open.response_done = true;
             if let Some(cd) = content.as_mut() {
-                cd.finish(&mut |d| account_response(&mut open.txn, d));
+                cd.finish(&mut |d| account_response(&mut open.txn, d, keep));
             }
         }
         if let Some(cd) = content {
@@ -230,8 +232,9 @@ impl HttpSession {
             self.finish_response();
         }
         if let Some(mut cd) = self.content.take() {
+            let keep = self.response_keep;
             if let Some(open) = self.answering().and_then(|i| self.open.get_mut(i)) {
-                cd.finish(&mut |d| account_response(&mut open.txn, d));
+                cd.finish(&mut |d| account_response(&mut open.txn, d, keep));
             }
             self.stats.decode += cd.stats;
         }

@@ -13,12 +13,19 @@ fn ctx() -> FlowContext {
         flow_id: 1,
         client: "198.51.100.7:51234".parse().expect("addr"),
         server: "203.0.113.10:80".parse().expect("addr"),
+        keep_response_bytes: crate::http::session::MAX_RESPONSE_PREFIX_BYTES,
     }
 }
 
 /// One GET answered by `response` (fed in 3-byte pieces), then the flow ends.
 fn answer(response: &[u8]) -> (HttpTransaction, HttpStats) {
+    answer_keeping(response, MAX_RESPONSE_PREFIX_BYTES)
+}
+
+/// The one transaction of a GET answered by `response`, keeping `keep` body bytes.
+fn answer_keeping(response: &[u8], keep: usize) -> (HttpTransaction, HttpStats) {
     let mut s = HttpSession::default();
+    s.keep_response_bytes(keep);
     let mut out = Vec::new();
     let get = b"GET /f HTTP/1.1\r\nHost: x\r\n\r\n";
     s.on_chunk(
@@ -175,4 +182,29 @@ fn missing_status_code_is_200_and_a_bare_cr_ends_the_status_line() {
         assert_eq!((t.status(), t.response_body_len), (Some(200), 5), "{r:?}");
         assert_eq!(t.response.as_ref().map(|h| h.version.as_str()), Some("1.1"));
     }
+}
+
+#[test]
+fn a_session_keeps_only_the_response_bytes_asked_for_and_still_counts_all() {
+    let mut e = GzEncoder::new(Vec::new(), Compression::default());
+    e.write_all(&[b'a'; 10_000]).expect("encode");
+    let gz = e.finish().expect("encode");
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        gz.len()
+    );
+    for (keep, kept) in [(0, 0), (5, 5), (usize::MAX, 10_000)] {
+        let (t, _) = answer_keeping(&with_head(&head, &gz), keep);
+        assert_eq!(t.response_body_len, 10_000, "keep {keep}");
+        assert_eq!(t.response_body_prefix.len(), kept, "keep {keep}");
+    }
+    let chunked = with_head(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        CHUNKED_BODY,
+    );
+    let (t, _) = answer_keeping(&chunked, 3);
+    assert_eq!(
+        (t.response_body_len, t.response_body_prefix.as_slice()),
+        (5, &b"hel"[..])
+    );
 }

@@ -23,15 +23,34 @@ pub(super) fn new_transaction(ctx: &FlowContext, ts: Timestamp, depth: u32) -> H
     HttpTransaction::new(ctx.flow_id, ctx.client, ctx.server, ts, depth)
 }
 
-/// Counts decoded response body bytes and keeps the first ones for detection.
-pub(super) fn account_response(txn: &mut HttpTransaction, decoded: &[u8]) {
+/// Counts decoded response body bytes and keeps the first `keep` of them.
+pub(super) fn account_response(txn: &mut HttpTransaction, decoded: &[u8], keep: ResponseKeep) {
     txn.response_body_len += decoded.len() as u64;
-    let room = MAX_RESPONSE_PREFIX_BYTES.saturating_sub(txn.response_body_prefix.len());
+    let room = keep.0.saturating_sub(txn.response_body_prefix.len());
     txn.response_body_prefix
         .extend_from_slice(&decoded[..room.min(decoded.len())]);
 }
 
+/// Decoded response body bytes a session keeps per transaction
+/// (`response_body_prefix`): [`MAX_RESPONSE_PREFIX_BYTES`] unless the pipeline asks for
+/// fewer ([`HttpSession::keep_response_bytes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ResponseKeep(usize);
+
+impl Default for ResponseKeep {
+    fn default() -> Self {
+        ResponseKeep(MAX_RESPONSE_PREFIX_BYTES)
+    }
+}
+
 impl HttpSession {
+    /// Keeps at most `bytes` (and never more than [`MAX_RESPONSE_PREFIX_BYTES`]) of each
+    /// response body. Copying bodies nobody reads costs time and budget: the pipeline
+    /// keeps none unless asked ([`crate::pipeline::PipelineSettings`]).
+    pub fn keep_response_bytes(&mut self, bytes: usize) {
+        self.response_keep = ResponseKeep(bytes.min(MAX_RESPONSE_PREFIX_BYTES));
+    }
+
     /// Queues a transaction; past [`MAX_OPEN_TRANSACTIONS`] the oldest leaves
     /// incomplete (counted as `forced_out`).
     pub(super) fn push_open(&mut self, open: OpenTransaction, out: &mut Vec<HttpTransaction>) {
