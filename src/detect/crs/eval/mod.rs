@@ -29,6 +29,7 @@ mod fold;
 mod gate;
 mod link;
 mod memo;
+mod number;
 mod prefix;
 mod skip;
 mod token;
@@ -149,7 +150,7 @@ pub struct CrsScratch {
 impl Program {
     pub fn compile(items: Vec<super::load::Item>, s: &CrsSettings) -> Result<Program, CrsError> {
         let mut c = compile::compile(items, s)?;
-        let (links, _) = skip::number_links(&mut c);
+        let (links, _) = number::number_links(&mut c);
         let mut markers: [AHashMap<String, usize>; 2] = Default::default();
         for (p, m) in c.phases.iter().zip(markers.iter_mut()) {
             for (i, e) in p.iter().enumerate() {
