@@ -6,7 +6,9 @@
 # work on the machine hits both alike; the figure reported is the median over pairs of
 # (user+sys CPU on - CPU off) / transactions, with the CRS load (measured separately with
 # `rules check`) subtracted. CPU time, not wall time: on a shared machine wall time counts
-# the time other programs ran.
+# the time other programs ran. To compare two engine versions, prefer
+# `cargo run --release --example crs_pcap bench-data/bench.pcap`: it times the engine alone
+# over the capture's transactions with thread CPU time (no 10 ms steps, no CRS load).
 #
 #   scripts/bench-crs.sh            (needs bench-data/bench.pcap: scripts/bench.sh makes it,
 #                                    BENCH_MB=100 is enough)

@@ -54,6 +54,9 @@ pub struct Target {
     /// collection): a dense id under which the evaluator caches which TX names it
     /// selects (filled by the evaluator; `u32::MAX` otherwise).
     pub tx_sel: u32,
+    /// The memo value sources the target reads, one bit per source (filled by the
+    /// evaluator; 0 for a target that reads none).
+    pub src_mask: u64,
 }
 
 /// A compiled `setvar`.
@@ -121,6 +124,8 @@ pub struct CRule {
     /// Whether some `ctl:ruleRemoveTarget*` of the program names this rule (by id or
     /// tag), so its targets can change per transaction (filled by the evaluator).
     pub target_ctl: bool,
+    /// Dense index of the rule in its program (filled by the evaluator).
+    pub idx: u32,
 }
 
 /// An entry of a phase's rule list.
@@ -141,6 +146,9 @@ pub struct Compiled {
     pub chain_gates: Vec<ChainGate>,
     /// The automaton of every gate's literals.
     pub prefilter: Prefilter,
+    /// Per memo value source, the links reading it (bit sets over `Link::idx`, filled
+    /// by the evaluator).
+    pub src_users: Vec<u64>,
 }
 
 /// Compiles `items`.
@@ -200,6 +208,7 @@ pub fn compile(items: Vec<Item>, settings: &CrsSettings) -> Result<Compiled, Crs
                     skip_after: r.actions.skip_after.clone(),
                     skip: r.actions.skip,
                     target_ctl: false,
+                    idx: 0,
                 });
                 phases[usize::from(phase - 1)].push(Entry::Rule(idx));
             }
@@ -218,6 +227,7 @@ pub fn compile(items: Vec<Item>, settings: &CrsSettings) -> Result<Compiled, Crs
         chains: chains.len(),
         chain_gates,
         prefilter,
+        src_users: Vec::new(),
     })
 }
 
@@ -265,6 +275,7 @@ fn compile_link(
             excl: Vec::new(),
             excluded: false,
             tx_sel: u32::MAX,
+            src_mask: 0,
         });
     }
     for e in &r.targets.exclude {

@@ -218,16 +218,36 @@ impl Operator {
         remote: Option<IpAddr>,
     ) -> Option<Evidence> {
         match self {
+            // `^.*$` (920450's header-name capture) matches every value whole: `.`
+            // takes a newline too (dot_matches_new_line) and `$` is the end of input.
+            Operator::Rx(re) if re.as_str() == WHOLE_VALUE_RX => {
+                if let Some(caps) = caps {
+                    caps.truncate(1);
+                    if caps.is_empty() {
+                        caps.push(Vec::new());
+                    }
+                    caps[0].clear();
+                    caps[0].extend_from_slice(input);
+                }
+                Some(Evidence::Range(0, input.len()))
+            }
             Operator::Rx(re) => match caps {
                 None => re.find(input).map(|m| Evidence::Range(m.start(), m.end())),
                 Some(caps) => {
                     // Most values miss: a plain search first, captures only on a hit.
                     re.find(input)?;
                     let c = re.captures(input)?;
-                    caps.clear();
+                    // The capture buffers are reused from match to match.
+                    let mut n = 0;
                     for g in c.iter().take(10) {
-                        caps.push(g.map(|m| m.as_bytes().to_vec()).unwrap_or_default());
+                        if caps.len() <= n {
+                            caps.push(Vec::new());
+                        }
+                        caps[n].clear();
+                        caps[n].extend_from_slice(g.map_or(&b""[..], |m| m.as_bytes()));
+                        n += 1;
                     }
+                    caps.truncate(n);
                     let m = c.get(0)?;
                     Some(Evidence::Range(m.start(), m.end()))
                 }
@@ -252,7 +272,7 @@ impl Operator {
                     StrOp::Contains => memchr::memmem::find(input, p).is_some(),
                     StrOp::BeginsWith => input.starts_with(p),
                     StrOp::EndsWith => input.ends_with(p),
-                    StrOp::Within => memchr::memmem::find(p, input).is_some(),
+                    StrOp::Within => within(input, p),
                 };
                 hit.then_some(Evidence::None)
             }
@@ -344,6 +364,30 @@ pub fn atoi(s: &[u8]) -> i64 {
     } else {
         v
     }
+}
+
+/// A regex that matches every value from start to end.
+const WHOLE_VALUE_RX: &str = "^.*$";
+
+/// `@within`: whether `needle` occurs in `hay` (a list such as
+/// `/proxy/ /lock-token/ ...`). Building `memmem`'s searcher for a needle used once costs
+/// more than searching a short list, so a short list is scanned for the needle's first
+/// letter or digit (its punctuation, like the list's `/` separators, is everywhere) and
+/// each hit compared in place.
+fn within(needle: &[u8], hay: &[u8]) -> bool {
+    /// Lists up to this many bytes take the simple scan.
+    const SIMPLE_SCAN_MAX_BYTES: usize = 1024;
+    if needle.is_empty() {
+        return true;
+    }
+    if hay.len() > SIMPLE_SCAN_MAX_BYTES {
+        return memchr::memmem::find(hay, needle).is_some();
+    }
+    let k = needle
+        .iter()
+        .position(u8::is_ascii_alphanumeric)
+        .unwrap_or(0);
+    memchr::memchr_iter(needle[k], hay).any(|i| i >= k && hay[i - k..].starts_with(needle))
 }
 
 #[cfg(test)]

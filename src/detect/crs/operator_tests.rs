@@ -71,3 +71,40 @@ fn macros_split_out() {
     assert_eq!(atoi(b" 12abc"), 12);
     assert_eq!(atoi(b"-3"), -3);
 }
+
+#[test]
+fn within_finds_a_value_anywhere_in_the_list() {
+    let list = b"/proxy/ /lock-token/ /content-range/ /if/ /x-http-method-override/";
+    for v in [
+        &b"/proxy/"[..],
+        b"/if/",
+        b"/x-http-method-override/",
+        b"lock",
+        b"/",
+        b"",
+    ] {
+        assert!(within(v, list), "{:?}", String::from_utf8_lossy(v));
+    }
+    for v in [
+        &b"/host/"[..],
+        b"/i/",
+        b"/proxy-x/",
+        b"/x-http-method-override/ /z",
+    ] {
+        assert!(!within(v, list), "{:?}", String::from_utf8_lossy(v));
+    }
+    let long = [b'a'; 2000];
+    assert!(within(b"aaa", &long) && !within(b"ab", &long));
+    assert!(run("within", "GET POST", b"POST") && !run("within", "GET POST", b"PUT"));
+}
+
+#[test]
+fn whole_value_regex_matches_everything_with_its_capture() {
+    let op = Operator::compile("rx", "^.*$").expect("compiles");
+    for v in [&b""[..], b"host", b"a\nb", b"\xff"] {
+        let mut caps = vec![b"stale".to_vec(), b"old".to_vec()];
+        let r = op.exec(v, &mut Env, &mut Vec::new(), Some(&mut caps), None);
+        assert!(matches!(r, Some(Evidence::Range(0, n)) if n == v.len()));
+        assert_eq!(caps, vec![v.to_vec()]);
+    }
+}

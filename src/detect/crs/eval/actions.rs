@@ -14,10 +14,15 @@ pub(super) struct Env<'a> {
     pub(super) mv: &'a [u8],
     pub(super) mvn: &'a [u8],
     pub(super) rule: &'a CRule,
+    /// `out` already holds this link's expansion (see `try_op`).
+    pub(super) reuse: bool,
 }
 
 impl Expand for Env<'_> {
     fn expand(&mut self, m: &MacroText, out: &mut Vec<u8>) {
+        if self.reuse {
+            return;
+        }
         expand_into(m, self.req, self.tx, self.mv, self.mvn, self.rule, out);
     }
 }
@@ -154,27 +159,71 @@ impl CrsScratch {
                 .any(|t| rule.tags.iter().any(|x| x == t))
     }
 
-    pub(super) fn target_removed(&self, rule: &CRule, t: &Target) -> bool {
-        // Whole-variable removals only; selector removals are checked per value.
-        self.removed_targets.iter().any(|(id, tag, spec)| {
-            spec.selector.is_none() && spec.var == t.var && applies(rule, *id, tag.as_deref())
-        })
+    /// Whether a `ctl` removed target `t`'s whole variable from `rule` this
+    /// transaction (selector removals are checked per value, in `name_removed`).
+    pub(super) fn target_removed(&mut self, rule: &CRule, t: &Target) -> bool {
+        match self.removals_for(rule) {
+            Some(0) => false,
+            Some(m) => self
+                .removed_targets
+                .iter()
+                .enumerate()
+                .any(|(k, (_, _, spec))| {
+                    m & (1 << k) != 0 && spec.selector.is_none() && spec.var == t.var
+                }),
+            None => self.removed_targets.iter().any(|(id, tag, spec)| {
+                spec.selector.is_none() && spec.var == t.var && applies(rule, *id, tag.as_deref())
+            }),
+        }
+    }
+
+    /// The `removed_targets` entries that apply to `rule`, one bit each: 0 for a rule no
+    /// `ctl` names (`target_ctl`, fixed at load) or when nothing was removed; `None` past
+    /// 64 entries. Matching a removal's tag against the rule's tags costs string
+    /// comparisons, so the answer is kept per rule until the next removal.
+    pub(super) fn removals_for(&mut self, rule: &CRule) -> Option<u64> {
+        if !rule.target_ctl || self.removed_targets.is_empty() {
+            return Some(0);
+        }
+        if self.removed_targets.len() > 64 {
+            return None;
+        }
+        let i = rule.idx as usize;
+        if let Some(&(epoch, m)) = self.rule_removals.get(i) {
+            if epoch == self.removal_epoch {
+                return Some(m);
+            }
+        }
+        let m = self
+            .removed_targets
+            .iter()
+            .enumerate()
+            .filter(|(_, (id, tag, _))| applies(rule, *id, tag.as_deref()))
+            .fold(0u64, |m, (k, _)| m | 1 << k);
+        if self.rule_removals.len() <= i {
+            self.rule_removals.resize(i + 1, (u64::MAX, 0));
+        }
+        self.rule_removals[i] = (self.removal_epoch, m);
+        Some(m)
     }
 
     pub(super) fn name_removed(&self, rule: &CRule, var: Var, name: &[u8]) -> bool {
-        self.removed_targets.iter().any(|(id, tag, spec)| {
-            spec.var == var
-                && applies(rule, *id, tag.as_deref())
-                && match &spec.selector {
-                    Some(model::SelectorSpec::Name(n)) => n.as_bytes().eq_ignore_ascii_case(name),
-                    Some(model::SelectorSpec::Regex(r)) => {
-                        Sel::compile(&model::SelectorSpec::Regex(r.clone()))
-                            .map(|s| s.matches(name))
-                            .unwrap_or(false)
+        rule.target_ctl
+            && self.removed_targets.iter().any(|(id, tag, spec)| {
+                spec.var == var
+                    && applies(rule, *id, tag.as_deref())
+                    && match &spec.selector {
+                        Some(model::SelectorSpec::Name(n)) => {
+                            n.as_bytes().eq_ignore_ascii_case(name)
+                        }
+                        Some(model::SelectorSpec::Regex(r)) => {
+                            Sel::compile(&model::SelectorSpec::Regex(r.clone()))
+                                .map(|s| s.matches(name))
+                                .unwrap_or(false)
+                        }
+                        None => false,
                     }
-                    None => false,
-                }
-        })
+            })
     }
 
     pub(super) fn apply_ctl(&mut self, c: &Ctl) {
@@ -194,6 +243,7 @@ impl CrsScratch {
                             _ => (None, None),
                         };
                         self.removed_targets.push((id, tag, spec));
+                        self.removal_epoch = self.removal_epoch.wrapping_add(1);
                     }
                 }
             }

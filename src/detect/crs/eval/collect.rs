@@ -52,7 +52,6 @@ impl CrsScratch {
         } else {
             match t.var {
                 Var::Tx => {
-                    let mut keys: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
                     match &t.sel {
                         Some(Sel::Name(n)) => {
                             // One variable by name: copied straight into the scratch pool.
@@ -66,51 +65,7 @@ impl CrsScratch {
                                 });
                             }
                         }
-                        _ => {
-                            // Whether the selector takes a name is decided once per slot
-                            // (a slot keeps its name for the worker's life).
-                            if self.tx_sel_epoch != self.tx.epoch() {
-                                self.tx_sel_epoch = self.tx.epoch();
-                                for c in &mut self.tx_sel_cache {
-                                    c.clear();
-                                }
-                            }
-                            let id = t.tx_sel as usize;
-                            if t.tx_sel != u32::MAX && self.tx_sel_cache.len() <= id {
-                                self.tx_sel_cache.resize_with(id + 1, Vec::new);
-                            }
-                            let mut cache = self
-                                .tx_sel_cache
-                                .get_mut(id)
-                                .map(std::mem::take)
-                                .unwrap_or_default();
-                            for (slot, k, v) in self.tx.iter_slots() {
-                                if cache.len() <= slot {
-                                    cache.resize(slot + 1, 0);
-                                }
-                                if cache[slot] == 0 {
-                                    let take = t.sel.as_ref().map_or(true, |s| s.matches(k))
-                                        && !t.excl.iter().any(|e| e.matches(k));
-                                    cache[slot] = if take { 1 } else { 2 };
-                                }
-                                if cache[slot] == 1 {
-                                    keys.push((k.to_vec(), v.to_vec()));
-                                }
-                            }
-                            if let Some(c) = self.tx_sel_cache.get_mut(id) {
-                                *c = cache;
-                            }
-                            keys.sort();
-                        }
-                    }
-                    for (k, v) in keys {
-                        let i = self.tmp.len() as u32;
-                        self.tmp.add(&k, &v);
-                        self.cands.push(Cand {
-                            src: Src::Tmp(i),
-                            var: Var::Tx,
-                            scalar: super::memo::NO_SOURCE,
-                        });
+                        _ => self.collect_tx(t),
                     }
                 }
                 Var::MatchedVar => {
@@ -187,6 +142,55 @@ impl CrsScratch {
         }
     }
 
+    /// The TX variables a regex selector (or the whole collection) takes, in name
+    /// order, copied into the scratch pool without allocating per variable.
+    fn collect_tx(&mut self, t: &Target) {
+        // Whether the selector takes a name is decided once per slot (a slot keeps its
+        // name for the worker's life).
+        if self.tx_sel_epoch != self.tx.epoch() {
+            self.tx_sel_epoch = self.tx.epoch();
+            for c in &mut self.tx_sel_cache {
+                c.clear();
+            }
+        }
+        let id = t.tx_sel as usize;
+        if t.tx_sel != u32::MAX && self.tx_sel_cache.len() <= id {
+            self.tx_sel_cache.resize_with(id + 1, Vec::new);
+        }
+        let mut cache = self
+            .tx_sel_cache
+            .get_mut(id)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let mut keys: Vec<(&[u8], &[u8])> = Vec::new();
+        for (slot, k, v) in self.tx.iter_slots() {
+            if cache.len() <= slot {
+                cache.resize(slot + 1, 0);
+            }
+            if cache[slot] == 0 {
+                let take = t.sel.as_ref().map_or(true, |s| s.matches(k))
+                    && !t.excl.iter().any(|e| e.matches(k));
+                cache[slot] = if take { 1 } else { 2 };
+            }
+            if cache[slot] == 1 {
+                keys.push((k, v));
+            }
+        }
+        keys.sort_unstable();
+        for (k, v) in keys {
+            let i = self.tmp.len() as u32;
+            self.tmp.add(k, v);
+            self.cands.push(Cand {
+                src: Src::Tmp(i),
+                var: Var::Tx,
+                scalar: super::memo::NO_SOURCE,
+            });
+        }
+        if let Some(c) = self.tx_sel_cache.get_mut(id) {
+            *c = cache;
+        }
+    }
+
     pub(super) fn keep(&self, rule: &CRule, t: &Target, name: &[u8]) -> bool {
         if let Some(s) = &t.sel {
             if !s.matches(name) {
@@ -194,7 +198,9 @@ impl CrsScratch {
             }
         }
         !t.excl.iter().any(|e| e.matches(name))
-            && (self.removed_targets.is_empty() || !self.name_removed(rule, t.var, name))
+            && (!rule.target_ctl
+                || self.removed_targets.is_empty()
+                || !self.name_removed(rule, t.var, name))
     }
 }
 

@@ -140,8 +140,8 @@ impl Program {
             }
             let mut s = CrsScratch::default();
             s.gate.reset(&self.c);
-            s.memo.prepare(self.id, self.links);
-            s.slots.reset(s.memo.words(), self.groups);
+            s.memo.prepare(self.id, self.links, &[]);
+            s.slots.reset(s.memo.words());
             s.tx.reset_from(&self.prefix.tx, self.id);
             s.matched_var.clone_from(&self.prefix.matched_var);
             s.matched_name.clone_from(&self.prefix.matched_name);

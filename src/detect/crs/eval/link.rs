@@ -27,6 +27,7 @@ pub(super) fn eval_link(
     ev_out: &mut Vec<u8>,
 ) -> bool {
     let keep_all = starter;
+    s.op_call = s.op_call.wrapping_add(1);
     if link.op.is_none() {
         if starter {
             s.run_starter_setvars(rule, link);
@@ -37,7 +38,7 @@ pub(super) fn eval_link(
     // every value already missed (the memo), or none holds a required literal (gate),
     // decided per source.
     if link.memo_srcs.is_some() {
-        if s.known_miss(rule, link) {
+        if s.known_miss(c, rule, link) {
             return false;
         }
         if s.each_source_ruled_out(c, rule, link) {
@@ -192,7 +193,7 @@ impl CrsScratch {
     ) -> bool {
         let Some(op) = &link.op else { return false };
         let mut caps = std::mem::take(&mut self.caps);
-        let mut buf = std::mem::take(&mut self.buf);
+        let mut buf = std::mem::take(&mut self.op_buf);
         let r = {
             let mut env = Env {
                 req: &self.req,
@@ -200,6 +201,10 @@ impl CrsScratch {
                 mv: &self.matched_var,
                 mvn: &self.matched_name,
                 rule,
+                // A link that is not a chain starter changes nothing between its
+                // candidates (it stops at its first match), so a macro argument
+                // expanded for its first candidate holds for the rest.
+                reuse: !starter && self.op_buf_call == self.op_call,
             };
             op.exec(
                 v,
@@ -209,7 +214,8 @@ impl CrsScratch {
                 self.remote,
             )
         };
-        self.buf = buf;
+        self.op_buf = buf;
+        self.op_buf_call = if starter { 0 } else { self.op_call };
         let hit = r.is_some() != link.negated;
         if hit {
             if link.capture && r.is_some() {

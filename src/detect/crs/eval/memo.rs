@@ -40,6 +40,9 @@ pub(super) struct MissMemo {
     words: usize,
     index: AHashMap<u64, u32>,
     bits: Vec<u64>,
+    /// Per plain-token class, the links that miss every value of it (empty when not
+    /// given).
+    token: Vec<Vec<u64>>,
     /// Times the memo was full and cleared (taken by the stats at each transaction).
     pub(super) resets: u64,
 }
@@ -47,11 +50,14 @@ pub(super) struct MissMemo {
 impl MissMemo {
     /// Called at each transaction start: a memo of another program, or a full one, is
     /// cleared. Slots stay valid until the next call.
-    pub(super) fn prepare(&mut self, owner: u64, links: usize) {
+    pub(super) fn prepare(&mut self, owner: u64, links: usize, token: &[Vec<u64>]) {
         let words = links.div_ceil(64).max(1);
         if self.owner != owner || self.words != words {
             self.owner = owner;
             self.words = words;
+            self.token.clear();
+            self.token
+                .extend(token.iter().filter(|t| t.len() == words).cloned());
             self.index.clear();
             self.bits.clear();
         } else if self.index.len() >= MAX_MEMO_VALUES {
@@ -66,13 +72,19 @@ impl MissMemo {
         self.words
     }
 
-    /// The slot of the value with hash `h`, created empty on first sight.
-    pub(super) fn slot(&mut self, h: u64) -> u32 {
+    /// The slot of the value with hash `h`, created on first sight: empty, or for a
+    /// plain token of class `token` (see [`super::token`]) holding the links that miss
+    /// every value of the class.
+    pub(super) fn slot(&mut self, h: u64, token: Option<usize>) -> u32 {
         if let Some(&s) = self.index.get(&h) {
             return s;
         }
         let s = (self.bits.len() / self.words.max(1)) as u32;
-        self.bits.resize(self.bits.len() + self.words, 0);
+        if let Some(t) = token.and_then(|k| self.token.get(k)) {
+            self.bits.extend_from_slice(t);
+        } else {
+            self.bits.resize(self.bits.len() + self.words, 0);
+        }
         self.index.insert(h, s);
         s
     }
@@ -102,8 +114,11 @@ impl MissMemo {
     /// Intersects `acc` with the set of `slot` (an unknown slot is the empty set).
     pub(super) fn and_into(&self, slot: u32, acc: &mut [u64]) {
         let set = self.set(slot);
-        for (j, x) in acc.iter_mut().enumerate() {
-            *x &= set.get(j).copied().unwrap_or(0);
+        for (x, s) in acc.iter_mut().zip(set) {
+            *x &= s;
+        }
+        if let Some(rest) = acc.get_mut(set.len()..) {
+            rest.fill(0);
         }
     }
 }
@@ -115,33 +130,33 @@ mod tests {
     #[test]
     fn sets_are_per_value_and_cleared_for_another_program_or_when_full() {
         let mut m = MissMemo::default();
-        m.prepare(7, 130);
+        m.prepare(7, 130, &[]);
         assert_eq!(m.words(), 3);
-        let a = m.slot(11);
-        let b = m.slot(22);
+        let a = m.slot(11, None);
+        let b = m.slot(22, None);
         assert_ne!(a, b);
-        assert_eq!(m.slot(11), a);
+        assert_eq!(m.slot(11, None), a);
         m.set_miss(a, 129);
         m.set_miss(b, 3);
         assert!(m.misses(a, 129) && !m.misses(a, 3));
         assert!(m.misses(b, 3) && !m.misses(b, 129));
         assert_eq!(m.set(a), &[0, 0, 2]);
         // Same program: kept.
-        m.prepare(7, 130);
-        let a = m.slot(11);
+        m.prepare(7, 130, &[]);
+        let a = m.slot(11, None);
         assert!(m.misses(a, 129));
         // Another program: forgotten, not counted as a reset.
-        m.prepare(8, 130);
-        let a = m.slot(11);
+        m.prepare(8, 130, &[]);
+        let a = m.slot(11, None);
         assert!(!m.misses(a, 129));
         assert_eq!(m.resets, 0);
         for h in 0..MAX_MEMO_VALUES as u64 {
-            let s = m.slot(h + 100);
+            let s = m.slot(h + 100, None);
             m.set_miss(s, 1);
         }
-        m.prepare(8, 130);
+        m.prepare(8, 130, &[]);
         assert_eq!(m.resets, 1);
-        let a = m.slot(150);
+        let a = m.slot(150, None);
         assert!(!m.misses(a, 1));
     }
 }

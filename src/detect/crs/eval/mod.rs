@@ -29,8 +29,10 @@ mod fold;
 mod gate;
 mod link;
 mod memo;
+mod number;
 mod prefix;
 mod skip;
+mod token;
 mod txmap;
 
 use actions::apply_setvar;
@@ -57,10 +59,10 @@ pub struct Program {
     id: u64,
     /// Links in the program (the width of the miss memo's sets).
     links: usize,
-    /// Distinct memo source sets of the links.
-    groups: usize,
     /// Per rule: its outcome when fixed at load (see [`fold`]).
     folded: Vec<fold::Fold>,
+    /// Per plain-token class, the links that miss every value of it (see [`token`]).
+    token: Vec<Vec<u64>>,
 }
 
 /// Where a candidate value lives.
@@ -109,6 +111,12 @@ pub struct CrsScratch {
     t1: Vec<u8>,
     t2: Vec<u8>,
     buf: Vec<u8>,
+    /// An operator's expanded macro argument, kept across the candidates of one link
+    /// evaluation (`op_call` numbers evaluations; `op_buf_call` is the one `op_buf`
+    /// was expanded for, 0 for none).
+    op_buf: Vec<u8>,
+    op_call: u64,
+    op_buf_call: u64,
     caps: Vec<Vec<u8>>,
     matched_var: Vec<u8>,
     matched_name: Vec<u8>,
@@ -122,6 +130,11 @@ pub struct CrsScratch {
     memo: memo::MissMemo,
     slots: skip::TxnSlots,
     src_buf: Vec<u16>,
+    /// Bumped at each transaction start and each `ctl` target removal: the entries of
+    /// `rule_removals` are valid for one epoch.
+    removal_epoch: u64,
+    /// Per rule index: (epoch, bits of the `removed_targets` entries that apply to it).
+    rule_removals: Vec<(u64, u64)>,
     hasher: ahash::RandomState,
     remote: Option<IpAddr>,
     /// Values transformed again because the per-transaction cache was full.
@@ -137,7 +150,7 @@ pub struct CrsScratch {
 impl Program {
     pub fn compile(items: Vec<super::load::Item>, s: &CrsSettings) -> Result<Program, CrsError> {
         let mut c = compile::compile(items, s)?;
-        let (links, groups) = skip::number_links(&mut c);
+        let (links, _) = number::number_links(&mut c);
         let mut markers: [AHashMap<String, usize>; 2] = Default::default();
         for (p, m) in c.phases.iter().zip(markers.iter_mut()) {
             for (i, e) in p.iter().enumerate() {
@@ -154,9 +167,10 @@ impl Program {
             prefix: prefix::Prefix::default(),
             id: memo::next_program_id(),
             links,
-            groups,
             folded: Vec::new(),
+            token: Vec::new(),
         };
+        p.token = token::token_misses(&p.c, links.div_ceil(64).max(1));
         p.prefix = prefix::Prefix::build(&p);
         p.fold();
         Ok(p)
@@ -191,13 +205,14 @@ impl Program {
         stats: &CrsStats,
     ) {
         s.tx.reset_from(&self.prefix.tx, self.id);
-        s.memo.prepare(self.id, self.links);
-        s.slots.reset(s.memo.words(), self.groups);
+        s.memo.prepare(self.id, self.links, &self.token);
+        s.slots.reset(s.memo.words());
         s.cache.clear();
         s.arena.clear();
         s.removed_ids.clear();
         s.removed_tags.clear();
         s.removed_targets.clear();
+        s.removal_epoch = s.removal_epoch.wrapping_add(1);
         s.body_processor = None;
         s.matched_vars.clear();
         s.matched_var.clone_from(&self.prefix.matched_var);

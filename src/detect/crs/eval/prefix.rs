@@ -71,8 +71,8 @@ impl Prefix {
     pub(super) fn build(p: &Program) -> Prefix {
         let mut s = CrsScratch::default();
         s.gate.reset(&p.c);
-        s.memo.prepare(p.id, p.links);
-        s.slots.reset(s.memo.words(), p.groups);
+        s.memo.prepare(p.id, p.links, &[]);
+        s.slots.reset(s.memo.words());
         let mut out = CrsOutcome::default();
         let resume = p.run_phase(0, &mut s, &mut out, 0, true);
         Prefix {

@@ -4,88 +4,14 @@
 //! also asks the literal gate, and recording a link's misses on every value it read.
 //!
 //! A `ctl` that removed targets from a rule this transaction changes which sources the
-//! rule's links read; those links work out their live sources per call.
+//! rule's links read; those links work out their live sources per call. The numbering
+//! done at load is in [`super::number`].
 
-use ahash::AHashMap;
-
-use super::super::compile::{self, CRule, Compiled, Link};
-use super::super::model::{Ctl, Var};
-use super::actions::applies;
+use super::super::compile::{CRule, Compiled, Link};
 use super::gate::{self, N_SOURCES, POOLS, POOL_SOURCES, SCALARS};
 use super::memo::{NO_SLOT, NO_SOURCE};
+use super::token;
 use super::{Cand, CrsScratch, Src};
-
-/// Numbers the program's links (the memo's bit positions), their TX regex targets and
-/// their distinct memo source sets, fills each link's gate and memo sources, and marks
-/// the rules some `ctl:ruleRemoveTarget*` names. Returns (links, source sets).
-pub(super) fn number_links(c: &mut Compiled) -> (usize, usize) {
-    let mut links = 0u32;
-    let mut groups: AHashMap<Vec<u16>, u32> = AHashMap::new();
-    let mut tx_sels = 0u32;
-    for rule in &mut c.rules {
-        for link in &mut rule.links {
-            link.idx = links;
-            links += 1;
-            for t in &mut link.targets {
-                if t.var == Var::Tx && !matches!(t.sel, Some(compile::Sel::Name(_))) {
-                    t.tx_sel = tx_sels;
-                    tx_sels += 1;
-                }
-            }
-            link.memo_srcs = skip_sources(link);
-            if let Some(srcs) = &link.memo_srcs {
-                let n = groups.len() as u32;
-                link.memo_group = *groups.entry(srcs.clone()).or_insert(n);
-            }
-            if link.gate.is_none() {
-                continue;
-            }
-            let mut srcs = Vec::new();
-            let mut ok = true;
-            for t in link.targets.iter().filter(|t| !t.excluded) {
-                ok &= gate::sources_of(t.var, &mut srcs);
-            }
-            srcs.sort_unstable();
-            srcs.dedup();
-            if ok {
-                link.gate_srcs = srcs;
-            } else {
-                link.gate = None;
-            }
-        }
-    }
-    let mut ctl_ids = Vec::new();
-    let mut ctl_tags = Vec::new();
-    for l in c.rules.iter().flat_map(|r| &r.links) {
-        for ctl in &l.ctls {
-            match ctl {
-                Ctl::RuleRemoveTargetById(id, _) => ctl_ids.push(*id),
-                Ctl::RuleRemoveTargetByTag(tag, _) => ctl_tags.push(tag.clone()),
-                _ => {}
-            }
-        }
-    }
-    for r in &mut c.rules {
-        r.target_ctl = ctl_ids.contains(&r.id) || r.tags.iter().any(|t| ctl_tags.contains(t));
-    }
-    (links as usize, groups.len())
-}
-
-/// The memo sources of a link that can be skipped when all of them are known misses.
-pub(super) fn skip_sources(link: &Link) -> Option<Vec<u16>> {
-    if !link.pure || link.op.is_none() {
-        return None;
-    }
-    let mut srcs = Vec::new();
-    for t in link.targets.iter().filter(|t| !t.excluded) {
-        if t.count || !gate::sources_of(t.var, &mut srcs) {
-            return None;
-        }
-    }
-    srcs.sort_unstable();
-    srcs.dedup();
-    Some(srcs)
-}
 
 /// Per-transaction memo slots of the request's values, and each source's intersection.
 #[derive(Debug, Default)]
@@ -98,10 +24,11 @@ pub(super) struct TxnSlots {
     and_ok: Vec<bool>,
     /// Per source, `words` u64: the links that miss every value of the source.
     and: Vec<u64>,
-    /// Per source set (`Link::memo_group`): whether `group_and` holds its intersection.
-    group_ok: Vec<bool>,
-    /// Per source set, `words` u64: the links that miss every value of every source.
-    group_and: Vec<u64>,
+    /// Whether `skip` holds this phase's set.
+    skip_ok: bool,
+    /// `words` u64: the links every value of every source of which is a known miss,
+    /// worked out once per phase for all links (see `known_miss`).
+    skip: Vec<u64>,
     words: usize,
 }
 
@@ -111,15 +38,14 @@ impl TxnSlots {
         if let Some(ok) = self.and_ok.get_mut(src) {
             *ok = false;
         }
-        self.group_ok.fill(false);
+        self.skip_ok = false;
     }
 
     /// A new transaction.
-    pub(super) fn reset(&mut self, words: usize, groups: usize) {
+    pub(super) fn reset(&mut self, words: usize) {
         self.words = words;
-        self.group_ok.clear();
-        self.group_ok.resize(groups, false);
-        self.group_and.resize(groups * words, 0);
+        self.skip_ok = false;
+        self.skip.resize(words, 0);
         self.pool.resize_with(POOL_SOURCES, Vec::new);
         for p in &mut self.pool {
             p.clear();
@@ -134,7 +60,7 @@ impl TxnSlots {
     /// Phase 2: the sources the body changes are computed again (their pools were empty
     /// in phase 1, so no value slot is stale; scalars are recomputed).
     pub(super) fn reset_phase2(&mut self) {
-        self.group_ok.fill(false);
+        self.skip_ok = false;
         for (src, ok) in self.and_ok.iter_mut().enumerate() {
             if !gate::stable_in_phase2(src) {
                 *ok = false;
@@ -160,12 +86,18 @@ impl CrsScratch {
         let (p, names) = (POOLS[src / 2], src % 2 == 1);
         // A value is remembered with its name: whether a link selects it depends on the
         // name (see `all_missed`). Names alone for the names sources.
-        let h = match self.pool(p).as_slice().get(i as usize) {
-            Some(kv) if names => self.hasher.hash_one((1u8, &kv.name[..])),
-            Some(kv) => self.hasher.hash_one((2u8, &kv.name[..], &kv.value[..])),
-            None => 0,
+        let (h, token) = match self.pool(p).as_slice().get(i as usize) {
+            Some(kv) if names => (
+                self.hasher.hash_one((1u8, &kv.name[..])),
+                token::class_of(&kv.name),
+            ),
+            Some(kv) => (
+                self.hasher.hash_one((2u8, &kv.name[..], &kv.value[..])),
+                token::class_of(&kv.value),
+            ),
+            None => (0, None),
         };
-        let s = self.memo.slot(h);
+        let s = self.memo.slot(h, token);
         if let Some(v) = self.slots.pool.get_mut(src) {
             if v.len() <= i as usize {
                 v.resize(i as usize + 1, NO_SLOT);
@@ -184,22 +116,23 @@ impl CrsScratch {
         }
         let var = SCALARS[k];
         let mut b = std::mem::take(&mut self.buf);
-        let h = if var == super::Var::RequestBody {
+        let (h, token) = if var == super::Var::RequestBody {
             // A body REQUEST_BODY does not expose was no link's candidate: its own key,
             // so a miss recorded then never stands for the same bytes exposed.
+            let token = token::class_of(&self.req.body);
             if self.req.body_exposed() {
-                self.hasher.hash_one(&self.req.body[..])
+                (self.hasher.hash_one(&self.req.body[..]), token)
             } else {
-                self.hasher.hash_one((3u8, &self.req.body[..]))
+                (self.hasher.hash_one((3u8, &self.req.body[..])), token)
             }
         } else {
             if !self.req.scalar(var, &mut b) {
                 b.clear();
             }
-            self.hasher.hash_one(&b[..])
+            (self.hasher.hash_one(&b[..]), token::class_of(&b))
         };
         self.buf = b;
-        let s = self.memo.slot(h);
+        let s = self.memo.slot(h, token);
         self.slots.scalar[k] = s;
         s
     }
@@ -229,8 +162,9 @@ impl CrsScratch {
                 Some(self.scalar_slot(k))
             }
             Src::Tmp(_) if copied => {
-                let h = self.hasher.hash_one(self.value(c.src));
-                Some(self.memo.slot(h))
+                let v = self.value(c.src);
+                let (h, token) = (self.hasher.hash_one(v), token::class_of(v));
+                Some(self.memo.slot(h, token))
             }
             Src::Tmp(_) => None,
         }
@@ -239,35 +173,41 @@ impl CrsScratch {
     /// The sources a link reads this transaction into `out`: its memo sources, less
     /// those a `ctl` removed whole from its rule (941010 removes REQUEST_FILENAME from
     /// the XSS rules for most requests). False when a `ctl` removed some names of a
-    /// variable from the rule: the values it left out were not looked at.
-    fn live_sources(&self, rule: &CRule, link: &Link, out: &mut Vec<u16>) -> bool {
+    /// variable from the rule: the values it left out were not looked at. Which
+    /// removals apply to the rule is worked out once per rule and removal epoch
+    /// ([`CrsScratch::removals_for`]), and the sources come from each target's bit mask.
+    fn live_sources(&mut self, rule: &CRule, link: &Link, out: &mut Vec<u16>) -> bool {
         out.clear();
         let Some(srcs) = &link.memo_srcs else {
             return false;
         };
-        if !rule.target_ctl || self.removed_targets.is_empty() {
-            out.extend_from_slice(srcs);
-            return true;
-        }
-        let applying = self
-            .removed_targets
-            .iter()
-            .filter(|(id, tag, _)| applies(rule, *id, tag.as_deref()));
-        let mut any = false;
-        for (_, _, spec) in applying {
-            if spec.selector.is_some() {
-                return false;
+        let applying = match self.removals_for(rule) {
+            Some(0) => {
+                out.extend_from_slice(srcs);
+                return true;
             }
-            any = true;
+            Some(m) => m,
+            None => return false,
+        };
+        let removals = || {
+            self.removed_targets
+                .iter()
+                .enumerate()
+                .filter(move |(k, _)| applying & (1 << k) != 0)
+                .map(|(_, (_, _, spec))| spec)
+        };
+        if removals().any(|spec| spec.selector.is_some()) {
+            return false;
         }
-        if !any {
-            out.extend_from_slice(srcs);
-            return true;
-        }
+        let mut mask = 0u64;
         for t in &link.targets {
-            if !t.excluded && !self.target_removed(rule, t) {
-                gate::sources_of(t.var, out);
+            if !t.excluded && !removals().any(|spec| spec.var == t.var) {
+                mask |= t.src_mask;
             }
+        }
+        while mask != 0 {
+            out.push(mask.trailing_zeros() as u16);
+            mask &= mask - 1;
         }
         true
     }
@@ -322,38 +262,27 @@ impl CrsScratch {
 
     /// Whether every value the link's sources hold is a known miss for it: the link
     /// cannot match and is skipped before collecting anything.
-    pub(super) fn known_miss(&mut self, rule: &CRule, link: &Link) -> bool {
-        let Some(all) = &link.memo_srcs else {
+    pub(super) fn known_miss(&mut self, c: &Compiled, rule: &CRule, link: &Link) -> bool {
+        if link.memo_srcs.is_none() {
             return false;
-        };
+        }
+        // Once per phase for every link: a link is skipped when each of its sources
+        // misses it on every value. A link that misses every value of all its sources
+        // misses those a `ctl` left it too, so this answers first even for a rule whose
+        // targets a ctl narrowed.
+        if !self.slots.skip_ok {
+            self.fill_skip(c);
+        }
+        if self
+            .slots
+            .skip
+            .get(link.idx as usize / 64)
+            .is_some_and(|x| x & (1 << (link.idx % 64)) != 0)
+        {
+            return true;
+        }
         if !rule.target_ctl || self.removed_targets.is_empty() {
-            // The common case: no ctl can have changed the link's targets. The set's
-            // intersection is computed once per phase for all links sharing it.
-            let (g, w) = (link.memo_group as usize, self.slots.words);
-            if !self.slots.group_ok.get(g).copied().unwrap_or(false) {
-                let mut acc = std::mem::take(&mut self.slots.group_and);
-                if let Some(dst) = acc.get_mut(g * w..(g + 1) * w) {
-                    dst.fill(u64::MAX);
-                    for &src in all {
-                        let src = usize::from(src);
-                        self.source_misses(src, 0);
-                        let part = self.slots.and.get(src * w..(src + 1) * w);
-                        for (j, x) in dst.iter_mut().enumerate() {
-                            *x &= part.and_then(|p| p.get(j)).copied().unwrap_or(0);
-                        }
-                    }
-                    if let Some(ok) = self.slots.group_ok.get_mut(g) {
-                        *ok = true;
-                    }
-                }
-                self.slots.group_and = acc;
-            }
-            let i = g * w + link.idx as usize / 64;
-            return self
-                .slots
-                .group_and
-                .get(i)
-                .is_some_and(|x| x & (1 << (link.idx % 64)) != 0);
+            return false;
         }
         let mut srcs = std::mem::take(&mut self.src_buf);
         let miss = self.live_sources(rule, link, &mut srcs)
@@ -362,6 +291,43 @@ impl CrsScratch {
                 .all(|&src| self.source_misses(usize::from(src), link.idx));
         self.src_buf = srcs;
         miss
+    }
+
+    /// Works out `slots.skip`: the links none of whose sources holds a value not known
+    /// to miss them. Per source (its intersection computed once per phase), the links
+    /// reading it that it does not rule out are collected; the rest are skipped.
+    fn fill_skip(&mut self, c: &Compiled) {
+        let w = self.slots.words;
+        let mut live = std::mem::take(&mut self.slots.skip);
+        live.clear();
+        live.resize(w, 0);
+        for src in 0..N_SOURCES {
+            let Some(users) = c.src_users.get(src * w..(src + 1) * w) else {
+                break;
+            };
+            if users.iter().all(|&u| u == 0) {
+                continue;
+            }
+            self.source_misses(src, 0);
+            match self.slots.and.get(src * w..(src + 1) * w) {
+                Some(missed) => {
+                    for ((l, u), m) in live.iter_mut().zip(users).zip(missed) {
+                        *l |= u & !m;
+                    }
+                }
+                None => {
+                    for (l, u) in live.iter_mut().zip(users) {
+                        *l |= u;
+                    }
+                }
+            }
+        }
+        for x in live.iter_mut() {
+            *x = !*x;
+        }
+        // Links without memo sources are never read from this set (`known_miss`).
+        self.slots.skip = live;
+        self.slots.skip_ok = true;
     }
 
     pub(super) fn source_misses(&mut self, src: usize, idx: u32) -> bool {

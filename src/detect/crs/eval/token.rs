@@ -1,0 +1,346 @@
+//! Plain tokens: the links that can never match a value made only of ASCII letters,
+//! digits and `_` (a session id, a hex hash, a word), decided once at load.
+//!
+//! Such a value goes through every transformation chain that has no step rewriting
+//! whole values (base64, hex, hashes, length) unchanged up to letter case (no step acts
+//! on those bytes: [`ChainGate::identity_for`]), so what the operator sees is again a
+//! plain token. For a non-negated `@rx` whether any plain token can match is decided
+//! exactly: a lazy DFA of the pattern, explored from its start state over the 63 token
+//! bytes and the end of input, reaches a match state or not. The byte validators are
+//! decided by the token bytes themselves (no `%`, all ASCII), and a string comparison
+//! with a literal by whether the literal is itself a token. Everything else (libinjection,
+//! phrase lists, numbers, negated operators) counts as able to match.
+//!
+//! A memo slot made for a plain-token value starts with these links' bits set (see
+//! [`super::memo::MissMemo::slot`]): a fresh session cookie is then skipped by every
+//! regex that needs punctuation, without being transformed, gated or searched.
+
+use regex_automata::hybrid::dfa::DFA;
+use regex_automata::util::{start, syntax};
+use regex_automata::Anchored;
+
+use super::super::compile::Compiled;
+use super::super::operator::{Operator, StrOp};
+use super::super::prefilter::{byte_set, ChainGate};
+
+/// Lazy DFA states explored per pattern at most; past it the link counts as able to
+/// match. (At PL1, 64 decides 92 links in about 30 ms of load; 4,096 decides 98 in
+/// about 110 ms.)
+const MAX_STATES: usize = 64;
+/// Lazy DFA cache per pattern, bytes.
+const CACHE_BYTES: usize = 4 << 20;
+
+/// Plain-token classes, each a superset of the one before: the bytes a value may hold
+/// beyond ASCII letters and digits. Class 0 is a bare token (a session id, a hash, a
+/// word); class 1 adds what a single cookie header (`name=value`), a dotted version or
+/// a UUID holds. A chain with a step acting on one of a class's bytes (`-` for
+/// removeComments, `.` for normalizePath) is not decided for that class.
+pub(super) const CLASSES: [&[u8]; 2] = [b"_", b"_=-."];
+
+/// Whether `b` belongs to class `k`.
+fn in_class(k: usize, b: u8) -> bool {
+    b.is_ascii_alphanumeric() || CLASSES.get(k).is_some_and(|extra| extra.contains(&b))
+}
+
+/// The bytes of class `k`.
+fn class_bytes(k: usize) -> impl Iterator<Item = u8> + Clone {
+    (0u8..=127).filter(move |&b| in_class(k, b))
+}
+
+/// The narrowest class holding every byte of `v` (the empty value is in class 0).
+pub(super) fn class_of(v: &[u8]) -> Option<usize> {
+    let mut k = 0;
+    for &b in v {
+        while !in_class(k, b) {
+            k += 1;
+            if k >= CLASSES.len() {
+                return None;
+            }
+        }
+    }
+    Some(k)
+}
+
+/// Per class, the links (bits by `Link::idx`, `words` u64) known to miss every value of
+/// the class.
+pub(super) fn token_misses(c: &Compiled, words: usize) -> Vec<Vec<u64>> {
+    (0..CLASSES.len())
+        .map(|k| class_misses(c, words, k))
+        .collect()
+}
+
+fn class_misses(c: &Compiled, words: usize, k: usize) -> Vec<u64> {
+    let mut bits = vec![0u64; words];
+    let set = byte_set(&class_bytes(k).collect::<Vec<u8>>());
+    for link in c.rules.iter().flat_map(|r| &r.links) {
+        if !link.pure || link.negated {
+            continue;
+        }
+        if !ChainGate::new(&link.transforms).identity_for(&set) {
+            continue;
+        }
+        let Some(op) = &link.op else { continue };
+        if !never_matches(op, k) {
+            continue;
+        }
+        if let Some(w) = bits.get_mut(link.idx as usize / 64) {
+            *w |= 1 << (link.idx % 64);
+        }
+    }
+    bits
+}
+
+/// Whether `op` matches no value of class `k`.
+fn never_matches(op: &Operator, k: usize) -> bool {
+    match op {
+        Operator::Rx(re) => rx_never_matches(re.as_str(), k),
+        // Every byte allowed: nothing to report.
+        Operator::ByteRange(r) => class_bytes(k).all(|b| r.allows(b)),
+        // No `%` to be malformed, all ASCII.
+        Operator::UrlEncoding | Operator::Utf8Encoding | Operator::NoMatch => true,
+        Operator::Str(op, arg) => match (op, arg.literal()) {
+            (StrOp::Eq | StrOp::Contains | StrOp::BeginsWith | StrOp::EndsWith, Some(l)) => {
+                class_of(l).map_or(true, |c| c > k)
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Whether no string of class `k` bytes contains a match of `pattern`, compiled as
+/// `operator::compile_regex` compiles it (Unicode off where the pattern allows, `.`
+/// matching a newline, bytes not required to be UTF-8). False when undecided.
+fn rx_never_matches(pattern: &str, k: usize) -> bool {
+    let build = |unicode: bool| {
+        DFA::builder()
+            .configure(
+                DFA::config()
+                    .cache_capacity(CACHE_BYTES)
+                    .skip_cache_capacity_check(true),
+            )
+            .syntax(
+                syntax::Config::new()
+                    .unicode(unicode)
+                    .utf8(false)
+                    .dot_matches_new_line(true),
+            )
+            .build(pattern)
+            .ok()
+    };
+    let Some(dfa) = build(false).or_else(|| build(true)) else {
+        return false;
+    };
+    let mut cache = dfa.create_cache();
+    let Ok(start) = dfa.start_state(&mut cache, &start::Config::new().anchored(Anchored::No))
+    else {
+        return false;
+    };
+    let mut seen = std::collections::HashSet::from([start]);
+    let mut todo = vec![start];
+    while let Some(s) = todo.pop() {
+        if s.is_match() || s.is_quit() || s.is_unknown() {
+            return false;
+        }
+        match dfa.next_eoi_state(&mut cache, s) {
+            Ok(e) if !e.is_match() && !e.is_quit() => {}
+            _ => return false,
+        }
+        for b in class_bytes(k) {
+            let Ok(n) = dfa.next_state(&mut cache, s, b) else {
+                return false;
+            };
+            if n.is_dead() || seen.contains(&n) {
+                continue;
+            }
+            if seen.len() >= MAX_STATES {
+                return false;
+            }
+            seen.insert(n);
+            todo.push(n);
+        }
+    }
+    // State ids are only stable while the cache was never cleared.
+    cache.clear_count() == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::operator::{Expand, MacroText};
+    use super::super::super::tests::bundled;
+    use super::super::super::{CrsEngine, CrsSettings};
+    use super::*;
+
+    /// Macro arguments are never expanded for the links decided here (pure links).
+    struct NoMacros;
+    impl Expand for NoMacros {
+        fn expand(&mut self, _m: &MacroText, out: &mut Vec<u8>) {
+            out.clear();
+        }
+    }
+
+    /// Plain tokens an attacker or a browser might send: SQL, shell, script and PHP
+    /// words, numbers, hex, mixed case, and pseudo-random ones.
+    fn tokens() -> Vec<Vec<u8>> {
+        let mut v: Vec<Vec<u8>> = [
+            "",
+            "a",
+            "0",
+            "1",
+            "select",
+            "UNION",
+            "union_select",
+            "script",
+            "alert",
+            "eval",
+            "onerror",
+            "javascript",
+            "cat",
+            "passwd",
+            "etc",
+            "bin",
+            "sh",
+            "bash",
+            "whoami",
+            "sleep",
+            "benchmark",
+            "or",
+            "and",
+            "OR1",
+            "1or1",
+            "0x41",
+            "admin",
+            "root",
+            "phpinfo",
+            "system",
+            "exec",
+            "cmd",
+            "nc",
+            "wget",
+            "curl",
+            "xp_cmdshell",
+            "information_schema",
+            "char",
+            "concat",
+            "ping",
+            "id",
+            "ls",
+            "php",
+            "jsp",
+            "GLOBALS",
+            "_SERVER",
+            "__proto__",
+            "constructor",
+            "document",
+            "cookie",
+            "9f8e7d6c5b4a3921",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ]
+        .iter()
+        .map(|t| t.as_bytes().to_vec())
+        .collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let alphabet: Vec<u8> = class_bytes(CLASSES.len() - 1).collect();
+        for _ in 0..300 {
+            let mut t = Vec::new();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            for _ in 0..(state % 40) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                t.push(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            v.push(t);
+        }
+        v
+    }
+
+    #[test]
+    fn links_decided_at_load_miss_every_sampled_token() {
+        for pl in [1, 4] {
+            let mut s = CrsSettings::new(bundled());
+            s.paranoia_level = pl;
+            s.detection_paranoia_level = pl;
+            let e = CrsEngine::load(&s).expect("bundled CRS loads");
+            let p = &e.program;
+            let samples = tokens();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for (k, bits) in p.token.iter().enumerate() {
+                let decided = bits.iter().map(|w| w.count_ones()).sum::<u32>();
+                assert!(
+                    decided >= 40,
+                    "PL{pl}, class {k}: only {decided} links decided"
+                );
+                let mine: Vec<&Vec<u8>> = samples
+                    .iter()
+                    .filter(|t| class_of(t).is_some_and(|c| c <= k))
+                    .collect();
+                assert!(mine.len() > 100, "class {k}: {} samples", mine.len());
+                for link in p.c.rules.iter().flat_map(|r| &r.links) {
+                    let bit = bits.get(link.idx as usize / 64).copied().unwrap_or(0);
+                    if bit & (1 << (link.idx % 64)) == 0 {
+                        continue;
+                    }
+                    let Some(op) = &link.op else { continue };
+                    for t in &mine {
+                        a.clear();
+                        a.extend_from_slice(t);
+                        for tr in &link.transforms {
+                            tr.apply(&a, &mut b);
+                            std::mem::swap(&mut a, &mut b);
+                        }
+                        let hit = op.exec(&a, &mut NoMacros, &mut Vec::new(), None, None);
+                        assert!(
+                            hit.is_none(),
+                            "PL{pl}: link {} matches class {k} value {:?}",
+                            link.idx,
+                            String::from_utf8_lossy(t)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn regexes_needing_punctuation_never_match_a_token() {
+        for p in [
+            r"(?i)<script",
+            r"[;|&]\s*cat\b",
+            r"^.*%[0-9a-f]{2}",
+            r"(?i)\bunion\b.{1,100}?\bselect\b\W",
+        ] {
+            assert!(rx_never_matches(p, 0), "{p}");
+        }
+    }
+
+    #[test]
+    fn regexes_a_token_can_satisfy_are_kept() {
+        for p in [
+            r"(?i)select",
+            r"^[a-z]+$",
+            r"^$",
+            r"\d{5,}",
+            r"(?i)\bunion\b",
+            r"a|;",
+            // Unicode classes: decided on the same syntax as the engine's regex.
+            r"\pL{3}",
+        ] {
+            assert!(!rx_never_matches(p, 0), "{p}");
+        }
+    }
+
+    #[test]
+    fn token_test_is_by_byte() {
+        assert_eq!(class_of(b"9f8e7d6c5b4a3921"), Some(0));
+        assert_eq!(class_of(b""), Some(0));
+        assert_eq!(class_of(b"GA1_2"), Some(0));
+        assert_eq!(class_of(b"GA1.2"), Some(1));
+        assert_eq!(class_of(b"session=9f8e"), Some(1));
+        assert_eq!(class_of(b"a b"), None);
+        assert_eq!(class_of(b"a=b; c=d"), None);
+        assert_eq!(class_of("é".as_bytes()), None);
+    }
+}
