@@ -318,7 +318,9 @@ fn start_nginx(dir: &Path) -> (Proc, u16) {
 fn start_prometheus(dir: &Path, target_port: u16) -> (Proc, u16) {
     let port = free_port();
     let conf = format!(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n\
+        // A scrape may wait for a CPU on a loaded 2-core CI machine: a timeout under a
+        // second made every scrape fail there, so it is the whole interval.
+        "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\n\
          scrape_configs:\n  - job_name: tamperwatch\n    static_configs:\n\
          \x20     - targets: ['127.0.0.1:{target_port}']\n"
     );
@@ -460,7 +462,10 @@ fn live_daemon_flags_attacks_feeds_prometheus_survives_a_bad_reload_and_drains()
     assert!(
         scraped,
         "Prometheus has no tamperwatch_http_requests_total > 0 (got {requests:?}); \
-         the daemon's /metrics has:\n{}\nPrometheus log:\n{}",
+         its scrape targets: {}\nthe daemon's /metrics has:\n{}\nPrometheus log:\n{}",
+        http_get(prom_port, "/api/v1/targets")
+            .map(|(_, body)| body)
+            .unwrap_or_default(),
         http_get(metrics_port, "/metrics")
             .map(|(_, body)| body
                 .lines()
