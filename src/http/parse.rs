@@ -107,10 +107,16 @@ pub fn parse_request_head(head: &[u8]) -> Result<RequestHead, HttpError> {
 
 /// `1.minor`, in a spare string.
 fn version_string(minor: u8) -> String {
-    use std::fmt::Write;
-    let mut v = spare::string_from("");
-    let _ = write!(v, "1.{minor}");
-    v
+    match minor {
+        0 => spare::string_from("1.0"),
+        1 => spare::string_from("1.1"),
+        _ => {
+            use std::fmt::Write;
+            let mut v = spare::string_from("");
+            let _ = write!(v, "1.{minor}");
+            v
+        }
+    }
 }
 
 /// Splits a head into lines, dropping CR before LF.

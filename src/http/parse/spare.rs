@@ -122,11 +122,19 @@ fn set_lossy(dst: &mut String, bytes: &[u8]) {
     }
 }
 
-/// A string holding `text`, in a spare one when there is one.
+/// A string holding `text`, in a spare one when there is one: the most recent spare
+/// that is long enough (spares of requests and responses mix, so a short method or
+/// reason string would otherwise grow for the next URI), else the most recent.
 pub fn string_from(text: &str) -> String {
-    let mut s = with_spares(|s| s.strings.pop())
-        .flatten()
-        .unwrap_or_default();
+    let mut s = with_spares(|s| {
+        let fits = s.strings.iter().rposition(|x| x.capacity() >= text.len());
+        match fits {
+            Some(i) => Some(s.strings.swap_remove(i)),
+            None => s.strings.pop(),
+        }
+    })
+    .flatten()
+    .unwrap_or_default();
     s.clear();
     s.push_str(text);
     s
