@@ -32,25 +32,20 @@ impl RuleSet {
             }
             gate.reset(&mut known);
         }
+        // The reference mode runs every regex: no hit or gate shortcut.
+        #[cfg(test)]
+        let shortcut = !self.reference;
+        #[cfg(not(test))]
+        let shortcut = true;
         for (i, ((_, leaf), regex)) in m.regex_sources.iter().zip(&m.regexes).enumerate() {
-            #[cfg(test)]
-            if self.reference {
-                if regex.is_match(v) {
-                    let token = Token::Regex {
-                        field: fi,
-                        index: i,
-                        value: vi,
-                    };
-                    scratch.record(*leaf, token, value.upload);
-                }
-                continue;
-            }
-            if scratch.hit(*leaf) {
-                continue;
-            }
-            if let Some(gate) = &m.gate {
-                if !gate.open(i, v, &mut known) {
+            if shortcut {
+                if scratch.hit(*leaf) {
                     continue;
+                }
+                if let Some(gate) = &m.gate {
+                    if !gate.open(i, v, &mut known) {
+                        continue;
+                    }
                 }
             }
             if regex.is_match(v) {

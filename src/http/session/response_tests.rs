@@ -132,8 +132,8 @@ fn chunk_sizes_with_junk_and_blank_lines_decode_as_browsers_do() {
     assert_eq!(t.response_body_prefix, b"hello world");
 }
 
-#[test]
-fn gzip_body_is_logged_at_its_decoded_size_with_its_prefix() {
+/// A gzip response whose body decodes to 10,000 `a`s.
+fn gzip_of_10k() -> Vec<u8> {
     let mut e = GzEncoder::new(Vec::new(), Compression::default());
     e.write_all(&[b'a'; 10_000]).expect("encode");
     let gz = e.finish().expect("encode");
@@ -141,7 +141,12 @@ fn gzip_body_is_logged_at_its_decoded_size_with_its_prefix() {
         "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
         gz.len()
     );
-    let (t, stats) = answer(&with_head(&head, &gz));
+    with_head(&head, &gz)
+}
+
+#[test]
+fn gzip_body_is_logged_at_its_decoded_size_with_its_prefix() {
+    let (t, stats) = answer(&gzip_of_10k());
     assert_eq!(t.response_body_len, 10_000);
     assert_eq!(t.response_body_prefix.len(), 10_000);
     assert_eq!(stats.decode, DecodeStats::default());
@@ -186,15 +191,9 @@ fn missing_status_code_is_200_and_a_bare_cr_ends_the_status_line() {
 
 #[test]
 fn a_session_keeps_only_the_response_bytes_asked_for_and_still_counts_all() {
-    let mut e = GzEncoder::new(Vec::new(), Compression::default());
-    e.write_all(&[b'a'; 10_000]).expect("encode");
-    let gz = e.finish().expect("encode");
-    let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
-        gz.len()
-    );
+    let gzip = gzip_of_10k();
     for (keep, kept) in [(0, 0), (5, 5), (usize::MAX, 10_000)] {
-        let (t, _) = answer_keeping(&with_head(&head, &gz), keep);
+        let (t, _) = answer_keeping(&gzip, keep);
         assert_eq!(t.response_body_len, 10_000, "keep {keep}");
         assert_eq!(t.response_body_prefix.len(), kept, "keep {keep}");
     }
