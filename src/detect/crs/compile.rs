@@ -96,6 +96,8 @@ pub struct Link {
     /// pure and counts nothing: those sources. `None`: the link cannot be skipped by
     /// the memo (filled by the evaluator).
     pub memo_srcs: Option<Vec<u16>>,
+    /// `memo_srcs` as a bit mask (filled by the evaluator; 0 without memo sources).
+    pub memo_mask: u64,
     /// Index of the link's source set among the program's distinct sets (links share
     /// them: the intersection over a set is computed once per phase).
     pub memo_group: u32,
@@ -336,6 +338,7 @@ fn compile_link(
         pure,
         idx: 0,
         memo_srcs: None,
+        memo_mask: 0,
         memo_group: 0,
         gate,
         gate_srcs: Vec::new(),

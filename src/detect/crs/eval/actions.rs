@@ -243,9 +243,9 @@ impl CrsScratch {
                             _ => (None, None),
                         };
                         self.removed_targets.push((id, tag, spec));
-                        self.removal_epoch = self.removal_epoch.wrapping_add(1);
                     }
                 }
+                self.removal_epoch = self.removals.advance(self.removal_epoch, c);
             }
             Ctl::RequestBodyProcessor(p) => self.body_processor = Processor::from_name(p),
             Ctl::ForceRequestBodyVariable(on) => {

@@ -140,7 +140,8 @@ impl Program {
             }
             let mut s = CrsScratch::default();
             s.gate.reset(&self.c);
-            s.memo.prepare(self.id, self.links, &[]);
+            s.memo
+                .prepare(self.id, self.links, &[], &super::names::NameSets::default());
             s.slots.reset(s.memo.words());
             s.tx.reset_from(&self.prefix.tx, self.id);
             s.matched_var.clone_from(&self.prefix.matched_var);

@@ -43,6 +43,8 @@ pub(super) struct MissMemo {
     /// Per plain-token class, the links that miss every value of it (empty when not
     /// given).
     token: Vec<Vec<u64>>,
+    /// The links that never select a pool value by its name (see [`super::names`]).
+    names: super::names::NameSets,
     /// Times the memo was full and cleared (taken by the stats at each transaction).
     pub(super) resets: u64,
 }
@@ -50,7 +52,13 @@ pub(super) struct MissMemo {
 impl MissMemo {
     /// Called at each transaction start: a memo of another program, or a full one, is
     /// cleared. Slots stay valid until the next call.
-    pub(super) fn prepare(&mut self, owner: u64, links: usize, token: &[Vec<u64>]) {
+    pub(super) fn prepare(
+        &mut self,
+        owner: u64,
+        links: usize,
+        token: &[Vec<u64>],
+        names: &super::names::NameSets,
+    ) {
         let words = links.div_ceil(64).max(1);
         if self.owner != owner || self.words != words {
             self.owner = owner;
@@ -58,6 +66,7 @@ impl MissMemo {
             self.token.clear();
             self.token
                 .extend(token.iter().filter(|t| t.len() == words).cloned());
+            self.names = names.clone();
             self.index.clear();
             self.bits.clear();
         } else if self.index.len() >= MAX_MEMO_VALUES {
@@ -74,16 +83,26 @@ impl MissMemo {
 
     /// The slot of the value with hash `h`, created on first sight: empty, or for a
     /// plain token of class `token` (see [`super::token`]) holding the links that miss
-    /// every value of the class.
-    pub(super) fn slot(&mut self, h: u64, token: Option<usize>) -> u32 {
+    /// every value of the class, and for a value of pool source `src` named `name`
+    /// the links that never select that name there (see [`super::names`]).
+    pub(super) fn slot(
+        &mut self,
+        h: u64,
+        token: Option<usize>,
+        named: Option<(usize, &[u8])>,
+    ) -> u32 {
         if let Some(&s) = self.index.get(&h) {
             return s;
         }
-        let s = (self.bits.len() / self.words.max(1)) as u32;
+        let start = self.bits.len();
+        let s = (start / self.words.max(1)) as u32;
         if let Some(t) = token.and_then(|k| self.token.get(k)) {
             self.bits.extend_from_slice(t);
         } else {
-            self.bits.resize(self.bits.len() + self.words, 0);
+            self.bits.resize(start + self.words, 0);
+        }
+        if let (Some((src, name)), Some(bits)) = (named, self.bits.get_mut(start..)) {
+            self.names.add_misses(src, name, bits);
         }
         self.index.insert(h, s);
         s
@@ -130,33 +149,33 @@ mod tests {
     #[test]
     fn sets_are_per_value_and_cleared_for_another_program_or_when_full() {
         let mut m = MissMemo::default();
-        m.prepare(7, 130, &[]);
+        m.prepare(7, 130, &[], &Default::default());
         assert_eq!(m.words(), 3);
-        let a = m.slot(11, None);
-        let b = m.slot(22, None);
+        let a = m.slot(11, None, None);
+        let b = m.slot(22, None, None);
         assert_ne!(a, b);
-        assert_eq!(m.slot(11, None), a);
+        assert_eq!(m.slot(11, None, None), a);
         m.set_miss(a, 129);
         m.set_miss(b, 3);
         assert!(m.misses(a, 129) && !m.misses(a, 3));
         assert!(m.misses(b, 3) && !m.misses(b, 129));
         assert_eq!(m.set(a), &[0, 0, 2]);
         // Same program: kept.
-        m.prepare(7, 130, &[]);
-        let a = m.slot(11, None);
+        m.prepare(7, 130, &[], &Default::default());
+        let a = m.slot(11, None, None);
         assert!(m.misses(a, 129));
         // Another program: forgotten, not counted as a reset.
-        m.prepare(8, 130, &[]);
-        let a = m.slot(11, None);
+        m.prepare(8, 130, &[], &Default::default());
+        let a = m.slot(11, None, None);
         assert!(!m.misses(a, 129));
         assert_eq!(m.resets, 0);
         for h in 0..MAX_MEMO_VALUES as u64 {
-            let s = m.slot(h + 100, None);
+            let s = m.slot(h + 100, None, None);
             m.set_miss(s, 1);
         }
-        m.prepare(8, 130, &[]);
+        m.prepare(8, 130, &[], &Default::default());
         assert_eq!(m.resets, 1);
-        let a = m.slot(150, None);
+        let a = m.slot(150, None, None);
         assert!(!m.misses(a, 1));
     }
 }

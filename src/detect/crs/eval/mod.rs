@@ -29,8 +29,10 @@ mod fold;
 mod gate;
 mod link;
 mod memo;
+mod names;
 mod number;
 mod prefix;
+mod removal;
 mod skip;
 mod token;
 mod txmap;
@@ -63,6 +65,9 @@ pub struct Program {
     folded: Vec<fold::Fold>,
     /// Per plain-token class, the links that miss every value of it (see [`token`]).
     token: Vec<Vec<u64>>,
+    /// Per pool source, the links that never select a value by its name (see
+    /// [`names`]).
+    names: names::NameSets,
 }
 
 /// Where a candidate value lives.
@@ -129,11 +134,16 @@ pub struct CrsScratch {
     body_processor: Option<Processor>,
     memo: memo::MissMemo,
     slots: skip::TxnSlots,
-    src_buf: Vec<u16>,
-    /// Bumped at each transaction start and each `ctl` target removal: the entries of
-    /// `rule_removals` are valid for one epoch.
+    /// The removal state (see [`removal`]): which `ctl` target removals this
+    /// transaction applied; the entries of `rule_removals` are valid for one state.
     removal_epoch: u64,
-    /// Per rule index: (epoch, bits of the `removed_targets` entries that apply to it).
+    removals: removal::RemovalStates,
+    /// Tests only: take none of the per-rule skip and cross-transaction removal
+    /// shortcuts, to compare their decisions with the plain evaluation.
+    #[cfg(test)]
+    pub(crate) reference: bool,
+    /// Per rule index: (removal state, bits of the `removed_targets` entries that apply
+    /// to it).
     rule_removals: Vec<(u64, u64)>,
     hasher: ahash::RandomState,
     remote: Option<IpAddr>,
@@ -169,8 +179,10 @@ impl Program {
             links,
             folded: Vec::new(),
             token: Vec::new(),
+            names: names::NameSets::default(),
         };
         p.token = token::token_misses(&p.c, links.div_ceil(64).max(1));
+        p.names = names::NameSets::build(&p.c, links.div_ceil(64).max(1));
         p.prefix = prefix::Prefix::build(&p);
         p.fold();
         Ok(p)
@@ -205,14 +217,16 @@ impl Program {
         stats: &CrsStats,
     ) {
         s.tx.reset_from(&self.prefix.tx, self.id);
-        s.memo.prepare(self.id, self.links, &self.token);
+        s.memo
+            .prepare(self.id, self.links, &self.token, &self.names);
         s.slots.reset(s.memo.words());
         s.cache.clear();
         s.arena.clear();
         s.removed_ids.clear();
         s.removed_tags.clear();
         s.removed_targets.clear();
-        s.removal_epoch = s.removal_epoch.wrapping_add(1);
+        s.removals.prepare(self.id);
+        s.removal_epoch = removal::EMPTY;
         s.body_processor = None;
         s.matched_vars.clear();
         s.matched_var.clone_from(&self.prefix.matched_var);
@@ -238,7 +252,9 @@ impl Program {
             s.req.caps,
             s.uncached,
             s.matches_dropped,
-            std::mem::take(&mut s.memo.resets) + std::mem::take(&mut s.tx.rebuilds),
+            std::mem::take(&mut s.memo.resets)
+                + std::mem::take(&mut s.tx.rebuilds)
+                + std::mem::take(&mut s.removals.resets),
             s.req.reqbody_error,
         );
         let tx_num = |s: &CrsScratch, k: &[u8]| s.tx.get(k).map(atoi);
@@ -308,7 +324,7 @@ impl Program {
                     s.matched_name.clone_from(mvn);
                 }
                 _ => {
-                    if !self.eval_rule(rule, s, out) {
+                    if s.first_link_skipped(&self.c, rule) || !self.eval_rule(rule, s, out) {
                         continue;
                     }
                 }

@@ -34,6 +34,7 @@ pub(super) fn number_links(c: &mut Compiled) -> (usize, usize) {
             }
             link.memo_srcs = skip_sources(link);
             if let Some(srcs) = &link.memo_srcs {
+                link.memo_mask = srcs.iter().filter(|&&b| b < 64).fold(0, |m, &b| m | 1 << b);
                 let n = groups.len() as u32;
                 link.memo_group = *groups.entry(srcs.clone()).or_insert(n);
             }

@@ -71,7 +71,8 @@ impl Prefix {
     pub(super) fn build(p: &Program) -> Prefix {
         let mut s = CrsScratch::default();
         s.gate.reset(&p.c);
-        s.memo.prepare(p.id, p.links, &[]);
+        s.memo
+            .prepare(p.id, p.links, &[], &super::names::NameSets::default());
         s.slots.reset(s.memo.words());
         let mut out = CrsOutcome::default();
         let resume = p.run_phase(0, &mut s, &mut out, 0, true);

@@ -86,18 +86,26 @@ impl CrsScratch {
         let (p, names) = (POOLS[src / 2], src % 2 == 1);
         // A value is remembered with its name: whether a link selects it depends on the
         // name (see `all_missed`). Names alone for the names sources.
-        let (h, token) = match self.pool(p).as_slice().get(i as usize) {
+        // Keyed by source too: a link can select a value through one collection and
+        // not through another (941xxx exclude `REQUEST_COOKIES:/__utm/` but read ARGS),
+        // so a miss recorded in one source must not stand for the same name and value
+        // in another.
+        let tag = src as u8;
+        let (h, token, name) = match super::pool_in(&self.req, p).as_slice().get(i as usize) {
             Some(kv) if names => (
-                self.hasher.hash_one((1u8, &kv.name[..])),
+                self.hasher.hash_one((1u8, tag, &kv.name[..])),
                 token::class_of(&kv.name),
+                &kv.name[..],
             ),
             Some(kv) => (
-                self.hasher.hash_one((2u8, &kv.name[..], &kv.value[..])),
+                self.hasher
+                    .hash_one((2u8, tag, &kv.name[..], &kv.value[..])),
                 token::class_of(&kv.value),
+                &kv.name[..],
             ),
-            None => (0, None),
+            None => (0, None, &b""[..]),
         };
-        let s = self.memo.slot(h, token);
+        let s = self.memo.slot(h, token, Some((src, name)));
         if let Some(v) = self.slots.pool.get_mut(src) {
             if v.len() <= i as usize {
                 v.resize(i as usize + 1, NO_SLOT);
@@ -132,7 +140,7 @@ impl CrsScratch {
             (self.hasher.hash_one(&b[..]), token::class_of(&b))
         };
         self.buf = b;
-        let s = self.memo.slot(h, token);
+        let s = self.memo.slot(h, token, None);
         self.slots.scalar[k] = s;
         s
     }
@@ -164,52 +172,10 @@ impl CrsScratch {
             Src::Tmp(_) if copied => {
                 let v = self.value(c.src);
                 let (h, token) = (self.hasher.hash_one(v), token::class_of(v));
-                Some(self.memo.slot(h, token))
+                Some(self.memo.slot(h, token, None))
             }
             Src::Tmp(_) => None,
         }
-    }
-
-    /// The sources a link reads this transaction into `out`: its memo sources, less
-    /// those a `ctl` removed whole from its rule (941010 removes REQUEST_FILENAME from
-    /// the XSS rules for most requests). False when a `ctl` removed some names of a
-    /// variable from the rule: the values it left out were not looked at. Which
-    /// removals apply to the rule is worked out once per rule and removal epoch
-    /// ([`CrsScratch::removals_for`]), and the sources come from each target's bit mask.
-    fn live_sources(&mut self, rule: &CRule, link: &Link, out: &mut Vec<u16>) -> bool {
-        out.clear();
-        let Some(srcs) = &link.memo_srcs else {
-            return false;
-        };
-        let applying = match self.removals_for(rule) {
-            Some(0) => {
-                out.extend_from_slice(srcs);
-                return true;
-            }
-            Some(m) => m,
-            None => return false,
-        };
-        let removals = || {
-            self.removed_targets
-                .iter()
-                .enumerate()
-                .filter(move |(k, _)| applying & (1 << k) != 0)
-                .map(|(_, (_, _, spec))| spec)
-        };
-        if removals().any(|spec| spec.selector.is_some()) {
-            return false;
-        }
-        let mut mask = 0u64;
-        for t in &link.targets {
-            if !t.excluded && !removals().any(|spec| spec.var == t.var) {
-                mask |= t.src_mask;
-            }
-        }
-        while mask != 0 {
-            out.push(mask.trailing_zeros() as u16);
-            mask &= mask - 1;
-        }
-        true
     }
 
     /// Records that the link missed every value of its sources in this transaction: it
@@ -219,10 +185,10 @@ impl CrsScratch {
         if link.memo_srcs.is_none() {
             return;
         }
-        let mut srcs = std::mem::take(&mut self.src_buf);
-        if self.live_sources(rule, link, &mut srcs) {
-            for &src in &srcs {
-                let src = usize::from(src);
+        if let Some(mut mask) = self.live_mask(rule, link) {
+            while mask != 0 {
+                let src = mask.trailing_zeros() as usize;
+                mask &= mask - 1;
                 if src < POOL_SOURCES {
                     let n = self.pool(POOLS[src / 2]).len() as u32;
                     for i in 0..n {
@@ -235,7 +201,6 @@ impl CrsScratch {
                 }
             }
         }
-        self.src_buf = srcs;
     }
 
     /// Whether each of the link's sources is ruled out on its own: all its values
@@ -251,13 +216,51 @@ impl CrsScratch {
         if link.gate.is_none() {
             return false;
         }
-        let mut srcs = std::mem::take(&mut self.src_buf);
-        let out = self.live_sources(rule, link, &mut srcs)
-            && srcs.iter().all(|&src| {
-                self.source_misses(usize::from(src), link.idx) || self.gate_rules_out(c, link, src)
-            });
-        self.src_buf = srcs;
-        out
+        let Some(mut mask) = self.live_mask(rule, link) else {
+            return false;
+        };
+        while mask != 0 {
+            let src = mask.trailing_zeros() as u16;
+            mask &= mask - 1;
+            if !(self.source_misses(usize::from(src), link.idx)
+                || self.gate_rules_out(c, link, src))
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Whether the rule's first link is in this phase's skip set, so the rule does not
+    /// match, decided before entering the rule. It leaves the scratch as evaluating the
+    /// rule would ([`super::Program::eval_rule`] resets MATCHED_VARS and the starter
+    /// score, [`super::link::eval_link`] numbers the call) and nothing else: a skipped
+    /// link returns before collecting a value.
+    pub(super) fn first_link_skipped(&mut self, c: &Compiled, rule: &CRule) -> bool {
+        #[cfg(test)]
+        if self.reference {
+            return false;
+        }
+        let Some(link) = rule.links.first() else {
+            return false;
+        };
+        if link.op.is_none() || link.memo_srcs.is_none() {
+            return false;
+        }
+        if !self.slots.skip_ok {
+            self.fill_skip(c);
+        }
+        let skipped = self
+            .slots
+            .skip
+            .get(link.idx as usize / 64)
+            .is_some_and(|x| x & (1 << (link.idx % 64)) != 0);
+        if skipped {
+            self.matched_vars.clear();
+            self.starter_score = 0;
+            self.op_call = self.op_call.wrapping_add(1);
+        }
+        skipped
     }
 
     /// Whether every value the link's sources hold is a known miss for it: the link
@@ -284,13 +287,17 @@ impl CrsScratch {
         if !rule.target_ctl || self.removed_targets.is_empty() {
             return false;
         }
-        let mut srcs = std::mem::take(&mut self.src_buf);
-        let miss = self.live_sources(rule, link, &mut srcs)
-            && srcs
-                .iter()
-                .all(|&src| self.source_misses(usize::from(src), link.idx));
-        self.src_buf = srcs;
-        miss
+        let Some(mut mask) = self.live_mask(rule, link) else {
+            return false;
+        };
+        while mask != 0 {
+            let src = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            if !self.source_misses(src, link.idx) {
+                return false;
+            }
+        }
+        true
     }
 
     /// Works out `slots.skip`: the links none of whose sources holds a value not known

@@ -1,0 +1,164 @@
+//! Target removals by `ctl:ruleRemoveTarget*`, remembered across transactions.
+//!
+//! Which targets a transaction has removed from which rules depends only on the
+//! sequence of removal `ctl`s it has applied so far (each `ctl` always removes the same
+//! targets). Each distinct sequence gets a state id, interned per worker: (state, ctl)
+//! -> next state. What depends on the removals (which removals apply to a rule, which
+//! value sources a narrowed link still reads) is cached keyed by that id, so 941010's
+//! removal of REQUEST_FILENAME from the XSS rules, applied by nearly every request, is
+//! worked out once per worker instead of once per transaction and link. Ids are never
+//! reused: a cache entry of an older state, of a cleared table or of another program
+//! never matches again.
+
+use ahash::AHashMap;
+
+use super::super::compile::{CRule, Link};
+use super::super::model::Ctl;
+use super::CrsScratch;
+
+/// The state of a transaction that removed nothing.
+pub(super) const EMPTY: u64 = 0;
+/// Distinct removal states remembered per worker; past it the table starts over at the
+/// next transaction (counted as a memo reset).
+pub(super) const MAX_REMOVAL_STATES: usize = 1024;
+/// A live-source mask meaning "undecided": a `ctl` removed some names of a variable
+/// from the rule, so the values it left out were not looked at (sources are below 64).
+const UNDECIDED: u64 = 1 << 63;
+const _: () = assert!(super::gate::N_SOURCES < 63);
+
+/// The per-worker table of removal states and the per-link live sources.
+#[derive(Debug, Default)]
+pub(super) struct RemovalStates {
+    /// Program the table was built for (ctls are named by address).
+    owner: u64,
+    /// (state, address of the ctl in the program) -> the state after that ctl.
+    next: AHashMap<(u64, usize), u64>,
+    /// The last id handed out.
+    last: u64,
+    /// Per link index: (state, live-source mask or [`UNDECIDED`]).
+    link_live: Vec<(u64, u64)>,
+    /// Times the table was full and cleared (taken by the stats).
+    pub(super) resets: u64,
+}
+
+impl RemovalStates {
+    /// At each transaction start: a table of another program, or a full one, is
+    /// cleared. The transaction starts in [`EMPTY`].
+    pub(super) fn prepare(&mut self, owner: u64) {
+        if self.owner != owner {
+            self.owner = owner;
+            self.next.clear();
+        } else if self.next.len() >= MAX_REMOVAL_STATES {
+            self.next.clear();
+            self.resets += 1;
+        }
+    }
+
+    /// The state after applying removal `ctl` in state `state`.
+    pub(super) fn advance(&mut self, state: u64, ctl: &Ctl) -> u64 {
+        let key = (state, ctl as *const Ctl as usize);
+        if let Some(&s) = self.next.get(&key) {
+            return s;
+        }
+        self.last += 1;
+        self.next.insert(key, self.last);
+        self.last
+    }
+}
+
+impl CrsScratch {
+    /// The value sources (bit mask over the memo numbering) a link reads this
+    /// transaction: its memo sources, less those a `ctl` removed whole from its rule.
+    /// `None` for a link without memo sources, or when a `ctl` removed some names of a
+    /// variable from the rule (the values it left out were not looked at). Cached per
+    /// link and removal state.
+    pub(super) fn live_mask(&mut self, rule: &CRule, link: &Link) -> Option<u64> {
+        link.memo_srcs.as_ref()?;
+        let applying = match self.removals_for(rule) {
+            Some(0) => return Some(link.memo_mask),
+            Some(m) => m,
+            None => return None,
+        };
+        #[cfg(test)]
+        if self.reference {
+            return self.live_mask_uncached(link, applying);
+        }
+        let i = link.idx as usize;
+        if let Some(&(state, mask)) = self.removals.link_live.get(i) {
+            if state == self.removal_epoch {
+                return (mask != UNDECIDED).then_some(mask);
+            }
+        }
+        let mask = self.live_mask_uncached(link, applying);
+        if self.removals.link_live.len() <= i {
+            self.removals.link_live.resize(i + 1, (u64::MAX, 0));
+        }
+        self.removals.link_live[i] = (self.removal_epoch, mask.unwrap_or(UNDECIDED));
+        mask
+    }
+
+    /// [`CrsScratch::live_mask`] worked out from the removals (`applying`: the bits of
+    /// the `removed_targets` entries that apply to the link's rule).
+    fn live_mask_uncached(&self, link: &Link, applying: u64) -> Option<u64> {
+        let removals = || {
+            self.removed_targets
+                .iter()
+                .enumerate()
+                .filter(move |(k, _)| applying & (1 << k) != 0)
+                .map(|(_, (_, _, spec))| spec)
+        };
+        if removals().any(|spec| spec.selector.is_some()) {
+            return None;
+        }
+        let mut mask = 0u64;
+        for t in &link.targets {
+            if !t.excluded && !removals().any(|spec| spec.var == t.var) {
+                mask |= t.src_mask;
+            }
+        }
+        Some(mask)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sequence_of_ctls_keeps_its_state_and_a_new_table_never_reuses_an_id() {
+        let a = Ctl::RuleRemoveById(1, 1);
+        let b = Ctl::RuleRemoveById(2, 2);
+        let mut r = RemovalStates::default();
+        r.prepare(7);
+        let sa = r.advance(EMPTY, &a);
+        let sab = r.advance(sa, &b);
+        let sb = r.advance(EMPTY, &b);
+        let sba = r.advance(sb, &a);
+        let all = [EMPTY, sa, sab, sb, sba];
+        for (i, x) in all.iter().enumerate() {
+            for y in &all[i + 1..] {
+                assert_ne!(x, y, "distinct sequences, distinct states");
+            }
+        }
+        // The same sequence in a later transaction: the same states.
+        r.prepare(7);
+        assert_eq!(r.advance(EMPTY, &a), sa);
+        assert_eq!(r.advance(sa, &b), sab);
+        assert_eq!(r.resets, 0);
+        // Another program: a fresh table whose ids were never handed out.
+        r.prepare(8);
+        let sa2 = r.advance(EMPTY, &a);
+        assert!(!all.contains(&sa2));
+        // A full table starts over (counted), again with fresh ids.
+        let ctls: Vec<Ctl> = (0..MAX_REMOVAL_STATES as u32)
+            .map(|i| Ctl::RuleRemoveById(i, i))
+            .collect();
+        for c in &ctls {
+            r.advance(sa2, c);
+        }
+        r.prepare(8);
+        assert_eq!(r.resets, 1);
+        let sa3 = r.advance(EMPTY, &a);
+        assert!(sa3 > sa2 && !all.contains(&sa3));
+    }
+}
