@@ -87,6 +87,15 @@ fn main() {
     let mut s = CrsSettings::new(&dir);
     s.paranoia_level = pl;
     s.detection_paranoia_level = pl;
+    if let Ok(ids) = std::env::var("CRS_EXCLUDE") {
+        for id in ids.split(',').filter_map(|x| x.parse().ok()) {
+            s.exclusions.push(tamperwatch::detect::crs::CrsExclusion {
+                id: Some(id),
+                tag: None,
+                target: None,
+            });
+        }
+    }
     let engine = match CrsEngine::load(&s) {
         Ok(e) => e,
         Err(e) => {

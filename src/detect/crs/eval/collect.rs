@@ -143,43 +143,49 @@ impl CrsScratch {
     }
 
     /// The TX variables a regex selector (or the whole collection) takes, in name
-    /// order, copied into the scratch pool without allocating per variable.
+    /// order, copied into the scratch pool without allocating per variable. A TX slot
+    /// keeps its name for the worker's life, so which slots the target selects is
+    /// decided once per slot and kept sorted by name: each call looks only at the
+    /// slots made since the last one, then takes the selected ones set in this
+    /// transaction (920450 reads its per-header names among a few hundred TX names).
     fn collect_tx(&mut self, t: &Target) {
-        // Whether the selector takes a name is decided once per slot (a slot keeps its
-        // name for the worker's life).
         if self.tx_sel_epoch != self.tx.epoch() {
             self.tx_sel_epoch = self.tx.epoch();
             for c in &mut self.tx_sel_cache {
-                c.clear();
+                c.seen = 0;
+                c.selected.clear();
             }
         }
         let id = t.tx_sel as usize;
         if t.tx_sel != u32::MAX && self.tx_sel_cache.len() <= id {
-            self.tx_sel_cache.resize_with(id + 1, Vec::new);
+            self.tx_sel_cache.resize_with(id + 1, TxSel::default);
         }
         let mut cache = self
             .tx_sel_cache
             .get_mut(id)
             .map(std::mem::take)
             .unwrap_or_default();
-        let mut keys: Vec<(&[u8], &[u8])> = Vec::new();
-        for (slot, k, v) in self.tx.iter_slots() {
-            if cache.len() <= slot {
-                cache.resize(slot + 1, 0);
-            }
-            if cache[slot] == 0 {
-                let take = t.sel.as_ref().map_or(true, |s| s.matches(k))
-                    && !t.excl.iter().any(|e| e.matches(k));
-                cache[slot] = if take { 1 } else { 2 };
-            }
-            if cache[slot] == 1 {
-                keys.push((k, v));
+        let n = self.tx.slot_count();
+        for slot in cache.seen..n {
+            let k = self.tx.slot_name(slot);
+            let take = t.sel.as_ref().map_or(true, |s| s.matches(k))
+                && !t.excl.iter().any(|e| e.matches(k));
+            if take {
+                let tx = &self.tx;
+                let at = cache
+                    .selected
+                    .binary_search_by(|&j| tx.slot_name(j as usize).cmp(k))
+                    .unwrap_or_else(|e| e);
+                cache.selected.insert(at, slot as u32);
             }
         }
-        keys.sort_unstable();
-        for (k, v) in keys {
+        cache.seen = n;
+        for &slot in &cache.selected {
+            let Some(v) = self.tx.slot_value(slot as usize) else {
+                continue;
+            };
             let i = self.tmp.len() as u32;
-            self.tmp.add(k, v);
+            self.tmp.add(self.tx.slot_name(slot as usize), v);
             self.cands.push(Cand {
                 src: Src::Tmp(i),
                 var: Var::Tx,
@@ -202,6 +208,15 @@ impl CrsScratch {
                 || self.removed_targets.is_empty()
                 || !self.name_removed(rule, t.var, name))
     }
+}
+
+/// The TX slots a TX target with a regex selector takes (see `collect_tx`).
+#[derive(Debug, Default)]
+pub(super) struct TxSel {
+    /// Slots looked at so far (all below it).
+    seen: usize,
+    /// The selected ones, in name order.
+    selected: Vec<u32>,
 }
 
 /// A pool of the request.
@@ -261,5 +276,83 @@ pub(super) fn var_name(v: Var) -> &'static str {
         Var::RequestUri => "REQUEST_URI",
         Var::MultipartPartHeaders => "MULTIPART_PART_HEADERS",
         _ => "VAR",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::txmap::TxMap;
+    use super::*;
+    use crate::detect::crs::model::SelectorSpec;
+
+    const NAMES: [&str; 8] = [
+        "header_name_920450_host",
+        "header_name_920450_proxy",
+        "score",
+        "header_name_920450_accept",
+        "header_name_920450_x_skip",
+        "0",
+        "header_name_920450_cookie",
+        "paranoia_level",
+    ];
+
+    fn target(tx_sel: u32) -> Target {
+        let sel =
+            |r: &str| Sel::compile(&SelectorSpec::Regex(r.into())).expect("test selector compiles");
+        Target {
+            var: Var::Tx,
+            sel: Some(sel("^header_name_920450_")),
+            count: false,
+            excl: vec![sel("x_skip$")],
+            excluded: false,
+            tx_sel,
+            src_mask: 0,
+        }
+    }
+
+    proptest::proptest! {
+        /// Over transactions that set TX names in any order (new slots appearing
+        /// between calls), the kept selection gives what the plain walk gives: every
+        /// set variable the selector takes and the exclusion does not, in name order.
+        #[test]
+        fn kept_tx_selection_matches_the_plain_walk(
+            txns in proptest::collection::vec(
+                proptest::collection::vec((0usize..8, 0u8..3), 0..6), 1..8)
+        ) {
+            let mut base = TxMap::default();
+            base.set(b"paranoia_level", b"1");
+            let t = target(0);
+            let mut s = CrsScratch::default();
+            for (n, sets) in txns.iter().enumerate() {
+                s.tx.reset_from(&base, 1);
+                for &(k, v) in sets {
+                    s.tx.set(NAMES[k].as_bytes(), &[b'a' + v]);
+                }
+                // Twice per transaction: the second call reads the kept selection.
+                for _ in 0..2 {
+                    s.cands.clear();
+                    s.tmp.clear();
+                    s.collect_tx(&t);
+                    let got: Vec<(Vec<u8>, Vec<u8>)> = s
+                        .tmp
+                        .as_slice()
+                        .iter()
+                        .map(|kv| (kv.name.clone(), kv.value.clone()))
+                        .collect();
+                    let mut want: Vec<(Vec<u8>, Vec<u8>)> = s
+                        .tx
+                        .iter_slots()
+                        .filter(|(_, k, _)| {
+                            t.sel.as_ref().is_some_and(|x| x.matches(k))
+                                && !t.excl.iter().any(|e| e.matches(k))
+                        })
+                        .map(|(_, k, v)| (k.to_vec(), v.to_vec()))
+                        .collect();
+                    want.sort();
+                    proptest::prop_assert_eq!(&got, &want, "transaction {}", n);
+                    proptest::prop_assert_eq!(s.cands.len(), want.len());
+                }
+            }
+        }
     }
 }

@@ -105,9 +105,9 @@ struct Cand {
 pub struct CrsScratch {
     req: Request,
     tx: txmap::TxMap,
-    /// Per TX target with a regex selector (`Target::tx_sel`), per TX slot: 0 not
-    /// decided yet, 1 selected, 2 not (valid for the slots of `tx_sel_epoch`).
-    tx_sel_cache: Vec<Vec<u8>>,
+    /// Per TX target with a regex selector (`Target::tx_sel`): the TX slots it selects
+    /// (valid for the slots of `tx_sel_epoch`; see `collect_tx`).
+    tx_sel_cache: Vec<collect::TxSel>,
     tx_sel_epoch: u64,
     tmp: Pool,
     cands: Vec<Cand>,

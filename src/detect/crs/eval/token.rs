@@ -15,13 +15,14 @@
 //! [`super::memo::MissMemo::slot`]): a fresh session cookie is then skipped by every
 //! regex that needs punctuation, without being transformed, gated or searched.
 
+use ahash::AHashMap;
 use regex_automata::hybrid::dfa::DFA;
 use regex_automata::util::{start, syntax};
 use regex_automata::Anchored;
 
 use super::super::compile::Compiled;
 use super::super::operator::{Operator, StrOp};
-use super::super::prefilter::{byte_set, ChainGate};
+use super::super::prefilter::{byte_set, ByteSet, ChainGate};
 
 /// Lazy DFA states explored per pattern at most; past it the link counts as able to
 /// match. (At PL1, 64 decides 92 links in about 30 ms of load; 4,096 decides 98 in
@@ -63,37 +64,87 @@ pub(super) fn class_of(v: &[u8]) -> Option<usize> {
 
 /// Per class, the links (bits by `Link::idx`, `words` u64) known to miss every value of
 /// the class.
+///
+/// Each distinct regex is compiled once for all classes, and classes are decided from
+/// the widest: a pattern no value of a wider class matches matches no value of a
+/// narrower one either (its values are values of the wider class), so the narrower
+/// class is explored only when the wider one may match.
 pub(super) fn token_misses(c: &Compiled, words: usize) -> Vec<Vec<u64>> {
-    (0..CLASSES.len())
-        .map(|k| class_misses(c, words, k))
-        .collect()
-}
-
-fn class_misses(c: &Compiled, words: usize, k: usize) -> Vec<u64> {
-    let mut bits = vec![0u64; words];
-    let set = byte_set(&class_bytes(k).collect::<Vec<u8>>());
+    let sets: Vec<ByteSet> = (0..CLASSES.len())
+        .map(|k| byte_set(&class_bytes(k).collect::<Vec<u8>>()))
+        .collect();
+    let mut bits = vec![vec![0u64; words]; CLASSES.len()];
+    let mut rx: AHashMap<&str, RxClasses> = AHashMap::new();
     for link in c.rules.iter().flat_map(|r| &r.links) {
         if !link.pure || link.negated {
             continue;
         }
-        if !ChainGate::new(&link.transforms).identity_for(&set) {
-            continue;
-        }
         let Some(op) = &link.op else { continue };
-        if !never_matches(op, k) {
-            continue;
-        }
-        if let Some(w) = bits.get_mut(link.idx as usize / 64) {
-            *w |= 1 << (link.idx % 64);
+        let gate = ChainGate::new(&link.transforms);
+        for (k, set) in sets.iter().enumerate() {
+            if !gate.identity_for(set) {
+                continue;
+            }
+            let never = match op {
+                Operator::Rx(re) => rx
+                    .entry(re.as_str())
+                    .or_insert_with(|| RxClasses::new(re.as_str()))
+                    .never(k),
+                _ => never_matches(op, k),
+            };
+            if let (true, Some(w)) = (never, bits[k].get_mut(link.idx as usize / 64)) {
+                *w |= 1 << (link.idx % 64);
+            }
         }
     }
     bits
 }
 
+/// One pattern's lazy DFA and its per-class answers, worked out on demand.
+struct RxClasses {
+    dfa: Option<(DFA, regex_automata::hybrid::dfa::Cache)>,
+    /// Per class: not decided yet, or whether no value of it matches.
+    known: [Option<bool>; CLASSES.len()],
+}
+
+impl RxClasses {
+    fn new(pattern: &str) -> RxClasses {
+        let dfa = build_dfa(pattern).map(|d| {
+            let cache = d.create_cache();
+            (d, cache)
+        });
+        RxClasses {
+            dfa,
+            known: [None; CLASSES.len()],
+        }
+    }
+
+    /// Whether no value of class `k` matches (false when undecided).
+    fn never(&mut self, k: usize) -> bool {
+        if let Some(Some(v)) = self.known.get(k) {
+            return *v;
+        }
+        // A wider class decided "never" decides every narrower one.
+        let wider = (k + 1..CLASSES.len()).any(|j| self.never(j));
+        let v = wider
+            || match &mut self.dfa {
+                Some((dfa, cache)) => explore(dfa, cache, k),
+                None => false,
+            };
+        if let Some(slot) = self.known.get_mut(k) {
+            *slot = Some(v);
+        }
+        v
+    }
+}
+
 /// Whether `op` matches no value of class `k`.
 fn never_matches(op: &Operator, k: usize) -> bool {
     match op {
-        Operator::Rx(re) => rx_never_matches(re.as_str(), k),
+        Operator::Rx(re) => build_dfa(re.as_str()).is_some_and(|d| {
+            let mut cache = d.create_cache();
+            explore(&d, &mut cache, k)
+        }),
         // Every byte allowed: nothing to report.
         Operator::ByteRange(r) => class_bytes(k).all(|b| r.allows(b)),
         // No `%` to be malformed, all ASCII.
@@ -108,10 +159,10 @@ fn never_matches(op: &Operator, k: usize) -> bool {
     }
 }
 
-/// Whether no string of class `k` bytes contains a match of `pattern`, compiled as
-/// `operator::compile_regex` compiles it (Unicode off where the pattern allows, `.`
-/// matching a newline, bytes not required to be UTF-8). False when undecided.
-fn rx_never_matches(pattern: &str, k: usize) -> bool {
+/// The lazy DFA of `pattern`, compiled as `operator::compile_regex` compiles it
+/// (Unicode off where the pattern allows, `.` matching a newline, bytes not required
+/// to be UTF-8).
+fn build_dfa(pattern: &str) -> Option<DFA> {
     let build = |unicode: bool| {
         DFA::builder()
             .configure(
@@ -128,12 +179,14 @@ fn rx_never_matches(pattern: &str, k: usize) -> bool {
             .build(pattern)
             .ok()
     };
-    let Some(dfa) = build(false).or_else(|| build(true)) else {
-        return false;
-    };
-    let mut cache = dfa.create_cache();
-    let Ok(start) = dfa.start_state(&mut cache, &start::Config::new().anchored(Anchored::No))
-    else {
+    build(false).or_else(|| build(true))
+}
+
+/// Whether no string of class `k` bytes contains a match of the DFA's pattern. False
+/// when undecided.
+fn explore(dfa: &DFA, cache: &mut regex_automata::hybrid::dfa::Cache, k: usize) -> bool {
+    let clears = cache.clear_count();
+    let Ok(start) = dfa.start_state(cache, &start::Config::new().anchored(Anchored::No)) else {
         return false;
     };
     let mut seen = std::collections::HashSet::from([start]);
@@ -142,12 +195,12 @@ fn rx_never_matches(pattern: &str, k: usize) -> bool {
         if s.is_match() || s.is_quit() || s.is_unknown() {
             return false;
         }
-        match dfa.next_eoi_state(&mut cache, s) {
+        match dfa.next_eoi_state(cache, s) {
             Ok(e) if !e.is_match() && !e.is_quit() => {}
             _ => return false,
         }
         for b in class_bytes(k) {
-            let Ok(n) = dfa.next_state(&mut cache, s, b) else {
+            let Ok(n) = dfa.next_state(cache, s, b) else {
                 return false;
             };
             if n.is_dead() || seen.contains(&n) {
@@ -160,8 +213,18 @@ fn rx_never_matches(pattern: &str, k: usize) -> bool {
             todo.push(n);
         }
     }
-    // State ids are only stable while the cache was never cleared.
-    cache.clear_count() == 0
+    // State ids are only stable while the cache was not cleared during the walk.
+    cache.clear_count() == clears
+}
+
+/// [`explore`] on a DFA of its own: whether no string of class `k` bytes matches
+/// `pattern` (the reference the shared analysis is tested against).
+#[cfg(test)]
+fn rx_never_matches(pattern: &str, k: usize) -> bool {
+    build_dfa(pattern).is_some_and(|d| {
+        let mut cache = d.create_cache();
+        explore(&d, &mut cache, k)
+    })
 }
 
 #[cfg(test)]
@@ -255,6 +318,42 @@ mod tests {
             v.push(t);
         }
         v
+    }
+
+    /// The shared analysis (one DFA per pattern, widest class first) against deciding
+    /// each link and class on its own with a DFA of its own.
+    #[test]
+    fn shared_analysis_decides_as_each_class_alone() {
+        for pl in [1, 2] {
+            let mut s = CrsSettings::new(bundled());
+            s.paranoia_level = pl;
+            s.detection_paranoia_level = pl;
+            let e = CrsEngine::load(&s).expect("bundled CRS loads");
+            let p = &e.program;
+            let words = p.links.div_ceil(64).max(1);
+            let shared = token_misses(&p.c, words);
+            for (k, bits) in shared.iter().enumerate() {
+                let set = byte_set(&class_bytes(k).collect::<Vec<u8>>());
+                let mut alone = vec![0u64; words];
+                for link in p.c.rules.iter().flat_map(|r| &r.links) {
+                    let Some(op) = &link.op else { continue };
+                    if !link.pure
+                        || link.negated
+                        || !ChainGate::new(&link.transforms).identity_for(&set)
+                    {
+                        continue;
+                    }
+                    let never = match op {
+                        Operator::Rx(re) => rx_never_matches(re.as_str(), k),
+                        _ => never_matches(op, k),
+                    };
+                    if never {
+                        alone[link.idx as usize / 64] |= 1 << (link.idx % 64);
+                    }
+                }
+                assert_eq!(bits, &alone, "PL{pl}, class {k}");
+            }
+        }
     }
 
     #[test]

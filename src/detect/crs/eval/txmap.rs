@@ -16,6 +16,8 @@ pub(super) const MAX_TX_NAMES: usize = 4096;
 
 #[derive(Debug, Default, Clone)]
 struct Slot {
+    /// The name the slot keeps for the worker's life (until a rebuild).
+    name: Vec<u8>,
     present: bool,
     dirty: bool,
     val: Vec<u8>,
@@ -92,7 +94,10 @@ impl TxMap {
             None => {
                 let i = self.slots.len();
                 self.index.insert(name.to_vec(), i as u32);
-                self.slots.push(Slot::default());
+                self.slots.push(Slot {
+                    name: name.to_vec(),
+                    ..Slot::default()
+                });
                 i
             }
         };
@@ -136,6 +141,22 @@ impl TxMap {
     }
 
     /// Every present variable with its slot, in no particular order.
+    /// Slots made so far (slot numbers below it stay valid until the epoch changes).
+    pub(super) fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The name of slot `i` (empty for an unknown slot).
+    pub(super) fn slot_name(&self, i: usize) -> &[u8] {
+        self.slots.get(i).map(|s| &s.name[..]).unwrap_or_default()
+    }
+
+    /// The value of slot `i` if the variable is set in this transaction.
+    pub(super) fn slot_value(&self, i: usize) -> Option<&[u8]> {
+        self.slots.get(i).filter(|s| s.present).map(|s| &s.val[..])
+    }
+
+    #[cfg(test)]
     pub(super) fn iter_slots(&self) -> impl Iterator<Item = (usize, &[u8], &[u8])> {
         self.index.iter().filter_map(|(k, &i)| {
             self.slots
