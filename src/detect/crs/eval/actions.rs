@@ -161,7 +161,11 @@ impl CrsScratch {
 
     /// Whether a `ctl` removed target `t`'s whole variable from `rule` this
     /// transaction (selector removals are checked per value, in `name_removed`).
+    #[inline]
     pub(super) fn target_removed(&mut self, rule: &CRule, t: &Target) -> bool {
+        if !rule.target_ctl || self.removed_targets.is_empty() {
+            return false;
+        }
         match self.removals_for(rule) {
             Some(0) => false,
             Some(m) => self

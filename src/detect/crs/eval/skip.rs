@@ -337,17 +337,29 @@ impl CrsScratch {
         self.slots.skip_ok = true;
     }
 
+    /// Whether every value of source `src` is a known miss for link `idx` (the
+    /// source's intersection is worked out on first use in the phase). Inlined: the
+    /// narrowed links ask it for each live source, most often answered by one bit.
+    #[inline]
     pub(super) fn source_misses(&mut self, src: usize, idx: u32) -> bool {
+        match self.slots.and_ok.get(src) {
+            Some(true) => {}
+            Some(false) => self.fill_source(src),
+            None => return false,
+        }
+        let i = src * self.slots.words + idx as usize / 64;
+        self.slots
+            .and
+            .get(i)
+            .is_some_and(|x| x & (1 << (idx % 64)) != 0)
+    }
+
+    /// Works out source `src`'s intersection: the links every value of it misses.
+    #[inline(never)]
+    fn fill_source(&mut self, src: usize) {
         let w = self.slots.words;
-        let Some(&ok) = self.slots.and_ok.get(src) else {
-            return false;
-        };
-        if !ok {
-            let mut acc = std::mem::take(&mut self.slots.and);
-            let Some(dst) = acc.get_mut(src * w..(src + 1) * w) else {
-                self.slots.and = acc;
-                return false;
-            };
+        let mut acc = std::mem::take(&mut self.slots.and);
+        if let Some(dst) = acc.get_mut(src * w..(src + 1) * w) {
             dst.fill(u64::MAX);
             if src < POOL_SOURCES {
                 let n = self.pool(POOLS[src / 2]).len() as u32;
@@ -359,13 +371,10 @@ impl CrsScratch {
                 let slot = self.scalar_slot(src - POOL_SOURCES);
                 self.memo.and_into(slot, dst);
             }
-            self.slots.and = acc;
-            self.slots.and_ok[src] = true;
+            if let Some(ok) = self.slots.and_ok.get_mut(src) {
+                *ok = true;
+            }
         }
-        let i = src * w + idx as usize / 64;
-        self.slots
-            .and
-            .get(i)
-            .is_some_and(|x| x & (1 << (idx % 64)) != 0)
+        self.slots.and = acc;
     }
 }
