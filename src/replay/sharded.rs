@@ -12,11 +12,6 @@
 //! across flows (thresholds, surges) and writes the sinks. Up to
 //! [`EPOCHS_IN_FLIGHT`] epochs are being worked on while one is merged.
 //!
-//! The merged transactions go back to the worker that made them, to be dropped there:
-//! freed on the calling thread, their memory went to the other thread's allocator arena
-//! and their head strings to the wrong thread's spares, and the calling thread spent a
-//! third of its time freeing, the step every worker waits on.
-//!
 //! What can differ with the worker count: caps are per worker (the flow table's
 //! `max_flows`, the defragmenter's limits), so a capture that fills them is evicted per
 //! shard. Below the caps, events, store and summary are the same for any count.
@@ -27,7 +22,6 @@ use super::record::{Item, Position, Recorder, Records};
 use crate::capture::{CaptureError, FileSource, Frame, PacketSource};
 use crate::decode::LinkType;
 use crate::detect::{DetectionStage, Detector};
-use crate::http::HttpTransaction;
 use crate::observe::{Summary, TransactionObserver};
 use crate::pipeline::shard::worker_of;
 use crate::pipeline::{Pipeline, PipelineSettings};
@@ -101,19 +95,15 @@ pub fn replay_sharded(
         for index in 0..workers {
             let (in_tx, in_rx) = sync_channel::<Share>(EPOCHS_IN_FLIGHT);
             let (out_tx, out_rx) = sync_channel::<Records>(EPOCHS_IN_FLIGHT);
-            let (spent_tx, spent_rx) = sync_channel::<Vec<HttpTransaction>>(SPENT_IN_FLIGHT);
             let settings = settings.clone();
-            let queues = WorkerQueues {
-                input: in_rx,
-                output: out_tx,
-                spent: spent_rx,
-            };
             let handle = std::thread::Builder::new()
                 .name(format!("tw-replay-{index}"))
-                .spawn_scoped(scope, move || work(index, detector, settings, &queues))
+                .spawn_scoped(scope, move || {
+                    work(index, detector, settings, &in_rx, &out_tx)
+                })
                 .map_err(ShardedError::Spawn)?;
             inputs.push(in_tx);
-            outputs.push((out_rx, spent_tx));
+            outputs.push(out_rx);
             handles.push(handle);
         }
         let mut reader = Reader::new(workers);
@@ -193,30 +183,15 @@ fn send_epoch(inputs: &[SyncSender<Share>], shares: Vec<Share>) -> Result<(), Sh
     Ok(())
 }
 
-/// A worker's end of its queues.
-struct WorkerQueues {
-    /// Its shares of each epoch.
-    input: Receiver<Share>,
-    /// What it recorded, epoch by epoch.
-    output: SyncSender<Records>,
-    /// Its transactions, merged and done with, to drop.
-    spent: Receiver<Vec<HttpTransaction>>,
-}
-
-/// Batches of spent transactions waiting for their worker, at most; past that the
-/// calling thread drops them itself rather than wait.
-const SPENT_IN_FLIGHT: usize = EPOCHS_IN_FLIGHT + 2;
-
-/// A worker's queue of records, and the way back for its spent transactions.
-type Output = (Receiver<Records>, SyncSender<Vec<HttpTransaction>>);
-
 /// Takes the oldest epoch's records from every worker and feeds them to `stage` in
-/// single-worker order; the transactions then go back to their workers.
-fn merge_epoch(outputs: &[Output], stage: &mut DetectionStage<'_>) -> Result<(), ShardedError> {
+/// single-worker order.
+fn merge_epoch(
+    outputs: &[Receiver<Records>],
+    stage: &mut DetectionStage<'_>,
+) -> Result<(), ShardedError> {
     let mut items: Vec<(Position, usize, Item)> = Vec::new();
     let mut transactions: Vec<Vec<Option<_>>> = Vec::with_capacity(outputs.len());
-    let mut spent: Vec<Vec<HttpTransaction>> = Vec::with_capacity(outputs.len());
-    for (index, (output, _)) in outputs.iter().enumerate() {
+    for (index, output) in outputs.iter().enumerate() {
         let records = output.recv().map_err(|_| ShardedError::WorkerLost(index))?;
         items.extend(
             records
@@ -224,7 +199,6 @@ fn merge_epoch(outputs: &[Output], stage: &mut DetectionStage<'_>) -> Result<(),
                 .into_iter()
                 .map(|(at, item)| (at, index, item)),
         );
-        spent.push(Vec::with_capacity(records.transactions.len()));
         transactions.push(records.transactions.into_iter().map(Some).collect());
     }
     // Stable: items at one position come from one worker, already in order.
@@ -238,17 +212,10 @@ fn merge_epoch(outputs: &[Output], stage: &mut DetectionStage<'_>) -> Result<(),
                     .and_then(Option::take);
                 if let Some((txn, judgement)) = taken {
                     stage.on_judged_transaction(&txn, judgement);
-                    if let Some(batch) = spent.get_mut(worker) {
-                        batch.push(txn);
-                    }
                 }
             }
             other => feed_other(stage, other),
         }
-    }
-    for ((_, back), batch) in outputs.iter().zip(spent) {
-        // A worker that is behind, or gone, leaves its batch to be dropped here.
-        let _ = back.try_send(batch);
     }
     Ok(())
 }
@@ -276,20 +243,12 @@ fn work(
     index: usize,
     detector: &Detector,
     settings: PipelineSettings,
-    queues: &WorkerQueues,
+    input: &Receiver<Share>,
+    output: &SyncSender<Records>,
 ) -> Summary {
-    let WorkerQueues {
-        input,
-        output,
-        spent,
-    } = queues;
     let mut pipeline = Pipeline::new(settings);
     let mut recorder = Recorder::new(detector);
     while let Ok(share) = input.recv() {
-        // Transactions the merge is done with are freed here, where they were made.
-        while let Ok(batch) = spent.try_recv() {
-            drop(batch);
-        }
         for entry in &share.entries {
             match *entry {
                 Entry::Frame {
