@@ -22,6 +22,8 @@
 #   BENCH_BIN=               time this tamperwatch binary instead of building target/release
 #   BENCH_PROFILE=mix        mix: keep-alive browsing with large objects (bench-data/bench.pcap);
 #                            small: one small request per connection (bench-data/bench-small.pcap)
+#   BENCH_CLIENTS=1          client addresses in the capture (>1: round-robin SNAT, file
+#                            bench[-small]-clientsN.pcap; shows what --workers N gains)
 #   BENCH_CONFIGS=           space-separated LABEL=FILE list: time `replay --config FILE` once per
 #                            entry (e.g. "crs-off=off.yaml crs-on=on.yaml"); unset: plain `replay`
 #   BENCH_PAIRED=1           1: each run k times the bare loop, then every replay variant, back to
@@ -38,6 +40,16 @@ case $BENCH_PROFILE in
     small) PCAP=$DATA/bench-small.pcap WRK_SCRIPT=small.lua ;;
     *) printf '[bench] ERROR: BENCH_PROFILE must be mix or small\n' >&2; exit 2 ;;
 esac
+# Client addresses: 1 (the default) captures one client; more gives each new
+# connection the next of that many source addresses (nftables SNAT in the client's
+# namespace), as a public site's many visitors would. Workers shard flows by address
+# pair, so only a many-client capture shows what `replay --workers N` gains.
+BENCH_CLIENTS=${BENCH_CLIENTS:-1}
+case $BENCH_CLIENTS in
+    '' | *[!0-9]* | 0) printf '[bench] ERROR: BENCH_CLIENTS must be 1 to 200\n' >&2; exit 2 ;;
+esac
+[ "$BENCH_CLIENTS" -le 200 ] || { printf '[bench] ERROR: BENCH_CLIENTS must be 1 to 200\n' >&2; exit 2; }
+if [ "$BENCH_CLIENTS" -gt 1 ]; then PCAP=${PCAP%.pcap}-clients$BENCH_CLIENTS.pcap; fi
 NOTE_FILE=$PCAP.note.txt
 RESULTS=$DATA/results-$BENCH_PROFILE.txt
 
@@ -122,6 +134,7 @@ install_missing() {
     command -v ethtool >/dev/null || need+=(ethtool)
     command -v curl >/dev/null || need+=(curl)
     command -v taskset >/dev/null || need+=(util-linux)
+    if [ "$BENCH_CLIENTS" -gt 1 ]; then command -v nft >/dev/null || need+=(nftables); fi
     [ ${#need[@]} -eq 0 ] && return 0
     [ "$(id -u)" = 0 ] || die "missing ${need[*]}; run as root or install them"
     log "installing: ${need[*]}"
@@ -196,6 +209,23 @@ setup_netns() {
                 log "ethtool -K $dev $f off failed in $ns (frame sizes are verified later)"
         done
     done
+    if [ "$BENCH_CLIENTS" -gt 1 ]; then
+        # Addresses 10.203.0.10 and up, owned by the client side (so it answers ARP for
+        # them), handed out round robin to new connections.
+        local i map=""
+        for ((i = 0; i < BENCH_CLIENTS; i++)); do
+            ip -n "$NS_CLI" addr add "10.203.0.$((10 + i))/24" dev "$IF_CLI"
+            map+="${map:+, }$i : 10.203.0.$((10 + i))"
+        done
+        ip netns exec "$NS_CLI" nft -f - <<NFT
+table ip twb {
+    chain post {
+        type nat hook postrouting priority srcnat;
+        ip daddr $IP_SRV snat to numgen inc mod $BENCH_CLIENTS map { $map }
+    }
+}
+NFT
+    fi
     if [ "$BENCH_RATE" != none ]; then
         ip netns exec "$NS_SRV" tc qdisc replace dev "$IF_SRV" root tbf rate "$BENCH_RATE" \
             burst 256kb latency 50ms ||

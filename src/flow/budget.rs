@@ -5,10 +5,11 @@
 //! once at start: an eighth for the detectors' per-client windows (shared by all
 //! workers, [`crate::detect::threshold::ThresholdTable`]), the rest evenly over the
 //! workers, so no worker takes a lock to check its share. A worker's share is split
-//! again: at most half for its flow table, whose slots are allocated once at start
-//! (a slot costs [`FLOW_SLOT_BYTES`]; a bare SYN flow holds nothing else,
-//! [`BARE_SYN_FLOW_BYTES`]), and the rest for what flows hold on the heap (reassembly
-//! buffers, HTTP sessions and their open transactions). Every component reports the
+//! again: at most half for its flow table, whose slots are reserved and accounted in
+//! full at start and allocated as the table grows (a slot costs [`FLOW_SLOT_BYTES`]; a
+//! bare SYN flow holds nothing else, [`BARE_SYN_FLOW_BYTES`]), and the rest for what
+//! flows hold on the heap (reassembly buffers, HTTP sessions and their open
+//! transactions, and the closed connections lingering apart, [`super::closed`]). Every component reports the
 //! bytes it holds, from its buffers' capacities and its fixed size, and the table keeps
 //! the sum up to date flow by flow as each packet changes it: the budget is accounted,
 //! not estimated from counts.
@@ -30,7 +31,7 @@ pub const TABLE_SHARE_DIVISOR: usize = 2;
 pub type AppSlot = [usize; 2];
 
 /// Bytes of one flow-table slot: the key, the flow and the hash table's control byte.
-/// The table's slots are allocated up front, at most 7/8 of them used.
+/// The table's slots are reserved up front, at most 7/8 of them used.
 pub const FLOW_SLOT_BYTES: usize =
     std::mem::size_of::<(super::FlowKey, super::Flow<AppSlot>)>() + 1;
 

@@ -82,10 +82,29 @@ impl Endpoint {
 }
 
 /// A TCP connection's endpoints, lower endpoint first so both directions agree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
     pub lower: Endpoint,
     pub upper: Endpoint,
+}
+
+/// Every field, as five 64-bit words: the table hashes a key for every packet, and
+/// the derived form made eight writes of odd sizes (a length prefix and the bytes of
+/// each address, each port, each flag).
+impl Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let (l, u) = (&self.lower, &self.upper);
+        state.write_u64((u64::from(l.ip[0]) << 32) | u64::from(l.ip[1]));
+        state.write_u64((u64::from(l.ip[2]) << 32) | u64::from(l.ip[3]));
+        state.write_u64((u64::from(u.ip[0]) << 32) | u64::from(u.ip[1]));
+        state.write_u64((u64::from(u.ip[2]) << 32) | u64::from(u.ip[3]));
+        state.write_u64(
+            (u64::from(l.port) << 32)
+                | (u64::from(u.port) << 16)
+                | (u64::from(l.v6) << 1)
+                | u64::from(u.v6),
+        );
+    }
 }
 
 impl FlowKey {

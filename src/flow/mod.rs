@@ -15,11 +15,16 @@
 //! middle of a message ([`EvictionHint::mid_message`]); the oldest idle first in each
 //! class. Each class is counted.
 //!
+//! A connection that closed is flushed at once and then lingers, as its key and a few
+//! bytes, apart from the open ones ([`closed`]), so that the table searched for every
+//! packet holds only open connections.
+//!
 //! A table built [`FlowTable::with_budget`] holds a byte budget ([`budget`]): its slots
-//! are allocated once, and what flows hold on the heap is accounted flow by flow
+//! are reserved once, and what flows hold on the heap is accounted flow by flow
 //! ([`Flow::reaccount`]); [`pressure`] takes the emergency steps when it runs out.
 
 pub mod budget;
+mod closed;
 mod key;
 mod pressure;
 mod table;

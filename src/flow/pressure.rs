@@ -17,6 +17,7 @@
 //! many packets. Every step is counted in [`super::PressureStats`].
 
 use super::budget::PRESSURE_PENDING_BYTES;
+use super::closed::Closed;
 use super::table::{eviction_class, EvictionClass};
 use super::{EvictionHint, Flow, FlowEnd, FlowKey, FlowTable};
 use crate::time::Timestamp;
@@ -26,19 +27,19 @@ impl<S: Default + EvictionHint> FlowTable<S> {
     pub(super) fn make_room(&mut self, now: Timestamp, ended: &mut impl FnMut(Flow<S>, FlowEnd)) {
         let goal = self.max_flows - (self.max_flows / 8).max(1);
         // Step 1: data-less flows, oldest first.
-        let need = self.flows.len().saturating_sub(goal);
+        let need = self.len().saturating_sub(goal);
         let dropped = self.evict_ranked(need, Some(EvictionClass::NoData), ended);
         self.stats.pressure.dataless_dropped += dropped as u64;
-        if self.flows.len() <= goal {
+        if self.len() <= goal {
             return;
         }
         // Step 2: short timeouts.
         self.shorten_timeouts(now, ended);
-        if self.flows.len() <= goal {
+        if self.len() <= goal {
             return;
         }
         // Step 4: the oldest established flows (step 3 frees no slot).
-        let need = self.flows.len().saturating_sub(goal);
+        let need = self.len().saturating_sub(goal);
         let evicted = self.evict_ranked(need, None, ended);
         self.stats.pressure.established_evicted += evicted as u64;
     }
@@ -111,7 +112,7 @@ impl<S: Default + EvictionHint> FlowTable<S> {
     pub(super) fn ease_pressure(&mut self) {
         if self.short_timeouts
             && self.heap_bytes < self.heap_limit / 2
-            && self.flows.len() < self.max_flows / 2
+            && self.len() < self.max_flows / 2
         {
             self.short_timeouts = false;
         }
@@ -147,9 +148,22 @@ impl<S: Default + EvictionHint> FlowTable<S> {
 
     /// Flows ranked for eviction: class, then the oldest idle, then the oldest.
     fn ranked(&self, only: Option<EvictionClass>) -> Vec<(EvictionClass, Timestamp, u64, FlowKey)> {
+        let closed_class = |c: &Closed| {
+            if c.carried_data {
+                EvictionClass::Established
+            } else {
+                EvictionClass::NoData
+            }
+        };
         self.flows
             .iter()
             .map(|(k, f)| (eviction_class(f), f.last_seen, f.id, *k))
+            .chain(
+                self.closed
+                    .map
+                    .iter()
+                    .map(|(k, c)| (closed_class(c), c.last_seen, c.id, *k)),
+            )
             .filter(|(class, ..)| match only {
                 Some(c) => *class == c,
                 None => *class != EvictionClass::NoData,

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::budget::{self, PressureStats};
+use super::closed::ClosedFlows;
 use super::{Endpoint, EvictionHint, Flow, FlowEnd, FlowKey, TcpState};
 use crate::decode::TcpFlags;
 use crate::time::Timestamp;
@@ -40,7 +41,10 @@ pub struct FlowStats {
 /// All live flows of one worker.
 #[derive(Debug)]
 pub struct FlowTable<S> {
+    /// Open connections.
     pub(super) flows: HashMap<FlowKey, Flow<S>, ahash::RandomState>,
+    /// Closed connections lingering to absorb late packets ([`super::closed`]).
+    pub(super) closed: ClosedFlows,
     pub(super) max_flows: usize,
     pub(super) next_id: u64,
     pub(super) last_sweep_secs: u64,
@@ -66,6 +70,7 @@ impl<S: Default + EvictionHint> FlowTable<S> {
             // Nothing depends on iteration order: expiry and shutdown sort by id, and
             // eviction ranks flows by a total order (class, last seen, id).
             flows: HashMap::with_hasher(ahash::RandomState::new()),
+            closed: ClosedFlows::default(),
             max_flows: max_flows.max(1),
             next_id: 1,
             last_sweep_secs: 0,
@@ -79,17 +84,20 @@ impl<S: Default + EvictionHint> FlowTable<S> {
     }
 
     /// A table within `budget_bytes`: its slots (at most half the budget, and at most
-    /// `max_flows`) are allocated now, and flows may hold the rest on the heap.
+    /// `max_flows`) are reserved now, and flows may hold the rest on the heap.
+    ///
+    /// The slots are accounted in full from the start but allocated as the table
+    /// grows: a table sized for a flood and mostly empty would spread the few open
+    /// connections of ordinary traffic over megabytes, one cache miss and one TLB miss
+    /// per packet. Growth stops at the reserved size, because the cap on flows keeps
+    /// the table at most half full (budget.rs says why); the step into that size
+    /// briefly holds the half-size table too, which the process's fixed overhead covers.
     pub fn with_budget(max_flows: usize, server_ports: Vec<u16>, budget_bytes: usize) -> Self {
         let max = budget::flow_slots_for(budget_bytes).min(max_flows.max(1));
-        // Room for twice the flows held: the table stays at most half full, so removals
-        // never make it grow (budget.rs says why).
-        let flows = HashMap::with_capacity_and_hasher(max * 2, ahash::RandomState::new());
-        // The hash table's buckets: a power of two, at most 7/8 of them used.
-        let buckets = (flows.capacity().max(1) * 8 / 7).next_power_of_two();
+        // Room for twice the flows held, once grown: the table stays at most half full.
+        let buckets = (max * 2 * 8 / 7).next_power_of_two();
         let table_bytes = buckets * budget::FLOW_SLOT_BYTES;
         let mut table = FlowTable::new(max, server_ports);
-        table.flows = flows;
         table.table_bytes = table_bytes;
         table.heap_limit = budget_bytes.saturating_sub(table_bytes);
         table
@@ -115,11 +123,31 @@ impl<S: Default + EvictionHint> FlowTable<S> {
         self.heap_bytes > self.heap_limit
     }
 
-    /// Removes a flow and its accounted bytes.
+    /// Removes a flow, open or closed, and its accounted bytes.
     pub(super) fn take(&mut self, key: &FlowKey) -> Option<Flow<S>> {
-        let flow = self.flows.remove(key)?;
+        match self.flows.remove(key) {
+            Some(flow) => {
+                self.account((flow.accounted as usize, 0));
+                Some(flow)
+            }
+            None => {
+                let closed = self.closed.map.remove(key)?;
+                Some(ClosedFlows::as_flow(key, closed))
+            }
+        }
+    }
+
+    /// A flow that closed and was flushed leaves the open table and lingers as a closed
+    /// connection ([`super::closed`]) until its timeout.
+    pub fn retire(&mut self, src: SocketAddr, dst: SocketAddr) {
+        let key = FlowKey::new(src, dst);
+        let Some(flow) = self.flows.remove(&key) else {
+            return;
+        };
         self.account((flow.accounted as usize, 0));
-        Some(flow)
+        let before = self.closed.heap_bytes();
+        self.closed.insert(key, &flow);
+        self.account((before, self.closed.heap_bytes()));
     }
 
     /// Sets the id the next flow created gets (then counted up from there). The
@@ -128,17 +156,18 @@ impl<S: Default + EvictionHint> FlowTable<S> {
         self.next_id = id;
     }
 
-    /// Flows currently held.
+    /// Flows currently held, open or closed and lingering.
     pub fn len(&self) -> usize {
-        self.flows.len()
+        self.flows.len() + self.closed.map.len()
     }
 
     /// Whether no flow is held.
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
+        self.len() == 0
     }
 
     /// Finds the flow of a packet or creates it; evicted flows are passed to `ended`.
+    /// `None`: the packet starts no flow, or belongs to a connection already closed.
     ///
     /// `server_ports` tells which side serves when the SYN was not captured.
     pub fn lookup_or_create(
@@ -151,25 +180,41 @@ impl<S: Default + EvictionHint> FlowTable<S> {
         ended: &mut impl FnMut(Flow<S>, FlowEnd),
     ) -> Option<&mut Flow<S>> {
         let key = FlowKey::new(src, dst);
-        // A new SYN on a connection that already ended is a new connection (port reuse).
-        if flags.syn() && !flags.ack() && self.flows.get(&key).is_some_and(|f| f.finished) {
-            if let Some(old) = self.take(&key) {
-                ended(old, FlowEnd::Closed);
-            }
-        }
         // A lone RST, FIN or bare ACK for an unknown connection starts nothing: a
         // connection is picked up mid-stream only by a packet carrying data.
         let may_start =
             !(flags.rst() || (flags.fin() && !flags.syn()) || (!flags.syn() && !has_payload));
-        if may_start && self.flows.len() >= self.max_flows && !self.flows.contains_key(&key) {
+        // A full table makes room before a new flow; a closed connection's new SYN
+        // takes that connection's place.
+        if may_start
+            && self.len() >= self.max_flows
+            && !self.flows.contains_key(&key)
+            && !self.closed.map.contains_key(&key)
+        {
             self.make_room(now, ended);
         }
-        // One probe for the packet's flow, found or made.
+        // One hash and one probe for the packet's flow, found or made: this runs for
+        // every packet.
         let flow = match self.flows.entry(key) {
             Entry::Occupied(found) => found.into_mut(),
-            Entry::Vacant(_) if !may_start => return None,
             Entry::Vacant(slot) => {
-                let (client, server, state, mid_stream) = if flags.syn() && !flags.ack() {
+                let opens_anew = flags.syn() && !flags.ack();
+                if let Some(closed) = self.closed.map.get_mut(&key) {
+                    if !opens_anew {
+                        // A late packet of a connection already closed and flushed.
+                        closed.last_seen = closed.last_seen.max(now);
+                        return None;
+                    }
+                    // A new SYN on a connection that already ended is a new connection
+                    // (port reuse). A closed connection holds nothing accounted.
+                    if let Some(old) = self.closed.map.remove(&key) {
+                        ended(ClosedFlows::as_flow(&key, old), FlowEnd::Closed);
+                    }
+                }
+                if !may_start {
+                    return None;
+                }
+                let (client, server, state, mid_stream) = if opens_anew {
                     (src, dst, TcpState::SynSent, false)
                 } else if flags.syn() {
                     (dst, src, TcpState::SynReceived, true)
@@ -225,12 +270,24 @@ impl<S: Default + EvictionHint> FlowTable<S> {
     ) -> usize {
         let short = self.short_timeouts;
         // Keys and ids only (48 bytes a flow): a sweep that ends every flow must not
-        // copy the whole table.
+        // copy the whole table. Open and closed flows end in one order, by id.
+        let closed_timeout = if short {
+            budget::PRESSURE_CLOSED_FLOW_TIMEOUT_SECS
+        } else {
+            super::CLOSED_FLOW_TIMEOUT_SECS
+        };
         let mut expired: Vec<(u64, FlowKey)> = self
             .flows
             .iter()
             .filter(|(_, f)| now.secs_since(f.last_seen) >= f.idle_timeout_secs(short))
             .map(|(k, f)| (f.id, *k))
+            .chain(
+                self.closed
+                    .map
+                    .iter()
+                    .filter(|(_, c)| now.secs_since(c.last_seen) >= closed_timeout)
+                    .map(|(k, c)| (c.id, *k)),
+            )
             .collect();
         expired.sort_unstable();
         let count = expired.len();
@@ -255,7 +312,12 @@ impl<S: Default + EvictionHint> FlowTable<S> {
 
     /// Ends every flow, in order of creation (end of capture).
     pub fn drain_all(&mut self, ended: &mut impl FnMut(Flow<S>, FlowEnd)) {
-        let mut keys: Vec<(u64, FlowKey)> = self.flows.iter().map(|(k, f)| (f.id, *k)).collect();
+        let mut keys: Vec<(u64, FlowKey)> = self
+            .flows
+            .iter()
+            .map(|(k, f)| (f.id, *k))
+            .chain(self.closed.map.iter().map(|(k, c)| (c.id, *k)))
+            .collect();
         keys.sort_unstable();
         for (_, key) in keys {
             if let Some(flow) = self.take(&key) {

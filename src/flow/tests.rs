@@ -202,3 +202,119 @@ fn eviction_gives_up_data_less_flows_before_established_and_mid_message_last() {
     assert!(pos(1).is_none() || pos(1) > pos(2), "{ends:?}");
     assert!(t.stats.evicted_established >= 1);
 }
+
+/// Opens a connection from `c` to `s`, carries a byte, closes it and retires it, as the
+/// pipeline does once it flushed a closed flow.
+fn close_and_retire(t: &mut FlowTable<()>, c: SocketAddr, s: SocketAddr, at: i64) -> u64 {
+    let mut ended = |_: Flow<()>, _: FlowEnd| {};
+    let now = Timestamp(at);
+    let f = t
+        .lookup_or_create(c, s, SYN, false, now, &mut ended)
+        .expect("flow");
+    f.bytes[0] = 1;
+    f.track_flags(Direction::ToServer, TcpFlags(TcpFlags::RST));
+    assert_eq!(f.state, TcpState::Closed);
+    let id = f.id;
+    t.retire(c, s);
+    id
+}
+
+#[test]
+fn a_closed_flow_lingers_apart_and_absorbs_late_packets() {
+    let mut t: FlowTable<()> = FlowTable::new(16, vec![8080]);
+    let (c, s) = (addr("10.0.0.1:40000"), addr("10.0.0.2:8080"));
+    close_and_retire(&mut t, c, s, 0);
+    assert_eq!(t.flows.len(), 0, "the open table holds only open flows");
+    assert_eq!(t.len(), 1, "a closed flow still counts against the cap");
+    let mut ends = Vec::new();
+    let mut ended = |f: Flow<()>, e: FlowEnd| ends.push((f.id, e));
+    // A late data segment starts nothing and keeps the closed flow a while longer.
+    let late = Timestamp(8 * 1_000_000);
+    assert!(t
+        .lookup_or_create(s, c, ACK, true, late, &mut ended)
+        .is_none());
+    assert_eq!(t.len(), 1);
+    t.expire_idle(Timestamp(12 * 1_000_000), &mut ended);
+    assert_eq!(
+        t.len(),
+        1,
+        "10 s after the late packet, not after the close"
+    );
+    t.expire_idle(Timestamp(19 * 1_000_000), &mut ended);
+    assert!(t.is_empty());
+    assert_eq!(t.stats.closed, 1);
+    assert_eq!(ends.len(), 1);
+    assert_eq!(ends[0].1, FlowEnd::Closed);
+}
+
+#[test]
+fn a_new_syn_on_a_closed_flow_is_a_new_connection() {
+    let mut t: FlowTable<()> = FlowTable::new(16, vec![8080]);
+    let (c, s) = (addr("10.0.0.1:40000"), addr("10.0.0.2:8080"));
+    let first = close_and_retire(&mut t, c, s, 0);
+    let mut ends = Vec::new();
+    let mut ended = |f: Flow<()>, e: FlowEnd| ends.push((f.id, f.client(), f.finished, e));
+    let f = t
+        .lookup_or_create(c, s, SYN, false, Timestamp(1_000_000), &mut ended)
+        .expect("a new flow");
+    assert_ne!(f.id, first);
+    assert!(!f.finished);
+    assert_eq!(t.flows.len(), 1);
+    assert_eq!(t.len(), 1);
+    // The old connection was handed back finished, with its sides.
+    assert_eq!(ends, vec![(first, c, true, FlowEnd::Closed)]);
+}
+
+#[test]
+fn closed_flows_rank_for_eviction_as_the_flows_they_were() {
+    let mut t: FlowTable<()> = FlowTable::new(4, vec![8080]);
+    let s = addr("10.0.0.2:8080");
+    // An older closed flow that carried data, and a newer open one without.
+    let closed = close_and_retire(&mut t, addr("10.0.0.1:40000"), s, 0);
+    let mut ends = Vec::new();
+    let mut ended = |f: Flow<()>, e: FlowEnd| ends.push((f.id, e));
+    let dataless = t
+        .lookup_or_create(
+            addr("10.0.0.1:40001"),
+            s,
+            SYN,
+            false,
+            Timestamp(1),
+            &mut ended,
+        )
+        .expect("flow")
+        .id;
+    for port in 40002..40004 {
+        let f = t
+            .lookup_or_create(
+                addr(&format!("10.0.0.1:{port}")),
+                s,
+                ACK,
+                true,
+                Timestamp(2),
+                &mut ended,
+            )
+            .expect("flow");
+        f.bytes[0] = 1;
+    }
+    // The table is full: the data-less flow goes first, then the oldest with data,
+    // which is the closed one.
+    for port in 40004..40006 {
+        let f = t
+            .lookup_or_create(
+                addr(&format!("10.0.0.1:{port}")),
+                s,
+                ACK,
+                true,
+                Timestamp(3),
+                &mut ended,
+            )
+            .expect("flow");
+        f.bytes[0] = 1;
+    }
+    let evicted: Vec<u64> = ends.iter().map(|(id, _)| *id).collect();
+    assert_eq!(evicted, vec![dataless, closed]);
+    assert!(ends.iter().all(|(_, e)| *e == FlowEnd::Evicted));
+    assert_eq!(t.stats.evicted_without_data, 1);
+    assert_eq!(t.stats.evicted_established, 1);
+}

@@ -243,12 +243,17 @@ impl Pipeline {
             SeqNumber(seq)
         };
         this.insert_segment(data_seq, packet.payload, &mut deliver_this);
-        if flow.state == TcpState::Closed {
-            // Flush now; the entry lingers (CLOSED_FLOW_TIMEOUT_SECS) to absorb late packets.
+        let closed = flow.state == TcpState::Closed;
+        if closed {
             flush_flow(flow, now, &mut self.pending, &mut self.summary);
         }
         let change = flow.reaccount();
         self.flows.account(change);
+        if closed {
+            // Flushed: it lingers as a closed connection (CLOSED_FLOW_TIMEOUT_SECS) to
+            // absorb late packets, outside the table of open ones.
+            self.flows.retire(src, dst);
+        }
         if self.flows.over_budget() {
             self.relieve_memory(now, observer);
         }
