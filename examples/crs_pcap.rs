@@ -1,6 +1,8 @@
 //! CRS engine cost per transaction over a capture, without the rest of the pipeline.
 //!
-//! `cargo run --release --example crs_pcap PCAP [CRS_DIR] [PL] [ROUNDS]`. The capture's
+//! `cargo run --release --example crs_pcap PCAP [CRS_DIR] [PL] [ROUNDS]`
+//! (`CRS_EXCLUDE=920450,920440` excludes rules by id: what they cost is the
+//! difference). The capture's
 //! HTTP transactions are collected once (decode, reassembly, HTTP), then each round
 //! evaluates all of them in capture order with a fresh scratch (a cold memo, as one
 //! replay worker has) and reports the thread CPU time per transaction, plus the costliest
