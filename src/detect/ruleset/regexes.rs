@@ -8,6 +8,7 @@ use regex::bytes::{Regex, RegexBuilder};
 use std::collections::HashMap;
 
 use super::gate::{self, Clause};
+use super::pairs::{PairSet, MAX_PAIR_SCAN_BYTES};
 
 /// Compiled regexes are capped at this size each (guards against pathological rules).
 /// The loader refuses a regex whose program exceeds 1 MiB; the engine grants twice
@@ -149,6 +150,9 @@ pub(super) struct FieldGate {
     /// none of them fails every regex's first clause, so no regex runs on it. `None`
     /// when some regex has no clause (it always runs).
     firsts: Option<ClauseTest>,
+    /// The same literals by byte pairs, for short values, when `firsts` is a packed
+    /// or automaton search (slow to start on a short value).
+    firsts_pairs: Option<PairSet>,
 }
 
 impl FieldGate {
@@ -196,17 +200,28 @@ impl FieldGate {
         } else {
             None
         };
+        let firsts_pairs = match firsts {
+            Some(ClauseTest::Packed(_) | ClauseTest::Literals(_)) => PairSet::new(&union),
+            _ => None,
+        };
         Ok(Some(FieldGate {
             tests,
             per_regex,
             firsts,
+            firsts_pairs,
         }))
     }
 
     /// Whether no regex of the field can match `value` (a value holding no literal
     /// of any regex's first clause).
     pub(super) fn all_closed(&self, value: &[u8]) -> bool {
-        self.firsts.as_ref().is_some_and(|t| !t.holds(value))
+        let Some(firsts) = &self.firsts else {
+            return false;
+        };
+        match &self.firsts_pairs {
+            Some(pairs) if value.len() <= MAX_PAIR_SCAN_BYTES => !pairs.holds(value),
+            _ => !firsts.holds(value),
+        }
     }
 
     /// Readies the per-value table for a new value.
@@ -324,7 +339,84 @@ mod tests {
                 if g.all_closed(v) {
                     assert!(!want, "{src} on {v:?}");
                 }
+                // The pair scan answers as the union's own search.
+                let union_holds = g.firsts.as_ref().map_or(true, |t| t.holds(v));
+                assert_eq!(g.all_closed(v), !union_holds, "{v:?}");
             }
         }
+    }
+
+    /// On every bundled field gate with a pair scan, the scan answers as the union's
+    /// SIMD search does, on values made of gate literals and ordinary text.
+    #[test]
+    fn pair_scan_agrees_with_the_union_search_on_bundled_gates() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let defs = crate::detect::rules::load(&dir).expect("bundled rules");
+        let set = super::super::RuleSet::compile(defs).expect("compiles");
+        let gates: Vec<&FieldGate> = set
+            .fields
+            .iter()
+            .filter_map(|(_, m)| m.gate.as_ref())
+            .filter(|g| g.firsts_pairs.is_some())
+            .collect();
+        assert!(gates.len() >= 3, "only {} gates scan pairs", gates.len());
+        let piece = prop::sample::select(vec![
+            "/etc/passwd",
+            "/etc/passw",
+            "..",
+            ".",
+            "/",
+            "'",
+            "\"",
+            "${",
+            "$",
+            "{",
+            "select",
+            "selec",
+            "or",
+            "o",
+            "id",
+            "i",
+            "sh",
+            "wget",
+            ".git",
+            ".env",
+            "http://",
+            "&&",
+            "|",
+            "||",
+            "a",
+            "b",
+            "%",
+            " ",
+            "icon-21.png",
+            "/assets",
+            "config.php",
+            "cat",
+        ]);
+        let value = prop::collection::vec(piece, 0..10).prop_map(|p| p.concat());
+        let mut runner = TestRunner::new(Config {
+            cases: 3000,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let hits = std::cell::Cell::new(0u32);
+        runner
+            .run(&value, |v| {
+                for g in &gates {
+                    let union = g.firsts.as_ref().map_or(true, |t| t.holds(v.as_bytes()));
+                    hits.set(hits.get() + u32::from(union));
+                    prop_assert_eq!(g.all_closed(v.as_bytes()), !union, "{:?}", v);
+                }
+                Ok(())
+            })
+            .expect("the pair scan agrees with the union search");
+        assert!(
+            hits.get() > 1000,
+            "only {} values held a literal",
+            hits.get()
+        );
     }
 }
