@@ -184,7 +184,7 @@ impl Detector {
                     values
                         .get(f)
                         .first()
-                        .map(|v| v.bytes.as_slice())
+                        .map(|v| v.bytes)
                         .unwrap_or_default()
                         .hash(&mut h);
                     h.finish()

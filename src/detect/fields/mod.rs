@@ -14,7 +14,7 @@ mod storage;
 
 pub use names::extension;
 use names::type_mismatch;
-pub use storage::{FieldSet, FieldValues, PooledValues, Value};
+pub use storage::{FieldSet, FieldValues, PooledValues, Value, Values};
 
 /// Parameters read from one query string or form body.
 pub const MAX_PARAMS: usize = 256;

@@ -12,7 +12,7 @@ use std::ops::{Deref, DerefMut};
 
 use super::Field;
 
-/// Spare values kept per slot between transactions (more are freed).
+/// Room for values kept per slot between transactions (more is freed).
 pub const MAX_SPARE_VALUES_PER_SLOT: usize = 64;
 /// Bits of the fixed slots in a [`FieldSet`].
 const FIXED_MASK: u64 = (1 << 30) - 1;
@@ -40,26 +40,112 @@ impl FieldSet {
     }
 }
 
-/// A value buffer larger than this is freed, not kept, between transactions (bodies
-/// and upload prefixes can be 64 KiB; most values are under 100 bytes).
-pub const MAX_KEPT_VALUE_BYTES: usize = 4 * 1024;
+/// The value bytes a [`FieldValues`] keeps room for between transactions (bodies and
+/// upload prefixes can be 64 KiB; most transactions' values fit in 2 KiB).
+pub const MAX_KEPT_VALUE_BYTES: usize = 256 * 1024;
 
-/// One value of a field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Value {
+/// One value of a field, borrowed from its [`FieldValues`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Value<'a> {
     /// Lowercased bytes (the rule set's regex gates search them without case
     /// folding).
-    pub bytes: Vec<u8>,
+    pub bytes: &'a [u8],
     /// The upload part this value came from, if any.
     pub upload: Option<usize>,
 }
 
-/// Every field value of one transaction.
+/// Where a value's bytes lie in the shared buffer.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+    upload: Option<usize>,
+}
+
+/// The values of one field, in the order they were pushed.
+#[derive(Debug, Clone, Copy)]
+pub struct Values<'a> {
+    bytes: &'a [u8],
+    spans: &'a [Span],
+}
+
+impl<'a> Values<'a> {
+    /// How many values.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Value `i`.
+    pub fn get(&self, i: usize) -> Option<Value<'a>> {
+        self.spans.get(i).map(|s| self.value(s))
+    }
+
+    /// The first value.
+    pub fn first(&self) -> Option<Value<'a>> {
+        self.get(0)
+    }
+
+    /// Every value, in order.
+    pub fn iter(&self) -> ValuesIter<'a> {
+        ValuesIter {
+            bytes: self.bytes,
+            spans: self.spans.iter(),
+        }
+    }
+
+    fn value(&self, s: &Span) -> Value<'a> {
+        Value {
+            bytes: self.bytes.get(s.start..s.end).unwrap_or_default(),
+            upload: s.upload,
+        }
+    }
+}
+
+/// The values of a field, in order (a named type: it borrows without needing drop).
+#[derive(Debug, Clone)]
+pub struct ValuesIter<'a> {
+    bytes: &'a [u8],
+    spans: std::slice::Iter<'a, Span>,
+}
+
+impl<'a> Iterator for ValuesIter<'a> {
+    type Item = Value<'a>;
+
+    fn next(&mut self) -> Option<Value<'a>> {
+        self.spans.next().map(|s| Value {
+            bytes: self.bytes.get(s.start..s.end).unwrap_or_default(),
+            upload: s.upload,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.spans.size_hint()
+    }
+}
+
+impl<'a> IntoIterator for Values<'a> {
+    type Item = Value<'a>;
+    type IntoIter = ValuesIter<'a>;
+
+    fn into_iter(self) -> ValuesIter<'a> {
+        self.iter()
+    }
+}
+
+/// Every field value of one transaction. Values' bytes sit back to back in one
+/// buffer and each field lists its values' spans: a value costs one copy, and no
+/// allocation once the buffers have grown.
 #[derive(Debug, Default)]
 pub struct FieldValues {
-    /// Per slot, its values; entries at and past `used[slot]` are spare buffers.
-    slots: Vec<Vec<Value>>,
-    used: Vec<usize>,
+    /// Every value's bytes, lowercased.
+    bytes: Vec<u8>,
+    /// Per slot, its values' spans in `bytes`.
+    slots: Vec<Vec<Span>>,
     fixed: usize,
     /// Fixed slots no rule reads (bit `slot`): values pushed to them are dropped.
     unread: u64,
@@ -75,38 +161,35 @@ pub struct FieldValues {
 
 impl FieldValues {
     /// The values of a field.
-    pub fn get(&self, f: Field) -> &[Value] {
+    pub fn get(&self, f: Field) -> Values<'_> {
         let slot = f.slot(self.fixed);
-        match (self.slots.get(slot), self.used.get(slot)) {
-            (Some(values), Some(&n)) => values.get(..n).unwrap_or(values),
-            _ => &[],
+        Values {
+            bytes: &self.bytes,
+            spans: self.slots.get(slot).map_or(&[], Vec::as_slice),
         }
     }
 
-    /// Appends a value, lowercased, reusing a spare buffer when the slot has one.
+    /// Appends a value, lowercased.
     pub(super) fn push(&mut self, f: Field, bytes: &[u8], upload: Option<usize>) {
         let slot = f.slot(self.fixed);
         if slot < 64 && self.unread & (1 << slot) != 0 {
             return;
         }
-        let (Some(values), Some(n)) = (self.slots.get_mut(slot), self.used.get_mut(slot)) else {
+        let Some(spans) = self.slots.get_mut(slot) else {
             return;
         };
-        match values.get_mut(*n) {
-            Some(spare) => {
-                // Copied, then lowercased in place: both run on whole words, where a
-                // byte-by-byte mapping iterator did not.
-                spare.bytes.clear();
-                spare.bytes.extend_from_slice(bytes);
-                spare.bytes.make_ascii_lowercase();
-                spare.upload = upload;
-            }
-            None => values.push(Value {
-                bytes: bytes.to_ascii_lowercase(),
-                upload,
-            }),
+        let start = self.bytes.len();
+        // Copied, then lowercased in place: both run on whole words, where a
+        // byte-by-byte mapping iterator did not.
+        self.bytes.extend_from_slice(bytes);
+        if let Some(new) = self.bytes.get_mut(start..) {
+            new.make_ascii_lowercase();
         }
-        *n += 1;
+        spans.push(Span {
+            start,
+            end: self.bytes.len(),
+            upload,
+        });
     }
 
     /// Whether values of `f` are kept (see [`FieldValues::extract_for`]).
@@ -142,13 +225,14 @@ impl FieldValues {
     fn reset(&mut self, fixed: usize, headers: usize) {
         let slots = fixed + headers;
         self.fixed = fixed;
-        self.slots.resize_with(slots, Vec::new);
-        self.used.clear();
-        self.used.resize(slots, 0);
-        for values in &mut self.slots {
-            values.truncate(MAX_SPARE_VALUES_PER_SLOT);
-            values.retain(|v| v.bytes.capacity() <= MAX_KEPT_VALUE_BYTES);
+        self.slots.truncate(slots);
+        for spans in &mut self.slots {
+            spans.clear();
+            spans.shrink_to(MAX_SPARE_VALUES_PER_SLOT);
         }
+        self.slots.resize_with(slots, Vec::new);
+        self.bytes.clear();
+        self.bytes.shrink_to(MAX_KEPT_VALUE_BYTES);
         self.unread = 0;
         self.src = None;
         self.effective_method.clear();
@@ -190,8 +274,8 @@ impl Deref for PooledValues {
 
     fn deref(&self) -> &FieldValues {
         static EMPTY: FieldValues = FieldValues {
+            bytes: Vec::new(),
             slots: Vec::new(),
-            used: Vec::new(),
             fixed: 0,
             unread: 0,
             src: None,
@@ -239,13 +323,47 @@ mod tests {
         assert!(second.get(Field::Header(0)).is_empty());
         assert!(second.methods.is_empty());
         second.push(Field::Method, b"GeT", None);
-        let got: Vec<&[u8]> = second
-            .get(Field::Method)
-            .iter()
-            .map(|v| v.bytes.as_slice())
-            .collect();
+        let got: Vec<&[u8]> = second.get(Field::Method).iter().map(|v| v.bytes).collect();
         assert_eq!(got, [b"get".as_slice()]);
-        assert_eq!(second.get(Field::Method)[0].upload, None);
+        assert_eq!(
+            second.get(Field::Method).first().map(|v| v.upload),
+            Some(None)
+        );
+    }
+
+    #[test]
+    fn interleaved_fields_keep_their_own_values_in_order() {
+        let mut v = PooledValues::take(Field::fixed_slots(), 2);
+        v.push(Field::HeaderNames, b"Host", None);
+        v.push(Field::HeaderValues, b"WWW.Example.GOV", None);
+        v.push(Field::Header(1), b"", Some(3));
+        v.push(Field::HeaderNames, b"User-Agent", None);
+        v.push(Field::HeaderValues, b"curl/8", None);
+        let all = |f: Field| -> Vec<(Vec<u8>, Option<usize>)> {
+            v.get(f)
+                .iter()
+                .map(|x| (x.bytes.to_vec(), x.upload))
+                .collect()
+        };
+        assert_eq!(
+            all(Field::HeaderNames),
+            [(b"host".to_vec(), None), (b"user-agent".to_vec(), None)]
+        );
+        assert_eq!(
+            all(Field::HeaderValues),
+            [
+                (b"www.example.gov".to_vec(), None),
+                (b"curl/8".to_vec(), None)
+            ]
+        );
+        assert_eq!(all(Field::Header(1)), [(Vec::new(), Some(3))]);
+        assert!(v.get(Field::Header(0)).is_empty());
+        assert_eq!(v.get(Field::HeaderValues).len(), 2);
+        assert_eq!(
+            v.get(Field::HeaderValues).get(1).map(|x| x.bytes),
+            Some(b"curl/8".as_slice())
+        );
+        assert_eq!(v.get(Field::HeaderValues).get(2), None);
     }
 
     #[test]
@@ -253,8 +371,9 @@ mod tests {
         let mut v = PooledValues::take(Field::fixed_slots(), 0);
         let big = vec![b'a'; MAX_KEPT_VALUE_BYTES * 2];
         v.push(Field::Body, &big, None);
+        assert!(v.bytes.capacity() >= big.len());
         v.reset(Field::fixed_slots(), 0);
-        let slot = Field::Body.slot(Field::fixed_slots());
-        assert!(v.slots[slot].is_empty());
+        assert!(v.get(Field::Body).is_empty());
+        assert!(v.bytes.capacity() <= MAX_KEPT_VALUE_BYTES);
     }
 }

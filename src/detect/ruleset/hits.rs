@@ -142,7 +142,7 @@ impl LeafHit {
         let value = |field: usize, value: usize| {
             matcher(field)
                 .and_then(|(f, _)| values.get(*f).get(value))
-                .map_or(&[][..], |v| v.bytes.as_slice())
+                .map_or(&[][..], |v| v.bytes)
         };
         let evidence = match self.token {
             Token::Value { field, value: v } => value(field, v).to_vec(),

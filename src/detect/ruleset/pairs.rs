@@ -21,7 +21,7 @@ const PAIR_WORDS: usize = (1 << 16) / 64;
 #[derive(Debug, Clone)]
 pub(super) struct PairSet {
     /// Bit `a << 8 | b`: some literal starts with `a b`, or `a` alone is a literal.
-    pairs: Box<[u64]>,
+    pairs: Box<[u64; PAIR_WORDS]>,
     /// Bit per byte: the byte alone is a literal.
     single: [u64; 4],
     /// Literals of two bytes or more, sorted, each with its first pair.
@@ -33,7 +33,7 @@ impl PairSet {
     /// every value: the caller's search answers that).
     pub(super) fn new<L: AsRef<[u8]>>(literals: &[L]) -> Option<PairSet> {
         let mut set = PairSet {
-            pairs: vec![0u64; PAIR_WORDS].into_boxed_slice(),
+            pairs: Box::new([0u64; PAIR_WORDS]),
             single: [0; 4],
             literals: Vec::new(),
         };
@@ -59,15 +59,12 @@ impl PairSet {
     }
 
     fn mark(&mut self, key: u16) {
-        if let Some(w) = self.pairs.get_mut(usize::from(key / 64)) {
-            *w |= 1 << (key % 64);
-        }
+        // In bounds: a `u16` over 64 is below `PAIR_WORDS`.
+        self.pairs[usize::from(key / 64)] |= 1 << (key % 64);
     }
 
     fn marked(&self, key: u16) -> bool {
-        self.pairs
-            .get(usize::from(key / 64))
-            .is_some_and(|w| w & (1 << (key % 64)) != 0)
+        self.pairs[usize::from(key / 64)] & (1 << (key % 64)) != 0
     }
 
     fn is_single(&self, b: u8) -> bool {
@@ -76,14 +73,19 @@ impl PairSet {
 
     /// Whether `value` holds any of the literals.
     pub(super) fn holds(&self, value: &[u8]) -> bool {
-        for (i, w) in value.windows(2).enumerate() {
-            let key = pair(w[0], w[1]);
+        let Some((&first, rest)) = value.split_first() else {
+            return false;
+        };
+        let mut prev = first;
+        for (i, &b) in rest.iter().enumerate() {
+            let key = pair(prev, b);
             if self.marked(key) && self.starts_here(key, value.get(i..).unwrap_or_default()) {
                 return true;
             }
+            prev = b;
         }
         // The last byte starts no pair.
-        value.last().is_some_and(|&b| self.is_single(b))
+        self.is_single(prev)
     }
 
     /// Whether `rest` (which starts with pair `key`) starts with a literal.

@@ -16,10 +16,10 @@ impl RuleSet {
         m: &FieldMatcher,
         fi: usize,
         vi: usize,
-        value: &Value,
+        value: Value<'_>,
         scratch: &mut Scratch,
     ) {
-        let v = value.bytes.as_slice();
+        let v = value.bytes;
         let mut known = std::mem::take(&mut scratch.present);
         if let Some(gate) = &m.gate {
             #[cfg(test)]
@@ -67,7 +67,7 @@ impl RuleSet {
         scratch.reset(self.leaf_count);
         for (fi, (field, m)) in self.fields.iter().enumerate() {
             for (vi, value) in values.get(*field).iter().enumerate() {
-                let v = value.bytes.as_slice();
+                let v = value.bytes;
                 let this = Token::Value {
                     field: fi,
                     value: vi,
