@@ -180,6 +180,7 @@ impl RuleSet {
         }
         let mut fields: Vec<(Field, FieldMatcher)> = matchers.into_iter().collect();
         fields.sort_by_key(|(f, _)| f.slot(Field::fixed_slots()));
+        let mut required = HashMap::new();
         for (field, m) in fields.iter_mut() {
             if !m.contains_patterns.is_empty() {
                 let ac = AhoCorasickBuilder::new()
@@ -197,7 +198,7 @@ impl RuleSet {
             }
             if !m.regex_sources.is_empty() {
                 let sources: Vec<&str> = m.regex_sources.iter().map(|(s, _)| s.as_str()).collect();
-                m.gate = FieldGate::new(&sources)
+                m.gate = FieldGate::new(&sources, &mut required)
                     .map_err(|e| CompileError(format!("field {field:?}: {e}")))?;
                 // Each source was checked within the size limit when its rule was read
                 // (rules::condition::parse_op, the only maker of Op::Regex); it is

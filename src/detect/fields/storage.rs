@@ -179,11 +179,10 @@ impl FieldValues {
             return;
         };
         let start = self.bytes.len();
-        // Copied, then lowercased in place: both run on whole words, where a
-        // byte-by-byte mapping iterator did not.
+        // Copied, then lowercased in place eight bytes at a time.
         self.bytes.extend_from_slice(bytes);
         if let Some(new) = self.bytes.get_mut(start..) {
-            new.make_ascii_lowercase();
+            lowercase(new);
         }
         spans.push(Span {
             start,
@@ -240,6 +239,34 @@ impl FieldValues {
         self.path.clear();
         self.path.shrink_to(MAX_KEPT_VALUE_BYTES);
     }
+}
+
+/// Lowercases ASCII letters in place, a word at a time (the standard library's
+/// `make_ascii_lowercase` goes byte by byte: it was half the cost of a value).
+fn lowercase(bytes: &mut [u8]) {
+    let mut words = bytes.chunks_exact_mut(8);
+    for w in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(w);
+        w.copy_from_slice(&lowercase_word(u64::from_le_bytes(word)).to_le_bytes());
+    }
+    words.into_remainder().make_ascii_lowercase();
+}
+
+/// Eight bytes with `A`..=`Z` made lowercase, other bytes unchanged.
+fn lowercase_word(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    // Per byte, with the high bit cleared so that no addition carries into the next
+    // byte: the high bit of `b + (0x80 - 'A')` says b >= 'A', of `b + (0x7F - 'Z')`
+    // says b > 'Z'.
+    let low7 = x & !HIGH;
+    let ge_a = low7 + ONES * u64::from(0x80 - b'A');
+    let gt_z = low7 + ONES * u64::from(0x7F - b'Z');
+    // Upper case: ASCII (high bit clear), at least 'A', not past 'Z'.
+    let upper = !x & (ge_a ^ gt_z) & HIGH;
+    // 0x80 >> 2 is 0x20, the case bit.
+    x | (upper >> 2)
 }
 
 thread_local! {
@@ -364,6 +391,23 @@ mod tests {
             Some(b"curl/8".as_slice())
         );
         assert_eq!(v.get(Field::HeaderValues).get(2), None);
+    }
+
+    /// The word-at-a-time lowercasing agrees with the standard library's on every
+    /// byte value, at every position of a word and in the tail.
+    #[test]
+    fn lowercase_agrees_with_the_standard_library() {
+        let all: Vec<u8> = (0..=u8::MAX).collect();
+        for shift in 0..8 {
+            let mut mine: Vec<u8> = all.iter().cycle().skip(shift).take(300).copied().collect();
+            let mut want = mine.clone();
+            want.make_ascii_lowercase();
+            lowercase(&mut mine);
+            assert_eq!(mine, want, "shift {shift}");
+        }
+        let mut v = *b"GET /Index.HTML?A=Z@[`{";
+        lowercase(&mut v);
+        assert_eq!(&v, b"get /index.html?a=z@[`{");
     }
 
     #[test]

@@ -36,8 +36,13 @@ enum ClauseTest {
     Anchored { firsts: Vec<u8>, literals: Clause },
     /// Several literals: a packed SIMD (Teddy) search when the set allows it.
     Packed(aho_corasick::packed::Searcher),
-    /// Several literals, otherwise.
-    Literals(AhoCorasick),
+    /// Several literals, otherwise: an automaton, built on first use (building one
+    /// for a large set was a tenth of start-up, and short values never need it: see
+    /// [`FieldGate::all_closed`]).
+    Literals {
+        clause: Clause,
+        automaton: std::sync::OnceLock<Option<AhoCorasick>>,
+    },
 }
 
 impl ClauseTest {
@@ -65,11 +70,10 @@ impl ClauseTest {
         if let Some(p) = packed(clause) {
             return Ok(ClauseTest::Packed(p));
         }
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostFirst)
-            .build(clause)?;
-        Ok(ClauseTest::Literals(ac))
+        Ok(ClauseTest::Literals {
+            clause: clause.clone(),
+            automaton: std::sync::OnceLock::new(),
+        })
     }
 
     fn holds(&self, value: &[u8]) -> bool {
@@ -94,7 +98,17 @@ impl ClauseTest {
                 }
             }
             ClauseTest::Packed(p) => p.find(value).is_some(),
-            ClauseTest::Literals(ac) => ac.is_match(value),
+            ClauseTest::Literals { clause, automaton } => automaton
+                .get_or_init(|| {
+                    AhoCorasickBuilder::new()
+                        .ascii_case_insensitive(true)
+                        .match_kind(MatchKind::LeftmostFirst)
+                        .build(clause)
+                        .ok()
+                })
+                .as_ref()
+                // An automaton that cannot be built rules nothing out.
+                .map_or(true, |ac| ac.is_match(value)),
         }
     }
 
@@ -105,7 +119,7 @@ impl ClauseTest {
             ClauseTest::Literal(_) => 1.5,
             ClauseTest::Anchored { .. } => 1.5,
             ClauseTest::Packed(_) => 2.0,
-            ClauseTest::Literals(_) => 6.0,
+            ClauseTest::Literals { .. } => 6.0,
         }
     }
 }
@@ -156,14 +170,23 @@ pub(super) struct FieldGate {
 }
 
 impl FieldGate {
-    /// The gate of `sources`, or `None` when no regex has one.
-    pub(super) fn new(sources: &[&str]) -> Result<Option<FieldGate>, aho_corasick::BuildError> {
+    /// The gate of `sources`, or `None` when no regex has one. `required` keeps each
+    /// source's clauses (see [`gate::required`]) for the next field: rules test the
+    /// same regex on several fields, and finding its clauses is a parse.
+    pub(super) fn new(
+        sources: &[&str],
+        required: &mut HashMap<String, Vec<Clause>>,
+    ) -> Result<Option<FieldGate>, aho_corasick::BuildError> {
         let mut tests = Vec::new();
         let mut index: HashMap<Clause, usize> = HashMap::new();
         let mut per_regex = Vec::with_capacity(sources.len());
         for src in sources {
             let mut ids: Vec<(usize, f64)> = Vec::new();
-            for clause in gate::required(src) {
+            let clauses = required
+                .entry((*src).to_owned())
+                .or_insert_with(|| gate::required(src))
+                .clone();
+            for clause in clauses {
                 let common = commonness(&clause);
                 let id = match index.get(&clause) {
                     Some(&id) => id,
@@ -201,7 +224,7 @@ impl FieldGate {
             None
         };
         let firsts_pairs = match firsts {
-            Some(ClauseTest::Packed(_) | ClauseTest::Literals(_)) => PairSet::new(&union),
+            Some(ClauseTest::Packed(_) | ClauseTest::Literals { .. }) => PairSet::new(&union),
             _ => None,
         };
         Ok(Some(FieldGate {
@@ -312,7 +335,7 @@ mod tests {
             r"\(\s*\)\s*\{",
             r"\w+",
         ];
-        let g = FieldGate::new(&sources)
+        let g = FieldGate::new(&sources, &mut HashMap::new())
             .expect("builds")
             .expect("has clauses");
         let values: [&[u8]; 10] = [
