@@ -169,12 +169,18 @@ impl FieldValues {
         }
     }
 
-    /// Appends a value, lowercased.
+    /// Appends a value, lowercased (inlined: a value no rule reads costs a test).
+    #[inline]
     pub(super) fn push(&mut self, f: Field, bytes: &[u8], upload: Option<usize>) {
         let slot = f.slot(self.fixed);
         if slot < 64 && self.unread & (1 << slot) != 0 {
             return;
         }
+        self.push_to(slot, bytes, upload);
+    }
+
+    /// Appends a value to slot `slot`, lowercased.
+    fn push_to(&mut self, slot: usize, bytes: &[u8], upload: Option<usize>) {
         let Some(spans) = self.slots.get_mut(slot) else {
             return;
         };
@@ -250,7 +256,16 @@ fn lowercase(bytes: &mut [u8]) {
         word.copy_from_slice(w);
         w.copy_from_slice(&lowercase_word(u64::from_le_bytes(word)).to_le_bytes());
     }
-    words.into_remainder().make_ascii_lowercase();
+    // The tail (under eight bytes) as one more word, zero-padded.
+    let tail = words.into_remainder();
+    let mut word = [0u8; 8];
+    if let Some(head) = word.get_mut(..tail.len()) {
+        head.copy_from_slice(tail);
+        let lower = lowercase_word(u64::from_le_bytes(word)).to_le_bytes();
+        if let Some(done) = lower.get(..tail.len()) {
+            tail.copy_from_slice(done);
+        }
+    }
 }
 
 /// Eight bytes with `A`..=`Z` made lowercase, other bytes unchanged.
