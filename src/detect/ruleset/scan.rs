@@ -77,7 +77,11 @@ impl RuleSet {
                     list,
                     index,
                 };
-                if let Some(leaves) = m.exact.get(v) {
+                #[cfg(test)]
+                let shaped = self.reference || m.exact_shape.may_hold(v);
+                #[cfg(not(test))]
+                let shaped = m.exact_shape.may_hold(v);
+                if let Some(leaves) = shaped.then(|| m.exact.get(v)).flatten() {
                     for &leaf in leaves {
                         scratch.record(leaf, this, value.upload);
                     }
