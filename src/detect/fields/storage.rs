@@ -197,6 +197,32 @@ impl FieldValues {
         });
     }
 
+    /// Appends to `f` the value just pushed to `from` (`bytes` again), sharing its
+    /// bytes when `from` kept it: a header's value is also its own field's
+    /// (`user_agent`, `header.<name>`), and need not be copied twice.
+    #[inline]
+    pub(super) fn push_again(&mut self, f: Field, from: Field, bytes: &[u8]) {
+        let slot = f.slot(self.fixed);
+        if slot < 64 && self.unread & (1 << slot) != 0 {
+            return;
+        }
+        let last = if self.wanted(from) {
+            self.slots
+                .get(from.slot(self.fixed))
+                .and_then(|spans| spans.last().copied())
+        } else {
+            None
+        };
+        match last {
+            Some(span) if span.end - span.start == bytes.len() && span.upload.is_none() => {
+                if let Some(spans) = self.slots.get_mut(slot) {
+                    spans.push(span);
+                }
+            }
+            _ => self.push_to(slot, bytes, None),
+        }
+    }
+
     /// Whether values of `f` are kept (see [`FieldValues::extract_for`]).
     pub(super) fn wanted(&self, f: Field) -> bool {
         let slot = f.slot(self.fixed);
@@ -423,6 +449,32 @@ mod tests {
         let mut v = *b"GET /Index.HTML?A=Z@[`{";
         lowercase(&mut v);
         assert_eq!(&v, b"get /index.html?a=z@[`{");
+    }
+
+    /// A value pushed again reads as the same value pushed alone, whether or not the
+    /// field it came from was kept.
+    #[test]
+    fn a_value_pushed_again_reads_as_pushed_alone() {
+        let mut read = FieldSet::default();
+        read.insert(Field::HeaderValues);
+        read.insert(Field::UserAgent);
+        let mut v = PooledValues::take(Field::fixed_slots(), 1);
+        v.keep_only(&read);
+        v.push(Field::HeaderValues, b"Close", None);
+        v.push(Field::HeaderValues, b"Mozilla/5.0 (X11)", None);
+        v.push_again(Field::UserAgent, Field::HeaderValues, b"Mozilla/5.0 (X11)");
+        v.push_again(Field::Header(0), Field::HeaderValues, b"Mozilla/5.0 (X11)");
+        v.push_again(Field::Host, Field::HeaderValues, b"Mozilla/5.0 (X11)");
+        // From a field not kept: copied.
+        v.push(Field::Host, b"WWW.X", None);
+        v.push_again(Field::UserAgent, Field::Host, b"Curl/8");
+        let all =
+            |f: Field| -> Vec<Vec<u8>> { v.get(f).iter().map(|x| x.bytes.to_vec()).collect() };
+        let ua = b"mozilla/5.0 (x11)".to_vec();
+        assert_eq!(all(Field::HeaderValues), [b"close".to_vec(), ua.clone()]);
+        assert_eq!(all(Field::UserAgent), [ua.clone(), b"curl/8".to_vec()]);
+        assert_eq!(all(Field::Header(0)), [ua]);
+        assert!(v.get(Field::Host).is_empty());
     }
 
     #[test]
