@@ -180,35 +180,41 @@ impl<S: Default + EvictionHint> FlowTable<S> {
         ended: &mut impl FnMut(Flow<S>, FlowEnd),
     ) -> Option<&mut Flow<S>> {
         let key = FlowKey::new(src, dst);
-        let is_open = self.flows.contains_key(&key);
-        if !is_open {
-            if let Some(closed) = self.closed.map.get_mut(&key) {
-                let opens_anew = flags.syn() && !flags.ack();
-                if !opens_anew {
-                    // A late packet of a connection already closed and flushed.
-                    closed.last_seen = closed.last_seen.max(now);
-                    return None;
-                }
-                // A new SYN on a connection that already ended is a new connection
-                // (port reuse).
-                if let Some(old) = self.take(&key) {
-                    ended(old, FlowEnd::Closed);
-                }
-            }
-        }
         // A lone RST, FIN or bare ACK for an unknown connection starts nothing: a
         // connection is picked up mid-stream only by a packet carrying data.
         let may_start =
             !(flags.rst() || (flags.fin() && !flags.syn()) || (!flags.syn() && !has_payload));
-        if may_start && !is_open && self.len() >= self.max_flows {
+        // A full table makes room before a new flow; a closed connection's new SYN
+        // takes that connection's place.
+        if may_start
+            && self.len() >= self.max_flows
+            && !self.flows.contains_key(&key)
+            && !self.closed.map.contains_key(&key)
+        {
             self.make_room(now, ended);
         }
-        // One probe for the packet's flow, found or made.
+        // One hash and one probe for the packet's flow, found or made: this runs for
+        // every packet.
         let flow = match self.flows.entry(key) {
             Entry::Occupied(found) => found.into_mut(),
-            Entry::Vacant(_) if !may_start => return None,
             Entry::Vacant(slot) => {
-                let (client, server, state, mid_stream) = if flags.syn() && !flags.ack() {
+                let opens_anew = flags.syn() && !flags.ack();
+                if let Some(closed) = self.closed.map.get_mut(&key) {
+                    if !opens_anew {
+                        // A late packet of a connection already closed and flushed.
+                        closed.last_seen = closed.last_seen.max(now);
+                        return None;
+                    }
+                    // A new SYN on a connection that already ended is a new connection
+                    // (port reuse). A closed connection holds nothing accounted.
+                    if let Some(old) = self.closed.map.remove(&key) {
+                        ended(ClosedFlows::as_flow(&key, old), FlowEnd::Closed);
+                    }
+                }
+                if !may_start {
+                    return None;
+                }
+                let (client, server, state, mid_stream) = if opens_anew {
                     (src, dst, TcpState::SynSent, false)
                 } else if flags.syn() {
                     (dst, src, TcpState::SynReceived, true)

@@ -6,6 +6,7 @@
 //! any N (with one worker it runs on the calling thread, through the same recording and
 //! merging steps: `inline.rs`).
 
+mod epoch;
 mod inline;
 pub mod record;
 pub mod sharded;

@@ -15,7 +15,9 @@
 //! The merged transactions go back to the worker that made them, to be dropped there:
 //! freed on the calling thread, their memory went to the other thread's allocator arena
 //! and their head strings to the wrong thread's spares, and the calling thread spent a
-//! third of its time freeing, the step every worker waits on.
+//! third of its time freeing, the step every worker waits on. Only small batches go
+//! back ([`MAX_SPENT_BATCH_BYTES`], [`SPENT_IN_FLIGHT`]): what waits in a queue is
+//! outside the memory budget.
 //!
 //! What can differ with the worker count: caps are per worker (the flow table's
 //! `max_flows`, the defragmenter's limits), so a capture that fills them is evicted per
@@ -23,20 +25,16 @@
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
+use super::epoch::{Entry, Reader, Share};
 use super::record::{Item, Position, Recorder, Records};
 use crate::capture::{CaptureError, FileSource, Frame, PacketSource};
 use crate::decode::LinkType;
 use crate::detect::{DetectionStage, Detector};
 use crate::http::HttpTransaction;
 use crate::observe::{Summary, TransactionObserver};
-use crate::pipeline::shard::worker_of;
 use crate::pipeline::{Pipeline, PipelineSettings};
-use crate::time::Timestamp;
 
-/// Frames read before an epoch is handed to the workers.
-pub const EPOCH_FRAMES: usize = 8192;
-/// Frame bytes read before an epoch is handed to the workers, whatever its frame count.
-pub const EPOCH_BYTES: usize = 2 * 1024 * 1024;
+pub use super::epoch::{EPOCH_BYTES, EPOCH_FRAMES};
 /// Epochs handed out and not yet merged, at most (bounds memory and keeps workers fed).
 pub const EPOCHS_IN_FLIGHT: usize = 4;
 /// Most workers a replay runs.
@@ -51,31 +49,6 @@ pub enum ShardedError {
     Spawn(std::io::Error),
     #[error("replay worker {0} stopped unexpectedly")]
     WorkerLost(usize),
-}
-
-/// One entry of a worker's share of an epoch.
-#[derive(Debug, Clone, Copy)]
-enum Entry {
-    /// A frame: its bytes are `bytes[start..start + len]` of the epoch.
-    Frame {
-        number: u64,
-        ts: Timestamp,
-        wire_len: u32,
-        link: LinkType,
-        start: usize,
-        len: usize,
-    },
-    /// Packet time reached a new second at frame `number`: expire idle flows.
-    Tick { number: u64, now: Timestamp },
-}
-
-/// A worker's share of an epoch.
-#[derive(Debug, Default)]
-struct Share {
-    entries: Vec<Entry>,
-    bytes: Vec<u8>,
-    /// The last epoch: end every flow after the entries.
-    finish: bool,
 }
 
 /// Replays `sources` in order, as one capture, on `workers` threads (at least one),
@@ -205,7 +178,11 @@ struct WorkerQueues {
 
 /// Batches of spent transactions waiting for their worker, at most; past that the
 /// calling thread drops them itself rather than wait.
-const SPENT_IN_FLIGHT: usize = EPOCHS_IN_FLIGHT + 2;
+const SPENT_IN_FLIGHT: usize = 2;
+/// A batch holding more than this on the heap is dropped by the calling thread: a
+/// flood's transactions (pipelined heads of 127 headers) must not wait in a queue,
+/// where they raised the peak by tens of MiB.
+const MAX_SPENT_BATCH_BYTES: usize = 2 << 20;
 
 /// A worker's queue of records, and the way back for its spent transactions.
 type Output = (Receiver<Records>, SyncSender<Vec<HttpTransaction>>);
@@ -247,8 +224,10 @@ fn merge_epoch(outputs: &[Output], stage: &mut DetectionStage<'_>) -> Result<(),
         }
     }
     for ((_, back), batch) in outputs.iter().zip(spent) {
-        // A worker that is behind, or gone, leaves its batch to be dropped here.
-        let _ = back.try_send(batch);
+        // A large batch, or one for a worker that is behind or gone, is dropped here.
+        if batch.iter().map(HttpTransaction::heap_bytes).sum::<usize>() <= MAX_SPENT_BATCH_BYTES {
+            let _ = back.try_send(batch);
+        }
     }
     Ok(())
 }
@@ -324,74 +303,4 @@ fn work(
     }
     pipeline.refresh_flow_counters();
     pipeline.summary.clone()
-}
-
-/// The reading side: frames split into the workers' shares of the current epoch.
-struct Reader {
-    shares: Vec<Share>,
-    frames: usize,
-    bytes: usize,
-    /// Frames read so far (the last frame's number).
-    number: u64,
-    /// Packet time (seconds) of the last tick.
-    tick_secs: u64,
-}
-
-impl Reader {
-    fn new(workers: usize) -> Reader {
-        Reader {
-            shares: (0..workers).map(|_| Share::default()).collect(),
-            frames: 0,
-            bytes: 0,
-            number: 0,
-            tick_secs: 0,
-        }
-    }
-
-    /// Adds a frame to its worker's share; true when the epoch is full.
-    fn add(&mut self, link: LinkType, frame: &Frame<'_>) -> bool {
-        self.number += 1;
-        let number = self.number;
-        let w = worker_of(link, frame.data, self.shares.len());
-        if let Some(share) = self.shares.get_mut(w) {
-            let start = share.bytes.len();
-            share.bytes.extend_from_slice(frame.data);
-            share.entries.push(Entry::Frame {
-                number,
-                ts: frame.ts,
-                wire_len: frame.wire_len,
-                link,
-                start,
-                len: frame.data.len(),
-            });
-        }
-        // A single pipeline sweeps idle flows after the first frame of each new second
-        // of packet time (time going backwards sweeps nothing): every worker does too.
-        if frame.ts.secs() > self.tick_secs {
-            self.tick_secs = frame.ts.secs();
-            for share in &mut self.shares {
-                share.entries.push(Entry::Tick {
-                    number,
-                    now: frame.ts,
-                });
-            }
-        }
-        self.frames += 1;
-        self.bytes += frame.data.len();
-        self.frames >= EPOCH_FRAMES || self.bytes >= EPOCH_BYTES
-    }
-
-    /// The current epoch's shares, leaving empty ones for the next.
-    fn take(&mut self, finish: bool) -> Vec<Share> {
-        self.frames = 0;
-        self.bytes = 0;
-        self.shares
-            .iter_mut()
-            .map(|s| {
-                let mut share = std::mem::take(s);
-                share.finish = finish;
-                share
-            })
-            .collect()
-    }
 }
