@@ -63,10 +63,39 @@ pub struct Judgement {
     request: Option<(SocketAddr, Timestamp)>,
     /// Rules that matched, in rule order, each with the threshold it must cross
     /// first, if any.
-    rule_alerts: Vec<RuleMatch>,
+    rule_alerts: RuleMatches,
     /// CRS's alert, kept unless a rule alert covers its category (boxed: a judgement
     /// is moved with its transaction, and CRS rarely fires).
     crs: Option<Box<Alert>>,
+}
+
+/// The rules that matched a transaction, the first held inline: most transactions
+/// match one rule (the request flood's threshold), and a list for it was an
+/// allocation per transaction.
+#[derive(Debug, Default)]
+struct RuleMatches {
+    first: Option<RuleMatch>,
+    rest: Vec<RuleMatch>,
+}
+
+impl RuleMatches {
+    fn push(&mut self, m: RuleMatch) {
+        if self.first.is_none() {
+            self.first = Some(m);
+        } else {
+            self.rest.push(m);
+        }
+    }
+}
+
+impl IntoIterator for RuleMatches {
+    type Item = RuleMatch;
+    type IntoIter =
+        std::iter::Chain<std::option::IntoIter<RuleMatch>, std::vec::IntoIter<RuleMatch>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.rest)
+    }
 }
 
 /// A rule that matched a transaction; [`Detector::settle`] builds its alert (from the
@@ -184,7 +213,7 @@ impl Detector {
                     values
                         .get(f)
                         .first()
-                        .map(|v| v.bytes.as_slice())
+                        .map(|v| v.bytes)
                         .unwrap_or_default()
                         .hash(&mut h);
                     h.finish()

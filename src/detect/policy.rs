@@ -21,6 +21,9 @@ pub struct Policy {
     authorized: Vec<Grant>,
     uploads: Vec<Endpoint>,
     public: Vec<String>,
+    /// Each public endpoint as a directory prefix (`/api/` for `/api` or `/api/`),
+    /// made once rather than per request.
+    public_dirs: Vec<String>,
     protected: Vec<String>,
 }
 
@@ -70,6 +73,11 @@ impl Policy {
                 })
                 .collect(),
             public: cfg.public_endpoints.clone(),
+            public_dirs: cfg
+                .public_endpoints
+                .iter()
+                .map(|p| format!("{}/", p.trim_end_matches('/')))
+                .collect(),
             protected,
         }
     }
@@ -87,7 +95,8 @@ impl Policy {
         let public = self
             .public
             .iter()
-            .any(|p| path == *p || path.starts_with(&format!("{}/", p.trim_end_matches('/'))));
+            .zip(&self.public_dirs)
+            .any(|(p, dir)| path == *p || path.starts_with(dir.as_str()));
         let endpoint = self.uploads.iter().find(|e| path == e.path);
         // Every method reading is judged (a framework may honour any override); the
         // policy grants only when it grants every reading.

@@ -19,14 +19,17 @@ use super::alert::Category;
 use super::fields::{Field, FieldSet, FieldValues};
 use super::rules::{Condition, Op, RuleDefs, Threshold};
 
+mod exact;
 mod gate;
 mod hits;
+mod pairs;
 mod regexes;
 mod scan;
 #[cfg(test)]
 mod tests;
 
-use hits::{eval, Scratch, NO_HIT, SCRATCH};
+use exact::ExactShape;
+use hits::{eval, Bits, Scratch, SCRATCH};
 use regexes::{FieldGate, LazyRegex};
 
 type LeafId = usize;
@@ -54,6 +57,9 @@ enum Cmp {
 #[derive(Debug, Default)]
 struct FieldMatcher {
     exact: HashMap<Vec<u8>, Vec<LeafId>, ahash::RandomState>,
+    /// The lengths and first bytes of the `exact` keys: most values fail it and need
+    /// no hash.
+    exact_shape: ExactShape,
     prefixes: Vec<(Vec<u8>, LeafId)>,
     suffixes: Vec<(Vec<u8>, LeafId)>,
     contains_patterns: Vec<(Vec<u8>, LeafId)>,
@@ -142,6 +148,11 @@ pub struct RuleSet {
     headers: Vec<String>,
     /// The fields some rule tests or counts distinct values of.
     read: FieldSet,
+    /// By leaf: the index of the rule it belongs to.
+    leaf_rule: Vec<u32>,
+    /// Bit per rule: whether it holds when none of its tests hit (a `not` tree); with
+    /// the rules whose tests hit, the only rules evaluated.
+    holds_untouched: Vec<u64>,
     /// Tests only: evaluate as before the fast paths (every regex on every value,
     /// every rule's tree), the reference the fast paths are checked against.
     #[cfg(test)]
@@ -174,7 +185,9 @@ impl RuleSet {
         }
         let mut fields: Vec<(Field, FieldMatcher)> = matchers.into_iter().collect();
         fields.sort_by_key(|(f, _)| f.slot(Field::fixed_slots()));
+        let mut required = HashMap::new();
         for (field, m) in fields.iter_mut() {
+            m.exact_shape = ExactShape::of(m.exact.keys());
             if !m.contains_patterns.is_empty() {
                 let ac = AhoCorasickBuilder::new()
                     .ascii_case_insensitive(true)
@@ -191,7 +204,7 @@ impl RuleSet {
             }
             if !m.regex_sources.is_empty() {
                 let sources: Vec<&str> = m.regex_sources.iter().map(|(s, _)| s.as_str()).collect();
-                m.gate = FieldGate::new(&sources)
+                m.gate = FieldGate::new(&sources, &mut required)
                     .map_err(|e| CompileError(format!("field {field:?}: {e}")))?;
                 // Each source was checked within the size limit when its rule was read
                 // (rules::condition::parse_op, the only maker of Op::Regex); it is
@@ -211,8 +224,22 @@ impl RuleSet {
         set.fields = fields;
         let mut empty = Scratch::default();
         empty.reset(set.leaf_count);
-        for rule in &mut set.rules {
+        set.holds_untouched = vec![0; set.rules.len().div_ceil(64)];
+        set.leaf_rule = vec![u32::MAX; set.leaf_count];
+        for (index, rule) in set.rules.iter_mut().enumerate() {
             rule.holds_untouched = eval(&rule.node, &empty).is_some();
+            if rule.holds_untouched {
+                if let Some(w) = set.holds_untouched.get_mut(index / 64) {
+                    *w |= 1 << (index % 64);
+                }
+            }
+            let r = u32::try_from(index)
+                .map_err(|_| CompileError(format!("more than {} rules", u32::MAX)))?;
+            for leaf in rule.leaves.clone() {
+                if let Some(slot) = set.leaf_rule.get_mut(leaf) {
+                    *slot = r;
+                }
+            }
         }
         Ok(set)
     }
@@ -306,11 +333,26 @@ impl RuleSet {
         // already, which only a nested call would do).
         let mut scratch = SCRATCH.take();
         self.hits(values, &mut scratch);
-        for (index, rule) in self.rules.iter().enumerate() {
-            let touched = scratch
-                .slots
-                .get(rule.leaves.clone())
-                .is_some_and(|s| s.iter().any(|&slot| slot != NO_HIT));
+        scratch.mark_touched(&self.leaf_rule, self.holds_untouched.len());
+        // Only the rules a test of which hit, and those that hold untouched, can
+        // match: their bits, in rule order.
+        let candidates = self
+            .holds_untouched
+            .iter()
+            .zip(&scratch.touched)
+            .enumerate()
+            .flat_map(|(w, (&a, &b))| Bits(a | b).map(move |bit| w * 64 + bit));
+        #[cfg(test)]
+        let candidates: Box<dyn Iterator<Item = usize>> = if self.reference {
+            Box::new(0..self.rules.len())
+        } else {
+            Box::new(candidates)
+        };
+        for index in candidates {
+            let Some(rule) = self.rules.get(index) else {
+                continue;
+            };
+            let touched = scratch.is_touched(index);
             #[cfg(test)]
             let touched = touched || self.reference;
             let result = if touched {

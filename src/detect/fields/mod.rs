@@ -14,7 +14,7 @@ mod storage;
 
 pub use names::extension;
 use names::type_mismatch;
-pub use storage::{FieldSet, FieldValues, PooledValues, Value};
+pub use storage::{FieldSet, FieldValues, PooledValues, Value, Values};
 
 /// Parameters read from one query string or form body.
 pub const MAX_PARAMS: usize = 256;
@@ -253,7 +253,7 @@ impl FieldValues {
             let name = h.name.as_str();
             if let Some(i) = headers.iter().position(|n| n.eq_ignore_ascii_case(name)) {
                 if let Ok(i) = u16::try_from(i) {
-                    v.push(Field::Header(i), h.value.as_bytes(), None);
+                    v.push_again(Field::Header(i), Field::HeaderValues, h.value.as_bytes());
                 }
             }
             let field = if name.eq_ignore_ascii_case("user-agent") {
@@ -266,7 +266,7 @@ impl FieldValues {
                 None
             };
             if let Some(f) = field {
-                v.push(f, h.value.as_bytes(), None);
+                v.push_again(f, Field::HeaderValues, h.value.as_bytes());
             }
         }
         v.push(

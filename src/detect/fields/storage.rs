@@ -12,7 +12,7 @@ use std::ops::{Deref, DerefMut};
 
 use super::Field;
 
-/// Spare values kept per slot between transactions (more are freed).
+/// Room for values kept per slot between transactions (more is freed).
 pub const MAX_SPARE_VALUES_PER_SLOT: usize = 64;
 /// Bits of the fixed slots in a [`FieldSet`].
 const FIXED_MASK: u64 = (1 << 30) - 1;
@@ -40,26 +40,112 @@ impl FieldSet {
     }
 }
 
-/// A value buffer larger than this is freed, not kept, between transactions (bodies
-/// and upload prefixes can be 64 KiB; most values are under 100 bytes).
-pub const MAX_KEPT_VALUE_BYTES: usize = 4 * 1024;
+/// The value bytes a [`FieldValues`] keeps room for between transactions (bodies and
+/// upload prefixes can be 64 KiB; most transactions' values fit in 2 KiB).
+pub const MAX_KEPT_VALUE_BYTES: usize = 256 * 1024;
 
-/// One value of a field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Value {
+/// One value of a field, borrowed from its [`FieldValues`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Value<'a> {
     /// Lowercased bytes (the rule set's regex gates search them without case
     /// folding).
-    pub bytes: Vec<u8>,
+    pub bytes: &'a [u8],
     /// The upload part this value came from, if any.
     pub upload: Option<usize>,
 }
 
-/// Every field value of one transaction.
+/// Where a value's bytes lie in the shared buffer.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+    upload: Option<usize>,
+}
+
+/// The values of one field, in the order they were pushed.
+#[derive(Debug, Clone, Copy)]
+pub struct Values<'a> {
+    bytes: &'a [u8],
+    spans: &'a [Span],
+}
+
+impl<'a> Values<'a> {
+    /// How many values.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Value `i`.
+    pub fn get(&self, i: usize) -> Option<Value<'a>> {
+        self.spans.get(i).map(|s| self.value(s))
+    }
+
+    /// The first value.
+    pub fn first(&self) -> Option<Value<'a>> {
+        self.get(0)
+    }
+
+    /// Every value, in order.
+    pub fn iter(&self) -> ValuesIter<'a> {
+        ValuesIter {
+            bytes: self.bytes,
+            spans: self.spans.iter(),
+        }
+    }
+
+    fn value(&self, s: &Span) -> Value<'a> {
+        Value {
+            bytes: self.bytes.get(s.start..s.end).unwrap_or_default(),
+            upload: s.upload,
+        }
+    }
+}
+
+/// The values of a field, in order (a named type: it borrows without needing drop).
+#[derive(Debug, Clone)]
+pub struct ValuesIter<'a> {
+    bytes: &'a [u8],
+    spans: std::slice::Iter<'a, Span>,
+}
+
+impl<'a> Iterator for ValuesIter<'a> {
+    type Item = Value<'a>;
+
+    fn next(&mut self) -> Option<Value<'a>> {
+        self.spans.next().map(|s| Value {
+            bytes: self.bytes.get(s.start..s.end).unwrap_or_default(),
+            upload: s.upload,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.spans.size_hint()
+    }
+}
+
+impl<'a> IntoIterator for Values<'a> {
+    type Item = Value<'a>;
+    type IntoIter = ValuesIter<'a>;
+
+    fn into_iter(self) -> ValuesIter<'a> {
+        self.iter()
+    }
+}
+
+/// Every field value of one transaction. Values' bytes sit back to back in one
+/// buffer and each field lists its values' spans: a value costs one copy, and no
+/// allocation once the buffers have grown.
 #[derive(Debug, Default)]
 pub struct FieldValues {
-    /// Per slot, its values; entries at and past `used[slot]` are spare buffers.
-    slots: Vec<Vec<Value>>,
-    used: Vec<usize>,
+    /// Every value's bytes, lowercased.
+    bytes: Vec<u8>,
+    /// Per slot, its values' spans in `bytes`.
+    slots: Vec<Vec<Span>>,
     fixed: usize,
     /// Fixed slots no rule reads (bit `slot`): values pushed to them are dropped.
     unread: u64,
@@ -75,38 +161,66 @@ pub struct FieldValues {
 
 impl FieldValues {
     /// The values of a field.
-    pub fn get(&self, f: Field) -> &[Value] {
+    pub fn get(&self, f: Field) -> Values<'_> {
         let slot = f.slot(self.fixed);
-        match (self.slots.get(slot), self.used.get(slot)) {
-            (Some(values), Some(&n)) => values.get(..n).unwrap_or(values),
-            _ => &[],
+        Values {
+            bytes: &self.bytes,
+            spans: self.slots.get(slot).map_or(&[], Vec::as_slice),
         }
     }
 
-    /// Appends a value, lowercased, reusing a spare buffer when the slot has one.
+    /// Appends a value, lowercased (inlined: a value no rule reads costs a test).
+    #[inline]
     pub(super) fn push(&mut self, f: Field, bytes: &[u8], upload: Option<usize>) {
         let slot = f.slot(self.fixed);
         if slot < 64 && self.unread & (1 << slot) != 0 {
             return;
         }
-        let (Some(values), Some(n)) = (self.slots.get_mut(slot), self.used.get_mut(slot)) else {
+        self.push_to(slot, bytes, upload);
+    }
+
+    /// Appends a value to slot `slot`, lowercased.
+    fn push_to(&mut self, slot: usize, bytes: &[u8], upload: Option<usize>) {
+        let Some(spans) = self.slots.get_mut(slot) else {
             return;
         };
-        match values.get_mut(*n) {
-            Some(spare) => {
-                // Copied, then lowercased in place: both run on whole words, where a
-                // byte-by-byte mapping iterator did not.
-                spare.bytes.clear();
-                spare.bytes.extend_from_slice(bytes);
-                spare.bytes.make_ascii_lowercase();
-                spare.upload = upload;
-            }
-            None => values.push(Value {
-                bytes: bytes.to_ascii_lowercase(),
-                upload,
-            }),
+        let start = self.bytes.len();
+        // Copied, then lowercased in place eight bytes at a time.
+        self.bytes.extend_from_slice(bytes);
+        if let Some(new) = self.bytes.get_mut(start..) {
+            lowercase(new);
         }
-        *n += 1;
+        spans.push(Span {
+            start,
+            end: self.bytes.len(),
+            upload,
+        });
+    }
+
+    /// Appends to `f` the value just pushed to `from` (`bytes` again), sharing its
+    /// bytes when `from` kept it: a header's value is also its own field's
+    /// (`user_agent`, `header.<name>`), and need not be copied twice.
+    #[inline]
+    pub(super) fn push_again(&mut self, f: Field, from: Field, bytes: &[u8]) {
+        let slot = f.slot(self.fixed);
+        if slot < 64 && self.unread & (1 << slot) != 0 {
+            return;
+        }
+        let last = if self.wanted(from) {
+            self.slots
+                .get(from.slot(self.fixed))
+                .and_then(|spans| spans.last().copied())
+        } else {
+            None
+        };
+        match last {
+            Some(span) if span.end - span.start == bytes.len() && span.upload.is_none() => {
+                if let Some(spans) = self.slots.get_mut(slot) {
+                    spans.push(span);
+                }
+            }
+            _ => self.push_to(slot, bytes, None),
+        }
     }
 
     /// Whether values of `f` are kept (see [`FieldValues::extract_for`]).
@@ -142,13 +256,14 @@ impl FieldValues {
     fn reset(&mut self, fixed: usize, headers: usize) {
         let slots = fixed + headers;
         self.fixed = fixed;
-        self.slots.resize_with(slots, Vec::new);
-        self.used.clear();
-        self.used.resize(slots, 0);
-        for values in &mut self.slots {
-            values.truncate(MAX_SPARE_VALUES_PER_SLOT);
-            values.retain(|v| v.bytes.capacity() <= MAX_KEPT_VALUE_BYTES);
+        self.slots.truncate(slots);
+        for spans in &mut self.slots {
+            spans.clear();
+            spans.shrink_to(MAX_SPARE_VALUES_PER_SLOT);
         }
+        self.slots.resize_with(slots, Vec::new);
+        self.bytes.clear();
+        self.bytes.shrink_to(MAX_KEPT_VALUE_BYTES);
         self.unread = 0;
         self.src = None;
         self.effective_method.clear();
@@ -156,6 +271,43 @@ impl FieldValues {
         self.path.clear();
         self.path.shrink_to(MAX_KEPT_VALUE_BYTES);
     }
+}
+
+/// Lowercases ASCII letters in place, a word at a time (the standard library's
+/// `make_ascii_lowercase` goes byte by byte: it was half the cost of a value).
+fn lowercase(bytes: &mut [u8]) {
+    let mut words = bytes.chunks_exact_mut(8);
+    for w in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(w);
+        w.copy_from_slice(&lowercase_word(u64::from_le_bytes(word)).to_le_bytes());
+    }
+    // The tail (under eight bytes) as one more word, zero-padded.
+    let tail = words.into_remainder();
+    let mut word = [0u8; 8];
+    if let Some(head) = word.get_mut(..tail.len()) {
+        head.copy_from_slice(tail);
+        let lower = lowercase_word(u64::from_le_bytes(word)).to_le_bytes();
+        if let Some(done) = lower.get(..tail.len()) {
+            tail.copy_from_slice(done);
+        }
+    }
+}
+
+/// Eight bytes with `A`..=`Z` made lowercase, other bytes unchanged.
+fn lowercase_word(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    // Per byte, with the high bit cleared so that no addition carries into the next
+    // byte: the high bit of `b + (0x80 - 'A')` says b >= 'A', of `b + (0x7F - 'Z')`
+    // says b > 'Z'.
+    let low7 = x & !HIGH;
+    let ge_a = low7 + ONES * u64::from(0x80 - b'A');
+    let gt_z = low7 + ONES * u64::from(0x7F - b'Z');
+    // Upper case: ASCII (high bit clear), at least 'A', not past 'Z'.
+    let upper = !x & (ge_a ^ gt_z) & HIGH;
+    // 0x80 >> 2 is 0x20, the case bit.
+    x | (upper >> 2)
 }
 
 thread_local! {
@@ -190,8 +342,8 @@ impl Deref for PooledValues {
 
     fn deref(&self) -> &FieldValues {
         static EMPTY: FieldValues = FieldValues {
+            bytes: Vec::new(),
             slots: Vec::new(),
-            used: Vec::new(),
             fixed: 0,
             unread: 0,
             src: None,
@@ -223,38 +375,5 @@ impl Drop for PooledValues {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reuse_leaves_no_value_of_the_previous_transaction() {
-        let mut first = PooledValues::take(Field::fixed_slots(), 1);
-        first.push(Field::Method, b"POST", None);
-        first.push(Field::Method, b"PUT", None);
-        first.push(Field::Header(0), b"Secret", Some(2));
-        first.methods.push("PUT".to_owned());
-        drop(first);
-        let mut second = PooledValues::take(Field::fixed_slots(), 0);
-        assert!(second.get(Field::Method).is_empty());
-        assert!(second.get(Field::Header(0)).is_empty());
-        assert!(second.methods.is_empty());
-        second.push(Field::Method, b"GeT", None);
-        let got: Vec<&[u8]> = second
-            .get(Field::Method)
-            .iter()
-            .map(|v| v.bytes.as_slice())
-            .collect();
-        assert_eq!(got, [b"get".as_slice()]);
-        assert_eq!(second.get(Field::Method)[0].upload, None);
-    }
-
-    #[test]
-    fn large_buffers_are_not_kept() {
-        let mut v = PooledValues::take(Field::fixed_slots(), 0);
-        let big = vec![b'a'; MAX_KEPT_VALUE_BYTES * 2];
-        v.push(Field::Body, &big, None);
-        v.reset(Field::fixed_slots(), 0);
-        let slot = Field::Body.slot(Field::fixed_slots());
-        assert!(v.slots[slot].is_empty());
-    }
-}
+#[path = "storage_tests.rs"]
+mod tests;

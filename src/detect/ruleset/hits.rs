@@ -24,6 +24,8 @@ pub(super) struct Scratch {
     /// Per clause of the field gate being checked: whether the value satisfies it,
     /// once asked (see [`super::regexes::FieldGate`]).
     pub(super) present: Vec<u8>,
+    /// Bit per rule: whether one of its tests hit (filled from `list` after the scan).
+    pub(super) touched: Vec<u64>,
 }
 
 impl Scratch {
@@ -39,7 +41,11 @@ impl Scratch {
         if let Some(slot) = self.slots.get_mut(leaf) {
             if *slot == NO_HIT {
                 *slot = u32::try_from(self.list.len()).unwrap_or(NO_HIT);
-                self.list.push(LeafHit { token, upload });
+                self.list.push(LeafHit {
+                    token,
+                    upload,
+                    leaf,
+                });
             }
         }
     }
@@ -57,7 +63,30 @@ impl Scratch {
 
     /// Whether the storage is small enough to keep for the next transaction.
     pub(super) fn worth_keeping(&self) -> bool {
-        self.slots.capacity() <= MAX_SPARE_LEAVES && self.list.capacity() <= MAX_SPARE_HITS
+        self.slots.capacity() <= MAX_SPARE_LEAVES
+            && self.list.capacity() <= MAX_SPARE_HITS
+            && self.touched.capacity() <= MAX_SPARE_LEAVES / 64
+    }
+
+    /// Marks, in `touched`, the rule of every leaf that hit (`leaf_rule`: leaf to rule
+    /// index), for `words` words of rule bits.
+    pub(super) fn mark_touched(&mut self, leaf_rule: &[u32], words: usize) {
+        self.touched.clear();
+        self.touched.resize(words, 0);
+        for h in &self.list {
+            if let Some(&r) = leaf_rule.get(h.leaf) {
+                if let Some(w) = self.touched.get_mut(r as usize / 64) {
+                    *w |= 1 << (r % 64);
+                }
+            }
+        }
+    }
+
+    /// Whether rule `index` was marked touched.
+    pub(super) fn is_touched(&self, index: usize) -> bool {
+        self.touched
+            .get(index / 64)
+            .is_some_and(|w| w & (1 << (index % 64)) != 0)
     }
 }
 
@@ -102,6 +131,8 @@ pub(super) enum Token {
 pub(super) struct LeafHit {
     pub(super) token: Token,
     pub(super) upload: Option<usize>,
+    /// The leaf that hit (its rule is marked touched).
+    pub(super) leaf: LeafId,
 }
 
 impl LeafHit {
@@ -111,7 +142,7 @@ impl LeafHit {
         let value = |field: usize, value: usize| {
             matcher(field)
                 .and_then(|(f, _)| values.get(*f).get(value))
-                .map_or(&[][..], |v| v.bytes.as_slice())
+                .map_or(&[][..], |v| v.bytes)
         };
         let evidence = match self.token {
             Token::Value { field, value: v } => value(field, v).to_vec(),
@@ -167,5 +198,21 @@ pub(super) fn eval<'h>(node: &Node, hits: &'h Scratch) -> Option<Option<&'h Leaf
             Some(_) => None,
             None => Some(None),
         },
+    }
+}
+
+/// The set bits of a word, lowest first.
+pub(super) struct Bits(pub(super) u64);
+
+impl Iterator for Bits {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        if self.0 == 0 {
+            return None;
+        }
+        let bit = self.0.trailing_zeros() as usize;
+        self.0 &= self.0 - 1;
+        Some(bit)
     }
 }

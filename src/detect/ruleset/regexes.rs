@@ -8,6 +8,7 @@ use regex::bytes::{Regex, RegexBuilder};
 use std::collections::HashMap;
 
 use super::gate::{self, Clause};
+use super::pairs::{PairSet, MAX_PAIR_SCAN_BYTES};
 
 /// Compiled regexes are capped at this size each (guards against pathological rules).
 /// The loader refuses a regex whose program exceeds 1 MiB; the engine grants twice
@@ -35,8 +36,13 @@ enum ClauseTest {
     Anchored { firsts: Vec<u8>, literals: Clause },
     /// Several literals: a packed SIMD (Teddy) search when the set allows it.
     Packed(aho_corasick::packed::Searcher),
-    /// Several literals, otherwise.
-    Literals(AhoCorasick),
+    /// Several literals, otherwise: an automaton, built on first use (building one
+    /// for a large set was a tenth of start-up, and short values never need it: see
+    /// [`FieldGate::all_closed`]).
+    Literals {
+        clause: Clause,
+        automaton: std::sync::OnceLock<Option<AhoCorasick>>,
+    },
 }
 
 impl ClauseTest {
@@ -64,11 +70,10 @@ impl ClauseTest {
         if let Some(p) = packed(clause) {
             return Ok(ClauseTest::Packed(p));
         }
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostFirst)
-            .build(clause)?;
-        Ok(ClauseTest::Literals(ac))
+        Ok(ClauseTest::Literals {
+            clause: clause.clone(),
+            automaton: std::sync::OnceLock::new(),
+        })
     }
 
     fn holds(&self, value: &[u8]) -> bool {
@@ -93,7 +98,17 @@ impl ClauseTest {
                 }
             }
             ClauseTest::Packed(p) => p.find(value).is_some(),
-            ClauseTest::Literals(ac) => ac.is_match(value),
+            ClauseTest::Literals { clause, automaton } => automaton
+                .get_or_init(|| {
+                    AhoCorasickBuilder::new()
+                        .ascii_case_insensitive(true)
+                        .match_kind(MatchKind::LeftmostFirst)
+                        .build(clause)
+                        .ok()
+                })
+                .as_ref()
+                // An automaton that cannot be built rules nothing out.
+                .map_or(true, |ac| ac.is_match(value)),
         }
     }
 
@@ -104,7 +119,7 @@ impl ClauseTest {
             ClauseTest::Literal(_) => 1.5,
             ClauseTest::Anchored { .. } => 1.5,
             ClauseTest::Packed(_) => 2.0,
-            ClauseTest::Literals(_) => 6.0,
+            ClauseTest::Literals { .. } => 6.0,
         }
     }
 }
@@ -149,17 +164,29 @@ pub(super) struct FieldGate {
     /// none of them fails every regex's first clause, so no regex runs on it. `None`
     /// when some regex has no clause (it always runs).
     firsts: Option<ClauseTest>,
+    /// The same literals by byte pairs, for short values, when `firsts` is a packed
+    /// or automaton search (slow to start on a short value).
+    firsts_pairs: Option<PairSet>,
 }
 
 impl FieldGate {
-    /// The gate of `sources`, or `None` when no regex has one.
-    pub(super) fn new(sources: &[&str]) -> Result<Option<FieldGate>, aho_corasick::BuildError> {
+    /// The gate of `sources`, or `None` when no regex has one. `required` keeps each
+    /// source's clauses (see [`gate::required`]) for the next field: rules test the
+    /// same regex on several fields, and finding its clauses is a parse.
+    pub(super) fn new(
+        sources: &[&str],
+        required: &mut HashMap<String, Vec<Clause>>,
+    ) -> Result<Option<FieldGate>, aho_corasick::BuildError> {
         let mut tests = Vec::new();
         let mut index: HashMap<Clause, usize> = HashMap::new();
         let mut per_regex = Vec::with_capacity(sources.len());
         for src in sources {
             let mut ids: Vec<(usize, f64)> = Vec::new();
-            for clause in gate::required(src) {
+            let clauses = required
+                .entry((*src).to_owned())
+                .or_insert_with(|| gate::required(src))
+                .clone();
+            for clause in clauses {
                 let common = commonness(&clause);
                 let id = match index.get(&clause) {
                     Some(&id) => id,
@@ -196,17 +223,28 @@ impl FieldGate {
         } else {
             None
         };
+        let firsts_pairs = match firsts {
+            Some(ClauseTest::Packed(_) | ClauseTest::Literals { .. }) => PairSet::new(&union),
+            _ => None,
+        };
         Ok(Some(FieldGate {
             tests,
             per_regex,
             firsts,
+            firsts_pairs,
         }))
     }
 
     /// Whether no regex of the field can match `value` (a value holding no literal
     /// of any regex's first clause).
     pub(super) fn all_closed(&self, value: &[u8]) -> bool {
-        self.firsts.as_ref().is_some_and(|t| !t.holds(value))
+        let Some(firsts) = &self.firsts else {
+            return false;
+        };
+        match &self.firsts_pairs {
+            Some(pairs) if value.len() <= MAX_PAIR_SCAN_BYTES => !pairs.holds(value),
+            _ => !firsts.holds(value),
+        }
     }
 
     /// Readies the per-value table for a new value.
@@ -268,63 +306,5 @@ impl LazyRegex {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every bundled rule regex compiles when first needed.
-    #[test]
-    fn every_bundled_regex_compiles_lazily() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-        let defs = crate::detect::rules::load(&dir).expect("bundled rules");
-        let set = super::super::RuleSet::compile(defs).expect("compiles");
-        let mut n = 0;
-        for (_, m) in &set.fields {
-            for r in &m.regexes {
-                let _ = r.is_match(b"");
-                assert!(r.regex.get().is_some_and(Option::is_some), "{}", r.source);
-                n += 1;
-            }
-        }
-        assert!(n > 10, "only {n} regexes");
-    }
-
-    /// The compiled gate answers as the reference check of its clauses does.
-    #[test]
-    fn compiled_gate_agrees_with_the_clauses() {
-        let sources = [
-            r"union(\s+(all|distinct))?\s+select\b.{0,200}(\bfrom\b|--|#|/\*|\bnull\b)",
-            r"(\$\(|`)\s*(cat|id|whoami)\b",
-            r"\(\s*\)\s*\{",
-            r"\w+",
-        ];
-        let g = FieldGate::new(&sources)
-            .expect("builds")
-            .expect("has clauses");
-        let values: [&[u8]; 10] = [
-            b"1 union select a from b",
-            b"1 union/**/select a from b",
-            b"union select",
-            b"$(id)",
-            b"`whoami`",
-            b"() { :; }",
-            b"mozilla/5.0 (x11; linux)",
-            b"a $( b",
-            b"x`y",
-            b"",
-        ];
-        for v in values {
-            for (i, src) in sources.iter().enumerate() {
-                let mut known = Vec::new();
-                g.reset(&mut known);
-                let want = gate::passes(&gate::required(src), v);
-                assert_eq!(g.open(i, v, &mut known), want, "{src} on {v:?}");
-                // Asked again, the remembered answers give the same.
-                assert_eq!(g.open(i, v, &mut known), want);
-                // All closed only when none is open.
-                if g.all_closed(v) {
-                    assert!(!want, "{src} on {v:?}");
-                }
-            }
-        }
-    }
-}
+#[path = "regexes_tests.rs"]
+mod tests;

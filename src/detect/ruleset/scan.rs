@@ -16,20 +16,20 @@ impl RuleSet {
         m: &FieldMatcher,
         fi: usize,
         vi: usize,
-        value: &Value,
+        value: Value<'_>,
         scratch: &mut Scratch,
     ) {
-        let v = value.bytes.as_slice();
+        let v = value.bytes;
+        #[cfg(test)]
+        let shortcut = !self.reference;
+        #[cfg(not(test))]
+        let shortcut = true;
+        // Most values stop here, before the per-clause table is lent.
+        if shortcut && m.gate.as_ref().is_some_and(|g| g.all_closed(v)) {
+            return;
+        }
         let mut known = std::mem::take(&mut scratch.present);
         if let Some(gate) = &m.gate {
-            #[cfg(test)]
-            let shortcut = !self.reference;
-            #[cfg(not(test))]
-            let shortcut = true;
-            if shortcut && gate.all_closed(v) {
-                scratch.present = known;
-                return;
-            }
             gate.reset(&mut known);
         }
         // The reference mode runs every regex: no hit or gate shortcut.
@@ -67,7 +67,7 @@ impl RuleSet {
         scratch.reset(self.leaf_count);
         for (fi, (field, m)) in self.fields.iter().enumerate() {
             for (vi, value) in values.get(*field).iter().enumerate() {
-                let v = value.bytes.as_slice();
+                let v = value.bytes;
                 let this = Token::Value {
                     field: fi,
                     value: vi,
@@ -77,7 +77,11 @@ impl RuleSet {
                     list,
                     index,
                 };
-                if let Some(leaves) = m.exact.get(v) {
+                #[cfg(test)]
+                let shaped = self.reference || m.exact_shape.may_hold(v);
+                #[cfg(not(test))]
+                let shaped = m.exact_shape.may_hold(v);
+                if let Some(leaves) = shaped.then(|| m.exact.get(v)).flatten() {
                     for &leaf in leaves {
                         scratch.record(leaf, this, value.upload);
                     }

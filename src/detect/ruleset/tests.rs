@@ -197,6 +197,22 @@ fn fast_paths_give_the_reference_verdicts() {
         "=",
         "<img src=",
         "waitfor delay",
+        // Keys of exact-match tables (methods, header names, labels, extensions).
+        "put",
+        "delete",
+        "propfind",
+        "trace",
+        "x-http-method-override",
+        "transfer-encoding",
+        "double_encoding",
+        "nul_byte",
+        "unauthorized_change",
+        "php",
+        "phtml",
+        "401",
+        "404",
+        "cmd",
+        "/.env",
     ]);
     let text = prop::collection::vec(piece, 0..8).prop_map(|p| p.concat());
     let fields = [
@@ -209,16 +225,25 @@ fn fast_paths_give_the_reference_verdicts() {
         Field::UserAgent,
         Field::Header(0),
         Field::Method,
+        Field::EffectiveMethod,
+        Field::HeaderNames,
+        Field::QueryNames,
+        Field::Anomaly,
+        Field::Policy,
+        Field::Status,
+        Field::UploadExtension,
     ];
     let value = (prop::sample::select(fields.to_vec()), text);
     let mut runner = TestRunner::new(Config {
-        cases: 2000,
+        cases: 3000,
         failure_persistence: None,
         ..Config::default()
     });
     // Cases where a regex rule (ids 1003xx injection, 1004xx traversal) matched: the
     // comparison must have covered matches, not only silence.
     let regex_matches = std::cell::Cell::new(0u32);
+    // Cases where an exact-match test hit (the shape filter let a key through).
+    let exact_hits = std::cell::Cell::new(0u32);
     runner
         .run(&prop::collection::vec(value, 0..6), |values| {
             let mut v = crate::detect::fields::PooledValues::take(
@@ -232,6 +257,15 @@ fn fast_paths_give_the_reference_verdicts() {
             if got.iter().any(|(id, _)| (100_300..100_500).contains(id)) {
                 regex_matches.set(regex_matches.get() + 1);
             }
+            let mut scratch = Scratch::default();
+            fast.hits(&v, &mut scratch);
+            if scratch
+                .list
+                .iter()
+                .any(|h| matches!(h.token, hits::Token::Value { .. }))
+            {
+                exact_hits.set(exact_hits.get() + 1);
+            }
             prop_assert_eq!(got, outcome(&slow, &v), "values {:?}", values);
             Ok(())
         })
@@ -241,4 +275,45 @@ fn fast_paths_give_the_reference_verdicts() {
         "only {} cases matched a regex rule",
         regex_matches.get()
     );
+    assert!(
+        exact_hits.get() >= 100,
+        "only {} cases hit an exact-match test",
+        exact_hits.get()
+    );
+}
+
+/// The exact-match tables' shape filter never rules out a key: every key of every
+/// bundled table passes, and a value it rules out is in no table.
+#[test]
+fn exact_shape_never_rules_out_a_key() {
+    let set = bundled(false);
+    let mut keys = 0;
+    for (field, m) in &set.fields {
+        for k in m.exact.keys() {
+            assert!(m.exact_shape.may_hold(k), "{field:?} {k:?}");
+            keys += 1;
+        }
+        let probes: [&[u8]; 8] = [
+            b"",
+            b"get",
+            b"post",
+            b"x",
+            b"host",
+            b"chunked",
+            b"php",
+            b"a-much-longer-value-than-any-key-of-a-table-would-ever-be-in-rules",
+        ];
+        for p in probes {
+            if !m.exact_shape.may_hold(p) {
+                assert!(!m.exact.contains_key(p), "{field:?} {p:?}");
+            }
+        }
+    }
+    assert!(keys > 50, "only {keys} exact keys");
+    let empty = ExactShape::of([Vec::new()].iter());
+    assert!(empty.may_hold(b""));
+    assert!(!empty.may_hold(b"a"));
+    let long = ExactShape::of([vec![b'a'; 100]].iter());
+    assert!(long.may_hold(&[b'a'; 70]));
+    assert!(!long.may_hold(&[b'b'; 70]));
 }
