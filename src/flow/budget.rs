@@ -9,10 +9,10 @@
 //! full at start and allocated as the table grows (a slot costs [`FLOW_SLOT_BYTES`]; a
 //! bare SYN flow holds nothing else, [`BARE_SYN_FLOW_BYTES`]), and the rest for what
 //! flows hold on the heap (reassembly buffers, HTTP sessions and their open
-//! transactions, and the closed connections lingering apart, [`super::closed`]). Every component reports the
-//! bytes it holds, from its buffers' capacities and its fixed size, and the table keeps
-//! the sum up to date flow by flow as each packet changes it: the budget is accounted,
-//! not estimated from counts.
+//! transactions, and the closed connections lingering apart, [`super::closed`]).
+//! Every component reports the bytes it holds, from its buffers' capacities and its
+//! fixed size, and the table keeps the sum up to date flow by flow as each packet
+//! changes it: the budget is accounted, not estimated from counts.
 //!
 //! Under pressure the table takes the emergency steps in the order a defender wants
 //! ([`PressureStats`] counts each): drop data-less flows, shorten timeouts, shrink

@@ -169,17 +169,21 @@ impl<S> Flow<S> {
     }
 
     fn idle_timeout_secs(&self, short: bool) -> u64 {
-        use budget::*;
-        match (self.state, short) {
-            (TcpState::SynSent | TcpState::SynReceived, false) => NEW_FLOW_TIMEOUT_SECS,
-            (TcpState::SynSent | TcpState::SynReceived, true) => PRESSURE_NEW_FLOW_TIMEOUT_SECS,
-            (TcpState::Established | TcpState::Closing, false) => ESTABLISHED_FLOW_TIMEOUT_SECS,
-            (TcpState::Established | TcpState::Closing, true) => {
-                PRESSURE_ESTABLISHED_FLOW_TIMEOUT_SECS
-            }
-            (TcpState::Closed, false) => CLOSED_FLOW_TIMEOUT_SECS,
-            (TcpState::Closed, true) => PRESSURE_CLOSED_FLOW_TIMEOUT_SECS,
-        }
+        idle_timeout_secs(self.state, short)
+    }
+}
+
+/// How long a flow in `state` may stay idle, with the short timeouts in force or not
+/// (closed connections lingering apart, [`closed`], go by the `Closed` row).
+fn idle_timeout_secs(state: TcpState, short: bool) -> u64 {
+    use budget::*;
+    match (state, short) {
+        (TcpState::SynSent | TcpState::SynReceived, false) => NEW_FLOW_TIMEOUT_SECS,
+        (TcpState::SynSent | TcpState::SynReceived, true) => PRESSURE_NEW_FLOW_TIMEOUT_SECS,
+        (TcpState::Established | TcpState::Closing, false) => ESTABLISHED_FLOW_TIMEOUT_SECS,
+        (TcpState::Established | TcpState::Closing, true) => PRESSURE_ESTABLISHED_FLOW_TIMEOUT_SECS,
+        (TcpState::Closed, false) => CLOSED_FLOW_TIMEOUT_SECS,
+        (TcpState::Closed, true) => PRESSURE_CLOSED_FLOW_TIMEOUT_SECS,
     }
 }
 

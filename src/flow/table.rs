@@ -271,11 +271,7 @@ impl<S: Default + EvictionHint> FlowTable<S> {
         let short = self.short_timeouts;
         // Keys and ids only (48 bytes a flow): a sweep that ends every flow must not
         // copy the whole table. Open and closed flows end in one order, by id.
-        let closed_timeout = if short {
-            budget::PRESSURE_CLOSED_FLOW_TIMEOUT_SECS
-        } else {
-            super::CLOSED_FLOW_TIMEOUT_SECS
-        };
+        let closed_timeout = super::idle_timeout_secs(TcpState::Closed, short);
         let mut expired: Vec<(u64, FlowKey)> = self
             .flows
             .iter()

@@ -284,33 +284,20 @@ fn closed_flows_rank_for_eviction_as_the_flows_they_were() {
         )
         .expect("flow")
         .id;
-    for port in 40002..40004 {
+    let mut open_with_data = |t: &mut FlowTable<()>, port: u16, at: i64| {
+        let c = addr(&format!("10.0.0.1:{port}"));
         let f = t
-            .lookup_or_create(
-                addr(&format!("10.0.0.1:{port}")),
-                s,
-                ACK,
-                true,
-                Timestamp(2),
-                &mut ended,
-            )
+            .lookup_or_create(c, s, ACK, true, Timestamp(at), &mut ended)
             .expect("flow");
         f.bytes[0] = 1;
+    };
+    for port in 40002..40004 {
+        open_with_data(&mut t, port, 2);
     }
     // The table is full: the data-less flow goes first, then the oldest with data,
     // which is the closed one.
     for port in 40004..40006 {
-        let f = t
-            .lookup_or_create(
-                addr(&format!("10.0.0.1:{port}")),
-                s,
-                ACK,
-                true,
-                Timestamp(3),
-                &mut ended,
-            )
-            .expect("flow");
-        f.bytes[0] = 1;
+        open_with_data(&mut t, port, 3);
     }
     let evicted: Vec<u64> = ends.iter().map(|(id, _)| *id).collect();
     assert_eq!(evicted, vec![dataless, closed]);

@@ -192,11 +192,6 @@ impl Pipeline {
             self.drain_pending(observer);
             return;
         };
-        if flow.finished {
-            // Late packets of a connection already closed and flushed.
-            self.drain_pending(observer);
-            return;
-        }
         let dir = flow.direction_of(src);
         flow.packets[dir as usize] += 1;
         flow.bytes[dir as usize] += packet.payload.len() as u64;

@@ -91,15 +91,20 @@ fn tokens() -> Vec<Vec<u8>> {
     v
 }
 
+/// The bundled CRS loaded at paranoia level `pl` (blocking and detection alike).
+fn engine_at(pl: u8) -> CrsEngine {
+    let mut s = CrsSettings::new(bundled());
+    s.paranoia_level = pl;
+    s.detection_paranoia_level = pl;
+    CrsEngine::load(&s).expect("bundled CRS loads")
+}
+
 /// The shared analysis (one DFA per pattern, widest class first) against deciding
 /// each link and class on its own with a DFA of its own.
 #[test]
 fn shared_analysis_decides_as_each_class_alone() {
     for pl in [1, 2] {
-        let mut s = CrsSettings::new(bundled());
-        s.paranoia_level = pl;
-        s.detection_paranoia_level = pl;
-        let e = CrsEngine::load(&s).expect("bundled CRS loads");
+        let e = engine_at(pl);
         let p = &e.program;
         let words = p.links.div_ceil(64).max(1);
         let shared = token_misses(&p.c, words);
@@ -130,10 +135,7 @@ fn shared_analysis_decides_as_each_class_alone() {
 #[test]
 fn links_decided_at_load_miss_every_sampled_token() {
     for pl in [1, 4] {
-        let mut s = CrsSettings::new(bundled());
-        s.paranoia_level = pl;
-        s.detection_paranoia_level = pl;
-        let e = CrsEngine::load(&s).expect("bundled CRS loads");
+        let e = engine_at(pl);
         let p = &e.program;
         let samples = tokens();
         let (mut a, mut b) = (Vec::new(), Vec::new());
