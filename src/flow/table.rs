@@ -199,6 +199,12 @@ impl<S: Default + EvictionHint> FlowTable<S> {
             Entry::Occupied(found) => found.into_mut(),
             Entry::Vacant(slot) => {
                 let opens_anew = flags.syn() && !flags.ack();
+                // A packet that can neither start a flow nor reopen a closed one
+                // (a bare ACK, a FIN or a RST of a connection not open) has nothing
+                // to find among closed connections: the last ACK of every close.
+                if !may_start && !opens_anew {
+                    return None;
+                }
                 if let Some(closed) = self.closed.map.get_mut(&key) {
                     if !opens_anew {
                         // A late packet of a connection already closed and flushed.

@@ -248,6 +248,28 @@ fn a_closed_flow_lingers_apart_and_absorbs_late_packets() {
 }
 
 #[test]
+fn a_bare_ack_after_the_close_neither_starts_nor_prolongs_anything() {
+    let mut t: FlowTable<()> = FlowTable::new(16, vec![8080]);
+    let (c, s) = (addr("10.0.0.1:40000"), addr("10.0.0.2:8080"));
+    close_and_retire(&mut t, c, s, 0);
+    let mut ends = Vec::new();
+    let mut ended = |f: Flow<()>, e: FlowEnd| ends.push((f.id, e));
+    // The last ACK of a close, and a stray FIN: no flow, and the linger still runs
+    // from the close.
+    for flags in [ACK, TcpFlags(TcpFlags::FIN | TcpFlags::ACK)] {
+        assert!(t
+            .lookup_or_create(c, s, flags, false, Timestamp(8 * 1_000_000), &mut ended)
+            .is_none());
+    }
+    assert_eq!(t.flows.len(), 0);
+    assert_eq!(t.len(), 1);
+    t.expire_idle(Timestamp(11 * 1_000_000), &mut ended);
+    assert!(t.is_empty(), "10 s after the close");
+    assert_eq!(ends.len(), 1);
+    assert_eq!(ends[0].1, FlowEnd::Closed);
+}
+
+#[test]
 fn a_new_syn_on_a_closed_flow_is_a_new_connection() {
     let mut t: FlowTable<()> = FlowTable::new(16, vec![8080]);
     let (c, s) = (addr("10.0.0.1:40000"), addr("10.0.0.2:8080"));

@@ -60,10 +60,26 @@ const KEPT_RESPONSE_HEADERS: [&str; 6] = [
 ];
 
 fn is_kept_response_header(name: &str) -> bool {
+    // The lengths differ, so one comparison at most: this runs for every header of
+    // every response.
     KEPT_RESPONSE_HEADERS
         .iter()
-        .any(|k| k.eq_ignore_ascii_case(name))
+        .find(|k| k.len() == name.len())
+        .is_some_and(|k| k.eq_ignore_ascii_case(name))
 }
+
+// `is_kept_response_header` compares one name per length.
+const _: () = {
+    let mut i = 0;
+    while i < KEPT_RESPONSE_HEADERS.len() {
+        let mut j = i + 1;
+        while j < KEPT_RESPONSE_HEADERS.len() {
+            assert!(KEPT_RESPONSE_HEADERS[i].len() != KEPT_RESPONSE_HEADERS[j].len());
+            j += 1;
+        }
+        i += 1;
+    }
+};
 
 /// Parses a complete response head (including the blank line).
 pub fn parse_response_head(head: &[u8]) -> Result<ResponseHead, HttpError> {
@@ -207,6 +223,29 @@ mod tests {
         let (r, q) = read(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
         assert_eq!((r.status, r.reason.as_str()), (404, "Not Found"));
         assert!(!q.any());
+    }
+
+    #[test]
+    fn only_the_headers_the_layers_above_use_are_kept() {
+        // Each kept name in another case, and names of the same lengths that are not.
+        let (r, _) = read(
+            b"HTTP/1.1 200 OK\r\nCONTENT-LENGTH: 1\r\nX-Content-Length: 2\r\n\
+              Transfer-Encoding: chunked\r\nSet-Cookie: s=secret\r\ncontent-type: a/b\r\n\
+              X-Frame-Options: DENY\r\nContent-Encoding: gzip\r\nAccess-Control-1: x\r\n\
+              Location: /x\r\nServer: nginx\r\nExpect: y\r\nDate: today\r\n\r\n",
+        );
+        let names: Vec<&str> = r.headers.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "CONTENT-LENGTH",
+                "Transfer-Encoding",
+                "content-type",
+                "Content-Encoding",
+                "Location",
+                "Server"
+            ]
+        );
     }
 
     #[test]
