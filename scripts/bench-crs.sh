@@ -6,13 +6,15 @@
 # work on the machine hits both alike; the figure reported is the median over pairs of
 # (user+sys CPU on - CPU off) / transactions, with the CRS load (measured separately with
 # `rules check`) subtracted. CPU time, not wall time: on a shared machine wall time counts
-# the time other programs ran. To compare two engine versions, prefer
-# `cargo run --release --example crs_pcap bench-data/bench.pcap`: it times the engine alone
-# over the capture's transactions with thread CPU time (no 10 ms steps, no CRS load).
+# the time other programs ran. CPU time is read from wait4(2) in microseconds
+# (scripts/bench/cpu_time.py), not in GNU time's 10 ms steps. Replay runs with one
+# worker. `cargo run --release --example crs_pcap bench-data/bench.pcap` times the
+# engine alone over the capture's transactions (no pipeline, no CRS load).
 #
 #   scripts/bench-crs.sh            (needs bench-data/bench.pcap: scripts/bench.sh makes it,
 #                                    BENCH_MB=100 is enough)
 # Environment:
+#   BENCH_PCAP=bench-data/bench.pcap       capture to replay (bench-small.pcap: short flows)
 #   BENCH_BIN=target/release/tamperwatch   binary to time (built if missing)
 #   BENCH_PAIRS=5                          paired runs
 #   BENCH_CPU=1                            CPU to pin to (taskset); "none" to not pin
@@ -20,7 +22,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA=$ROOT/bench-data
-PCAP=$DATA/bench.pcap
+PCAP=${BENCH_PCAP:-$DATA/bench.pcap}
 BIN=${BENCH_BIN:-$ROOT/target/release/tamperwatch}
 PAIRS=${BENCH_PAIRS:-5}
 CPU=${BENCH_CPU:-1}
@@ -41,17 +43,16 @@ trap 'rm -rf "$WORK"' EXIT
 printf 'crs:\n  enabled: false\n' >"$WORK/off.yaml"
 printf 'crs:\n  enabled: true\n  paranoia_level: 1\n' >"$WORK/on.yaml"
 
-# cpu_of CMD...: prints user+sys seconds of one run (GNU time), the command's stdout in
-# $WORK/out.
+# cpu_of CMD...: prints user+sys seconds of one run (microseconds, from wait4), the
+# command's stdout in $WORK/out.
 cpu_of() {
-    /usr/bin/time -f '%U %S' -o "$WORK/time" "${PIN[@]}" "$@" >"$WORK/out" 2>"$WORK/err" ||
+    python3 "$ROOT/scripts/bench/cpu_time.py" "$WORK/out" "$WORK/err" "${PIN[@]}" "$@" ||
         die "$* failed: $(tail -3 "$WORK/err")"
-    awk '{ printf "%.3f\n", $1 + $2 }' "$WORK/time"
 }
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-command -v /usr/bin/time >/dev/null || die "/usr/bin/time missing (apt-get install time)"
+command -v python3 >/dev/null || die "python3 missing (apt-get install python3)"
 
 log "start-up: rules check with CRS at PL1, $PAIRS runs"
 STARTS=()
@@ -68,18 +69,18 @@ START_OFF=$(printf '%s\n' "${STARTS_OFF[@]}" | median)
 TXNS=""
 DIFFS=() OFFS=() ONS=()
 for ((i = 0; i < PAIRS; i++)); do
-    off=$(cpu_of "$BIN" replay --config "$WORK/off.yaml" --rules "$ROOT/rules" "$PCAP")
-    on=$(cpu_of "$BIN" replay --config "$WORK/on.yaml" --rules "$ROOT/rules" "$PCAP")
+    off=$(cpu_of "$BIN" replay --workers 1 --config "$WORK/off.yaml" --rules "$ROOT/rules" "$PCAP")
+    on=$(cpu_of "$BIN" replay --workers 1 --config "$WORK/on.yaml" --rules "$ROOT/rules" "$PCAP")
     TXNS=$(awk '$1 == "transactions" { print $2 }' "$WORK/out")
     OFFS+=("$off") ONS+=("$on")
-    DIFFS+=("$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.3f\n", a - b }')")
+    DIFFS+=("$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.6f\n", a - b }')")
     log "pair $((i + 1)): off ${off}s, on ${on}s CPU"
 done
 [ -n "$TXNS" ] && [ "$TXNS" -gt 0 ] || die "no transactions in the replay summary"
 OFF=$(printf '%s\n' "${OFFS[@]}" | median)
 ON=$(printf '%s\n' "${ONS[@]}" | median)
 DIFF=$(printf '%s\n' "${DIFFS[@]}" | median)
-LOAD=$(awk -v a="$START" -v b="$START_OFF" 'BEGIN { d = a - b; if (d < 0) d = 0; printf "%.3f", d }')
+LOAD=$(awk -v a="$START" -v b="$START_OFF" 'BEGIN { d = a - b; if (d < 0) d = 0; printf "%.6f", d }')
 PER=$(awk -v d="$DIFF" -v l="$LOAD" -v n="$TXNS" 'BEGIN { printf "%.1f", (d - l) * 1e6 / n }')
 
 cat <<EOF
