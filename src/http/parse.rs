@@ -96,6 +96,7 @@ pub fn parse_request_head(head: &[u8]) -> Result<RequestHead, HttpError> {
                 version: version_string(minor),
                 headers: spare::headers_from(
                     HeadKind::Request,
+                    head,
                     req.headers.iter().map(|h| (h.name, h.value)),
                 ),
                 headers_dropped: 0,

@@ -90,6 +90,7 @@ pub fn read_response_head(head: &[u8]) -> Result<(ResponseHead, HeadQuirks), Htt
                 version: version_string(minor),
                 headers: spare::headers_from(
                     HeadKind::Response,
+                    head,
                     resp.headers
                         .iter()
                         .filter(|h| is_kept_response_header(h.name))
