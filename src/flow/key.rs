@@ -110,10 +110,15 @@ impl Hash for FlowKey {
 impl FlowKey {
     /// The key of a packet from `src` to `dst`.
     pub fn new(src: SocketAddr, dst: SocketAddr) -> Self {
+        // `src <= dst` in the derived order, computed as integer comparisons (the
+        // derived one compares byte by byte; this runs for every packet). Two IPv4
+        // endpoints (v4-mapped, same prefix, no v6 flag) order by address then port.
+        let src_first = match (src, dst) {
+            (SocketAddr::V4(s), SocketAddr::V4(d)) => v4_rank(&s) <= v4_rank(&d),
+            _ => Endpoint::new(src).rank() <= Endpoint::new(dst).rank(),
+        };
         let (src, dst) = (Endpoint::new(src), Endpoint::new(dst));
-        // `src <= dst` in the derived order, computed as two integer comparisons (the
-        // derived one compares byte by byte; this runs for every packet).
-        if src.rank() <= dst.rank() {
+        if src_first {
             FlowKey {
                 lower: src,
                 upper: dst,
@@ -140,6 +145,11 @@ impl FlowKey {
         }
         std::hash::Hasher::finish(&h)
     }
+}
+
+/// An IPv4 endpoint's place in the endpoint order: address, then port.
+fn v4_rank(a: &SocketAddrV4) -> u64 {
+    (u64::from(u32::from(*a.ip())) << 16) | u64::from(a.port())
 }
 
 #[cfg(test)]
