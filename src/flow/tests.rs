@@ -327,3 +327,32 @@ fn closed_flows_rank_for_eviction_as_the_flows_they_were() {
     assert_eq!(t.stats.evicted_without_data, 1);
     assert_eq!(t.stats.evicted_established, 1);
 }
+
+#[test]
+fn the_end_of_capture_ends_open_flows_in_order_and_forgets_closed_ones() {
+    let mut t: FlowTable<()> = FlowTable::new(16, vec![8080]);
+    let s = addr("10.0.0.2:8080");
+    close_and_retire(&mut t, addr("10.0.0.1:40000"), s, 0);
+    let mut none = |_: Flow<()>, _: FlowEnd| {};
+    let mut opened = Vec::new();
+    for port in [40003, 40001, 40002] {
+        let c = addr(&format!("10.0.0.1:{port}"));
+        let f = t
+            .lookup_or_create(c, s, SYN, false, Timestamp(1_000_000), &mut none)
+            .expect("flow");
+        opened.push(f.id);
+    }
+    assert_eq!(t.len(), 4);
+    let mut ends = Vec::new();
+    t.drain_all(&mut |f: Flow<()>, e: FlowEnd| ends.push((f.id, e)));
+    assert_eq!(
+        ends,
+        opened
+            .iter()
+            .map(|&id| (id, FlowEnd::Shutdown))
+            .collect::<Vec<_>>(),
+        "open flows in order of creation, the closed one not again"
+    );
+    assert!(t.is_empty());
+    assert_eq!(t.heap_bytes(), 0, "the closed store's memory is given back");
+}
