@@ -148,8 +148,8 @@ pub struct Compiled {
     pub chain_gates: Vec<ChainGate>,
     /// The automaton of every gate's literals.
     pub prefilter: Prefilter,
-    /// Per memo value source, the links reading it (bit sets over `Link::idx`, filled
-    /// by the evaluator).
+    /// Per phase (1, 2) and memo value source, the links of that phase's rules reading
+    /// it (bit sets over `Link::idx`, filled by the evaluator).
     pub src_users: Vec<u64>,
 }
 

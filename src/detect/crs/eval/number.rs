@@ -70,11 +70,17 @@ pub(super) fn number_links(c: &mut Compiled) -> (usize, usize) {
         r.target_ctl = ctl_ids.contains(&r.id) || r.tags.iter().any(|t| ctl_tags.contains(t));
     }
     let words = (links as usize).div_ceil(64).max(1);
-    let mut users = vec![0u64; N_SOURCES * words];
-    for link in c.rules.iter().flat_map(|r| &r.links) {
-        for &src in link.memo_srcs.iter().flatten() {
-            if let Some(u) = users.get_mut(usize::from(src) * words + link.idx as usize / 64) {
-                *u |= 1 << (link.idx % 64);
+    // Per phase: a phase's skip set only answers for its own rules' links, so a source
+    // only the other phase reads is not worked out (see `fill_skip`).
+    let mut users = vec![0u64; 2 * N_SOURCES * words];
+    for rule in &c.rules {
+        let base = usize::from(rule.phase.clamp(1, 2) - 1) * N_SOURCES;
+        for link in &rule.links {
+            for &src in link.memo_srcs.iter().flatten() {
+                let at = (base + usize::from(src)) * words + link.idx as usize / 64;
+                if let Some(u) = users.get_mut(at) {
+                    *u |= 1 << (link.idx % 64);
+                }
             }
         }
     }

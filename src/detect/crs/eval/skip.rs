@@ -248,7 +248,7 @@ impl CrsScratch {
             return false;
         }
         if !self.slots.skip_ok {
-            self.fill_skip(c);
+            self.fill_skip(c, rule.phase);
         }
         let skipped = self
             .slots
@@ -274,7 +274,7 @@ impl CrsScratch {
         // misses those a `ctl` left it too, so this answers first even for a rule whose
         // targets a ctl narrowed.
         if !self.slots.skip_ok {
-            self.fill_skip(c);
+            self.fill_skip(c, rule.phase);
         }
         if self
             .slots
@@ -302,14 +302,20 @@ impl CrsScratch {
 
     /// Works out `slots.skip`: the links none of whose sources holds a value not known
     /// to miss them. Per source (its intersection computed once per phase), the links
-    /// reading it that it does not rule out are collected; the rest are skipped.
-    fn fill_skip(&mut self, c: &Compiled) {
+    /// reading it that it does not rule out are collected; the rest are skipped. Only
+    /// phase `phase`'s readers count (a phase runs only its own rules, and the set is
+    /// worked out again in the next phase), so a source only the other phase reads
+    /// costs nothing here: phase 1 no longer hashes the query arguments and cookies that
+    /// only phase-2 rules read, and phase 2 skips the sources only phase 1 reads.
+    fn fill_skip(&mut self, c: &Compiled, phase: u8) {
         let w = self.slots.words;
         let mut live = std::mem::take(&mut self.slots.skip);
         live.clear();
         live.resize(w, 0);
+        let base = usize::from(phase.clamp(1, 2) - 1) * N_SOURCES;
         for src in 0..N_SOURCES {
-            let Some(users) = c.src_users.get(src * w..(src + 1) * w) else {
+            let at = (base + src) * w;
+            let Some(users) = c.src_users.get(at..at + w) else {
                 break;
             };
             if users.iter().all(|&u| u == 0) {
