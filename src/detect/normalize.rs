@@ -29,14 +29,24 @@ pub struct Decoded {
     pub had_percent_u: bool,
 }
 
+/// Whether [`decode`] gives `raw` back unchanged with nothing revealed: within the
+/// length cap, and no byte any decoding step would change. Most paths and values are
+/// their own decoding, and then need no decoded copy.
+pub fn decodes_to_itself(raw: &[u8], plus_is_space: bool) -> bool {
+    raw.len() <= MAX_NORMALIZE_BYTES && !raw.iter().any(|&b| decoding_changes(b, plus_is_space))
+}
+
+/// Whether a decoding step could change byte `b` (or the bytes after it).
+fn decoding_changes(b: u8, plus_is_space: bool) -> bool {
+    matches!(b, b'%' | b'\\' | 0 | 0xC0 | 0xC1 | 0xE0) || (plus_is_space && b == b'+')
+}
+
 /// Decodes a value for matching; `plus_is_space` for query strings and form bodies.
 pub fn decode(raw: &[u8], plus_is_space: bool) -> Decoded {
     let raw = &raw[..raw.len().min(MAX_NORMALIZE_BYTES)];
     // Most values hold no byte any step below would change: one pass says so, and
     // the value is its own decoding.
-    let changes =
-        |b: u8| matches!(b, b'%' | b'\\' | 0 | 0xC0 | 0xC1 | 0xE0) || (plus_is_space && b == b'+');
-    if !raw.iter().any(|&b| changes(b)) {
+    if !raw.iter().any(|&b| decoding_changes(b, plus_is_space)) {
         return Decoded {
             text: raw.to_vec(),
             ..Decoded::default()
@@ -181,6 +191,23 @@ fn fold_overlong(text: &mut Vec<u8>) -> bool {
         *text = out;
     }
     found
+}
+
+/// Whether [`resolve_path`] gives `path` back unchanged (and it climbs nowhere): it
+/// starts with `/`, and has no empty segment but the last and no `.` or `..` segment.
+/// Nearly every path is already resolved, and then needs no resolved copy.
+pub fn is_resolved(path: &[u8]) -> bool {
+    let Some(rest) = path.strip_prefix(b"/") else {
+        return false;
+    };
+    let mut segments = rest.split(|&b| b == b'/').peekable();
+    while let Some(seg) = segments.next() {
+        let last = segments.peek().is_none();
+        if (seg.is_empty() && !last) || seg == b"." || seg == b".." {
+            return false;
+        }
+    }
+    true
 }
 
 /// Resolves `//`, `/./` and `/../` in a decoded path (RFC 3986 §5.2.4). Returns the
@@ -398,5 +425,63 @@ mod tests {
         assert_eq!(p[0].1.text, b"1' OR 1=1");
         assert_eq!(p[1].0.text, b"flag");
         assert_eq!(p[2].1.text, b".");
+    }
+
+    /// The fast-path checks agree with the full steps: a value said to decode to
+    /// itself does, and a path said to be resolved is, on paths of every shape.
+    #[test]
+    fn fast_paths_agree_with_decoding_and_resolving() {
+        let paths: [&[u8]; 24] = [
+            b"/",
+            b"",
+            b"/a",
+            b"/a/",
+            b"/a//b",
+            b"//",
+            b"/./",
+            b"/.",
+            b"/..",
+            b"/a/..",
+            b"/a/./b",
+            b"/a/b.c/d",
+            b"a/b",
+            b"*",
+            b"/a/.b/..c",
+            b"/%2e%2e/",
+            b"/a\\b",
+            b"/a+b",
+            b"/a\0b",
+            b"/\xc0\xae",
+            b"/a/b/",
+            b"/.hidden/",
+            b"/a/...",
+            b"/a/b//",
+        ];
+        for p in paths {
+            for plus in [false, true] {
+                if decodes_to_itself(p, plus) {
+                    assert_eq!(
+                        decode(p, plus),
+                        Decoded {
+                            text: p.to_vec(),
+                            ..Decoded::default()
+                        }
+                    );
+                }
+            }
+            let (resolved, escaped) = resolve_path(p);
+            assert_eq!(
+                is_resolved(p),
+                resolved == p && !escaped,
+                "{:?}",
+                String::from_utf8_lossy(p)
+            );
+        }
+        assert!(is_resolved(b"/a/b/"));
+        assert!(!is_resolved(b"/a/../b"));
+        assert!(!decodes_to_itself(
+            &vec![b'a'; MAX_NORMALIZE_BYTES + 1],
+            false
+        ));
     }
 }
