@@ -8,10 +8,14 @@ use super::normalize::{self, decode, fold_sql_comments, resolve_path, split_targ
 use super::readings;
 use crate::http::{HttpTransaction, RequestHead};
 
+mod decimal;
+mod filter;
 mod names;
 mod slots;
 mod storage;
 
+use decimal::{decimal, MAX_DECIMAL_DIGITS};
+pub use filter::{KeepAll, ValueFilter};
 pub use names::extension;
 use names::type_mismatch;
 pub use storage::{FieldSet, FieldValues, PooledValues, Value, Values};
@@ -141,25 +145,6 @@ impl Field {
     /// Number of fixed slots.
     pub fn fixed_slots() -> usize {
         FIXED_FIELDS.len()
-    }
-}
-
-/// Tells extraction which header names and values no test can hit, so that they need
-/// not be copied (see the rule set's `raw` filter). Leaving such a value out changes
-/// no verdict: it would hit nothing.
-pub trait ValueFilter {
-    /// Whether `raw`, a value of `field` as sent (not yet lowercased), may hit some
-    /// test; `false` only when none can. Asked for header names and values.
-    fn may_hit(&self, field: Field, raw: &[u8]) -> bool;
-}
-
-/// Keeps every value.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct KeepAll;
-
-impl ValueFilter for KeepAll {
-    fn may_hit(&self, _field: Field, _raw: &[u8]) -> bool {
-        true
     }
 }
 
@@ -410,23 +395,6 @@ impl FieldValues {
 
 /// The Content-Type (prefix) that makes a request body a urlencoded form.
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
-
-/// Decimal digits of the largest `u64`.
-const MAX_DECIMAL_DIGITS: usize = 20;
-
-/// `n` in decimal, written into `buf` (no allocation).
-fn decimal(mut n: u64, buf: &mut [u8; MAX_DECIMAL_DIGITS]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    &buf[i..]
-}
 
 /// Whether `s` starts with `prefix`, ASCII case ignored.
 fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
