@@ -4,30 +4,43 @@
 //! a small transaction they were most of its allocations. A head given up (dropped)
 //! returns its header list, with the headers' strings, and its line's strings to this
 //! thread's spares; the next head parsed on the thread refills them in place. Request
-//! and response lists are kept apart, since their lengths differ. Everything kept is
-//! capped ([`MAX_SPARE_LISTS`], [`MAX_SPARE_HEADERS`], [`MAX_SPARE_HEADER_BYTES`],
-//! [`MAX_LOOSE_HEADERS`], [`MAX_SPARE_STRINGS`], [`MAX_SPARE_STRING_BYTES`]): at most
-//! about 350 KiB a thread, whatever the traffic. A head dropped on another thread than
-//! it was parsed on (a sharded replay's merge) only fills that thread's spares, up to
-//! the same caps.
+//! and response lists are kept apart, since their lengths differ.
+//!
+//! There must be a spare for every head in flight: a request head lives until its
+//! response ends, so a server answering a few dozen connections at once holds a few
+//! dozen request heads. With spares for only 8, three heads in four were built from
+//! fresh allocations and grew string by string (4 reallocations a request on the
+//! short-flow benchmark); 64 cover the connections a busy small site has open.
+//!
+//! Everything kept is capped: by count ([`MAX_SPARE_LISTS`], [`MAX_SPARE_HEADERS`],
+//! [`MAX_LOOSE_HEADERS`], [`MAX_SPARE_STRINGS`]), by size per item
+//! ([`MAX_SPARE_HEADER_BYTES`], [`MAX_SPARE_STRING_BYTES`]), and the lists and strings
+//! together by [`MAX_SPARE_BYTES`]; with the loose headers, at most about 290 KiB a
+//! thread whatever the traffic. A head dropped on another thread than it was parsed on
+//! (a sharded replay's merge) only fills that thread's spares, up to the same caps.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
 
 use crate::http::Header;
 
-/// Header lists kept per kind (requests, responses).
-pub const MAX_SPARE_LISTS: usize = 8;
+/// Header lists kept per kind (requests, responses): one per head in flight.
+pub const MAX_SPARE_LISTS: usize = 64;
 /// Headers kept per spare list.
 pub const MAX_SPARE_HEADERS: usize = 32;
 /// A spare header whose name and value hold more than this (capacity) is not kept.
 pub const MAX_SPARE_HEADER_BYTES: usize = 512;
 /// Loose spare headers kept (those a shorter head left over, for a longer one).
 pub const MAX_LOOSE_HEADERS: usize = 64;
-/// Spare strings kept (request line parts, reasons, versions).
-pub const MAX_SPARE_STRINGS: usize = 32;
+/// Spare strings kept (request line parts, reasons, versions): three per request in
+/// flight.
+pub const MAX_SPARE_STRINGS: usize = 192;
 /// A spare string holding more than this (capacity) is not kept.
 pub const MAX_SPARE_STRING_BYTES: usize = 1024;
+
+/// Bytes held by the spare lists (their headers' strings and slots) and spare strings
+/// of a thread, together.
+pub const MAX_SPARE_BYTES: usize = 256 << 10;
 
 /// Which kind of head a header list belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +54,8 @@ struct Spares {
     lists: [Vec<Vec<Header>>; 2],
     loose: Vec<Header>,
     strings: Vec<String>,
+    /// What the lists and strings hold ([`list_bytes`], string capacities).
+    held_bytes: usize,
 }
 
 thread_local! {
@@ -49,6 +64,7 @@ thread_local! {
             lists: [Vec::new(), Vec::new()],
             loose: Vec::new(),
             strings: Vec::new(),
+            held_bytes: 0,
         })
     };
 }
@@ -74,9 +90,13 @@ pub fn headers_from<'a>(
     items: impl Iterator<Item = (&'a str, &'a [u8])>,
 ) -> Vec<Header> {
     let head_text = std::str::from_utf8(head).ok();
-    let mut list = with_spares(|s| s.lists[kind as usize].pop())
-        .flatten()
-        .unwrap_or_default();
+    let mut list = with_spares(|s| {
+        let list = s.lists[kind as usize].pop()?;
+        s.held_bytes = s.held_bytes.saturating_sub(list_bytes(&list));
+        Some(list)
+    })
+    .flatten()
+    .unwrap_or_default();
     let mut n = 0;
     for (name, value) in items {
         if n == list.len() {
@@ -149,10 +169,12 @@ fn set_lossy(dst: &mut String, bytes: &[u8]) {
 pub fn string_from(text: &str) -> String {
     let mut s = with_spares(|s| {
         let fits = s.strings.iter().rposition(|x| x.capacity() >= text.len());
-        match fits {
+        let spare = match fits {
             Some(i) => Some(s.strings.swap_remove(i)),
             None => s.strings.pop(),
-        }
+        }?;
+        s.held_bytes = s.held_bytes.saturating_sub(spare.capacity());
+        Some(spare)
     })
     .flatten()
     .unwrap_or_default();
@@ -169,23 +191,60 @@ pub fn give_back(kind: HeadKind, mut headers: Vec<Header>, strings: [String; 3])
             headers.truncate(MAX_SPARE_HEADERS);
             headers.retain(|h| h.name.capacity() + h.value.capacity() <= MAX_SPARE_HEADER_BYTES);
             headers.shrink_to(MAX_SPARE_HEADERS);
-            lists.push(headers);
+            let bytes = list_bytes(&headers);
+            if s.held_bytes + bytes <= MAX_SPARE_BYTES {
+                s.held_bytes += bytes;
+                lists.push(headers);
+            }
         }
         for string in strings {
             if s.strings.len() < MAX_SPARE_STRINGS
                 && string.capacity() > 0
                 && string.capacity() <= MAX_SPARE_STRING_BYTES
+                && s.held_bytes + string.capacity() <= MAX_SPARE_BYTES
             {
+                s.held_bytes += string.capacity();
                 s.strings.push(string);
             }
         }
     });
 }
 
+/// What a spare header list holds: its slots and its headers' strings.
+fn list_bytes(list: &Vec<Header>) -> usize {
+    list.capacity() * std::mem::size_of::<Header>()
+        + list
+            .iter()
+            .map(|h| h.name.capacity() + h.value.capacity())
+            .sum::<usize>()
+}
+
+/// Bytes this thread's spare lists and strings hold, counted and recounted (tests).
+#[cfg(test)]
+pub fn held_bytes() -> (usize, usize) {
+    with_spares(|s| {
+        let lists: usize = s.lists.iter().flatten().map(list_bytes).sum();
+        let strings: usize = s.strings.iter().map(String::capacity).sum();
+        (s.held_bytes, lists + strings)
+    })
+    .unwrap_or_default()
+}
+
 /// How many header lists of `kind` and strings this thread keeps now (tests).
 #[cfg(test)]
 pub fn kept(kind: HeadKind) -> (usize, usize) {
     with_spares(|s| (s.lists[kind as usize].len(), s.strings.len())).unwrap_or_default()
+}
+
+/// Forgets this thread's spares (tests).
+#[cfg(test)]
+pub fn reset() {
+    with_spares(|s| {
+        s.lists = [Vec::new(), Vec::new()];
+        s.loose.clear();
+        s.strings.clear();
+        s.held_bytes = 0;
+    });
 }
 
 /// Loose spare headers this thread keeps now (tests).
@@ -274,7 +333,7 @@ mod tests {
         // An oversized header is not kept in a spare list.
         let big = "v".repeat(MAX_SPARE_HEADER_BYTES);
         let head = format!("GET / HTTP/1.1\r\nX-Big: {big}\r\nHost: h\r\n\r\n");
-        with_spares(|s| s.lists[HeadKind::Request as usize].clear());
+        reset();
         drop(parse_request_head(head.as_bytes()).expect("head"));
         let spare = with_spares(|s| s.lists[HeadKind::Request as usize].pop())
             .flatten()
@@ -283,6 +342,50 @@ mod tests {
         assert!(spare
             .iter()
             .all(|h| h.name.capacity() + h.value.capacity() <= MAX_SPARE_HEADER_BYTES));
+    }
+
+    #[test]
+    fn every_head_in_flight_finds_a_spare_next_time() {
+        reset();
+        // A few dozen connections, each with its request waiting for the response.
+        let in_flight: Vec<_> = (0..40)
+            .map(|_| parse_request_head(LONG_HEAD).expect("head"))
+            .collect();
+        drop(in_flight);
+        assert_eq!(kept(HeadKind::Request), (40, 120));
+        let again: Vec<_> = (0..40)
+            .map(|_| parse_request_head(LONG_HEAD).expect("head"))
+            .collect();
+        assert_eq!(kept(HeadKind::Request), (0, 0), "every one reused a spare");
+        drop(again);
+        let (counted, recounted) = held_bytes();
+        assert_eq!(counted, recounted);
+    }
+
+    #[test]
+    fn the_spares_hold_at_most_their_byte_cap() {
+        reset();
+        // Lists of 32 headers of 400 bytes: 64 of them would be 800 KiB.
+        let value = "v".repeat(400);
+        let mut head = String::from("GET / HTTP/1.1\r\n");
+        for i in 0..MAX_SPARE_HEADERS {
+            head.push_str(&format!("X-{i}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let heads: Vec<_> = (0..MAX_SPARE_LISTS)
+            .map(|_| parse_request_head(head.as_bytes()).expect("head"))
+            .collect();
+        drop(heads);
+        let (counted, recounted) = held_bytes();
+        assert_eq!(counted, recounted);
+        assert!(counted <= MAX_SPARE_BYTES, "{counted}");
+        let (lists, _) = kept(HeadKind::Request);
+        assert!(lists > 0 && lists < MAX_SPARE_LISTS, "{lists}");
+        // Taking and giving back keeps the count true.
+        drop(parse_request_head(head.as_bytes()).expect("head"));
+        let (counted, recounted) = held_bytes();
+        assert_eq!(counted, recounted);
+        reset();
     }
 
     #[test]
