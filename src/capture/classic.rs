@@ -207,11 +207,19 @@ impl<R: Read> ClassicReader<R> {
     }
 
     /// Makes at least `want` unread bytes available unless the file ends first;
-    /// returns how many are.
+    /// returns how many are. Inline: twice a record, and almost always the bytes are
+    /// there already.
+    #[inline]
     fn fill(&mut self, want: usize) -> io::Result<usize> {
         if self.end - self.start >= want || self.at_eof {
             return Ok(self.end - self.start);
         }
+        self.refill(want)
+    }
+
+    /// [`ClassicReader::fill`]'s slow path: a read from the file.
+    #[cold]
+    fn refill(&mut self, want: usize) -> io::Result<usize> {
         if self.chunk.is_empty() {
             self.chunk = vec![0; READ_CHUNK_BYTES];
         }
