@@ -198,8 +198,12 @@ impl Detector {
         if self.rules.rules().is_empty() && self.crs.is_none() {
             return judgement;
         }
-        let mut values =
-            FieldValues::extract_for(txn, self.rules.header_names(), self.rules.fields_read());
+        let mut values = FieldValues::extract_filtered(
+            txn,
+            self.rules.header_names(),
+            self.rules.fields_read(),
+            &self.rules,
+        );
         self.policy.judge(txn, &mut values);
         let rule_alerts = &mut judgement.rule_alerts;
         self.rules.evaluate_each(&values, |m| {

@@ -69,11 +69,26 @@ pub fn method_readings(
     query_params: &[(Decoded, Decoded)],
     body_params: &[(Decoded, Decoded)],
 ) -> Vec<String> {
+    let mut out = Vec::new();
+    method_readings_into(txn, query_params, body_params, &mut out, &mut Vec::new());
+    out
+}
+
+/// [`method_readings`] into `out` (emptied first), its strings taken from `spare`
+/// when it has some: a request's method reading was two allocations per transaction.
+/// Strings no longer needed go back to `spare`.
+pub fn method_readings_into(
+    txn: &HttpTransaction,
+    query_params: &[(Decoded, Decoded)],
+    body_params: &[(Decoded, Decoded)],
+    out: &mut Vec<String>,
+    spare: &mut Vec<String>,
+) {
+    spare.append(out);
     let Some(req) = txn.request.as_ref() else {
-        return Vec::new();
+        return;
     };
-    let mut out: Vec<String> = Vec::new();
-    let mut add = |m: &[u8]| {
+    let add = |m: &[u8], out: &mut Vec<String>, spare: &mut Vec<String>| {
         let m = m.trim_ascii();
         // Frameworks take only a method name (Symfony: letters only); anything else is
         // not an override they would honour.
@@ -83,9 +98,13 @@ pub fn method_readings(
         if !is_method || out.len() >= MAX_METHOD_READINGS {
             return;
         }
-        let m = String::from_utf8_lossy(m).to_ascii_uppercase();
-        if !out.contains(&m) {
-            out.push(m);
+        // ASCII letters, `-` and `_` only: each byte is its own char.
+        let same = |s: &String| s.len() == m.len() && s.as_bytes().eq_ignore_ascii_case(m);
+        if !out.iter().any(same) {
+            let mut s = spare.pop().unwrap_or_default();
+            s.clear();
+            s.extend(m.iter().map(|&b| char::from(b.to_ascii_uppercase())));
+            out.push(s);
         }
     };
     for h in &req.headers {
@@ -93,29 +112,32 @@ pub fn method_readings(
             .iter()
             .any(|o| h.name.eq_ignore_ascii_case(o))
         {
-            add(h.value.as_bytes());
+            add(h.value.as_bytes(), out, spare);
         }
     }
     let is_override = |name: &Decoded| name.text.eq_ignore_ascii_case(b"_method");
     for (name, value) in body_params {
         if is_override(name) {
-            add(&value.text);
+            add(&value.text, out, spare);
         }
     }
     for part in &txn.uploads {
         if part.filename.is_none() && part.field_name.as_deref() == Some("_method") {
-            add(&part.prefix);
+            add(&part.prefix, out, spare);
         }
     }
     for (name, value) in query_params {
         if is_override(name) {
-            add(&value.text);
+            add(&value.text, out, spare);
         }
     }
     if out.is_empty() {
-        out.push(req.method.trim().to_ascii_uppercase());
+        let mut s = spare.pop().unwrap_or_default();
+        s.clear();
+        s.push_str(req.method.trim());
+        s.make_ascii_uppercase();
+        out.push(s);
     }
-    out
 }
 
 /// Query parameters of a target, decoded.

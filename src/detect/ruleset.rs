@@ -23,6 +23,7 @@ mod exact;
 mod gate;
 mod hits;
 mod pairs;
+mod raw;
 mod regexes;
 mod scan;
 #[cfg(test)]
@@ -153,6 +154,10 @@ pub struct RuleSet {
     /// Bit per rule: whether it holds when none of its tests hit (a `not` tree); with
     /// the rules whose tests hit, the only rules evaluated.
     holds_untouched: Vec<u64>,
+    /// The matchers of header names and of header values, when a value can be ruled
+    /// out before it is copied (see [`raw`]).
+    raw_names: Option<usize>,
+    raw_values: Option<usize>,
     /// Tests only: evaluate as before the fast paths (every regex on every value,
     /// every rule's tree), the reference the fast paths are checked against.
     #[cfg(test)]
@@ -222,6 +227,8 @@ impl RuleSet {
             }
         }
         set.fields = fields;
+        set.raw_names = set.raw_filter(Field::HeaderNames);
+        set.raw_values = set.raw_filter(Field::HeaderValues);
         let mut empty = Scratch::default();
         empty.reset(set.leaf_count);
         set.holds_untouched = vec![0; set.rules.len().div_ceil(64)];

@@ -278,3 +278,36 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn restricted_header_rules_replayed_per_name_list_decide_as_the_plain_evaluation() {
+    for (pl, want) in [(1, &[920_450][..]), (2, &[920_450, 920_451][..])] {
+        let e = engine(pl);
+        let keyed = e.program.name_keyed_rules();
+        assert_eq!(keyed, want, "PL{pl}");
+        // The same names in other letter case, order and with repeats, with and
+        // without a restricted header (PL1: basic list; PL2: extended list too).
+        let lists: [&[(&str, &str)]; 6] = [
+            &[("Accept", "*/*"), ("Proxy", "http://x")],
+            &[("Accept", "*/*"), ("proxy", "http://x")],
+            &[("Proxy", "http://x"), ("Accept", "*/*")],
+            &[("Accept", "*/*"), ("Accept", "text/html")],
+            &[("Accept", "*/*"), ("Content-Range", "bytes 0-1/2")],
+            &[("Accept", "*/*"), ("Accept-Charset", "utf-8")],
+        ];
+        let reqs: Vec<_> = lists.iter().map(|h| request("GET", "/", h, b"")).collect();
+        let (mut fast, mut plain) = (CrsScratch::default(), reference());
+        let mut flagged = 0;
+        for round in 0..3 {
+            for (i, t) in reqs.iter().enumerate() {
+                let f = full(&e, t, &mut fast);
+                flagged += usize::from(f.0.iter().any(|m| keyed.contains(&m.0)));
+                assert_eq!(f, full(&e, t, &mut plain), "PL{pl}, round {round}, {i}");
+            }
+        }
+        assert!(
+            flagged >= 9,
+            "PL{pl}: restricted headers flagged {flagged} times"
+        );
+    }
+}

@@ -8,10 +8,14 @@ use super::normalize::{self, decode, fold_sql_comments, resolve_path, split_targ
 use super::readings;
 use crate::http::{HttpTransaction, RequestHead};
 
+mod decimal;
+mod filter;
 mod names;
 mod slots;
 mod storage;
 
+use decimal::{decimal, MAX_DECIMAL_DIGITS};
+pub use filter::{KeepAll, ValueFilter};
 pub use names::extension;
 use names::type_mismatch;
 pub use storage::{FieldSet, FieldValues, PooledValues, Value, Values};
@@ -156,6 +160,17 @@ impl FieldValues {
     /// Extracts the fields in `read` (and the labels the policy adds later): a rule
     /// set reads a third of the fields, and a value no rule reads is not copied.
     pub fn extract_for(txn: &HttpTransaction, headers: &[String], read: &FieldSet) -> PooledValues {
+        FieldValues::extract_filtered(txn, headers, read, &KeepAll)
+    }
+
+    /// [`FieldValues::extract_for`], leaving out the header names and values `filter`
+    /// says no test can hit.
+    pub fn extract_filtered(
+        txn: &HttpTransaction,
+        headers: &[String],
+        read: &FieldSet,
+        filter: &impl ValueFilter,
+    ) -> PooledValues {
         let mut v = PooledValues::take(Field::fixed_slots(), headers.len());
         v.keep_only(read);
         v.src = Some(txn.client.ip());
@@ -166,12 +181,18 @@ impl FieldValues {
         let Some(req) = txn.request.as_ref() else {
             return v;
         };
-        v.fill_request(txn, req, headers);
+        v.fill_request(txn, req, headers, filter);
         v
     }
 
     /// The request's fields (see [`FieldValues::extract`]).
-    fn fill_request(&mut self, txn: &HttpTransaction, req: &RequestHead, headers: &[String]) {
+    fn fill_request(
+        &mut self,
+        txn: &HttpTransaction,
+        req: &RequestHead,
+        headers: &[String],
+        filter: &impl ValueFilter,
+    ) {
         let v = self;
         let mut digits = [0u8; MAX_DECIMAL_DIGITS];
         v.push(Field::Method, req.method.as_bytes(), None);
@@ -188,7 +209,7 @@ impl FieldValues {
         let target = readings::target(req.uri.as_bytes());
         let (path, query) = split_target(target.origin);
         let query_params = readings::query_params(query);
-        v.methods = readings::method_readings(txn, &query_params, &body_params);
+        v.read_methods(txn, &query_params, &body_params);
         v.effective_method.clear();
         v.effective_method
             .push_str(v.methods.first().map_or("", String::as_str));
@@ -201,15 +222,28 @@ impl FieldValues {
         }
         v.push(Field::UriRaw, req.uri.as_bytes(), None);
         v.push(Field::PathRaw, path, None);
-        let decoded = decode(path, false);
-        let (resolved, escaped) = resolve_path(&decoded.text);
-        v.push(Field::PathDecoded, &decoded.text, None);
-        v.push(Field::PathNormalized, &resolved, None);
-        if let Some(ext) = extension(&resolved) {
+        // Most paths are their own decoding and already resolved: then no copy.
+        let plain = normalize::decodes_to_itself(path, false);
+        let decoded = if plain {
+            normalize::Decoded::default()
+        } else {
+            decode(path, false)
+        };
+        let decoded_text: &[u8] = if plain { path } else { &decoded.text };
+        let resolved_copy;
+        let (resolved, escaped): (&[u8], bool) = if normalize::is_resolved(decoded_text) {
+            (decoded_text, false)
+        } else {
+            resolved_copy = resolve_path(decoded_text);
+            (&resolved_copy.0, resolved_copy.1)
+        };
+        v.push(Field::PathDecoded, decoded_text, None);
+        v.push(Field::PathNormalized, resolved, None);
+        if let Some(ext) = extension(resolved) {
             v.push(Field::PathExtension, ext, None);
         }
         v.path.clear();
-        v.path.extend_from_slice(&resolved);
+        v.path.extend_from_slice(resolved);
         let mut anomalies: Vec<&str> = readings::ambiguities(req, &v.methods);
         let over_params = |b: &[u8]| normalize::params_over(b, MAX_PARAMS);
         if query.is_some_and(over_params) || (form && over_params(&txn.body_prefix)) {
@@ -248,12 +282,28 @@ impl FieldValues {
         }
         for h in &req.headers {
             // Pushed values are lowercased: the pushed name is the lowercase name.
-            v.push(Field::HeaderNames, h.name.as_bytes(), None);
-            v.push(Field::HeaderValues, h.value.as_bytes(), None);
+            // Names and values no test can hit are left out (most of a browser's).
+            let value = h.value.as_bytes();
+            if v.wanted(Field::HeaderNames) && filter.may_hit(Field::HeaderNames, h.name.as_bytes())
+            {
+                v.push(Field::HeaderNames, h.name.as_bytes(), None);
+            }
+            let kept = v.wanted(Field::HeaderValues) && filter.may_hit(Field::HeaderValues, value);
+            if kept {
+                v.push(Field::HeaderValues, value, None);
+            }
+            // A header's own field shares the header value's copy when it was kept.
+            let again = |v: &mut FieldValues, f: Field| {
+                if kept {
+                    v.push_again(f, Field::HeaderValues, value);
+                } else {
+                    v.push(f, value, None);
+                }
+            };
             let name = h.name.as_str();
             if let Some(i) = headers.iter().position(|n| n.eq_ignore_ascii_case(name)) {
                 if let Ok(i) = u16::try_from(i) {
-                    v.push_again(Field::Header(i), Field::HeaderValues, h.value.as_bytes());
+                    again(v, Field::Header(i));
                 }
             }
             let field = if name.eq_ignore_ascii_case("user-agent") {
@@ -266,7 +316,7 @@ impl FieldValues {
                 None
             };
             if let Some(f) = field {
-                v.push_again(f, Field::HeaderValues, h.value.as_bytes());
+                again(v, f);
             }
         }
         v.push(
@@ -345,23 +395,6 @@ impl FieldValues {
 
 /// The Content-Type (prefix) that makes a request body a urlencoded form.
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
-
-/// Decimal digits of the largest `u64`.
-const MAX_DECIMAL_DIGITS: usize = 20;
-
-/// `n` in decimal, written into `buf` (no allocation).
-fn decimal(mut n: u64, buf: &mut [u8; MAX_DECIMAL_DIGITS]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    &buf[i..]
-}
 
 /// Whether `s` starts with `prefix`, ASCII case ignored.
 fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {

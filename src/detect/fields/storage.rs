@@ -155,6 +155,9 @@ pub struct FieldValues {
     /// Every method reading, the effective one first (see
     /// [`crate::detect::readings::method_readings`]).
     pub methods: Vec<String>,
+    /// Method strings kept for the next transaction's readings (at most
+    /// [`crate::detect::readings::MAX_METHOD_READINGS`]).
+    method_spare: Vec<String>,
     /// The normalized path with its case kept (the policy compares it with config paths).
     pub path: Vec<u8>,
 }
@@ -185,11 +188,7 @@ impl FieldValues {
             return;
         };
         let start = self.bytes.len();
-        // Copied, then lowercased in place eight bytes at a time.
-        self.bytes.extend_from_slice(bytes);
-        if let Some(new) = self.bytes.get_mut(start..) {
-            lowercase(new);
-        }
+        append_lowercase(&mut self.bytes, bytes);
         spans.push(Span {
             start,
             end: self.bytes.len(),
@@ -221,6 +220,23 @@ impl FieldValues {
             }
             _ => self.push_to(slot, bytes, None),
         }
+    }
+
+    /// Fills [`FieldValues::methods`] with the request's method readings, reusing
+    /// the strings of the previous transaction's.
+    pub(super) fn read_methods(
+        &mut self,
+        txn: &crate::http::HttpTransaction,
+        query_params: &[(super::normalize::Decoded, super::normalize::Decoded)],
+        body_params: &[(super::normalize::Decoded, super::normalize::Decoded)],
+    ) {
+        super::readings::method_readings_into(
+            txn,
+            query_params,
+            body_params,
+            &mut self.methods,
+            &mut self.method_spare,
+        );
     }
 
     /// Whether values of `f` are kept (see [`FieldValues::extract_for`]).
@@ -267,30 +283,32 @@ impl FieldValues {
         self.unread = 0;
         self.src = None;
         self.effective_method.clear();
-        self.methods.clear();
+        self.method_spare.append(&mut self.methods);
+        self.method_spare
+            .truncate(crate::detect::readings::MAX_METHOD_READINGS);
         self.path.clear();
         self.path.shrink_to(MAX_KEPT_VALUE_BYTES);
     }
 }
 
-/// Lowercases ASCII letters in place, a word at a time (the standard library's
-/// `make_ascii_lowercase` goes byte by byte: it was half the cost of a value).
-fn lowercase(bytes: &mut [u8]) {
-    let mut words = bytes.chunks_exact_mut(8);
+/// Appends `src` to `out` with ASCII letters lowercased, a word at a time, in one
+/// pass (copying, then lowercasing in place, read every byte twice; the standard
+/// library's `make_ascii_lowercase` goes byte by byte).
+fn append_lowercase(out: &mut Vec<u8>, src: &[u8]) {
+    out.reserve(src.len());
+    let mut words = src.chunks_exact(8);
     for w in &mut words {
         let mut word = [0u8; 8];
         word.copy_from_slice(w);
-        w.copy_from_slice(&lowercase_word(u64::from_le_bytes(word)).to_le_bytes());
+        out.extend_from_slice(&lowercase_word(u64::from_le_bytes(word)).to_le_bytes());
     }
     // The tail (under eight bytes) as one more word, zero-padded.
-    let tail = words.into_remainder();
+    let tail = words.remainder();
     let mut word = [0u8; 8];
     if let Some(head) = word.get_mut(..tail.len()) {
         head.copy_from_slice(tail);
         let lower = lowercase_word(u64::from_le_bytes(word)).to_le_bytes();
-        if let Some(done) = lower.get(..tail.len()) {
-            tail.copy_from_slice(done);
-        }
+        out.extend_from_slice(lower.get(..tail.len()).unwrap_or_default());
     }
 }
 
@@ -349,6 +367,7 @@ impl Deref for PooledValues {
             src: None,
             effective_method: String::new(),
             methods: Vec::new(),
+            method_spare: Vec::new(),
             path: Vec::new(),
         };
         self.0.as_ref().unwrap_or(&EMPTY)

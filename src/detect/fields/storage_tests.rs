@@ -65,15 +65,24 @@ fn interleaved_fields_keep_their_own_values_in_order() {
 fn lowercase_agrees_with_the_standard_library() {
     let all: Vec<u8> = (0..=u8::MAX).collect();
     for shift in 0..8 {
-        let mut mine: Vec<u8> = all.iter().cycle().skip(shift).take(300).copied().collect();
-        let mut want = mine.clone();
-        want.make_ascii_lowercase();
-        lowercase(&mut mine);
-        assert_eq!(mine, want, "shift {shift}");
+        for len in [0, 1, 7, 8, 9, 300] {
+            let src: Vec<u8> = all.iter().cycle().skip(shift).take(len).copied().collect();
+            let mut want = src.clone();
+            want.make_ascii_lowercase();
+            // Appended after what is there, which stays as it was.
+            let mut mine = b"Kept".to_vec();
+            append_lowercase(&mut mine, &src);
+            assert_eq!(mine.get(..4), Some(b"Kept".as_slice()));
+            assert_eq!(
+                mine.get(4..),
+                Some(want.as_slice()),
+                "shift {shift} len {len}"
+            );
+        }
     }
-    let mut v = *b"GET /Index.HTML?A=Z@[`{";
-    lowercase(&mut v);
-    assert_eq!(&v, b"get /index.html?a=z@[`{");
+    let mut v = Vec::new();
+    append_lowercase(&mut v, b"GET /Index.HTML?A=Z@[`{");
+    assert_eq!(v, b"get /index.html?a=z@[`{");
 }
 
 /// A value pushed again reads as the same value pushed alone, whether or not the

@@ -30,11 +30,21 @@ impl ExactShape {
 
     /// Whether some key may equal `v` (false: none does).
     pub(super) fn may_hold(&self, v: &[u8]) -> bool {
-        if self.lens & (1 << v.len().min(Self::LONG)) == 0 {
+        self.may_hold_first(v.len(), v.first().copied())
+    }
+
+    /// [`ExactShape::may_hold`] of `v` lowercased, asked of `v` as it is (lowercasing
+    /// keeps the length and changes only the first byte's case).
+    pub(super) fn may_hold_lowercased(&self, v: &[u8]) -> bool {
+        self.may_hold_first(v.len(), v.first().map(u8::to_ascii_lowercase))
+    }
+
+    fn may_hold_first(&self, len: usize, first: Option<u8>) -> bool {
+        if self.lens & (1 << len.min(Self::LONG)) == 0 {
             return false;
         }
-        match v.first() {
-            Some(&b) => self.firsts[usize::from(b / 64)] & (1 << (b % 64)) != 0,
+        match first {
+            Some(b) => self.firsts[usize::from(b / 64)] & (1 << (b % 64)) != 0,
             None => true,
         }
     }

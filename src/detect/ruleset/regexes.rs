@@ -167,6 +167,9 @@ pub(super) struct FieldGate {
     /// The same literals by byte pairs, for short values, when `firsts` is a packed
     /// or automaton search (slow to start on a short value).
     firsts_pairs: Option<PairSet>,
+    /// Whether `firsts` holds no ASCII letter: then [`FieldGate::all_closed`] gives
+    /// the same answer on a value before it is lowercased as after.
+    firsts_caseless: bool,
 }
 
 impl FieldGate {
@@ -218,6 +221,7 @@ impl FieldGate {
         }
         union.sort();
         union.dedup();
+        let firsts_caseless = union.iter().all(|l| !l.iter().any(u8::is_ascii_alphabetic));
         let firsts = if every_regex_gated {
             Some(ClauseTest::new(&union)?)
         } else {
@@ -232,6 +236,7 @@ impl FieldGate {
             per_regex,
             firsts,
             firsts_pairs,
+            firsts_caseless,
         }))
     }
 
@@ -245,6 +250,12 @@ impl FieldGate {
             Some(pairs) if value.len() <= MAX_PAIR_SCAN_BYTES => !pairs.holds(value),
             _ => !firsts.holds(value),
         }
+    }
+
+    /// Whether [`FieldGate::all_closed`] may be asked of a value not yet lowercased
+    /// (every regex is gated, and no literal it looks for has a letter).
+    pub(super) fn closes_raw_values(&self) -> bool {
+        self.firsts.is_some() && self.firsts_caseless
     }
 
     /// Readies the per-value table for a new value.

@@ -40,13 +40,13 @@ pub(super) enum Fold {
 
 /// TX names rules may write after the prefix: exact names and prefixes of built names.
 #[derive(Debug, Default)]
-struct Written {
-    exact: Vec<Vec<u8>>,
-    prefixes: Vec<Vec<u8>>,
+pub(super) struct Written {
+    pub(super) exact: Vec<Vec<u8>>,
+    pub(super) prefixes: Vec<Vec<u8>>,
 }
 
 impl Written {
-    fn add(&mut self, m: &MacroText) {
+    pub(super) fn add(&mut self, m: &MacroText) {
         match m.literal() {
             Some(l) => self.exact.push(l.to_ascii_lowercase()),
             None => {
@@ -59,14 +59,14 @@ impl Written {
         }
     }
 
-    fn may_write(&self, name: &[u8]) -> bool {
+    pub(super) fn may_write(&self, name: &[u8]) -> bool {
         let name = name.to_ascii_lowercase();
         self.exact.contains(&name) || self.prefixes.iter().any(|p| name.starts_with(p))
     }
 }
 
 /// The TX names a macro text reads, or false if it reads anything else.
-fn macro_reads(m: &MacroText, out: &mut Vec<Vec<u8>>) -> bool {
+pub(super) fn macro_reads(m: &MacroText, out: &mut Vec<Vec<u8>>) -> bool {
     m.parts.iter().all(|p| match p {
         MacroPart::Lit(_) => true,
         MacroPart::Var(MacroVar::Var(Var::Tx, Some(k))) => {
@@ -106,29 +106,7 @@ fn reads(rule: &CRule) -> Option<Vec<Vec<u8>>> {
 impl Program {
     /// Folds the rules after the prefix that qualify (see the module docs).
     pub(super) fn fold(&mut self) {
-        let mut written = Written::default();
-        for d in 0..10u8 {
-            written.exact.push(vec![b'0' + d]);
-        }
-        let mut later: Vec<u32> = Vec::new();
-        for (phase, entries) in self.c.phases.iter().enumerate() {
-            let start = if phase == 0 { self.prefix.resume } else { 0 };
-            for e in entries.iter().skip(start) {
-                if let Entry::Rule(ri) = e {
-                    later.push(*ri);
-                }
-            }
-        }
-        for &ri in &later {
-            let Some(rule) = self.c.rules.get(ri as usize) else {
-                continue;
-            };
-            for l in &rule.links {
-                for sv in l.setvars.iter().filter(|sv| sv.tx) {
-                    written.add(&sv.name);
-                }
-            }
-        }
+        let (written, later) = self.written_after_prefix();
         let mut folded = vec![Fold::Live; self.c.rules.len()];
         for &ri in &later {
             let Some(rule) = self.c.rules.get(ri as usize) else {
@@ -164,6 +142,34 @@ impl Program {
             }
         }
         self.folded = folded;
+    }
+
+    /// The TX names rules after the prefix may write, and those rules in order.
+    pub(super) fn written_after_prefix(&self) -> (Written, Vec<u32>) {
+        let mut written = Written::default();
+        for d in 0..10u8 {
+            written.exact.push(vec![b'0' + d]);
+        }
+        let mut later: Vec<u32> = Vec::new();
+        for (phase, entries) in self.c.phases.iter().enumerate() {
+            let start = if phase == 0 { self.prefix.resume } else { 0 };
+            for e in entries.iter().skip(start) {
+                if let Entry::Rule(ri) = e {
+                    later.push(*ri);
+                }
+            }
+        }
+        for &ri in &later {
+            let Some(rule) = self.c.rules.get(ri as usize) else {
+                continue;
+            };
+            for l in &rule.links {
+                for sv in l.setvars.iter().filter(|sv| sv.tx) {
+                    written.add(&sv.name);
+                }
+            }
+        }
+        (written, later)
     }
 
     /// Evaluates every rule per transaction again (the walk without folding, to

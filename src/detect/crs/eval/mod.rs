@@ -32,14 +32,16 @@ mod memo;
 mod names;
 mod number;
 mod prefix;
+mod nameset;
 mod removal;
+mod rule;
 mod skip;
 mod token;
 mod txmap;
 
 use actions::apply_setvar;
 use collect::{pool_in, pools_of};
-use link::eval_link;
+use rule::setvar_score;
 
 /// Rule matches recorded per transaction at most.
 const MAX_MATCHES: usize = 256;
@@ -68,6 +70,8 @@ pub struct Program {
     /// Per pool source, the links that never select a value by its name (see
     /// [`names`]).
     names: names::NameSets,
+    /// Per rule: evaluated once per list of header names (see [`nameset`]).
+    keyed: Vec<bool>,
 }
 
 /// Where a candidate value lives.
@@ -133,6 +137,7 @@ pub struct CrsScratch {
     removed_targets: Vec<(Option<u32>, Option<String>, model::TargetSpec)>,
     body_processor: Option<Processor>,
     memo: memo::MissMemo,
+    names_memo: nameset::NameSetMemo,
     slots: skip::TxnSlots,
     /// The removal state (see [`removal`]): which `ctl` target removals this
     /// transaction applied; the entries of `rule_removals` are valid for one state.
@@ -180,11 +185,13 @@ impl Program {
             folded: Vec::new(),
             token: Vec::new(),
             names: names::NameSets::default(),
+            keyed: Vec::new(),
         };
         p.token = token::token_misses(&p.c, links.div_ceil(64).max(1));
         p.names = names::NameSets::build(&p.c, links.div_ceil(64).max(1));
         p.prefix = prefix::Prefix::build(&p);
         p.fold();
+        p.keyed = nameset::keyed_rules(&p);
         Ok(p)
     }
 
@@ -254,7 +261,8 @@ impl Program {
             s.matches_dropped,
             std::mem::take(&mut s.memo.resets)
                 + std::mem::take(&mut s.tx.rebuilds)
-                + std::mem::take(&mut s.removals.resets),
+                + std::mem::take(&mut s.removals.resets)
+                + std::mem::take(&mut s.names_memo.resets),
             s.req.reqbody_error,
         );
         let tx_num = |s: &CrsScratch, k: &[u8]| s.tx.get(k).map(atoi);
@@ -324,7 +332,7 @@ impl Program {
                     s.matched_name.clone_from(mvn);
                 }
                 _ => {
-                    if s.first_link_skipped(&self.c, rule) || !self.eval_rule(rule, s, out) {
+                    if s.first_link_skipped(&self.c, rule) || !self.eval_rule_keyed(rule, s, out) {
                         continue;
                     }
                 }
@@ -346,67 +354,5 @@ impl Program {
             }
         }
         entries.len()
-    }
-
-    /// Evaluates a rule and its chain; on a full match runs the actions and records it.
-    fn eval_rule(&self, rule: &CRule, s: &mut CrsScratch, out: &mut CrsOutcome) -> bool {
-        let mut evidence = Vec::new();
-        // MATCHED_VARS is reset per rule, not per link: a chain link reads the values the
-        // links before it matched (Coraza resets it before each top-level rule).
-        s.matched_vars.clear();
-        s.starter_score = 0;
-        for (n, link) in rule.links.iter().enumerate() {
-            let starter = n + 1 < rule.links.len();
-            if !eval_link(&self.c, rule, link, s, starter, &mut evidence) {
-                return false;
-            }
-        }
-        self.finish_rule(rule, s, out, evidence);
-        true
-    }
-
-    /// A rule matched: runs the last link's setvars and every link's ctls and records
-    /// the match.
-    fn finish_rule(
-        &self,
-        rule: &CRule,
-        s: &mut CrsScratch,
-        out: &mut CrsOutcome,
-        evidence: Vec<u8>,
-    ) {
-        let mut score = s.starter_score;
-        // The links before the last ran their setvars as they matched (eval_link); the
-        // last link's run once here, on the full match, with the ctls of every link.
-        if let Some(last) = rule.links.last() {
-            for sv in &last.setvars {
-                score = score.saturating_add(setvar_score(apply_setvar(rule, sv, s), sv));
-            }
-        }
-        for link in &rule.links {
-            for c in &link.ctls {
-                s.apply_ctl(c);
-            }
-        }
-        if out.matched.len() >= MAX_MATCHES {
-            s.matches_dropped += 1;
-        } else {
-            out.matched.push(CrsMatch {
-                id: rule.id,
-                paranoia_level: rule.paranoia_level,
-                severity: rule.severity,
-                score,
-                evidence,
-                logged: !rule.nolog,
-            });
-        }
-    }
-}
-
-/// The anomaly score a setvar added, if it is a scoring setvar.
-fn setvar_score(added: i64, sv: &compile::CSetVar) -> u32 {
-    if sv.score_pl.is_some() {
-        u32::try_from(added.max(0)).unwrap_or(0)
-    } else {
-        0
     }
 }

@@ -189,6 +189,11 @@ impl CrsScratch {
             while mask != 0 {
                 let src = mask.trailing_zeros() as usize;
                 mask &= mask - 1;
+                // A source whose intersection already holds the link: each of its
+                // values has the bit (bits are only added within a transaction).
+                if self.source_misses(src, link.idx) {
+                    continue;
+                }
                 if src < POOL_SOURCES {
                     let n = self.pool(POOLS[src / 2]).len() as u32;
                     for i in 0..n {

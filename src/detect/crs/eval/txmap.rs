@@ -38,6 +38,10 @@ pub(super) struct TxMap {
     /// Changes whenever slots are reassigned (a new base or a rebuild), so caches keyed
     /// by slot know to start over.
     epoch: u64,
+    /// While set, every slot written or removed is appended to `log` (see
+    /// [`super::nameset`], which records a rule's writes to replay them).
+    pub(super) logging: bool,
+    pub(super) log: Vec<u32>,
 }
 
 /// Process-unique slot epochs.
@@ -101,6 +105,9 @@ impl TxMap {
                 i
             }
         };
+        if self.logging {
+            self.log.push(i as u32);
+        }
         let s = &mut self.slots[i];
         if !s.dirty {
             s.dirty = true;
@@ -124,6 +131,9 @@ impl TxMap {
         let Some(&i) = self.index.get(name) else {
             return;
         };
+        if self.logging {
+            self.log.push(i);
+        }
         if let Some(s) = self.slots.get_mut(i as usize) {
             if s.present {
                 if !s.dirty {
@@ -133,6 +143,21 @@ impl TxMap {
                 s.present = false;
             }
         }
+    }
+
+    /// Sets (or, with `val` None, removes) the variable of slot `i`, made earlier in
+    /// this epoch: a recorded write replayed without hashing its name.
+    pub(super) fn set_slot(&mut self, i: u32, val: Option<&[u8]>) {
+        let Some(s) = self.slots.get_mut(i as usize) else {
+            return;
+        };
+        if !s.dirty {
+            s.dirty = true;
+            self.dirty.push(i);
+        }
+        s.present = val.is_some();
+        s.val.clear();
+        s.val.extend_from_slice(val.unwrap_or_default());
     }
 
     /// Identifies the current assignment of names to slots.
