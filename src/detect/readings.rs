@@ -192,31 +192,10 @@ pub fn ambiguities(req: &RequestHead, methods: &[String]) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::{Header, HttpTransaction, UploadPart};
+    use crate::http::{HttpTransaction, UploadPart};
 
     fn txn(method: &str, uri: &str, headers: &[(&str, &str)]) -> HttpTransaction {
-        HttpTransaction {
-            request: Some(RequestHead {
-                method: method.into(),
-                uri: uri.into(),
-                version: "1.1".into(),
-                headers: headers
-                    .iter()
-                    .map(|(n, v)| Header {
-                        name: (*n).into(),
-                        value: (*v).into(),
-                    })
-                    .collect(),
-                headers_dropped: 0,
-            }),
-            ..HttpTransaction::new(
-                1,
-                "127.0.0.66:40000".parse().expect("addr"),
-                "127.0.0.1:8080".parse().expect("addr"),
-                crate::time::Timestamp(0),
-                1,
-            )
-        }
+        HttpTransaction::with_request(method, uri, headers)
     }
 
     #[test]

@@ -113,11 +113,12 @@ impl FlowKey {
         // `src <= dst` in the derived order, computed as integer comparisons (the
         // derived one compares byte by byte; this runs for every packet). Two IPv4
         // endpoints (v4-mapped, same prefix, no v6 flag) order by address then port.
+        let (a, b) = (Endpoint::new(src), Endpoint::new(dst));
         let src_first = match (src, dst) {
             (SocketAddr::V4(s), SocketAddr::V4(d)) => v4_rank(&s) <= v4_rank(&d),
-            _ => Endpoint::new(src).rank() <= Endpoint::new(dst).rank(),
+            _ => a.rank() <= b.rank(),
         };
-        let (src, dst) = (Endpoint::new(src), Endpoint::new(dst));
+        let (src, dst) = (a, b);
         if src_first {
             FlowKey {
                 lower: src,

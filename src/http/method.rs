@@ -234,17 +234,7 @@ mod tests {
     }
 
     fn txn(method: &str) -> crate::http::HttpTransaction {
-        let addr: std::net::SocketAddr = "192.0.2.1:40000".parse().expect("address");
-        crate::http::HttpTransaction {
-            request: Some(crate::http::RequestHead {
-                method: method.to_owned(),
-                uri: "/x".to_owned(),
-                version: "1.1".to_owned(),
-                headers: Vec::new(),
-                headers_dropped: 0,
-            }),
-            ..crate::http::HttpTransaction::new(1, addr, addr, crate::time::Timestamp::default(), 1)
-        }
+        crate::http::HttpTransaction::with_request(method, "/x", &[])
     }
 
     /// Every user of method names answers as the table does, for every entry and for

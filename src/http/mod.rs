@@ -239,6 +239,37 @@ impl UploadPart {
     }
 }
 
+/// Transactions for tests: one request, headers as given, no response.
+#[cfg(test)]
+impl HttpTransaction {
+    /// A transaction from 127.0.0.66:40000 to 127.0.0.1:8080 whose request is `method
+    /// uri` with `headers`, nothing else seen.
+    pub(crate) fn with_request(method: &str, uri: &str, headers: &[(&str, &str)]) -> Self {
+        HttpTransaction {
+            request: Some(RequestHead {
+                method: method.into(),
+                uri: uri.into(),
+                version: "1.1".into(),
+                headers: headers
+                    .iter()
+                    .map(|(n, v)| Header {
+                        name: (*n).into(),
+                        value: (*v).into(),
+                    })
+                    .collect(),
+                headers_dropped: 0,
+            }),
+            ..HttpTransaction::new(
+                1,
+                "127.0.0.66:40000".parse().expect("addr"),
+                "127.0.0.1:8080".parse().expect("addr"),
+                crate::time::Timestamp(0),
+                1,
+            )
+        }
+    }
+}
+
 impl HttpTransaction {
     /// A transaction with nothing seen yet, stamped with its flow's facts: the one
     /// place the struct is spelled out, so a new field has one default.

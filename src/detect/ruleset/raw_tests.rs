@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::detect::fields::Field;
 use crate::detect::fields::{FieldValues, ValueFilter};
 use crate::detect::ruleset::{Hit, RuleSet};
-use crate::http::{Header, HttpTransaction, RequestHead};
+use crate::http::HttpTransaction;
 
 fn bundled() -> RuleSet {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
@@ -16,28 +16,7 @@ fn bundled() -> RuleSet {
 }
 
 fn txn(method: &str, uri: &str, headers: &[(&str, &str)]) -> HttpTransaction {
-    HttpTransaction {
-        request: Some(RequestHead {
-            method: method.into(),
-            uri: uri.into(),
-            version: "1.1".into(),
-            headers: headers
-                .iter()
-                .map(|(n, v)| Header {
-                    name: (*n).into(),
-                    value: (*v).into(),
-                })
-                .collect(),
-            headers_dropped: 0,
-        }),
-        ..HttpTransaction::new(
-            1,
-            "198.51.100.7:40000".parse().expect("addr"),
-            "203.0.113.10:80".parse().expect("addr"),
-            crate::time::Timestamp(0),
-            1,
-        )
-    }
+    HttpTransaction::with_request(method, uri, headers)
 }
 
 /// (rule id, evidence, upload) of every rule that matched, with or without the filter.
