@@ -33,7 +33,35 @@ pub struct Decoded {
 /// length cap, and no byte any decoding step would change. Most paths and values are
 /// their own decoding, and then need no decoded copy.
 pub fn decodes_to_itself(raw: &[u8], plus_is_space: bool) -> bool {
-    raw.len() <= MAX_NORMALIZE_BYTES && !raw.iter().any(|&b| decoding_changes(b, plus_is_space))
+    raw.len() <= MAX_NORMALIZE_BYTES && !any_decoding_change(raw, plus_is_space)
+}
+
+/// Whether some byte of `raw` is one [`decoding_changes`], eight bytes at a time: a
+/// word with no high byte, no zero byte and no `%`, `\` (or `+`) has none, and most
+/// words are such; any other word is checked byte by byte.
+fn any_decoding_change(raw: &[u8], plus_is_space: bool) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    let zero = |y: u64| y.wrapping_sub(ONES) & !y & HIGH;
+    let plus = if plus_is_space { u64::from(b'+') } else { 0 } * ONES;
+    let mut words = raw.chunks_exact(8);
+    for w in &mut words {
+        let Ok(bytes) = <[u8; 8]>::try_from(w) else {
+            continue;
+        };
+        let x = u64::from_le_bytes(bytes);
+        let suspect = x & HIGH != 0
+            || zero(x) | zero(x ^ (u64::from(b'%') * ONES)) | zero(x ^ (u64::from(b'\\') * ONES))
+                != 0
+            || (plus_is_space && zero(x ^ plus) != 0);
+        if suspect && w.iter().any(|&b| decoding_changes(b, plus_is_space)) {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| decoding_changes(b, plus_is_space))
 }
 
 /// Whether a decoding step could change byte `b` (or the bytes after it).
@@ -46,7 +74,7 @@ pub fn decode(raw: &[u8], plus_is_space: bool) -> Decoded {
     let raw = &raw[..raw.len().min(MAX_NORMALIZE_BYTES)];
     // Most values hold no byte any step below would change: one pass says so, and
     // the value is its own decoding.
-    if !raw.iter().any(|&b| decoding_changes(b, plus_is_space)) {
+    if !any_decoding_change(raw, plus_is_space) {
         return Decoded {
             text: raw.to_vec(),
             ..Decoded::default()

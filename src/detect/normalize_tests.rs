@@ -207,3 +207,29 @@ fn fast_paths_agree_with_decoding_and_resolving() {
         false
     ));
 }
+
+proptest::proptest! {
+    /// The word-at-a-time test agrees with the byte-by-byte one, on values made of
+    /// the bytes it looks for, their neighbours and high bytes, at every length and
+    /// alignment of the last partial word.
+    #[test]
+    fn word_test_agrees_with_the_byte_test(
+        raw in proptest::collection::vec(
+            proptest::sample::select(b"%\\+\0\xC0\xC1\xE0\xC2\x7F\x80a/.$&=".to_vec()),
+            0..40,
+        ),
+        plus in proptest::bool::ANY,
+    ) {
+        let mut clean: Vec<u8> = raw.iter().map(|&b| if decoding_changes(b, plus) { b'a' } else { b }).collect();
+        proptest::prop_assert!(!any_decoding_change(&clean, plus));
+        proptest::prop_assert_eq!(
+            any_decoding_change(&raw, plus),
+            raw.iter().any(|&b| decoding_changes(b, plus))
+        );
+        // One byte that changes, anywhere, is found.
+        if let Some(first) = raw.iter().position(|&b| decoding_changes(b, plus)) {
+            clean[first] = raw[first];
+            proptest::prop_assert!(any_decoding_change(&clean, plus));
+        }
+    }
+}

@@ -6,6 +6,7 @@
 //! source no `authorized` entry covers is `unauthorized_change`; an empty policy means
 //! nobody may change content over HTTP.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -88,7 +89,16 @@ impl Policy {
             return;
         }
         let method = values.effective_method.as_str();
-        let path = String::from_utf8_lossy(&values.path);
+        // Only entries look at the path: an empty policy needs no text of it, and a
+        // valid one (nearly every path) is borrowed as it is.
+        let path: Cow<'_, str> = if self.reads_paths() {
+            match std::str::from_utf8(&values.path) {
+                Ok(p) => Cow::Borrowed(p),
+                Err(_) => String::from_utf8_lossy(&values.path),
+            }
+        } else {
+            Cow::Borrowed("")
+        };
         let src = txn.client.ip();
         let has_files = txn.uploads.iter().any(|u| u.filename.is_some());
         let protected = self.protected.iter().any(|p| path.starts_with(p.as_str()));
@@ -111,7 +121,7 @@ impl Policy {
             let post_change = m == "POST" && protected && !public && endpoint.is_none();
             (is_write_method(m) || post_change) && !self.is_authorized(src, m, &path)
         });
-        let mut labels: Vec<&str> = Vec::new();
+        let mut labels = Labels::default();
         if write_method {
             labels.push("write_method");
         }
@@ -147,9 +157,17 @@ impl Policy {
             None if uploads_here && !authorized => labels.push("upload_outside_endpoint"),
             None => {}
         }
-        for l in labels {
+        for l in labels.iter() {
             values.push_label(Field::Policy, l);
         }
+    }
+
+    /// Whether some entry compares paths (else no verdict depends on the path).
+    fn reads_paths(&self) -> bool {
+        !(self.authorized.is_empty()
+            && self.protected.is_empty()
+            && self.public.is_empty()
+            && self.uploads.is_empty())
     }
 
     fn is_authorized(&self, src: IpAddr, method: &str, path: &str) -> bool {
@@ -158,5 +176,29 @@ impl Policy {
                 && g.methods.iter().any(|m| m == method)
                 && g.paths.iter().any(|p| path.starts_with(p.as_str()))
         })
+    }
+}
+
+/// Labels one transaction can get: write method, protected path, authorized,
+/// unauthorized change, and three about its upload.
+const MAX_LABELS: usize = 8;
+
+/// One transaction's policy labels, in order, without an allocation.
+#[derive(Debug, Default)]
+struct Labels {
+    list: [&'static str; MAX_LABELS],
+    len: usize,
+}
+
+impl Labels {
+    fn push(&mut self, label: &'static str) {
+        if let Some(slot) = self.list.get_mut(self.len) {
+            *slot = label;
+            self.len += 1;
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.list.iter().take(self.len).copied()
     }
 }

@@ -25,6 +25,10 @@ const OVERRIDE_HEADERS: [&str; 3] = [
     "x-method-override",
 ];
 
+/// The headers whose repeats [`ambiguities`] compares.
+const CONTENT_LENGTH: &str = "content-length";
+const CONTENT_TYPE: &str = "content-type";
+
 /// A request target split as a server routes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Target<'a> {
@@ -154,32 +158,31 @@ pub fn ambiguities(req: &RequestHead, methods: &[String]) -> Vec<&'static str> {
     if req.headers_dropped > 0 {
         out.push("headers_over_cap");
     }
+    // One pass over the headers, each name told by its length first (most headers
+    // are neither).
     let mut lengths: Vec<&str> = Vec::new();
-    for h in req
-        .headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("content-length"))
-    {
-        lengths.extend(h.value.split(',').map(str::trim));
+    let mut first_type: Option<&str> = None;
+    let mut types_differ = false;
+    let mut boundaries_disagree = false;
+    for h in &req.headers {
+        let name = h.name.as_str();
+        if name.len() == CONTENT_LENGTH.len() && name.eq_ignore_ascii_case(CONTENT_LENGTH) {
+            lengths.extend(h.value.split(',').map(str::trim));
+        } else if name.len() == CONTENT_TYPE.len() && name.eq_ignore_ascii_case(CONTENT_TYPE) {
+            let t = h.value.trim();
+            match first_type {
+                None => first_type = Some(t),
+                Some(first) => types_differ |= !t.eq_ignore_ascii_case(first),
+            }
+            boundaries_disagree = boundaries_disagree || boundary_readings(&h.value).1;
+        }
     }
     if lengths.windows(2).any(|w| w[0] != w[1]) {
         out.push("ambiguous_content_length");
     }
-    let mut types = req
-        .headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("content-type"))
-        .map(|h| h.value.trim());
-    if let Some(first) = types.next() {
-        if types.any(|t| !t.eq_ignore_ascii_case(first)) {
-            out.push("ambiguous_content_type");
-        }
+    if types_differ {
+        out.push("ambiguous_content_type");
     }
-    let boundaries_disagree = req
-        .headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("content-type"))
-        .any(|h| boundary_readings(&h.value).1);
     if boundaries_disagree {
         out.push("ambiguous_boundary");
     }

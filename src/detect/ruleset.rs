@@ -20,6 +20,7 @@ use super::fields::{Field, FieldSet, FieldValues};
 use super::rules::{Condition, Op, RuleDefs, Threshold};
 
 mod exact;
+mod fewbytes;
 mod gate;
 mod hits;
 mod pairs;
@@ -31,7 +32,7 @@ mod tests;
 
 use exact::ExactShape;
 use hits::{eval, Bits, Scratch, SCRATCH};
-use regexes::{FieldGate, LazyRegex};
+use regexes::{AnyLiteral, FieldGate, LazyRegex};
 
 type LeafId = usize;
 
@@ -65,9 +66,9 @@ struct FieldMatcher {
     suffixes: Vec<(Vec<u8>, LeafId)>,
     contains_patterns: Vec<(Vec<u8>, LeafId)>,
     contains: Option<AhoCorasick>,
-    /// A SIMD search for any of the `contains` literals in a (lowercase) value, when
-    /// they suit one: most values hold none, and then need no overlapping search.
-    contains_any: Option<aho_corasick::packed::Searcher>,
+    /// A search for any of the `contains` literals in a (lowercase) value: most
+    /// values hold none, and then need no overlapping search.
+    contains_any: Option<AnyLiteral>,
     regex_sources: Vec<(String, LeafId)>,
     /// Per regex, compiled the first time its gate lets a value through.
     regexes: Vec<LazyRegex>,
@@ -144,6 +145,8 @@ pub struct Match<'r> {
 pub struct RuleSet {
     rules: Vec<Rule>,
     fields: Vec<(Field, FieldMatcher)>,
+    /// By field of `fields`: its [`Field::filled_bit`].
+    filled_bits: Vec<u64>,
     cidrs: Vec<(Vec<IpNet>, LeafId)>,
     leaf_count: usize,
     headers: Vec<String>,
@@ -205,7 +208,7 @@ impl RuleSet {
                     .iter()
                     .map(|(p, _)| p.as_slice())
                     .collect();
-                m.contains_any = regexes::packed(&literals);
+                m.contains_any = AnyLiteral::new(&literals).ok();
             }
             if !m.regex_sources.is_empty() {
                 let sources: Vec<&str> = m.regex_sources.iter().map(|(s, _)| s.as_str()).collect();
@@ -226,6 +229,7 @@ impl RuleSet {
                 set.read.insert(f);
             }
         }
+        set.filled_bits = fields.iter().map(|(f, _)| f.filled_bit()).collect();
         set.fields = fields;
         set.raw_names = set.raw_filter(Field::HeaderNames);
         set.raw_values = set.raw_filter(Field::HeaderValues);

@@ -167,6 +167,10 @@ impl ThresholdTable {
             };
         }
         match distinct {
+            // A value this window has counted already: the set and its count stand
+            // (a port scan detector sees every SYN of a client's connections to one
+            // port).
+            Some(h) if w.distinct.as_ref().is_some_and(|set| set.contains(&h)) => {}
             Some(h) => {
                 let before = set_bytes(&w.distinct);
                 let set = w.distinct.get_or_insert_with(Box::default);

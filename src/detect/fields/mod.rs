@@ -10,6 +10,7 @@ use crate::http::{HttpTransaction, RequestHead};
 
 mod decimal;
 mod filter;
+mod lowercase;
 mod names;
 mod slots;
 mod storage;
@@ -306,14 +307,12 @@ impl FieldValues {
                     again(v, Field::Header(i));
                 }
             }
-            let field = if name.eq_ignore_ascii_case("user-agent") {
-                Some(Field::UserAgent)
-            } else if name.eq_ignore_ascii_case("host") {
-                Some(Field::Host)
-            } else if name.eq_ignore_ascii_case("content-type") {
-                Some(Field::RequestContentType)
-            } else {
-                None
+            // Told apart by length first: most names are none of these.
+            let field = match name.len() {
+                10 if name.eq_ignore_ascii_case("user-agent") => Some(Field::UserAgent),
+                4 if name.eq_ignore_ascii_case("host") => Some(Field::Host),
+                12 if name.eq_ignore_ascii_case("content-type") => Some(Field::RequestContentType),
+                _ => None,
             };
             if let Some(f) = field {
                 again(v, f);

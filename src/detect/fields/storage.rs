@@ -10,6 +10,7 @@ use std::cell::RefCell;
 use std::net::IpAddr;
 use std::ops::{Deref, DerefMut};
 
+use super::lowercase::append_lowercase;
 use super::Field;
 
 /// Room for values kept per slot between transactions (more is freed).
@@ -149,6 +150,9 @@ pub struct FieldValues {
     fixed: usize,
     /// Fixed slots no rule reads (bit `slot`): values pushed to them are dropped.
     unread: u64,
+    /// Bit per field holding a value ([`Field::filled_bit`]): most of the fields a
+    /// rule set reads are empty in a given request, and are skipped on this bit.
+    filled: u64,
     pub src: Option<IpAddr>,
     /// The method after overrides, upper case (computed once, shared with the policy).
     pub effective_method: String,
@@ -189,6 +193,7 @@ impl FieldValues {
         };
         let start = self.bytes.len();
         append_lowercase(&mut self.bytes, bytes);
+        self.filled |= slot_bit(slot, self.fixed);
         spans.push(Span {
             start,
             end: self.bytes.len(),
@@ -216,6 +221,7 @@ impl FieldValues {
             Some(span) if span.end - span.start == bytes.len() && span.upload.is_none() => {
                 if let Some(spans) = self.slots.get_mut(slot) {
                     spans.push(span);
+                    self.filled |= slot_bit(slot, self.fixed);
                 }
             }
             _ => self.push_to(slot, bytes, None),
@@ -237,6 +243,17 @@ impl FieldValues {
             &mut self.methods,
             &mut self.method_spare,
         );
+    }
+
+    /// The fields holding a value, a bit each ([`Field::filled_bit`]; header fields
+    /// share one): a field whose bit is clear has no value.
+    pub fn filled(&self) -> u64 {
+        // Bits follow the standard slot layout; storage laid out otherwise claims all.
+        if self.fixed == Field::fixed_slots() {
+            self.filled
+        } else {
+            u64::MAX
+        }
     }
 
     /// Whether values of `f` are kept (see [`FieldValues::extract_for`]).
@@ -271,16 +288,38 @@ impl FieldValues {
     /// Empties every field for the next transaction, keeping (bounded) storage.
     fn reset(&mut self, fixed: usize, headers: usize) {
         let slots = fixed + headers;
-        self.fixed = fixed;
-        self.slots.truncate(slots);
-        for spans in &mut self.slots {
+        let empty = |spans: &mut Vec<Span>| {
             spans.clear();
             spans.shrink_to(MAX_SPARE_VALUES_PER_SLOT);
+        };
+        if self.fixed == fixed && self.slots.len() == slots {
+            // The same layout: only the slots values went to need emptying (a slot's
+            // list grows only by a push, which set its bit).
+            let mut bits = self.filled;
+            while bits != 0 {
+                let bit = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let range = if bit == HEADER_FILLED_BIT {
+                    bit.min(fixed)..slots
+                } else {
+                    bit..bit + 1
+                };
+                self.slots
+                    .get_mut(range)
+                    .unwrap_or_default()
+                    .iter_mut()
+                    .for_each(empty);
+            }
+        } else {
+            self.fixed = fixed;
+            self.slots.truncate(slots);
+            self.slots.iter_mut().for_each(empty);
+            self.slots.resize_with(slots, Vec::new);
         }
-        self.slots.resize_with(slots, Vec::new);
         self.bytes.clear();
         self.bytes.shrink_to(MAX_KEPT_VALUE_BYTES);
         self.unread = 0;
+        self.filled = 0;
         self.src = None;
         self.effective_method.clear();
         self.method_spare.append(&mut self.methods);
@@ -291,41 +330,26 @@ impl FieldValues {
     }
 }
 
-/// Appends `src` to `out` with ASCII letters lowercased, a word at a time, in one
-/// pass (copying, then lowercasing in place, read every byte twice; the standard
-/// library's `make_ascii_lowercase` goes byte by byte).
-fn append_lowercase(out: &mut Vec<u8>, src: &[u8]) {
-    out.reserve(src.len());
-    let mut words = src.chunks_exact(8);
-    for w in &mut words {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(w);
-        out.extend_from_slice(&lowercase_word(u64::from_le_bytes(word)).to_le_bytes());
-    }
-    // The tail (under eight bytes) as one more word, zero-padded.
-    let tail = words.remainder();
-    let mut word = [0u8; 8];
-    if let Some(head) = word.get_mut(..tail.len()) {
-        head.copy_from_slice(tail);
-        let lower = lowercase_word(u64::from_le_bytes(word)).to_le_bytes();
-        out.extend_from_slice(lower.get(..tail.len()).unwrap_or_default());
+/// The [`FieldValues::filled`] bit of slot `slot` (of `fixed` fixed slots).
+fn slot_bit(slot: usize, fixed: usize) -> u64 {
+    if slot < fixed {
+        1 << slot.min(HEADER_FILLED_BIT)
+    } else {
+        1 << HEADER_FILLED_BIT
     }
 }
 
-/// Eight bytes with `A`..=`Z` made lowercase, other bytes unchanged.
-fn lowercase_word(x: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = ONES * 0x80;
-    // Per byte, with the high bit cleared so that no addition carries into the next
-    // byte: the high bit of `b + (0x80 - 'A')` says b >= 'A', of `b + (0x7F - 'Z')`
-    // says b > 'Z'.
-    let low7 = x & !HIGH;
-    let ge_a = low7 + ONES * u64::from(0x80 - b'A');
-    let gt_z = low7 + ONES * u64::from(0x7F - b'Z');
-    // Upper case: ASCII (high bit clear), at least 'A', not past 'Z'.
-    let upper = !x & (ge_a ^ gt_z) & HIGH;
-    // 0x80 >> 2 is 0x20, the case bit.
-    x | (upper >> 2)
+/// The [`FieldValues::filled`] bit every header field shares.
+const HEADER_FILLED_BIT: usize = 63;
+
+impl Field {
+    /// This field's bit in [`FieldValues::filled`].
+    pub fn filled_bit(self) -> u64 {
+        match self {
+            Field::Header(_) => 1 << HEADER_FILLED_BIT,
+            f => slot_bit(f.slot(Field::fixed_slots()), Field::fixed_slots()),
+        }
+    }
 }
 
 thread_local! {
@@ -364,6 +388,7 @@ impl Deref for PooledValues {
             slots: Vec::new(),
             fixed: 0,
             unread: 0,
+            filled: 0,
             src: None,
             effective_method: String::new(),
             methods: Vec::new(),

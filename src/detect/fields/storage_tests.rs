@@ -120,3 +120,41 @@ fn large_buffers_are_not_kept() {
     assert!(v.get(Field::Body).is_empty());
     assert!(v.bytes.capacity() <= MAX_KEPT_VALUE_BYTES);
 }
+
+/// Reused with the same layout, only the slots values went to are emptied: every
+/// field reads empty again, header fields included, and a long list is cut back.
+#[test]
+fn reuse_with_the_same_layout_empties_every_slot_written() {
+    let fields = [
+        Field::Method,
+        Field::Status,
+        Field::Anomaly,
+        Field::Header(0),
+        Field::Header(2),
+    ];
+    let mut first = PooledValues::take(Field::fixed_slots(), 3);
+    for f in fields {
+        first.push(f, b"x", None);
+    }
+    for _ in 0..(MAX_SPARE_VALUES_PER_SLOT * 2) {
+        first.push(Field::QueryValues, b"y", None);
+    }
+    first.push(Field::HeaderValues, b"Curl/8", None);
+    first.push_again(Field::UserAgent, Field::HeaderValues, b"Curl/8");
+    let filled = first.filled();
+    for f in fields.iter().chain(&[Field::QueryValues, Field::UserAgent]) {
+        assert_ne!(filled & f.filled_bit(), 0, "{f:?}");
+    }
+    assert_eq!(filled & Field::Body.filled_bit(), 0);
+    drop(first);
+    let second = PooledValues::take(Field::fixed_slots(), 3);
+    assert_eq!(second.filled(), 0);
+    for f in fields.iter().chain(&[Field::QueryValues, Field::UserAgent]) {
+        assert!(second.get(*f).is_empty(), "{f:?}");
+    }
+    let kept = second
+        .slots
+        .get(Field::QueryValues.slot(Field::fixed_slots()))
+        .map_or(0, Vec::capacity);
+    assert!(kept <= MAX_SPARE_VALUES_PER_SLOT, "{kept}");
+}

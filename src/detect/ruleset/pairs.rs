@@ -26,6 +26,9 @@ pub(super) struct PairSet {
     single: [u64; 4],
     /// Literals of two bytes or more, sorted, each with its first pair.
     literals: Vec<(u16, Vec<u8>)>,
+    /// By byte: the index in `literals` of the first literal starting with it or a
+    /// later byte (where a pair's literals start, without a binary search).
+    by_first: Box<[u32; 256]>,
 }
 
 impl PairSet {
@@ -36,6 +39,7 @@ impl PairSet {
             pairs: Box::new([0u64; PAIR_WORDS]),
             single: [0; 4],
             literals: Vec::new(),
+            by_first: Box::new([0; 256]),
         };
         for lit in literals {
             let lit = lit.as_ref().to_ascii_lowercase();
@@ -55,6 +59,12 @@ impl PairSet {
         }
         set.literals.sort();
         set.literals.dedup();
+        for (b, start) in set.by_first.iter_mut().enumerate() {
+            let from = set
+                .literals
+                .partition_point(|(k, _)| usize::from(k >> 8) < b);
+            *start = u32::try_from(from).ok()?;
+        }
         Some(set)
     }
 
@@ -76,16 +86,17 @@ impl PairSet {
         let Some((&first, rest)) = value.split_first() else {
             return false;
         };
-        let mut prev = first;
+        // The pair key kept in a register across bytes: shifted up, the next byte
+        // or'ed in (a `u16` drops the byte before).
+        let mut key = u16::from(first);
         for (i, &b) in rest.iter().enumerate() {
-            let key = pair(prev, b);
+            key = key << 8 | u16::from(b);
             if self.marked(key) && self.starts_here(key, value.get(i..).unwrap_or_default()) {
                 return true;
             }
-            prev = b;
         }
         // The last byte starts no pair.
-        self.is_single(prev)
+        self.is_single(value.last().copied().unwrap_or(first))
     }
 
     /// Whether `rest` (which starts with pair `key`) starts with a literal.
@@ -93,14 +104,20 @@ impl PairSet {
         if rest.first().is_some_and(|&b| self.is_single(b)) {
             return true;
         }
-        let from = self.literals.partition_point(|(k, _)| *k < key);
+        let from = self.by_first[usize::from(key >> 8)] as usize;
         self.literals
             .get(from..)
             .unwrap_or_default()
             .iter()
-            .take_while(|(k, _)| *k == key)
-            .any(|(_, lit)| rest.starts_with(lit))
+            .take_while(|(k, _)| k >> 8 == key >> 8)
+            .any(|(k, lit)| *k == key && starts_with(rest, lit))
     }
+}
+
+/// Whether `rest` starts with `lit`, compared in place (the literals are short: a
+/// call to `memcmp` cost more than the comparison).
+fn starts_with(rest: &[u8], lit: &[u8]) -> bool {
+    rest.len() >= lit.len() && rest.iter().zip(lit).all(|(a, b)| a == b)
 }
 
 /// The key of the pair `a b`.

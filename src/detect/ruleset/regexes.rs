@@ -7,6 +7,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::{Regex, RegexBuilder};
 use std::collections::HashMap;
 
+use super::fewbytes::{FewBytes, MAX_FEW_BYTES_SCAN};
 use super::gate::{self, Clause};
 use super::pairs::{PairSet, MAX_PAIR_SCAN_BYTES};
 
@@ -27,13 +28,22 @@ const FAILS: u8 = 2;
 /// case-insensitively all the same.
 #[derive(Debug)]
 enum ClauseTest {
-    /// Single bytes: one `memchr` pass per three.
-    Bytes(Vec<u8>),
+    /// Single bytes: one `memchr` pass per three (a word-at-a-time pass over a short
+    /// value, for up to three).
+    Bytes {
+        bytes: Vec<u8>,
+        few: Option<FewBytes>,
+    },
     /// One literal: a SIMD substring search.
     Literal(memchr::memmem::Finder<'static>),
     /// Literals that start with at most three distinct bytes: a `memchr` search for
-    /// those bytes, each find checked against the literals starting there.
-    Anchored { firsts: Vec<u8>, literals: Clause },
+    /// those bytes, each find checked against the literals starting there (a short
+    /// value holding none of the bytes is ruled out a word at a time first).
+    Anchored {
+        firsts: Vec<u8>,
+        literals: Clause,
+        few: Option<FewBytes>,
+    },
     /// Several literals: a packed SIMD (Teddy) search when the set allows it.
     Packed(aho_corasick::packed::Searcher),
     /// Several literals, otherwise: an automaton, built on first use (building one
@@ -51,7 +61,8 @@ impl ClauseTest {
             let mut bytes: Vec<u8> = clause.iter().flatten().copied().collect();
             bytes.sort_unstable();
             bytes.dedup();
-            return Ok(ClauseTest::Bytes(bytes));
+            let few = FewBytes::new(&bytes);
+            return Ok(ClauseTest::Bytes { bytes, few });
         }
         if let [one] = clause.as_slice() {
             return Ok(ClauseTest::Literal(
@@ -63,6 +74,7 @@ impl ClauseTest {
         firsts.dedup();
         if firsts.len() <= 3 && clause.iter().all(|l| !l.is_empty()) {
             return Ok(ClauseTest::Anchored {
+                few: FewBytes::new(&firsts),
                 firsts,
                 literals: clause.clone(),
             });
@@ -76,16 +88,34 @@ impl ClauseTest {
         })
     }
 
+    /// Whether `value` holds a literal of the clause. A short value is first tested a
+    /// word at a time for the clause's (first) bytes, inline: most values end there.
+    #[inline]
     fn holds(&self, value: &[u8]) -> bool {
+        if value.len() < MAX_FEW_BYTES_SCAN {
+            match self {
+                ClauseTest::Bytes { few: Some(f), .. } => return f.any_in(value),
+                ClauseTest::Anchored { few: Some(f), .. } if !f.any_in(value) => return false,
+                _ => {}
+            }
+        }
+        self.search(value)
+    }
+
+    /// [`ClauseTest::holds`] by the clause's full search.
+    #[inline(never)]
+    fn search(&self, value: &[u8]) -> bool {
         match self {
-            ClauseTest::Bytes(bytes) => bytes.chunks(3).any(|c| match *c {
+            ClauseTest::Bytes { bytes, .. } => bytes.chunks(3).any(|c| match *c {
                 [a] => memchr::memchr(a, value).is_some(),
                 [a, b] => memchr::memchr2(a, b, value).is_some(),
                 [a, b, c] => memchr::memchr3(a, b, c, value).is_some(),
                 _ => true,
             }),
             ClauseTest::Literal(f) => f.find(value).is_some(),
-            ClauseTest::Anchored { firsts, literals } => {
+            ClauseTest::Anchored {
+                firsts, literals, ..
+            } => {
                 let starts_here = |i: usize| {
                     let rest = value.get(i..).unwrap_or_default();
                     literals.iter().any(|l| rest.starts_with(l))
@@ -115,7 +145,7 @@ impl ClauseTest {
     /// Rough cost of one test, in `memchr` passes.
     fn cost(&self) -> f64 {
         match self {
-            ClauseTest::Bytes(bytes) => bytes.len().div_ceil(3) as f64,
+            ClauseTest::Bytes { bytes, .. } => bytes.len().div_ceil(3) as f64,
             ClauseTest::Literal(_) => 1.5,
             ClauseTest::Anchored { .. } => 1.5,
             ClauseTest::Packed(_) => 2.0,
@@ -124,9 +154,47 @@ impl ClauseTest {
     }
 }
 
+/// Values up to this long get a field's `contains` literals by a pair scan rather
+/// than a packed search (whose Rabin-Karp fallback on short values, and Teddy's
+/// set-up, cost more than a scalar pass over a few dozen bytes).
+const MAX_ANY_PAIR_SCAN_BYTES: usize = 32;
+
+/// Whether a value holds any literal of a set, by the cheapest search the set allows
+/// (one literal: a substring search; a few first bytes: a byte search; else a packed
+/// search, or a pair scan on short values). The prefilter of a field's `contains`
+/// literals: most values hold none, and then need no overlapping search.
+#[derive(Debug)]
+pub(super) struct AnyLiteral {
+    test: ClauseTest,
+    pairs: Option<PairSet>,
+}
+
+impl AnyLiteral {
+    /// The search for `literals` (non-empty; lowercased here, as values are).
+    pub(super) fn new(literals: &[&[u8]]) -> Result<AnyLiteral, aho_corasick::BuildError> {
+        let mut clause: Clause = literals.iter().map(|l| l.to_ascii_lowercase()).collect();
+        clause.sort();
+        clause.dedup();
+        let test = ClauseTest::new(&clause)?;
+        let pairs = match test {
+            ClauseTest::Packed(_) | ClauseTest::Literals { .. } => PairSet::new(&clause),
+            _ => None,
+        };
+        Ok(AnyLiteral { test, pairs })
+    }
+
+    /// Whether lowercase `value` holds any of the literals.
+    pub(super) fn holds(&self, value: &[u8]) -> bool {
+        match &self.pairs {
+            Some(pairs) if value.len() <= MAX_ANY_PAIR_SCAN_BYTES => pairs.holds(value),
+            _ => self.test.holds(value),
+        }
+    }
+}
+
 /// A packed (SIMD) searcher for lowercase literals, which finds one in a lowercase
 /// value whenever any occurs; `None` when the set does not suit it (too many).
-pub(super) fn packed<P: AsRef<[u8]>>(literals: &[P]) -> Option<aho_corasick::packed::Searcher> {
+fn packed<P: AsRef<[u8]>>(literals: &[P]) -> Option<aho_corasick::packed::Searcher> {
     aho_corasick::packed::Config::new()
         .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
         .builder()

@@ -65,7 +65,12 @@ impl RuleSet {
     /// second, capturing search).
     pub(super) fn hits(&self, values: &FieldValues, scratch: &mut Scratch) {
         scratch.reset(self.leaf_count);
-        for (fi, (field, m)) in self.fields.iter().enumerate() {
+        let filled = values.filled();
+        for (fi, ((field, m), bit)) in self.fields.iter().zip(&self.filled_bits).enumerate() {
+            if filled & bit == 0 {
+                // No value: no test of the field can hit.
+                continue;
+            }
             for (vi, value) in values.get(*field).iter().enumerate() {
                 let v = value.bytes;
                 let this = Token::Value {
@@ -103,7 +108,7 @@ impl RuleSet {
                 #[cfg(not(test))]
                 let prefilter = true;
                 let any = |ac: &AhoCorasick| match &m.contains_any {
-                    Some(p) => p.find(v).is_some(),
+                    Some(p) => p.holds(v),
                     None => ac.is_match(v),
                 };
                 if let Some(ac) = m.contains.as_ref().filter(|ac| !prefilter || any(ac)) {

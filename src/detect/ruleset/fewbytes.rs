@@ -1,0 +1,105 @@
+//! Whether a short value holds any of one to three bytes, eight bytes at a time in
+//! plain integer arithmetic: the test most header values and paths get (does it hold
+//! `$`, `` ` `` or `{`?), where `memchr3` spends more on dispatch and set-up than on
+//! the few bytes it searches.
+//!
+//! Each eight-byte word is XORed with each byte repeated; a word that then has a zero
+//! byte held that byte. The zero-byte test (`(x - 0x01…) & !x & 0x80…` is non-zero
+//! exactly when some byte of `x` is zero) is exact, so the answer is the same as a
+//! byte-by-byte search.
+
+/// Values shorter than this are searched a word at a time; longer ones are left to
+/// `memchr`, whose vector loop is faster past a couple of its vectors.
+pub(super) const MAX_FEW_BYTES_SCAN: usize = 48;
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = ONES * 0x80;
+
+/// One to three bytes, each repeated across a word.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct FewBytes {
+    splat: [u64; 3],
+    /// The bytes (the first standing in for missing ones), for values under a word.
+    bytes: [u8; 3],
+}
+
+impl FewBytes {
+    /// The set of `bytes`, or `None` unless it has one to three bytes.
+    pub(super) fn new(bytes: &[u8]) -> Option<FewBytes> {
+        let (&first, _) = bytes.split_first()?;
+        if bytes.len() > 3 {
+            return None;
+        }
+        // Fewer than three: the first byte stands in for the missing ones.
+        let at = |i: usize| bytes.get(i).copied().unwrap_or(first);
+        let set = [at(0), at(1), at(2)];
+        Some(FewBytes {
+            splat: set.map(|b| u64::from(b) * ONES),
+            bytes: set,
+        })
+    }
+
+    /// Whether `value` holds any of the bytes.
+    #[inline]
+    pub(super) fn any_in(&self, value: &[u8]) -> bool {
+        let [a, b, c] = self.bytes;
+        if value.len() < 8 {
+            return value.iter().any(|&x| x == a || x == b || x == c);
+        }
+        let mut words = value.chunks_exact(8);
+        for w in &mut words {
+            if <[u8; 8]>::try_from(w).is_ok_and(|w| self.in_word(u64::from_le_bytes(w))) {
+                return true;
+            }
+        }
+        // The last partial word: the value's last eight bytes, some seen already
+        // (they held none of the bytes, so seeing them again changes nothing).
+        !words.remainder().is_empty()
+            && value
+                .last_chunk::<8>()
+                .is_some_and(|w| self.in_word(u64::from_le_bytes(*w)))
+    }
+
+    #[inline]
+    fn in_word(&self, x: u64) -> bool {
+        let zero = |y: u64| y.wrapping_sub(ONES) & !y & HIGH;
+        let [a, b, c] = self.splat;
+        (zero(x ^ a) | zero(x ^ b) | zero(x ^ c)) != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn finds_each_byte_anywhere_and_in_the_last_word() {
+        let set = FewBytes::new(b"$`{").expect("three bytes");
+        assert!(set.any_in(b"$"));
+        assert!(set.any_in(b"abcdefgh`"));
+        assert!(set.any_in(b"abcdefg{"));
+        assert!(!set.any_in(b""));
+        assert!(!set.any_in(b"mozilla/5.0 (x11; linux x86_64)"));
+        let zero = FewBytes::new(&[0]).expect("one byte");
+        assert!(!zero.any_in(b"abc"));
+        assert!(zero.any_in(b"ab\0"));
+        assert!(zero.any_in(b"abcdefghi\0"));
+        assert!(!zero.any_in(b"abcdefghij"));
+        assert!(FewBytes::new(b"").is_none());
+        assert!(FewBytes::new(b"abcd").is_none());
+    }
+
+    proptest! {
+        /// Agrees with a byte-by-byte search, on values made mostly of bytes near
+        /// the set's (so carries between bytes are exercised).
+        #[test]
+        fn agrees_with_a_byte_search(
+            set in prop::collection::vec(any::<u8>(), 1..4),
+            value in prop::collection::vec(prop_oneof![any::<u8>(), 0x20u8..0x30, Just(0x80u8), Just(0xffu8)], 0..40),
+        ) {
+            let few = FewBytes::new(&set).expect("one to three bytes");
+            prop_assert_eq!(few.any_in(&value), value.iter().any(|b| set.contains(b)));
+        }
+    }
+}
