@@ -60,9 +60,18 @@ const KEPT_RESPONSE_HEADERS: [&str; 6] = [
 ];
 
 fn is_kept_response_header(name: &str) -> bool {
-    KEPT_RESPONSE_HEADERS
-        .iter()
-        .any(|k| k.eq_ignore_ascii_case(name))
+    // The kept names all differ in length: the length picks the one to compare (this
+    // runs for every response header).
+    let kept = match name.len() {
+        14 => KEPT_RESPONSE_HEADERS[0],
+        17 => KEPT_RESPONSE_HEADERS[1],
+        12 => KEPT_RESPONSE_HEADERS[2],
+        16 => KEPT_RESPONSE_HEADERS[3],
+        8 => KEPT_RESPONSE_HEADERS[4],
+        6 => KEPT_RESPONSE_HEADERS[5],
+        _ => return false,
+    };
+    kept.eq_ignore_ascii_case(name)
 }
 
 /// Parses a complete response head (including the blank line).
@@ -198,6 +207,24 @@ fn split_status_line(text: &str) -> Option<(String, u16, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kept_response_header_is_kept_in_any_case_and_no_other() {
+        for name in KEPT_RESPONSE_HEADERS {
+            assert!(is_kept_response_header(name), "{name}");
+            assert!(
+                is_kept_response_header(&name.to_ascii_uppercase()),
+                "{name}"
+            );
+            let mut other = name.to_owned();
+            other.pop();
+            other.push('x');
+            assert!(!is_kept_response_header(&other), "{other}");
+        }
+        for name in ["set-cookie", "date", "etag", "last-modified", "x", ""] {
+            assert!(!is_kept_response_header(name), "{name}");
+        }
+    }
 
     fn read(head: &[u8]) -> (ResponseHead, HeadQuirks) {
         read_response_head(head).expect("a response head browsers read")
