@@ -7,6 +7,7 @@
 //! two readings can disagree (two Content-Length values, two boundaries, two override
 //! values) the disagreement is itself an anomaly and every reading is judged.
 
+use super::fields::lowercase::eq_ignore_case;
 use super::fields::MAX_PARAMS;
 use super::normalize::{self, Decoded};
 use crate::http::multipart::boundary_readings;
@@ -114,7 +115,7 @@ pub fn method_readings_into(
     for h in &req.headers {
         if OVERRIDE_HEADERS
             .iter()
-            .any(|o| h.name.eq_ignore_ascii_case(o))
+            .any(|o| eq_ignore_case(h.name.as_bytes(), o.as_bytes()))
         {
             add(h.value.as_bytes(), out, spare);
         }
@@ -158,17 +159,16 @@ pub fn ambiguities(req: &RequestHead, methods: &[String]) -> Vec<&'static str> {
     if req.headers_dropped > 0 {
         out.push("headers_over_cap");
     }
-    // One pass over the headers, each name told by its length first (most headers
-    // are neither).
+    // One pass over the headers (a name of another length is told apart at once).
     let mut lengths: Vec<&str> = Vec::new();
     let mut first_type: Option<&str> = None;
     let mut types_differ = false;
     let mut boundaries_disagree = false;
     for h in &req.headers {
         let name = h.name.as_str();
-        if name.len() == CONTENT_LENGTH.len() && name.eq_ignore_ascii_case(CONTENT_LENGTH) {
+        if eq_ignore_case(name.as_bytes(), CONTENT_LENGTH.as_bytes()) {
             lengths.extend(h.value.split(',').map(str::trim));
-        } else if name.len() == CONTENT_TYPE.len() && name.eq_ignore_ascii_case(CONTENT_TYPE) {
+        } else if eq_ignore_case(name.as_bytes(), CONTENT_TYPE.as_bytes()) {
             let t = h.value.trim();
             match first_type {
                 None => first_type = Some(t),

@@ -1,5 +1,6 @@
-//! Lowercasing values as they are copied into a transaction's field storage: rules
-//! match ASCII case-insensitively, and the regex gates search lowercase bytes.
+//! Lowercasing values as they are copied into a transaction's field storage (rules
+//! match ASCII case-insensitively, and the regex gates search lowercase bytes), and
+//! comparing names with case ignored, both a word at a time.
 
 /// Appends `src` to `out` with ASCII letters lowercased, a word at a time, in one
 /// pass (copying, then lowercasing in place, read every byte twice; the standard
@@ -31,4 +32,89 @@ fn lowercase_word(x: u64) -> u64 {
     let upper = !x & (ge_a ^ gt_z) & HIGH;
     // 0x80 >> 2 is 0x20, the case bit.
     x | (upper >> 2)
+}
+
+/// Whether `a` and `b` are equal with ASCII case ignored (as the standard library's
+/// `eq_ignore_ascii_case`), a word at a time: header names and methods are compared
+/// several times per request, and the standard library's comparison goes through a
+/// call and a chunked loop for a handful of bytes.
+#[inline(always)]
+pub(in crate::detect) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    // Inline, the length test rejects most names before any call.
+    a.len() == b.len() && eq_same_len(a, b)
+}
+
+/// [`eq_ignore_case`] of two slices of the same length.
+fn eq_same_len(a: &[u8], b: &[u8]) -> bool {
+    let same = |x: u64, y: u64| lowercase_word(x) == lowercase_word(y);
+    let half = |c: &[u8; 4]| u64::from(u32::from_le_bytes(*c));
+    match a.len() {
+        0..=3 => a
+            .iter()
+            .zip(b)
+            .all(|(x, y)| x.eq_ignore_ascii_case(y)),
+        // The first and the last four bytes (overlapping when under eight).
+        4..=7 => match (
+            a.first_chunk::<4>(),
+            b.first_chunk::<4>(),
+            a.last_chunk::<4>(),
+            b.last_chunk::<4>(),
+        ) {
+            (Some(a0), Some(b0), Some(a1), Some(b1)) => {
+                same(half(a0), half(b0)) && same(half(a1), half(b1))
+            }
+            _ => false,
+        },
+        // Whole words, then the last eight bytes (overlapping the last whole word).
+        _ => {
+            let mut wa = a.chunks_exact(8);
+            let mut wb = b.chunks_exact(8);
+            for (x, y) in (&mut wa).zip(&mut wb) {
+                let (mut xw, mut yw) = ([0u8; 8], [0u8; 8]);
+                xw.copy_from_slice(x);
+                yw.copy_from_slice(y);
+                if !same(u64::from_le_bytes(xw), u64::from_le_bytes(yw)) {
+                    return false;
+                }
+            }
+            wa.remainder().is_empty()
+                || match (a.last_chunk::<8>(), b.last_chunk::<8>()) {
+                    (Some(x), Some(y)) => same(u64::from_le_bytes(*x), u64::from_le_bytes(*y)),
+                    _ => false,
+                }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Agrees with the standard library, on names and their case-flipped,
+        /// shortened and altered copies.
+        #[test]
+        fn eq_ignore_case_agrees_with_the_standard_library(
+            a in prop::collection::vec(prop_oneof![any::<u8>(), b'@'..=b'`', b'a'..=b'z'], 0..30),
+            flips in prop::collection::vec(any::<bool>(), 30),
+            change in any::<(usize, u8)>(),
+            cut in any::<bool>(),
+        ) {
+            let mut b: Vec<u8> = a
+                .iter()
+                .zip(&flips)
+                .map(|(&x, &f)| if f { x ^ (u8::from(x.is_ascii_alphabetic()) << 5) } else { x })
+                .collect();
+            prop_assert!(eq_ignore_case(&a, &b));
+            if let Some(x) = b.get_mut(change.0 % 30) {
+                *x = change.1;
+            }
+            if cut {
+                b.pop();
+            }
+            prop_assert_eq!(eq_ignore_case(&a, &b), a.eq_ignore_ascii_case(&b));
+            prop_assert_eq!(eq_ignore_case(&b, &a), b.eq_ignore_ascii_case(&a));
+        }
+    }
 }

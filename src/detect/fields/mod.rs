@@ -10,13 +10,14 @@ use crate::http::{HttpTransaction, RequestHead};
 
 mod decimal;
 mod filter;
-mod lowercase;
+pub(super) mod lowercase;
 mod names;
 mod slots;
 mod storage;
 
 use decimal::{decimal, MAX_DECIMAL_DIGITS};
 pub use filter::{KeepAll, ValueFilter};
+use lowercase::eq_ignore_case;
 pub use names::extension;
 use names::type_mismatch;
 pub use storage::{FieldSet, FieldValues, PooledValues, Value, Values};
@@ -199,7 +200,7 @@ impl FieldValues {
         v.push(Field::Method, req.method.as_bytes(), None);
         // Any Content-Type reading that makes the body a form (see readings).
         let form = req.headers.iter().any(|h| {
-            h.name.eq_ignore_ascii_case("content-type")
+            eq_ignore_case(h.name.as_bytes(), b"content-type")
                 && starts_with_ignore_case(h.value.trim_start(), FORM_CONTENT_TYPE)
         });
         let body_params = if form && !txn.body_prefix.is_empty() {
@@ -302,16 +303,20 @@ impl FieldValues {
                 }
             };
             let name = h.name.as_str();
-            if let Some(i) = headers.iter().position(|n| n.eq_ignore_ascii_case(name)) {
+            if let Some(i) = headers
+                .iter()
+                .position(|n| eq_ignore_case(n.as_bytes(), name.as_bytes()))
+            {
                 if let Ok(i) = u16::try_from(i) {
                     again(v, Field::Header(i));
                 }
             }
             // Told apart by length first: most names are none of these.
+            let is = |known: &str| eq_ignore_case(name.as_bytes(), known.as_bytes());
             let field = match name.len() {
-                10 if name.eq_ignore_ascii_case("user-agent") => Some(Field::UserAgent),
-                4 if name.eq_ignore_ascii_case("host") => Some(Field::Host),
-                12 if name.eq_ignore_ascii_case("content-type") => Some(Field::RequestContentType),
+                10 if is("user-agent") => Some(Field::UserAgent),
+                4 if is("host") => Some(Field::Host),
+                12 if is("content-type") => Some(Field::RequestContentType),
                 _ => None,
             };
             if let Some(f) = field {
@@ -380,7 +385,7 @@ impl FieldValues {
         }
         if v.methods
             .iter()
-            .any(|m| !req.method.eq_ignore_ascii_case(m))
+            .any(|m| !eq_ignore_case(req.method.as_bytes(), m.as_bytes()))
         {
             anomalies.push("method_override");
         }

@@ -73,10 +73,6 @@ impl PairSet {
         self.pairs[usize::from(key / 64)] |= 1 << (key % 64);
     }
 
-    fn marked(&self, key: u16) -> bool {
-        self.pairs[usize::from(key / 64)] & (1 << (key % 64)) != 0
-    }
-
     fn is_single(&self, b: u8) -> bool {
         self.single[usize::from(b / 64)] & (1 << (b % 64)) != 0
     }
@@ -88,10 +84,14 @@ impl PairSet {
         };
         // The pair key kept in a register across bytes: shifted up, the next byte
         // or'ed in (a `u16` drops the byte before).
+        let pairs: &[u64; PAIR_WORDS] = &self.pairs;
         let mut key = u16::from(first);
         for (i, &b) in rest.iter().enumerate() {
             key = key << 8 | u16::from(b);
-            if self.marked(key) && self.starts_here(key, value.get(i..).unwrap_or_default()) {
+            // In bounds: a `u16` over 64 is below `PAIR_WORDS`.
+            if pairs[usize::from(key / 64)] & (1 << (key % 64)) != 0
+                && self.starts_here(key, value.get(i..).unwrap_or_default())
+            {
                 return true;
             }
         }
@@ -99,7 +99,9 @@ impl PairSet {
         self.is_single(value.last().copied().unwrap_or(first))
     }
 
-    /// Whether `rest` (which starts with pair `key`) starts with a literal.
+    /// Whether `rest` (which starts with pair `key`) starts with a literal. Out of
+    /// line: the scan loop then keeps its state in registers.
+    #[inline(never)]
     fn starts_here(&self, key: u16, rest: &[u8]) -> bool {
         if rest.first().is_some_and(|&b| self.is_single(b)) {
             return true;

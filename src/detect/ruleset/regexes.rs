@@ -90,7 +90,7 @@ impl ClauseTest {
 
     /// Whether `value` holds a literal of the clause. A short value is first tested a
     /// word at a time for the clause's (first) bytes, inline: most values end there.
-    #[inline]
+    #[inline(always)]
     fn holds(&self, value: &[u8]) -> bool {
         if value.len() < MAX_FEW_BYTES_SCAN {
             match self {
@@ -310,6 +310,7 @@ impl FieldGate {
 
     /// Whether no regex of the field can match `value` (a value holding no literal
     /// of any regex's first clause).
+    #[inline]
     pub(super) fn all_closed(&self, value: &[u8]) -> bool {
         let Some(firsts) = &self.firsts else {
             return false;
