@@ -49,10 +49,7 @@ fn eq_same_len(a: &[u8], b: &[u8]) -> bool {
     let same = |x: u64, y: u64| lowercase_word(x) == lowercase_word(y);
     let half = |c: &[u8; 4]| u64::from(u32::from_le_bytes(*c));
     match a.len() {
-        0..=3 => a
-            .iter()
-            .zip(b)
-            .all(|(x, y)| x.eq_ignore_ascii_case(y)),
+        0..=3 => a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y)),
         // The first and the last four bytes (overlapping when under eight).
         4..=7 => match (
             a.first_chunk::<4>(),
