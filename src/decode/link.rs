@@ -1,7 +1,5 @@
 //! Link layers: strip the frame header and say which network protocol follows.
 
-use pnet_packet::ethernet::EthernetPacket;
-
 use super::DecodeError;
 
 pub(super) const ETHERTYPE_IPV4: u16 = 0x0800;
@@ -112,8 +110,8 @@ pub(super) fn strip(link: LinkType, frame: &[u8]) -> Result<(u16, &[u8]), Decode
 }
 
 pub(super) fn strip_ethernet(frame: &[u8]) -> Result<(u16, &[u8]), DecodeError> {
-    let eth = EthernetPacket::new(frame).ok_or(DecodeError::TruncatedLink)?;
-    let ethertype = eth.get_ethertype().0;
+    // Two MAC addresses, then the ethertype (no pnet view: one bounds check).
+    let ethertype = be16(frame, 12).ok_or(DecodeError::TruncatedLink)?;
     strip_vlan(ethertype, &frame[14..])
 }
 

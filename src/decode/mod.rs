@@ -3,7 +3,8 @@
 //! Receives one captured frame and its link type; emits a view of borrowed slices over
 //! the capture buffer (no allocation) or a [`DecodeError`] naming why the frame was
 //! skipped. Every length is checked before a field is read, so no input can panic.
-//! Field access goes through `pnet_packet` views once the bounds are known to be sound.
+//! The hot headers (Ethernet, IPv4, TCP) are read from fixed-size arrays at their RFC
+//! offsets; the rarer ones (IPv6, UDP) through `pnet_packet` views.
 //! IPv4 fragments are handed back as [`Decoded::Fragment`] for the bounded
 //! [`fragment::Defragmenter`].
 
@@ -161,6 +162,10 @@ pub enum Decoded<'a> {
 /// Decodes one captured frame of the given link type.
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     let (mut ethertype, mut l3) = link::strip(link, frame)?;
+    // IPv4 carrying TCP is never a tunnel (the tunnels are GRE and UDP): no peeling.
+    if ethertype == link::ETHERTYPE_IPV4 && l3.get(9) == Some(&network::PROTO_TCP) {
+        return network::decode_ip(ethertype, l3);
+    }
     for depth in 0..=tunnel::MAX_TUNNEL_DEPTH {
         match tunnel::unwrap(ethertype, l3)? {
             Some(_) if depth == tunnel::MAX_TUNNEL_DEPTH => break,

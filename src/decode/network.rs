@@ -1,17 +1,15 @@
 //! IPv4, IPv6 (with extension headers), TCP and UDP.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
-use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::ipv6::Ipv6Packet;
-use pnet_packet::tcp::TcpPacket;
 use pnet_packet::udp::UdpPacket;
 
 use super::fragment::FragmentView;
 use super::link::{be16, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 use super::{DecodeError, Decoded, PacketView, TcpFlags, Transport};
 
-const PROTO_TCP: u8 = 6;
+pub(super) const PROTO_TCP: u8 = 6;
 const PROTO_UDP: u8 = 17;
 const IPV6_HOP_BY_HOP: u8 = 0;
 const IPV6_ROUTING: u8 = 43;
@@ -20,6 +18,10 @@ const IPV6_DEST_OPTS: u8 = 60;
 const IPV6_MOBILITY: u8 = 135;
 /// Longer extension chains than this are treated as hostile.
 const MAX_IPV6_EXTENSIONS: usize = 8;
+/// The IPv4 flags-and-offset word: the more-fragments flag, and the offset (in 8-byte
+/// units).
+const IPV4_MORE_FRAGMENTS: u16 = 0x2000;
+const IPV4_OFFSET_MASK: u16 = 0x1fff;
 
 pub(super) fn decode_ip(ethertype: u16, l3: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     match ethertype {
@@ -30,28 +32,34 @@ pub(super) fn decode_ip(ethertype: u16, l3: &[u8]) -> Result<Decoded<'_>, Decode
 }
 
 fn decode_ipv4(l3: &[u8]) -> Result<Decoded<'_>, DecodeError> {
-    let ip = Ipv4Packet::new(l3).ok_or(DecodeError::BadIpv4Header)?;
-    if ip.get_version() != 4 {
+    // The fixed header read from one array, fields at their RFC 791 offsets: pnet's
+    // accessors bounds-check and assemble every field apart, on every packet.
+    let h: &[u8; 20] = l3
+        .get(..20)
+        .and_then(|h| h.try_into().ok())
+        .ok_or(DecodeError::BadIpv4Header)?;
+    if h[0] >> 4 != 4 {
         return Err(DecodeError::BadIpv4Header);
     }
-    let header_len = usize::from(ip.get_header_length()) * 4;
-    let total_len = usize::from(ip.get_total_length());
+    let header_len = usize::from(h[0] & 0x0f) * 4;
+    let total_len = usize::from(u16::from_be_bytes([h[2], h[3]]));
     // Total length 0 happens with TSO on the capturing host: trust the frame then.
     let end = if total_len == 0 { l3.len() } else { total_len };
     if header_len < 20 || end < header_len || end > l3.len() {
         return Err(DecodeError::BadIpv4Header);
     }
-    let src = IpAddr::V4(ip.get_source());
-    let dst = IpAddr::V4(ip.get_destination());
-    let protocol = ip.get_next_level_protocol().0;
+    let src = IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15]));
+    let dst = IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19]));
+    let protocol = h[9];
     let payload = &l3[header_len..end];
-    let more_fragments = ip.get_flags() & 0x1 != 0;
-    let offset = ip.get_fragment_offset();
+    let flags_offset = u16::from_be_bytes([h[6], h[7]]);
+    let more_fragments = flags_offset & IPV4_MORE_FRAGMENTS != 0;
+    let offset = flags_offset & IPV4_OFFSET_MASK;
     if more_fragments || offset != 0 {
         return Ok(Decoded::Fragment(FragmentView {
             src,
             dst,
-            id: u32::from(ip.get_identification()),
+            id: u32::from(u16::from_be_bytes([h[4], h[5]])),
             protocol,
             offset_bytes: u32::from(offset) * 8,
             more_fragments,
@@ -133,8 +141,12 @@ pub(crate) fn decode_transport(
 ) -> Result<PacketView<'_>, DecodeError> {
     match protocol {
         PROTO_TCP => {
-            let tcp = TcpPacket::new(l4).ok_or(DecodeError::BadTcpHeader)?;
-            let data_offset = usize::from(tcp.get_data_offset()) * 4;
+            // The fixed header from one array (RFC 9293 offsets), as for IPv4 above.
+            let t: &[u8; 20] = l4
+                .get(..20)
+                .and_then(|t| t.try_into().ok())
+                .ok_or(DecodeError::BadTcpHeader)?;
+            let data_offset = usize::from(t[12] >> 4) * 4;
             if data_offset < 20 || data_offset > l4.len() {
                 return Err(DecodeError::BadTcpHeader);
             }
@@ -142,11 +154,11 @@ pub(crate) fn decode_transport(
                 src,
                 dst,
                 transport: Transport::Tcp {
-                    src_port: tcp.get_source(),
-                    dst_port: tcp.get_destination(),
-                    seq: tcp.get_sequence(),
-                    ack: tcp.get_acknowledgement(),
-                    flags: TcpFlags(tcp.get_flags()),
+                    src_port: u16::from_be_bytes([t[0], t[1]]),
+                    dst_port: u16::from_be_bytes([t[2], t[3]]),
+                    seq: u32::from_be_bytes([t[4], t[5], t[6], t[7]]),
+                    ack: u32::from_be_bytes([t[8], t[9], t[10], t[11]]),
+                    flags: TcpFlags(t[13]),
                 },
                 payload: &l4[data_offset..],
             })

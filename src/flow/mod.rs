@@ -130,6 +130,12 @@ impl<S> Flow<S> {
         self.server.addr()
     }
 
+    /// Client and server in their compact form, to turn into addresses only when
+    /// needed.
+    pub fn endpoints(&self) -> (Endpoint, Endpoint) {
+        (self.client, self.server)
+    }
+
     /// The direction of a packet from `src`.
     pub fn direction_of(&self, src: SocketAddr) -> Direction {
         if Endpoint::new(src) == self.client {

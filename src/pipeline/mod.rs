@@ -12,6 +12,7 @@ use crate::capture::{CaptureError, Frame, PacketSource};
 use crate::decode::fragment::{Defragmenter, Reassembled};
 use crate::decode::{self, DecodeError, Decoded, LinkType, PacketView, Transport};
 use crate::flow::{Direction, Flow, FlowEnd, FlowTable, TcpState};
+use crate::http::session::FlowContext;
 use crate::http::HttpTransaction;
 use crate::reassembly::{Chunk, SeqNumber};
 use crate::time::Timestamp;
@@ -208,7 +209,22 @@ impl Pipeline {
         if was_opening && flow.state == TcpState::Established {
             observer.on_handshake(now);
         }
-        let ctx = app::context(flow, self.keep_response_bytes);
+        // What a session stamps on transactions, built on the first chunk delivered:
+        // most packets (handshakes, bare ACKs, FINs) deliver none.
+        let (flow_id, (client, server)) = (flow.id, flow.endpoints());
+        let keep_response_bytes = self.keep_response_bytes;
+        let mut ctx: Option<FlowContext> = None;
+        let ctx_for = |ctx: &mut Option<FlowContext>| {
+            *ctx.get_or_insert_with(|| FlowContext {
+                flow_id,
+                client: client.addr(),
+                server: server.addr(),
+                keep_response_bytes,
+            })
+        };
+        // Whether anything reached or may have changed what the flow holds: only then
+        // is its memory re-read (the walk costs more than the rest of a bare ACK).
+        let mut touched = !packet.payload.is_empty();
         let Flow { streams, app, .. } = flow;
         let [to_server, to_client] = streams;
         let (this, peer) = match dir {
@@ -216,6 +232,8 @@ impl Pipeline {
             Direction::ToClient => (to_client, to_server),
         };
         let mut deliver_peer = |chunk: Chunk<'_>| {
+            touched = true;
+            let ctx = ctx_for(&mut ctx);
             deliver(
                 app,
                 dir.reverse(),
@@ -230,6 +248,8 @@ impl Pipeline {
             peer.on_peer_ack(SeqNumber(ack), &mut deliver_peer);
         }
         let mut deliver_this = |chunk: Chunk<'_>| {
+            touched = true;
+            let ctx = ctx_for(&mut ctx);
             deliver(app, dir, chunk, now, &ctx, &mut self.pending, observer);
         };
         let data_seq = if flags.syn() {
@@ -242,8 +262,10 @@ impl Pipeline {
         if closed {
             flush_flow(flow, now, &mut self.pending, &mut self.summary);
         }
-        let change = flow.reaccount();
-        self.flows.account(change);
+        if touched || closed {
+            let change = flow.reaccount();
+            self.flows.account(change);
+        }
         if closed {
             // Flushed: it lingers as a closed connection (CLOSED_FLOW_TIMEOUT_SECS) to
             // absorb late packets, outside the table of open ones.

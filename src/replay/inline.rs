@@ -4,18 +4,26 @@
 //! epoch buffer, two channel hops per epoch, and every transaction allocated on the
 //! worker and freed on the reader (the slow path of the system allocator). Here the
 //! calling thread reads a frame, runs it through the pipeline straight from the
-//! capture's buffer, records what the pipeline reports exactly as a worker does
-//! ([`Recorder`], [`Position`]: same ticks, same positions), and feeds the records to
-//! the serial stage after each frame, in the order the merge would (a stable sort by
-//! position, which is a no-op when the records are already in order). So the output is
-//! the same as a sharded run's with any worker count (tests/replay_workers.rs).
+//! capture's buffer, and hands what the pipeline reports to the serial stage as it is
+//! reported ([`Direct`]): transactions judged exactly as a worker judges them, the
+//! other reports as the merge replays them. A worker records in position order (see
+//! [`super::record`]: frame items as they come, then the sweep's tick and the flows it
+//! ends in id order), so what the merge would sort is already in order and the output
+//! is the same as a sharded run's with any worker count (tests/replay_workers.rs),
+//! without storing and re-reading every transaction.
 
-use super::record::{Item, Position, Recorder, Records};
-use super::sharded::{each_frame, feed_other, ShardedError};
+use std::net::SocketAddr;
+
 use crate::capture::FileSource;
+use crate::decode::{PacketView, Transport};
 use crate::detect::{DetectionStage, Detector};
-use crate::observe::Summary;
+use crate::http::HttpTransaction;
+use crate::observe::{Summary, TransactionObserver};
 use crate::pipeline::{Pipeline, PipelineSettings};
+use crate::time::Timestamp;
+use crate::tls::ClientHello;
+
+use super::sharded::{each_frame, ShardedError};
 
 /// Replays `sources` in order, as one capture, on the calling thread; what
 /// [`super::replay_sharded`] does with one worker.
@@ -27,65 +35,74 @@ pub(super) fn replay_inline(
     progress: &mut dyn FnMut(u64),
 ) -> Result<Summary, ShardedError> {
     let mut pipeline = Pipeline::new(settings.clone());
-    let mut recorder = Recorder::new(detector);
+    let mut direct = Direct { detector, stage };
     let mut number = 0u64;
     let mut tick_secs = 0u64;
     let read_result = each_frame(sources, progress, |link, frame| {
         number += 1;
-        recorder.set_position(Position::frame(number));
-        pipeline.ingest(link, frame, number, &mut recorder);
+        pipeline.ingest(link, frame, number, &mut direct);
         // As the sharded reader ticks: after the first frame of each new second of
-        // packet time (time going backwards sweeps nothing).
+        // packet time (time going backwards sweeps nothing); the tick comes before
+        // the flows the sweep ends.
         if frame.ts.secs() > tick_secs {
             tick_secs = frame.ts.secs();
-            recorder.set_position(Position::expiry(number));
-            recorder.push(Item::Tick(frame.ts));
-            pipeline.advance(frame.ts, &mut recorder);
+            direct.stage.tick(frame.ts);
+            pipeline.advance(frame.ts, &mut direct);
         }
-        feed(&mut recorder.records, stage);
         Ok(())
     })?;
-    recorder.set_position(Position::expiry(u64::MAX));
-    pipeline.finish(&mut recorder);
-    feed(&mut recorder.records, stage);
+    pipeline.finish(&mut direct);
     pipeline.refresh_flow_counters();
     read_result?;
     Ok(pipeline.summary.clone())
 }
 
-/// Feeds `stage` the records of one frame in position order (stable), leaving
-/// `records` empty with its capacity kept.
-pub(super) fn feed(records: &mut Records, stage: &mut DetectionStage<'_>) {
-    if records.items.is_empty() {
-        return;
+/// The pipeline's observer on one thread: each report goes to the serial stage as the
+/// merge of a sharded run hands it over ([`super::sharded::feed_other`]), each
+/// transaction judged first as a worker's recorder judges it.
+struct Direct<'a, 's> {
+    detector: &'a Detector,
+    stage: &'a mut DetectionStage<'s>,
+}
+
+impl TransactionObserver for Direct<'_, '_> {
+    fn on_transaction(&mut self, txn: &HttpTransaction) {
+        let judgement = self.detector.judge(txn);
+        self.stage.on_judged_transaction(txn, judgement);
     }
-    let in_order = records.items.windows(2).all(|w| w[0].0 <= w[1].0);
-    if !in_order {
-        // Never seen (a worker records in position order), but the merge sorts, so
-        // this does too.
-        records.items.sort_by_key(|(at, _)| *at);
+
+    fn take_transaction(&mut self, txn: HttpTransaction) {
+        self.on_transaction(&txn);
     }
-    let mut transactions: Vec<Option<_>> = Vec::new();
-    let mut taken = 0usize;
-    if !in_order {
-        transactions.extend(records.transactions.drain(..).map(Some));
+
+    fn on_client_hello(&mut self, hello: &ClientHello) {
+        self.stage.on_client_hello(hello);
     }
-    let mut in_turn = records.transactions.drain(..);
-    for (_, item) in records.items.drain(..) {
-        match item {
-            Item::Transaction(i) => {
-                // In order, transaction i is the i-th recorded: take them in turn.
-                let next = if in_order && i == taken {
-                    taken += 1;
-                    in_turn.next()
-                } else {
-                    transactions.get_mut(i).and_then(Option::take)
-                };
-                if let Some((txn, judgement)) = next {
-                    stage.on_judged_transaction(&txn, judgement);
-                }
+
+    fn on_tcp_packet(&mut self, packet: &PacketView<'_>, now: Timestamp) {
+        // As the recorder: a SYN without ACK is the only packet the detectors count.
+        if let Transport::Tcp {
+            src_port,
+            dst_port,
+            flags,
+            ..
+        } = packet.transport
+        {
+            if flags.syn() && !flags.ack() {
+                self.stage.on_syn(
+                    SocketAddr::new(packet.src, src_port),
+                    SocketAddr::new(packet.dst, dst_port),
+                    now,
+                );
             }
-            other => feed_other(stage, other),
         }
+    }
+
+    fn on_flow_evictions(&mut self, evicted: u64, server: SocketAddr, now: Timestamp) {
+        self.stage.on_flow_evictions(evicted, server, now);
+    }
+
+    fn on_handshake(&mut self, now: Timestamp) {
+        self.stage.on_handshake(now);
     }
 }

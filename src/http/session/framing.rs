@@ -218,6 +218,12 @@ fn is_chunked(te: Option<&str>) -> bool {
 
 pub(super) fn content_length(v: Option<&str>) -> Result<Option<u64>, HttpError> {
     let Some(v) = v else { return Ok(None) };
+    // Nearly every value is plain digits: read them without splitting and trimming.
+    // (Nineteen digits cannot overflow a u64; longer values take the general path.)
+    if (1..=19).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()) {
+        let n = v.bytes().fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
+        return Ok(Some(n));
+    }
     // Repeated identical values ("5, 5") are allowed by RFC 9110 §8.6.
     let mut parsed: Option<u64> = None;
     for piece in v.split(',') {

@@ -380,6 +380,35 @@ fn rejects_conflicting_content_lengths() {
     assert_eq!(content_length(Some("-1")), Err(HttpError::BadContentLength));
 }
 
+/// The plain-digits shortcut reads what the general path reads: every length up to
+/// past a u64's range (an overflow is an error, not a wrapped number).
+#[test]
+fn plain_digit_content_lengths_read_as_the_general_path_does() {
+    let general = |v: &str| {
+        v.trim()
+            .parse::<u64>()
+            .map_err(|_| HttpError::BadContentLength)
+    };
+    for len in 1..=22 {
+        for first in ['0', '1', '9'] {
+            let v: String = std::iter::once(first)
+                .chain(std::iter::repeat('9').take(len - 1))
+                .collect();
+            assert_eq!(content_length(Some(&v)), general(&v).map(Some), "{v}");
+        }
+    }
+    assert_eq!(
+        content_length(Some("18446744073709551615")),
+        Ok(Some(u64::MAX))
+    );
+    assert_eq!(
+        content_length(Some("18446744073709551616")),
+        Err(HttpError::BadContentLength)
+    );
+    assert_eq!(content_length(Some("+5")), Ok(Some(5)));
+    assert_eq!(content_length(Some(" 5 ")), Ok(Some(5)));
+}
+
 #[test]
 fn gap_past_a_body_end_completes_the_body_and_resynchronises() {
     let mut s = HttpSession::default();
