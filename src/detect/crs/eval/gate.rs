@@ -7,7 +7,10 @@
 //! not, the raw values' gate set (built once per source) stands for the chain's.
 //! Otherwise the value is transformed through the evaluator's per-transaction cache (the
 //! same cache the operators then read) and scanned. A GET without arguments has empty argument pools, so
-//! every rule over ARGS is decided here without looking at a value.
+//! every rule over ARGS is decided here without looking at a value. A raw value's scan is
+//! kept with its memo slot ([`super::memo`]): a header or cookie met in an earlier
+//! transaction is not scanned again when a fresh value next to it makes the source's set
+//! be worked out.
 
 use super::super::compile::{Compiled, Link};
 use super::super::model::Var;

@@ -14,6 +14,10 @@
 //! any candidate is collected. Sets are filled as links miss and read from the next
 //! transaction on; the memo is cleared at a transaction start once it holds
 //! [`MAX_MEMO_VALUES`] values (counted as `memo_resets`).
+//!
+//! Per slot the memo also keeps what a pure link's operator gave on a value it matched
+//! (evidence and captures, replayed instead of searching again; at most
+//! [`MAX_MEMO_HITS`]) and the literal gates' scan of the raw value (see [`super::gate`]).
 
 use ahash::AHashMap;
 
