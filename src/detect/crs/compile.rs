@@ -151,6 +151,12 @@ pub struct Compiled {
     /// Per phase (1, 2) and memo value source, the links of that phase's rules reading
     /// it (bit sets over `Link::idx`, filled by the evaluator).
     pub src_users: Vec<u64>,
+    /// Per phase (1, 2): the value sources its links read, each with the range of
+    /// `u64` words of `src_users` holding its readers (filled by the evaluator).
+    pub phase_srcs: [Vec<(u16, u32, u32)>; 2],
+    /// Words of a link set that hold the links with memo sources (numbered first, see
+    /// `eval::number`; filled by the evaluator).
+    pub memo_words: usize,
 }
 
 /// Compiles `items`.
@@ -230,6 +236,8 @@ pub fn compile(items: Vec<Item>, settings: &CrsSettings) -> Result<Compiled, Crs
         chain_gates,
         prefilter,
         src_users: Vec::new(),
+        phase_srcs: [Vec::new(), Vec::new()],
+        memo_words: 0,
     })
 }
 

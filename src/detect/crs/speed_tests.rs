@@ -74,6 +74,15 @@ fn corpus() -> Vec<HttpTransaction> {
         request("GET", "/", &[("Referer", "<script>alert(1)</script>")], b""),
         request("GET", "/a<script>alert(1)</script>.html", &[], b""),
         request("GET", "/a/../../etc/passwd", &[], b""),
+        // A restricted extension met twice (920440's capture and its chain replayed from
+        // the memo of matches), and the same basename in another request line.
+        request("GET", "/db/backup.sql", &[ua], b""),
+        request("GET", "/db/backup.sql", &[], b""),
+        request("GET", "/db/backup.sql?x=1", &[], b""),
+        // An XSS argument after 941010 removed REQUEST_FILENAME from the XSS rules (the
+        // per-phase skip set counts the removed source as missed for them).
+        request("GET", "/page?q=%3Cbody%20onload%3Dalert(1)%3E", &[], b""),
+        request("HEAD", "/index.html", &[("Content-Length", "5")], b""),
         request(
             "POST",
             "/contact",

@@ -60,18 +60,11 @@ const KEPT_RESPONSE_HEADERS: [&str; 6] = [
 ];
 
 fn is_kept_response_header(name: &str) -> bool {
-    // The kept names all differ in length: the length picks the one to compare (this
-    // runs for every response header).
-    let kept = match name.len() {
-        14 => KEPT_RESPONSE_HEADERS[0],
-        17 => KEPT_RESPONSE_HEADERS[1],
-        12 => KEPT_RESPONSE_HEADERS[2],
-        16 => KEPT_RESPONSE_HEADERS[3],
-        8 => KEPT_RESPONSE_HEADERS[4],
-        6 => KEPT_RESPONSE_HEADERS[5],
-        _ => return false,
-    };
-    kept.eq_ignore_ascii_case(name)
+    // (A switch on the name's length, each kept name having its own, measured slower:
+    // the compiler then inlined the comparison into a byte loop.)
+    KEPT_RESPONSE_HEADERS
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(name))
 }
 
 /// Parses a complete response head (including the blank line).

@@ -32,6 +32,10 @@ pub(super) fn status_line_follows_junk(head: &[u8], data: &[u8]) -> bool {
 /// [`STATUS_PROBE_BYTES`]), then `data`, cannot start with a status line as browsers
 /// find one; decided once [`STATUS_PROBE_BYTES`] are in, however the reply was split.
 pub(super) fn is_headless_start(head: &[u8], data: &[u8]) -> bool {
+    // Nearly every reply: `HTTP` right at the start.
+    if head.is_empty() && data.starts_with(b"HTTP") {
+        return false;
+    }
     let mut probe = [0u8; STATUS_PROBE_BYTES];
     let from_head = head.len().min(STATUS_PROBE_BYTES);
     probe[..from_head].copy_from_slice(&head[..from_head]);

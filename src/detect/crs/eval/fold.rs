@@ -10,12 +10,15 @@
 //! matches), without collecting or comparing anything.
 //!
 //! A rule folds when it is one link (no chain), reads only TX variables named literally
-//! (no TX regex selector, no whole collection, no MATCHED_*), every TX name it reads
+//! (or counts them: `&TX:name`; no TX regex selector, no whole collection, no
+//! MATCHED_*), every TX name it reads
 //! (targets and `%{tx.*}` macros) is one no rule after the prefix can write (setvar
 //! names, macro-built names by their literal prefix, captures TX:0-9), and it has no
 //! ctl, capture or multiMatch. A rule with setvars (the 949 scoring sums, guarded by
 //! the detection paranoia level) keeps them: only its condition is folded, the setvars
-//! run per transaction as the rule matches.
+//! run per transaction as the rule matches. A chain whose first link qualifies the same
+//! way and never matches is folded to nothing too (`&TX:MAX_FILE_SIZE "@eq 1"` guards
+//! 920400 and the argument-length rules when the limits are unset).
 
 use super::super::compile::{CRule, Entry, Sel};
 use super::super::model::Var;
@@ -78,18 +81,18 @@ pub(super) fn macro_reads(m: &MacroText, out: &mut Vec<Vec<u8>>) -> bool {
     })
 }
 
-/// The TX names the rule reads, if it qualifies for folding.
+/// The TX names a rule's first link reads, if it qualifies for folding: for a rule of
+/// one link, its whole outcome; for a chain, whether it can start at all.
 fn reads(rule: &CRule) -> Option<Vec<Vec<u8>>> {
-    let [link] = rule.links.as_slice() else {
-        return None;
-    };
+    let link = rule.links.first()?;
     if !link.ctls.is_empty() || link.op.is_none() || link.capture || link.multi_match {
         return None;
     }
     let mut names = Vec::new();
     for t in link.targets.iter().filter(|t| !t.excluded) {
         match (&t.var, &t.sel) {
-            (Var::Tx, Some(Sel::Name(n))) if !t.count && t.excl.is_empty() => {
+            // `&TX:name` counts 0 or 1 by the name alone.
+            (Var::Tx, Some(Sel::Name(n))) if t.excl.is_empty() => {
                 names.push(n.clone());
             }
             _ => return None,
@@ -120,11 +123,22 @@ impl Program {
             s.gate.reset(&self.c);
             s.memo
                 .prepare(self.id, self.links, &[], &super::names::NameSets::default());
-            s.slots.reset(s.memo.words());
+            s.slots.reset(s.memo.words(), self.c.memo_words);
             s.tx.reset_from(&self.prefix.tx, self.id);
             s.matched_var.clone_from(&self.prefix.matched_var);
             s.matched_name.clone_from(&self.prefix.matched_name);
             let mut out = CrsOutcome::default();
+            if let [first, _, ..] = rule.links.as_slice() {
+                // A chain whose first link never matches never starts (a link that
+                // misses has no side effect); one whose first link matches stays live.
+                let mut evidence = Vec::new();
+                if !super::link::eval_link(&self.c, rule, first, &mut s, true, &mut evidence) {
+                    if let Some(slot) = folded.get_mut(ri as usize) {
+                        *slot = Fold::Never;
+                    }
+                }
+                continue;
+            }
             let setvars = rule.links.iter().any(|l| !l.setvars.is_empty());
             let f = if self.eval_rule(rule, &mut s, &mut out) {
                 match out.matched.pop() {

@@ -7,7 +7,10 @@
 //! not, the raw values' gate set (built once per source) stands for the chain's.
 //! Otherwise the value is transformed through the evaluator's per-transaction cache (the
 //! same cache the operators then read) and scanned. A GET without arguments has empty argument pools, so
-//! every rule over ARGS is decided here without looking at a value.
+//! every rule over ARGS is decided here without looking at a value. A raw value's scan is
+//! kept with its memo slot ([`super::memo`]): a header or cookie met in an earlier
+//! transaction is not scanned again when a fresh value next to it makes the source's set
+//! be worked out.
 
 use super::super::compile::{Compiled, Link};
 use super::super::model::Var;
@@ -129,7 +132,20 @@ pub(super) struct GateState {
     /// Per pool source: each raw value's byte set (valid once `raw` is set).
     sets: Vec<Vec<ByteSet>>,
     tmp: Vec<u8>,
+    /// One value's scan (reused).
+    one: Vec<u64>,
     chains: usize,
+}
+
+/// The byte set a recorded scan ends with (its last four words).
+fn tail_set(bits: &[u64]) -> ByteSet {
+    let mut set = [0u64; 4];
+    if let Some(t) = bits.get(bits.len().saturating_sub(4)..) {
+        for (s, b) in set.iter_mut().zip(t) {
+            *s = *b;
+        }
+    }
+    set
 }
 
 impl GateState {
@@ -278,6 +294,26 @@ impl CrsScratch {
             }
         } else {
             let var = SCALARS[src_us - POOL_SOURCES];
+            // A value scanned before (by its memo slot) whose chain changes nothing:
+            // its recorded scan.
+            let ms = self.scalar_slot(src_us - POOL_SOURCES);
+            if let Some(bits) = self.memo.scan(ms) {
+                let set = tail_set(bits);
+                if cg.identity_for(&set) {
+                    let slot = self.gate.alloc();
+                    let w = self.gate.words;
+                    if let Some(dst) = self.gate.bits.get_mut(slot * w..(slot + 1) * w) {
+                        for (d, b) in dst.iter_mut().zip(bits) {
+                            *d |= b;
+                        }
+                    }
+                    let generation = self.gate.src_gen.get(src_us).copied().unwrap_or(0);
+                    if let Some(o) = self.gate.agg.get_mut(idx) {
+                        *o = (generation, slot as u32);
+                    }
+                    return Some(slot);
+                }
+            }
             let mut v = std::mem::take(&mut self.gate.tmp);
             if var == Var::RequestBody {
                 // Whether REQUEST_BODY is exposed can change within the phase
@@ -291,6 +327,11 @@ impl CrsScratch {
             let set = byte_set(&v);
             if cg.identity_for(&set) {
                 c.prefilter.scan(&v, &set, self.gate.set_mut(slot));
+                // The slot was cleared: it holds the raw value's scan alone.
+                let w = self.gate.words;
+                if let Some(bits) = self.gate.bits.get(slot * w..(slot + 1) * w) {
+                    self.memo.set_scan(ms, bits);
+                }
             } else {
                 let mut a = std::mem::take(&mut self.t1);
                 let mut b = std::mem::take(&mut self.t2);
@@ -320,14 +361,40 @@ impl CrsScratch {
             return (self.gate.raw[src] - 1) as usize;
         }
         let slot = self.gate.alloc();
+        let w = self.gate.words;
         let mut sets = std::mem::take(&mut self.gate.sets[src]);
+        let mut one = std::mem::take(&mut self.gate.one);
         sets.clear();
-        for kv in super::pool_in(&self.req, p).as_slice() {
+        let n = super::pool_in(&self.req, p).len() as u32;
+        for i in 0..n {
+            // A value met before (by its memo slot): its recorded scan, not a new one.
+            let ms = self.pool_slot(src, i);
+            if let Some(bits) = self.memo.scan(ms) {
+                sets.push(tail_set(bits));
+                if let Some(dst) = self.gate.bits.get_mut(slot * w..(slot + 1) * w) {
+                    for (d, b) in dst.iter_mut().zip(bits) {
+                        *d |= b;
+                    }
+                }
+                continue;
+            }
+            let Some(kv) = super::pool_in(&self.req, p).as_slice().get(i as usize) else {
+                break;
+            };
             let v = if names { &kv.name } else { &kv.value };
             let set = byte_set(v);
             sets.push(set);
-            c.prefilter.scan(v, &set, self.gate.set_mut(slot));
+            one.clear();
+            one.resize(w, 0);
+            c.prefilter.scan(v, &set, &mut one);
+            if let Some(dst) = self.gate.bits.get_mut(slot * w..(slot + 1) * w) {
+                for (d, b) in dst.iter_mut().zip(&one) {
+                    *d |= b;
+                }
+            }
+            self.memo.set_scan(ms, &one);
         }
+        self.gate.one = one;
         self.gate.sets[src] = sets;
         self.gate.raw[src] = slot as u32 + 1;
         slot

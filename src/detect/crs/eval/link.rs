@@ -8,6 +8,7 @@ use super::super::operator::Evidence;
 use super::super::transform::Transform;
 use super::actions::Env;
 use super::collect::pool_in;
+use super::memo::Hit;
 use super::*;
 use crate::detect::alert::MAX_EVIDENCE_BYTES;
 
@@ -72,31 +73,40 @@ pub(super) fn eval_link(
         let before = matched;
         matched = false;
         if link.multi_match {
-            let raw = s.value(c.src).to_vec();
-            let mut cur = raw;
-            let mut hit = s.try_op(rule, link, c, &cur, starter, ev_out);
+            // The operator sees the value before and after each step; a step that left
+            // it unchanged gives the operator the bytes it just missed on (a miss changes
+            // nothing), so it is not run again. Buffers reused across values.
+            let mut cur = std::mem::take(&mut s.mm_cur);
+            let mut next = std::mem::take(&mut s.mm_next);
+            cur.clear();
+            cur.extend_from_slice(s.value(c.src));
+            let mut hit = s.try_op(rule, link, c, &cur, starter, ev_out, None);
             for t in &link.transforms {
                 if hit {
                     break;
                 }
-                let mut next = Vec::new();
                 t.apply(&cur, &mut next);
-                cur = next;
-                hit = s.try_op(rule, link, c, &cur, starter, ev_out);
+                if next == cur {
+                    continue;
+                }
+                std::mem::swap(&mut cur, &mut next);
+                hit = s.try_op(rule, link, c, &cur, starter, ev_out, None);
             }
+            s.mm_cur = cur;
+            s.mm_next = next;
             matched |= hit;
         } else {
             let (a, b) = s.transformed(c.src, link.chain_id, &link.transforms);
             // The value is borrowed out of the scratch (try_op touches neither buffer).
             let hit = if a == u32::MAX {
                 let v = std::mem::take(&mut s.t1);
-                let hit = s.try_op(rule, link, c, &v, starter, ev_out);
+                let hit = s.try_op(rule, link, c, &v, starter, ev_out, slot);
                 s.t1 = v;
                 hit
             } else {
                 let arena = std::mem::take(&mut s.arena);
                 let v = arena.get(a as usize..b as usize).unwrap_or_default();
-                let hit = s.try_op(rule, link, c, v, starter, ev_out);
+                let hit = s.try_op(rule, link, c, v, starter, ev_out, slot);
                 s.arena = arena;
                 hit
             };
@@ -182,6 +192,10 @@ impl CrsScratch {
         res
     }
 
+    /// Runs the link's operator over candidate `c`'s value `v` (transformed) and, on a
+    /// match, does the match's bookkeeping. `slot`: the value's memo slot for a pure
+    /// link (its whole chain applied), under which a match is remembered and replayed.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn try_op(
         &mut self,
         rule: &CRule,
@@ -190,9 +204,30 @@ impl CrsScratch {
         v: &[u8],
         starter: bool,
         ev_out: &mut Vec<u8>,
+        slot: Option<u32>,
     ) -> bool {
         let Some(op) = &link.op else { return false };
         let mut caps = std::mem::take(&mut self.caps);
+        #[cfg(test)]
+        let slot = slot.filter(|_| !self.reference);
+        // A pure link's match on the same bytes: its evidence and captures again,
+        // without the search (the operator reads no macro: nothing expanded).
+        if let Some(h) = slot.and_then(|k| self.memo.hit(k, link.idx)) {
+            let r = h.evidence;
+            if link.capture {
+                caps.truncate(h.caps.len());
+                for (i, src) in h.caps.iter().enumerate() {
+                    match caps.get_mut(i) {
+                        Some(dst) => {
+                            dst.clear();
+                            dst.extend_from_slice(src);
+                        }
+                        None => caps.push(src.clone()),
+                    }
+                }
+            }
+            return self.after_op(rule, link, c, v, starter, ev_out, r, caps);
+        }
         let mut buf = std::mem::take(&mut self.op_buf);
         let r = {
             let mut env = Env {
@@ -216,6 +251,31 @@ impl CrsScratch {
         };
         self.op_buf = buf;
         self.op_buf_call = if starter { 0 } else { self.op_call };
+        if let (Some(k), true) = (slot, r.is_some() != link.negated) {
+            let caps = if link.capture && r.is_some() {
+                caps.clone()
+            } else {
+                Vec::new()
+            };
+            self.memo.set_hit(k, link.idx, Hit { evidence: r, caps });
+        }
+        self.after_op(rule, link, c, v, starter, ev_out, r, caps)
+    }
+
+    /// The operator gave `r` (with captures `caps` when it captured): on a match, the
+    /// captures, evidence, MATCHED_VAR(S) and a starter's setvars.
+    #[allow(clippy::too_many_arguments)]
+    fn after_op(
+        &mut self,
+        rule: &CRule,
+        link: &Link,
+        c: &Cand,
+        v: &[u8],
+        starter: bool,
+        ev_out: &mut Vec<u8>,
+        r: Option<Evidence>,
+        caps: Vec<Vec<u8>>,
+    ) -> bool {
         let hit = r.is_some() != link.negated;
         if hit {
             if link.capture && r.is_some() {
@@ -227,9 +287,8 @@ impl CrsScratch {
             }
             ev_out.clear();
             match r {
-                Some(Evidence::Range(a, b)) => {
-                    ev_out.extend_from_slice(&v[a..b.min(a + MAX_EVIDENCE_BYTES)])
-                }
+                Some(Evidence::Range(a, b)) => ev_out
+                    .extend_from_slice(v.get(a..b.min(a + MAX_EVIDENCE_BYTES)).unwrap_or_default()),
                 Some(Evidence::Fingerprint(fp)) => {
                     ev_out.extend_from_slice(super::super::injection::fingerprint_str(&fp))
                 }

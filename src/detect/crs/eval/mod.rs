@@ -25,6 +25,7 @@ use crate::http::HttpTransaction;
 
 mod actions;
 mod collect;
+mod consts;
 mod fold;
 mod gate;
 mod link;
@@ -119,6 +120,9 @@ pub struct CrsScratch {
     arena: Vec<u8>,
     t1: Vec<u8>,
     t2: Vec<u8>,
+    /// A multiMatch link's value before and after a step (see `eval_link`).
+    mm_cur: Vec<u8>,
+    mm_next: Vec<u8>,
     buf: Vec<u8>,
     /// An operator's expanded macro argument, kept across the candidates of one link
     /// evaluation (`op_call` numbers evaluations; `op_buf_call` is the one `op_buf`
@@ -187,9 +191,12 @@ impl Program {
             names: names::NameSets::default(),
             keyed: Vec::new(),
         };
+        p.prefix = prefix::Prefix::build(&p);
+        // Constant TX macros resolved, some links became pure: numbered again.
+        p.resolve_constants();
+        number::number_links(&mut p.c);
         p.token = token::token_misses(&p.c, links.div_ceil(64).max(1));
         p.names = names::NameSets::build(&p.c, links.div_ceil(64).max(1));
-        p.prefix = prefix::Prefix::build(&p);
         p.fold();
         p.keyed = nameset::keyed_rules(&p);
         Ok(p)
@@ -226,7 +233,7 @@ impl Program {
         s.tx.reset_from(&self.prefix.tx, self.id);
         s.memo
             .prepare(self.id, self.links, &self.token, &self.names);
-        s.slots.reset(s.memo.words());
+        s.slots.reset(s.memo.words(), self.c.memo_words);
         s.cache.clear();
         s.arena.clear();
         s.removed_ids.clear();

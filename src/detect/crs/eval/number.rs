@@ -1,6 +1,8 @@
-//! Numbering at load: each link's index (its bit in the miss memo's sets), its TX
+//! Numbering at load: each link's index (its bit in the miss memo's sets; the links
+//! with memo sources first, phase 1's then phase 2's), its TX
 //! regex targets' cache ids, its memo and gate value sources, each target's source bit
-//! mask, the readers of each value source, and which rules a `ctl:ruleRemoveTarget*`
+//! mask, the readers of each value source (with the words they span per phase), and
+//! which rules a `ctl:ruleRemoveTarget*`
 //! can narrow. The per-transaction use of all this is in [`super::skip`].
 
 use ahash::AHashMap;
@@ -13,15 +15,33 @@ use super::gate::{self, N_SOURCES};
 /// their distinct memo source sets, fills each link's gate and memo sources, and marks
 /// the rules some `ctl:ruleRemoveTarget*` names. Returns (links, source sets).
 pub(super) fn number_links(c: &mut Compiled) -> (usize, usize) {
+    // The links with memo sources first, phase 1's then phase 2's, so each phase's
+    // skip set and each source's intersection span few words (see `fill_skip`).
+    for link in c.rules.iter_mut().flat_map(|r| &mut r.links) {
+        link.memo_srcs = skip_sources(link);
+    }
     let mut links = 0u32;
+    for phase in [1u8, 2] {
+        for rule in c.rules.iter_mut().filter(|r| r.phase.clamp(1, 2) == phase) {
+            for link in rule.links.iter_mut().filter(|l| l.memo_srcs.is_some()) {
+                link.idx = links;
+                links += 1;
+            }
+        }
+    }
+    let memo_links = links as usize;
+    for link in c.rules.iter_mut().flat_map(|r| &mut r.links) {
+        if link.memo_srcs.is_none() {
+            link.idx = links;
+            links += 1;
+        }
+    }
     let mut groups: AHashMap<Vec<u16>, u32> = AHashMap::new();
     let mut tx_sels = 0u32;
     let mut buf = Vec::new();
     for (ri, rule) in c.rules.iter_mut().enumerate() {
         rule.idx = ri as u32;
         for link in &mut rule.links {
-            link.idx = links;
-            links += 1;
             for t in &mut link.targets {
                 buf.clear();
                 if gate::sources_of(t.var, &mut buf) {
@@ -32,7 +52,6 @@ pub(super) fn number_links(c: &mut Compiled) -> (usize, usize) {
                     tx_sels += 1;
                 }
             }
-            link.memo_srcs = skip_sources(link);
             if let Some(srcs) = &link.memo_srcs {
                 link.memo_mask = srcs.iter().filter(|&&b| b < 64).fold(0, |m, &b| m | 1 << b);
                 let n = groups.len() as u32;
@@ -84,6 +103,23 @@ pub(super) fn number_links(c: &mut Compiled) -> (usize, usize) {
             }
         }
     }
+    for (phase, out) in c.phase_srcs.iter_mut().enumerate() {
+        out.clear();
+        for src in 0..N_SOURCES {
+            let at = (phase * N_SOURCES + src) * words;
+            let Some(u) = users.get(at..at + words) else {
+                continue;
+            };
+            let (Some(lo), Some(hi)) = (
+                u.iter().position(|&x| x != 0),
+                u.iter().rposition(|&x| x != 0),
+            ) else {
+                continue;
+            };
+            out.push((src as u16, lo as u32, hi as u32 + 1));
+        }
+    }
+    c.memo_words = memo_links.div_ceil(64).min(words);
     c.src_users = users;
     (links as usize, groups.len())
 }

@@ -73,7 +73,7 @@ impl Prefix {
         s.gate.reset(&p.c);
         s.memo
             .prepare(p.id, p.links, &[], &super::names::NameSets::default());
-        s.slots.reset(s.memo.words());
+        s.slots.reset(s.memo.words(), p.c.memo_words);
         let mut out = CrsOutcome::default();
         let resume = p.run_phase(0, &mut s, &mut out, 0, true);
         Prefix {

@@ -12,8 +12,9 @@
 
 use ahash::AHashMap;
 
-use super::super::compile::{CRule, Link};
+use super::super::compile::{CRule, Compiled, Link};
 use super::super::model::Ctl;
+use super::gate::N_SOURCES;
 use super::CrsScratch;
 
 /// The state of a transaction that removed nothing.
@@ -37,6 +38,11 @@ pub(super) struct RemovalStates {
     last: u64,
     /// Per link index: (state, live-source mask or [`UNDECIDED`]).
     link_live: Vec<(u64, u64)>,
+    /// The state `removed` was worked out for (`u64::MAX`: none).
+    removed_state: u64,
+    /// Per value source, `words` u64: the links whose rule a `ctl` removed that whole
+    /// source from in state `removed_state` (see [`CrsScratch::removed_users`]).
+    removed: Vec<u64>,
     /// Times the table was full and cleared (taken by the stats).
     pub(super) resets: u64,
 }
@@ -48,6 +54,7 @@ impl RemovalStates {
         if self.owner != owner {
             self.owner = owner;
             self.next.clear();
+            self.removed_state = u64::MAX;
         } else if self.next.len() >= MAX_REMOVAL_STATES {
             self.next.clear();
             self.resets += 1;
@@ -67,6 +74,48 @@ impl RemovalStates {
 }
 
 impl CrsScratch {
+    /// Per value source (`words` u64 each), the links that no longer read it in this
+    /// transaction because a `ctl` removed it whole from their rule: none of their values
+    /// there can match, so the per-phase skip set treats the source as missed for them
+    /// (941010 removes REQUEST_FILENAME from the XSS rules in nearly every request, and
+    /// the misses of a removed source are never recorded). `None` in the state that
+    /// removed nothing. Worked out once per removal state and kept.
+    pub(super) fn removed_users(&mut self, c: &Compiled, words: usize) -> Option<&[u64]> {
+        if self.removal_epoch == EMPTY || self.removed_targets.is_empty() {
+            return None;
+        }
+        #[cfg(test)]
+        if self.reference {
+            return None;
+        }
+        if self.removals.removed_state != self.removal_epoch
+            || self.removals.removed.len() != N_SOURCES * words
+        {
+            let mut removed = std::mem::take(&mut self.removals.removed);
+            removed.clear();
+            removed.resize(N_SOURCES * words, 0);
+            for rule in c.rules.iter().filter(|r| r.target_ctl) {
+                for link in &rule.links {
+                    let Some(live) = self.live_mask(rule, link) else {
+                        continue;
+                    };
+                    let mut gone = link.memo_mask & !live;
+                    while gone != 0 {
+                        let src = gone.trailing_zeros() as usize;
+                        gone &= gone - 1;
+                        let at = src * words + link.idx as usize / 64;
+                        if let Some(w) = removed.get_mut(at) {
+                            *w |= 1 << (link.idx % 64);
+                        }
+                    }
+                }
+            }
+            self.removals.removed = removed;
+            self.removals.removed_state = self.removal_epoch;
+        }
+        Some(&self.removals.removed)
+    }
+
     /// The value sources (bit mask over the memo numbering) a link reads this
     /// transaction: its memo sources, less those a `ctl` removed whole from its rule.
     /// `None` for a link without memo sources, or when a `ctl` removed some names of a

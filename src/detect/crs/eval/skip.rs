@@ -5,7 +5,8 @@
 //!
 //! A `ctl` that removed targets from a rule this transaction changes which sources the
 //! rule's links read; those links work out their live sources per call. The numbering
-//! done at load is in [`super::number`].
+//! done at load is in [`super::number`]; the per-phase skip set and the per-source
+//! intersections are worked out in `skip_set.rs`.
 
 use super::super::compile::{CRule, Compiled, Link};
 use super::gate::{self, N_SOURCES, POOLS, POOL_SOURCES, SCALARS};
@@ -29,7 +30,11 @@ pub(super) struct TxnSlots {
     /// `words` u64: the links every value of every source of which is a known miss,
     /// worked out once per phase for all links (see `known_miss`).
     skip: Vec<u64>,
+    /// Reused copy of the removal state's removed sources (see `removed_users`).
+    removed: Vec<u64>,
     words: usize,
+    /// Words of a set that intersections are worked out over (see `reset`).
+    memo_words: usize,
 }
 
 impl TxnSlots {
@@ -41,9 +46,11 @@ impl TxnSlots {
         self.skip_ok = false;
     }
 
-    /// A new transaction.
-    pub(super) fn reset(&mut self, words: usize) {
+    /// A new transaction (`memo_words`: the words of a set holding the links with memo
+    /// sources, [`super::super::compile::Compiled::memo_words`]).
+    pub(super) fn reset(&mut self, words: usize, memo_words: usize) {
         self.words = words;
+        self.memo_words = memo_words;
         self.skip_ok = false;
         self.skip.resize(words, 0);
         self.pool.resize_with(POOL_SOURCES, Vec::new);
@@ -77,7 +84,7 @@ impl TxnSlots {
 
 impl CrsScratch {
     /// The memo slot of a pool value.
-    fn pool_slot(&mut self, src: usize, i: u32) -> u32 {
+    pub(super) fn pool_slot(&mut self, src: usize, i: u32) -> u32 {
         if let Some(&s) = self.slots.pool.get(src).and_then(|v| v.get(i as usize)) {
             if s != NO_SLOT {
                 return s;
@@ -91,21 +98,26 @@ impl CrsScratch {
         // so a miss recorded in one source must not stand for the same name and value
         // in another.
         let tag = src as u8;
-        let (h, token, name) = match super::pool_in(&self.req, p).as_slice().get(i as usize) {
-            Some(kv) if names => (
-                self.hasher.hash_one((1u8, tag, &kv.name[..])),
-                token::class_of(&kv.name),
-                &kv.name[..],
-            ),
-            Some(kv) => (
-                self.hasher
-                    .hash_one((2u8, tag, &kv.name[..], &kv.value[..])),
-                token::class_of(&kv.value),
-                &kv.name[..],
-            ),
-            None => (0, None, &b""[..]),
+        let kv = super::pool_in(&self.req, p).as_slice().get(i as usize);
+        let h = match kv {
+            Some(kv) if names => self.hasher.hash_one((1u8, tag, &kv.name[..])),
+            Some(kv) => self
+                .hasher
+                .hash_one((2u8, tag, &kv.name[..], &kv.value[..])),
+            None => 0,
         };
-        let s = self.memo.slot(h, token, Some((src, name)));
+        // A value seen before: its slot, without classifying its bytes again.
+        let s = match self.memo.find(h) {
+            Some(s) => s,
+            None => {
+                let (token, name) = match kv {
+                    Some(kv) if names => (token::class_of(&kv.name), &kv.name[..]),
+                    Some(kv) => (token::class_of(&kv.value), &kv.name[..]),
+                    None => (None, &b""[..]),
+                };
+                self.memo.slot(h, token, Some((src, name)))
+            }
+        };
         if let Some(v) = self.slots.pool.get_mut(src) {
             if v.len() <= i as usize {
                 v.resize(i as usize + 1, NO_SLOT);
@@ -116,7 +128,7 @@ impl CrsScratch {
     }
 
     /// The memo slot of scalar `k`'s value (REQUEST_BODY: the body, exposed or not).
-    fn scalar_slot(&mut self, k: usize) -> u32 {
+    pub(super) fn scalar_slot(&mut self, k: usize) -> u32 {
         match self.slots.scalar.get(k) {
             Some(&s) if s != NO_SLOT => return s,
             Some(_) => {}
@@ -124,23 +136,29 @@ impl CrsScratch {
         }
         let var = SCALARS[k];
         let mut b = std::mem::take(&mut self.buf);
-        let (h, token) = if var == super::Var::RequestBody {
+        let body = var == super::Var::RequestBody;
+        let h = if body {
             // A body REQUEST_BODY does not expose was no link's candidate: its own key,
             // so a miss recorded then never stands for the same bytes exposed.
-            let token = token::class_of(&self.req.body);
             if self.req.body_exposed() {
-                (self.hasher.hash_one(&self.req.body[..]), token)
+                self.hasher.hash_one(&self.req.body[..])
             } else {
-                (self.hasher.hash_one((3u8, &self.req.body[..])), token)
+                self.hasher.hash_one((3u8, &self.req.body[..]))
             }
         } else {
             if !self.req.scalar(var, &mut b) {
                 b.clear();
             }
-            (self.hasher.hash_one(&b[..]), token::class_of(&b))
+            self.hasher.hash_one(&b[..])
+        };
+        let s = match self.memo.find(h) {
+            Some(s) => s,
+            None => {
+                let token = token::class_of(if body { &self.req.body } else { &b });
+                self.memo.slot(h, token, None)
+            }
         };
         self.buf = b;
-        let s = self.memo.slot(h, token, None);
         self.slots.scalar[k] = s;
         s
     }
@@ -304,88 +322,7 @@ impl CrsScratch {
         }
         true
     }
-
-    /// Works out `slots.skip`: the links none of whose sources holds a value not known
-    /// to miss them. Per source (its intersection computed once per phase), the links
-    /// reading it that it does not rule out are collected; the rest are skipped. Only
-    /// phase `phase`'s readers count (a phase runs only its own rules, and the set is
-    /// worked out again in the next phase), so a source only the other phase reads
-    /// costs nothing here: phase 1 no longer hashes the query arguments and cookies that
-    /// only phase-2 rules read, and phase 2 skips the sources only phase 1 reads.
-    fn fill_skip(&mut self, c: &Compiled, phase: u8) {
-        let w = self.slots.words;
-        let mut live = std::mem::take(&mut self.slots.skip);
-        live.clear();
-        live.resize(w, 0);
-        let base = usize::from(phase.clamp(1, 2) - 1) * N_SOURCES;
-        for src in 0..N_SOURCES {
-            let at = (base + src) * w;
-            let Some(users) = c.src_users.get(at..at + w) else {
-                break;
-            };
-            if users.iter().all(|&u| u == 0) {
-                continue;
-            }
-            self.source_misses(src, 0);
-            match self.slots.and.get(src * w..(src + 1) * w) {
-                Some(missed) => {
-                    for ((l, u), m) in live.iter_mut().zip(users).zip(missed) {
-                        *l |= u & !m;
-                    }
-                }
-                None => {
-                    for (l, u) in live.iter_mut().zip(users) {
-                        *l |= u;
-                    }
-                }
-            }
-        }
-        for x in live.iter_mut() {
-            *x = !*x;
-        }
-        // Links without memo sources are never read from this set (`known_miss`).
-        self.slots.skip = live;
-        self.slots.skip_ok = true;
-    }
-
-    /// Whether every value of source `src` is a known miss for link `idx` (the
-    /// source's intersection is worked out on first use in the phase). Inlined: the
-    /// narrowed links ask it for each live source, most often answered by one bit.
-    #[inline]
-    pub(super) fn source_misses(&mut self, src: usize, idx: u32) -> bool {
-        match self.slots.and_ok.get(src) {
-            Some(true) => {}
-            Some(false) => self.fill_source(src),
-            None => return false,
-        }
-        let i = src * self.slots.words + idx as usize / 64;
-        self.slots
-            .and
-            .get(i)
-            .is_some_and(|x| x & (1 << (idx % 64)) != 0)
-    }
-
-    /// Works out source `src`'s intersection: the links every value of it misses.
-    #[inline(never)]
-    fn fill_source(&mut self, src: usize) {
-        let w = self.slots.words;
-        let mut acc = std::mem::take(&mut self.slots.and);
-        if let Some(dst) = acc.get_mut(src * w..(src + 1) * w) {
-            dst.fill(u64::MAX);
-            if src < POOL_SOURCES {
-                let n = self.pool(POOLS[src / 2]).len() as u32;
-                for i in 0..n {
-                    let slot = self.pool_slot(src, i);
-                    self.memo.and_into(slot, dst);
-                }
-            } else {
-                let slot = self.scalar_slot(src - POOL_SOURCES);
-                self.memo.and_into(slot, dst);
-            }
-            if let Some(ok) = self.slots.and_ok.get_mut(src) {
-                *ok = true;
-            }
-        }
-        self.slots.and = acc;
-    }
 }
+
+#[path = "skip_set.rs"]
+mod set;
