@@ -12,6 +12,7 @@ mod decimal;
 mod filter;
 pub(super) mod lowercase;
 mod names;
+mod pooled;
 mod slots;
 mod storage;
 
@@ -20,7 +21,8 @@ pub use filter::{KeepAll, ValueFilter};
 use lowercase::eq_ignore_case;
 pub use names::extension;
 use names::type_mismatch;
-pub use storage::{FieldSet, FieldValues, PooledValues, Value, Values};
+pub use pooled::PooledValues;
+pub use storage::{FieldSet, FieldValues, Value, Values};
 
 /// Parameters read from one query string or form body.
 pub const MAX_PARAMS: usize = 256;

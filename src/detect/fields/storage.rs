@@ -3,12 +3,10 @@
 //! Extraction pushes some 30 to 60 small values per transaction. Allocating each one
 //! (and each slot's list) was most of the allocations of a short connection, so a
 //! [`FieldValues`] keeps its lists and value buffers when it is reset, and each thread
-//! keeps one spare [`FieldValues`] that [`PooledValues`] takes and gives back. What is
+//! keeps one spare [`FieldValues`] that [`super::PooledValues`] takes and gives back. What is
 //! kept is bounded by [`MAX_SPARE_VALUES_PER_SLOT`] and [`MAX_KEPT_VALUE_BYTES`].
 
-use std::cell::RefCell;
 use std::net::IpAddr;
-use std::ops::{Deref, DerefMut};
 
 use super::lowercase::append_lowercase;
 use super::Field;
@@ -286,7 +284,7 @@ impl FieldValues {
     }
 
     /// Empties every field for the next transaction, keeping (bounded) storage.
-    fn reset(&mut self, fixed: usize, headers: usize) {
+    pub(super) fn reset(&mut self, fixed: usize, headers: usize) {
         let slots = fixed + headers;
         let empty = |spans: &mut Vec<Span>| {
             spans.clear();
@@ -352,70 +350,20 @@ impl Field {
     }
 }
 
-thread_local! {
-    /// This thread's spare field storage (one: a thread judges one transaction at a time).
-    static SPARE: RefCell<Option<FieldValues>> = const { RefCell::new(None) };
-}
-
-/// A thread's field storage, lent for one transaction; given back when dropped.
-#[derive(Debug)]
-pub struct PooledValues(Option<FieldValues>);
-
-impl PooledValues {
-    /// The thread's spare storage (or new storage), emptied for `fixed + headers` slots.
-    pub(crate) fn take(fixed: usize, headers: usize) -> PooledValues {
-        let mut values = SPARE
-            .try_with(|s| s.borrow_mut().take())
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        values.reset(fixed, headers);
-        PooledValues(Some(values))
-    }
-
-    /// The values, owned (the storage is then not given back).
-    pub fn into_inner(mut self) -> FieldValues {
-        self.0.take().unwrap_or_default()
-    }
-}
-
-impl Deref for PooledValues {
-    type Target = FieldValues;
-
-    fn deref(&self) -> &FieldValues {
-        static EMPTY: FieldValues = FieldValues {
-            bytes: Vec::new(),
-            slots: Vec::new(),
-            fixed: 0,
-            unread: 0,
-            filled: 0,
-            src: None,
-            effective_method: String::new(),
-            methods: Vec::new(),
-            method_spare: Vec::new(),
-            path: Vec::new(),
-        };
-        self.0.as_ref().unwrap_or(&EMPTY)
-    }
-}
-
-impl DerefMut for PooledValues {
-    fn deref_mut(&mut self) -> &mut FieldValues {
-        self.0.get_or_insert_with(FieldValues::default)
-    }
-}
-
-impl Drop for PooledValues {
-    fn drop(&mut self) {
-        if let Some(values) = self.0.take() {
-            // During thread teardown the slot may be gone: the storage is then freed.
-            let _ = SPARE.try_with(|s| {
-                if let Ok(mut spare) = s.try_borrow_mut() {
-                    *spare = Some(values);
-                }
-            });
-        }
-    }
+impl FieldValues {
+    /// Storage holding nothing, for a [`super::PooledValues`] whose values were taken.
+    pub(super) const EMPTY: FieldValues = FieldValues {
+        bytes: Vec::new(),
+        slots: Vec::new(),
+        fixed: 0,
+        unread: 0,
+        filled: 0,
+        src: None,
+        effective_method: String::new(),
+        methods: Vec::new(),
+        method_spare: Vec::new(),
+        path: Vec::new(),
+    };
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! word-at-a-time lowercasing agrees with the standard library.
 
 use super::*;
+use crate::detect::fields::PooledValues;
 
 #[test]
 fn reuse_leaves_no_value_of_the_previous_transaction() {
