@@ -118,18 +118,8 @@ impl FlowKey {
             (SocketAddr::V4(s), SocketAddr::V4(d)) => v4_rank(&s) <= v4_rank(&d),
             _ => a.rank() <= b.rank(),
         };
-        let (src, dst) = (a, b);
-        if src_first {
-            FlowKey {
-                lower: src,
-                upper: dst,
-            }
-        } else {
-            FlowKey {
-                lower: dst,
-                upper: src,
-            }
-        }
+        let (lower, upper) = if src_first { (a, b) } else { (b, a) };
+        FlowKey { lower, upper }
     }
 
     /// A symmetric hash for sharding flows across workers. It hashes each endpoint's

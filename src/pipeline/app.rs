@@ -1,7 +1,7 @@
 //! The application layer a flow carries (HTTP, or TLS noted and skipped), and how
 //! reassembled chunks and flow endings reach it.
 
-use crate::flow::{Direction, Flow};
+use crate::flow::{Direction, Endpoint, Flow};
 use crate::http::session::FlowContext;
 use crate::http::{HttpSession, HttpTransaction};
 use crate::observe::{NullObserver, Summary, TransactionObserver};
@@ -44,10 +44,20 @@ impl crate::flow::EvictionHint for FlowApp {
 
 /// What a flow's session stamps on its transactions, and keeps of responses.
 pub(super) fn context(flow: &Flow<FlowApp>, keep_response_bytes: usize) -> FlowContext {
+    context_of(flow.id, flow.endpoints(), keep_response_bytes)
+}
+
+/// [`context`] from the flow's id and endpoints, for a caller that holds the flow's
+/// streams and session borrowed.
+pub(super) fn context_of(
+    flow_id: u64,
+    (client, server): (Endpoint, Endpoint),
+    keep_response_bytes: usize,
+) -> FlowContext {
     FlowContext {
-        flow_id: flow.id,
-        client: flow.client(),
-        server: flow.server(),
+        flow_id,
+        client: client.addr(),
+        server: server.addr(),
         keep_response_bytes,
     }
 }

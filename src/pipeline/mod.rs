@@ -211,16 +211,11 @@ impl Pipeline {
         }
         // What a session stamps on transactions, built on the first chunk delivered:
         // most packets (handshakes, bare ACKs, FINs) deliver none.
-        let (flow_id, (client, server)) = (flow.id, flow.endpoints());
+        let (flow_id, ends) = (flow.id, flow.endpoints());
         let keep_response_bytes = self.keep_response_bytes;
         let mut ctx: Option<FlowContext> = None;
         let ctx_for = |ctx: &mut Option<FlowContext>| {
-            *ctx.get_or_insert_with(|| FlowContext {
-                flow_id,
-                client: client.addr(),
-                server: server.addr(),
-                keep_response_bytes,
-            })
+            *ctx.get_or_insert_with(|| app::context_of(flow_id, ends, keep_response_bytes))
         };
         // Whether anything reached or may have changed what the flow holds: only then
         // is its memory re-read (the walk costs more than the rest of a bare ACK).

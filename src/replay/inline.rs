@@ -15,7 +15,7 @@
 use std::net::SocketAddr;
 
 use crate::capture::FileSource;
-use crate::decode::{PacketView, Transport};
+use crate::decode::PacketView;
 use crate::detect::{DetectionStage, Detector};
 use crate::http::HttpTransaction;
 use crate::observe::{Summary, TransactionObserver};
@@ -23,6 +23,7 @@ use crate::pipeline::{Pipeline, PipelineSettings};
 use crate::time::Timestamp;
 use crate::tls::ClientHello;
 
+use super::record::counted_syn;
 use super::sharded::{each_frame, ShardedError};
 
 /// Replays `sources` in order, as one capture, on the calling thread; what
@@ -80,21 +81,8 @@ impl TransactionObserver for Direct<'_, '_> {
     }
 
     fn on_tcp_packet(&mut self, packet: &PacketView<'_>, now: Timestamp) {
-        // As the recorder: a SYN without ACK is the only packet the detectors count.
-        if let Transport::Tcp {
-            src_port,
-            dst_port,
-            flags,
-            ..
-        } = packet.transport
-        {
-            if flags.syn() && !flags.ack() {
-                self.stage.on_syn(
-                    SocketAddr::new(packet.src, src_port),
-                    SocketAddr::new(packet.dst, dst_port),
-                    now,
-                );
-            }
+        if let Some((src, dst)) = counted_syn(packet) {
+            self.stage.on_syn(src, dst, now);
         }
     }
 

@@ -144,20 +144,8 @@ impl TransactionObserver for Recorder<'_> {
     }
 
     fn on_tcp_packet(&mut self, packet: &PacketView<'_>, now: Timestamp) {
-        if let Transport::Tcp {
-            src_port,
-            dst_port,
-            flags,
-            ..
-        } = packet.transport
-        {
-            if flags.syn() && !flags.ack() {
-                self.push(Item::Syn {
-                    src: SocketAddr::new(packet.src, src_port),
-                    dst: SocketAddr::new(packet.dst, dst_port),
-                    now,
-                });
-            }
+        if let Some((src, dst)) = counted_syn(packet) {
+            self.push(Item::Syn { src, dst, now });
         }
     }
 
@@ -171,5 +159,23 @@ impl TransactionObserver for Recorder<'_> {
 
     fn on_handshake(&mut self, now: Timestamp) {
         self.push(Item::Handshake(now));
+    }
+}
+
+/// Source and destination of `packet` if it is a SYN without ACK: the only TCP packet
+/// the detectors count (each a [`Item::Syn`], or handed to the serial stage directly
+/// by a one-worker replay).
+pub(super) fn counted_syn(packet: &PacketView<'_>) -> Option<(SocketAddr, SocketAddr)> {
+    match packet.transport {
+        Transport::Tcp {
+            src_port,
+            dst_port,
+            flags,
+            ..
+        } if flags.syn() && !flags.ack() => Some((
+            SocketAddr::new(packet.src, src_port),
+            SocketAddr::new(packet.dst, dst_port),
+        )),
+        _ => None,
     }
 }

@@ -189,17 +189,9 @@ pub fn give_back(kind: HeadKind, mut headers: Vec<Header>, strings: [String; 3])
         let lists = &mut s.lists[kind as usize];
         if lists.len() < MAX_SPARE_LISTS && headers.capacity() > 0 {
             headers.truncate(MAX_SPARE_HEADERS);
-            // One pass: drop the headers too big to keep, and sum what the rest hold
-            // (what `list_bytes` counts).
-            let mut string_bytes = 0;
-            headers.retain(|h| {
-                let held = h.name.capacity() + h.value.capacity();
-                let keep = held <= MAX_SPARE_HEADER_BYTES;
-                string_bytes += if keep { held } else { 0 };
-                keep
-            });
+            headers.retain(|h| h.name.capacity() + h.value.capacity() <= MAX_SPARE_HEADER_BYTES);
             headers.shrink_to(MAX_SPARE_HEADERS);
-            let bytes = headers.capacity() * std::mem::size_of::<Header>() + string_bytes;
+            let bytes = list_bytes(&headers);
             if s.held_bytes + bytes <= MAX_SPARE_BYTES {
                 s.held_bytes += bytes;
                 lists.push(headers);
