@@ -83,6 +83,22 @@ pub fn decode(raw: &[u8], plus_is_space: bool) -> Decoded {
     decode_all(raw, plus_is_space)
 }
 
+/// [`decode`] into `out`, whose buffer is reused: parameters are decoded on every
+/// request that has some, and a fresh buffer per name and value was most of their cost.
+pub fn decode_into(raw: &[u8], plus_is_space: bool, out: &mut Decoded) {
+    let raw = raw.get(..raw.len().min(MAX_NORMALIZE_BYTES)).unwrap_or(raw);
+    if !any_decoding_change(raw, plus_is_space) {
+        out.text.clear();
+        out.text.extend_from_slice(raw);
+        out.rounds = 0;
+        out.had_nul = false;
+        out.had_overlong = false;
+        out.had_percent_u = false;
+        return;
+    }
+    *out = decode_all(raw, plus_is_space);
+}
+
 /// [`decode`] step by step (`raw` already within [`MAX_NORMALIZE_BYTES`]).
 fn decode_all(raw: &[u8], plus_is_space: bool) -> Decoded {
     let mut text = raw.to_vec();
@@ -162,6 +178,9 @@ fn percent_u_decode(input: &[u8]) -> Option<Vec<u8>> {
 /// tokens, and a version comment `/*!50000UNION*/` is executed, so its content is
 /// kept. Returns `None` when there is no complete comment. Linear in the input.
 pub fn fold_sql_comments(text: &[u8]) -> Option<Vec<u8>> {
+    // Most values have no `*` at all: a byte search says so before a substring
+    // search is set up.
+    memchr::memchr(b'*', text)?;
     let mut at = memchr::memmem::find(text, b"/*")?;
     memchr::memmem::find(&text[at + 2..], b"*/")?;
     let mut out = Vec::with_capacity(text.len());
@@ -267,14 +286,21 @@ pub fn resolve_path(path: &[u8]) -> (Vec<u8>, bool) {
 
 /// Splits a raw request target into path and query (without `?`); drops a fragment.
 pub fn split_target(uri: &[u8]) -> (&[u8], Option<&[u8]>) {
-    let uri = match memchr::memchr(b'#', uri) {
-        Some(i) => &uri[..i],
-        None => uri,
+    // One search for whichever comes first (most targets have neither); a `?` after
+    // the `#` is the fragment's.
+    let Some(i) = memchr::memchr2(b'#', b'?', uri) else {
+        return (uri, None);
     };
-    match memchr::memchr(b'?', uri) {
-        Some(i) => (&uri[..i], Some(&uri[i + 1..])),
-        None => (uri, None),
+    let path = uri.get(..i).unwrap_or_default();
+    if uri.get(i) == Some(&b'#') {
+        return (path, None);
     }
+    let rest = uri.get(i + 1..).unwrap_or_default();
+    let query = match memchr::memchr(b'#', rest) {
+        Some(j) => rest.get(..j).unwrap_or_default(),
+        None => rest,
+    };
+    (path, Some(query))
 }
 
 /// Parameter pairs of a query string or form body, each side decoded; at most
@@ -292,6 +318,34 @@ pub fn params(query: &[u8], max: usize) -> Vec<(Decoded, Decoded)> {
             (decode(name, true), decode(value, true))
         })
         .collect()
+}
+
+/// [`params`] into `out`, reusing the pairs (and their buffers) it holds: the first
+/// `n` pairs are the parameters, `n` returned; pairs past them are kept as spare room.
+pub fn params_into(query: &[u8], max: usize, out: &mut Vec<(Decoded, Decoded)>) -> usize {
+    let mut n = 0;
+    for pair in query
+        .split(|&b| b == b'&' || b == b';')
+        .filter(|p| !p.is_empty())
+        .take(max)
+    {
+        let (name, value) = match memchr::memchr(b'=', pair) {
+            Some(i) => (
+                pair.get(..i).unwrap_or_default(),
+                pair.get(i + 1..).unwrap_or_default(),
+            ),
+            None => (pair, &b""[..]),
+        };
+        if out.len() <= n {
+            out.push(Default::default());
+        }
+        if let Some((dn, dv)) = out.get_mut(n) {
+            decode_into(name, true, dn);
+            decode_into(value, true, dv);
+        }
+        n += 1;
+    }
+    n
 }
 
 /// Whether a query or form body has more than `max` parameters (the rest are not read).

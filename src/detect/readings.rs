@@ -139,7 +139,15 @@ pub fn method_readings_into(
     if out.is_empty() {
         let mut s = spare.pop().unwrap_or_default();
         s.clear();
-        s.push_str(req.method.trim());
+        // A method that starts and ends with a printable ASCII byte has nothing to
+        // trim (a Unicode space starts with a byte over 0x7F).
+        let method = req.method.as_str();
+        let graphic = |b: Option<&u8>| b.is_some_and(u8::is_ascii_graphic);
+        if graphic(method.as_bytes().first()) && graphic(method.as_bytes().last()) {
+            s.push_str(method);
+        } else {
+            s.push_str(method.trim());
+        }
         s.make_ascii_uppercase();
         out.push(s);
     }

@@ -23,6 +23,7 @@ mod exact;
 mod fewbytes;
 mod gate;
 mod hits;
+mod memo;
 mod pairs;
 mod raw;
 mod regexes;
@@ -79,6 +80,10 @@ struct FieldMatcher {
     evidence: Vec<LazyEvidence>,
     numeric: Vec<(Cmp, u64, LeafId)>,
     exists: Vec<LeafId>,
+    /// Whether values that no test hits are remembered per thread ([`memo`]): the
+    /// field has costly tests (literals, regexes) and none that hits on any value of
+    /// a kind (numbers, existence).
+    memo: bool,
 }
 
 /// A rule regex's evidence regex, built on first use: building one is a capturing
@@ -143,6 +148,8 @@ pub struct Match<'r> {
 /// All rules, compiled.
 #[derive(Debug, Default)]
 pub struct RuleSet {
+    /// Unique in the process: a thread's memo of misses ([`memo`]) is for one set.
+    id: u64,
     rules: Vec<Rule>,
     fields: Vec<(Field, FieldMatcher)>,
     /// By field of `fields`: its [`Field::filled_bit`].
@@ -171,6 +178,7 @@ impl RuleSet {
     /// Compiles loaded rule definitions.
     pub fn compile(defs: RuleDefs) -> Result<RuleSet, CompileError> {
         let mut set = RuleSet {
+            id: memo::next_rule_set_id(),
             headers: defs.headers,
             ..RuleSet::default()
         };
@@ -196,6 +204,9 @@ impl RuleSet {
         let mut required = HashMap::new();
         for (field, m) in fields.iter_mut() {
             m.exact_shape = ExactShape::of(m.exact.keys());
+            m.memo = (!m.contains_patterns.is_empty() || !m.regex_sources.is_empty())
+                && m.numeric.is_empty()
+                && m.exists.is_empty();
             if !m.contains_patterns.is_empty() {
                 let ac = AhoCorasickBuilder::new()
                     .ascii_case_insensitive(true)

@@ -64,25 +64,37 @@ impl FieldValues {
             eq_ignore_case(h.name.as_bytes(), b"content-type")
                 && starts_with_ignore_case(h.value.trim_start(), FORM_CONTENT_TYPE)
         });
-        let body_params = if form && !txn.body_prefix.is_empty() {
-            normalize::params(&txn.body_prefix, MAX_PARAMS)
+        // Parameters decoded into this storage's spare pairs (given back at the end).
+        let mut body_store = std::mem::take(&mut v.body_params);
+        let body_len = if form && !txn.body_prefix.is_empty() {
+            normalize::params_into(&txn.body_prefix, MAX_PARAMS, &mut body_store)
         } else {
-            Vec::new()
+            0
         };
+        let body_params = body_store.get(..body_len).unwrap_or_default();
         let target = readings::target(req.uri.as_bytes());
         let (path, query) = split_target(target.origin);
-        let query_params = readings::query_params(query);
-        v.read_methods(txn, &query_params, &body_params);
+        let mut query_store = std::mem::take(&mut v.query_params);
+        let query_len = query.map_or(0, |q| {
+            normalize::params_into(q, MAX_PARAMS, &mut query_store)
+        });
+        let query_params = query_store.get(..query_len).unwrap_or_default();
+        v.read_methods(txn, query_params, body_params);
         v.effective_method.clear();
         v.effective_method
             .push_str(v.methods.first().map_or("", String::as_str));
-        for i in 0..v.methods.len() {
-            let m = v.methods.get_mut(i).map(std::mem::take).unwrap_or_default();
-            v.push(Field::EffectiveMethod, m.as_bytes(), None);
-            if let Some(slot) = v.methods.get_mut(i) {
-                *slot = m;
-            }
-        }
+        // Whether some reading is not the method as sent (one comparison each, for the
+        // effective method's values and the `method_override` anomaly).
+        let overridden = v
+            .methods
+            .iter()
+            .any(|m| !eq_ignore_case(req.method.as_bytes(), m.as_bytes()));
+        v.push_methods(
+            Field::EffectiveMethod,
+            Field::Method,
+            req.method.as_bytes(),
+            overridden,
+        );
         v.push(Field::UriRaw, req.uri.as_bytes(), None);
         v.push(Field::PathRaw, path, None);
         // Most paths are their own decoding and already resolved: then no copy.
@@ -94,14 +106,20 @@ impl FieldValues {
         };
         let decoded_text: &[u8] = if plain { path } else { &decoded.text };
         let resolved_copy;
-        let (resolved, escaped): (&[u8], bool) = if normalize::is_resolved(decoded_text) {
+        let already = normalize::is_resolved(decoded_text);
+        let (resolved, escaped): (&[u8], bool) = if already {
             (decoded_text, false)
         } else {
             resolved_copy = resolve_path(decoded_text);
             (&resolved_copy.0, resolved_copy.1)
         };
         v.push(Field::PathDecoded, decoded_text, None);
-        v.push(Field::PathNormalized, resolved, None);
+        if already {
+            // The same bytes: the normalized path shares the decoded one's copy.
+            v.push_again(Field::PathNormalized, Field::PathDecoded, resolved);
+        } else {
+            v.push(Field::PathNormalized, resolved, None);
+        }
         if let Some(ext) = extension(resolved) {
             v.push(Field::PathExtension, ext, None);
         }
@@ -137,7 +155,7 @@ impl FieldValues {
             }
         };
         note(&decoded, &mut anomalies);
-        for (name, value) in &query_params {
+        for (name, value) in query_params {
             note(name, &mut anomalies);
             note(value, &mut anomalies);
             v.push(Field::QueryNames, &name.text, None);
@@ -189,7 +207,7 @@ impl FieldValues {
             decimal(txn.request_body_len, &mut digits),
             None,
         );
-        for (name, value) in &body_params {
+        for (name, value) in body_params {
             v.push(Field::BodyNames, &name.text, None);
             v.push_value_forms(Field::BodyValues, &value.text);
         }
@@ -244,10 +262,7 @@ impl FieldValues {
         if txn.flags.answered_before_body {
             anomalies.push("answered_before_body");
         }
-        if v.methods
-            .iter()
-            .any(|m| !eq_ignore_case(req.method.as_bytes(), m.as_bytes()))
-        {
+        if overridden {
             anomalies.push("method_override");
         }
         anomalies.sort_unstable();
@@ -255,6 +270,8 @@ impl FieldValues {
         for a in anomalies {
             v.push_label(Field::Anomaly, a);
         }
+        v.query_params = query_store;
+        v.body_params = body_store;
     }
 }
 

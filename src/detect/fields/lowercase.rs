@@ -2,20 +2,39 @@
 //! match ASCII case-insensitively, and the regex gates search lowercase bytes), and
 //! comparing names with case ignored, both a word at a time.
 
-/// Appends `src` to `out` with ASCII letters lowercased, a word at a time, in one
-/// pass (copying, then lowercasing in place, read every byte twice; the standard
-/// library's `make_ascii_lowercase` goes byte by byte).
+/// Appends `src` to `out` with ASCII letters lowercased: under a word, byte by byte;
+/// otherwise one copy, then the copy
+/// lowercased in place a word at a time, its last partial word by lowercasing the
+/// last eight bytes again (lowercasing twice changes nothing). The standard library's
+/// `make_ascii_lowercase` goes byte by byte, and appending word by word checked the
+/// capacity and advanced the length for each word and each tail byte.
 pub(super) fn append_lowercase(out: &mut Vec<u8>, src: &[u8]) {
-    out.reserve(src.len());
-    let mut words = src.chunks_exact(8);
-    for w in &mut words {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(w);
-        out.extend_from_slice(&lowercase_word(u64::from_le_bytes(word)).to_le_bytes());
+    if src.len() < 8 {
+        // A method, a status, a short parameter: byte by byte costs less than the
+        // call a copy of a few bytes makes.
+        out.reserve(src.len());
+        for &b in src {
+            out.push(b.to_ascii_lowercase());
+        }
+        return;
     }
-    // The tail (under eight bytes) byte by byte: copying it into a word and back
-    // out took two `memcpy` calls.
-    out.extend(words.remainder().iter().map(u8::to_ascii_lowercase));
+    let start = out.len();
+    out.extend_from_slice(src);
+    let Some(copy) = out.get_mut(start..) else {
+        return;
+    };
+    let lower = |w: &mut [u8; 8]| *w = lowercase_word(u64::from_le_bytes(*w)).to_le_bytes();
+    let mut words = copy.chunks_exact_mut(8);
+    for w in &mut words {
+        if let Ok(w) = <&mut [u8; 8]>::try_from(w) {
+            lower(w);
+        }
+    }
+    if !words.into_remainder().is_empty() {
+        if let Some(w) = copy.last_chunk_mut::<8>() {
+            lower(w);
+        }
+    }
 }
 
 /// Eight bytes with `A`..=`Z` made lowercase, other bytes unchanged.
@@ -40,8 +59,12 @@ fn lowercase_word(x: u64) -> u64 {
 /// call and a chunked loop for a handful of bytes.
 #[inline(always)]
 pub(in crate::detect) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
-    // Inline, the length test rejects most names before any call.
-    a.len() == b.len() && eq_same_len(a, b)
+    // Inline, the length and first-byte tests reject most names before any call
+    // (bytes equal but for case are equal with the case bit set; the converse does
+    // not hold, and `eq_same_len` decides).
+    a.len() == b.len()
+        && a.first().map(|&x| x | 0x20) == b.first().map(|&y| y | 0x20)
+        && eq_same_len(a, b)
 }
 
 /// [`eq_ignore_case`] of two slices of the same length.
@@ -49,7 +72,11 @@ fn eq_same_len(a: &[u8], b: &[u8]) -> bool {
     let same = |x: u64, y: u64| lowercase_word(x) == lowercase_word(y);
     let half = |c: &[u8; 4]| u64::from(u32::from_le_bytes(*c));
     match a.len() {
-        0..=3 => a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y)),
+        // Up to three bytes gathered into a word (no call, no loop per byte).
+        0..=3 => {
+            let word = |s: &[u8]| s.iter().rev().fold(0u64, |w, &c| w << 8 | u64::from(c));
+            same(word(a), word(b))
+        }
         // The first and the last four bytes (overlapping when under eight).
         4..=7 => match (
             a.first_chunk::<4>(),

@@ -9,12 +9,13 @@ use super::FieldValues;
 
 thread_local! {
     /// This thread's spare field storage (one: a thread judges one transaction at a time).
-    static SPARE: RefCell<Option<FieldValues>> = const { RefCell::new(None) };
+    static SPARE: RefCell<Option<Box<FieldValues>>> = const { RefCell::new(None) };
 }
 
-/// A thread's field storage, lent for one transaction; given back when dropped.
+/// A thread's field storage, lent for one transaction; given back when dropped. (Boxed:
+/// the storage is some 200 bytes, copied by every move of an unboxed one.)
 #[derive(Debug)]
-pub struct PooledValues(Option<FieldValues>);
+pub struct PooledValues(Option<Box<FieldValues>>);
 
 impl PooledValues {
     /// The thread's spare storage (or new storage), emptied for `fixed + headers` slots.
@@ -30,7 +31,7 @@ impl PooledValues {
 
     /// The values, owned (the storage is then not given back).
     pub fn into_inner(mut self) -> FieldValues {
-        self.0.take().unwrap_or_default()
+        self.0.take().map(|b| *b).unwrap_or_default()
     }
 }
 
@@ -39,13 +40,13 @@ impl Deref for PooledValues {
 
     fn deref(&self) -> &FieldValues {
         static EMPTY: FieldValues = FieldValues::EMPTY;
-        self.0.as_ref().unwrap_or(&EMPTY)
+        self.0.as_deref().unwrap_or(&EMPTY)
     }
 }
 
 impl DerefMut for PooledValues {
     fn deref_mut(&mut self) -> &mut FieldValues {
-        self.0.get_or_insert_with(FieldValues::default)
+        self.0.get_or_insert_with(Box::default)
     }
 }
 

@@ -8,8 +8,9 @@
 
 use std::net::IpAddr;
 
-use super::lowercase::append_lowercase;
+use super::lowercase::{append_lowercase, eq_ignore_case};
 use super::Field;
+use crate::detect::normalize::Decoded;
 
 /// Room for values kept per slot between transactions (more is freed).
 pub const MAX_SPARE_VALUES_PER_SLOT: usize = 64;
@@ -162,6 +163,10 @@ pub struct FieldValues {
     method_spare: Vec<String>,
     /// The normalized path with its case kept (the policy compares it with config paths).
     pub path: Vec<u8>,
+    /// Decoded query and form parameters: room reused from one transaction to the
+    /// next (only during extraction do they hold a request's parameters).
+    pub(super) query_params: Vec<(Decoded, Decoded)>,
+    pub(super) body_params: Vec<(Decoded, Decoded)>,
 }
 
 impl FieldValues {
@@ -224,6 +229,26 @@ impl FieldValues {
             }
             _ => self.push_to(slot, bytes, None),
         }
+    }
+
+    /// Pushes every method reading ([`FieldValues::methods`]) to `f`; a reading that
+    /// is the method as sent (`sent`, pushed to `from` just before) shares its copy:
+    /// the effective method is nearly always the method itself. `overridden`: whether
+    /// some reading is not `sent` (when false, none needs comparing).
+    pub(super) fn push_methods(&mut self, f: Field, from: Field, sent: &[u8], overridden: bool) {
+        let slot = f.slot(self.fixed);
+        if slot < 64 && self.unread & (1 << slot) != 0 {
+            return;
+        }
+        let methods = std::mem::take(&mut self.methods);
+        for m in &methods {
+            if !overridden || eq_ignore_case(m.as_bytes(), sent) {
+                self.push_again(f, from, m.as_bytes());
+            } else {
+                self.push_to(slot, m.as_bytes(), None);
+            }
+        }
+        self.methods = methods;
     }
 
     /// Fills [`FieldValues::methods`] with the request's method readings, reusing
@@ -325,6 +350,22 @@ impl FieldValues {
             .truncate(crate::detect::readings::MAX_METHOD_READINGS);
         self.path.clear();
         self.path.shrink_to(MAX_KEPT_VALUE_BYTES);
+        keep_spare_params(&mut self.query_params);
+        keep_spare_params(&mut self.body_params);
+    }
+}
+
+/// Parameter pairs kept as room between transactions (more are freed).
+pub const MAX_SPARE_PARAMS: usize = 32;
+/// Room kept per decoded parameter name or value between transactions.
+pub const MAX_SPARE_PARAM_BYTES: usize = 1024;
+
+/// Bounds the spare parameter pairs kept for the next transaction.
+fn keep_spare_params(pairs: &mut Vec<(Decoded, Decoded)>) {
+    pairs.truncate(MAX_SPARE_PARAMS);
+    for (name, value) in pairs.iter_mut() {
+        name.text.shrink_to(MAX_SPARE_PARAM_BYTES);
+        value.text.shrink_to(MAX_SPARE_PARAM_BYTES);
     }
 }
 
@@ -363,6 +404,8 @@ impl FieldValues {
         methods: Vec::new(),
         method_spare: Vec::new(),
         path: Vec::new(),
+        query_params: Vec::new(),
+        body_params: Vec::new(),
     };
 }
 

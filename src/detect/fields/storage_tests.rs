@@ -66,7 +66,7 @@ fn interleaved_fields_keep_their_own_values_in_order() {
 fn lowercase_agrees_with_the_standard_library() {
     let all: Vec<u8> = (0..=u8::MAX).collect();
     for shift in 0..8 {
-        for len in [0, 1, 7, 8, 9, 300] {
+        for len in [0, 1, 7, 8, 9, 15, 16, 17, 300] {
             let src: Vec<u8> = all.iter().cycle().skip(shift).take(len).copied().collect();
             let mut want = src.clone();
             want.make_ascii_lowercase();

@@ -40,7 +40,7 @@ impl FewBytes {
     }
 
     /// Whether `value` holds any of the bytes.
-    #[inline]
+    #[inline(always)]
     pub(super) fn any_in(&self, value: &[u8]) -> bool {
         let [a, b, c] = self.bytes;
         if value.len() < 8 {
@@ -68,10 +68,88 @@ impl FewBytes {
     }
 }
 
+/// Two bytes in a row (a two-byte literal such as `..`), searched the same way: a
+/// word's bytes equal to the first and to the second are found exactly (no
+/// borrow between bytes), and the pair is there when a byte equal to the first is
+/// followed by one equal to the second. Words overlap by one byte so that a pair
+/// across two words is seen.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct BytePair {
+    splat: [u64; 2],
+    pair: [u8; 2],
+}
+
+impl BytePair {
+    /// The search for `pair`.
+    pub(super) fn new(pair: [u8; 2]) -> BytePair {
+        BytePair {
+            splat: pair.map(|b| u64::from(b) * ONES),
+            pair,
+        }
+    }
+
+    /// Whether `value` holds the two bytes in a row.
+    #[inline]
+    pub(super) fn in_value(&self, value: &[u8]) -> bool {
+        if value.len() < 8 {
+            return value.windows(2).any(|w| w == self.pair);
+        }
+        // A word starting at `at` sees the pairs starting at `at..at + 7`.
+        let mut at = 0;
+        while let Some(w) = value.get(at..at + 8) {
+            if <[u8; 8]>::try_from(w).is_ok_and(|w| self.in_word(u64::from_le_bytes(w))) {
+                return true;
+            }
+            at += 7;
+        }
+        // The pairs the last step left: in the value's last eight bytes.
+        value
+            .last_chunk::<8>()
+            .is_some_and(|w| self.in_word(u64::from_le_bytes(*w)))
+    }
+
+    #[inline]
+    fn in_word(&self, x: u64) -> bool {
+        // High bit of each byte of `y` that is zero, exactly (no borrow into the next).
+        let zero = |y: u64| !(((y & !HIGH).wrapping_add(!HIGH)) | y | !HIGH);
+        let [a, b] = self.splat;
+        zero(x ^ a) & (zero(x ^ b) >> 8) != 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn finds_a_pair_in_and_across_words() {
+        let dots = BytePair::new(*b"..");
+        assert!(dots.in_value(b".."));
+        assert!(dots.in_value(b"/a/../b"));
+        assert!(dots.in_value(b"/abcdef..x"));
+        assert!(dots.in_value(b"/abcdefghijklmn.."));
+        assert!(!dots.in_value(b"/a/./b/c.d/e.f/g.h"));
+        assert!(!dots.in_value(b"."));
+        assert!(!dots.in_value(b""));
+        // A byte one above the first (`/` after `.`) is no match.
+        assert!(!dots.in_value(b"./././././././././"));
+        let dollar = BytePair::new(*b"${");
+        assert!(dollar.in_value(b"abcdefg${jndi"));
+        assert!(!dollar.in_value(b"abcdefg{$jndi"));
+    }
+
+    proptest! {
+        /// Agrees with a search of every two bytes in a row.
+        #[test]
+        fn pair_agrees_with_a_window_search(
+            pair in prop::array::uniform2(prop_oneof![any::<u8>(), Just(b'.'), Just(b'/')]),
+            value in prop::collection::vec(prop_oneof![any::<u8>(), Just(b'.'), Just(b'/'), Just(0u8), Just(0xffu8)], 0..40),
+        ) {
+            let p = BytePair::new(pair);
+            prop_assert_eq!(p.in_value(&value), value.windows(2).any(|w| w == pair));
+        }
+    }
 
     #[test]
     fn finds_each_byte_anywhere_and_in_the_last_word() {

@@ -26,6 +26,9 @@ pub(super) struct Scratch {
     pub(super) present: Vec<u8>,
     /// Bit per rule: whether one of its tests hit (filled from `list` after the scan).
     pub(super) touched: Vec<u64>,
+    /// Values known to hit nothing, kept from one transaction to the next (boxed: the
+    /// scratch is moved in and out of its thread slot twice a transaction).
+    pub(super) memo: Option<Box<super::memo::MissMemo>>,
 }
 
 impl Scratch {

@@ -6,8 +6,9 @@
 //!
 //! Every literal of two bytes or more marks its first two bytes in a 64 Kib table; a
 //! one-byte literal marks every pair it starts. A value's pair that is marked is then
-//! checked against the literals starting with it, so the answer is exact: the same as
-//! a substring search for each literal.
+//! checked against the literals starting with that pair (found by the pair's rank
+//! among the marked ones, not by a walk over every literal with its first byte), so
+//! the answer is exact: the same as a substring search for each literal.
 
 /// Values longer than this are left to the SIMD searchers (a scalar pass costs a few
 /// instructions per byte; the packed searcher is faster past a few hundred bytes).
@@ -26,9 +27,12 @@ pub(super) struct PairSet {
     single: [u64; 4],
     /// Literals of two bytes or more, sorted, each with its first pair.
     literals: Vec<(u16, Vec<u8>)>,
-    /// By byte: the index in `literals` of the first literal starting with it or a
-    /// later byte (where a pair's literals start, without a binary search).
-    by_first: Box<[u32; 256]>,
+    /// By word of `pairs`: how many pairs the words before it mark (a marked pair's
+    /// rank is this plus the marked bits below it in its word).
+    rank: Box<[u32; PAIR_WORDS]>,
+    /// By rank of a marked pair: the range of `literals` starting with it (empty for
+    /// a pair marked only by a one-byte literal).
+    ranges: Vec<(u32, u32)>,
 }
 
 impl PairSet {
@@ -39,7 +43,8 @@ impl PairSet {
             pairs: Box::new([0u64; PAIR_WORDS]),
             single: [0; 4],
             literals: Vec::new(),
-            by_first: Box::new([0; 256]),
+            rank: Box::new([0; PAIR_WORDS]),
+            ranges: Vec::new(),
         };
         for lit in literals {
             let lit = lit.as_ref().to_ascii_lowercase();
@@ -59,11 +64,20 @@ impl PairSet {
         }
         set.literals.sort();
         set.literals.dedup();
-        for (b, start) in set.by_first.iter_mut().enumerate() {
-            let from = set
-                .literals
-                .partition_point(|(k, _)| usize::from(k >> 8) < b);
-            *start = u32::try_from(from).ok()?;
+        let mut marked = 0u32;
+        for (w, word) in set.pairs.iter().enumerate() {
+            set.rank[w] = marked;
+            marked += word.count_ones();
+            let mut bits = *word;
+            while bits != 0 {
+                // `w` is below 1024: the key fits a `u16`.
+                let key = u16::try_from(w * 64 + bits.trailing_zeros() as usize).ok()?;
+                bits &= bits - 1;
+                let start = set.literals.partition_point(|(k, _)| *k < key);
+                let end = set.literals.partition_point(|(k, _)| *k <= key);
+                set.ranges
+                    .push((u32::try_from(start).ok()?, u32::try_from(end).ok()?));
+            }
         }
         Some(set)
     }
@@ -106,13 +120,17 @@ impl PairSet {
         if rest.first().is_some_and(|&b| self.is_single(b)) {
             return true;
         }
-        let from = self.by_first[usize::from(key >> 8)] as usize;
+        let word = usize::from(key / 64);
+        let below = self.pairs[word] & ((1 << (key % 64)) - 1);
+        let rank = self.rank[word] as usize + below.count_ones() as usize;
+        let Some(&(start, end)) = self.ranges.get(rank) else {
+            return false;
+        };
         self.literals
-            .get(from..)
+            .get(start as usize..end as usize)
             .unwrap_or_default()
             .iter()
-            .take_while(|(k, _)| k >> 8 == key >> 8)
-            .any(|(k, lit)| *k == key && starts_with(rest, lit))
+            .any(|(_, lit)| starts_with(rest, lit))
     }
 }
 

@@ -27,7 +27,7 @@ impl FieldMatcher {
 
     /// Whether some test may hit `raw` once lowercased (false: none can). Only for a
     /// matcher that [`FieldMatcher::judges_raw_values`].
-    #[inline]
+    #[inline(always)]
     fn may_hit_raw(&self, raw: &[u8]) -> bool {
         (!self.exact.is_empty() && self.exact_shape.may_hold_lowercased(raw))
             || (!self.regexes.is_empty() && !self.gate.as_ref().is_some_and(|g| g.all_closed(raw)))
@@ -48,7 +48,7 @@ impl RuleSet {
 }
 
 impl ValueFilter for RuleSet {
-    #[inline]
+    #[inline(always)]
     fn may_hit(&self, field: Field, raw: &[u8]) -> bool {
         let index = match field {
             Field::HeaderNames => self.raw_names,

@@ -7,7 +7,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::{Regex, RegexBuilder};
 use std::collections::HashMap;
 
-use super::fewbytes::{FewBytes, MAX_FEW_BYTES_SCAN};
+use super::fewbytes::{BytePair, FewBytes, MAX_FEW_BYTES_SCAN};
 use super::gate::{self, Clause};
 use super::pairs::{PairSet, MAX_PAIR_SCAN_BYTES};
 
@@ -34,8 +34,13 @@ enum ClauseTest {
         bytes: Vec<u8>,
         few: Option<FewBytes>,
     },
-    /// One literal: a SIMD substring search.
-    Literal(memchr::memmem::Finder<'static>),
+    /// One literal: a SIMD substring search (a two-byte literal such as `..` in a
+    /// short value: a word-at-a-time pass, whose set-up is nothing). The searcher is
+    /// boxed: it is some 300 bytes, and the other tests a tenth of that.
+    Literal {
+        finder: Box<memchr::memmem::Finder<'static>>,
+        pair: Option<BytePair>,
+    },
     /// Literals that start with at most three distinct bytes: a `memchr` search for
     /// those bytes, each find checked against the literals starting there (a short
     /// value holding none of the bytes is ruled out a word at a time first).
@@ -65,9 +70,10 @@ impl ClauseTest {
             return Ok(ClauseTest::Bytes { bytes, few });
         }
         if let [one] = clause.as_slice() {
-            return Ok(ClauseTest::Literal(
-                memchr::memmem::Finder::new(one).into_owned(),
-            ));
+            return Ok(ClauseTest::Literal {
+                finder: Box::new(memchr::memmem::Finder::new(one).into_owned()),
+                pair: <[u8; 2]>::try_from(one.as_slice()).ok().map(BytePair::new),
+            });
         }
         let mut firsts: Vec<u8> = clause.iter().filter_map(|l| l.first().copied()).collect();
         firsts.sort_unstable();
@@ -95,6 +101,7 @@ impl ClauseTest {
         if value.len() < MAX_FEW_BYTES_SCAN {
             match self {
                 ClauseTest::Bytes { few: Some(f), .. } => return f.any_in(value),
+                ClauseTest::Literal { pair: Some(p), .. } => return p.in_value(value),
                 ClauseTest::Anchored { few: Some(f), .. } if !f.any_in(value) => return false,
                 _ => {}
             }
@@ -112,7 +119,7 @@ impl ClauseTest {
                 [a, b, c] => memchr::memchr3(a, b, c, value).is_some(),
                 _ => true,
             }),
-            ClauseTest::Literal(f) => f.find(value).is_some(),
+            ClauseTest::Literal { finder, .. } => finder.find(value).is_some(),
             ClauseTest::Anchored {
                 firsts, literals, ..
             } => {
@@ -146,7 +153,7 @@ impl ClauseTest {
     fn cost(&self) -> f64 {
         match self {
             ClauseTest::Bytes { bytes, .. } => bytes.len().div_ceil(3) as f64,
-            ClauseTest::Literal(_) => 1.5,
+            ClauseTest::Literal { .. } => 1.5,
             ClauseTest::Anchored { .. } => 1.5,
             ClauseTest::Packed(_) => 2.0,
             ClauseTest::Literals { .. } => 6.0,
@@ -309,8 +316,9 @@ impl FieldGate {
     }
 
     /// Whether no regex of the field can match `value` (a value holding no literal
-    /// of any regex's first clause).
-    #[inline]
+    /// of any regex's first clause). Always inline: every header value asks, and most
+    /// end in a few word tests that cost less than the call.
+    #[inline(always)]
     pub(super) fn all_closed(&self, value: &[u8]) -> bool {
         let Some(firsts) = &self.firsts else {
             return false;

@@ -316,4 +316,61 @@ fn exact_shape_never_rules_out_a_key() {
     let long = ExactShape::of([vec![b'a'; 100]].iter());
     assert!(long.may_hold(&[b'a'; 70]));
     assert!(!long.may_hold(&[b'b'; 70]));
+    // Same length and first byte as a key, another last byte: ruled out.
+    let paths = ExactShape::of([b"/signin".to_vec(), b"/login".to_vec()].iter());
+    assert!(paths.may_hold(b"/signin"));
+    assert!(!paths.may_hold(b"/search"));
+    assert!(paths.may_hold_lowercased(b"/SIGNIN"));
+    assert!(!paths.may_hold_lowercased(b"/SEARCH"));
+}
+
+/// Values remembered as misses ([`super::memo`]) keep their verdicts: the same values
+/// judged again with the memo warm match what the reference matches, a value
+/// remembered on one field still hits on another, and the memo does hold the
+/// browser's user agent after the first round.
+#[test]
+fn remembered_misses_keep_the_verdicts() {
+    let fast = bundled(false);
+    let slow = bundled(true);
+    let browser = "mozilla/5.0 (x11; linux x86_64; rv:121.0) gecko/20100101 firefox/121.0";
+    let cases: [&[(Field, &str)]; 3] = [
+        &[
+            (Field::UserAgent, browser),
+            (Field::PathDecoded, "/assets/icon-1.png"),
+        ],
+        &[
+            (Field::UserAgent, "../../etc/passwd"),
+            (Field::PathDecoded, "/../../etc/passwd"),
+        ],
+        &[
+            (Field::PathDecoded, browser),
+            (Field::UserAgent, "sqlmap/1.7"),
+            (Field::QueryValues, "/assets/icon-1.png"),
+        ],
+    ];
+    let mut matched = 0;
+    for _round in 0..3 {
+        for case in cases {
+            let mut v = crate::detect::fields::PooledValues::take(
+                Field::fixed_slots(),
+                fast.header_names().len(),
+            );
+            for (field, text) in case {
+                v.push_label(*field, text);
+            }
+            let got = outcome(&fast, &v);
+            matched += got.len();
+            assert_eq!(got, outcome(&slow, &v), "{case:?}");
+        }
+    }
+    assert!(matched >= 6, "only {matched} matches");
+    let scratch = SCRATCH.take();
+    let memo = scratch.memo.expect("the memo was lent back");
+    let fi = fast
+        .fields
+        .iter()
+        .position(|(f, _)| *f == Field::UserAgent)
+        .expect("a user agent test");
+    let key = super::memo::MissMemo::key(fi, browser.as_bytes()).expect("short enough");
+    assert!(memo.holds(key, fi, browser.as_bytes()));
 }
