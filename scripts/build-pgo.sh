@@ -5,7 +5,10 @@
 #   1. finds llvm-profdata for rustc's own LLVM (rustup's llvm-tools component; added
 #      with rustup when missing)
 #   2. builds an instrumented binary (target/pgo-train/) and replays every capture in
-#      pcaps/ through it: CRS off on one worker, the site policy with CRS on two workers
+#      pcaps/ through it: CRS off on one worker, the site policy with CRS on two workers;
+#      as root, also runs the live daemon on loopback under real HTTP (curl against
+#      python's http.server), so that its capture loop and fan-out are not left
+#      untrained (code a profile never saw run is optimised for size)
 #   3. merges the profiles and builds target/pgo/release/tamperwatch with them
 #   4. replays the same captures through the optimised binary and checks that it prints
 #      exactly the events the instrumented one printed
@@ -72,6 +75,45 @@ for ((i = 0; i < ${#captures[@]}; i += 4)); do
     train "on-$i" replay --workers 2 --rules rules --config pcaps/site.yaml "${captures[$i]}"
 done
 trained=${#captures[@]}
+
+# The live daemon: capture on loopback, two workers, CRS on, metrics scraped; stopped
+# by its PID with SIGTERM, so that it exits cleanly and writes its profile.
+train_daemon() {
+    if [ "$(id -u)" -ne 0 ] || ! command -v python3 > /dev/null || ! command -v curl > /dev/null; then
+        log "live daemon not trained: needs root (capture), python3 and curl"
+        return 0
+    fi
+    local site_port=$((20000 + RANDOM % 20000)) metrics_port www=$SCRATCH/www web tw i
+    metrics_port=$((site_port + 1))
+    mkdir -p "$www"
+    printf '<html><body>tamperwatch PGO training page</body></html>\n' > "$www/index.html"
+    python3 -m http.server --bind 127.0.0.1 --directory "$www" "$site_port" > /dev/null 2>&1 &
+    web=$!
+    printf 'site:\n  addresses: [127.0.0.1/32]\n  ports: [%s]\nrules: %s\nevents:\n  path: %s\nstore:\n  path: %s\ncapture:\n  interface: lo\n  workers: 2\nmetrics:\n  listen: 127.0.0.1:%s\n' \
+        "$site_port" "$ROOT/rules" "$SCRATCH/live-events.jsonl" "$SCRATCH/live-flagged.db" "$metrics_port" \
+        > "$SCRATCH/live.yaml"
+    "$TRAIN_BIN" run --config "$SCRATCH/live.yaml" > /dev/null 2>&1 &
+    tw=$!
+    for ((i = 0; i < 100; i++)); do
+        curl -sf "http://127.0.0.1:$metrics_port/readyz" > /dev/null 2>&1 && break
+        sleep 0.1
+    done
+    # Short connections (http.server closes each), a few attacks and writes among them.
+    for ((i = 0; i < 4; i++)); do
+        curl -s -o /dev/null "http://127.0.0.1:$site_port/?page=[1-400]" || true
+        curl -s -o /dev/null "http://127.0.0.1:$site_port/?id=1%27%20OR%20%271%27=%271" \
+            "http://127.0.0.1:$site_port/../../etc/passwd" || true
+        curl -s -o /dev/null -X POST -d 'name=x&comment=<script>alert(1)</script>' \
+            "http://127.0.0.1:$site_port/contact" || true
+        curl -s -o /dev/null "http://127.0.0.1:$metrics_port/metrics" || true
+    done
+    kill -TERM "$tw" 2> /dev/null || true
+    wait "$tw" 2> /dev/null || true
+    kill "$web" 2> /dev/null || true
+    wait "$web" 2> /dev/null || true
+    log "trained the live daemon on loopback"
+}
+train_daemon
 compgen -G "$DATA/*.profraw" > /dev/null || die "the instrumented binary wrote no profile to $DATA"
 log "trained on $trained captures ($(du -sh "$DATA" | cut -f1) of raw profiles)"
 
