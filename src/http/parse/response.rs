@@ -74,35 +74,44 @@ pub fn parse_response_head(head: &[u8]) -> Result<ResponseHead, HttpError> {
 
 /// Parses a complete response head and says which browser leniencies it needed.
 pub fn read_response_head(head: &[u8]) -> Result<(ResponseHead, HeadQuirks), HttpError> {
-    // Uninitialised for httparse to fill (see `parse_request_head`).
+    match strict_response_prefix(head) {
+        Some((resp, _)) => Ok((resp, HeadQuirks::default())),
+        None => read_lenient(head),
+    }
+}
+
+/// The response head at the start of `buf` when httparse reads it strictly (it needs
+/// no leniency), with its length through the blank line; `None` otherwise (as
+/// [`super::strict_request_prefix`]).
+pub fn strict_response_prefix(buf: &[u8]) -> Option<(ResponseHead, usize)> {
+    // Uninitialised for httparse to fill (see `strict_request_prefix`).
     let mut headers = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut []);
-    match httparse::ParserConfig::default().parse_response_with_uninit_headers(
-        &mut resp,
-        head,
-        &mut headers,
-    ) {
-        Ok(httparse::Status::Complete(_)) => {
-            let (Some(code), Some(minor)) = (resp.code, resp.version) else {
-                return read_lenient(head);
-            };
-            let parsed = ResponseHead {
-                status: code,
-                reason: spare::string_from(resp.reason.unwrap_or("")),
-                version: version_string(minor),
-                headers: spare::headers_from(
-                    HeadKind::Response,
-                    head,
-                    resp.headers
-                        .iter()
-                        .filter(|h| is_kept_response_header(h.name))
-                        .map(|h| (h.name, h.value)),
-                ),
-            };
-            Ok((parsed, HeadQuirks::default()))
-        }
-        Ok(httparse::Status::Partial) | Err(_) => read_lenient(head),
-    }
+    let Ok(httparse::Status::Complete(len)) = httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut resp, buf, &mut headers)
+    else {
+        return None;
+    };
+    let (Some(code), Some(minor)) = (resp.code, resp.version) else {
+        return None;
+    };
+    let head = &buf[..len];
+    Some((
+        ResponseHead {
+            status: code,
+            reason: spare::string_from(resp.reason.unwrap_or("")),
+            version: version_string(minor),
+            headers: spare::headers_from(
+                HeadKind::Response,
+                head,
+                resp.headers
+                    .iter()
+                    .filter(|h| is_kept_response_header(h.name))
+                    .map(|h| (h.name, h.value)),
+            ),
+        },
+        len,
+    ))
 }
 
 /// Where `http` (any case) starts within the first [`STATUS_LINE_SLOP_BYTES`] + 1

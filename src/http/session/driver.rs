@@ -230,6 +230,9 @@ impl HttpSession {
                 .count();
             let from = &data[start..];
             let window = &from[..from.len().min(MAX_HEAD_BYTES + 4)];
+            if let Some(end) = self.on_strict_head(dir, window, ctx, out) {
+                return Step::Next(&from[end..]);
+            }
             if let Some(end) = find_head_end(window) {
                 self.on_head(dir, &from[..end], ctx, out);
                 return Step::Next(&from[end..]);
@@ -252,6 +255,31 @@ impl HttpSession {
                 side.head = head;
                 side.head.clear();
                 Step::Next(rest)
+            }
+        }
+    }
+
+    /// Reads a head at the start of `window` if httparse takes it strictly, and hands
+    /// it to the direction's state; returns the head's length. `None` leaves the window
+    /// to the general path (blank line searched, lenient reading), as for a head cut
+    /// short.
+    fn on_strict_head(
+        &mut self,
+        dir: Direction,
+        window: &[u8],
+        ctx: &FlowContext,
+        out: &mut Vec<HttpTransaction>,
+    ) -> Option<usize> {
+        match dir {
+            Direction::ToServer => {
+                let (req, len) = parse::strict_request_prefix(window)?;
+                self.on_request_head(req, ctx, out);
+                Some(len)
+            }
+            Direction::ToClient => {
+                let (resp, len) = parse::strict_response_prefix(window)?;
+                self.on_response_head(resp, parse::HeadQuirks::default(), ctx);
+                Some(len)
             }
         }
     }
