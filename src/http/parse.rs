@@ -14,6 +14,7 @@ use super::{Header, HttpError, RequestHead};
 use spare::HeadKind;
 
 pub mod line_start;
+pub mod name;
 pub mod response;
 pub mod spare;
 
@@ -106,14 +107,16 @@ pub fn strict_request_prefix(buf: &[u8]) -> Option<(RequestHead, usize)> {
         return None;
     };
     let head = &buf[..len];
+    let [method, uri, mut version] = spare::strings_from([method, uri, version_text(minor)]);
+    finish_version(&mut version, minor);
     Some((
         RequestHead {
-            method: spare::string_from(method),
-            uri: spare::string_from(uri),
-            version: version_string(minor),
+            method,
+            uri,
+            version,
             headers: spare::headers_from(
                 HeadKind::Request,
-                head,
+                std::str::from_utf8(head).ok(),
                 req.headers.iter().map(|h| (h.name, h.value)),
             ),
             headers_dropped: 0,
@@ -122,17 +125,21 @@ pub fn strict_request_prefix(buf: &[u8]) -> Option<(RequestHead, usize)> {
     ))
 }
 
-/// `1.minor`, in a spare string.
-fn version_string(minor: u8) -> String {
+/// `1.minor` for the minor versions httparse reads (0 and 1); empty for any other,
+/// which [`finish_version`] then writes.
+fn version_text(minor: u8) -> &'static str {
     match minor {
-        0 => spare::string_from("1.0"),
-        1 => spare::string_from("1.1"),
-        _ => {
-            use std::fmt::Write;
-            let mut v = spare::string_from("");
-            let _ = write!(v, "1.{minor}");
-            v
-        }
+        0 => "1.0",
+        1 => "1.1",
+        _ => "",
+    }
+}
+
+/// Writes `1.minor` into `version` when [`version_text`] had no text for it.
+fn finish_version(version: &mut String, minor: u8) {
+    if version.is_empty() {
+        use std::fmt::Write;
+        let _ = write!(version, "1.{minor}");
     }
 }
 

@@ -17,7 +17,7 @@
 use std::mem::MaybeUninit;
 
 use super::spare::{self, HeadKind};
-use super::{lenient_headers, version_string, MAX_HEADERS};
+use super::{finish_version, lenient_headers, version_text, MAX_HEADERS};
 use crate::http::{HttpError, ResponseHead};
 
 /// Bytes of junk skipped before `http` at the start of a response: Chromium's
@@ -59,12 +59,27 @@ const KEPT_RESPONSE_HEADERS: [&str; 6] = [
     "server",
 ];
 
+/// The kept names by length: each has a length of its own, so a header name is
+/// compared with one kept name at most.
+const KEPT_BY_LENGTH: [&str; 18] = {
+    let mut table = [""; 18];
+    let mut i = 0;
+    while i < KEPT_RESPONSE_HEADERS.len() {
+        let name = KEPT_RESPONSE_HEADERS[i];
+        assert!(table[name.len()].is_empty() && super::name::is_known_name(name));
+        table[name.len()] = name;
+        i += 1;
+    }
+    table
+};
+
 fn is_kept_response_header(name: &str) -> bool {
-    // (A switch on the name's length, each kept name having its own, measured slower:
-    // the compiler then inlined the comparison into a byte loop.)
-    KEPT_RESPONSE_HEADERS
-        .iter()
-        .any(|k| k.eq_ignore_ascii_case(name))
+    // (A `match` on the length with a comparison per arm measured slower twice: the
+    // compiler turned each comparison into a byte loop. A table and one word-wise
+    // comparison do not.)
+    KEPT_BY_LENGTH
+        .get(name.len())
+        .is_some_and(|kept| !kept.is_empty() && super::name::is_name(name, kept))
 }
 
 /// Parses a complete response head (including the blank line).
@@ -95,15 +110,19 @@ pub fn strict_response_prefix(buf: &[u8]) -> Option<(ResponseHead, usize)> {
     let (Some(code), Some(minor)) = (resp.code, resp.version) else {
         return None;
     };
-    let head = &buf[..len];
+    let [reason, mut version] =
+        spare::strings_from([resp.reason.unwrap_or(""), version_text(minor)]);
+    finish_version(&mut version, minor);
     Some((
         ResponseHead {
             status: code,
-            reason: spare::string_from(resp.reason.unwrap_or("")),
-            version: version_string(minor),
+            reason,
+            version,
             headers: spare::headers_from(
                 HeadKind::Response,
-                head,
+                // The whole head at once: checking only the few kept values, one by
+                // one, measured slower (84 instructions a value against 200 a head).
+                std::str::from_utf8(&buf[..len]).ok(),
                 resp.headers
                     .iter()
                     .filter(|h| is_kept_response_header(h.name))
