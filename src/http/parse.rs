@@ -116,7 +116,10 @@ pub fn strict_request_prefix(buf: &[u8]) -> Option<(RequestHead, usize)> {
             version,
             headers: spare::headers_from(
                 HeadKind::Request,
-                std::str::from_utf8(head).ok(),
+                match (req.headers.first(), req.headers.last()) {
+                    (Some(first), Some(last)) => spare::values_text(head, first.value, last.value),
+                    _ => None,
+                },
                 req.headers.iter().map(|h| (h.name, h.value)),
             ),
             headers_dropped: 0,

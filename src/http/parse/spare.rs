@@ -135,6 +135,19 @@ pub fn headers_from<'a>(
     list
 }
 
+/// The part of `head` from the value `first` through the value `last` (both parsed
+/// from it, `first` not after `last`), checked as UTF-8: the text [`headers_from`]
+/// takes the values between them from. Checking only that span, not the whole head,
+/// skips the request line and the blank line. `None` when it is not valid UTF-8 (each value is then checked alone).
+pub fn values_text<'a>(head: &'a [u8], first: &[u8], last: &[u8]) -> Option<&'a str> {
+    let base = head.as_ptr() as usize;
+    let start = (first.as_ptr() as usize).checked_sub(base)?;
+    let end = (last.as_ptr() as usize)
+        .checked_sub(base)?
+        .checked_add(last.len())?;
+    std::str::from_utf8(head.get(start..end)?).ok()
+}
+
 /// `part` as text, when it lies within `text` (a valid UTF-8 head it was parsed from)
 /// on character boundaries.
 fn text_of<'a>(text: &'a str, part: &[u8]) -> Option<&'a str> {

@@ -84,11 +84,21 @@ impl HttpSession {
     /// A response started while the request head is still buffered without its blank
     /// line (HTTP/0.9, or a client that never ends its head): the server has answered,
     /// so take the request as it stands.
+    #[inline]
     pub(super) fn flush_partial_request_head(
         &mut self,
         ctx: &FlowContext,
         out: &mut Vec<HttpTransaction>,
     ) {
+        // Nearly always nothing is buffered: checked where it is called.
+        if !self.request.head.is_empty() {
+            self.flush_buffered_request_head(ctx, out);
+        }
+    }
+
+    /// [`HttpSession::flush_partial_request_head`] when request bytes are buffered.
+    #[inline(never)]
+    fn flush_buffered_request_head(&mut self, ctx: &FlowContext, out: &mut Vec<HttpTransaction>) {
         if !matches!(self.request.framing, Framing::Head)
             || memchr::memchr(b'\n', &self.request.head).is_none()
         {
