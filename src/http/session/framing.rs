@@ -27,13 +27,43 @@ pub(super) fn multipart_readings(req: &RequestHead) -> Vec<MultipartParser> {
     parsers
 }
 
+/// The request headers the session reads, each the first of its name (as
+/// `RequestHead::header` finds it), found in one pass over the headers.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct RequestFramingHeaders<'h> {
+    pub(super) transfer_encoding: Option<&'h str>,
+    pub(super) content_length: Option<&'h str>,
+    pub(super) expect: Option<&'h str>,
+}
+
+impl<'h> RequestFramingHeaders<'h> {
+    /// One pass: a name is compared only with the wanted name of its length.
+    pub(super) fn of(req: &'h RequestHead) -> Self {
+        let mut found = RequestFramingHeaders::default();
+        for h in &req.headers {
+            let (slot, lower) = match h.name.len() {
+                17 => (&mut found.transfer_encoding, "transfer-encoding"),
+                14 => (&mut found.content_length, "content-length"),
+                6 => (&mut found.expect, "expect"),
+                _ => continue,
+            };
+            if slot.is_none() && is_name(&h.name, lower) {
+                *slot = Some(h.value.as_str());
+            }
+        }
+        found
+    }
+}
+
 /// How a request body is framed (RFC 9112 §6.3): chunked wins over Content-Length;
 /// a request with neither has no body.
-pub(super) fn request_body_framing(req: &RequestHead) -> Result<Option<BodyDecoder>, HttpError> {
-    if is_chunked(first_header(&req.headers, "transfer-encoding")) {
+pub(super) fn request_body_framing(
+    found: &RequestFramingHeaders<'_>,
+) -> Result<Option<BodyDecoder>, HttpError> {
+    if is_chunked(found.transfer_encoding) {
         return Ok(Some(BodyDecoder::chunked()));
     }
-    match content_length(first_header(&req.headers, "content-length"))? {
+    match content_length(found.content_length)? {
         Some(0) | None => Ok(None),
         Some(n) => Ok(Some(BodyDecoder::Length { remaining: n })),
     }
@@ -265,4 +295,37 @@ pub(super) fn content_length(v: Option<&str>) -> Result<Option<u64>, HttpError> 
         parsed = Some(n);
     }
     Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one pass finds what `RequestHead::header` finds for each name: the first of
+    /// that name in any case, whatever comes around it.
+    #[test]
+    fn request_framing_headers_are_the_first_of_each_name() {
+        let req = crate::http::parse::parse_request_head(
+            b"POST / HTTP/1.1\r\nX-Expect: no\r\nEXPECT: 100-continue\r\nexpect: other\r\n\
+              Content-Lengthx: 1\r\ncontent-length: 5\r\nContent-Length: 6\r\n\
+              Transfer-Encodinx: chunked\r\nTransfer-encoding: gzip, chunked\r\n\r\n",
+        )
+        .expect("a request head");
+        let found = RequestFramingHeaders::of(&req);
+        for (name, got) in [
+            ("expect", found.expect),
+            ("content-length", found.content_length),
+            ("transfer-encoding", found.transfer_encoding),
+        ] {
+            assert_eq!(got, req.header(name), "{name}");
+        }
+        assert_eq!(found.expect, Some("100-continue"));
+        assert_eq!(found.content_length, Some("5"));
+        assert!(matches!(
+            request_body_framing(&found),
+            Ok(Some(BodyDecoder::Chunked(_)))
+        ));
+        let none = RequestFramingHeaders::default();
+        assert!(matches!(request_body_framing(&none), Ok(None)));
+    }
 }

@@ -2,7 +2,7 @@
 //! (and chooses how its body is framed and read), the end of a body completes it.
 
 use super::driver::Framing;
-use super::framing::{multipart_readings, request_body_framing};
+use super::framing::{multipart_readings, request_body_framing, RequestFramingHeaders};
 use super::transaction::{new_transaction, OpenTransaction};
 use super::{FlowContext, HttpSession};
 use crate::http::{parse, HttpTransaction, RequestHead};
@@ -31,10 +31,11 @@ impl HttpSession {
                 self.finish_response();
             }
         }
-        let expect_continue = req
-            .header("expect")
+        let found = RequestFramingHeaders::of(&req);
+        let expect_continue = found
+            .expect
             .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
-        let framing = request_body_framing(&req).unwrap_or_else(|e| {
+        let framing = request_body_framing(&found).unwrap_or_else(|e| {
             self.stats.count(e);
             None
         });
