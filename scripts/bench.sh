@@ -20,6 +20,8 @@
 #   BENCH_RULES_DIR=         if set, also time `replay --rules DIR` and `replay --rules <empty dir>`
 #   BENCH_SKIP_REPLAY=0      1: stop after the bare loop (no cargo build)
 #   BENCH_BIN=               time this tamperwatch binary instead of building target/release
+#   BENCH_PGO=0              1: time the profile-guided build of scripts/build-pgo.sh (trained on
+#                            pcaps/, never on the benchmark captures) instead of target/release
 #   BENCH_PROFILE=mix        mix: keep-alive browsing with large objects (bench-data/bench.pcap);
 #                            small: one small request per connection (bench-data/bench-small.pcap)
 #   BENCH_CLIENTS=1          client addresses in the capture (>1: round-robin SNAT, file
@@ -62,6 +64,7 @@ if [ "$(nproc)" -gt 1 ]; then BENCH_CPU=${BENCH_CPU:-1}; else BENCH_CPU=${BENCH_
 BENCH_RULES_DIR=${BENCH_RULES_DIR:-}
 BENCH_SKIP_REPLAY=${BENCH_SKIP_REPLAY:-0}
 BENCH_BIN=${BENCH_BIN:-}
+BENCH_PGO=${BENCH_PGO:-0}
 BENCH_CONFIGS=${BENCH_CONFIGS:-}
 BENCH_PAIRED=${BENCH_PAIRED:-1}
 
@@ -431,6 +434,7 @@ write_results() {
         echo "timing: median wall time of $BENCH_RUNS runs after a warm-up read (file in page cache);" \
             "pinned to CPU ${BENCH_CPU}; RSS = max over runs; paired runs: $BENCH_PAIRED"
         echo "profile: $BENCH_PROFILE"
+        echo "binary: ${TW:-none}$([ "$BENCH_PGO" = 1 ] && echo ' (profile-guided: scripts/build-pgo.sh)')"
         echo "Gbit/s = pcap file bytes * 8 / wall; wire = on-wire bytes * 8 / wall; % of bare = bare wall / run wall"
         echo
         echo "$hdr"
@@ -485,6 +489,15 @@ build_tw() {
         TW=$BENCH_BIN
         log "using $TW (BENCH_BIN; no cargo build)"
         [ -x "$TW" ] || die "BENCH_BIN=$TW is not an executable"
+        return 0
+    fi
+    if [ "$BENCH_PGO" = 1 ]; then
+        log "scripts/build-pgo.sh (profile-guided build)"
+        if ! TW=$("$ROOT/scripts/build-pgo.sh"); then
+            na_row "tamperwatch replay" "scripts/build-pgo.sh failed"
+            write_results
+            die "scripts/build-pgo.sh failed: replay not measured"
+        fi
         return 0
     fi
     log "cargo build --release"

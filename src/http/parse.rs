@@ -14,6 +14,7 @@ use super::{Header, HttpError, RequestHead};
 use spare::HeadKind;
 
 pub mod line_start;
+pub mod name;
 pub mod response;
 pub mod spare;
 
@@ -23,8 +24,8 @@ pub use line_start::{
 };
 
 pub use response::{
-    may_start_status_line_leniently, parse_response_head, read_response_head, HeadQuirks,
-    STATUS_LINE_SLOP_BYTES, STATUS_PROBE_BYTES,
+    may_start_status_line_leniently, parse_response_head, read_response_head,
+    strict_response_prefix, HeadQuirks, STATUS_LINE_SLOP_BYTES, STATUS_PROBE_BYTES,
 };
 
 /// A head longer than this is not HTTP we will parse (nginx's default large buffer is 8 KiB).
@@ -81,42 +82,67 @@ pub fn is_token_char(b: u8) -> bool {
 
 /// Parses a complete request head (including the blank line).
 pub fn parse_request_head(head: &[u8]) -> Result<RequestHead, HttpError> {
+    match strict_request_prefix(head) {
+        Some((req, _)) => Ok(req),
+        None => parse_request_head_lenient(head),
+    }
+}
+
+/// The request head at the start of `buf` when httparse reads it strictly, with its
+/// length through the blank line; `None` when httparse does not complete (a head cut
+/// short or one it rejects: the caller finds the blank line and reads the head
+/// leniently). On a strict head the parser finds the blank line where
+/// [`find_head_end`] would (the first empty line), so the driver's fast path skips
+/// that separate search.
+pub fn strict_request_prefix(buf: &[u8]) -> Option<(RequestHead, usize)> {
     // Left uninitialised for httparse to fill: an initialised array of MAX_HEADERS
     // was 4 KiB written for every head.
     let mut headers = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
-    match req.parse_with_uninit_headers(head, &mut headers) {
-        Ok(httparse::Status::Complete(_)) => {
-            let (Some(method), Some(uri), Some(minor)) = (req.method, req.path, req.version) else {
-                return parse_request_head_lenient(head);
-            };
-            Ok(RequestHead {
-                method: spare::string_from(method),
-                uri: spare::string_from(uri),
-                version: version_string(minor),
-                headers: spare::headers_from(
-                    HeadKind::Request,
-                    head,
-                    req.headers.iter().map(|h| (h.name, h.value)),
-                ),
-                headers_dropped: 0,
-            })
-        }
-        Ok(httparse::Status::Partial) | Err(_) => parse_request_head_lenient(head),
+    let Ok(httparse::Status::Complete(len)) = req.parse_with_uninit_headers(buf, &mut headers)
+    else {
+        return None;
+    };
+    let (Some(method), Some(uri), Some(minor)) = (req.method, req.path, req.version) else {
+        return None;
+    };
+    let head = &buf[..len];
+    let [method, uri, mut version] = spare::strings_from([method, uri, version_text(minor)]);
+    finish_version(&mut version, minor);
+    Some((
+        RequestHead {
+            method,
+            uri,
+            version,
+            headers: spare::headers_from(
+                HeadKind::Request,
+                match (req.headers.first(), req.headers.last()) {
+                    (Some(first), Some(last)) => spare::values_text(head, first.value, last.value),
+                    _ => None,
+                },
+                req.headers.iter().map(|h| (h.name, h.value)),
+            ),
+            headers_dropped: 0,
+        },
+        len,
+    ))
+}
+
+/// `1.minor` for the minor versions httparse reads (0 and 1); empty for any other,
+/// which [`finish_version`] then writes.
+fn version_text(minor: u8) -> &'static str {
+    match minor {
+        0 => "1.0",
+        1 => "1.1",
+        _ => "",
     }
 }
 
-/// `1.minor`, in a spare string.
-fn version_string(minor: u8) -> String {
-    match minor {
-        0 => spare::string_from("1.0"),
-        1 => spare::string_from("1.1"),
-        _ => {
-            use std::fmt::Write;
-            let mut v = spare::string_from("");
-            let _ = write!(v, "1.{minor}");
-            v
-        }
+/// Writes `1.minor` into `version` when [`version_text`] had no text for it.
+fn finish_version(version: &mut String, minor: u8) {
+    if version.is_empty() {
+        use std::fmt::Write;
+        let _ = write!(version, "1.{minor}");
     }
 }
 
@@ -226,6 +252,41 @@ mod tests {
         assert_eq!(find_head_end(GET_HEAD), Some(GET_HEAD.len()));
         assert_eq!(find_head_end(b"GET / HTTP/1.0\n\nBODY"), Some(16));
         assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nHost: x\r\n"), None);
+    }
+
+    /// The driver's fast path takes the head's end from httparse: it must be the blank
+    /// line `find_head_end` finds, and the head the one parsed from that cut, whatever
+    /// follows (a body, the next request) and however the lines end.
+    #[test]
+    fn a_strict_prefix_ends_where_the_blank_line_is() {
+        let heads: [&[u8]; 5] = [
+            GET_HEAD,
+            b"GET / HTTP/1.0\n\n",
+            b"POST /f HTTP/1.1\r\nHost: a\nContent-Length: 3\n\r\n",
+            b"GET /a HTTP/1.1\r\nX: \xc3\xa9\xff\r\n\r\n",
+            b"HEAD /b?c=d HTTP/1.1\r\nA:\r\nB: \t x \r\n\r\n",
+        ];
+        for head in heads {
+            for tail in [
+                &b""[..],
+                b"abc\r\n\r\n",
+                b"GET /next HTTP/1.1\r\n\r\n",
+                b"\n\n",
+            ] {
+                let buf = [head, tail].concat();
+                let (req, len) = strict_request_prefix(&buf).expect("a strict head");
+                assert_eq!(Some(len), find_head_end(&buf), "{buf:?}");
+                assert_eq!(Ok(req), parse_request_head(&buf[..len]), "{buf:?}");
+            }
+        }
+        // Cut short or malformed: left to the general path.
+        assert!(strict_request_prefix(b"GET / HTTP/1.1\r\nHost: a\r\n").is_none());
+        assert!(strict_request_prefix(b"GET /old\r\n\r\n").is_none());
+        let (resp, len) =
+            strict_response_prefix(b"HTTP/1.1 200 OK\r\nServer: x\r\n\r\nHTTP/1.1 204 \r\n\r\n")
+                .expect("a strict response head");
+        assert_eq!((resp.status, len), (200, 30));
+        assert!(strict_response_prefix(b"HTTP/1.1 200 OK\r\nServer: x\r\n").is_none());
     }
 
     #[test]

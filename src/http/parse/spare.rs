@@ -79,17 +79,16 @@ fn with_spares<T>(f: impl FnOnce(&mut Spares) -> T) -> Option<T> {
 }
 
 /// A header list holding `items` (name, raw value decoded lossily as UTF-8), built in
-/// a spare list of `kind` when there is one. The items borrow from `head`, the whole
-/// head they were parsed from: it is checked as UTF-8 once, and a value inside a
-/// valid head is then taken as text without checking it again (one check per head
-/// instead of one per value: the check's set-up cost more than the bytes on short
-/// values).
+/// a spare list of `kind` when there is one. `head_text`, when given, is the whole head
+/// the items borrow from, already checked as UTF-8: a value inside it is taken as text
+/// without checking it again (one check per head instead of one per value: the check's
+/// set-up cost more than the bytes on short values). Without it each value is checked
+/// on its own.
 pub fn headers_from<'a>(
     kind: HeadKind,
-    head: &'a [u8],
+    head_text: Option<&'a str>,
     items: impl Iterator<Item = (&'a str, &'a [u8])>,
 ) -> Vec<Header> {
-    let head_text = std::str::from_utf8(head).ok();
     let mut list = with_spares(|s| {
         let list = s.lists[kind as usize].pop()?;
         s.held_bytes = s.held_bytes.saturating_sub(list_bytes(&list));
@@ -136,6 +135,19 @@ pub fn headers_from<'a>(
     list
 }
 
+/// The part of `head` from the value `first` through the value `last` (both parsed
+/// from it, `first` not after `last`), checked as UTF-8: the text [`headers_from`]
+/// takes the values between them from. Checking only that span, not the whole head,
+/// skips the request line and the blank line. `None` when it is not valid UTF-8 (each value is then checked alone).
+pub fn values_text<'a>(head: &'a [u8], first: &[u8], last: &[u8]) -> Option<&'a str> {
+    let base = head.as_ptr() as usize;
+    let start = (first.as_ptr() as usize).checked_sub(base)?;
+    let end = (last.as_ptr() as usize)
+        .checked_sub(base)?
+        .checked_add(last.len())?;
+    std::str::from_utf8(head.get(start..end)?).ok()
+}
+
 /// `part` as text, when it lies within `text` (a valid UTF-8 head it was parsed from)
 /// on character boundaries.
 fn text_of<'a>(text: &'a str, part: &[u8]) -> Option<&'a str> {
@@ -167,20 +179,32 @@ fn set_lossy(dst: &mut String, bytes: &[u8]) {
 /// that is long enough (spares of requests and responses mix, so a short method or
 /// reason string would otherwise grow for the next URI), else the most recent.
 pub fn string_from(text: &str) -> String {
-    let mut s = with_spares(|s| {
-        let fits = s.strings.iter().rposition(|x| x.capacity() >= text.len());
-        let spare = match fits {
-            Some(i) => Some(s.strings.swap_remove(i)),
-            None => s.strings.pop(),
-        }?;
-        s.held_bytes = s.held_bytes.saturating_sub(spare.capacity());
-        Some(spare)
-    })
-    .flatten()
-    .unwrap_or_default();
-    s.clear();
-    s.push_str(text);
+    let [s] = strings_from([text]);
     s
+}
+
+/// Strings holding `texts`, each in a spare as [`string_from`] takes one, with one
+/// visit to the thread's spares for them all (a head's line has two or three).
+pub fn strings_from<const N: usize>(texts: [&str; N]) -> [String; N] {
+    let mut out: [String; N] = std::array::from_fn(|_| String::new());
+    with_spares(|s| {
+        for (slot, text) in out.iter_mut().zip(texts) {
+            let fits = s.strings.iter().rposition(|x| x.capacity() >= text.len());
+            let spare = match fits {
+                Some(i) => Some(s.strings.swap_remove(i)),
+                None => s.strings.pop(),
+            };
+            if let Some(spare) = spare {
+                s.held_bytes = s.held_bytes.saturating_sub(spare.capacity());
+                *slot = spare;
+            }
+        }
+    });
+    for (slot, text) in out.iter_mut().zip(texts) {
+        slot.clear();
+        slot.push_str(text);
+    }
+    out
 }
 
 /// Gives a head's storage back to this thread's spares (what the caps allow).

@@ -47,6 +47,39 @@ fn values_of_a_valid_head_are_its_own_text() {
     assert_eq!(text_of(accented, &accented.as_bytes()[1..]), None);
 }
 
+/// The values' span: from the first value through the last, only within the head,
+/// `None` when it is not UTF-8 (values outside a span still come out right).
+#[test]
+fn the_values_span_runs_from_the_first_value_through_the_last() {
+    let head = b"HTTP/1.1 200 OK\r\nServer: a\r\nX-Bin: \xff\r\nLocation: /b\r\n\r\n";
+    let at = |v: &[u8]| {
+        memchr::memmem::find(head, v)
+            .map(|i| &head[i..i + v.len()])
+            .expect("in the head")
+    };
+    let (server, bin, location) = (at(b"a\r"), at(b"\xff"), at(b"/b"));
+    let (server, location) = (&server[..1], location);
+    assert_eq!(values_text(head, server, server), Some("a"));
+    assert_eq!(values_text(head, location, location), Some("/b"));
+    assert_eq!(
+        values_text(head, server, location),
+        None,
+        "the span holds 0xff"
+    );
+    assert_eq!(values_text(head, bin, bin), None);
+    // Out of order, or not from the head.
+    assert_eq!(values_text(head, location, server), None);
+    let elsewhere = *b"a";
+    assert_eq!(values_text(head, &elsewhere, &elsewhere), None);
+    // The kept values around a non-UTF-8 header that is not kept are still text.
+    let resp = parse_response_head(head).expect("head");
+    assert_eq!(resp.header("server"), Some("a"));
+    assert_eq!(resp.header("location"), Some("/b"));
+    let req = parse_request_head(b"GET / HTTP/1.1\r\nA: \xff\r\nB: b\r\n\r\n").expect("head");
+    assert_eq!(req.header("a"), Some("\u{fffd}"));
+    assert_eq!(req.header("b"), Some("b"));
+}
+
 #[test]
 fn responses_reuse_their_own_lists() {
     let head =

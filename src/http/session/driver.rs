@@ -12,7 +12,7 @@ use super::transaction::account_response;
 use super::{FlowContext, HttpSession, MAX_BODY_PREFIX_BYTES};
 use crate::flow::Direction;
 use crate::http::body::BodyDecoder;
-use crate::http::parse::{self, could_begin_request_line, could_begin_status_line};
+use crate::http::parse::{could_begin_request_line, could_begin_status_line};
 use crate::http::parse::{find_head_end, is_request_line, is_status_line, MAX_HEAD_BYTES};
 use crate::http::{HttpError, HttpTransaction};
 use crate::time::Timestamp;
@@ -230,6 +230,9 @@ impl HttpSession {
                 .count();
             let from = &data[start..];
             let window = &from[..from.len().min(MAX_HEAD_BYTES + 4)];
+            if let Some(end) = self.on_strict_head(dir, window, ctx, out) {
+                return Step::Next(&from[end..]);
+            }
             if let Some(end) = find_head_end(window) {
                 self.on_head(dir, &from[..end], ctx, out);
                 return Step::Next(&from[end..]);
@@ -253,31 +256,6 @@ impl HttpSession {
                 side.head.clear();
                 Step::Next(rest)
             }
-        }
-    }
-
-    /// Parses a complete head and hands it to the direction's state; a head that does
-    /// not parse loses framing (counted).
-    fn on_head(
-        &mut self,
-        dir: Direction,
-        head: &[u8],
-        ctx: &FlowContext,
-        out: &mut Vec<HttpTransaction>,
-    ) {
-        let parsed = match dir {
-            Direction::ToServer => {
-                parse::parse_request_head(head).map(|req| self.on_request_head(req, ctx, out))
-            }
-            Direction::ToClient => parse::read_response_head(head)
-                .map(|(resp, quirks)| self.on_response_head(resp, quirks, ctx)),
-        };
-        if let Err(e) = parsed {
-            self.stats.count(e);
-            let side = self.side_mut(dir);
-            side.framing = Framing::Desync;
-            // What follows the blank line starts a line.
-            side.mid_line = false;
         }
     }
 

@@ -3,8 +3,9 @@
 
 use crate::http::body::BodyDecoder;
 use crate::http::multipart::{MultipartParser, MAX_BOUNDARY_READINGS};
+use crate::http::parse::name::is_name;
 use crate::http::parse::HeadQuirks;
-use crate::http::{HttpError, RequestHead, ResponseHead};
+use crate::http::{Header, HttpError, RequestHead, ResponseHead};
 
 /// One multipart parser per boundary reading of every Content-Type header (a second
 /// Content-Type is a reading too), at most [`MAX_BOUNDARY_READINGS`] in all.
@@ -13,7 +14,7 @@ pub(super) fn multipart_readings(req: &RequestHead) -> Vec<MultipartParser> {
     for h in req
         .headers
         .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("content-type"))
+        .filter(|h| is_name(&h.name, "content-type"))
     {
         for p in MultipartParser::all_from_content_type(&h.value) {
             if parsers.len() < MAX_BOUNDARY_READINGS
@@ -26,16 +27,55 @@ pub(super) fn multipart_readings(req: &RequestHead) -> Vec<MultipartParser> {
     parsers
 }
 
+/// The request headers the session reads, each the first of its name (as
+/// `RequestHead::header` finds it), found in one pass over the headers.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct RequestFramingHeaders<'h> {
+    pub(super) transfer_encoding: Option<&'h str>,
+    pub(super) content_length: Option<&'h str>,
+    pub(super) expect: Option<&'h str>,
+}
+
+impl<'h> RequestFramingHeaders<'h> {
+    /// One pass: a name is compared only with the wanted name of its length.
+    pub(super) fn of(req: &'h RequestHead) -> Self {
+        let mut found = RequestFramingHeaders::default();
+        for h in &req.headers {
+            let (slot, lower) = match h.name.len() {
+                17 => (&mut found.transfer_encoding, "transfer-encoding"),
+                14 => (&mut found.content_length, "content-length"),
+                6 => (&mut found.expect, "expect"),
+                _ => continue,
+            };
+            if slot.is_none() && is_name(&h.name, lower) {
+                *slot = Some(h.value.as_str());
+            }
+        }
+        found
+    }
+}
+
 /// How a request body is framed (RFC 9112 §6.3): chunked wins over Content-Length;
 /// a request with neither has no body.
-pub(super) fn request_body_framing(req: &RequestHead) -> Result<Option<BodyDecoder>, HttpError> {
-    if is_chunked(req.header("transfer-encoding")) {
+pub(super) fn request_body_framing(
+    found: &RequestFramingHeaders<'_>,
+) -> Result<Option<BodyDecoder>, HttpError> {
+    if is_chunked(found.transfer_encoding) {
         return Ok(Some(BodyDecoder::chunked()));
     }
-    match content_length(req.header("content-length"))? {
+    match content_length(found.content_length)? {
         Some(0) | None => Ok(None),
         Some(n) => Ok(Some(BodyDecoder::Length { remaining: n })),
     }
+}
+
+/// The first header named `lower` (a known lowercase name), as `RequestHead::header`
+/// finds it, with the word-wise name comparison.
+pub(super) fn first_header<'h>(headers: &'h [Header], lower: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|h| is_name(&h.name, lower))
+        .map(|h| h.value.as_str())
 }
 
 /// Responses read the browsers' way where RFC 9112 reads them otherwise, one count
@@ -133,22 +173,28 @@ impl FramingQuirks {
 pub(super) fn response_body_framing(
     resp: &ResponseHead,
 ) -> Result<(Option<BodyDecoder>, FramingQuirks), HttpError> {
-    let te: Vec<&str> = resp
-        .headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("transfer-encoding"))
-        .map(|h| h.value.as_str())
-        .collect();
-    let strict = is_chunked(resp.header("transfer-encoding"));
-    let lenient = te.iter().any(|v| contains_chunked(v));
-    let at_least_11 = version_at_least_11(&resp.version);
+    // One pass: the first Transfer-Encoding (the strict reading), whether any holds
+    // `chunked` (the lenient one), how many there are, and the first Content-Length.
+    let mut strict_te = None;
+    let mut te_count = 0usize;
+    let mut lenient = false;
+    let mut cl = None;
+    for h in &resp.headers {
+        if is_name(&h.name, "transfer-encoding") {
+            te_count += 1;
+            strict_te.get_or_insert(h.value.as_str());
+            lenient = lenient || contains_chunked(&h.value);
+        } else if cl.is_none() && is_name(&h.name, "content-length") {
+            cl = Some(h.value.as_str());
+        }
+    }
+    let strict = is_chunked(strict_te);
     let mut quirks = FramingQuirks::default();
-    if lenient && at_least_11 {
-        quirks.te_obfuscated = !strict || te.len() > 1;
+    if lenient && version_at_least_11(&resp.version) {
+        quirks.te_obfuscated = !strict || te_count > 1;
         return Ok((Some(BodyDecoder::chunked()), quirks));
     }
     quirks.te_below_http11 = lenient;
-    let cl = resp.header("content-length");
     let length = match content_length(cl) {
         Ok(n) => n,
         // A value with junk around its one number (`68,`, `68A`, `68.0`, `,68`): that
@@ -220,9 +266,21 @@ pub(super) fn content_length(v: Option<&str>) -> Result<Option<u64>, HttpError> 
     let Some(v) = v else { return Ok(None) };
     // Nearly every value is plain digits: read them without splitting and trimming.
     // (Nineteen digits cannot overflow a u64; longer values take the general path.)
-    if (1..=19).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()) {
-        let n = v.bytes().fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
-        return Ok(Some(n));
+    if (1..=19).contains(&v.len()) {
+        // One pass: digits summed until a byte is not one.
+        let mut n = 0u64;
+        let mut plain = true;
+        for b in v.bytes() {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                plain = false;
+                break;
+            }
+            n = n * 10 + u64::from(digit);
+        }
+        if plain {
+            return Ok(Some(n));
+        }
     }
     // Repeated identical values ("5, 5") are allowed by RFC 9110 §8.6.
     let mut parsed: Option<u64> = None;
@@ -237,4 +295,37 @@ pub(super) fn content_length(v: Option<&str>) -> Result<Option<u64>, HttpError> 
         parsed = Some(n);
     }
     Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one pass finds what `RequestHead::header` finds for each name: the first of
+    /// that name in any case, whatever comes around it.
+    #[test]
+    fn request_framing_headers_are_the_first_of_each_name() {
+        let req = crate::http::parse::parse_request_head(
+            b"POST / HTTP/1.1\r\nX-Expect: no\r\nEXPECT: 100-continue\r\nexpect: other\r\n\
+              Content-Lengthx: 1\r\ncontent-length: 5\r\nContent-Length: 6\r\n\
+              Transfer-Encodinx: chunked\r\nTransfer-encoding: gzip, chunked\r\n\r\n",
+        )
+        .expect("a request head");
+        let found = RequestFramingHeaders::of(&req);
+        for (name, got) in [
+            ("expect", found.expect),
+            ("content-length", found.content_length),
+            ("transfer-encoding", found.transfer_encoding),
+        ] {
+            assert_eq!(got, req.header(name), "{name}");
+        }
+        assert_eq!(found.expect, Some("100-continue"));
+        assert_eq!(found.content_length, Some("5"));
+        assert!(matches!(
+            request_body_framing(&found),
+            Ok(Some(BodyDecoder::Chunked(_)))
+        ));
+        let none = RequestFramingHeaders::default();
+        assert!(matches!(request_body_framing(&none), Ok(None)));
+    }
 }

@@ -8,7 +8,8 @@
 //! The files follow Suricata's split of an app-layer parser:
 //! - [`driver`] is the parser: one byte-stream driver, written once and run for each
 //!   direction (head, body, resync, gap), with the direction's hooks chosen by
-//!   [`Direction`];
+//!   [`Direction`]; [`head`] hands it a complete head (httparse's strict reading
+//!   where it lies, else the head cut at its blank line and read leniently);
 //! - [`request`] and [`response`] are the connection state each direction's messages
 //!   change (what a request head opens, what a response head frames, tunnels);
 //! - [`transaction`] holds the open transactions: creation, the cap, completion order;
@@ -27,6 +28,7 @@ use crate::time::Timestamp;
 
 mod driver;
 mod framing;
+mod head;
 mod pool;
 mod request;
 mod response;

@@ -2,7 +2,7 @@
 //! (and chooses how its body is framed and read), the end of a body completes it.
 
 use super::driver::Framing;
-use super::framing::{multipart_readings, request_body_framing};
+use super::framing::{multipart_readings, request_body_framing, RequestFramingHeaders};
 use super::transaction::{new_transaction, OpenTransaction};
 use super::{FlowContext, HttpSession};
 use crate::http::{parse, HttpTransaction, RequestHead};
@@ -31,10 +31,11 @@ impl HttpSession {
                 self.finish_response();
             }
         }
-        let expect_continue = req
-            .header("expect")
+        let found = RequestFramingHeaders::of(&req);
+        let expect_continue = found
+            .expect
             .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
-        let framing = request_body_framing(&req).unwrap_or_else(|e| {
+        let framing = request_body_framing(&found).unwrap_or_else(|e| {
             self.stats.count(e);
             None
         });
@@ -84,11 +85,21 @@ impl HttpSession {
     /// A response started while the request head is still buffered without its blank
     /// line (HTTP/0.9, or a client that never ends its head): the server has answered,
     /// so take the request as it stands.
+    #[inline]
     pub(super) fn flush_partial_request_head(
         &mut self,
         ctx: &FlowContext,
         out: &mut Vec<HttpTransaction>,
     ) {
+        // Nearly always nothing is buffered: checked where it is called.
+        if !self.request.head.is_empty() {
+            self.flush_buffered_request_head(ctx, out);
+        }
+    }
+
+    /// [`HttpSession::flush_partial_request_head`] when request bytes are buffered.
+    #[inline(never)]
+    fn flush_buffered_request_head(&mut self, ctx: &FlowContext, out: &mut Vec<HttpTransaction>) {
         if !matches!(self.request.framing, Framing::Head)
             || memchr::memchr(b'\n', &self.request.head).is_none()
         {

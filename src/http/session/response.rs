@@ -4,12 +4,13 @@
 //! bytes without a status line are an HTTP/0.9 reply when one is owed.
 
 use super::driver::{Framing, Step};
-use super::framing::response_body_framing;
+use super::framing::{first_header, response_body_framing};
 use super::stream::{self, MAX_JUNK_BEFORE_STATUS_BYTES};
 use super::transaction::{account_response, new_transaction, OpenTransaction};
 use super::{FlowContext, HttpSession};
 use crate::http::body::BodyDecoder;
 use crate::http::content::{ContentDecoder, FLOW_RATIO_GRACE_BYTES, MAX_DECODE_RATIO};
+use crate::http::parse::name::is_name;
 use crate::http::parse::{self, HeadQuirks};
 use crate::http::{HttpError, Method, ResponseHead};
 use crate::time::Timestamp;
@@ -139,14 +140,12 @@ impl HttpSession {
             open.txn.flags.answered_before_body = true;
             self.body_may_be_abandoned = true;
         }
-        // Framing reads the method in any case, as it did before the method table.
-        let method = open
-            .txn
-            .request
-            .as_ref()
-            .and_then(|r| Method::parse_ignore_case(&r.method));
-        let no_body = method == Some(Method::Head) || status == 204 || status == 304;
-        let connect_ok = method == Some(Method::Connect) && (200..300).contains(&status);
+        // Framing reads the method in any case, as it did before the method table
+        // (`Method::parse_ignore_case`, asked only about these two).
+        let method = open.txn.request.as_ref().map(|r| r.method.as_str());
+        let is_method = |name: &str| method.is_some_and(|m| m.eq_ignore_ascii_case(name));
+        let no_body = is_method(Method::Head.name()) || status == 204 || status == 304;
+        let connect_ok = is_method(Method::Connect.name()) && (200..300).contains(&status);
         let framing = if no_body || connect_ok {
             None
         } else {
@@ -164,11 +163,13 @@ impl HttpSession {
         };
         self.stats.lenient_responses += u64::from(lenient);
         self.content = None;
-        if framing.is_some() {
+        // Without a Content-Encoding there is nothing to decode (`from_header("")` is
+        // `None`).
+        if framing.is_some() && first_header(&resp.headers, "content-encoding").is_some() {
             let codings: Vec<&str> = resp
                 .headers
                 .iter()
-                .filter(|h| h.name.eq_ignore_ascii_case("content-encoding"))
+                .filter(|h| is_name(&h.name, "content-encoding"))
                 .map(|h| h.value.as_str())
                 .collect();
             self.content = ContentDecoder::from_header(&codings.join(","));
@@ -217,7 +218,9 @@ impl HttpSession {
     /// a body read until close is complete, and a body cut short is flushed through its
     /// content decoding (counted).
     pub(super) fn finish_response_at_close(&mut self, now: Timestamp, ctx: &FlowContext) {
+        // (Nothing buffered is not a headless start: it may still begin a status line.)
         if matches!(self.response.framing, Framing::Head)
+            && !self.response.head.is_empty()
             && stream::is_headless_start(&self.response.head, &[])
         {
             self.on_headless_response(&[], now, true);

@@ -118,7 +118,7 @@ impl CrsScratch {
                         self.cands.push(Cand {
                             src: Src::Tmp(i),
                             var: v,
-                            scalar: super::gate::scalar_source(v),
+                            scalar: super::sources::scalar_source(v),
                         });
                     }
                     self.buf = b;

@@ -37,6 +37,7 @@ mod nameset;
 mod removal;
 mod rule;
 mod skip;
+mod sources;
 mod token;
 mod txmap;
 

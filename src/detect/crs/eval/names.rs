@@ -15,7 +15,7 @@
 //! narrow what a target selects, so they never make a name selectable.
 
 use super::super::compile::{Compiled, Sel};
-use super::gate::POOL_SOURCES;
+use super::sources::POOL_SOURCES;
 
 /// Per pool source: the links that read it only through literal names, and per name
 /// the ones among them that select it.

@@ -9,7 +9,7 @@ use ahash::AHashMap;
 
 use super::super::compile::{self, Compiled, Link};
 use super::super::model::{Ctl, Var};
-use super::gate::{self, N_SOURCES};
+use super::sources::{self, N_SOURCES};
 
 /// Numbers the program's links (the memo's bit positions), their TX regex targets and
 /// their distinct memo source sets, fills each link's gate and memo sources, and marks
@@ -44,7 +44,7 @@ pub(super) fn number_links(c: &mut Compiled) -> (usize, usize) {
         for link in &mut rule.links {
             for t in &mut link.targets {
                 buf.clear();
-                if gate::sources_of(t.var, &mut buf) {
+                if sources::sources_of(t.var, &mut buf) {
                     t.src_mask = buf.iter().filter(|&&b| b < 64).fold(0, |m, &b| m | 1 << b);
                 }
                 if t.var == Var::Tx && !matches!(t.sel, Some(compile::Sel::Name(_))) {
@@ -63,7 +63,7 @@ pub(super) fn number_links(c: &mut Compiled) -> (usize, usize) {
             let mut srcs = Vec::new();
             let mut ok = true;
             for t in link.targets.iter().filter(|t| !t.excluded) {
-                ok &= gate::sources_of(t.var, &mut srcs);
+                ok &= sources::sources_of(t.var, &mut srcs);
             }
             srcs.sort_unstable();
             srcs.dedup();
@@ -131,7 +131,7 @@ pub(super) fn skip_sources(link: &Link) -> Option<Vec<u16>> {
     }
     let mut srcs = Vec::new();
     for t in link.targets.iter().filter(|t| !t.excluded) {
-        if t.count || !gate::sources_of(t.var, &mut srcs) {
+        if t.count || !sources::sources_of(t.var, &mut srcs) {
             return None;
         }
     }

@@ -14,7 +14,7 @@ use ahash::AHashMap;
 
 use super::super::compile::{CRule, Compiled, Link};
 use super::super::model::Ctl;
-use super::gate::N_SOURCES;
+use super::sources::N_SOURCES;
 use super::CrsScratch;
 
 /// The state of a transaction that removed nothing.
@@ -25,7 +25,7 @@ pub(super) const MAX_REMOVAL_STATES: usize = 1024;
 /// A live-source mask meaning "undecided": a `ctl` removed some names of a variable
 /// from the rule, so the values it left out were not looked at (sources are below 64).
 const UNDECIDED: u64 = 1 << 63;
-const _: () = assert!(super::gate::N_SOURCES < 63);
+const _: () = assert!(super::sources::N_SOURCES < 63);
 
 /// The per-worker table of removal states and the per-link live sources.
 #[derive(Debug, Default)]

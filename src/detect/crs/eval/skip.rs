@@ -9,8 +9,8 @@
 //! intersections are worked out in `skip_set.rs`.
 
 use super::super::compile::{CRule, Compiled, Link};
-use super::gate::{self, N_SOURCES, POOLS, POOL_SOURCES, SCALARS};
 use super::memo::{NO_SLOT, NO_SOURCE};
+use super::sources::{self, N_SOURCES, POOLS, POOL_SOURCES, SCALARS};
 use super::token;
 use super::{Cand, CrsScratch, Src};
 
@@ -69,7 +69,7 @@ impl TxnSlots {
     pub(super) fn reset_phase2(&mut self) {
         self.skip_ok = false;
         for (src, ok) in self.and_ok.iter_mut().enumerate() {
-            if !gate::stable_in_phase2(src) {
+            if !sources::stable_in_phase2(src) {
                 *ok = false;
                 if let Some(s) = src
                     .checked_sub(POOL_SOURCES)
@@ -166,7 +166,7 @@ impl CrsScratch {
     /// REQUEST_BODY's exposure changed (ctl:forceRequestBodyVariable): its slot and
     /// every intersection computed this phase are recomputed.
     pub(super) fn body_exposure_changed(&mut self) {
-        let src = usize::from(gate::scalar_source(super::Var::RequestBody));
+        let src = usize::from(sources::scalar_source(super::Var::RequestBody));
         if let Some(s) = src
             .checked_sub(POOL_SOURCES)
             .and_then(|k| self.slots.scalar.get_mut(k))
@@ -181,7 +181,7 @@ impl CrsScratch {
     pub(super) fn cand_slot(&mut self, c: &Cand, copied: bool) -> Option<u32> {
         match c.src {
             Src::Pool(p, names, i) => {
-                Some(self.pool_slot(usize::from(gate::pool_source(p, names)), i))
+                Some(self.pool_slot(usize::from(sources::pool_source(p, names)), i))
             }
             Src::Tmp(_) if c.scalar != NO_SOURCE => {
                 let k = usize::from(c.scalar).checked_sub(POOL_SOURCES)?;

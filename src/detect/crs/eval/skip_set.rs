@@ -4,7 +4,7 @@
 //! ([`CrsScratch::fill_skip`], asked by `first_link_skipped` and `known_miss`).
 
 use super::super::super::compile::Compiled;
-use super::super::gate::{N_SOURCES, POOLS, POOL_SOURCES};
+use super::super::sources::{N_SOURCES, POOLS, POOL_SOURCES};
 use super::super::CrsScratch;
 
 impl CrsScratch {

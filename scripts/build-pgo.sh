@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# A release build with profile-guided optimisation (PGO), trained on the bundled
+# captures: the build to install on a web host (systemd/README.md).
+#
+#   1. finds llvm-profdata for rustc's own LLVM (rustup's llvm-tools component; added
+#      with rustup when missing)
+#   2. builds an instrumented binary (target/pgo-train/) and replays every capture in
+#      pcaps/ through it: CRS off on one worker, the site policy with CRS on two workers;
+#      as root, also runs the live daemon on loopback under real HTTP (curl against
+#      python's http.server), so that its capture loop and fan-out are not left
+#      untrained (code a profile never saw run is optimised for size)
+#   3. merges the profiles and builds target/pgo/release/tamperwatch with them
+#   4. replays the same captures through the optimised binary and checks that it prints
+#      exactly the events the instrumented one printed
+#
+# The training set is pcaps/ (attacks, benign browsing, evasions, TCP edge cases), not
+# the benchmark captures in bench-data/: the profile must not be fitted to what
+# scripts/bench.sh times. PGO changes how code is laid out and inlined, never what it
+# does: step 4 checks that on every training run.
+#
+# Run from anywhere: scripts/build-pgo.sh. Prints the binary's path on stdout.
+# Environment: PGO_KEEP=1 keeps the raw profiles (target/pgo-data/) for inspection.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+log() { printf '[pgo] %s\n' "$*" >&2; }
+die() { printf '[pgo] ERROR: %s\n' "$*" >&2; exit 1; }
+
+command -v cargo > /dev/null || die "cargo not found: install a Rust toolchain (rustup.rs)"
+scripts/setup.sh build >&2
+
+# llvm-profdata must read the profiles this rustc's LLVM writes: the distribution's
+# llvm-profdata is usually another LLVM version and rejects them.
+host=$(rustc -vV | sed -n 's/^host: //p')
+profdata=$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata
+if [ ! -x "$profdata" ]; then
+    command -v rustup > /dev/null \
+        || die "llvm-profdata for rustc's LLVM is missing and rustup is not installed to add it (rustup component add llvm-tools)"
+    log "adding rustup component llvm-tools (llvm-profdata)"
+    rustup component add llvm-tools >&2 || die "rustup component add llvm-tools failed"
+    [ -x "$profdata" ] || die "llvm-tools added but $profdata is missing"
+fi
+
+DATA=$ROOT/target/pgo-data
+rm -rf "$DATA"
+mkdir -p "$DATA"
+log "step 1/4: instrumented build (target/pgo-train)"
+RUSTFLAGS="-Cprofile-generate=$DATA" CARGO_TARGET_DIR=$ROOT/target/pgo-train \
+    cargo build --release --quiet || die "instrumented build failed"
+TRAIN_BIN=$ROOT/target/pgo-train/release/tamperwatch
+
+log "step 2/4: training on the captures in pcaps/"
+SCRATCH=$(mktemp -d)
+trap 'rm -rf "$SCRATCH"' EXIT
+printf 'crs:\n  enabled: false\n' > "$SCRATCH/crs-off.yaml"
+mapfile -t captures < <(find pcaps -name '*.pcap' -o -name '*.pcapng' | sort)
+[ "${#captures[@]}" -gt 0 ] || die "no captures under pcaps/"
+# Each run's events are kept (by run) for step 4.
+mkdir -p "$SCRATCH/events"
+runs=()
+train() {
+    local name=$1
+    shift
+    runs+=("$name:$*")
+    # A capture the monitor refuses (the bad-input set) trains the refusal path: its
+    # exit status is not this script's business, only that both builds agree on it.
+    "$TRAIN_BIN" "$@" > "$SCRATCH/events/$name" 2> /dev/null || echo "exit $?" >> "$SCRATCH/events/$name"
+}
+for i in "${!captures[@]}"; do
+    train "off-$i" replay --workers 1 --rules rules --config "$SCRATCH/crs-off.yaml" "${captures[$i]}"
+done
+# The CRS on every fourth capture: its load dominates a short capture's run.
+for ((i = 0; i < ${#captures[@]}; i += 4)); do
+    train "on-$i" replay --workers 2 --rules rules --config pcaps/site.yaml "${captures[$i]}"
+done
+trained=${#captures[@]}
+
+# The live daemon: capture on loopback, two workers, CRS on, metrics scraped; stopped
+# by its PID with SIGTERM, so that it exits cleanly and writes its profile.
+train_daemon() {
+    if [ "$(id -u)" -ne 0 ] || ! command -v python3 > /dev/null || ! command -v curl > /dev/null; then
+        log "live daemon not trained: needs root (capture), python3 and curl"
+        return 0
+    fi
+    local site_port=$((20000 + RANDOM % 20000)) metrics_port www=$SCRATCH/www web tw i
+    metrics_port=$((site_port + 1))
+    mkdir -p "$www"
+    printf '<html><body>tamperwatch PGO training page</body></html>\n' > "$www/index.html"
+    python3 -m http.server --bind 127.0.0.1 --directory "$www" "$site_port" > /dev/null 2>&1 &
+    web=$!
+    printf 'site:\n  addresses: [127.0.0.1/32]\n  ports: [%s]\nrules: %s\nevents:\n  path: %s\nstore:\n  path: %s\ncapture:\n  interface: lo\n  workers: 2\nmetrics:\n  listen: 127.0.0.1:%s\n' \
+        "$site_port" "$ROOT/rules" "$SCRATCH/live-events.jsonl" "$SCRATCH/live-flagged.db" "$metrics_port" \
+        > "$SCRATCH/live.yaml"
+    "$TRAIN_BIN" run --config "$SCRATCH/live.yaml" > /dev/null 2>&1 &
+    tw=$!
+    for ((i = 0; i < 100; i++)); do
+        curl -sf "http://127.0.0.1:$metrics_port/readyz" > /dev/null 2>&1 && break
+        sleep 0.1
+    done
+    # Short connections (http.server closes each), a few attacks and writes among them.
+    for ((i = 0; i < 4; i++)); do
+        curl -s -o /dev/null "http://127.0.0.1:$site_port/?page=[1-400]" || true
+        curl -s -o /dev/null "http://127.0.0.1:$site_port/?id=1%27%20OR%20%271%27=%271" \
+            "http://127.0.0.1:$site_port/../../etc/passwd" || true
+        curl -s -o /dev/null -X POST -d 'name=x&comment=<script>alert(1)</script>' \
+            "http://127.0.0.1:$site_port/contact" || true
+        curl -s -o /dev/null "http://127.0.0.1:$metrics_port/metrics" || true
+    done
+    kill -TERM "$tw" 2> /dev/null || true
+    wait "$tw" 2> /dev/null || true
+    kill "$web" 2> /dev/null || true
+    wait "$web" 2> /dev/null || true
+    log "trained the live daemon on loopback"
+}
+train_daemon
+compgen -G "$DATA/*.profraw" > /dev/null || die "the instrumented binary wrote no profile to $DATA"
+log "trained on $trained captures ($(du -sh "$DATA" | cut -f1) of raw profiles)"
+
+log "step 3/4: optimised build with the profile (target/pgo)"
+"$profdata" merge -o "$SCRATCH/merged.profdata" "$DATA" || die "llvm-profdata merge failed"
+# A function the training never ran has no profile: that is expected, not a warning.
+RUSTFLAGS="-Cprofile-use=$SCRATCH/merged.profdata -Cllvm-args=-pgo-warn-missing-function=false" \
+    CARGO_TARGET_DIR=$ROOT/target/pgo cargo build --release --quiet \
+    || die "optimised build failed"
+[ "${PGO_KEEP:-0}" = 1 ] || rm -rf "$DATA"
+PGO_BIN=$ROOT/target/pgo/release/tamperwatch
+
+log "step 4/4: the optimised binary's events against the instrumented one's (${#runs[@]} runs)"
+differ=0
+for run in "${runs[@]}"; do
+    name=${run%%:*}
+    read -r -a args <<< "${run#*:}"
+    got=$("$PGO_BIN" "${args[@]}" 2> /dev/null || echo "exit $?")
+    if [ "$got" != "$(cat "$SCRATCH/events/$name")" ]; then
+        log "DIFFERENT events: tamperwatch ${args[*]}"
+        differ=$((differ + 1))
+    fi
+done
+[ "$differ" -eq 0 ] || die "$differ of ${#runs[@]} runs printed other events than the instrumented build"
+log "done: target/pgo/release/tamperwatch (events identical on ${#runs[@]} runs)"
+printf '%s\n' "$ROOT/target/pgo/release/tamperwatch"
