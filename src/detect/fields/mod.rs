@@ -15,11 +15,13 @@ mod names;
 mod pooled;
 mod slots;
 mod storage;
+mod values;
 
 pub use filter::{KeepAll, ValueFilter};
 pub use names::extension;
 pub use pooled::PooledValues;
-pub use storage::{FieldSet, FieldValues, Value, Values};
+pub use storage::{FieldSet, FieldValues};
+pub use values::{Value, Values};
 
 /// Parameters read from one query string or form body.
 pub const MAX_PARAMS: usize = 256;
