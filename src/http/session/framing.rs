@@ -5,7 +5,7 @@ use crate::http::body::BodyDecoder;
 use crate::http::multipart::{MultipartParser, MAX_BOUNDARY_READINGS};
 use crate::http::parse::name::is_name;
 use crate::http::parse::HeadQuirks;
-use crate::http::{Header, HttpError, RequestHead, ResponseHead};
+use crate::http::{HttpError, RequestHead, ResponseHead};
 
 /// One multipart parser per boundary reading of every Content-Type header (a second
 /// Content-Type is a reading too), at most [`MAX_BOUNDARY_READINGS`] in all.
@@ -67,15 +67,6 @@ pub(super) fn request_body_framing(
         Some(0) | None => Ok(None),
         Some(n) => Ok(Some(BodyDecoder::Length { remaining: n })),
     }
-}
-
-/// The first header named `lower` (a known lowercase name), as `RequestHead::header`
-/// finds it, with the word-wise name comparison.
-pub(super) fn first_header<'h>(headers: &'h [Header], lower: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|h| is_name(&h.name, lower))
-        .map(|h| h.value.as_str())
 }
 
 /// Responses read the browsers' way where RFC 9112 reads them otherwise, one count

@@ -4,7 +4,7 @@
 //! bytes without a status line are an HTTP/0.9 reply when one is owed.
 
 use super::driver::{Framing, Step};
-use super::framing::{first_header, response_body_framing};
+use super::framing::response_body_framing;
 use super::stream::{self, MAX_JUNK_BEFORE_STATUS_BYTES};
 use super::transaction::{account_response, new_transaction, OpenTransaction};
 use super::{FlowContext, HttpSession};
@@ -163,15 +163,19 @@ impl HttpSession {
         };
         self.stats.lenient_responses += u64::from(lenient);
         self.content = None;
-        // Without a Content-Encoding there is nothing to decode (`from_header("")` is
-        // `None`).
-        if framing.is_some() && first_header(&resp.headers, "content-encoding").is_some() {
-            let codings: Vec<&str> = resp
+        // One pass collects the Content-Encodings (an empty list allocates nothing);
+        // without one there is nothing to decode (`from_header("")` is `None`), so
+        // nothing is joined.
+        let codings: Vec<&str> = match framing {
+            Some(_) => resp
                 .headers
                 .iter()
                 .filter(|h| is_name(&h.name, "content-encoding"))
                 .map(|h| h.value.as_str())
-                .collect();
+                .collect(),
+            None => Vec::new(),
+        };
+        if !codings.is_empty() {
             self.content = ContentDecoder::from_header(&codings.join(","));
             if let Some(cd) = self.content.as_mut() {
                 let (decoded, encoded) = self.inflation;
