@@ -71,22 +71,17 @@ fn decoding_changes(b: u8, plus_is_space: bool) -> bool {
 
 /// Decodes a value for matching; `plus_is_space` for query strings and form bodies.
 pub fn decode(raw: &[u8], plus_is_space: bool) -> Decoded {
-    let raw = &raw[..raw.len().min(MAX_NORMALIZE_BYTES)];
-    // Most values hold no byte any step below would change: one pass says so, and
-    // the value is its own decoding.
-    if !any_decoding_change(raw, plus_is_space) {
-        return Decoded {
-            text: raw.to_vec(),
-            ..Decoded::default()
-        };
-    }
-    decode_all(raw, plus_is_space)
+    let mut out = Decoded::default();
+    decode_into(raw, plus_is_space, &mut out);
+    out
 }
 
 /// [`decode`] into `out`, whose buffer is reused: parameters are decoded on every
 /// request that has some, and a fresh buffer per name and value was most of their cost.
 pub fn decode_into(raw: &[u8], plus_is_space: bool, out: &mut Decoded) {
     let raw = raw.get(..raw.len().min(MAX_NORMALIZE_BYTES)).unwrap_or(raw);
+    // Most values hold no byte any step below would change: one pass says so, and
+    // the value is its own decoding.
     if !any_decoding_change(raw, plus_is_space) {
         out.text.clear();
         out.text.extend_from_slice(raw);
@@ -306,18 +301,10 @@ pub fn split_target(uri: &[u8]) -> (&[u8], Option<&[u8]>) {
 /// Parameter pairs of a query string or form body, each side decoded; at most
 /// `max` pairs.
 pub fn params(query: &[u8], max: usize) -> Vec<(Decoded, Decoded)> {
-    query
-        .split(|&b| b == b'&' || b == b';')
-        .filter(|p| !p.is_empty())
-        .take(max)
-        .map(|pair| {
-            let (name, value) = match memchr::memchr(b'=', pair) {
-                Some(i) => (&pair[..i], &pair[i + 1..]),
-                None => (pair, &b""[..]),
-            };
-            (decode(name, true), decode(value, true))
-        })
-        .collect()
+    let mut out = Vec::new();
+    let n = params_into(query, max, &mut out);
+    out.truncate(n);
+    out
 }
 
 /// [`params`] into `out`, reusing the pairs (and their buffers) it holds: the first
