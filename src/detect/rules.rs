@@ -186,6 +186,7 @@ pub fn parse_file(
     // Parse as a list of raw values first, so each rule's errors can name its line.
     let items: Vec<Value> = serde_yaml::from_str(text).map_err(yaml_error)?;
     let mut out = Vec::with_capacity(items.len());
+    let mut checked = condition::CheckedRegexes::new();
     for (index, item) in items.into_iter().enumerate() {
         let line = rule_line(text, &item, index);
         let raw: RawRule =
@@ -212,7 +213,7 @@ pub fn parse_file(
                 raw.name
             )));
         }
-        let condition = parse_condition(&raw.condition, headers, 0).map_err(at)?;
+        let condition = parse_condition(&raw.condition, headers, &mut checked, 0).map_err(at)?;
         let distinct_field = match &raw.threshold {
             Some(t) => {
                 if t.count == 0 || t.window_secs == 0 {

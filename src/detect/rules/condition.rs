@@ -4,6 +4,8 @@
 //! so a bad one fails at load time). Errors are plain reasons; the caller adds
 //! file:line.
 
+use std::collections::HashSet;
+
 use ipnet::IpNet;
 use serde_yaml::Value;
 
@@ -69,9 +71,15 @@ pub enum Condition {
     Test { field: Field, op: Op },
 }
 
+/// Regexes a file's rules have already passed through [`check_regex`]: rules test
+/// one regex on several fields, and each check builds the regex's NFA (the bulk of
+/// loading the bundled rules).
+pub(super) type CheckedRegexes = HashSet<String>;
+
 pub(super) fn parse_condition(
     v: &Value,
     headers: &mut Vec<String>,
+    checked: &mut CheckedRegexes,
     depth: usize,
 ) -> Result<Condition, String> {
     if depth > MAX_CONDITION_DEPTH {
@@ -93,7 +101,7 @@ pub(super) fn parse_condition(
         }
         let parsed = items
             .iter()
-            .map(|c| parse_condition(c, headers, depth + 1))
+            .map(|c| parse_condition(c, headers, checked, depth + 1))
             .collect::<Result<Vec<_>, _>>()?;
         return Ok(if key("all").is_some() {
             Condition::All(parsed)
@@ -108,6 +116,7 @@ pub(super) fn parse_condition(
         return Ok(Condition::Not(Box::new(parse_condition(
             inner,
             headers,
+            checked,
             depth + 1,
         )?)));
     }
@@ -124,7 +133,7 @@ pub(super) fn parse_condition(
     let [(op_name, arg)] = ops.as_slice() else {
         return Err(format!("test on {field_name:?} needs exactly one operator"));
     };
-    let op = parse_op(op_name, arg, field)?;
+    let op = parse_op(op_name, arg, field, checked)?;
     Ok(Condition::Test { field, op })
 }
 
@@ -147,7 +156,12 @@ fn literals(arg: &Value) -> Result<Vec<Vec<u8>>, String> {
     Ok(out)
 }
 
-fn parse_op(name: &str, arg: &Value, field: Field) -> Result<Op, String> {
+fn parse_op(
+    name: &str,
+    arg: &Value,
+    field: Field,
+    checked: &mut CheckedRegexes,
+) -> Result<Op, String> {
     let number = || {
         arg.as_u64()
             .ok_or_else(|| format!("{name} takes a non-negative number"))
@@ -168,7 +182,10 @@ fn parse_op(name: &str, arg: &Value, field: Field) -> Result<Op, String> {
         "contains" => Ok(Op::Contains(literals(arg)?)),
         "regex" => {
             let pattern = arg.as_str().ok_or("regex takes a string")?;
-            check_regex(pattern)?;
+            if !checked.contains(pattern) {
+                check_regex(pattern)?;
+                checked.insert(pattern.to_owned());
+            }
             Ok(Op::Regex(pattern.to_owned()))
         }
         "lt" => numeric_only(Op::Lt(number()?)),
