@@ -21,7 +21,8 @@
 #   BENCH_SKIP_REPLAY=0      1: stop after the bare loop (no cargo build)
 #   BENCH_BIN=               time this tamperwatch binary instead of building target/release
 #   BENCH_PGO=0              1: time the profile-guided build of scripts/build-pgo.sh (trained on
-#                            pcaps/, never on the benchmark captures) instead of target/release
+#                            pcaps/, never on the benchmark captures) instead of target/release;
+#                            PGO_TARGET_CPU=native (passed on) builds it for this machine's CPU
 #   BENCH_PROFILE=mix        mix: keep-alive browsing with large objects (bench-data/bench.pcap);
 #                            small: one small request per connection (bench-data/bench-small.pcap)
 #   BENCH_CLIENTS=1          client addresses in the capture (>1: round-robin SNAT, file

@@ -19,7 +19,11 @@
 # does: step 4 checks that on every training run.
 #
 # Run from anywhere: scripts/build-pgo.sh. Prints the binary's path on stdout.
-# Environment: PGO_KEEP=1 keeps the raw profiles (target/pgo-data/) for inspection.
+# Environment:
+#   PGO_KEEP=1          keeps the raw profiles (target/pgo-data/) for inspection
+#   PGO_TARGET_CPU=CPU  also compiles for that CPU (rustc -Ctarget-cpu, e.g. native when
+#                       building on the web host itself): the binary then needs that CPU
+#                       and is written to target/pgo-CPU/ instead of target/pgo/
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,13 +46,26 @@ if [ ! -x "$profdata" ]; then
     [ -x "$profdata" ] || die "llvm-tools added but $profdata is missing"
 fi
 
+# Instrumented and optimised builds take the same code-generation flags, so that the
+# profile describes the code it is applied to.
+CPU_FLAGS=
+TRAIN_DIR=$ROOT/target/pgo-train
+OUT_DIR=$ROOT/target/pgo
+if [ -n "${PGO_TARGET_CPU:-}" ]; then
+    case $PGO_TARGET_CPU in
+        *[!A-Za-z0-9_.-]*) die "PGO_TARGET_CPU must be a CPU name (rustc --print target-cpus)" ;;
+    esac
+    CPU_FLAGS=" -Ctarget-cpu=$PGO_TARGET_CPU"
+    TRAIN_DIR=$ROOT/target/pgo-train-$PGO_TARGET_CPU
+    OUT_DIR=$ROOT/target/pgo-$PGO_TARGET_CPU
+fi
 DATA=$ROOT/target/pgo-data
 rm -rf "$DATA"
 mkdir -p "$DATA"
-log "step 1/4: instrumented build (target/pgo-train)"
-RUSTFLAGS="-Cprofile-generate=$DATA" CARGO_TARGET_DIR=$ROOT/target/pgo-train \
+log "step 1/4: instrumented build (${TRAIN_DIR#"$ROOT"/})"
+RUSTFLAGS="-Cprofile-generate=$DATA$CPU_FLAGS" CARGO_TARGET_DIR=$TRAIN_DIR \
     cargo build --release --quiet || die "instrumented build failed"
-TRAIN_BIN=$ROOT/target/pgo-train/release/tamperwatch
+TRAIN_BIN=$TRAIN_DIR/release/tamperwatch
 
 log "step 2/4: training on the captures in pcaps/"
 SCRATCH=$(mktemp -d)
@@ -130,14 +147,14 @@ train_daemon
 compgen -G "$DATA/*.profraw" > /dev/null || die "the instrumented binary wrote no profile to $DATA"
 log "trained on $trained captures ($(du -sh "$DATA" | cut -f1) of raw profiles)"
 
-log "step 3/4: optimised build with the profile (target/pgo)"
+log "step 3/4: optimised build with the profile (${OUT_DIR#"$ROOT"/})"
 "$profdata" merge -o "$SCRATCH/merged.profdata" "$DATA" || die "llvm-profdata merge failed"
 # A function the training never ran has no profile: that is expected, not a warning.
-RUSTFLAGS="-Cprofile-use=$SCRATCH/merged.profdata -Cllvm-args=-pgo-warn-missing-function=false" \
-    CARGO_TARGET_DIR=$ROOT/target/pgo cargo build --release --quiet \
+RUSTFLAGS="-Cprofile-use=$SCRATCH/merged.profdata -Cllvm-args=-pgo-warn-missing-function=false$CPU_FLAGS" \
+    CARGO_TARGET_DIR=$OUT_DIR cargo build --release --quiet \
     || die "optimised build failed"
 [ "${PGO_KEEP:-0}" = 1 ] || rm -rf "$DATA"
-PGO_BIN=$ROOT/target/pgo/release/tamperwatch
+PGO_BIN=$OUT_DIR/release/tamperwatch
 
 log "step 4/4: the optimised binary's events against the instrumented one's (${#runs[@]} runs)"
 differ=0
@@ -151,5 +168,5 @@ for run in "${runs[@]}"; do
     fi
 done
 [ "$differ" -eq 0 ] || die "$differ of ${#runs[@]} runs printed other events than the instrumented build"
-log "done: target/pgo/release/tamperwatch (events identical on ${#runs[@]} runs)"
-printf '%s\n' "$ROOT/target/pgo/release/tamperwatch"
+log "done: ${PGO_BIN#"$ROOT"/} (events identical on ${#runs[@]} runs)"
+printf '%s\n' "$PGO_BIN"
