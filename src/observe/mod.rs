@@ -27,6 +27,14 @@ pub trait TransactionObserver {
     fn take_transaction(&mut self, txn: HttpTransaction) {
         self.on_transaction(&txn);
     }
+    /// Finished transactions, in order, all handed over (`txns` is left empty). By
+    /// default each goes through [`TransactionObserver::take_transaction`]; an observer
+    /// that only looks at them sees them where they lie, without moving each out.
+    fn take_transactions(&mut self, txns: &mut Vec<HttpTransaction>) {
+        for txn in txns.drain(..) {
+            self.take_transaction(txn);
+        }
+    }
     /// A TLS ClientHello (statistics only).
     fn on_client_hello(&mut self, _hello: &ClientHello) {}
     /// A TCP packet, for per-client TCP-level detectors (SYN floods, port scans).

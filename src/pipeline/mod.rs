@@ -303,10 +303,8 @@ impl Pipeline {
         if self.pending.is_empty() {
             return;
         }
-        for txn in self.pending.drain(..) {
-            self.summary.transactions += 1;
-            observer.take_transaction(txn);
-        }
+        self.summary.transactions += self.pending.len() as u64;
+        observer.take_transactions(&mut self.pending);
     }
 
     fn expire(&mut self, now: Timestamp, observer: &mut dyn TransactionObserver) {

@@ -76,6 +76,13 @@ impl TransactionObserver for Direct<'_, '_> {
         self.on_transaction(&txn);
     }
 
+    fn take_transactions(&mut self, txns: &mut Vec<HttpTransaction>) {
+        for txn in txns.iter() {
+            self.on_transaction(txn);
+        }
+        txns.clear();
+    }
+
     fn on_client_hello(&mut self, hello: &ClientHello) {
         self.stage.on_client_hello(hello);
     }
