@@ -33,7 +33,7 @@ use super::fields::Field;
 mod condition;
 
 use condition::parse_condition;
-pub use condition::{Condition, Op};
+pub use condition::{Condition, Op, ParsedRegexes};
 
 /// Why rules could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +101,9 @@ struct RawRule {
 pub struct RuleDefs {
     pub rules: Vec<RuleDef>,
     pub headers: Vec<String>,
+    /// The rules' regexes as parsed by the load-time check, for the rule set's gates
+    /// (a regex missing here is parsed again there).
+    pub regexes: ParsedRegexes,
 }
 
 /// Loads every `*.yaml` file of a directory (sorted by name), or one file. An empty
@@ -132,7 +135,7 @@ pub fn load(path: &Path) -> Result<RuleDefs, RuleError> {
             path: file.clone(),
             source,
         })?;
-        for rule in parse_file(&text, &file, &mut defs.headers)? {
+        for rule in parse_file_with(&text, &file, &mut defs.headers, &mut defs.regexes)? {
             if let Some((other, line)) = seen.get(&rule.id) {
                 return Err(invalid(
                     &rule.file,
@@ -173,6 +176,17 @@ pub fn parse_file(
     path: &Path,
     headers: &mut Vec<String>,
 ) -> Result<Vec<RuleDef>, RuleError> {
+    parse_file_with(text, path, headers, &mut ParsedRegexes::new())
+}
+
+/// [`parse_file`], keeping each regex's parse in `regexes` (a regex already there is
+/// not checked again).
+pub fn parse_file_with(
+    text: &str,
+    path: &Path,
+    headers: &mut Vec<String>,
+    regexes: &mut ParsedRegexes,
+) -> Result<Vec<RuleDef>, RuleError> {
     let yaml_error = |e: serde_yaml::Error| {
         invalid(
             path,
@@ -186,7 +200,6 @@ pub fn parse_file(
     // Parse as a list of raw values first, so each rule's errors can name its line.
     let items: Vec<Value> = serde_yaml::from_str(text).map_err(yaml_error)?;
     let mut out = Vec::with_capacity(items.len());
-    let mut checked = condition::CheckedRegexes::new();
     for (index, item) in items.into_iter().enumerate() {
         let line = rule_line(text, &item, index);
         let raw: RawRule =
@@ -213,7 +226,7 @@ pub fn parse_file(
                 raw.name
             )));
         }
-        let condition = parse_condition(&raw.condition, headers, &mut checked, 0).map_err(at)?;
+        let condition = parse_condition(&raw.condition, headers, regexes, 0).map_err(at)?;
         let distinct_field = match &raw.threshold {
             Some(t) => {
                 if t.count == 0 || t.window_secs == 0 {

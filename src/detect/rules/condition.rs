@@ -4,9 +4,10 @@
 //! so a bad one fails at load time). Errors are plain reasons; the caller adds
 //! file:line.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use ipnet::IpNet;
+use regex_syntax::hir::Hir;
 use serde_yaml::Value;
 
 use crate::detect::fields::Field;
@@ -15,31 +16,66 @@ use crate::detect::fields::Field;
 /// rule engine's set grants each regex this much (`ruleset::REGEX_SIZE_LIMIT`).
 pub const RULE_REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-/// Checks a rule's regex as the rule engine compiles it (bytes, case-insensitive, no
-/// Unicode classes) and within [`RULE_REGEX_SIZE_LIMIT`]. Only the NFA is built: the
-/// engine compiles the regex again, in its set, and a full build here (literal
-/// extraction, prefilters, reverse NFA) was three quarters of start-up.
-fn check_regex(pattern: &str) -> Result<(), String> {
-    use regex_automata::nfa::thompson;
-    let syntax = regex_automata::util::syntax::Config::new()
+/// The rule engine's syntax settings for a rule regex: bytes, case-insensitive, no
+/// Unicode classes.
+fn syntax() -> regex_automata::util::syntax::Config {
+    regex_automata::util::syntax::Config::new()
         .case_insensitive(true)
         .unicode(false)
-        .utf8(false);
-    thompson::Compiler::new()
-        .syntax(syntax)
-        .configure(
-            thompson::Config::new()
-                .utf8(false)
-                .nfa_size_limit(Some(RULE_REGEX_SIZE_LIMIT)),
-        )
+        .utf8(false)
+}
+
+/// The NFA compiler of the load-time check, within [`RULE_REGEX_SIZE_LIMIT`].
+fn nfa_compiler() -> regex_automata::nfa::thompson::Compiler {
+    use regex_automata::nfa::thompson;
+    let mut c = thompson::Compiler::new();
+    c.syntax(syntax()).configure(
+        thompson::Config::new()
+            .utf8(false)
+            .nfa_size_limit(Some(RULE_REGEX_SIZE_LIMIT)),
+    );
+    c
+}
+
+fn bad_regex(pattern: &str, e: &regex_automata::nfa::thompson::BuildError) -> String {
+    match e.size_limit() {
+        Some(limit) => {
+            format!("bad regex {pattern:?}: compiled regex exceeds size limit of {limit} bytes")
+        }
+        None => format!("bad regex {pattern:?}: {e}"),
+    }
+}
+
+/// Parses a rule's regex as the rule engine compiles it and checks it within
+/// [`RULE_REGEX_SIZE_LIMIT`]. Only the NFA is built (from the parse, which the rule
+/// set's gate analysis reuses: a parse is as dear as the NFA): the engine compiles the
+/// regex again, in full, when a value first gets through its gate.
+pub(super) fn parse_regex(pattern: &str) -> Result<Hir, String> {
+    let compiler = nfa_compiler();
+    let hir = match regex_automata::util::syntax::parse_with(pattern, &syntax()) {
+        Ok(hir) => hir,
+        // The check's own message: its build parses with these settings and fails.
+        Err(parse) => {
+            return Err(match compiler.build(pattern) {
+                Err(e) => bad_regex(pattern, &e),
+                Ok(_) => format!("bad regex {pattern:?}: {parse}"),
+            })
+        }
+    };
+    compiler
+        .build_from_hir(&hir)
+        .map_err(|e| bad_regex(pattern, &e))?;
+    Ok(hir)
+}
+
+/// The check as it was, from the source alone: the reference [`parse_regex`] is
+/// tested against.
+#[cfg(test)]
+fn check_regex(pattern: &str) -> Result<(), String> {
+    nfa_compiler()
         .build(pattern)
         .map(drop)
-        .map_err(|e| match e.size_limit() {
-            Some(limit) => {
-                format!("bad regex {pattern:?}: compiled regex exceeds size limit of {limit} bytes")
-            }
-            None => format!("bad regex {pattern:?}: {e}"),
-        })
+        .map_err(|e| bad_regex(pattern, &e))
 }
 
 /// Deepest nesting of all/any/not accepted.
@@ -71,15 +107,15 @@ pub enum Condition {
     Test { field: Field, op: Op },
 }
 
-/// Regexes a file's rules have already passed through [`check_regex`]: rules test
-/// one regex on several fields, and each check builds the regex's NFA (the bulk of
-/// loading the bundled rules).
-pub(super) type CheckedRegexes = HashSet<String>;
+/// Each distinct regex of the rules loaded, checked and parsed by [`parse_regex`]:
+/// rules test one regex on several fields, and each check builds the regex's NFA
+/// (the bulk of loading the bundled rules); the rule set's gates start from the parse.
+pub type ParsedRegexes = HashMap<String, Hir>;
 
 pub(super) fn parse_condition(
     v: &Value,
     headers: &mut Vec<String>,
-    checked: &mut CheckedRegexes,
+    checked: &mut ParsedRegexes,
     depth: usize,
 ) -> Result<Condition, String> {
     if depth > MAX_CONDITION_DEPTH {
@@ -160,7 +196,7 @@ fn parse_op(
     name: &str,
     arg: &Value,
     field: Field,
-    checked: &mut CheckedRegexes,
+    checked: &mut ParsedRegexes,
 ) -> Result<Op, String> {
     let number = || {
         arg.as_u64()
@@ -182,9 +218,9 @@ fn parse_op(
         "contains" => Ok(Op::Contains(literals(arg)?)),
         "regex" => {
             let pattern = arg.as_str().ok_or("regex takes a string")?;
-            if !checked.contains(pattern) {
-                check_regex(pattern)?;
-                checked.insert(pattern.to_owned());
+            if !checked.contains_key(pattern) {
+                let hir = parse_regex(pattern)?;
+                checked.insert(pattern.to_owned(), hir);
             }
             Ok(Op::Regex(pattern.to_owned()))
         }

@@ -1,7 +1,7 @@
 //! The load-time regex check against the build the rule engine used to do: the same
 //! patterns accepted and refused.
 
-use super::{check_regex, RULE_REGEX_SIZE_LIMIT};
+use super::{check_regex, parse_regex, RULE_REGEX_SIZE_LIMIT};
 
 /// What the regex crate says of `pattern` with the rule engine's settings.
 fn regex_crate_accepts(pattern: &str) -> bool {
@@ -40,6 +40,14 @@ fn the_check_accepts_and_refuses_what_the_regex_crate_does() {
             regex_crate_accepts(pattern),
             "{pattern}: {:?}",
             check_regex(pattern)
+        );
+    }
+    for pattern in patterns {
+        // The check from the kept parse: the same verdicts and messages.
+        assert_eq!(
+            parse_regex(pattern).map(drop),
+            check_regex(pattern),
+            "{pattern}"
         );
     }
     let oversized = check_regex(r"[a-z0-9]{2,60000}x").expect_err("too big");

@@ -12,6 +12,16 @@ impl RuleSet {
             headers: defs.headers,
             ..RuleSet::default()
         };
+        // Each regex's gate clauses, from the parse the loader's check made (a regex
+        // not there is parsed in `FieldGate::new`).
+        let mut required: HashMap<String, Vec<gate::Clause>> = defs
+            .regexes
+            .into_iter()
+            .map(|(src, hir)| {
+                let clauses = gate::required_of(&hir);
+                (src, clauses)
+            })
+            .collect();
         let mut matchers: HashMap<Field, FieldMatcher> = HashMap::new();
         for def in &defs.rules {
             let first = set.leaf_count;
@@ -31,7 +41,6 @@ impl RuleSet {
         }
         let mut fields: Vec<(Field, FieldMatcher)> = matchers.into_iter().collect();
         fields.sort_by_key(|(f, _)| f.slot(Field::fixed_slots()));
-        let mut required = HashMap::new();
         for (field, m) in fields.iter_mut() {
             m.exact_shape = ExactShape::of(m.exact.keys());
             m.memo = (!m.contains_patterns.is_empty() || !m.regex_sources.is_empty())

@@ -37,16 +37,22 @@ struct Info {
 /// The gate of a rule regex: clauses every match satisfies. Empty when nothing is
 /// required (or the source cannot be analysed): the regex then always runs.
 pub fn required(source: &str) -> Vec<Clause> {
-    let Ok(hir) = ParserBuilder::new()
+    match ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .case_insensitive(true)
         .build()
         .parse(source)
-    else {
-        return Vec::new();
-    };
-    let info = analyse(&hir);
+    {
+        Ok(hir) => required_of(&hir),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// [`required`] of a regex parsed with the flags the rule set compiles it with (as
+/// the rule loader's check parses it: [`crate::detect::rules::ParsedRegexes`]).
+pub fn required_of(hir: &Hir) -> Vec<Clause> {
+    let info = analyse(hir);
     let mut cnf = info.cnf;
     if let Some(exact) = info.exact {
         push_clause(&mut cnf, exact);

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::detect::rules::parse_file;
+use crate::detect::rules::{parse_file, parse_file_with, ParsedRegexes};
 use crate::flow::Direction;
 use crate::http::session::FlowContext;
 use crate::http::{HttpSession, HttpTransaction};
@@ -33,7 +33,12 @@ const RULES: &str = r#"
 fn rule_set() -> RuleSet {
     let mut headers = Vec::new();
     let rules = parse_file(RULES, Path::new("t.yaml"), &mut headers).expect("rules parse");
-    RuleSet::compile(RuleDefs { rules, headers }).expect("rules compile")
+    RuleSet::compile(RuleDefs {
+        rules,
+        headers,
+        ..RuleDefs::default()
+    })
+    .expect("rules compile")
 }
 
 fn txn(path: &str) -> HttpTransaction {
@@ -87,6 +92,40 @@ fn a_hit_does_not_outlive_its_transaction() {
     assert_eq!(matched(&set, "/index.html"), vec![]);
     assert_eq!(matched(&set, "/cgi/readme.txt"), vec![]);
     assert_eq!(matched(&set, "/cgi/run.sh"), vec![(2, "/cgi/….sh".into())]);
+}
+
+#[test]
+fn a_regex_shared_by_files_and_fields_is_gated_and_matched_per_field() {
+    // The second file tests the first's regex on another field: its parse is kept
+    // from the first file, and each field gets its own gate and regex.
+    let other = r#"
+- id: 3
+  name: t.shell-query
+  signature: a shell script in the query
+  category: upload
+  severity: 3
+  match: { field: query.values, regex: '/cgi/[a-z]+\.sh$' }
+"#;
+    let (mut headers, mut regexes) = (Vec::new(), ParsedRegexes::new());
+    let mut rules = parse_file_with(RULES, Path::new("a.yaml"), &mut headers, &mut regexes)
+        .expect("rules parse");
+    rules.extend(
+        parse_file_with(other, Path::new("b.yaml"), &mut headers, &mut regexes)
+            .expect("rules parse"),
+    );
+    assert_eq!(regexes.len(), 1);
+    let set = RuleSet::compile(RuleDefs {
+        rules,
+        headers,
+        regexes,
+    })
+    .expect("rules compile");
+    assert!(set.fields.iter().filter(|(_, m)| m.gate.is_some()).count() == 2);
+    let ids = |path: &str| -> Vec<u32> { matched(&set, path).into_iter().map(|m| m.0).collect() };
+    assert_eq!(ids("/cgi/run.sh"), vec![2]);
+    assert_eq!(ids("/x?f=/cgi/run.sh"), vec![3]);
+    assert_eq!(ids("/cgi/run.sh?f=/cgi/run.sh"), vec![2, 3]);
+    assert_eq!(ids("/x?f=/cgi/run.txt"), Vec::<u32>::new());
 }
 
 #[test]
