@@ -75,27 +75,43 @@ fn push_clause(cnf: &mut Vec<Clause>, mut clause: Clause) {
     }
     clause.sort();
     clause.dedup();
-    // A literal holding another of the clause adds nothing (`../` holds `..`).
-    let all = clause.clone();
-    clause.retain(|lit| {
-        !all.iter()
-            .any(|other| other != lit && memchr::memmem::find(lit, other).is_some())
-    });
+    // A literal holding another of the clause adds nothing (`../` holds `..`); the
+    // literals are distinct, so only a shorter one can be inside another.
+    let redundant = |lit: &[u8]| {
+        clause.iter().any(|other| {
+            other.len() < lit.len()
+                && match other.as_slice() {
+                    [b] => memchr::memchr(*b, lit).is_some(),
+                    _ => memchr::memmem::find(lit, other).is_some(),
+                }
+        })
+    };
+    let drop: Vec<bool> = clause.iter().map(|lit| redundant(lit)).collect();
+    if drop.contains(&true) {
+        let mut i = 0;
+        clause.retain(|_| {
+            i += 1;
+            !drop.get(i - 1).copied().unwrap_or(false)
+        });
+    }
     cnf.push(clause);
 }
 
-/// The best single clause of a node, if it requires anything.
-fn best_clause(info: &Info) -> Option<Clause> {
-    let mut candidates: Vec<&Clause> = info.cnf.iter().collect();
-    if let Some(e) = &info.exact {
-        if !e.iter().any(Vec::is_empty) && !e.is_empty() {
-            candidates.push(e);
+/// The best single clause of a node, if it requires anything: the most selective
+/// (of equals, the fewest literals; of those, the last of `cnf` then `exact`).
+fn best_clause(info: Info) -> Option<Clause> {
+    let key = |c: &Clause| (score(c), std::cmp::Reverse(c.len()));
+    let exact = info
+        .exact
+        .filter(|e| !e.iter().any(Vec::is_empty) && !e.is_empty());
+    // As `max_by_key`, which keeps the last of equal maxima.
+    info.cnf.into_iter().chain(exact).reduce(|best, c| {
+        if key(&c) >= key(&best) {
+            c
+        } else {
+            best
         }
-    }
-    candidates
-        .into_iter()
-        .max_by_key(|c| (score(c), std::cmp::Reverse(c.len())))
-        .cloned()
+    })
 }
 
 fn analyse(hir: &Hir) -> Info {
@@ -109,7 +125,7 @@ fn analyse(hir: &Hir) -> Info {
             cnf: Vec::new(),
         },
         HirKind::Class(c) => Info {
-            exact: class_bytes(c).map(|bytes| bytes.into_iter().map(|b| vec![b]).collect()),
+            exact: class_bytes(c),
             cnf: Vec::new(),
         },
         HirKind::Capture(c) => analyse(&c.sub),
@@ -142,26 +158,29 @@ fn analyse(hir: &Hir) -> Info {
         HirKind::Concat(items) => concat(items),
         HirKind::Alternation(items) => {
             let infos: Vec<Info> = items.iter().map(analyse).collect();
-            let mut exact: Option<Vec<Vec<u8>>> = Some(Vec::new());
-            for i in &infos {
-                exact = match (exact, &i.exact) {
-                    (Some(mut all), Some(e)) if all.len() + e.len() <= MAX_EXACT_STRINGS => {
-                        all.extend(e.iter().cloned());
-                        Some(all)
-                    }
-                    _ => None,
-                };
-            }
-            if exact.is_some() {
+            // One exact set while every branch has one and all fit together.
+            let mut total = 0usize;
+            let all_exact = infos.iter().all(|i| match &i.exact {
+                Some(e) => {
+                    total += e.len();
+                    total <= MAX_EXACT_STRINGS
+                }
+                None => false,
+            });
+            if all_exact {
+                let mut exact = Vec::with_capacity(total);
+                for i in infos {
+                    exact.extend(i.exact.into_iter().flatten());
+                }
                 return Info {
-                    exact,
+                    exact: Some(exact),
                     cnf: Vec::new(),
                 };
             }
             // Each branch's best clause, together: a match of the alternation is a
             // match of one branch, which holds a literal of that branch's clause.
             let mut union: Clause = Vec::new();
-            for i in &infos {
+            for i in infos {
                 match best_clause(i) {
                     Some(c) => union.extend(c),
                     None => {
@@ -184,93 +203,122 @@ fn analyse(hir: &Hir) -> Info {
 /// own clauses.
 fn concat(items: &[Hir]) -> Info {
     let mut cnf: Vec<Clause> = Vec::new();
-    let mut run: Option<Vec<Vec<u8>>> = Some(vec![Vec::new()]);
+    let mut run: Vec<Vec<u8>> = vec![Vec::new()];
     let mut whole_exact = true;
     for item in items {
         let info = analyse(item);
         match info.exact {
-            Some(e) => {
-                let product = run.as_ref().and_then(|r| multiply(r, &e));
-                match product {
-                    Some(p) => run = Some(p),
-                    None => {
-                        whole_exact = false;
-                        if let Some(r) = run.take() {
-                            push_clause(&mut cnf, r);
-                        }
-                        run = Some(e);
-                    }
+            Some(e) => match multiply(run, e) {
+                Ok(p) => run = p,
+                Err((r, e)) => {
+                    whole_exact = false;
+                    push_clause(&mut cnf, r);
+                    run = e;
                 }
-            }
+            },
             None => {
                 whole_exact = false;
-                if let Some(r) = run.take() {
-                    push_clause(&mut cnf, r);
-                }
+                push_clause(&mut cnf, std::mem::take(&mut run));
                 cnf.extend(info.cnf);
-                run = Some(vec![Vec::new()]);
+                run = vec![Vec::new()];
             }
         }
     }
     if whole_exact {
-        return Info { exact: run, cnf };
+        return Info {
+            exact: Some(run),
+            cnf,
+        };
     }
-    if let Some(r) = run {
-        push_clause(&mut cnf, r);
-    }
+    push_clause(&mut cnf, run);
     Info { exact: None, cnf }
 }
 
-/// Every string of `a` followed by one of `b`, or `None` past the caps.
-fn multiply(a: &[Vec<u8>], b: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
-    if a.len().saturating_mul(b.len()) > MAX_EXACT_STRINGS {
-        return None;
+/// Every string of `a` followed by one of `b`, sorted and deduplicated; past the
+/// caps, `a` and `b` back.
+#[allow(clippy::type_complexity)]
+fn multiply(
+    mut a: Vec<Vec<u8>>,
+    mut b: Vec<Vec<u8>>,
+) -> Result<Vec<Vec<u8>>, (Vec<Vec<u8>>, Vec<Vec<u8>>)> {
+    let longest = |s: &[Vec<u8>]| s.iter().map(Vec::len).max();
+    let too_long = match (longest(&a), longest(&b)) {
+        (Some(x), Some(y)) => x + y > MAX_LITERAL_BYTES,
+        _ => false,
+    };
+    if a.len().saturating_mul(b.len()) > MAX_EXACT_STRINGS || too_long {
+        return Err((a, b));
     }
-    let mut out = Vec::with_capacity(a.len() * b.len());
-    for x in a {
-        for y in b {
-            if x.len() + y.len() > MAX_LITERAL_BYTES {
-                return None;
+    let mut out = match (a.as_slice(), b.as_slice()) {
+        // The start of a run, or a literal or a one-byte class after it: no new
+        // strings to make.
+        ([x], _) if x.is_empty() => b,
+        (_, [y]) => {
+            for x in &mut a {
+                x.extend_from_slice(y);
             }
-            let mut s = x.clone();
-            s.extend_from_slice(y);
-            out.push(s);
+            a
         }
-    }
+        _ => {
+            let mut out = Vec::with_capacity(a.len() * b.len());
+            for x in &a {
+                for y in &b {
+                    let mut s = Vec::with_capacity(x.len() + y.len());
+                    s.extend_from_slice(x);
+                    s.extend_from_slice(y);
+                    out.push(s);
+                }
+            }
+            b.clear();
+            out
+        }
+    };
     out.sort();
     out.dedup();
-    Some(out)
+    Ok(out)
 }
 
-/// The bytes of a small class, lowercased and deduplicated (`[Ss]` is `s`).
-fn class_bytes(c: &Class) -> Option<Vec<u8>> {
-    let mut out: Vec<u8> = Vec::new();
-    match c {
-        Class::Bytes(b) => {
-            for r in b.ranges() {
-                if usize::from(r.end() - r.start()) >= 2 * MAX_CLASS_BYTES {
-                    return None;
-                }
-                out.extend((r.start()..=r.end()).map(|b| b.to_ascii_lowercase()));
+/// The bytes of a small class, lowercased, deduplicated and sorted (`[Ss]` is `s`),
+/// each as a one-byte literal.
+fn class_bytes(c: &Class) -> Option<Vec<Vec<u8>>> {
+    // A bit per byte value.
+    let mut seen = [0u64; 4];
+    let mut add = |start: u32, end: u32| -> bool {
+        if end - start >= 2 * MAX_CLASS_BYTES as u32 {
+            return false;
+        }
+        for b in (start..=end).filter_map(|c| u8::try_from(c).ok()) {
+            let b = b.to_ascii_lowercase();
+            if let Some(w) = seen.get_mut(usize::from(b >> 6)) {
+                *w |= 1 << (b & 63);
             }
         }
-        Class::Unicode(u) => {
-            for r in u.ranges() {
-                let (start, end) = (u32::from(r.start()), u32::from(r.end()));
-                if end > 0x7F || end - start >= 2 * MAX_CLASS_BYTES as u32 {
-                    return None;
-                }
-                out.extend(
-                    (start..=end)
-                        .filter_map(|c| u8::try_from(c).ok())
-                        .map(|b| b.to_ascii_lowercase()),
-                );
-            }
+        true
+    };
+    let small = match c {
+        Class::Bytes(b) => b
+            .ranges()
+            .iter()
+            .all(|r| add(u32::from(r.start()), u32::from(r.end()))),
+        Class::Unicode(u) => u.ranges().iter().all(|r| {
+            let (start, end) = (u32::from(r.start()), u32::from(r.end()));
+            end <= 0x7F && add(start, end)
+        }),
+    };
+    let count: u32 = seen.iter().map(|w| w.count_ones()).sum();
+    if !small || count == 0 || count > MAX_CLASS_BYTES as u32 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(count as usize);
+    for (i, &word) in (0u8..).zip(seen.iter()) {
+        let mut w = word;
+        while w != 0 {
+            let bit = w.trailing_zeros() as u8;
+            out.push(vec![(i << 6) | bit]);
+            w &= w - 1;
         }
     }
-    out.sort_unstable();
-    out.dedup();
-    (!out.is_empty() && out.len() <= MAX_CLASS_BYTES).then_some(out)
+    Some(out)
 }
 
 /// Whether `value` satisfies every clause (ASCII case ignored). The slow reference
