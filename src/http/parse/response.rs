@@ -247,6 +247,19 @@ mod tests {
         }
     }
 
+    /// Values that are not UTF-8, in kept headers and in others around them, come out
+    /// as the lossy decoding of each value alone.
+    #[test]
+    fn kept_values_that_are_not_utf8_are_decoded_alone() {
+        let (r, _) = read(
+            b"HTTP/1.1 200 OK\r\nX: \xfe\r\nServer: a\xe9\r\nDate: \xfd\r\n\
+              Content-Length: 3\r\nETag: \xfc\r\n\r\n",
+        );
+        assert_eq!(r.header("server"), Some("a\u{fffd}"));
+        assert_eq!(r.header("content-length"), Some("3"));
+        assert_eq!(r.headers.len(), 2);
+    }
+
     fn read(head: &[u8]) -> (ResponseHead, HeadQuirks) {
         read_response_head(head).expect("a response head browsers read")
     }

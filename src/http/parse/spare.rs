@@ -51,7 +51,9 @@ pub enum HeadKind {
 
 #[derive(Debug)]
 struct Spares {
-    lists: [Vec<Vec<Header>>; 2],
+    /// Header lists per kind, each with what it holds ([`list_bytes`]), counted once
+    /// when it is given back instead of again when it is taken.
+    lists: [Vec<(Vec<Header>, usize)>; 2],
     loose: Vec<Header>,
     strings: Vec<String>,
     /// What the lists and strings hold ([`list_bytes`], string capacities).
@@ -90,8 +92,8 @@ pub fn headers_from<'a>(
     items: impl Iterator<Item = (&'a str, &'a [u8])>,
 ) -> Vec<Header> {
     let mut list = with_spares(|s| {
-        let list = s.lists[kind as usize].pop()?;
-        s.held_bytes = s.held_bytes.saturating_sub(list_bytes(&list));
+        let (list, bytes) = s.lists[kind as usize].pop()?;
+        s.held_bytes = s.held_bytes.saturating_sub(bytes);
         Some(list)
     })
     .flatten()
@@ -213,12 +215,25 @@ pub fn give_back(kind: HeadKind, mut headers: Vec<Header>, strings: [String; 3])
         let lists = &mut s.lists[kind as usize];
         if lists.len() < MAX_SPARE_LISTS && headers.capacity() > 0 {
             headers.truncate(MAX_SPARE_HEADERS);
-            headers.retain(|h| h.name.capacity() + h.value.capacity() <= MAX_SPARE_HEADER_BYTES);
+            // One pass sums the strings and sees whether any header is too large to
+            // keep (rarely: only then are the headers filtered and summed again).
+            let (mut strings, mut oversized) = (0usize, false);
+            for h in &headers {
+                let held = h.name.capacity() + h.value.capacity();
+                strings += held;
+                oversized |= held > MAX_SPARE_HEADER_BYTES;
+            }
+            if oversized {
+                headers
+                    .retain(|h| h.name.capacity() + h.value.capacity() <= MAX_SPARE_HEADER_BYTES);
+                strings = strings_bytes(&headers);
+            }
             headers.shrink_to(MAX_SPARE_HEADERS);
-            let bytes = list_bytes(&headers);
+            let bytes = headers.capacity() * std::mem::size_of::<Header>() + strings;
+            debug_assert_eq!(bytes, list_bytes(&headers));
             if s.held_bytes + bytes <= MAX_SPARE_BYTES {
                 s.held_bytes += bytes;
-                lists.push(headers);
+                lists.push((headers, bytes));
             }
         }
         for string in strings {
@@ -236,18 +251,29 @@ pub fn give_back(kind: HeadKind, mut headers: Vec<Header>, strings: [String; 3])
 
 /// What a spare header list holds: its slots and its headers' strings.
 fn list_bytes(list: &Vec<Header>) -> usize {
-    list.capacity() * std::mem::size_of::<Header>()
-        + list
-            .iter()
-            .map(|h| h.name.capacity() + h.value.capacity())
-            .sum::<usize>()
+    list.capacity() * std::mem::size_of::<Header>() + strings_bytes(list)
+}
+
+/// What a header list's strings hold.
+fn strings_bytes(list: &[Header]) -> usize {
+    list.iter()
+        .map(|h| h.name.capacity() + h.value.capacity())
+        .sum()
 }
 
 /// Bytes this thread's spare lists and strings hold, counted and recounted (tests).
 #[cfg(test)]
 pub fn held_bytes() -> (usize, usize) {
     with_spares(|s| {
-        let lists: usize = s.lists.iter().flatten().map(list_bytes).sum();
+        let lists: usize = s
+            .lists
+            .iter()
+            .flatten()
+            .map(|(list, bytes)| {
+                assert_eq!(*bytes, list_bytes(list), "a list's count is what it holds");
+                list_bytes(list)
+            })
+            .sum();
         let strings: usize = s.strings.iter().map(String::capacity).sum();
         (s.held_bytes, lists + strings)
     })

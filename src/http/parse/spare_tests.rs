@@ -114,10 +114,15 @@ fn what_is_kept_is_capped() {
     let head = format!("GET / HTTP/1.1\r\nX-Big: {big}\r\nHost: h\r\n\r\n");
     reset();
     drop(parse_request_head(head.as_bytes()).expect("head"));
-    let spare = with_spares(|s| s.lists[HeadKind::Request as usize].pop())
+    let (spare, bytes) = with_spares(|s| s.lists[HeadKind::Request as usize].pop())
         .flatten()
         .expect("a spare list");
     assert_eq!(spare.len(), 1);
+    assert_eq!(
+        bytes,
+        list_bytes(&spare),
+        "counted after the oversized one left"
+    );
     assert!(spare
         .iter()
         .all(|h| h.name.capacity() + h.value.capacity() <= MAX_SPARE_HEADER_BYTES));
