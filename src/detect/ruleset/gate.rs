@@ -105,13 +105,10 @@ fn best_clause(info: Info) -> Option<Clause> {
         .exact
         .filter(|e| !e.iter().any(Vec::is_empty) && !e.is_empty());
     // As `max_by_key`, which keeps the last of equal maxima.
-    info.cnf.into_iter().chain(exact).reduce(|best, c| {
-        if key(&c) >= key(&best) {
-            c
-        } else {
-            best
-        }
-    })
+    info.cnf
+        .into_iter()
+        .chain(exact)
+        .reduce(|best, c| if key(&c) >= key(&best) { c } else { best })
 }
 
 fn analyse(hir: &Hir) -> Info {
