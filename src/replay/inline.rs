@@ -72,10 +72,6 @@ impl TransactionObserver for Direct<'_, '_> {
         self.stage.on_judged_transaction(txn, judgement);
     }
 
-    fn take_transaction(&mut self, txn: HttpTransaction) {
-        self.on_transaction(&txn);
-    }
-
     fn take_transactions(&mut self, txns: &mut Vec<HttpTransaction>) {
         for txn in txns.iter() {
             self.on_transaction(txn);

@@ -26,11 +26,14 @@ const MAX_CLAUSES: usize = 6;
 /// A set of literals, one of which every match contains.
 pub type Clause = Vec<Vec<u8>>;
 
+/// The strings a node matches exactly, when they are few.
+type ExactSet = Vec<Vec<u8>>;
+
 /// What a node of the regex requires of every match: `exact` is the full set of
 /// strings it can match when that set is small, `cnf` clauses that every match
 /// satisfies.
 struct Info {
-    exact: Option<Vec<Vec<u8>>>,
+    exact: Option<ExactSet>,
     cnf: Vec<Clause>,
 }
 
@@ -86,13 +89,10 @@ fn push_clause(cnf: &mut Vec<Clause>, mut clause: Clause) {
                 }
         })
     };
-    let drop: Vec<bool> = clause.iter().map(|lit| redundant(lit)).collect();
-    if drop.contains(&true) {
-        let mut i = 0;
-        clause.retain(|_| {
-            i += 1;
-            !drop.get(i - 1).copied().unwrap_or(false)
-        });
+    let redundant_at: Vec<bool> = clause.iter().map(|lit| redundant(lit)).collect();
+    if redundant_at.contains(&true) {
+        let mut each = redundant_at.into_iter();
+        clause.retain(|_| !each.next().unwrap_or(false));
     }
     cnf.push(clause);
 }
@@ -200,7 +200,7 @@ fn analyse(hir: &Hir) -> Info {
 /// own clauses.
 fn concat(items: &[Hir]) -> Info {
     let mut cnf: Vec<Clause> = Vec::new();
-    let mut run: Vec<Vec<u8>> = vec![Vec::new()];
+    let mut run: ExactSet = vec![Vec::new()];
     let mut whole_exact = true;
     for item in items {
         let info = analyse(item);
@@ -233,11 +233,7 @@ fn concat(items: &[Hir]) -> Info {
 
 /// Every string of `a` followed by one of `b`, sorted and deduplicated; past the
 /// caps, `a` and `b` back.
-#[allow(clippy::type_complexity)]
-fn multiply(
-    mut a: Vec<Vec<u8>>,
-    mut b: Vec<Vec<u8>>,
-) -> Result<Vec<Vec<u8>>, (Vec<Vec<u8>>, Vec<Vec<u8>>)> {
+fn multiply(mut a: ExactSet, b: ExactSet) -> Result<ExactSet, (ExactSet, ExactSet)> {
     let longest = |s: &[Vec<u8>]| s.iter().map(Vec::len).max();
     let too_long = match (longest(&a), longest(&b)) {
         (Some(x), Some(y)) => x + y > MAX_LITERAL_BYTES,
@@ -266,7 +262,6 @@ fn multiply(
                     out.push(s);
                 }
             }
-            b.clear();
             out
         }
     };
@@ -277,7 +272,7 @@ fn multiply(
 
 /// The bytes of a small class, lowercased, deduplicated and sorted (`[Ss]` is `s`),
 /// each as a one-byte literal.
-fn class_bytes(c: &Class) -> Option<Vec<Vec<u8>>> {
+fn class_bytes(c: &Class) -> Option<ExactSet> {
     // A bit per byte value.
     let mut seen = [0u64; 4];
     let mut add = |start: u32, end: u32| -> bool {

@@ -229,7 +229,7 @@ pub fn give_back(kind: HeadKind, mut headers: Vec<Header>, strings: [String; 3])
                 strings = strings_bytes(&headers);
             }
             headers.shrink_to(MAX_SPARE_HEADERS);
-            let bytes = headers.capacity() * std::mem::size_of::<Header>() + strings;
+            let bytes = slots_bytes(&headers) + strings;
             debug_assert_eq!(bytes, list_bytes(&headers));
             if s.held_bytes + bytes <= MAX_SPARE_BYTES {
                 s.held_bytes += bytes;
@@ -251,7 +251,12 @@ pub fn give_back(kind: HeadKind, mut headers: Vec<Header>, strings: [String; 3])
 
 /// What a spare header list holds: its slots and its headers' strings.
 fn list_bytes(list: &Vec<Header>) -> usize {
-    list.capacity() * std::mem::size_of::<Header>() + strings_bytes(list)
+    slots_bytes(list) + strings_bytes(list)
+}
+
+/// What a header list's slots hold (its capacity, not its length).
+fn slots_bytes(list: &Vec<Header>) -> usize {
+    list.capacity() * std::mem::size_of::<Header>()
 }
 
 /// What a header list's strings hold.
