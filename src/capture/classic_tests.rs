@@ -173,3 +173,59 @@ fn records_spanning_chunk_boundaries_come_out_whole() {
     assert_eq!(lens, expected);
     assert!(recs.iter().all(|r| r.3[..] == big[..r.3.len()]));
 }
+
+/// Counts the bytes each `read` call asks for.
+struct ReadSizes<'a> {
+    inner: &'a [u8],
+    asked: Vec<usize>,
+}
+
+impl io::Read for ReadSizes<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.asked.push(buf.len());
+        self.inner.read(buf)
+    }
+}
+
+#[test]
+fn reads_ask_for_a_step_unless_a_record_needs_more() {
+    // Small records: every read asks for one step, so what was read is still in cache
+    // when it is parsed. One maximal record: the read that completes it asks for it.
+    let mut f = header(false, false, 0);
+    for i in 0..4000u32 {
+        f.extend(record(false, i, 0, &[7u8; 60], 60));
+    }
+    let big = vec![9u8; MAX_CAPTURED_BYTES as usize];
+    f.extend(record(false, 5000, 0, &big, MAX_CAPTURED_BYTES));
+    let head: &[u8; FILE_HEADER_BYTES] = f[..FILE_HEADER_BYTES].try_into().expect("header");
+    let parsed = ClassicHeader::parse(head).expect("classic header");
+    let mut r = ClassicReader::new(
+        ReadSizes {
+            inner: &f[FILE_HEADER_BYTES..],
+            asked: Vec::new(),
+        },
+        parsed,
+    );
+    let mut lens = Vec::new();
+    while let Some(rec) = r.next_record().expect("record") {
+        lens.push(rec.data.len());
+    }
+    assert_eq!(lens.len(), 4001);
+    assert_eq!(lens.last(), Some(&(MAX_CAPTURED_BYTES as usize)));
+    let asked = &r.input.asked;
+    // 4000 small records are 304,000 bytes: several step-sized reads.
+    assert!(
+        asked.iter().filter(|&&n| n == READ_STEP_BYTES).count() >= 4,
+        "{asked:?}"
+    );
+    assert!(
+        asked.iter().any(|&n| n > READ_STEP_BYTES),
+        "the maximal record was read whole: {asked:?}"
+    );
+    assert!(
+        asked
+            .iter()
+            .all(|&n| n <= MAX_CAPTURED_BYTES as usize + RECORD_HEADER_BYTES),
+        "{asked:?}"
+    );
+}
