@@ -8,9 +8,21 @@
 //! [`MAX_FRAGMENT_BYTES`], at most [`MAX_DATAGRAMS_IN_PROGRESS`] are open, and datagrams
 //! older than [`FRAGMENT_TIMEOUT_SECS`] are dropped (RFC 791 suggests 15 s; Linux 30 s).
 //!
-//! Overlaps follow Linux: the first copy of any byte wins. Every overlap is counted, and
-//! an overlap whose bytes differ (an evasion attempt: two readings of one datagram) is
-//! counted apart.
+//! Odd lengths and overlaps follow Linux (`ip_frag_queue`, `inet_frag_queue_insert`,
+//! since 4.19), as a kernel-backed test checks (tests/fragment_parity.rs):
+//! - an IPv4 fragment with more to follow whose length is not a multiple of 8 is cut
+//!   down to one (RFC 791 asks for multiples; Linux trims rather than drops, so dropping
+//!   it would lose a datagram the server gets); cut down to nothing, it discards the
+//!   whole datagram. (IPv6 drops such a fragment alone, RFC 8200.)
+//! - received fragments form runs: a fragment that starts where the last run ends
+//!   extends it, any other starts a run of its own. A fragment inside one run is a
+//!   duplicate and is ignored, whatever its bytes; a fragment that overlaps received
+//!   bytes in any other way discards the whole datagram (RFC 5722, which Linux applies
+//!   to IPv4 too). Reading overlaps any other way, e.g. first copy wins, would show the
+//!   monitor a datagram the server never accepted.
+//!
+//! Every overlap is counted, and one whose bytes differ from what was received (an
+//! evasion attempt: two readings of one datagram) is counted apart.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -19,10 +31,18 @@ use super::DecodeError;
 
 /// A datagram in progress is dropped this long after its first fragment.
 pub const FRAGMENT_TIMEOUT_SECS: u64 = 30;
-/// At most this many datagrams are reassembled at once.
-pub const MAX_DATAGRAMS_IN_PROGRESS: usize = 1024;
-/// Payload bytes held by all datagrams in progress together.
+/// At most this many datagrams are reassembled at once: twice what Linux holds of
+/// one-fragment datagrams within its default 4 MiB ([`LINUX_TINY_DATAGRAMS_HELD`]), so a
+/// cheap flood of incomplete datagrams cannot fill the monitor while the server still
+/// takes new fragmented requests.
+pub const MAX_DATAGRAMS_IN_PROGRESS: usize = 8192;
+/// Bytes charged for all datagrams in progress together: Linux's default
+/// `net.ipv4.ipfrag_high_thresh` (per network namespace; here per worker).
 pub const MAX_FRAGMENT_BYTES: usize = 4 << 20;
+/// Incomplete datagrams of one 8-byte fragment each a Linux 6.18 host kept before its
+/// 4 MiB filled (`FRAG: inuse 4065 memory 4195080` in /proc/net/sockstat, fragments
+/// received on a veth: 1,032 bytes of socket-buffer truesize each).
+pub const LINUX_TINY_DATAGRAMS_HELD: usize = 4065;
 /// The largest datagram IP can carry.
 const MAX_DATAGRAM_BYTES: u32 = 65_535;
 /// Pieces one datagram may be made of (8-byte fragments of the largest datagram).
@@ -48,14 +68,21 @@ struct DatagramKey {
     protocol: u8,
 }
 
-/// What a held piece costs beyond its bytes (map node, vector header), charged to the
-/// budget so a flood of 8-byte fragments cannot hide behind its small payloads.
-const PIECE_OVERHEAD_BYTES: usize = 64;
+/// What a held piece costs beyond its bytes, charged to the budget so a flood of 8-byte
+/// fragments cannot hide behind its small payloads: about half of Linux's per-fragment
+/// charge (1,032 bytes for an 8-byte fragment, [`LINUX_TINY_DATAGRAMS_HELD`]), so the
+/// monitor fills after the kernel does, never before. (What a piece really costs here,
+/// map node and vector, is under 200 bytes.)
+const PIECE_OVERHEAD_BYTES: usize = 504;
+const _: () =
+    assert!(MAX_FRAGMENT_BYTES / (8 + PIECE_OVERHEAD_BYTES) >= 2 * LINUX_TINY_DATAGRAMS_HELD);
+const _: () = assert!(MAX_DATAGRAMS_IN_PROGRESS >= 2 * LINUX_TINY_DATAGRAMS_HELD);
 
 #[derive(Debug)]
 struct Datagram {
     first_seen_secs: u64,
-    /// Received pieces by offset, never overlapping.
+    /// Received runs by offset, never overlapping: Linux's runs, so duplicates and
+    /// overlaps are told apart as Linux tells them.
     pieces: BTreeMap<u32, Vec<u8>>,
     /// Payload bytes held (the sum of the pieces' lengths).
     held: u32,
@@ -81,7 +108,8 @@ pub struct FragmentStats {
     pub dropped_over_limit: u64,
     /// Fragments refused because [`MAX_FRAGMENT_BYTES`] were held.
     pub dropped_over_memory: u64,
-    /// Fragments that overlapped bytes already received (first copy kept).
+    /// Fragments that overlapped bytes already received: inside one run, ignored;
+    /// otherwise their datagram was discarded.
     pub overlaps: u64,
     /// Overlaps whose bytes differed from the first copy.
     pub overlap_conflicts: u64,
@@ -114,7 +142,7 @@ impl std::ops::AddAssign for FragmentStats {
     }
 }
 
-/// Reassembles IP fragments (first copy of any byte wins, as Linux does).
+/// Reassembles IP fragments as Linux does (see the module's documentation).
 #[derive(Debug, Default)]
 pub struct Defragmenter {
     in_progress: HashMap<DatagramKey, Datagram, ahash::RandomState>,
@@ -143,10 +171,18 @@ impl Defragmenter {
         self.stats.fragments += 1;
         let start = frag.offset_bytes;
         let len = u32::try_from(frag.payload.len()).map_err(|_| DecodeError::BadFragment)?;
-        let end = start.checked_add(len).ok_or(DecodeError::BadFragment)?;
-        if end > MAX_DATAGRAM_BYTES || (frag.more_fragments && len % 8 != 0) {
+        let mut end = start.checked_add(len).ok_or(DecodeError::BadFragment)?;
+        if end > MAX_DATAGRAM_BYTES {
             return Err(DecodeError::BadFragment);
         }
+        if frag.more_fragments && len % 8 != 0 {
+            if frag.src.is_ipv6() {
+                return Err(DecodeError::BadFragment);
+            }
+            // IPv4: Linux keeps the fragment, cut to a multiple of 8 bytes.
+            end = start + len / 8 * 8;
+        }
+        let payload = &frag.payload[..(end - start) as usize];
         if now_secs > self.last_expire_secs {
             self.expire(now_secs);
         }
@@ -162,7 +198,7 @@ impl Defragmenter {
             self.stats.dropped_over_limit += 1;
             return Err(DecodeError::BadFragment);
         }
-        if self.held_bytes + len as usize + PIECE_OVERHEAD_BYTES > MAX_FRAGMENT_BYTES {
+        if self.held_bytes + payload.len() + PIECE_OVERHEAD_BYTES > MAX_FRAGMENT_BYTES {
             self.stats.dropped_over_memory += 1;
             return Err(DecodeError::BadFragment);
         }
@@ -181,7 +217,9 @@ impl Defragmenter {
                     .last_key_value()
                     .map_or(true, |(s, d)| *s as usize + d.len() <= end as usize)
         };
-        if !consistent {
+        // A fragment with no bytes (or none left after the cut) discards the datagram,
+        // as in Linux.
+        if !consistent || end == start {
             self.drop_datagram(&key);
             self.stats.inconsistent += 1;
             return Err(DecodeError::BadFragment);
@@ -192,9 +230,17 @@ impl Defragmenter {
         if !frag.more_fragments {
             datagram.total_len = Some(end);
         }
-        let (added, new_pieces) = add_piece(datagram, frag.payload, start, &mut self.stats)?;
-        datagram.held += added;
-        self.held_bytes += added as usize + new_pieces * PIECE_OVERHEAD_BYTES;
+        let new_piece = match add_piece(datagram, payload, start, &mut self.stats)? {
+            Placed::Duplicate => return Ok(None),
+            Placed::Overlap => {
+                self.drop_datagram(&key);
+                return Err(DecodeError::BadFragment);
+            }
+            Placed::Extended => false,
+            Placed::NewRun => true,
+        };
+        datagram.held += end - start;
+        self.held_bytes += (end - start) as usize + usize::from(new_piece) * PIECE_OVERHEAD_BYTES;
         let complete = datagram.total_len == Some(datagram.held);
         if !complete {
             return Ok(None);
@@ -244,69 +290,74 @@ fn charge(d: &Datagram) -> usize {
     d.held as usize + d.pieces.len() * PIECE_OVERHEAD_BYTES
 }
 
-/// Stores the bytes of `payload` (at `start`) not yet received, first copy winning;
-/// returns the new bytes stored and the pieces added. Cost: a map lookup plus the
-/// pieces the fragment overlaps, whatever order fragments arrive in.
+/// Where a fragment went among a datagram's runs.
+enum Placed {
+    /// It started where the last run ends and extended it.
+    Extended,
+    /// It touched no received byte and starts a run of its own.
+    NewRun,
+    /// It lies inside one run: ignored.
+    Duplicate,
+    /// It overlaps received bytes otherwise: the datagram is to be discarded.
+    Overlap,
+}
+
+/// Places `payload` (at `start`) among the datagram's runs as Linux's
+/// `inet_frag_queue_insert` does, and stores it unless it is a duplicate or an overlap
+/// (counted, with whether its bytes differ). Cost: two map lookups and one copy,
+/// whatever order fragments arrive in.
 fn add_piece(
     datagram: &mut Datagram,
     payload: &[u8],
     start: u32,
     stats: &mut FragmentStats,
-) -> Result<(u32, usize), DecodeError> {
+) -> Result<Placed, DecodeError> {
     let end = start + payload.len() as u32;
     let pieces = &mut datagram.pieces;
-    let mut cursor = start;
-    let mut added = 0u32;
-    let mut new_pieces = 0usize;
-    let mut overlapped = false;
-    let mut conflict = false;
-    while cursor < end {
-        // The piece covering `cursor`, if any, else the next one after it.
-        let covering = pieces
-            .range(..=cursor)
-            .next_back()
-            .filter(|(s, d)| **s as usize + d.len() > cursor as usize)
-            .map(|(s, d)| (*s, d.len() as u32));
-        if let Some((piece_start, piece_len)) = covering {
-            let overlap_end = (piece_start + piece_len).min(end);
-            let ours = &payload[(cursor - start) as usize..(overlap_end - start) as usize];
-            let theirs = pieces
-                .get(&piece_start)
-                .map(|d| &d[(cursor - piece_start) as usize..(overlap_end - piece_start) as usize]);
-            overlapped = true;
-            conflict |= theirs != Some(ours);
-            cursor = overlap_end;
-            continue;
+    // The run reaching furthest that starts before `end`: the only one that can hold
+    // `start..end`, and, if it ends before `start`, no run touches the fragment.
+    let before_end = pieces.range(..end).next_back();
+    let placed = match before_end {
+        Some((&s, d)) if s as usize + d.len() > start as usize => {
+            let run_end = s + d.len() as u32;
+            // The received bytes the fragment covers within this run differ?
+            let lo = start.max(s);
+            let hi = end.min(run_end);
+            let theirs = &d[(lo - s) as usize..(hi - s) as usize];
+            let ours = &payload[(lo - start) as usize..(hi - start) as usize];
+            stats.overlaps += 1;
+            if theirs != ours {
+                stats.overlap_conflicts += 1;
+            }
+            if start >= s && end <= run_end {
+                Placed::Duplicate
+            } else {
+                Placed::Overlap
+            }
         }
-        let next_start = pieces
-            .range(cursor..)
-            .next()
-            .map_or(end, |(s, _)| (*s).min(end));
-        if pieces.len() >= MAX_PIECES_PER_DATAGRAM {
-            return Err(DecodeError::BadFragment);
+        _ => {
+            // The last run grows when the fragment starts where it ends.
+            match pieces.last_key_value() {
+                Some((&s, d)) if s as usize + d.len() == start as usize => Placed::Extended,
+                _ => Placed::NewRun,
+            }
         }
-        let bytes = &payload[(cursor - start) as usize..(next_start - start) as usize];
-        // In-order arrival extends the piece before instead of adding one.
-        let before = pieces
-            .range_mut(..cursor)
-            .next_back()
-            .filter(|(s, d)| **s as usize + d.len() == cursor as usize);
-        if let Some((_, data)) = before {
-            data.extend_from_slice(bytes);
-        } else {
-            pieces.insert(cursor, bytes.to_vec());
-            new_pieces += 1;
+    };
+    match placed {
+        Placed::Extended => {
+            if let Some(mut last) = pieces.last_entry() {
+                last.get_mut().extend_from_slice(payload);
+            }
         }
-        added += next_start - cursor;
-        cursor = next_start;
+        Placed::NewRun => {
+            if pieces.len() >= MAX_PIECES_PER_DATAGRAM {
+                return Err(DecodeError::BadFragment);
+            }
+            pieces.insert(start, payload.to_vec());
+        }
+        Placed::Duplicate | Placed::Overlap => {}
     }
-    if overlapped {
-        stats.overlaps += 1;
-    }
-    if conflict {
-        stats.overlap_conflicts += 1;
-    }
-    Ok((added, new_pieces))
+    Ok(placed)
 }
 
 #[cfg(test)]
