@@ -107,7 +107,7 @@ impl HttpSession {
             None => {
                 // A response without a request (request not captured, or desync).
                 self.next_depth += 1;
-                self.open.push_back(OpenTransaction {
+                self.enqueue(OpenTransaction {
                     txn: new_transaction(ctx, self.response.head_ts, self.next_depth),
                     request_done: true,
                     has_response: false,

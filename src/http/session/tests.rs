@@ -458,3 +458,30 @@ fn resync_finds_an_unknown_method_at_every_split() {
         assert_eq!(s.stats.resyncs, 1, "split at {cut}");
     }
 }
+
+#[test]
+fn an_open_request_holds_one_queue_slot_and_pipelining_still_grows_the_queue() {
+    // A slow body: the request stays open. Its queue holds one slot, not the four a
+    // queue allocates first (1.6 KiB a connection under a slow-body flood).
+    let mut s = HttpSession::default();
+    let mut out = Vec::new();
+    let head = b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nab";
+    s.on_chunk(C2S, Chunk::Data(head), Timestamp(0), &ctx(), &mut out);
+    assert!(out.is_empty());
+    assert_eq!((s.open.len(), s.open.capacity()), (1, 1));
+    assert!(
+        s.heap_bytes() < 2 * std::mem::size_of::<transaction::OpenTransaction>() + 1024,
+        "{} bytes",
+        s.heap_bytes()
+    );
+    // Pipelined requests still queue up.
+    let mut p = HttpSession::default();
+    p.on_chunk(
+        C2S,
+        Chunk::Data(b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n"),
+        Timestamp(0),
+        &ctx(),
+        &mut out,
+    );
+    assert_eq!(p.open.len(), 3);
+}

@@ -61,6 +61,17 @@ impl HttpSession {
                 out.push(oldest.txn);
             }
         }
+        self.enqueue(open);
+    }
+
+    /// Appends to the queue, whose first allocation is one slot: most connections
+    /// never have two transactions open at once, and the queue's own first allocation
+    /// (four slots, 1.6 KiB) left a flood of connections that each hold one open request
+    /// (slow bodies) three empty slots apiece, half of what such a flow holds.
+    pub(super) fn enqueue(&mut self, open: OpenTransaction) {
+        if self.open.capacity() == 0 {
+            self.open.reserve_exact(1);
+        }
         self.open.push_back(open);
     }
 
