@@ -184,6 +184,10 @@ pub struct UploadPart {
 pub struct TransactionFlags {
     /// Bytes of the request were missing from the capture.
     pub request_gap: bool,
+    /// Overlapping TCP segments carried different bytes for this request (or just
+    /// before it): the copy Linux reads was inspected, but the sender meant two
+    /// readings (an evasion attempt).
+    pub request_overlap_conflict: bool,
     /// Bytes of the response were missing from the capture.
     pub response_gap: bool,
     /// The server gave its final answer before the request body arrived (and the

@@ -3,7 +3,8 @@
 //! In-order segments are handed on as borrowed slices without copying (the common
 //! case); only out-of-order segments are copied, into a buffer capped at
 //! [`MAX_PENDING_BYTES`] and [`MAX_PENDING_SEGMENTS`]. Retransmissions are dropped,
-//! overlaps keep the first copy (conflicting bytes are counted), and bytes never seen
+//! overlaps are resolved as Linux's receiver resolves them ([`pending`]: the segment
+//! that starts lower wins; conflicting bytes are counted), and bytes never seen
 //! are skipped with an explicit [`Chunk::Gap`] so the parser above can resynchronise.
 //!
 //! A direction that never carried data (a spoofed SYN's) holds only its position: the
@@ -13,6 +14,7 @@
 //! memory budget; [`StreamReassembler::shrink_pending`] gives up buffered holes when
 //! the budget is under pressure.
 
+mod pending;
 mod seq;
 
 use std::collections::BTreeMap;
@@ -38,6 +40,10 @@ pub enum Chunk<'a> {
     Data(&'a [u8]),
     /// This many bytes were never captured; the stream continues after them.
     Gap(u64),
+    /// The data that follows was carried twice with different bytes by overlapping
+    /// segments (the copy Linux reads is the one delivered): the client and the
+    /// monitor, or two receivers, could read this stream differently.
+    Conflict,
 }
 
 /// Per-direction counters.
@@ -56,9 +62,10 @@ pub struct StreamStats {
     pub resets_outside_window: u64,
 }
 
-/// Heap bytes one buffered out-of-order segment costs beyond its data: its share of a
-/// B-tree node (key, `Vec` header, half-full nodes) and the allocator's header.
-pub const PENDING_SEGMENT_OVERHEAD_BYTES: usize = 96;
+/// Heap bytes one buffered out-of-order piece costs beyond its data: its share of a
+/// B-tree node (key, `Vec` header and the segment it came from: 48 bytes, nodes half
+/// full) and the allocator's header.
+pub const PENDING_SEGMENT_OVERHEAD_BYTES: usize = 128;
 /// How the pipeline sums the streams it finishes into its run's counters.
 impl std::ops::AddAssign for StreamStats {
     // Every field named: a counter added to the struct and not summed does not compile.
@@ -104,7 +111,7 @@ pub struct StreamReassembler {
 /// What a direction holds once it has carried data.
 #[derive(Debug, Default)]
 struct Held {
-    pending: BTreeMap<u64, Vec<u8>>,
+    pending: BTreeMap<u64, pending::Piece>,
     pending_bytes: usize,
     stats: StreamStats,
 }
@@ -257,57 +264,12 @@ impl StreamReassembler {
         }
     }
 
-    /// Buffers an out-of-order segment; bytes already buffered win (first copy).
+    /// Buffers an out-of-order segment ([`pending::buffer`]).
     fn buffer(&mut self, start: u64, data: &[u8]) {
         let held = self.held();
-        let end = start + data.len() as u64;
-        let mut cursor = start;
-        let mut pieces: Vec<(u64, u64)> = Vec::new();
-        let mut conflicts = 0u64;
-        // Walk buffered segments that may overlap [start, end).
-        let earlier = held
-            .pending
-            .range(..start)
-            .next_back()
-            .map(|(&k, v)| (k, v.len()));
-        let overlapping = earlier
-            .into_iter()
-            .chain(held.pending.range(start..end).map(|(&k, v)| (k, v.len())));
-        for (key, len) in overlapping {
-            let key_end = key + len as u64;
-            if key_end <= cursor {
-                continue;
-            }
-            if key > cursor {
-                pieces.push((cursor, key.min(end)));
-            }
-            // Compare the overlapping bytes: a different second copy is an evasion hint.
-            let ov_start = cursor.max(key);
-            let ov_end = end.min(key_end);
-            if ov_start < ov_end {
-                let old = held
-                    .pending
-                    .get(&key)
-                    .and_then(|v| v.get((ov_start - key) as usize..(ov_end - key) as usize));
-                let new = data.get((ov_start - start) as usize..(ov_end - start) as usize);
-                if old != new {
-                    conflicts += 1;
-                }
-            }
-            cursor = cursor.max(key_end);
-            if cursor >= end {
-                break;
-            }
-        }
-        if cursor < end {
-            pieces.push((cursor, end));
-        }
-        held.stats.conflicting_overlaps += conflicts;
-        for (s, e) in pieces {
-            let bytes = data[(s - start) as usize..(e - start) as usize].to_vec();
-            held.pending_bytes += bytes.len();
-            held.pending.insert(s, bytes);
-        }
+        let done = pending::buffer(&mut held.pending, start, data);
+        held.pending_bytes += done.added;
+        held.stats.conflicting_overlaps += done.conflicts;
     }
 
     /// Delivers buffered segments that are now contiguous with the stream.
@@ -324,10 +286,14 @@ impl StreamReassembler {
             if key > next_offset {
                 break;
             }
-            let bytes = entry.remove();
+            let piece = entry.remove();
+            let bytes = piece.bytes;
             held.pending_bytes -= bytes.len();
             let skip = (self.next_offset - key) as usize;
             if skip < bytes.len() {
+                if piece.conflicted {
+                    deliver(Chunk::Conflict);
+                }
                 self.deliver_in_order(&bytes[skip..], deliver);
             }
         }

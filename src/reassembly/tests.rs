@@ -8,6 +8,7 @@ fn run(segments: &[(u32, &[u8])]) -> (String, StreamStats) {
     let mut deliver = |c: Chunk<'_>| match c {
         Chunk::Data(d) => out.push_str(&String::from_utf8_lossy(d)),
         Chunk::Gap(n) => out.push_str(&format!("[gap {n}]")),
+        Chunk::Conflict => {}
     };
     for &(seq, data) in segments {
         r.insert_segment(SeqNumber(seq), data, &mut deliver);
@@ -38,10 +39,60 @@ fn drops_retransmissions_and_keeps_new_tail_of_partial_overlap() {
 }
 
 #[test]
-fn first_copy_wins_on_conflicting_overlap_and_is_counted() {
+fn a_same_start_copy_no_longer_than_the_first_is_dropped_and_counted() {
+    // Linux drops a later out-of-order segment that adds nothing past an earlier one
+    // starting at the same byte.
     let (out, stats) = run(&[(104, b"XXXX"), (104, b"YYYY"), (100, b"abcd")]);
     assert_eq!(out, "abcdXXXX");
     assert_eq!(stats.conflicting_overlaps, 1);
+    let (out, _) = run(&[(104, b"XXXX"), (104, b"YY"), (100, b"abcd")]);
+    assert_eq!(out, "abcdXXXX");
+}
+
+#[test]
+fn a_same_start_copy_reaching_further_replaces_the_first() {
+    let (out, stats) = run(&[(104, b"XXXX"), (104, b"YYYYYY"), (100, b"abcd")]);
+    assert_eq!(out, "abcdYYYYYY");
+    assert_eq!(stats.conflicting_overlaps, 1);
+}
+
+#[test]
+fn the_segment_starting_lower_wins_whichever_arrived_first() {
+    // The evasion: the benign tail first, then a segment from further back that
+    // carries other bytes over it. Linux hands the application the later segment's
+    // bytes (it starts lower), so the monitor must read those.
+    let (out, stats) = run(&[(108, b"safe"), (104, b"EVILEVIL"), (100, b"abcd")]);
+    assert_eq!(out, "abcdEVILEVIL");
+    assert_eq!(stats.conflicting_overlaps, 1);
+    // A lower segment that stops inside the later one: the lower wins what they
+    // share, the rest stays.
+    let (out, _) = run(&[(108, b"safe!!"), (104, b"EVILEV"), (100, b"abcd")]);
+    assert_eq!(out, "abcdEVILEVfe!!");
+    // A segment starting higher never overwrites one starting lower.
+    let (out, _) = run(&[(104, b"EVILEVIL"), (108, b"safe"), (100, b"abcd")]);
+    assert_eq!(out, "abcdEVILEVIL");
+}
+
+#[test]
+fn a_lower_segment_overwrites_only_what_it_covers_across_pieces() {
+    // Two buffered segments with a hole between them; a segment from further back
+    // covers the hole and part of each: it fills the hole and wins the part of the
+    // second it covers (it starts lower), not the first (which starts lower still).
+    let (out, stats) = run(&[
+        (104, b"1111"),
+        (112, b"2222"),
+        (106, b"zzzzzzzz"),
+        (100, b"abcd"),
+    ]);
+    assert_eq!(out, "abcd1111zzzzzz22");
+    assert_eq!(stats.conflicting_overlaps, 2);
+    assert_eq!(stats.bytes_delivered, 16);
+}
+
+#[test]
+fn an_in_order_segment_wins_over_buffered_bytes() {
+    let (out, _) = run(&[(104, b"tail"), (100, b"abcdHEAD")]);
+    assert_eq!(out, "abcdHEAD");
 }
 
 #[test]
@@ -148,4 +199,40 @@ fn resets_outside_the_window_are_refused_and_counted() {
     );
     assert!(!r.accepts_reset(SeqNumber(900)), "behind the next byte");
     assert_eq!(r.stats().resets_outside_window, 2);
+}
+
+#[test]
+fn a_conflict_is_announced_just_before_the_bytes_it_concerns() {
+    let mut r = StreamReassembler::default();
+    r.set_isn(SeqNumber(99));
+    let mut out = Vec::new();
+    let mut deliver = |c: Chunk<'_>| {
+        out.push(match c {
+            Chunk::Data(d) => String::from_utf8_lossy(d).into_owned(),
+            Chunk::Gap(n) => format!("[gap {n}]"),
+            Chunk::Conflict => "[conflict]".to_owned(),
+        })
+    };
+    for (seq, data) in [
+        (108u32, &b"safe"[..]),
+        (104, b"EVILEVIL"),
+        (112, b"more"),
+        (100, b"abcd"),
+    ] {
+        r.insert_segment(SeqNumber(seq), data, &mut deliver);
+    }
+    r.finish(&mut deliver);
+    assert_eq!(out, ["abcd", "EVIL", "[conflict]", "EVIL", "more"]);
+}
+
+#[test]
+fn identical_overlaps_announce_nothing() {
+    let mut r = StreamReassembler::default();
+    r.set_isn(SeqNumber(99));
+    let mut conflicts = 0;
+    let mut deliver = |c: Chunk<'_>| conflicts += usize::from(c == Chunk::Conflict);
+    for (seq, data) in [(108u32, &b"same"[..]), (104, b"EVILsame"), (100, b"abcd")] {
+        r.insert_segment(SeqNumber(seq), data, &mut deliver);
+    }
+    assert_eq!(conflicts, 0);
 }

@@ -262,6 +262,9 @@ impl FieldValues {
         if txn.flags.answered_before_body {
             anomalies.push("answered_before_body");
         }
+        if txn.flags.request_overlap_conflict {
+            anomalies.push("stream_overlap_conflict");
+        }
         if overridden {
             anomalies.push("method_override");
         }

@@ -40,6 +40,9 @@ pub(super) struct Side {
     /// The last byte seen was not a line end (and no gap followed it): the next chunk's
     /// first byte cannot start a request or status line. After a gap it may.
     pub(super) mid_line: bool,
+    /// A conflicting overlap came before the next message of this side, which is to
+    /// carry the mark ([`HttpSession::on_conflict`]).
+    pub(super) conflict_next: bool,
 }
 
 impl Side {
@@ -325,6 +328,19 @@ impl HttpSession {
         match dir {
             Direction::ToServer => self.open.len().checked_sub(1),
             Direction::ToClient => self.answering(),
+        }
+    }
+
+    /// Overlapping segments of this direction disagreed just before the bytes that
+    /// follow: marks the request they go to (the one being read, else the next).
+    /// Responses are not inspected for attacks; only the count is kept for them.
+    pub(super) fn on_conflict(&mut self, dir: Direction) {
+        if dir != Direction::ToServer {
+            return;
+        }
+        match self.open.back_mut() {
+            Some(open) if !open.request_done => open.txn.flags.request_overlap_conflict = true,
+            _ => self.request.conflict_next = true,
         }
     }
 

@@ -99,6 +99,7 @@ impl HttpSession {
         match chunk {
             Chunk::Data(d) => self.on_data(dir, d, now, ctx, out),
             Chunk::Gap(n) => self.on_gap(dir, n, now, out),
+            Chunk::Conflict => self.on_conflict(dir),
         }
     }
 

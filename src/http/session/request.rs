@@ -46,6 +46,7 @@ impl HttpSession {
         let request_done = framing.is_none();
         let mut txn = new_transaction(ctx, self.request.head_ts, self.next_depth);
         txn.request = Some(req);
+        txn.flags.request_overlap_conflict = std::mem::take(&mut self.request.conflict_next);
         txn.request_end_ts = request_done.then_some(self.request.head_ts);
         if request_done {
             self.request.framing = Framing::Head;

@@ -485,3 +485,64 @@ fn an_open_request_holds_one_queue_slot_and_pipelining_still_grows_the_queue() {
     );
     assert_eq!(p.open.len(), 3);
 }
+
+#[test]
+fn a_conflicting_overlap_marks_the_request_being_read_or_the_next() {
+    let mut s = HttpSession::default();
+    let mut out = Vec::new();
+    let c = ctx();
+    // Inside an open body: that request.
+    s.on_chunk(
+        C2S,
+        Chunk::Data(b"POST /a HTTP/1.1\r\nContent-Length: 4\r\n\r\nab"),
+        Timestamp(0),
+        &c,
+        &mut out,
+    );
+    s.on_chunk(C2S, Chunk::Conflict, Timestamp(0), &c, &mut out);
+    s.on_chunk(C2S, Chunk::Data(b"cd"), Timestamp(0), &c, &mut out);
+    // Between requests: the next one, not the finished one.
+    s.on_chunk(
+        C2S,
+        Chunk::Data(b"GET /b HTTP/1.1\r\n\r\n"),
+        Timestamp(0),
+        &c,
+        &mut out,
+    );
+    s.on_chunk(C2S, Chunk::Conflict, Timestamp(0), &c, &mut out);
+    s.on_chunk(
+        C2S,
+        Chunk::Data(b"GET /c HTTP/1.1\r\n\r\n"),
+        Timestamp(0),
+        &c,
+        &mut out,
+    );
+    s.on_chunk(
+        C2S,
+        Chunk::Data(b"GET /d HTTP/1.1\r\n\r\n"),
+        Timestamp(0),
+        &c,
+        &mut out,
+    );
+    // A response's conflict marks no request.
+    s.on_chunk(S2C, Chunk::Conflict, Timestamp(0), &c, &mut out);
+    s.finish(Timestamp(1), &c, &mut out);
+    let marked: Vec<_> = out
+        .iter()
+        .map(|t| {
+            (
+                t.uri().unwrap_or_default().to_owned(),
+                t.flags.request_overlap_conflict,
+            )
+        })
+        .collect();
+    assert_eq!(
+        marked,
+        [
+            ("/a".to_owned(), true),
+            ("/b".to_owned(), false),
+            ("/c".to_owned(), true),
+            ("/d".to_owned(), false)
+        ]
+    );
+}
