@@ -64,13 +64,16 @@ pub(super) fn buffer(pending: &mut BTreeMap<u64, Piece>, start: u64, data: &[u8]
         let (lo, hi) = (cursor.max(key), end.min(piece_end));
         let ours = &data[(lo - start) as usize..(hi - start) as usize];
         let theirs = &piece.bytes[(lo - key) as usize..(hi - key) as usize];
-        if ours != theirs {
-            out.conflicts += 1;
-            let (their_start, their_end) = piece.origin;
-            let ours_wins = their_start > start || (their_start == start && end > their_end);
-            if ours_wins {
-                take_over(pending, key, lo, hi, ours, origin);
-            } else if let Some(piece) = pending.get_mut(&key) {
+        let differ = ours != theirs;
+        out.conflicts += u64::from(differ);
+        let (their_start, their_end) = piece.origin;
+        let ours_wins = their_start > start || (their_start == start && end > their_end);
+        if ours_wins {
+            // Even with the same bytes: this segment now owns them, so a later one
+            // starting between the two loses to it, as in Linux.
+            take_over(pending, key, lo, hi, ours, origin, differ);
+        } else if differ {
+            if let Some(piece) = pending.get_mut(&key) {
                 piece.conflicted = true;
             }
         }
@@ -98,7 +101,8 @@ pub(super) fn buffer(pending: &mut BTreeMap<u64, Piece>, start: u64, data: &[u8]
 }
 
 /// Replaces bytes `lo..hi` of the piece at `key` with `ours`, splitting the piece so
-/// each part keeps the segment it came from.
+/// each part keeps the segment it came from; the replaced part is conflicted if it
+/// was, or if `differ`.
 fn take_over(
     pending: &mut BTreeMap<u64, Piece>,
     key: u64,
@@ -106,6 +110,7 @@ fn take_over(
     hi: u64,
     ours: &[u8],
     origin: (u64, u64),
+    differ: bool,
 ) {
     let Some(mut piece) = pending.remove(&key) else {
         return;
@@ -121,7 +126,7 @@ fn take_over(
         Piece {
             bytes: ours.to_vec(),
             origin,
-            conflicted: true,
+            conflicted: conflicted || differ,
         },
     );
     if !tail.is_empty() {

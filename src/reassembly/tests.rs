@@ -90,6 +90,21 @@ fn a_lower_segment_overwrites_only_what_it_covers_across_pieces() {
 }
 
 #[test]
+fn a_segment_that_repeats_held_bytes_from_lower_down_owns_them() {
+    // 110.. "EVIL" first; the same bytes again from 105 (no conflict); then a decoy
+    // from 108. Linux hands on the copy from 105 (the lowest start), so the decoy
+    // loses everywhere it overlaps, even where the first two agreed.
+    let (out, stats) = run(&[
+        (110, b"EVILEVIL"),
+        (105, b"xxxxxEVILEVIL"),
+        (108, b"safesafesaf"),
+        (100, b"abcde"),
+    ]);
+    assert_eq!(out, "abcdexxxxxEVILEVILf");
+    assert_eq!(stats.conflicting_overlaps, 2);
+}
+
+#[test]
 fn an_in_order_segment_wins_over_buffered_bytes() {
     let (out, _) = run(&[(104, b"tail"), (100, b"abcdHEAD")]);
     assert_eq!(out, "abcdHEAD");
