@@ -14,42 +14,12 @@ mod support;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use tamperwatch::decode::fragment::{Defragmenter, FragmentView};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The namespaces, removed when dropped (even when the test fails).
-struct Namespaces(String);
-
-impl Namespaces {
-    fn up(prefix: &str) -> Namespaces {
-        let status = Command::new("bash")
-            .arg(repo().join("scripts/netns-fragments.sh"))
-            .args(["up", prefix])
-            .status()
-            .expect("run netns-fragments.sh");
-        assert!(status.success(), "netns-fragments.sh up failed");
-        Namespaces(prefix.to_owned())
-    }
-
-    fn exec(&self, which: char) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &format!("{}{which}", self.0)]);
-        c
-    }
-}
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(repo().join("scripts/netns-fragments.sh"))
-            .args(["down", &self.0])
-            .status();
-    }
 }
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -94,7 +64,7 @@ fn odd_and_overlapping_fragments_reassemble_as_the_kernel_reassembles_them() {
         return;
     }
     let oracle = repo().join("scripts/fragment-oracle.py");
-    let ns = Namespaces::up(&format!("twq{}", std::process::id() % 100_000));
+    let ns = support::Namespaces::up(&format!("twq{}", std::process::id() % 100_000));
     let mut receiver = ns
         .exec('s')
         .arg("python3")

@@ -21,41 +21,6 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The namespaces, removed when dropped (even when the test fails).
-struct Namespaces {
-    prefix: String,
-}
-
-impl Namespaces {
-    fn up(prefix: &str) -> Namespaces {
-        let ns = Namespaces {
-            prefix: prefix.to_owned(),
-        };
-        let status = Command::new("bash")
-            .arg(repo().join("scripts/netns-fragments.sh"))
-            .args(["up", prefix])
-            .status()
-            .expect("run netns-fragments.sh");
-        assert!(status.success(), "netns-fragments.sh up failed");
-        ns
-    }
-
-    fn exec(&self, which: char) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &format!("{}{which}", self.prefix)]);
-        c
-    }
-}
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(repo().join("scripts/netns-fragments.sh"))
-            .args(["down", &self.prefix])
-            .status();
-    }
-}
-
 /// A started process, stopped by PID when dropped.
 struct Proc(Option<Child>);
 
@@ -119,7 +84,7 @@ fn fragmented_and_extension_header_uploads_are_flagged_live_with_two_workers() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let prefix = format!("twl{}", std::process::id() % 100_000);
-    let ns = Namespaces::up(&prefix);
+    let ns = support::Namespaces::up(&prefix);
     let fragnet = repo().join("scripts/pcapgen/fragnet.py");
 
     let _server = Proc(Some(

@@ -64,14 +64,17 @@ ip netns exec "${P}r" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.def
 ulimit -n 200000 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 ip netns exec "${P}s" "$PY" "$HERE/pipeline-flood.py" sink 10.231.2.2 8080 & pids+=($!)
 sleep 0.5
-case $MODE in
-syn)
-    SYNS=${3:-1000000}
+# hping_flood COUNT FILTER HPING3_ARGS...: captures the first COUNT packets matching
+# FILTER on the server's side (at most FLOOD_MAX_S) while hping3 floods port 8080 from
+# random spoofed sources with HPING3_ARGS; fails if hping3 does not run.
+hping_flood() {
+    local count=$1 filter=$2 dump flood
+    shift 2
     ip netns exec "${P}s" timeout "$FLOOD_MAX_S" tcpdump -i "${P}s0" -s 0 -B 262144 -U \
-        -c "$SYNS" -w "$OUT" 'tcp port 8080 and tcp[tcpflags] & tcp-ack == 0' 2>/dev/null & dump=$!
+        -c "$count" -w "$OUT" "$filter" 2>/dev/null & dump=$!
     pids+=($dump)
     sleep 1
-    ip netns exec "${P}c" hping3 -q -S -p 8080 --rand-source --flood 10.231.2.2 >/dev/null 2>&1 & flood=$!
+    ip netns exec "${P}c" hping3 -q "$@" -p 8080 --rand-source --flood 10.231.2.2 >/dev/null 2>&1 & flood=$!
     pids+=($flood)
     sleep 1
     if ! kill -0 "$flood" 2>/dev/null; then
@@ -80,6 +83,23 @@ syn)
     fi
     wait "$dump" || true
     kill -INT "$flood" 2>/dev/null || true
+}
+# capture_while CMD...: captures port 8080 on the server's side while CMD runs in the
+# client namespace (and two seconds after, for the last replies); CMD's status is its.
+capture_while() {
+    local dump status=0
+    ip netns exec "${P}s" tcpdump -i "${P}s0" -s 0 -B 262144 -U -w "$OUT" 'tcp port 8080' 2>/dev/null & dump=$!
+    pids+=($dump)
+    sleep 1
+    ip netns exec "${P}c" "$@" || status=$?
+    sleep 2
+    kill -INT "$dump"; wait "$dump" || true
+    return "$status"
+}
+case $MODE in
+syn)
+    SYNS=${3:-1000000}
+    hping_flood "$SYNS" 'tcp port 8080 and tcp[tcpflags] & tcp-ack == 0' -S
     # Records counted from their headers (tcpdump -r takes minutes over a million).
     got=$("$PY" - "$OUT" <<'COUNT'
 import struct, sys
@@ -100,40 +120,19 @@ COUNT
     ;;
 pipeline)
     ip netns exec "${P}s" sysctl -qw net.core.somaxconn=4096
-    ip netns exec "${P}s" tcpdump -i "${P}s0" -s 0 -B 262144 -U -w "$OUT" 'tcp port 8080' 2>/dev/null & dump=$!
-    pids+=($dump)
-    sleep 1
-    ip netns exec "${P}c" timeout "$FLOOD_MAX_S" "$PY" "$HERE/pipeline-flood.py" send 10.231.2.2 8080 "${3:-1000}" "${4:-64}" "${5:-127}"
-    sleep 2
-    kill -INT "$dump"; wait "$dump" || true
+    capture_while timeout "$FLOOD_MAX_S" "$PY" "$HERE/pipeline-flood.py" send 10.231.2.2 8080 \
+        "${3:-1000}" "${4:-64}" "${5:-127}"
     ;;
 frag)
-    FRAGS=${3:-300000}
-    ip netns exec "${P}s" timeout "$FLOOD_MAX_S" tcpdump -i "${P}s0" -s 0 -B 262144 -U \
-        -c "$FRAGS" -w "$OUT" 'ip[6:2] & 0x3fff != 0' 2>/dev/null & dump=$!
-    pids+=($dump)
-    sleep 1
-    ip netns exec "${P}c" hping3 -q -S -x -d 1200 -p 8080 --rand-source --flood 10.231.2.2 >/dev/null 2>&1 & flood=$!
-    pids+=($flood)
-    sleep 1
-    if ! kill -0 "$flood" 2>/dev/null; then
-        echo "flood-bench: hping3 exited at once" >&2
-        exit 1
-    fi
-    wait "$dump" || true
-    kill -INT "$flood" 2>/dev/null || true
+    hping_flood "${3:-300000}" 'ip[6:2] & 0x3fff != 0' -S -x -d 1200
     ;;
 slow)
     CONNS=${3:-20000} SECS=${4:-60}
     ip netns exec "${P}s" sysctl -qw net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=8192
     ip netns exec "${P}c" sysctl -qw net.ipv4.ip_local_port_range="10000 65000"
-    ip netns exec "${P}s" tcpdump -i "${P}s0" -s 0 -B 262144 -U -w "$OUT" 'tcp port 8080' 2>/dev/null & dump=$!
-    pids+=($dump)
-    sleep 1
-    ip netns exec "${P}c" timeout $((SECS + 30)) slowhttptest -B -c "$CONNS" -r 2000 -i 5 -x 16 \
+    # slowhttptest exits non-zero when the server "survives"; the capture is what counts.
+    capture_while timeout $((SECS + 30)) slowhttptest -B -c "$CONNS" -r 2000 -i 5 -x 16 \
         -s 1000000 -t POST -l "$SECS" -u "http://10.231.2.2:8080/upload.php" >/dev/null 2>&1 || true
-    sleep 2
-    kill -INT "$dump"; wait "$dump" || true
     ;;
 tiny)
     CONNS=${3:-1000} SECS=${4:-15}
@@ -148,12 +147,7 @@ table inet twfb_loss {
     }
 }
 NFT
-    ip netns exec "${P}s" tcpdump -i "${P}s0" -s 0 -B 262144 -U -w "$OUT" 'tcp port 8080' 2>/dev/null & dump=$!
-    pids+=($dump)
-    sleep 1
-    ip netns exec "${P}c" timeout $((SECS + 60)) "$PY" "$HERE/tiny-flood.py" 10.231.2.2 8080 "$CONNS" "$SECS"
-    sleep 2
-    kill -INT "$dump"; wait "$dump" || true
+    capture_while timeout $((SECS + 60)) "$PY" "$HERE/tiny-flood.py" 10.231.2.2 8080 "$CONNS" "$SECS"
     ;;
 *) echo "usage: $0 syn|pipeline|frag|slow|tiny OUTFILE" >&2; exit 2 ;;
 esac

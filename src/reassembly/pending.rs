@@ -117,7 +117,7 @@ fn take_over(
     };
     let (theirs, conflicted) = (piece.origin, piece.conflicted);
     let tail = piece.bytes.split_off((hi - key) as usize);
-    let _ = piece.bytes.split_off((lo - key) as usize);
+    piece.bytes.truncate((lo - key) as usize);
     if !piece.bytes.is_empty() {
         pending.insert(key, piece);
     }

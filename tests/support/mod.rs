@@ -77,6 +77,48 @@ impl Drop for StopOnDrop {
     }
 }
 
+/// The three network namespaces of `scripts/netns-fragments.sh` (client `PREFIXc`,
+/// router `PREFIXr` whose link to the server has a 1280-byte MTU, server `PREFIXs`),
+/// removed when dropped, even when the test fails.
+pub struct Namespaces {
+    prefix: String,
+}
+
+impl Namespaces {
+    fn script() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/netns-fragments.sh")
+    }
+
+    /// Makes the namespaces; panics if the script fails.
+    pub fn up(prefix: &str) -> Namespaces {
+        let status = std::process::Command::new("bash")
+            .arg(Self::script())
+            .args(["up", prefix])
+            .status()
+            .expect("run netns-fragments.sh");
+        assert!(status.success(), "netns-fragments.sh up failed");
+        Namespaces {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// A command that runs in namespace `which` (`c`, `r` or `s`).
+    pub fn exec(&self, which: char) -> std::process::Command {
+        let mut c = std::process::Command::new("ip");
+        c.args(["netns", "exec", &format!("{}{which}", self.prefix)]);
+        c
+    }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash")
+            .arg(Self::script())
+            .args(["down", &self.prefix])
+            .status();
+    }
+}
+
 /// A flagged alert as the detector would raise it (a secret-file read from a
 /// documentation address), for tests of the sinks.
 pub fn sample_alert(flow_id: u64, evidence: String) -> tamperwatch::detect::alert::Alert {
