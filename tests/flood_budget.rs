@@ -1,12 +1,17 @@
-//! Bad input: a spoofed SYN flood with uploads inside it, replayed under the default
-//! memory budget, neither hides the uploads nor grows the process past 128 MiB.
+//! Bad input: a spoofed SYN flood, or a fragment flood, with uploads inside it,
+//! replayed under the default memory budget, neither hides the uploads nor grows the
+//! process past 128 MiB, and each raises its own site-wide `flood` event.
 //!
-//! `pcaps/attacks/flood-upload.pcap` is real traffic (scripts/pcapgen/flood-upload.sh):
-//! hping3 `--rand-source` against nginx inside network namespaces, about 141,000 SYNs
-//! from distinct sources in four seconds, with curl uploading PHP web shells to the
-//! site's upload endpoint one second in and near the end. The flood holds more flows
-//! than a worker of the default budget has slots, so the budget's first emergency
-//! step (drop data-less flows) must run, and the real connections must survive it.
+//! Both captures are real traffic (scripts/pcapgen/flood-upload.sh): hping3
+//! `--rand-source` against nginx inside network namespaces, with curl uploading PHP web
+//! shells to the site's upload endpoint one second in and near the end.
+//! - `pcaps/attacks/flood-upload.pcap`: about 141,000 SYNs from distinct sources in four
+//!   seconds. The flood holds more flows than a worker of the default budget has slots,
+//!   so the budget's first emergency step (drop data-less flows) must run, and the real
+//!   connections must survive it.
+//! - `pcaps/attacks/frag-flood-upload.pcap` (`FLOOD=frag`): about 19,500 first
+//!   fragments that never complete, from distinct sources, more than the two workers'
+//!   defragmenters hold: the rest are refused, and that must be reported.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -25,8 +30,15 @@ fn summary_number(summary: &str, line_start: &str, after: &str) -> Option<u64> {
     rest.split_whitespace().next()?.parse().ok()
 }
 
-#[test]
-fn a_syn_flood_with_an_upload_inside_finds_the_upload_within_the_budget() {
+/// What a replay of a capture with two workers under the site policy gave.
+struct Run {
+    summary: String,
+    resources: String,
+    events: String,
+    alerts: Vec<serde_json::Value>,
+}
+
+fn replay(capture: &str) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let events = dir.path().join("events.jsonl");
     let out = Command::new(env!("CARGO_BIN_EXE_tamperwatch"))
@@ -36,61 +48,184 @@ fn a_syn_flood_with_an_upload_inside_finds_the_upload_within_the_budget() {
         .arg("--events")
         .arg(&events)
         .args(["--workers", "2"])
-        .arg(repo().join("pcaps/attacks/flood-upload.pcap"))
+        .arg(repo().join(capture))
         .output()
         .expect("run tamperwatch replay");
-    let summary = String::from_utf8_lossy(&out.stdout);
-    let resources = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{summary}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-
-    // The flood was large enough to need the emergency steps, and they took only
-    // flows that never carried data.
-    let dropped = summary_number(&resources, "memory budget", "pressure: ").expect("budget line");
-    assert!(
-        dropped > 10_000,
-        "data-less flows dropped: {dropped}\n{summary}"
-    );
-    let established = summary_number(&resources, "memory budget", "(0 bytes), ");
-    assert_eq!(established, Some(0), "{summary}");
-
-    // The uploads inside the flood are found, from the real client.
-    let text = std::fs::read_to_string(&events).expect("events");
-    let alerts: Vec<serde_json::Value> = text
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    let resources = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{summary}\n{resources}");
+    let events = std::fs::read_to_string(&events).expect("events");
+    let alerts = events
         .lines()
         .map(|l| serde_json::from_str(l).expect("event json"))
         .collect();
-    let uploads: Vec<&serde_json::Value> = alerts
-        .iter()
-        .filter(|a| a["alert"]["category"] == "upload")
-        .collect();
-    assert!(
-        uploads
+    Run {
+        summary,
+        resources,
+        events,
+        alerts,
+    }
+}
+
+impl Run {
+    /// The uploads inside the flood are found, from the real client: both shells.
+    fn assert_uploads_found(&self) {
+        let uploads: Vec<&serde_json::Value> = self
+            .alerts
             .iter()
-            .any(|a| a["alert"]["rule"] == "upload.script-extension"
-                && a["src_ip"] == "10.231.1.2"
-                && a["http"]["url"] == "/permits/upload"),
-        "no script upload flagged: {text}"
+            .filter(|a| a["alert"]["category"] == "upload")
+            .collect();
+        assert!(
+            uploads
+                .iter()
+                .any(|a| a["alert"]["rule"] == "upload.script-extension"
+                    && a["src_ip"] == "10.231.1.2"
+                    && a["http"]["url"] == "/permits/upload"),
+            "no script upload flagged: {}",
+            self.events
+        );
+        let upload_flows: std::collections::BTreeSet<u64> = uploads
+            .iter()
+            .filter_map(|a| a["flow_id"].as_u64())
+            .collect();
+        assert!(upload_flows.len() >= 2, "both shells: {upload_flows:?}");
+    }
+
+    fn assert_peak_within_budget(&self) {
+        let peak = summary_number(&self.resources, "peak memory", "memory ").expect("peak line");
+        assert!(
+            peak <= MAX_PEAK_RSS_BYTES,
+            "peak RSS {} MiB over {} MiB",
+            peak >> 20,
+            MAX_PEAK_RSS_BYTES >> 20
+        );
+    }
+
+    /// The events of one rule.
+    fn rule(&self, name: &str) -> Vec<&serde_json::Value> {
+        self.alerts
+            .iter()
+            .filter(|a| a["alert"]["rule"] == name)
+            .collect()
+    }
+}
+
+#[test]
+fn a_syn_flood_with_an_upload_inside_finds_the_upload_within_the_budget() {
+    let run = replay("pcaps/attacks/flood-upload.pcap");
+    // The flood was large enough to need the emergency steps, and they took only
+    // flows that never carried data.
+    let dropped =
+        summary_number(&run.resources, "memory budget", "pressure: ").expect("budget line");
+    assert!(
+        dropped > 10_000,
+        "data-less flows dropped: {dropped}\n{}",
+        run.summary
     );
-    let upload_flows: std::collections::BTreeSet<u64> = uploads
-        .iter()
-        .filter_map(|a| a["flow_id"].as_u64())
-        .collect();
-    assert!(upload_flows.len() >= 2, "both shells: {upload_flows:?}");
+    let established = summary_number(&run.resources, "memory budget", "(0 bytes), ");
+    assert_eq!(established, Some(0), "{}", run.summary);
+    run.assert_uploads_found();
     // The flood itself is reported, site-wide.
     assert!(
-        alerts.iter().any(|a| a["alert"]["category"] == "flood"),
-        "no flood event: {text}"
+        run.alerts.iter().any(|a| a["alert"]["category"] == "flood"),
+        "no flood event: {}",
+        run.events
     );
+    run.assert_peak_within_budget();
+}
 
-    let peak = summary_number(&resources, "peak memory", "memory ").expect("peak line");
+#[test]
+fn a_fragment_flood_is_reported_once_and_hides_no_upload() {
+    let run = replay("pcaps/attacks/frag-flood-upload.pcap");
+    // The defragmenters were full and refused fragments: counted in the summary.
+    let refused = summary_number(&run.summary, "ip fragments", "timed out, ").expect("fragments");
     assert!(
-        peak <= MAX_PEAK_RSS_BYTES,
-        "peak RSS {} MiB over {} MiB",
-        peak >> 20,
-        MAX_PEAK_RSS_BYTES >> 20
+        refused > 1_000,
+        "fragments refused: {refused}\n{}",
+        run.summary
+    );
+    // One event for the episode, naming no address at either end (later fragments
+    // carry no ports, so which end is the site's is unknown).
+    let pressure = run.rule("flood.fragment-pressure");
+    assert_eq!(pressure.len(), 1, "{}", run.events);
+    for end in ["src_ip", "dest_ip"] {
+        assert_eq!(pressure[0][end], "0.0.0.0", "{}", run.events);
+    }
+    assert_eq!(pressure[0]["alert"]["category"], "flood");
+    // Spoofed single fragments open no connection: no other flood event.
+    assert_eq!(
+        run.alerts
+            .iter()
+            .filter(|a| a["alert"]["category"] == "flood")
+            .count(),
+        1,
+        "{}",
+        run.events
+    );
+    run.assert_uploads_found();
+    run.assert_peak_within_budget();
+}
+
+/// Counts what the pipeline reports of refused fragments.
+#[derive(Default)]
+struct PressureLog(
+    Vec<(
+        tamperwatch::observe::Pressure,
+        u64,
+        tamperwatch::time::Timestamp,
+    )>,
+);
+
+impl tamperwatch::observe::TransactionObserver for PressureLog {
+    fn on_transaction(&mut self, _txn: &tamperwatch::http::HttpTransaction) {}
+    fn on_pressure(
+        &mut self,
+        kind: tamperwatch::observe::Pressure,
+        count: u64,
+        _dest: std::net::SocketAddr,
+        now: tamperwatch::time::Timestamp,
+    ) {
+        self.0.push((kind, count, now));
+    }
+}
+
+#[test]
+fn refused_fragments_are_reported_at_once_then_at_most_once_a_second() {
+    use tamperwatch::capture::{FileSource, PacketSource};
+    use tamperwatch::observe::Pressure;
+    use tamperwatch::pipeline::{Pipeline, PipelineSettings};
+
+    let config =
+        tamperwatch::config::Config::load(&repo().join("pcaps/site.yaml")).expect("config");
+    let mut pipeline = Pipeline::new(PipelineSettings::for_config(&config));
+    let mut source =
+        FileSource::open(&repo().join("pcaps/attacks/frag-flood-upload.pcap")).expect("capture");
+    let link = source.link_type();
+    let mut log = PressureLog::default();
+    while let Some(frame) = source.next_frame().expect("frame") {
+        pipeline.process_frame(link, &frame, &mut log);
+    }
+    pipeline.finish(&mut log);
+
+    let refused = pipeline.summary.fragments.refused();
+    // One worker holds fewer datagrams than the flood opens.
+    assert!(refused > 10_000, "refused: {refused}");
+    let reports = &log.0;
+    assert!(reports
+        .iter()
+        .all(|(kind, ..)| *kind == Pressure::Fragments));
+    // The first refusal is reported as it happens...
+    assert_eq!(reports.first().map(|r| r.1), Some(1), "{reports:?}");
+    // ...then no two reports fall in one second of packet time (the flood lasts about
+    // four seconds after the defragmenter fills)...
+    for pair in reports.windows(2) {
+        assert!(pair[1].2.secs() > pair[0].2.secs(), "{reports:?}");
+    }
+    assert!(reports.len() >= 2 && reports.len() <= 6, "{reports:?}");
+    // ...and the reports add up to every refusal but those of the last second.
+    let reported: u64 = reports.iter().map(|r| r.1).sum();
+    assert!(
+        reported <= refused && refused - reported < 5_000,
+        "{reported} of {refused}"
     );
 }

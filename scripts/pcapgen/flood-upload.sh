@@ -3,6 +3,15 @@
 # network namespaces.
 #
 # usage: sudo bash scripts/pcapgen/flood-upload.sh OUTFILE [SECONDS]
+#        sudo FLOOD=frag bash scripts/pcapgen/flood-upload.sh OUTFILE [SECONDS]
+#
+# FLOOD=frag (pcaps/attacks/frag-flood-upload.pcap) floods fragments instead of SYNs:
+#   hping3 -S -x -d 16 -p 8080 --rand-source -i u200 -c 5000*SECONDS: every packet a
+#   first fragment (more-fragments flag set, 36 bytes) from its own spoofed source,
+#   none ever completed, about 5,000 a second: more datagrams than the monitor's
+#   defragmenter holds open within its 30 s timeout, so it refuses the rest (the
+#   server's kernel holds 4 MiB of them and drops the rest too). The uploads are
+#   the same.
 #
 # The test website (nginx with scripts/pcapgen/nginx.conf.in and backend.py, as
 # scripts/make-pcaps.sh runs it) is started inside the server namespace of
@@ -28,6 +37,12 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${1:?OUTFILE}
 SECS=${2:-4}
+FLOOD=${FLOOD:-syn}
+case $FLOOD in
+    syn) FLOOD_ARGS=(-S --flood) ;;
+    frag) FLOOD_ARGS=(-S -x -d 16 -i u200 -c $((5000 * SECS))) ;;
+    *) echo "flood-upload: FLOOD must be syn or frag" >&2; exit 2 ;;
+esac
 for cmd in hping3 tcpdump nginx curl; do
     command -v "$cmd" >/dev/null || { echo "flood-upload: $cmd is missing" >&2; exit 1; }
 done
@@ -66,7 +81,7 @@ ip netns exec "${P}s" tcpdump -i "${P}s0" -s 0 -B 65536 -U -w "$OUT" \
 dump=$!
 pids+=($dump)
 sleep 1
-ip netns exec "${P}c" timeout -s INT "$SECS" hping3 -q -S -p 8080 --rand-source --flood 10.231.2.2 \
+ip netns exec "${P}c" timeout -s INT "$SECS" hping3 -q "${FLOOD_ARGS[@]}" -p 8080 --rand-source 10.231.2.2 \
     >/dev/null 2>&1 & flood=$!
 pids+=($flood)
 F=$WORK/files

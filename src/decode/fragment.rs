@@ -117,6 +117,13 @@ pub struct FragmentStats {
     pub inconsistent: u64,
 }
 
+impl FragmentStats {
+    /// Fragments refused because the defragmenter was full (datagrams or bytes).
+    pub fn refused(&self) -> u64 {
+        self.dropped_over_limit + self.dropped_over_memory
+    }
+}
+
 /// Sums workers' defragmenter counters into a run's.
 impl std::ops::AddAssign for FragmentStats {
     // Every field named: a counter added to the struct and not summed does not compile.

@@ -333,15 +333,18 @@ impl Detector {
         self.thresholds.dropped()
     }
 
-    /// Notes flows evicted from a full flow table (one `flood` event per episode).
-    pub fn observe_evictions(
+    /// Notes a cap giving things up under a flood: flows evicted from a full flow
+    /// table, fragments refused by a full defragmenter (one `flood` event per episode
+    /// of each).
+    pub fn observe_pressure(
         &self,
-        evicted: u64,
-        server: std::net::SocketAddr,
+        kind: crate::observe::Pressure,
+        count: u64,
+        dest: std::net::SocketAddr,
         now: Timestamp,
         out: &mut Vec<Alert>,
     ) {
-        if let Some(a) = tcp::observe_evictions(evicted, server, now, &self.thresholds) {
+        if let Some(a) = tcp::observe_pressure(kind, count, dest, now, &self.thresholds) {
             out.push(a);
         }
     }

@@ -10,7 +10,7 @@ use super::shared::SharedDetector;
 use super::{Detector, Judgement};
 use crate::decode::PacketView;
 use crate::http::HttpTransaction;
-use crate::observe::TransactionObserver;
+use crate::observe::{Pressure, TransactionObserver};
 use crate::time::Timestamp;
 use crate::tls::ClientHello;
 
@@ -158,13 +158,13 @@ impl TransactionObserver for DetectionStage<'_> {
         self.detector.with(|d| d.observe_handshake(now));
     }
 
-    fn on_flow_evictions(&mut self, evicted: u64, server: SocketAddr, now: Timestamp) {
+    fn on_pressure(&mut self, kind: Pressure, count: u64, dest: SocketAddr, now: Timestamp) {
         if let Some(o) = self.also.as_mut() {
-            o.on_flow_evictions(evicted, server, now);
+            o.on_pressure(kind, count, dest, now);
         }
         let alerts = &mut self.alerts;
         self.detector
-            .with(|d| d.observe_evictions(evicted, server, now, alerts));
+            .with(|d| d.observe_pressure(kind, count, dest, now, alerts));
         self.emit();
     }
 

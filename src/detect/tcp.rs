@@ -8,6 +8,7 @@ use std::hash::{Hash, Hasher};
 use super::alert::{evidence, Alert, AlertRule, Category};
 use super::threshold::ThresholdTable;
 use crate::config::DetectorsConfig;
+use crate::observe::Pressure;
 use crate::time::Timestamp;
 
 /// Signature id of the SYN flood detector.
@@ -16,7 +17,9 @@ pub const SYN_FLOOD_SID: u32 = 900_001;
 pub const PORT_SCAN_SID: u32 = 900_002;
 /// The flow table evicted flows under pressure (site-wide, one per episode).
 pub const FLOW_TABLE_PRESSURE_SID: u32 = 900_003;
-/// One flow-table-pressure event per this many seconds of evictions.
+/// The defragmenter refused fragments under pressure (site-wide, one per episode).
+pub const FRAGMENT_PRESSURE_SID: u32 = 900_006;
+/// One pressure event of each kind per this many seconds of it.
 pub const FLOW_TABLE_PRESSURE_WINDOW_SECS: u64 = 60;
 
 /// Looks at every TCP packet's flags.
@@ -79,30 +82,36 @@ impl TcpDetectors {
     }
 }
 
-/// A built-in detector's identity.
-/// Evictions from a full flow table: one `flood` event per episode. Site-wide, so the
-/// event names no client (source `0.0.0.0:0`); its destination is the site address
-/// whose new connection forced the eviction.
-pub fn observe_evictions(
-    evicted: u64,
-    server: SocketAddr,
+/// A cap giving things up under a flood: one `flood` event per episode of each kind.
+/// Site-wide, so the event names no client (source `0.0.0.0:0`). Its destination is
+/// the site address whose new connection forced an eviction; for refused fragments
+/// it is unspecified too (see [`crate::pipeline::Pipeline`]).
+pub fn observe_pressure(
+    kind: Pressure,
+    count: u64,
+    dest: SocketAddr,
     now: Timestamp,
     table: &ThresholdTable,
 ) -> Option<Alert> {
     let nobody = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+    let (detector, token) = match kind {
+        Pressure::FlowTable => (&FLOW_TABLE_PRESSURE, format!("{count} flows evicted")),
+        // Reported at the first refusal, when the count says nothing yet; the metric
+        // `fragments dropped over limits` counts them all.
+        Pressure::Fragments => (&FRAGMENT_PRESSURE, "defragmenter full".to_owned()),
+    };
     let fired = table.observe(
-        FLOW_TABLE_PRESSURE_SID,
+        detector.sid,
         nobody.ip(),
         now,
         1,
         FLOW_TABLE_PRESSURE_WINDOW_SECS,
         None,
     );
-    fired.then(|| {
-        FLOW_TABLE_PRESSURE.alert(now, nobody, server, &format!("{evicted} flows evicted"))
-    })
+    fired.then(|| detector.alert(now, nobody, dest, &token))
 }
 
+/// A built-in detector's identity.
 struct BuiltIn {
     sid: u32,
     rule: &'static str,
@@ -121,6 +130,13 @@ const FLOW_TABLE_PRESSURE: BuiltIn = BuiltIn {
     sid: FLOW_TABLE_PRESSURE_SID,
     rule: "flood.flow-table-pressure",
     signature: "Flow table full: connections evicted under a connection flood",
+    category: Category::Flood,
+};
+
+const FRAGMENT_PRESSURE: BuiltIn = BuiltIn {
+    sid: FRAGMENT_PRESSURE_SID,
+    rule: "flood.fragment-pressure",
+    signature: "Fragment reassembly full: fragments refused under a fragment flood, their datagrams not inspected",
     category: Category::Flood,
 };
 

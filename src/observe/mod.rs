@@ -17,6 +17,18 @@ use crate::tls::ClientHello;
 
 pub use summary::Summary;
 
+/// Which cap gave something up under a flood: each raises its own site-wide `flood`
+/// event, once per episode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pressure {
+    /// The flow table was full and evicted flows to admit a new one (a connection
+    /// flood, or a table too small for the site).
+    FlowTable,
+    /// The defragmenter was full and refused fragments: datagrams sent in fragments
+    /// went uninspected (a fragment flood).
+    Fragments,
+}
+
 /// Receives what the pipeline finds.
 pub trait TransactionObserver {
     /// A finished HTTP transaction.
@@ -39,9 +51,10 @@ pub trait TransactionObserver {
     fn on_client_hello(&mut self, _hello: &ClientHello) {}
     /// A TCP packet, for per-client TCP-level detectors (SYN floods, port scans).
     fn on_tcp_packet(&mut self, _packet: &PacketView<'_>, _now: Timestamp) {}
-    /// The flow table was full and evicted `evicted` flows to admit a new one to
-    /// `server` (a connection flood, or a table too small for the site).
-    fn on_flow_evictions(&mut self, _evicted: u64, _server: SocketAddr, _now: Timestamp) {}
+    /// A cap made the pipeline give up `count` things under a flood (see
+    /// [`Pressure`]); `dest` is the site address it happened for, or the unspecified
+    /// address when that is unknown.
+    fn on_pressure(&mut self, _kind: Pressure, _count: u64, _dest: SocketAddr, _now: Timestamp) {}
     /// A connection completed its three-way handshake (half-open accounting).
     fn on_handshake(&mut self, _now: Timestamp) {}
 }

@@ -26,7 +26,7 @@ use app::{deliver, finish_flow, flush_flow};
 pub use settings::{PipelineSettings, SiteScope};
 
 pub use crate::detect::{DetectionStage, DetectorRef};
-pub use crate::observe::{NullObserver, Summary, TransactionObserver};
+pub use crate::observe::{NullObserver, Pressure, Summary, TransactionObserver};
 
 /// The packet stages of one worker.
 pub struct Pipeline {
@@ -40,6 +40,10 @@ pub struct Pipeline {
     next_frame: u64,
     /// Packet time (seconds) of the last sweep of fragments.
     last_expiry_secs: u64,
+    /// Fragments the full defragmenter refused and not yet reported, and the packet
+    /// second of the last report (at most one a second goes to the observer).
+    fragments_refused: u64,
+    fragments_reported_secs: u64,
     pub summary: Summary,
 }
 
@@ -58,6 +62,8 @@ impl Pipeline {
             pending: Vec::new(),
             next_frame: 1,
             last_expiry_secs: 0,
+            fragments_refused: 0,
+            fragments_reported_secs: 0,
             summary: Summary::default(),
         }
     }
@@ -119,16 +125,39 @@ impl Pipeline {
         self.summary.bytes += u64::from(frame.wire_len);
         match decode::decode(link, frame.data) {
             Ok(Decoded::Packet(packet)) => self.process_packet(&packet, now, observer),
-            Ok(Decoded::Fragment(frag)) => match self.defrag.insert(&frag, now.secs()) {
-                Ok(Some(whole)) => self.process_reassembled(&whole, now, observer),
-                Ok(None) => {}
-                Err(e) => self.summary.decode_errors[e.index()] += 1,
-            },
+            Ok(Decoded::Fragment(frag)) => {
+                let refused = self.defrag.stats.refused();
+                match self.defrag.insert(&frag, now.secs()) {
+                    Ok(Some(whole)) => self.process_reassembled(&whole, now, observer),
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.summary.decode_errors[e.index()] += 1;
+                        if self.defrag.stats.refused() > refused {
+                            self.report_refused_fragment(now, observer);
+                        }
+                    }
+                }
+            }
             Err(DecodeError::NotIp | DecodeError::OtherTransport) => {
                 self.summary.other_packets += 1
             }
             Err(e) => self.summary.decode_errors[e.index()] += 1,
         }
+    }
+
+    /// Tells the observer that the defragmenter refused a fragment: the first refusal
+    /// at once, then at most once a second of packet time with the count since. The
+    /// event names neither end: later fragments carry no ports, so which side is the
+    /// site's is unknown.
+    fn report_refused_fragment(&mut self, now: Timestamp, observer: &mut dyn TransactionObserver) {
+        self.fragments_refused += 1;
+        if self.fragments_reported_secs != 0 && now.secs() <= self.fragments_reported_secs {
+            return;
+        }
+        let nobody = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+        observer.on_pressure(Pressure::Fragments, self.fragments_refused, nobody, now);
+        self.fragments_reported_secs = now.secs().max(1);
+        self.fragments_refused = 0;
     }
 
     fn process_reassembled(
@@ -187,7 +216,7 @@ impl Pipeline {
             &mut ended,
         );
         if evicted > 0 {
-            observer.on_flow_evictions(evicted, dst, now);
+            observer.on_pressure(Pressure::FlowTable, evicted, dst, now);
         }
         let Some(flow) = found else {
             self.drain_pending(observer);
@@ -294,7 +323,7 @@ impl Pipeline {
         );
         self.pending.append(&mut trimmed);
         if let Some(server) = server {
-            observer.on_flow_evictions(evicted, server, now);
+            observer.on_pressure(Pressure::FlowTable, evicted, server, now);
         }
     }
 

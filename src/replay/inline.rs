@@ -18,7 +18,7 @@ use crate::capture::FileSource;
 use crate::decode::PacketView;
 use crate::detect::{DetectionStage, Detector};
 use crate::http::HttpTransaction;
-use crate::observe::{Summary, TransactionObserver};
+use crate::observe::{Pressure, Summary, TransactionObserver};
 use crate::pipeline::{Pipeline, PipelineSettings};
 use crate::time::Timestamp;
 use crate::tls::ClientHello;
@@ -89,8 +89,8 @@ impl TransactionObserver for Direct<'_, '_> {
         }
     }
 
-    fn on_flow_evictions(&mut self, evicted: u64, server: SocketAddr, now: Timestamp) {
-        self.stage.on_flow_evictions(evicted, server, now);
+    fn on_pressure(&mut self, kind: Pressure, count: u64, dest: SocketAddr, now: Timestamp) {
+        self.stage.on_pressure(kind, count, dest, now);
     }
 
     fn on_handshake(&mut self, now: Timestamp) {

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use crate::decode::{PacketView, Transport};
 use crate::detect::{Detector, Judgement};
 use crate::http::HttpTransaction;
-use crate::observe::TransactionObserver;
+use crate::observe::{Pressure, TransactionObserver};
 use crate::time::Timestamp;
 use crate::tls::ClientHello;
 
@@ -76,9 +76,11 @@ pub enum Item {
         now: Timestamp,
     },
     Handshake(Timestamp),
-    Evictions {
-        evicted: u64,
-        server: SocketAddr,
+    /// A cap gave something up ([`TransactionObserver::on_pressure`]).
+    Pressure {
+        kind: Pressure,
+        count: u64,
+        dest: SocketAddr,
         now: Timestamp,
     },
     /// Packet time reached a new second (recorded by one worker only).
@@ -149,10 +151,11 @@ impl TransactionObserver for Recorder<'_> {
         }
     }
 
-    fn on_flow_evictions(&mut self, evicted: u64, server: SocketAddr, now: Timestamp) {
-        self.push(Item::Evictions {
-            evicted,
-            server,
+    fn on_pressure(&mut self, kind: Pressure, count: u64, dest: SocketAddr, now: Timestamp) {
+        self.push(Item::Pressure {
+            kind,
+            count,
+            dest,
             now,
         });
     }

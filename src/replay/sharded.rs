@@ -253,11 +253,12 @@ pub(super) fn feed_other(stage: &mut DetectionStage<'_>, item: Item) {
         Item::ClientHello(hello) => stage.on_client_hello(&hello),
         Item::Syn { src, dst, now } => stage.on_syn(src, dst, now),
         Item::Handshake(now) => stage.on_handshake(now),
-        Item::Evictions {
-            evicted,
-            server,
+        Item::Pressure {
+            kind,
+            count,
+            dest,
             now,
-        } => stage.on_flow_evictions(evicted, server, now),
+        } => stage.on_pressure(kind, count, dest, now),
         Item::Tick(now) => stage.tick(now),
     }
 }

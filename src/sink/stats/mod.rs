@@ -133,8 +133,14 @@ impl TransactionObserver for StatsTee<'_> {
         self.inner.on_tcp_packet(packet, now);
     }
 
-    fn on_flow_evictions(&mut self, evicted: u64, server: std::net::SocketAddr, now: Timestamp) {
-        self.inner.on_flow_evictions(evicted, server, now);
+    fn on_pressure(
+        &mut self,
+        kind: crate::observe::Pressure,
+        count: u64,
+        dest: std::net::SocketAddr,
+        now: Timestamp,
+    ) {
+        self.inner.on_pressure(kind, count, dest, now);
     }
 
     fn on_handshake(&mut self, now: Timestamp) {
