@@ -12,6 +12,10 @@
 //! - `pcaps/attacks/frag-flood-upload.pcap` (`FLOOD=frag`): about 19,500 first
 //!   fragments that never complete, from distinct sources, more than the two workers'
 //!   defragmenters hold: the rest are refused, and that must be reported.
+//! - `pcaps/attacks/slowloris-upload.pcap` (`FLOOD=slowloris`): slowhttptest holding 200
+//!   request heads open for 30 s, a header line every 5 s, from 50 client addresses
+//!   (four connections each, so no client floods by itself); the uploads come from
+//!   10.231.1.3.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -68,8 +72,9 @@ fn replay(capture: &str) -> Run {
 }
 
 impl Run {
-    /// The uploads inside the flood are found, from the real client: both shells.
-    fn assert_uploads_found(&self) {
+    /// The uploads inside the flood are found, from the real client `uploader`: both
+    /// shells.
+    fn assert_uploads_found(&self, uploader: &str) {
         let uploads: Vec<&serde_json::Value> = self
             .alerts
             .iter()
@@ -79,7 +84,7 @@ impl Run {
             uploads
                 .iter()
                 .any(|a| a["alert"]["rule"] == "upload.script-extension"
-                    && a["src_ip"] == "10.231.1.2"
+                    && a["src_ip"] == uploader
                     && a["http"]["url"] == "/permits/upload"),
             "no script upload flagged: {}",
             self.events
@@ -124,7 +129,7 @@ fn a_syn_flood_with_an_upload_inside_finds_the_upload_within_the_budget() {
     );
     let established = summary_number(&run.resources, "memory budget", "(0 bytes), ");
     assert_eq!(established, Some(0), "{}", run.summary);
-    run.assert_uploads_found();
+    run.assert_uploads_found("10.231.1.2");
     // The flood itself is reported, site-wide.
     assert!(
         run.alerts.iter().any(|a| a["alert"]["category"] == "flood"),
@@ -162,7 +167,39 @@ fn a_fragment_flood_is_reported_once_and_hides_no_upload() {
         "{}",
         run.events
     );
-    run.assert_uploads_found();
+    run.assert_uploads_found("10.231.1.2");
+    run.assert_peak_within_budget();
+}
+
+#[test]
+fn a_distributed_slowloris_is_reported_once_and_hides_no_upload() {
+    let run = replay("pcaps/attacks/slowloris-upload.pcap");
+    // One event for the episode, naming no client; the server held is named.
+    let slow = run.rule("flood.slow-requests");
+    assert_eq!(slow.len(), 1, "{}", run.events);
+    assert_eq!(slow[0]["src_ip"], "0.0.0.0", "{}", run.events);
+    assert_eq!(slow[0]["dest_ip"], "10.231.2.2", "{}", run.events);
+    assert_eq!(slow[0]["dest_port"], 8080, "{}", run.events);
+    // Raised once the heads had been arriving for 20 s (slowhttptest opened them in
+    // the flood's first two seconds, the first upload came one second in), not before;
+    // and by the next burst of header lines after that (every 5 s): a sweep runs when
+    // packets come.
+    let first = run.alerts.first().and_then(|a| a["timestamp"].as_str()).expect("events");
+    let at = slow[0]["timestamp"].as_str().expect("timestamp");
+    let secs = |t: &str| -> u32 {
+        let hms = &t[11..19];
+        hms.split(':').fold(0, |s, p| s * 60 + p.parse::<u32>().expect("time"))
+    };
+    let after = secs(at) - secs(first);
+    assert!((19..=26).contains(&after), "raised {after} s after the first upload");
+    // No client floods by itself: no other flood event.
+    let floods = run
+        .alerts
+        .iter()
+        .filter(|a| a["alert"]["category"] == "flood")
+        .count();
+    assert_eq!(floods, 1, "{}", run.events);
+    run.assert_uploads_found("10.231.1.3");
     run.assert_peak_within_budget();
 }
 

@@ -12,6 +12,13 @@
 #   defragmenter holds open within its 30 s timeout, so it refuses the rest (the
 #   server's kernel holds 4 MiB of them and drops the rest too). The uploads are
 #   the same.
+# FLOOD=slowloris (pcaps/attacks/slowloris-upload.pcap) holds requests open instead:
+#   slowhttptest -H -c 200 -r 100 -i 5 -l SECONDS: 200 connections, each sending its
+#   head a header line every 5 s and never finishing it, from 50 client addresses
+#   (nftables SNAT in the client namespace hands each new connection the next of
+#   10.231.1.10-59), four connections each: no client is a flood by itself. The
+#   uploads come from 10.231.1.3, outside the SNAT pool. 200 stays under nginx's 256
+#   worker connections, so the uploads are still served.
 #
 # The test website (nginx with scripts/pcapgen/nginx.conf.in and backend.py, as
 # scripts/make-pcaps.sh runs it) is started inside the server namespace of
@@ -38,10 +45,19 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${1:?OUTFILE}
 SECS=${2:-4}
 FLOOD=${FLOOD:-syn}
+UPLOADER=10.231.1.2
+FLOOD_MAX_S=$SECS
 case $FLOOD in
-    syn) FLOOD_ARGS=(-S --flood) ;;
-    frag) FLOOD_ARGS=(-S -x -d 16 -i u200 -c $((5000 * SECS))) ;;
-    *) echo "flood-upload: FLOOD must be syn or frag" >&2; exit 2 ;;
+    syn) FLOOD_CMD=(hping3 -q -S --flood -p 8080 --rand-source 10.231.2.2) ;;
+    frag) FLOOD_CMD=(hping3 -q -S -x -d 16 -i u200 -c $((5000 * SECS)) -p 8080 --rand-source 10.231.2.2) ;;
+    slowloris)
+        command -v slowhttptest >/dev/null || { echo "flood-upload: slowhttptest is missing" >&2; exit 1; }
+        command -v nft >/dev/null || { echo "flood-upload: nft is missing" >&2; exit 1; }
+        # slowhttptest exits non-zero when the server "survives"; the capture is what counts.
+        FLOOD_CMD=(slowhttptest -H -c 200 -r 100 -i 5 -l "$SECS" -u http://10.231.2.2:8080/)
+        UPLOADER=10.231.1.3
+        FLOOD_MAX_S=$((SECS + 10)) ;;
+    *) echo "flood-upload: FLOOD must be syn, frag or slowloris" >&2; exit 2 ;;
 esac
 for cmd in hping3 tcpdump nginx curl; do
     command -v "$cmd" >/dev/null || { echo "flood-upload: $cmd is missing" >&2; exit 1; }
@@ -63,6 +79,23 @@ bash "$NS" up "$P"
 ip netns exec "${P}r" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
     "net.ipv4.conf.${P}r0.rp_filter=0" "net.ipv4.conf.${P}r1.rp_filter=0"
 
+if [[ $FLOOD == slowloris ]]; then
+    ip -n "${P}c" addr add 10.231.1.3/24 dev "${P}c0"
+    map=""
+    for i in $(seq 0 49); do
+        ip -n "${P}c" addr add "10.231.1.$((10 + i))/24" dev "${P}c0"
+        map+="${map:+, }$i : 10.231.1.$((10 + i))"
+    done
+    ip netns exec "${P}c" nft -f - <<NFT
+table ip twfu {
+    chain post {
+        type nat hook postrouting priority srcnat;
+        ip saddr 10.231.1.2 ip daddr 10.231.2.2 snat to numgen inc mod 50 map { $map }
+    }
+}
+NFT
+fi
+
 "$PY" "$HERE/mkfiles.py" "$WORK/site" "$WORK/files"
 mkdir -p "$WORK/nginx"
 sed -e "s|@PREFIX@|$WORK/nginx|g" -e "s|@ROOT@|$WORK/site|g" \
@@ -81,11 +114,10 @@ ip netns exec "${P}s" tcpdump -i "${P}s0" -s 0 -B 65536 -U -w "$OUT" \
 dump=$!
 pids+=($dump)
 sleep 1
-ip netns exec "${P}c" timeout -s INT "$SECS" hping3 -q "${FLOOD_ARGS[@]}" -p 8080 --rand-source 10.231.2.2 \
-    >/dev/null 2>&1 & flood=$!
+ip netns exec "${P}c" timeout -s INT "$FLOOD_MAX_S" "${FLOOD_CMD[@]}" >/dev/null 2>&1 & flood=$!
 pids+=($flood)
 F=$WORK/files
-up() { ip netns exec "${P}c" curl -s -o /dev/null -w "%{http_code} $1\n" --max-time 20 -H 'Expect:' "${@:2}" "$S/permits/upload"; }
+up() { ip netns exec "${P}c" curl -s -o /dev/null -w "%{http_code} $1\n" --max-time 20 --interface "$UPLOADER" -H 'Expect:' "${@:2}" "$S/permits/upload"; }
 sleep 1
 up shell.php -F "file=@$F/shell.php;type=application/x-php"
 up permit.pdf -F "file=@$F/permit.pdf;type=application/pdf"

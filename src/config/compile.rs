@@ -38,6 +38,12 @@ pub fn compile(raw: RawConfig) -> Result<Config, String> {
     if raw.retention.days == 0 {
         return Err("retention.days must be at least 1".to_owned());
     }
+    if raw.detectors.slow_request_secs == 0 || raw.detectors.slow_requests_min == 0 {
+        return Err(
+            "detectors.slow_request_secs and detectors.slow_requests_min must be at least 1"
+                .to_owned(),
+        );
+    }
     check_capture(&raw.capture)?;
     if let Some(problem) = raw.limits.problem() {
         return Err(problem);

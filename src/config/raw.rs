@@ -308,6 +308,12 @@ pub struct DetectorsConfig {
     pub request_surge_min: u64,
     /// And at least this many times the baseline learned from quiet windows.
     pub surge_factor: f64,
+    /// A request whose head or body has been arriving this long, at least, is slow
+    /// (Apache's `RequestReadTimeout` gives a head 20 s)...
+    pub slow_request_secs: u64,
+    /// ...and this many slow requests at once, at least, site-wide, are a slow-request
+    /// flood (slowloris, slow bodies).
+    pub slow_requests_min: u64,
 }
 
 impl Default for DetectorsConfig {
@@ -321,6 +327,8 @@ impl Default for DetectorsConfig {
             half_open_surge_min: 2_000,
             request_surge_min: 20_000,
             surge_factor: 10.0,
+            slow_request_secs: 20,
+            slow_requests_min: 100,
         }
     }
 }

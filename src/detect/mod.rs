@@ -20,6 +20,7 @@ pub mod ruleset;
 pub mod output;
 pub mod shared;
 pub mod stage;
+pub mod slow;
 pub mod surge;
 pub mod tcp;
 pub mod threshold;
@@ -347,6 +348,18 @@ impl Detector {
         if let Some(a) = tcp::observe_pressure(kind, count, dest, now, &self.thresholds) {
             out.push(a);
         }
+    }
+
+    /// Notes one worker's count of requests held open too long (site-wide slowloris).
+    pub fn observe_slow_requests(
+        &self,
+        count: u64,
+        server: SocketAddr,
+        now: Timestamp,
+    ) -> Option<Alert> {
+        self.thresholds
+            .slow
+            .observe(self.tcp.config(), count, server, now)
     }
 
     /// Forgets per-client windows that have ended.

@@ -168,6 +168,19 @@ impl TransactionObserver for DetectionStage<'_> {
         self.emit();
     }
 
+    fn on_slow_requests(&mut self, count: u64, server: SocketAddr, now: Timestamp) {
+        if let Some(o) = self.also.as_mut() {
+            o.on_slow_requests(count, server, now);
+        }
+        if let Some(alert) = self
+            .detector
+            .with(|d| d.observe_slow_requests(count, server, now))
+        {
+            self.alerts.push(alert);
+            self.emit();
+        }
+    }
+
     fn on_tcp_packet(&mut self, packet: &PacketView<'_>, now: Timestamp) {
         if let Some(o) = self.also.as_mut() {
             o.on_tcp_packet(packet, now);

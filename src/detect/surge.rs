@@ -12,7 +12,7 @@
 //! Workers share one detector through atomics (no lock per packet). The events name no
 //! client: the source is `0.0.0.0:0`, the destination the site address being flooded.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::alert::{evidence, Alert, AlertRule, Category};
@@ -213,7 +213,7 @@ fn site_alert(event: &SiteEvent, now: Timestamp, server: SocketAddr, token: &str
     Alert {
         timestamp: now,
         flow_id: 0,
-        src: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+        src: crate::observe::NOBODY,
         dest: server,
         rule: AlertRule {
             signature_id: event.sid,
@@ -232,6 +232,7 @@ fn site_alert(event: &SiteEvent, now: Timestamp, server: SocketAddr, token: &str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
 
     fn cfg() -> DetectorsConfig {
         DetectorsConfig {

@@ -93,7 +93,7 @@ pub fn observe_pressure(
     now: Timestamp,
     table: &ThresholdTable,
 ) -> Option<Alert> {
-    let nobody = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+    let nobody = crate::observe::NOBODY;
     let (detector, token) = match kind {
         Pressure::FlowTable => (&FLOW_TABLE_PRESSURE, format!("{count} flows evicted")),
         // Reported at the first refusal, when the count says nothing yet; the metric

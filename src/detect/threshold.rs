@@ -61,6 +61,8 @@ pub struct ThresholdTable {
     max_bytes: usize,
     /// Site-wide surge counters (distributed floods), shared the same way.
     pub site: super::surge::SiteSurge,
+    /// Site-wide count of requests held open too long (slowloris), shared too.
+    pub slow: super::slow::SlowRequests,
 }
 
 impl Default for ThresholdTable {
@@ -92,6 +94,7 @@ impl ThresholdTable {
             held: AtomicUsize::new(0),
             max_bytes,
             site: Default::default(),
+            slow: Default::default(),
         }
     }
 

@@ -223,6 +223,11 @@ pub trait EvictionHint {
     fn heap_bytes(&self) -> usize {
         0
     }
+
+    /// When the request still arriving began (its first byte), if one is.
+    fn request_open_since(&self) -> Option<Timestamp> {
+        None
+    }
 }
 
 impl EvictionHint for () {}

@@ -312,6 +312,26 @@ impl<S: Default + EvictionHint> FlowTable<S> {
         count
     }
 
+    /// The open flows whose request has been arriving for `secs` or longer at `now`,
+    /// and the server of the oldest of them (earliest start, then lowest id).
+    pub fn slow_requests(&self, now: Timestamp, secs: u64) -> (u64, Option<SocketAddr>) {
+        let mut count = 0;
+        let mut oldest: Option<(Timestamp, u64, SocketAddr)> = None;
+        for flow in self.flows.values() {
+            let Some(since) = flow.app.request_open_since() else {
+                continue;
+            };
+            if now.secs_since(since) < secs {
+                continue;
+            }
+            count += 1;
+            if oldest.map_or(true, |(t, id, _)| (since, flow.id) < (t, id)) {
+                oldest = Some((since, flow.id, flow.server.addr()));
+            }
+        }
+        (count, oldest.map(|(_, _, server)| server))
+    }
+
     /// Ends every open flow, in order of creation (end of capture). Connections that
     /// closed were ended (flushed) when they closed: their lingering keys are dropped
     /// without a call, since there is nothing left of them to end (on a capture of

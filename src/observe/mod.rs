@@ -17,6 +17,11 @@ use crate::tls::ClientHello;
 
 pub use summary::Summary;
 
+/// The address site-wide events name instead of a client (`0.0.0.0:0`), and instead of
+/// a server when none is known.
+pub const NOBODY: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+
 /// Which cap gave something up under a flood: each raises its own site-wide `flood`
 /// event, once per episode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +60,10 @@ pub trait TransactionObserver {
     /// [`Pressure`]); `dest` is the site address it happened for, or the unspecified
     /// address when that is unknown.
     fn on_pressure(&mut self, _kind: Pressure, _count: u64, _dest: SocketAddr, _now: Timestamp) {}
+    /// At a sweep (once a second of packet time), `count` requests of this worker had
+    /// been arriving for the configured time or longer; the oldest is to `server`
+    /// (unspecified when there is none: zero is reported too).
+    fn on_slow_requests(&mut self, _count: u64, _server: SocketAddr, _now: Timestamp) {}
     /// A connection completed its three-way handshake (half-open accounting).
     fn on_handshake(&mut self, _now: Timestamp) {}
 }

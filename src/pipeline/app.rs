@@ -40,6 +40,13 @@ impl crate::flow::EvictionHint for FlowApp {
             _ => 0,
         }
     }
+
+    fn request_open_since(&self) -> Option<Timestamp> {
+        match self {
+            FlowApp::Http(session) => session.request_open_since(),
+            _ => None,
+        }
+    }
 }
 
 /// What a flow's session stamps on its transactions, and keeps of responses.

@@ -26,7 +26,7 @@ use app::{deliver, finish_flow, flush_flow};
 pub use settings::{PipelineSettings, SiteScope};
 
 pub use crate::detect::{DetectionStage, DetectorRef};
-pub use crate::observe::{NullObserver, Pressure, Summary, TransactionObserver};
+pub use crate::observe::{NullObserver, Pressure, Summary, TransactionObserver, NOBODY};
 
 /// The packet stages of one worker.
 pub struct Pipeline {
@@ -34,6 +34,7 @@ pub struct Pipeline {
     site: Option<SiteScope>,
     /// Response body bytes sessions keep per transaction (settings).
     keep_response_bytes: usize,
+    slow_request_secs: u64,
     defrag: Defragmenter,
     pending: Vec<HttpTransaction>,
     /// The number the next frame gets when the caller does not number frames.
@@ -58,6 +59,7 @@ impl Pipeline {
             ),
             site: settings.site,
             keep_response_bytes: settings.response_body_prefix_bytes,
+            slow_request_secs: settings.slow_request_secs,
             defrag: Defragmenter::default(),
             pending: Vec::new(),
             next_frame: 1,
@@ -154,8 +156,7 @@ impl Pipeline {
         if self.fragments_reported_secs != 0 && now.secs() <= self.fragments_reported_secs {
             return;
         }
-        let nobody = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
-        observer.on_pressure(Pressure::Fragments, self.fragments_refused, nobody, now);
+        observer.on_pressure(Pressure::Fragments, self.fragments_refused, NOBODY, now);
         self.fragments_reported_secs = now.secs().max(1);
         self.fragments_refused = 0;
     }
@@ -337,9 +338,10 @@ impl Pipeline {
     }
 
     fn expire(&mut self, now: Timestamp, observer: &mut dyn TransactionObserver) {
-        if now.secs() > self.last_expiry_secs {
-            // Once per second of packet time, for every worker alike (not only when a
-            // fragment arrives), so fragment timeouts do not depend on sharding.
+        // Once per second of packet time, for every worker alike (not only when a
+        // fragment arrives), so fragment timeouts do not depend on sharding.
+        let new_second = now.secs() > self.last_expiry_secs;
+        if new_second {
             self.last_expiry_secs = now.secs();
             self.defrag.expire(now.secs());
         }
@@ -349,6 +351,10 @@ impl Pipeline {
             finish_flow(flow, now, pending, summary)
         });
         self.drain_pending(observer);
+        if new_second {
+            let (count, server) = self.flows.slow_requests(now, self.slow_request_secs);
+            observer.on_slow_requests(count, server.unwrap_or(NOBODY), now);
+        }
     }
 
     /// Ends every flow (end of input): flushes reassembly and open transactions.

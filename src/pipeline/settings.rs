@@ -22,6 +22,9 @@ pub struct PipelineSettings {
     /// response bodies yet, so the default keeps none: copying every response's first
     /// 64 KiB cost 11 % of replay time on large-object traffic, and budget.
     pub response_body_prefix_bytes: usize,
+    /// A request arriving this long or longer is slow (`detectors.slow_request_secs`):
+    /// each second's sweep reports how many there are.
+    pub slow_request_secs: u64,
 }
 
 /// The site's addresses and ports, as a test on decoded packets.
@@ -60,6 +63,7 @@ impl Default for PipelineSettings {
             server_ports: vec![80, 8080, 8000, 443, 3128, 8443],
             site: None,
             response_body_prefix_bytes: 0,
+            slow_request_secs: crate::config::DetectorsConfig::default().slow_request_secs,
         }
     }
 }
@@ -69,6 +73,7 @@ impl PipelineSettings {
     pub fn for_config(config: &crate::config::Config) -> Self {
         let mut settings = PipelineSettings {
             memory_bytes: config.limits.worker_bytes(1),
+            slow_request_secs: config.detectors.slow_request_secs,
             ..PipelineSettings::default()
         };
         for p in &config.site.ports {

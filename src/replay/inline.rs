@@ -93,6 +93,10 @@ impl TransactionObserver for Direct<'_, '_> {
         self.stage.on_pressure(kind, count, dest, now);
     }
 
+    fn on_slow_requests(&mut self, count: u64, server: SocketAddr, now: Timestamp) {
+        self.stage.on_slow_requests(count, server, now);
+    }
+
     fn on_handshake(&mut self, now: Timestamp) {
         self.stage.on_handshake(now);
     }

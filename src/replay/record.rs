@@ -83,6 +83,12 @@ pub enum Item {
         dest: SocketAddr,
         now: Timestamp,
     },
+    /// Requests held open too long ([`TransactionObserver::on_slow_requests`]).
+    SlowRequests {
+        count: u64,
+        server: SocketAddr,
+        now: Timestamp,
+    },
     /// Packet time reached a new second (recorded by one worker only).
     Tick(Timestamp),
 }
@@ -158,6 +164,10 @@ impl TransactionObserver for Recorder<'_> {
             dest,
             now,
         });
+    }
+
+    fn on_slow_requests(&mut self, count: u64, server: SocketAddr, now: Timestamp) {
+        self.push(Item::SlowRequests { count, server, now });
     }
 
     fn on_handshake(&mut self, now: Timestamp) {

@@ -259,6 +259,7 @@ pub(super) fn feed_other(stage: &mut DetectionStage<'_>, item: Item) {
             dest,
             now,
         } => stage.on_pressure(kind, count, dest, now),
+        Item::SlowRequests { count, server, now } => stage.on_slow_requests(count, server, now),
         Item::Tick(now) => stage.tick(now),
     }
 }

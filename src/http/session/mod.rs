@@ -111,6 +111,15 @@ impl HttpSession {
             || self.open.iter().any(|t| !t.request_done)
     }
 
+    /// When the request still arriving began: its head's first byte, or, once the head
+    /// is read, the request's time while its body is still arriving.
+    pub fn request_open_since(&self) -> Option<Timestamp> {
+        if !self.request.head.is_empty() {
+            return Some(self.request.head_ts);
+        }
+        self.open.iter().find(|t| !t.request_done).map(|t| t.txn.ts)
+    }
+
     /// Heap bytes the session holds (head buffers, open transactions, parsers), for the
     /// memory budget; see [`crate::http::heap`].
     pub fn heap_bytes(&self) -> usize {

@@ -143,6 +143,10 @@ impl TransactionObserver for StatsTee<'_> {
         self.inner.on_pressure(kind, count, dest, now);
     }
 
+    fn on_slow_requests(&mut self, count: u64, server: std::net::SocketAddr, now: Timestamp) {
+        self.inner.on_slow_requests(count, server, now);
+    }
+
     fn on_handshake(&mut self, now: Timestamp) {
         self.inner.on_handshake(now);
     }
