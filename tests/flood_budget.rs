@@ -184,14 +184,22 @@ fn a_distributed_slowloris_is_reported_once_and_hides_no_upload() {
     // the flood's first two seconds, the first upload came one second in), not before;
     // and by the next burst of header lines after that (every 5 s): a sweep runs when
     // packets come.
-    let first = run.alerts.first().and_then(|a| a["timestamp"].as_str()).expect("events");
+    let first = run
+        .alerts
+        .first()
+        .and_then(|a| a["timestamp"].as_str())
+        .expect("events");
     let at = slow[0]["timestamp"].as_str().expect("timestamp");
     let secs = |t: &str| -> u32 {
         let hms = &t[11..19];
-        hms.split(':').fold(0, |s, p| s * 60 + p.parse::<u32>().expect("time"))
+        hms.split(':')
+            .fold(0, |s, p| s * 60 + p.parse::<u32>().expect("time"))
     };
     let after = secs(at) - secs(first);
-    assert!((19..=26).contains(&after), "raised {after} s after the first upload");
+    assert!(
+        (19..=26).contains(&after),
+        "raised {after} s after the first upload"
+    );
     // No client floods by itself: no other flood event.
     let floods = run
         .alerts
