@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Asks the Linux kernel how it reassembles odd IPv4 fragment sequences.
+"""Asks the Linux kernel how it reassembles odd IPv4 and IPv6 fragment sequences.
 
 usage: fragment-oracle.py recv ADDR        (in the server's namespace)
            prints the hex of every UDP datagram delivered to ADDR:9999, one per line,
@@ -7,12 +7,16 @@ usage: fragment-oracle.py recv ADDR        (in the server's namespace)
        fragment-oracle.py send SRC DST     (in the client's namespace, as root)
            sends each case's fragments with a raw socket and prints one JSON line per
            case: {"case", "fragments": [[offset, more_fragments, hex], ...], "whole": hex}
+ADDR, SRC and DST are both IPv4 or both IPv6: the same cases go as IPv4 fragments or
+as IPv6 Fragment headers.
 
 Used by tests/fragment_parity.rs, which feeds the same fragments to tamperwatch's
 defragmenter and expects a datagram exactly when the kernel delivered one, with the
 same bytes. The fragments are hand-built (labelled so): no tool sends overlapping or
-odd-length fragments on purpose. Each case's datagram is UDP with no checksum (0), so
-the kernel delivers whatever bytes it reassembled.
+odd-length fragments on purpose. Over IPv4 each case's datagram is UDP with no checksum
+(0), so the kernel delivers whatever bytes it reassembled; IPv6 requires the checksum,
+which is that of the case's true datagram (every case where the kernel takes other
+bytes is one it discards).
 """
 import json
 import socket
@@ -40,17 +44,31 @@ def ip_fragment(src, dst, ident, offset, more, payload):
     return head + payload
 
 
-def udp(tag):
+def ip6_fragment(src, dst, ident, offset, more, payload):
+    """An IPv6 packet whose only extension header is a Fragment header (UDP follows)."""
+    frag = struct.pack("!BBHI", 17, 0, offset | (1 if more else 0), ident)
+    head = struct.pack("!IHBB16s16s", 0x60000000, len(frag) + len(payload), 44, 64,
+                       socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst))
+    return head + frag + payload
+
+
+def udp(tag, v6=None):
+    """The case's whole 32-byte UDP datagram; `v6` = (src, dst) sets the checksum."""
     data = (tag + "-").encode() + b"A" * (24 - len(tag) - 1)
-    return struct.pack("!HHHH", 40000, PORT, 8 + len(data), 0) + data  # 32 bytes
+    dgram = struct.pack("!HHHH", 40000, PORT, 8 + len(data), 0) + data
+    if v6:
+        pseudo = (socket.inet_pton(socket.AF_INET6, v6[0]) + socket.inet_pton(socket.AF_INET6, v6[1])
+                  + struct.pack("!IxxxB", len(dgram), 17))
+        dgram = dgram[:6] + struct.pack("!H", checksum(pseudo + dgram) or 0xFFFF) + dgram[8:]
+    return dgram
 
 
-def cases():
+def cases(v6=None):
     """(name, [(offset, more, bytes)]) with u the case's whole 32-byte datagram."""
     out = []
 
     def case(name, build):
-        u = udp(name)
+        u = udp(name, v6)
         out.append((name, build(u)))
 
     # Not a multiple of 8 with more to follow: Linux trims it to 16 bytes.
@@ -79,11 +97,14 @@ def cases():
 
 
 def send(src, dst):
-    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-    for i, (name, frags) in enumerate(cases()):
+    v6 = ":" in dst
+    # IPPROTO_RAW: the packets carry their own IP header (for IPv6 as well, on Linux).
+    raw = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    for i, (name, frags) in enumerate(cases((src, dst) if v6 else None)):
         ident = 0x5100 + i
         for off, more, data in frags:
-            raw.sendto(ip_fragment(src, dst, ident, off, more, data), (dst, 0))
+            packet = (ip6_fragment if v6 else ip_fragment)(src, dst, ident, off, more, data)
+            raw.sendto(packet, (dst, 0))
             time.sleep(0.01)
         print(json.dumps({"case": name, "id": ident,
                           "fragments": [[off, more, data.hex()] for off, more, data in frags]}),
@@ -91,7 +112,7 @@ def send(src, dst):
 
 
 def recv(addr):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((addr, PORT))
     s.settimeout(3)
     print("ready", flush=True)

@@ -1,10 +1,12 @@
 //! Live: tamperwatch's defragmenter reassembles exactly what this host's kernel does.
 //!
-//! `scripts/fragment-oracle.py` sends odd IPv4 fragment sequences (odd lengths with more
+//! `scripts/fragment-oracle.py` sends odd fragment sequences (odd lengths with more
 //! to follow, fragments cut to nothing, overlaps within and across runs, duplicates
 //! with other bytes: hand-built, labelled so, as no tool sends them on purpose) from
 //! the client namespace of `scripts/netns-fragments.sh` to a UDP socket in the server
-//! namespace, and reports what the kernel delivered. The same fragments then go through
+//! namespace, and reports what the kernel delivered; once as IPv4 fragments, once as
+//! IPv6 Fragment headers (the kernel reads an odd length with more to follow
+//! differently in each: IPv4 cuts the fragment to a multiple of 8, IPv6 drops it). The same fragments then go through
 //! [`Defragmenter`]: it must give a datagram exactly when the kernel did, with the same
 //! bytes. A monitor that reads a sequence another way either misses what the server got
 //! (an evasion) or sees what the server never accepted. Nothing leaves the namespaces;
@@ -12,7 +14,7 @@
 
 mod support;
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
 
@@ -31,14 +33,14 @@ fn unhex(s: &str) -> Vec<u8> {
 /// What the defragmenter delivers for one case's fragments: the UDP data of the
 /// datagram it completes, if it completes one (the kernel hands the socket the data
 /// after the 8-byte UDP header).
-fn ours(id: u32, fragments: &[serde_json::Value]) -> Option<Vec<u8>> {
+fn ours((src, dst): (IpAddr, IpAddr), id: u32, fragments: &[serde_json::Value]) -> Option<Vec<u8>> {
     let mut defrag = Defragmenter::default();
     let mut whole = None;
     for f in fragments {
         let payload = unhex(f[2].as_str().expect("hex payload"));
         let view = FragmentView {
-            src: IpAddr::V4(Ipv4Addr::new(10, 231, 1, 2)),
-            dst: IpAddr::V4(Ipv4Addr::new(10, 231, 2, 2)),
+            src,
+            dst,
             id,
             protocol: 17,
             offset_bytes: u32::try_from(f[0].as_u64().expect("offset")).expect("offset"),
@@ -63,13 +65,29 @@ fn odd_and_overlapping_fragments_reassemble_as_the_kernel_reassembles_them() {
     {
         return;
     }
-    let oracle = repo().join("scripts/fragment-oracle.py");
     let ns = support::Namespaces::up(&format!("twq{}", std::process::id() % 100_000));
+    let v4 = compare(&ns, "10.231.1.2", "10.231.2.2");
+    let v6 = compare(&ns, "fd31:1::2", "fd31:2::2");
+    // The families part ways where the kernel does: an odd fragment with more to
+    // follow is cut (IPv4) or dropped alone, leaving the rest to complete (IPv6).
+    for (case, in_v4, in_v6) in [
+        ("odd-trimmed", true, false),
+        ("odd-to-nothing", false, true),
+    ] {
+        assert_eq!(v4.contains(&case.to_owned()), in_v4, "IPv4 {case}: {v4:?}");
+        assert_eq!(v6.contains(&case.to_owned()), in_v6, "IPv6 {case}: {v6:?}");
+    }
+}
+
+/// Sends every case from `src` to `dst` and checks tamperwatch against the kernel;
+/// returns the cases the kernel delivered.
+fn compare(ns: &support::Namespaces, src: &str, dst: &str) -> Vec<String> {
+    let oracle = repo().join("scripts/fragment-oracle.py");
     let mut receiver = ns
         .exec('s')
         .arg("python3")
         .arg(&oracle)
-        .args(["recv", "10.231.2.2"])
+        .args(["recv", dst])
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the receiver");
@@ -82,7 +100,7 @@ fn odd_and_overlapping_fragments_reassemble_as_the_kernel_reassembles_them() {
         .exec('c')
         .arg("python3")
         .arg(&oracle)
-        .args(["send", "10.231.1.2", "10.231.2.2"])
+        .args(["send", src, dst])
         .output()
         .expect("run the sender");
     assert!(
@@ -100,7 +118,11 @@ fn odd_and_overlapping_fragments_reassemble_as_the_kernel_reassembles_them() {
         .map(|l| serde_json::from_str(l).expect("case line"))
         .collect();
     assert_eq!(cases.len(), 10, "every case was sent");
-    let mut kernel_delivered = 0;
+    let addrs = (
+        src.parse().expect("source address"),
+        dst.parse().expect("destination address"),
+    );
+    let mut kernel_delivered = Vec::new();
     for case in &cases {
         let name = case["case"].as_str().expect("case name");
         let tag = format!("{name}-");
@@ -108,19 +130,22 @@ fn odd_and_overlapping_fragments_reassemble_as_the_kernel_reassembles_them() {
             .iter()
             .find(|d| d.starts_with(tag.as_bytes()))
             .cloned();
-        kernel_delivered += usize::from(kernel.is_some());
+        if kernel.is_some() {
+            kernel_delivered.push(name.to_owned());
+        }
         let id = u32::try_from(case["id"].as_u64().expect("id")).expect("id");
         let fragments = case["fragments"].as_array().expect("fragments");
         assert_eq!(
-            ours(id, fragments),
+            ours(addrs, id, fragments),
             kernel,
-            "case {name}: tamperwatch and the kernel disagree"
+            "case {name} ({src} to {dst}): tamperwatch and the kernel disagree"
         );
     }
     // Both outcomes occur, so the comparison can fail either way.
     assert!(
-        (1..cases.len()).contains(&kernel_delivered),
-        "kernel delivered {kernel_delivered} of {} cases",
+        (1..cases.len()).contains(&kernel_delivered.len()),
+        "kernel delivered {kernel_delivered:?} of {} cases",
         cases.len()
     );
+    kernel_delivered
 }

@@ -34,8 +34,9 @@ fn root() -> PathBuf {
 
 /// Captures that fill a worker's share of the memory budget on purpose: with several
 /// workers each holds its own share, so what is evicted, and when, is decided per shard
-/// (as live). `tests/flood_budget.rs` judges them.
-const REACHES_WORKER_CAPS: &[&str] = &["flood-upload.pcap"];
+/// (as live): the flow table's slots, the defragmenter's datagrams. `tests/flood_budget.rs`
+/// judges them.
+const REACHES_WORKER_CAPS: &[&str] = &["flood-upload.pcap", "frag-flood-upload.pcap"];
 
 fn captures() -> Vec<PathBuf> {
     if let Ok(list) = std::env::var("TW_REPLAY_PATHS_PCAPS") {
