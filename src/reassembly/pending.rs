@@ -7,7 +7,10 @@
 //! already handed on. So of two overlapping segments, the one that **starts lower**
 //! supplies the shared bytes, whichever arrived first. Two that start at the same byte:
 //! a later one that reaches further replaces the earlier; otherwise the later is
-//! dropped. (A monitor that kept the first copy instead could be shown one text while
+//! dropped. A segment that starts exactly where a held one ends is appended to it
+//! (`tcp_ooo_try_coalesce`): from then on the two are one segment, starting at the
+//! first's start, so a later segment starting inside the first loses the second's
+//! bytes too (`tests/tcp_parity.rs` checks these cases against the kernel). (A monitor that kept the first copy instead could be shown one text while
 //! the server reads another: send the benign tail first, then a longer segment from
 //! further back carrying the attack.)
 //!
@@ -39,7 +42,7 @@ pub(super) struct Buffered {
 /// over held bytes where Linux would read this segment's copy.
 pub(super) fn buffer(pending: &mut BTreeMap<u64, Piece>, start: u64, data: &[u8]) -> Buffered {
     let end = start + data.len() as u64;
-    let origin = (start, end);
+    let origin = coalesce(pending, start, end);
     // Pieces that may overlap: the one before `start` and those starting inside.
     let first = pending
         .range(..start)
@@ -98,6 +101,27 @@ pub(super) fn buffer(pending: &mut BTreeMap<u64, Piece>, start: u64, data: &[u8]
         );
     }
     out
+}
+
+/// The segment `start..end` belongs to once held: itself, or, when a held segment ends
+/// exactly at `start`, that segment grown to `end` (Linux appends it to that one). The
+/// held segment's pieces take the grown extent too.
+fn coalesce(pending: &mut BTreeMap<u64, Piece>, start: u64, end: u64) -> (u64, u64) {
+    let Some(before) = pending
+        .range(..start)
+        .next_back()
+        .map(|(_, p)| p.origin)
+        .filter(|&(_, their_end)| their_end == start)
+    else {
+        return (start, end);
+    };
+    let joined = (before.0, end);
+    for (_, piece) in pending.range_mut(before.0..start) {
+        if piece.origin == before {
+            piece.origin = joined;
+        }
+    }
+    joined
 }
 
 /// Replaces bytes `lo..hi` of the piece at `key` with `ours`, splitting the piece so

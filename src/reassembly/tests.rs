@@ -105,6 +105,30 @@ fn a_segment_that_repeats_held_bytes_from_lower_down_owns_them() {
 }
 
 #[test]
+fn a_segment_starting_where_a_held_one_ends_joins_it() {
+    // Linux appends 110.."cccc" to 106.."bbbb" (tcp_ooo_try_coalesce): one segment from
+    // 106 on, so a later one from 108 loses the bytes of both, though it starts lower
+    // than the second (tests/tcp_parity.rs: the kernel reads the same).
+    let (out, stats) = run(&[
+        (106, b"bbbb"),
+        (110, b"cccc"),
+        (108, b"XXXXXXXX"),
+        (100, b"aaaaaa"),
+    ]);
+    assert_eq!(out, "aaaaaabbbbccccXX");
+    assert_eq!(stats.conflicting_overlaps, 2);
+    // A run of three joins the same way; a segment from before it still wins.
+    let (out, _) = run(&[
+        (104, b"bb"),
+        (106, b"cc"),
+        (108, b"dd"),
+        (103, b"XXXXXX"),
+        (100, b"aaa"),
+    ]);
+    assert_eq!(out, "aaaXXXXXXd");
+}
+
+#[test]
 fn an_in_order_segment_wins_over_buffered_bytes() {
     let (out, _) = run(&[(104, b"tail"), (100, b"abcdHEAD")]);
     assert_eq!(out, "abcdHEAD");
