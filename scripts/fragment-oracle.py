@@ -24,16 +24,9 @@ import struct
 import sys
 import time
 
+from inet_checksum import checksum
+
 PORT = 9999
-
-
-def checksum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return (~s) & 0xFFFF
 
 
 def ip_fragment(src, dst, ident, offset, more, payload):

@@ -19,7 +19,6 @@ socket for these connections, would answer the server with RSTs: the caller drop
 them (nftables, output hook).
 """
 import json
-import os
 import random
 import select
 import socket
@@ -27,16 +26,9 @@ import struct
 import sys
 import time
 
+from inet_checksum import checksum
+
 PORT = 9998
-
-
-def checksum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return (~s) & 0xFFFF
 
 
 def packet(src, dst, sport, seq, ack, flags, payload=b""):

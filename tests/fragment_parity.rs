@@ -16,18 +16,11 @@ mod support;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::process::Stdio;
 
 use tamperwatch::decode::fragment::{Defragmenter, FragmentView};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
-        .collect()
 }
 
 /// What the defragmenter delivers for one case's fragments: the UDP data of the
@@ -37,7 +30,7 @@ fn ours((src, dst): (IpAddr, IpAddr), id: u32, fragments: &[serde_json::Value]) 
     let mut defrag = Defragmenter::default();
     let mut whole = None;
     for f in fragments {
-        let payload = unhex(f[2].as_str().expect("hex payload"));
+        let payload = support::unhex(f[2].as_str().expect("hex payload"));
         let view = FragmentView {
             src,
             dst,
@@ -83,37 +76,10 @@ fn odd_and_overlapping_fragments_reassemble_as_the_kernel_reassembles_them() {
 /// returns the cases the kernel delivered.
 fn compare(ns: &support::Namespaces, src: &str, dst: &str) -> Vec<String> {
     let oracle = repo().join("scripts/fragment-oracle.py");
-    let mut receiver = ns
-        .exec('s')
-        .arg("python3")
-        .arg(&oracle)
-        .args(["recv", dst])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the receiver");
-    // The receiver says when its socket is bound.
-    let mut out = receiver.stdout.take().expect("receiver stdout");
-    let mut first = [0u8; 6];
-    std::io::Read::read_exact(&mut out, &mut first).expect("receiver ready");
-    assert_eq!(&first, b"ready\n");
-    let sent = ns
-        .exec('c')
-        .arg("python3")
-        .arg(&oracle)
-        .args(["send", src, dst])
-        .output()
-        .expect("run the sender");
-    assert!(
-        sent.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sent.stderr)
-    );
-    let mut delivered = String::new();
-    std::io::Read::read_to_string(&mut out, &mut delivered).expect("receiver output");
-    assert!(receiver.wait().expect("receiver exit").success());
-    let delivered: Vec<Vec<u8>> = delivered.lines().map(unhex).collect();
+    let (sent, delivered) = ns.ask_oracle(&oracle, &["recv", dst], &["send", src, dst]);
+    let delivered: Vec<Vec<u8>> = delivered.lines().map(support::unhex).collect();
 
-    let cases: Vec<serde_json::Value> = String::from_utf8_lossy(&sent.stdout)
+    let cases: Vec<serde_json::Value> = sent
         .lines()
         .map(|l| serde_json::from_str(l).expect("case line"))
         .collect();

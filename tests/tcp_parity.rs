@@ -23,12 +23,6 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
-        .collect()
-}
-
 /// What the reassembler hands on for one case's segments (offsets from the first data
 /// byte), the stream finished as the client's FIN finishes it.
 fn ours(segments: &[serde_json::Value]) -> Vec<u8> {
@@ -42,7 +36,7 @@ fn ours(segments: &[serde_json::Value]) -> Vec<u8> {
     };
     for s in segments {
         let offset = u32::try_from(s[0].as_u64().expect("offset")).expect("offset");
-        let data = unhex(s[1].as_str().expect("hex"));
+        let data = support::unhex(s[1].as_str().expect("hex"));
         stream.insert_segment(SeqNumber(1001 + offset), &data, &mut deliver);
     }
     stream.finish(&mut deliver);
@@ -76,39 +70,17 @@ fn overlapping_segments_are_read_as_the_kernel_reads_them() {
     drop(nft.stdin.take());
     assert!(nft.wait().expect("nft").success(), "nft rule");
 
-    let mut server = ns
-        .exec('s')
-        .arg("python3")
-        .arg(&oracle)
-        .args(["serve", "10.231.2.2"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the server");
-    let mut out = server.stdout.take().expect("server stdout");
-    let mut first = [0u8; 6];
-    std::io::Read::read_exact(&mut out, &mut first).expect("server ready");
-    assert_eq!(&first, b"ready\n");
-    let sent = ns
-        .exec('c')
-        .arg("python3")
-        .arg(&oracle)
-        .args(["send", "10.231.1.2", "10.231.2.2"])
-        .output()
-        .expect("run the sender");
-    assert!(
-        sent.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sent.stderr)
+    let (sent, read) = ns.ask_oracle(
+        &oracle,
+        &["serve", "10.231.2.2"],
+        &["send", "10.231.1.2", "10.231.2.2"],
     );
-    let mut read = String::new();
-    std::io::Read::read_to_string(&mut out, &mut read).expect("server output");
-    assert!(server.wait().expect("server exit").success());
     let read: Vec<serde_json::Value> = read
         .lines()
         .map(|l| serde_json::from_str(l).expect("server line"))
         .collect();
 
-    let cases: Vec<serde_json::Value> = String::from_utf8_lossy(&sent.stdout)
+    let cases: Vec<serde_json::Value> = sent
         .lines()
         .map(|l| serde_json::from_str(l).expect("case line"))
         .collect();
@@ -119,7 +91,7 @@ fn overlapping_segments_are_read_as_the_kernel_reads_them() {
         let kernel = read
             .iter()
             .find(|r| r["port"] == case["port"])
-            .map(|r| unhex(r["data"].as_str().expect("hex")))
+            .map(|r| support::unhex(r["data"].as_str().expect("hex")))
             .unwrap_or_else(|| panic!("case {name}: the server read no connection"));
         // Every case sends 30 bytes or more; a short read means the connection broke.
         assert!(kernel.len() >= 20, "case {name}: {kernel:?}");

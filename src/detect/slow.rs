@@ -96,6 +96,7 @@ impl SlowRequests {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::surge::tests::{at, server};
 
     fn cfg() -> DetectorsConfig {
         DetectorsConfig {
@@ -103,14 +104,6 @@ mod tests {
             slow_request_secs: 20,
             ..DetectorsConfig::default()
         }
-    }
-
-    fn at(secs: i64) -> Timestamp {
-        Timestamp::from_secs_micros(secs, 0)
-    }
-
-    fn server() -> SocketAddr {
-        "203.0.113.10:80".parse().expect("addr")
     }
 
     #[test]

@@ -230,7 +230,7 @@ fn site_alert(event: &SiteEvent, now: Timestamp, server: SocketAddr, token: &str
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::net::{IpAddr, Ipv4Addr};
 
@@ -244,11 +244,13 @@ mod tests {
         }
     }
 
-    fn at(secs: i64) -> Timestamp {
+    /// A packet time, `secs` after the epoch (the site-wide detectors' tests share it).
+    pub(in crate::detect) fn at(secs: i64) -> Timestamp {
         Timestamp::from_secs_micros(secs, 0)
     }
 
-    fn server() -> SocketAddr {
+    /// The flooded site's address.
+    pub(in crate::detect) fn server() -> SocketAddr {
         "203.0.113.10:80".parse().expect("addr")
     }
 

@@ -110,6 +110,53 @@ impl Namespaces {
     }
 }
 
+impl Namespaces {
+    /// Asks a kernel oracle (`scripts/*-oracle.py`): `python3 script server_args...` in
+    /// the server namespace says `ready` once its socket is bound, then
+    /// `python3 script client_args...` in the client namespace sends. Returns what the
+    /// client printed (what it sent) and what the server printed after `ready` (what
+    /// its kernel delivered); panics if either fails.
+    pub fn ask_oracle(
+        &self,
+        script: &Path,
+        server_args: &[&str],
+        client_args: &[&str],
+    ) -> (String, String) {
+        use std::io::Read;
+        let mut server = self
+            .exec('s')
+            .arg("python3")
+            .arg(script)
+            .args(server_args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the oracle's server side");
+        let mut out = server.stdout.take().expect("server stdout");
+        let mut first = [0u8; 6];
+        out.read_exact(&mut first).expect("server ready");
+        assert_eq!(&first, b"ready\n");
+        let sent = self
+            .exec('c')
+            .arg("python3")
+            .arg(script)
+            .args(client_args)
+            .output()
+            .expect("run the oracle's client side");
+        assert!(
+            sent.status.success(),
+            "{}",
+            String::from_utf8_lossy(&sent.stderr)
+        );
+        let mut delivered = String::new();
+        out.read_to_string(&mut delivered).expect("server output");
+        assert!(server.wait().expect("server exit").success());
+        (
+            String::from_utf8_lossy(&sent.stdout).into_owned(),
+            delivered,
+        )
+    }
+}
+
 impl Drop for Namespaces {
     fn drop(&mut self) {
         let _ = std::process::Command::new("bash")
@@ -117,6 +164,13 @@ impl Drop for Namespaces {
             .args(["down", &self.prefix])
             .status();
     }
+}
+
+/// The bytes of a hex string (the kernel oracles print what they sent and got in hex).
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
 }
 
 /// A flagged alert as the detector would raise it (a secret-file read from a
