@@ -103,9 +103,15 @@ pub(super) fn buffer(pending: &mut BTreeMap<u64, Piece>, start: u64, data: &[u8]
     out
 }
 
+/// How many of a grown segment's pieces, back from its end, learn its new extent.
+/// Only a later segment starting at the very same byte reads the extent (to know
+/// whether it reaches further), and a run of adjacent tiny segments would otherwise
+/// make every one of them walk all the pieces before it.
+const MAX_COALESCE_WALK: usize = 64;
+
 /// The segment `start..end` belongs to once held: itself, or, when a held segment ends
 /// exactly at `start`, that segment grown to `end` (Linux appends it to that one). The
-/// held segment's pieces take the grown extent too.
+/// held segment's last pieces take the grown extent too ([`MAX_COALESCE_WALK`]).
 fn coalesce(pending: &mut BTreeMap<u64, Piece>, start: u64, end: u64) -> (u64, u64) {
     let Some(before) = pending
         .range(..start)
@@ -116,10 +122,15 @@ fn coalesce(pending: &mut BTreeMap<u64, Piece>, start: u64, end: u64) -> (u64, u
         return (start, end);
     };
     let joined = (before.0, end);
-    for (_, piece) in pending.range_mut(before.0..start) {
-        if piece.origin == before {
-            piece.origin = joined;
+    for (_, piece) in pending
+        .range_mut(before.0..start)
+        .rev()
+        .take(MAX_COALESCE_WALK)
+    {
+        if piece.origin != before {
+            break;
         }
+        piece.origin = joined;
     }
     joined
 }
