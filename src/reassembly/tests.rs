@@ -129,6 +129,25 @@ fn a_segment_starting_where_a_held_one_ends_joins_it() {
 }
 
 #[test]
+fn a_long_run_of_adjacent_segments_is_one_segment_to_a_later_overlap() {
+    // 300 one-byte segments from 101, each joining the run before it (more pieces than
+    // the walk that tells them the run's extent visits), then a segment from inside the
+    // run past its end, then the hole: the run keeps its bytes, the later one adds its
+    // tail only.
+    let run_bytes: Vec<u8> = (0..300u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut segments: Vec<(u32, &[u8])> = run_bytes
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (101 + i as u32, std::slice::from_ref(b)))
+        .collect();
+    segments.push((395, b"XXXXXXXXXX"));
+    segments.push((100, b"0"));
+    let (out, _) = run(&segments);
+    let want = format!("0{}XXXX", String::from_utf8_lossy(&run_bytes));
+    assert_eq!(out, want);
+}
+
+#[test]
 fn an_in_order_segment_wins_over_buffered_bytes() {
     let (out, _) = run(&[(104, b"tail"), (100, b"abcdHEAD")]);
     assert_eq!(out, "abcdHEAD");
