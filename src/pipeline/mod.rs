@@ -34,6 +34,8 @@ pub struct Pipeline {
     site: Option<SiteScope>,
     /// Response body bytes sessions keep per transaction (settings).
     keep_response_bytes: usize,
+    /// Requests arriving this long or longer are counted at each second's sweep and
+    /// reported (settings).
     slow_request_secs: u64,
     defrag: Defragmenter,
     pending: Vec<HttpTransaction>,
