@@ -172,11 +172,10 @@ impl TransactionObserver for DetectionStage<'_> {
         if let Some(o) = self.also.as_mut() {
             o.on_slow_requests(count, server, now);
         }
-        if let Some(alert) = self
-            .detector
-            .with(|d| d.observe_slow_requests(count, server, now))
-        {
-            self.alerts.push(alert);
+        let alerts = &mut self.alerts;
+        self.detector
+            .with(|d| d.observe_slow_requests(count, server, now, alerts));
+        if !self.alerts.is_empty() {
             self.emit();
         }
     }

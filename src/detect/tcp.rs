@@ -8,7 +8,7 @@ use std::hash::{Hash, Hasher};
 use super::alert::{evidence, Alert, AlertRule, Category};
 use super::threshold::ThresholdTable;
 use crate::config::DetectorsConfig;
-use crate::observe::Pressure;
+use crate::observe::{Pressure, NOBODY};
 use crate::time::Timestamp;
 
 /// Signature id of the SYN flood detector.
@@ -20,7 +20,7 @@ pub const FLOW_TABLE_PRESSURE_SID: u32 = 900_003;
 /// The defragmenter refused fragments under pressure (site-wide, one per episode).
 pub const FRAGMENT_PRESSURE_SID: u32 = 900_006;
 /// One pressure event of each kind per this many seconds of it.
-pub const FLOW_TABLE_PRESSURE_WINDOW_SECS: u64 = 60;
+pub const PRESSURE_WINDOW_SECS: u64 = 60;
 
 /// Looks at every TCP packet's flags.
 #[derive(Debug, Clone)]
@@ -93,7 +93,6 @@ pub fn observe_pressure(
     now: Timestamp,
     table: &ThresholdTable,
 ) -> Option<Alert> {
-    let nobody = crate::observe::NOBODY;
     let (detector, token) = match kind {
         Pressure::FlowTable => (&FLOW_TABLE_PRESSURE, format!("{count} flows evicted")),
         // Reported at the first refusal, when the count says nothing yet; the metric
@@ -102,13 +101,13 @@ pub fn observe_pressure(
     };
     let fired = table.observe(
         detector.sid,
-        nobody.ip(),
+        NOBODY.ip(),
         now,
         1,
-        FLOW_TABLE_PRESSURE_WINDOW_SECS,
+        PRESSURE_WINDOW_SECS,
         None,
     );
-    fired.then(|| detector.alert(now, nobody, dest, &token))
+    fired.then(|| detector.alert(now, NOBODY, dest, &token))
 }
 
 /// A built-in detector's identity.
