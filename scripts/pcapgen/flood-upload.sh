@@ -51,7 +51,6 @@ case $FLOOD in
     syn) FLOOD_CMD=(hping3 -q -S --flood -p 8080 --rand-source 10.231.2.2) ;;
     frag) FLOOD_CMD=(hping3 -q -S -x -d 16 -i u200 -c $((5000 * SECS)) -p 8080 --rand-source 10.231.2.2) ;;
     slowloris)
-        command -v slowhttptest >/dev/null || { echo "flood-upload: slowhttptest is missing" >&2; exit 1; }
         command -v nft >/dev/null || { echo "flood-upload: nft is missing" >&2; exit 1; }
         # slowhttptest exits non-zero when the server "survives"; the capture is what counts.
         FLOOD_CMD=(slowhttptest -H -c 200 -r 100 -i 5 -l "$SECS" -u http://10.231.2.2:8080/)
@@ -59,7 +58,7 @@ case $FLOOD in
         FLOOD_MAX_S=$((SECS + 10)) ;;
     *) echo "flood-upload: FLOOD must be syn, frag or slowloris" >&2; exit 2 ;;
 esac
-for cmd in hping3 tcpdump nginx curl; do
+for cmd in "${FLOOD_CMD[0]}" tcpdump nginx curl; do
     command -v "$cmd" >/dev/null || { echo "flood-upload: $cmd is missing" >&2; exit 1; }
 done
 PY=/usr/bin/python3
