@@ -378,6 +378,7 @@ timed_run() {
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+fastest() { sort -g | head -n 1; }
 maxof() { sort -g | tail -1; }
 
 # bench_cmd NAME CMD...: BENCH_RUNS timed runs; sets R_WALL (median), R_RSS (max KiB),
@@ -625,6 +626,11 @@ for ((v = 0; v < ${#VAR_LABELS[@]}; v++)); do
         done)"
     fi
     add_row "$label" "$R_WALL" "$R_RSS" "$R_CPU" "$ratio"
+    # On a host whose other tenants slow every run now and then, the fastest runs are
+    # the steadiest figure: both were the least disturbed.
+    DETAILS+=$'\n'"$label: fastest bare run / fastest run: $(awk \
+        -v b="$(printf '%s\n' "${BARE_WALLS[@]}" | fastest)" \
+        -v r="$(printf '%s\n' $R_ALL | fastest)" 'BEGIN { printf "%.1f %%", 100 * b / r }')"
     CPU_LINES+=$'\n'"$(awk -v l="$label" -v b="$BARE_CPUS" -v r="$R_CPUS" 'BEGIN {
         printf "%-34s %9.3f %9.3f %8.1f%%", l, r, b, (r > 0) ? 100 * b / r : 0 }')"
     DETAILS+=$'\n'"$label walls (s): $R_ALL (args: ${VAR_ARGS[$v]:-none})"

@@ -10,13 +10,16 @@
 #      python's http.server), so that its capture loop and fan-out are not left
 #      untrained (code a profile never saw run is optimised for size)
 #   3. merges the profiles and builds target/pgo/release/tamperwatch with them
-#   4. replays the same captures through the optimised binary and checks that it prints
+#   4. when LLVM BOLT is there (or can be installed): instruments that binary with
+#      llvm-bolt, runs the same training through it, and lays its code out again by
+#      that profile (hot paths packed together, cold blocks split off), in place
+#   5. replays the same captures through the optimised binary and checks that it prints
 #      exactly the events the instrumented one printed
 #
 # The training set is pcaps/ (attacks, benign browsing, evasions, TCP edge cases), not
 # the benchmark captures in bench-data/: the profile must not be fitted to what
 # scripts/bench.sh times. PGO changes how code is laid out and inlined, never what it
-# does: step 4 checks that on every training run.
+# does; so does BOLT: step 5 checks that on every training run.
 #
 # Run from anywhere: scripts/build-pgo.sh. Prints the binary's path on stdout.
 # Environment:
@@ -24,6 +27,8 @@
 #   PGO_TARGET_CPU=CPU  also compiles for that CPU (rustc -Ctarget-cpu, e.g. native when
 #                       building on the web host itself): the binary then needs that CPU
 #                       and is written to target/pgo-CPU/ instead of target/pgo/
+#   PGO_BOLT=auto       auto: step 4 when llvm-bolt is installed or, as root, apt-get can
+#                       install it (Debian's bolt-NN); 1: step 4 or fail; 0: no step 4
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -59,43 +64,79 @@ if [ -n "${PGO_TARGET_CPU:-}" ]; then
     TRAIN_DIR=$ROOT/target/pgo-train-$PGO_TARGET_CPU
     OUT_DIR=$ROOT/target/pgo-$PGO_TARGET_CPU
 fi
+# LLVM BOLT (step 4) reads the optimised binary's relocations to move its code, so
+# the binary is then linked with them (--emit-relocs; the code is the same).
+PGO_BOLT=${PGO_BOLT:-auto}
+case $PGO_BOLT in auto | 0 | 1) ;; *) die "PGO_BOLT must be auto, 0 or 1" ;; esac
+# Prints the newest of the given tool in PATH (plain name, or Debian's name-NN).
+newest_tool() {
+    command -v "$1" 2> /dev/null && return 0
+    compgen -c "$1-" | grep -E "^$1-[0-9]+\$" | sort -V | tail -n 1
+}
+bolt= merge_fdata=
+if [ "$PGO_BOLT" != 0 ]; then
+    bolt=$(newest_tool llvm-bolt || true)
+    if [ -z "$bolt" ] && [ "$(id -u)" -eq 0 ] && command -v apt-cache > /dev/null; then
+        pkg=$(apt-cache search --names-only '^bolt-[0-9]+$' 2> /dev/null | cut -d' ' -f1 | sort -V | tail -n 1)
+        if [ -n "$pkg" ]; then
+            log "installing $pkg (LLVM BOLT)"
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" > /dev/null 2>&1 \
+                || log "apt-get install $pkg failed"
+            bolt=$(newest_tool llvm-bolt || true)
+        fi
+    fi
+    [ -n "$bolt" ] && merge_fdata=$(newest_tool merge-fdata || true)
+    if [ -z "$bolt" ] || [ -z "$merge_fdata" ]; then
+        [ "$PGO_BOLT" = 1 ] && die "PGO_BOLT=1 but llvm-bolt and merge-fdata were not found (Debian: apt-get install bolt-NN)"
+        log "LLVM BOLT not found: step 4 skipped (the PGO build is complete without it)"
+        bolt=
+    fi
+fi
+LINK_FLAGS=
+[ -n "$bolt" ] && LINK_FLAGS=" -Clink-arg=-Wl,--emit-relocs"
 DATA=$ROOT/target/pgo-data
 rm -rf "$DATA"
 mkdir -p "$DATA"
-log "step 1/4: instrumented build (${TRAIN_DIR#"$ROOT"/})"
+log "step 1/5: instrumented build (${TRAIN_DIR#"$ROOT"/})"
 RUSTFLAGS="-Cprofile-generate=$DATA$CPU_FLAGS" CARGO_TARGET_DIR=$TRAIN_DIR \
     cargo build --release --quiet || die "instrumented build failed"
 TRAIN_BIN=$TRAIN_DIR/release/tamperwatch
 
-log "step 2/4: training on the captures in pcaps/"
+log "step 2/5: training on the captures in pcaps/"
 SCRATCH=$(mktemp -d)
 trap 'rm -rf "$SCRATCH"' EXIT
 printf 'crs:\n  enabled: false\n' > "$SCRATCH/crs-off.yaml"
 mapfile -t captures < <(find pcaps -name '*.pcap' -o -name '*.pcapng' | sort)
 [ "${#captures[@]}" -gt 0 ] || die "no captures under pcaps/"
-# Each run's events are kept (by run) for step 4.
+# Each run's events are kept (by run) for step 5.
 mkdir -p "$SCRATCH/events"
 runs=()
-train() {
-    local name=$1
-    shift
-    runs+=("$name:$*")
-    # A capture the monitor refuses (the bad-input set) trains the refusal path: its
-    # exit status is not this script's business, only that both builds agree on it.
-    "$TRAIN_BIN" "$@" > "$SCRATCH/events/$name" 2> /dev/null || echo "exit $?" >> "$SCRATCH/events/$name"
-}
 for i in "${!captures[@]}"; do
-    train "off-$i" replay --workers 1 --rules rules --config "$SCRATCH/crs-off.yaml" "${captures[$i]}"
+    runs+=("off-$i:replay --workers 1 --rules rules --config $SCRATCH/crs-off.yaml ${captures[$i]}")
 done
 # The CRS on every fourth capture: its load dominates a short capture's run.
 for ((i = 0; i < ${#captures[@]}; i += 4)); do
-    train "on-$i" replay --workers 2 --rules rules --config pcaps/site.yaml "${captures[$i]}"
+    runs+=("on-$i:replay --workers 2 --rules rules --config pcaps/site.yaml ${captures[$i]}")
 done
 trained=${#captures[@]}
 
-# The live daemon: capture on loopback, two workers, CRS on, metrics scraped; stopped
-# by its PID with SIGTERM, so that it exits cleanly and writes its profile.
+# Runs every training run through the binary $1, keeping each run's events in the
+# directory $2. A capture the monitor refuses (the bad-input set) trains the refusal
+# path: its exit status is not this script's business, only that the builds agree on it.
+train_replays() {
+    local bin=$1 events=$2 run name args
+    mkdir -p "$events"
+    for run in "${runs[@]}"; do
+        name=${run%%:*}
+        read -r -a args <<< "${run#*:}"
+        "$bin" "${args[@]}" > "$events/$name" 2> /dev/null || echo "exit $?" >> "$events/$name"
+    done
+}
+
+# The live daemon ($1): capture on loopback, two workers, CRS on, metrics scraped;
+# stopped by its PID with SIGTERM, so that it exits cleanly and writes its profile.
 train_daemon() {
+    local bin=$1
     if [ "$(id -u)" -ne 0 ] || ! command -v python3 > /dev/null || ! command -v curl > /dev/null; then
         log "live daemon not trained: needs root (capture), python3 and curl"
         return 0
@@ -109,7 +150,7 @@ train_daemon() {
     printf 'site:\n  addresses: [127.0.0.1/32]\n  ports: [%s]\nrules: %s\nevents:\n  path: %s\nstore:\n  path: %s\ncapture:\n  interface: lo\n  workers: 2\nmetrics:\n  listen: 127.0.0.1:%s\n' \
         "$site_port" "$ROOT/rules" "$SCRATCH/live-events.jsonl" "$SCRATCH/live-flagged.db" "$metrics_port" \
         > "$SCRATCH/live.yaml"
-    "$TRAIN_BIN" run --config "$SCRATCH/live.yaml" > /dev/null 2>&1 &
+    "$bin" run --config "$SCRATCH/live.yaml" > /dev/null 2>&1 &
     tw=$!
     ready=0
     for ((i = 0; i < 100; i++)); do
@@ -143,20 +184,46 @@ train_daemon() {
     wait "$web" 2> /dev/null || true
     log "trained the live daemon on loopback"
 }
-train_daemon
+train_replays "$TRAIN_BIN" "$SCRATCH/events"
+train_daemon "$TRAIN_BIN"
 compgen -G "$DATA/*.profraw" > /dev/null || die "the instrumented binary wrote no profile to $DATA"
 log "trained on $trained captures ($(du -sh "$DATA" | cut -f1) of raw profiles)"
 
-log "step 3/4: optimised build with the profile (${OUT_DIR#"$ROOT"/})"
+log "step 3/5: optimised build with the profile (${OUT_DIR#"$ROOT"/})"
 "$profdata" merge -o "$SCRATCH/merged.profdata" "$DATA" || die "llvm-profdata merge failed"
 # A function the training never ran has no profile: that is expected, not a warning.
-RUSTFLAGS="-Cprofile-use=$SCRATCH/merged.profdata -Cllvm-args=-pgo-warn-missing-function=false$CPU_FLAGS" \
+RUSTFLAGS="-Cprofile-use=$SCRATCH/merged.profdata -Cllvm-args=-pgo-warn-missing-function=false$CPU_FLAGS$LINK_FLAGS" \
     CARGO_TARGET_DIR=$OUT_DIR cargo build --release --quiet \
     || die "optimised build failed"
 [ "${PGO_KEEP:-0}" = 1 ] || rm -rf "$DATA"
 PGO_BIN=$OUT_DIR/release/tamperwatch
 
-log "step 4/4: the optimised binary's events against the instrumented one's (${#runs[@]} runs)"
+if [ -n "$bolt" ]; then
+    log "step 4/5: BOLT: instrumenting the optimised binary and training it again ($bolt)"
+    BOLT_DATA=$SCRATCH/bolt
+    mkdir -p "$BOLT_DATA"
+    "$bolt" "$PGO_BIN" -instrument -o "$SCRATCH/tamperwatch.bolt-train" \
+        -instrumentation-file="$BOLT_DATA/profile" -instrumentation-file-append-pid \
+        > "$SCRATCH/bolt-instrument.log" 2>&1 \
+        || { cat "$SCRATCH/bolt-instrument.log" >&2; die "llvm-bolt -instrument failed"; }
+    # Its events are checked too: an instrumented layout must not change what it does.
+    train_replays "$SCRATCH/tamperwatch.bolt-train" "$SCRATCH/bolt-events"
+    train_daemon "$SCRATCH/tamperwatch.bolt-train"
+    diff -rq "$SCRATCH/events" "$SCRATCH/bolt-events" > /dev/null \
+        || die "the BOLT-instrumented binary printed other events than the PGO-instrumented one"
+    compgen -G "$BOLT_DATA/profile*" > /dev/null || die "the BOLT-instrumented binary wrote no profile"
+    "$merge_fdata" "$BOLT_DATA"/profile* > "$SCRATCH/bolt.fdata" 2> /dev/null || die "merge-fdata failed"
+    # Blocks ordered for fall-through on the hot paths, functions ordered by calls,
+    # cold blocks split off, identical functions folded.
+    "$bolt" "$PGO_BIN" -o "$SCRATCH/tamperwatch.bolt" -data="$SCRATCH/bolt.fdata" \
+        -reorder-blocks=ext-tsp -reorder-functions=cdsort -split-functions -split-all-cold \
+        -split-eh -icf=1 -use-gnu-stack > "$SCRATCH/bolt-optimise.log" 2>&1 \
+        || { cat "$SCRATCH/bolt-optimise.log" >&2; die "llvm-bolt failed"; }
+    mv "$SCRATCH/tamperwatch.bolt" "$PGO_BIN"
+    log "BOLT: laid out $PGO_BIN by $(du -sh "$SCRATCH/bolt.fdata" | cut -f1) of profile"
+fi
+
+log "step 5/5: the optimised binary's events against the instrumented one's (${#runs[@]} runs)"
 differ=0
 for run in "${runs[@]}"; do
     name=${run%%:*}
