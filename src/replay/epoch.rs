@@ -6,10 +6,14 @@ use crate::decode::LinkType;
 use crate::pipeline::shard::worker_of;
 use crate::time::Timestamp;
 
-/// Frames read before an epoch is handed to the workers.
-pub const EPOCH_FRAMES: usize = 8192;
+/// Frames read before an epoch is handed to the workers. Small: a worker gets its
+/// epoch's transactions back to reuse their strings only up to its spares' caps
+/// ([`crate::http::parse::spare`]), so with 8,192 frames most of them were freed and
+/// allocated again (two workers, CRS off: 17 % fewer instructions and about 20 % less
+/// wall time at 512; 256 was slower again: `benches/README.md`).
+pub const EPOCH_FRAMES: usize = 512;
 /// Frame bytes read before an epoch is handed to the workers, whatever its frame count.
-pub const EPOCH_BYTES: usize = 2 * 1024 * 1024;
+pub const EPOCH_BYTES: usize = 128 * 1024;
 
 /// One entry of a worker's share of an epoch.
 #[derive(Debug, Clone, Copy)]
