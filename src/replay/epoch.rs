@@ -95,14 +95,21 @@ impl Reader {
         self.frames >= EPOCH_FRAMES || self.bytes >= EPOCH_BYTES
     }
 
-    /// The current epoch's shares, leaving empty ones for the next.
+    /// The current epoch's shares, leaving empty ones for the next, each sized as its
+    /// predecessor was filled: grown from empty, a share reallocated a dozen times an
+    /// epoch.
     pub fn take(&mut self, finish: bool) -> Vec<Share> {
         self.frames = 0;
         self.bytes = 0;
         self.shares
             .iter_mut()
             .map(|s| {
-                let mut share = std::mem::take(s);
+                let next = Share {
+                    entries: Vec::with_capacity(s.entries.len()),
+                    bytes: Vec::with_capacity(s.bytes.len()),
+                    finish: false,
+                };
+                let mut share = std::mem::replace(s, next);
                 share.finish = finish;
                 share
             })

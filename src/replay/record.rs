@@ -100,6 +100,17 @@ pub struct Records {
     pub transactions: Vec<(HttpTransaction, Judgement)>,
 }
 
+impl Records {
+    /// Empty records with room for as many as these hold: the next epoch's, which
+    /// would otherwise grow from empty.
+    pub fn sized_like(&self) -> Records {
+        Records {
+            items: Vec::with_capacity(self.items.len()),
+            transactions: Vec::with_capacity(self.transactions.len()),
+        }
+    }
+}
+
 /// The observer a sharded replay's worker gives its pipeline.
 pub struct Recorder<'d> {
     detector: &'d Detector,

@@ -312,7 +312,11 @@ fn work(
             recorder.set_position(Position::expiry(u64::MAX));
             pipeline.finish(&mut recorder);
         }
-        if output.send(std::mem::take(&mut recorder.records)).is_err() {
+        let next = recorder.records.sized_like();
+        if output
+            .send(std::mem::replace(&mut recorder.records, next))
+            .is_err()
+        {
             break;
         }
     }
