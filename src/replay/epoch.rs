@@ -9,8 +9,8 @@ use crate::time::Timestamp;
 /// Frames read before an epoch is handed to the workers. Small: a worker gets its
 /// epoch's transactions back to reuse their strings only up to its spares' caps
 /// ([`crate::http::parse::spare`]), so with 8,192 frames most of them were freed and
-/// allocated again (two workers, CRS off: 17 % fewer instructions and about 20 % less
-/// wall time at 512; 256 was slower again: `benches/README.md`).
+/// allocated again (two workers, CRS off: 18 % fewer instructions, median paired wall
+/// time 12 % lower at 512; 256 was slower again: `benches/README.md`).
 pub const EPOCH_FRAMES: usize = 512;
 /// Frame bytes read before an epoch is handed to the workers, whatever its frame count.
 pub const EPOCH_BYTES: usize = 128 * 1024;
