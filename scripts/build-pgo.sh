@@ -123,7 +123,7 @@ trained=${#captures[@]}
 # Runs every training run through the binary $1, keeping each run's events in the
 # directory $2. A capture the monitor refuses (the bad-input set) trains the refusal
 # path: its exit status is not this script's business, only that the builds agree on it.
-train_replays() {
+run_replays() {
     local bin=$1 events=$2 run name args
     mkdir -p "$events"
     for run in "${runs[@]}"; do
@@ -184,7 +184,7 @@ train_daemon() {
     wait "$web" 2> /dev/null || true
     log "trained the live daemon on loopback"
 }
-train_replays "$TRAIN_BIN" "$SCRATCH/events"
+run_replays "$TRAIN_BIN" "$SCRATCH/events"
 train_daemon "$TRAIN_BIN"
 compgen -G "$DATA/*.profraw" > /dev/null || die "the instrumented binary wrote no profile to $DATA"
 log "trained on $trained captures ($(du -sh "$DATA" | cut -f1) of raw profiles)"
@@ -207,7 +207,7 @@ if [ -n "$bolt" ]; then
         > "$SCRATCH/bolt-instrument.log" 2>&1 \
         || { cat "$SCRATCH/bolt-instrument.log" >&2; die "llvm-bolt -instrument failed"; }
     # Its events are checked too: an instrumented layout must not change what it does.
-    train_replays "$SCRATCH/tamperwatch.bolt-train" "$SCRATCH/bolt-events"
+    run_replays "$SCRATCH/tamperwatch.bolt-train" "$SCRATCH/bolt-events"
     train_daemon "$SCRATCH/tamperwatch.bolt-train"
     diff -rq "$SCRATCH/events" "$SCRATCH/bolt-events" > /dev/null \
         || die "the BOLT-instrumented binary printed other events than the PGO-instrumented one"
@@ -224,16 +224,15 @@ if [ -n "$bolt" ]; then
 fi
 
 log "step 5/5: the optimised binary's events against the instrumented one's (${#runs[@]} runs)"
-differ=0
-for run in "${runs[@]}"; do
-    name=${run%%:*}
-    read -r -a args <<< "${run#*:}"
-    got=$("$PGO_BIN" "${args[@]}" 2> /dev/null || echo "exit $?")
-    if [ "$got" != "$(cat "$SCRATCH/events/$name")" ]; then
-        log "DIFFERENT events: tamperwatch ${args[*]}"
-        differ=$((differ + 1))
-    fi
-done
-[ "$differ" -eq 0 ] || die "$differ of ${#runs[@]} runs printed other events than the instrumented build"
+run_replays "$PGO_BIN" "$SCRATCH/final-events"
+if ! differ=$(diff -rq "$SCRATCH/events" "$SCRATCH/final-events"); then
+    while read -r _ got _; do
+        name=${got##*/}
+        for run in "${runs[@]}"; do
+            [ "${run%%:*}" = "$name" ] && log "DIFFERENT events: tamperwatch ${run#*:}"
+        done
+    done <<< "$differ"
+    die "$(wc -l <<< "$differ") of ${#runs[@]} runs printed other events than the instrumented build"
+fi
 log "done: ${PGO_BIN#"$ROOT"/} (events identical on ${#runs[@]} runs)"
 printf '%s\n' "$PGO_BIN"
