@@ -10,7 +10,8 @@
 //! listed too, so one walk of the table covers them. [`NOT_CAPS`] names the stage
 //! counters that are deliberately not here, with the series (or reason) that covers
 //! them; a test fails when a counter is in neither list, so a new cap cannot be
-//! forgotten. Every label value is fixed in this file: nothing comes from traffic.
+//! forgotten. Every label value is fixed in the table (`caps/table.rs`): nothing comes
+//! from traffic.
 
 mod detector_counts;
 mod not_caps;
