@@ -24,6 +24,7 @@ if [ "$mode" = test ]; then
   command -v tshark >/dev/null || need+=(tshark)       # tests/http_pipelining.rs cross-checks requests
   command -v python3 >/dev/null || need+=(python3)     # tests/daemon_flow_ids.rs serves HTTP with it
   command -v nft >/dev/null || need+=(nftables)        # tests/tcp_parity.rs drops its raw client's RSTs
+  command -v hping3 >/dev/null || need+=(hping3)       # tests/live_flood.rs floods spoofed SYNs in namespaces
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
