@@ -23,7 +23,7 @@
 #   BENCH_PCAP=bench-data/bench.pcap   the capture to replay (made by scripts/bench.sh)
 #   LIVE_WORKERS=0                     capture.workers (0: one per core)
 #   LIVE_IMMEDIATE=false               capture.immediate
-#   LIVE_BUFFER_MB=32                  capture.buffer_bytes, in MiB (the default)
+#   LIVE_BUFFER_MB=16                  capture.buffer_bytes, in MiB (the default)
 #   LIVE_RATES="topspeed 3000 2000 1500 1000 700 500 300 200 100"
 #                                      tcpreplay rates to try, in order (Mbit/s); the
 #                                      script stops at the first with < 0.1% loss
@@ -40,7 +40,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_PCAP=${BENCH_PCAP:-$ROOT/bench-data/bench.pcap}
 LIVE_WORKERS=${LIVE_WORKERS:-0}
 LIVE_IMMEDIATE=${LIVE_IMMEDIATE:-false}
-LIVE_BUFFER_MB=${LIVE_BUFFER_MB:-32}
+LIVE_BUFFER_MB=${LIVE_BUFFER_MB:-16}
 LIVE_RATES=${LIVE_RATES:-topspeed 3000 2000 1500 1000 700 500 300 200 100}
 LIVE_LOOPS=${LIVE_LOOPS:-1}
 LIVE_TCPREPLAY_OPTS=${LIVE_TCPREPLAY_OPTS:-}

@@ -272,6 +272,17 @@ fn a_live_spoofed_syn_flood_stays_in_budget_and_hides_no_upload() {
         .filter(|e| rule(e) == "flood.half-open-surge")
         .collect();
     assert_eq!(surges.len(), 1, "one half-open surge episode: {seen:?}");
+    // Every site-wide flood event once: the two workers report the same episode, each
+    // with its own packets' times, and must not open it twice.
+    for e in seen.iter().filter(|e| e["src_ip"] == "0.0.0.0") {
+        let same = seen.iter().filter(|o| rule(o) == rule(e)).count();
+        assert_eq!(
+            same,
+            1,
+            "{} raised {same} times in one episode: {seen:?}",
+            rule(e)
+        );
+    }
     // Nobody but the real client is named: the flood events carry no address.
     for e in &seen {
         let src = e["src_ip"].as_str().unwrap_or_default();

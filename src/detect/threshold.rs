@@ -158,7 +158,12 @@ impl ThresholdTable {
         count: u32,
         distinct: Option<u64>,
     ) -> bool {
-        if now.secs_since(w.started) >= u64::from(w.window_secs) || now < w.started {
+        // A window ends a whole window after its start, or before it: live, workers
+        // judge in their own order, so an observation a little older than the one that
+        // opened the window belongs to it (restarting on any older one raised a
+        // site-wide event twice); a clock stepped back a whole window starts afresh.
+        let span = u64::from(w.window_secs);
+        if now.secs_since(w.started) >= span || w.started.secs_since(now) >= span {
             self.held
                 .fetch_sub(set_bytes(&w.distinct), Ordering::Relaxed);
             *w = Window {
@@ -202,7 +207,10 @@ impl ThresholdTable {
     /// Drops every window that has ended by `now`.
     pub fn sweep(&self, now: Timestamp) {
         self.windows.retain(|_, w| {
-            let open = now.secs_since(w.started) < u64::from(w.window_secs) && now >= w.started;
+            // As in `count`: a sweep by a worker whose packets are a little older than
+            // the window's opener must not end it.
+            let span = u64::from(w.window_secs);
+            let open = now.secs_since(w.started) < span && w.started.secs_since(now) < span;
             if !open {
                 self.held
                     .fetch_sub(WINDOW_BYTES + set_bytes(&w.distinct), Ordering::Relaxed);
@@ -246,6 +254,36 @@ mod tests {
         assert_eq!(fired, vec![false, false, true, false, false, false]);
         // A new window counts afresh.
         assert!(!table.observe(1, ip, t(100), 3, 60, None));
+    }
+
+    #[test]
+    fn an_observation_a_little_earlier_than_the_window_counts_in_it() {
+        // Workers judge in their own order: live, one worker's packet may be a few
+        // milliseconds older than the one that opened the window in another. It must
+        // not open the window again (a site-wide flood event raised twice).
+        let table = ThresholdTable::default();
+        let nobody = IpAddr::from([0u8, 0, 0, 0]);
+        let opened = Timestamp::from_secs_micros(100, 5_000);
+        let older = Timestamp::from_secs_micros(100, 0);
+        assert!(table.observe(900_006, nobody, opened, 1, 60, None));
+        assert!(!table.observe(900_006, nobody, older, 1, 60, None));
+        assert!(!table.observe(900_006, nobody, t(59), 1, 60, None));
+        // A whole window back (a clock stepped back, captures out of order) starts
+        // afresh, as a whole window on does.
+        assert!(table.observe(900_006, nobody, t(40), 1, 60, None));
+        assert!(table.observe(900_006, nobody, t(100), 1, 60, None));
+    }
+
+    #[test]
+    fn a_sweep_at_a_little_earlier_time_keeps_the_window() {
+        let table = ThresholdTable::default();
+        let nobody = IpAddr::from([0u8, 0, 0, 0]);
+        assert!(table.observe(900_003, nobody, t(100), 1, 60, None));
+        table.sweep(Timestamp::from_secs_micros(99, 999_000));
+        assert_eq!(table.len(), 1);
+        assert!(!table.observe(900_003, nobody, t(101), 1, 60, None));
+        table.sweep(t(160));
+        assert!(table.is_empty());
     }
 
     #[test]
