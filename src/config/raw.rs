@@ -243,7 +243,8 @@ pub struct CaptureConfig {
     pub snaplen: i32,
     /// Kernel buffer size in bytes. libpcap maps it into the process (TPACKET_V3), so
     /// all of it is resident from the start and counts in the process's RSS, outside
-    /// `limits.memory_bytes`: it is part of the fixed overhead ([`DEFAULT_CAPTURE_BUFFER_BYTES`]).
+    /// `limits.memory_bytes`: part of the fixed overhead
+    /// ([`DEFAULT_CAPTURE_BUFFER_BYTES`]).
     pub buffer_bytes: i32,
     /// Packet worker threads; 0 means one per core.
     pub workers: usize,
@@ -263,7 +264,7 @@ pub struct CaptureConfig {
 /// The default kernel capture buffer: 16 MiB, about 0.13 s of full-size frames at
 /// 1 Gbit/s (1.3 s at 100 Mbit/s), ahead of the workers' own queues. With the default
 /// 64 MiB memory budget, the rules and the CRS, a live daemon under a spoofed SYN flood
-/// then peaks near 90 MiB (`tests/live_flood.rs` holds it under issue 10's 128 MiB);
+/// then peaks at about 93 MiB (`tests/live_flood.rs` holds it under issue 10's 128 MiB);
 /// the 64 MiB this was before put it at 140 MiB. `scripts/live-rate.sh` loses nothing
 /// with it at 2.8 Gbit/s, the most its host sends.
 pub const DEFAULT_CAPTURE_BUFFER_BYTES: i32 = 16 << 20;
