@@ -263,11 +263,7 @@ fn curl(args: &[&str]) {
 
 /// Every event in the events file, parsed.
 fn events(dir: &Path) -> Vec<serde_json::Value> {
-    fs::read_to_string(dir.join("events.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+    support::read_events(&dir.join("events.jsonl"))
 }
 
 fn url_of(e: &serde_json::Value) -> &str {

@@ -14,7 +14,7 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,14 +31,6 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn events(path: &Path) -> Vec<serde_json::Value> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
 fn rule(e: &serde_json::Value) -> &str {
     e["alert"]["rule"].as_str().unwrap_or_default()
 }
@@ -48,14 +40,6 @@ fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// The value of series `name{label}` in `/metrics` text.
-fn series(text: &str, name_and_labels: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(name_and_labels))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
 }
 
 #[test]
@@ -122,23 +106,8 @@ fn a_live_spoofed_syn_flood_stays_in_budget_and_hides_no_upload() {
             .expect("start daemon"),
     );
     let pid = daemon.0.id();
-    let metrics = || {
-        ns.exec('s')
-            .args(["curl", "-s", "--max-time", "2"])
-            .arg(format!("http://127.0.0.1:{METRICS_PORT}/metrics"))
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while metrics().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "daemon {pid} never served metrics"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let metrics = || ns.scrape_metrics(METRICS_PORT);
+    ns.wait_for_metrics(METRICS_PORT, pid, Duration::from_secs(30));
 
     let shell = dir.path().join("shell.php");
     fs::write(&shell, "<?php system($_GET['c']); ?>\n").expect("write shell");
@@ -210,11 +179,11 @@ fn a_live_spoofed_syn_flood_stays_in_budget_and_hides_no_upload() {
             .filter(|e| e["src_ip"] == "10.231.1.2" && rule(e) == "upload.script-extension")
             .count()
     };
-    while shells(&events(&events_path)) < 2 {
+    while shells(&support::read_events(&events_path)) < 2 {
         assert!(
             Instant::now() < deadline,
             "uploads not flagged during the flood: {:?}",
-            events(&events_path)
+            support::read_events(&events_path)
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -222,13 +191,15 @@ fn a_live_spoofed_syn_flood_stays_in_budget_and_hides_no_upload() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let (received, dropped, dataless) = loop {
         let text = metrics().expect("metrics");
-        let dataless = series(
+        let dataless = support::metric_value(
             &text,
             "tamperwatch_memory_pressure_flows_dropped_total{step=\"dataless\"}",
         )
         .unwrap_or(0.0);
-        let received = series(&text, "tamperwatch_capture_packets_received_total").unwrap_or(0.0);
-        let dropped = series(&text, "tamperwatch_capture_packets_dropped_total").unwrap_or(0.0);
+        let received = support::metric_value(&text, "tamperwatch_capture_packets_received_total")
+            .unwrap_or(0.0);
+        let dropped = support::metric_value(&text, "tamperwatch_capture_packets_dropped_total")
+            .unwrap_or(0.0);
         if dataless > 0.0 {
             break (received, dropped, dataless);
         }
@@ -266,7 +237,7 @@ fn a_live_spoofed_syn_flood_stays_in_budget_and_hides_no_upload() {
     };
     assert!(status.success(), "daemon exit: {status:?}");
 
-    let seen = events(&events_path);
+    let seen = support::read_events(&events_path);
     let surges: Vec<_> = seen
         .iter()
         .filter(|e| rule(e) == "flood.half-open-surge")

@@ -11,7 +11,7 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -52,14 +52,6 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.terminate(Duration::from_secs(5));
     }
-}
-
-fn events(path: &Path) -> Vec<serde_json::Value> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
 }
 
 fn script_uploads_from(events: &[serde_json::Value], src: &str) -> usize {
@@ -120,24 +112,8 @@ fn fragmented_and_extension_header_uploads_are_flagged_live_with_two_workers() {
             .spawn()
             .expect("start daemon"),
     ));
-    let metrics = || {
-        ns.exec('s')
-            .args(["curl", "-s", "--max-time", "2"])
-            .arg(format!("http://127.0.0.1:{METRICS_PORT}/metrics"))
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while metrics().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "daemon {} never served metrics",
-            daemon.pid()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let metrics = || ns.scrape_metrics(METRICS_PORT);
+    ns.wait_for_metrics(METRICS_PORT, daemon.pid(), Duration::from_secs(20));
 
     for (case, addr) in [
         ("frag-upload", "10.231.2.2"),
@@ -159,7 +135,7 @@ fn fragmented_and_extension_header_uploads_are_flagged_live_with_two_workers() {
 
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let seen = events(&events_path);
+        let seen = support::read_events(&events_path);
         if script_uploads_from(&seen, "10.231.1.2") > 0
             && script_uploads_from(&seen, "fd31:1::2") > 0
         {
@@ -176,12 +152,11 @@ fn fragmented_and_extension_header_uploads_are_flagged_live_with_two_workers() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let text = metrics().expect("metrics");
-        let reassembled = text
-            .lines()
-            .find(|l| l.starts_with("tamperwatch_ip_fragments_total{outcome=\"reassembled\"}"))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0);
+        let reassembled = support::metric_value(
+            &text,
+            "tamperwatch_ip_fragments_total{outcome=\"reassembled\"}",
+        )
+        .unwrap_or(0.0);
         // Each full-size segment of both uploads is one reassembled datagram.
         if reassembled >= 4.0 {
             break;
@@ -197,7 +172,7 @@ fn fragmented_and_extension_header_uploads_are_flagged_live_with_two_workers() {
         .terminate(Duration::from_secs(15))
         .expect("daemon exits");
     assert!(status.success(), "daemon exit: {status:?}");
-    let seen = events(&events_path);
+    let seen = support::read_events(&events_path);
     assert!(
         !seen.iter().any(|e| e["http"]["url"] == "/permits/upload"),
         "the sanctioned PDF upload was flagged: {seen:?}"

@@ -111,6 +111,30 @@ impl Namespaces {
 }
 
 impl Namespaces {
+    /// The daemon's `/metrics` text, scraped from inside the server namespace on
+    /// `127.0.0.1:port`; `None` until it serves.
+    pub fn scrape_metrics(&self, port: u16) -> Option<String> {
+        self.exec('s')
+            .args(["curl", "-s", "--max-time", "2"])
+            .arg(format!("http://127.0.0.1:{port}/metrics"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    }
+
+    /// Waits until the daemon `pid` serves metrics on `port`; panics after `limit`.
+    pub fn wait_for_metrics(&self, port: u16, pid: u32, limit: std::time::Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while self.scrape_metrics(port).is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "daemon {pid} never served metrics"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// Asks a kernel oracle (`scripts/*-oracle.py`): `python3 script server_args...` in
     /// the server namespace says `ready` once its socket is bound, then
     /// `python3 script client_args...` in the client namespace sends. Returns what the
@@ -194,4 +218,22 @@ pub fn sample_alert(flow_id: u64, evidence: String) -> tamperwatch::detect::aler
         evidence,
         crs: None,
     }
+}
+
+/// The alerts in an events file (JSON lines); none when it is missing, lines that do
+/// not parse (one being written) left out.
+pub fn read_events(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The value of the series `name{labels}` (written as in the text) in `/metrics` text.
+pub fn metric_value(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(name_and_labels))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
 }
