@@ -39,6 +39,18 @@ struct Window {
     fired: bool,
 }
 
+impl Window {
+    /// Whether the window has ended by `now`: a whole window after its start, or
+    /// before it. Live, workers judge in their own order, so an observation (or a
+    /// sweep) a little older than the one that opened the window belongs to it
+    /// (ending it on any older one raised a site-wide event twice); a clock stepped
+    /// back a whole window starts afresh.
+    fn ended_by(&self, now: Timestamp) -> bool {
+        let span = u64::from(self.window_secs);
+        now.secs_since(self.started) >= span || self.started.secs_since(now) >= span
+    }
+}
+
 /// Open windows held at once: a million spoofed sources must not grow the table
 /// without bound (each window is about 100 bytes: 6.5 MiB at the cap). Past it, new
 /// clients are not tracked and are counted in [`ThresholdTable::dropped`]; the site-wide
@@ -158,12 +170,7 @@ impl ThresholdTable {
         count: u32,
         distinct: Option<u64>,
     ) -> bool {
-        // A window ends a whole window after its start, or before it: live, workers
-        // judge in their own order, so an observation a little older than the one that
-        // opened the window belongs to it (restarting on any older one raised a
-        // site-wide event twice); a clock stepped back a whole window starts afresh.
-        let span = u64::from(w.window_secs);
-        if now.secs_since(w.started) >= span || w.started.secs_since(now) >= span {
+        if w.ended_by(now) {
             self.held
                 .fetch_sub(set_bytes(&w.distinct), Ordering::Relaxed);
             *w = Window {
@@ -207,10 +214,7 @@ impl ThresholdTable {
     /// Drops every window that has ended by `now`.
     pub fn sweep(&self, now: Timestamp) {
         self.windows.retain(|_, w| {
-            // As in `count`: a sweep by a worker whose packets are a little older than
-            // the window's opener must not end it.
-            let span = u64::from(w.window_secs);
-            let open = now.secs_since(w.started) < span && w.started.secs_since(now) < span;
+            let open = !w.ended_by(now);
             if !open {
                 self.held
                     .fetch_sub(WINDOW_BYTES + set_bytes(&w.distinct), Ordering::Relaxed);
