@@ -24,6 +24,7 @@ use crate::capture::{CaptureError, CaptureStop, LiveSettings, LiveSource, Packet
 use crate::config::Config;
 use crate::detect::shared::SharedDetector;
 use crate::detect::threshold::ThresholdTable;
+use crate::flow::HeapPool;
 use crate::pipeline::{PipelineSettings, SiteScope};
 use crate::sink::metrics::{ContentGroups, DetectorCounts, DetectorCountsSource, Metrics};
 
@@ -74,8 +75,10 @@ pub async fn start(config_path: &Path) -> Result<Running, DaemonError> {
     let (pool, recycler) = BatchPool::new(workers * (WORKER_QUEUE_BATCHES + 2), batch_bytes);
     let link = source.link_type();
     let mut settings = PipelineSettings::for_config(&config);
-    // Each worker gets its share of the memory budget: no lock to check it.
+    // Each worker gets its share of the memory budget, no lock to check it, and pools
+    // three quarters of its heap share for whichever worker a flood lands on.
     settings.memory_bytes = config.limits.worker_bytes(workers);
+    settings.heap_pool = Some(Arc::new(HeapPool::new()));
     if config.capture.filter.is_none() {
         // The derived kernel filter passes every fragment and IPv6 packet; the site's
         // ports are checked after decoding.

@@ -9,7 +9,9 @@
 //! full at start and allocated as the table grows (a slot costs [`FLOW_SLOT_BYTES`]; a
 //! bare SYN flow holds nothing else, [`BARE_SYN_FLOW_BYTES`]), and the rest for what
 //! flows hold on the heap (reassembly buffers, HTTP sessions and their open
-//! transactions, and the closed connections lingering apart, [`super::closed`]).
+//! transactions, and the closed connections lingering apart, [`super::closed`]). The
+//! live daemon's workers pool three quarters of their heap shares, so a flood that
+//! lands on one worker can use what the others do not ([`super::heap_pool`]).
 //! Every component reports the bytes it holds, from its buffers' capacities and its
 //! fixed size, and the table keeps the sum up to date flow by flow as each packet
 //! changes it: the budget is accounted, not estimated from counts.
@@ -93,6 +95,10 @@ pub struct PressureStats {
     /// Bytes held by flows now (slots in use and heap), and the most ever held.
     pub held_bytes: u64,
     pub peak_held_bytes: u64,
+    /// Live daemon: heap on loan from the other workers' pooled shares now
+    /// ([`super::heap_pool`]), and the times the pool had less left than asked.
+    pub borrowed_bytes: u64,
+    pub pool_refusals: u64,
 }
 
 /// Adds another worker's counters (gauges add too: the workers' sum is the total).
@@ -108,6 +114,8 @@ impl std::ops::AddAssign for PressureStats {
             established_evicted,
             held_bytes,
             peak_held_bytes,
+            borrowed_bytes,
+            pool_refusals,
         } = o;
         self.dataless_dropped += dataless_dropped;
         self.timeouts_shortened += timeouts_shortened;
@@ -117,6 +125,8 @@ impl std::ops::AddAssign for PressureStats {
         self.established_evicted += established_evicted;
         self.held_bytes += held_bytes;
         self.peak_held_bytes += peak_held_bytes;
+        self.borrowed_bytes += borrowed_bytes;
+        self.pool_refusals += pool_refusals;
     }
 }
 

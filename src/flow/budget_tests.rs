@@ -2,8 +2,10 @@
 //! and shrink, and the emergency steps in order.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use super::budget::*;
+use super::heap_pool::{self, HeapPool};
 use super::*;
 use crate::reassembly::{Chunk, SeqNumber};
 
@@ -225,4 +227,125 @@ fn shrinking_windows_releases_buffered_bytes_as_gaps() {
     assert!(r.pending_bytes() <= PRESSURE_PENDING_BYTES / 4);
     assert!(released >= 60_000, "{released}");
     assert!(gaps >= 6);
+}
+
+/// Adds a flow from `client(n)` holding `bytes` on the heap.
+fn add_heavy(table: &mut FlowTable<Heavy>, n: u32, bytes: usize, now: i64) {
+    let mut ended = |_: Flow<Heavy>, _: FlowEnd| {};
+    let f = table
+        .lookup_or_create(client(n), server(), ACK, true, t(now), &mut ended)
+        .expect("flow");
+    f.bytes[0] = 1;
+    f.app.0 = bytes;
+    let change = f.reaccount();
+    table.account(change);
+}
+
+/// Two live workers' tables sharing one pool, as the daemon builds them.
+fn pooled_pair(budget: usize) -> (FlowTable<Heavy>, FlowTable<Heavy>, Arc<HeapPool>) {
+    let pool = Arc::new(HeapPool::new());
+    let mut a: FlowTable<Heavy> = FlowTable::with_budget(DEFAULT_MAX_FLOWS, vec![80], budget);
+    let mut b: FlowTable<Heavy> = FlowTable::with_budget(DEFAULT_MAX_FLOWS, vec![80], budget);
+    a.join_pool(Arc::clone(&pool));
+    b.join_pool(Arc::clone(&pool));
+    (a, b, pool)
+}
+
+#[test]
+fn a_flood_on_one_worker_borrows_the_others_heap_before_any_emergency_step() {
+    let budget = 4 << 20;
+    let heap_share = budget - table_buckets_for(budget) * FLOW_SLOT_BYTES;
+    let (mut a, b, pool) = pooled_pair(budget);
+    assert_eq!(a.heap_limit, heap_share / heap_pool::OWN_SHARE_DIVISOR);
+    assert_eq!(pool.free_bytes(), 2 * (heap_share - a.heap_limit));
+    // One worker's flows grow to one and a half heap shares: more than a fixed share
+    // holds, less than the two workers' shares together.
+    let per_flow = heap_share / 20;
+    let mut ended = |_: Flow<Heavy>, _: FlowEnd| {};
+    for n in 0..30u32 {
+        add_heavy(&mut a, n, per_flow, 0);
+        if a.over_budget() && !a.borrow_heap() {
+            a.relieve(t(0), &mut ended, &mut |_, _| 0);
+        }
+    }
+    let p = a.stats.pressure;
+    assert_eq!(p.timeouts_shortened + p.established_evicted, 0, "{p:?}");
+    assert_eq!(p.pool_refusals, 0);
+    assert_eq!(a.len(), 30);
+    assert!(!a.over_budget());
+    assert_eq!(p.borrowed_bytes as usize, a.borrowed);
+    // The limits never add up to more than the two heap shares.
+    assert_eq!(
+        a.heap_limit + b.heap_limit + pool.free_bytes(),
+        2 * heap_share
+    );
+    // The same flows on a table with a fixed share: evicted.
+    let mut fixed: FlowTable<Heavy> = FlowTable::with_budget(DEFAULT_MAX_FLOWS, vec![80], budget);
+    for n in 0..30u32 {
+        add_heavy(&mut fixed, n, per_flow, 0);
+        if fixed.over_budget() && !fixed.borrow_heap() {
+            fixed.relieve(t(0), &mut ended, &mut |_, _| 0);
+        }
+    }
+    assert!(fixed.stats.pressure.established_evicted > 0);
+}
+
+#[test]
+fn a_spent_pool_leaves_the_emergency_steps_and_each_worker_its_own_quarter() {
+    let budget = 4 << 20;
+    let heap_share = budget - table_buckets_for(budget) * FLOW_SLOT_BYTES;
+    let (mut a, mut b, pool) = pooled_pair(budget);
+    let own = b.heap_limit;
+    let per_flow = heap_share / 20;
+    let mut ends = Vec::new();
+    let mut ended = |f: Flow<Heavy>, e: FlowEnd| ends.push((f.id, e));
+    // Three heap shares' worth on one worker: the pool runs out, then the steps run.
+    for n in 0..60u32 {
+        add_heavy(&mut a, n, per_flow, 0);
+        if a.over_budget() && !a.borrow_heap() {
+            a.relieve(t(0), &mut ended, &mut |_, _| 0);
+        }
+    }
+    let p = a.stats.pressure;
+    assert!(p.pool_refusals >= 1, "{p:?}");
+    assert!(p.established_evicted > 0, "{p:?}");
+    assert!(ends.iter().all(|(_, e)| *e == FlowEnd::Evicted));
+    assert!(!a.over_budget());
+    assert!(pool.free_bytes() < pool.grant_bytes());
+    // The other worker still has its own quarter, whatever the first one borrowed.
+    for n in 100..103u32 {
+        add_heavy(&mut b, n, own / 4, 0);
+    }
+    assert!(!b.over_budget());
+    assert_eq!(
+        a.heap_limit + b.heap_limit + pool.free_bytes(),
+        2 * heap_share
+    );
+}
+
+#[test]
+fn loans_are_repaid_at_the_sweep_once_the_flows_are_gone() {
+    let budget = 4 << 20;
+    let heap_share = budget - table_buckets_for(budget) * FLOW_SLOT_BYTES;
+    let (mut a, _b, pool) = pooled_pair(budget);
+    let own = a.heap_limit;
+    let free_at_start = pool.free_bytes();
+    for n in 0..20u32 {
+        add_heavy(&mut a, n, heap_share / 20, 0);
+        if a.over_budget() {
+            assert!(a.borrow_heap());
+        }
+    }
+    assert!(a.borrowed > 0);
+    // Within the same second nothing is repaid; at the next second's sweep every
+    // flow is idle past its timeout (established: 300 s) and the loan goes back.
+    let mut ended = |_: Flow<Heavy>, _: FlowEnd| {};
+    a.expire_idle(t(0), &mut ended);
+    assert!(a.borrowed > 0);
+    a.expire_idle(t(400), &mut ended);
+    assert_eq!(a.len(), 0);
+    assert_eq!(a.borrowed, 0);
+    assert_eq!(a.heap_limit, own);
+    assert_eq!(a.stats.pressure.borrowed_bytes, 0);
+    assert_eq!(pool.free_bytes(), free_at_start);
 }

@@ -25,6 +25,7 @@
 
 pub mod budget;
 mod closed;
+pub mod heap_pool;
 mod key;
 mod pressure;
 mod table;
@@ -32,6 +33,7 @@ mod table;
 use std::net::SocketAddr;
 
 pub use budget::{LimitsConfig, PressureStats};
+pub use heap_pool::HeapPool;
 pub use key::{Endpoint, FlowKey};
 pub use table::{FlowStats, FlowTable};
 

@@ -5,9 +5,11 @@
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use super::budget::{self, PressureStats};
 use super::closed::ClosedFlows;
+use super::heap_pool::HeapPool;
 use super::{Endpoint, EvictionHint, Flow, FlowEnd, FlowKey, TcpState};
 use crate::decode::TcpFlags;
 use crate::time::Timestamp;
@@ -58,6 +60,10 @@ pub struct FlowTable<S> {
     pub(super) table_bytes: usize,
     /// Short timeouts in force (pressure step 2), until the pressure eases.
     pub(super) short_timeouts: bool,
+    /// The live workers' pooled heap this table borrows from ([`super::heap_pool`]),
+    /// and the bytes of its limit that are on loan from it.
+    pub(super) pool: Option<Arc<HeapPool>>,
+    pub(super) borrowed: usize,
     pub stats: FlowStats,
 }
 
@@ -79,6 +85,8 @@ impl<S: Default + EvictionHint> FlowTable<S> {
             heap_limit: usize::MAX,
             table_bytes: 0,
             short_timeouts: false,
+            pool: None,
+            borrowed: 0,
             stats: FlowStats::default(),
         }
     }
@@ -266,6 +274,7 @@ impl<S: Default + EvictionHint> FlowTable<S> {
         self.last_sweep_secs = now_secs;
         self.ease_pressure();
         self.expire_now(now, ended);
+        self.repay_surplus();
     }
 
     /// Ends every flow idle past its timeout (short ones while in force).

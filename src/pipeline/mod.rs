@@ -53,12 +53,16 @@ pub struct Pipeline {
 impl Pipeline {
     /// A pipeline with the given settings.
     pub fn new(settings: PipelineSettings) -> Self {
+        let mut flows = FlowTable::with_budget(
+            settings.max_flows,
+            settings.server_ports,
+            settings.memory_bytes,
+        );
+        if let Some(pool) = settings.heap_pool {
+            flows.join_pool(pool);
+        }
         Pipeline {
-            flows: FlowTable::with_budget(
-                settings.max_flows,
-                settings.server_ports,
-                settings.memory_bytes,
-            ),
+            flows,
             site: settings.site,
             keep_response_bytes: settings.response_body_prefix_bytes,
             slow_request_secs: settings.slow_request_secs,
@@ -298,7 +302,8 @@ impl Pipeline {
             // absorb late packets, outside the table of open ones.
             self.flows.retire(src, dst);
         }
-        if self.flows.over_budget() {
+        // A live worker borrows from the pooled heap before it takes any step.
+        if self.flows.over_budget() && !self.flows.borrow_heap() {
             self.relieve_memory(now, observer);
         }
         self.drain_pending(observer);

@@ -1,8 +1,9 @@
 //! What the packet stages are configured with: table size, server ports, site scope.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use crate::flow::{LimitsConfig, DEFAULT_MAX_FLOWS};
+use crate::flow::{HeapPool, LimitsConfig, DEFAULT_MAX_FLOWS};
 
 /// Settings of the packet stages.
 #[derive(Debug, Clone)]
@@ -10,6 +11,10 @@ pub struct PipelineSettings {
     pub max_flows: usize,
     /// This worker's share of the memory budget ([`LimitsConfig::worker_bytes`]).
     pub memory_bytes: usize,
+    /// The live daemon's workers pool most of their heap shares here and borrow where
+    /// the flows are ([`HeapPool`]); replay leaves it unset, so its output does not
+    /// depend on thread timing.
+    pub heap_pool: Option<Arc<HeapPool>>,
     /// Ports that identify the server side of a flow picked up mid-stream.
     pub server_ports: Vec<u16>,
     /// When set, TCP packets not to or from the site are skipped after decoding. The
@@ -60,6 +65,7 @@ impl Default for PipelineSettings {
         PipelineSettings {
             max_flows: DEFAULT_MAX_FLOWS,
             memory_bytes: LimitsConfig::default().worker_bytes(1),
+            heap_pool: None,
             server_ports: vec![80, 8080, 8000, 443, 3128, 8443],
             site: None,
             response_body_prefix_bytes: 0,

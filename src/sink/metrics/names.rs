@@ -134,10 +134,11 @@ pub const MEMORY_PRESSURE_FLOWS_DROPPED: MetricName = metric(
     "tamperwatch_memory_pressure_flows_dropped_total",
     "Flows ended by the memory budget's emergency steps, by step (dataless, short_timeout, established).",
 );
-/// Times the memory budget shortened timeouts or shrank reassembly windows.
+/// Times the memory budget found the pooled heap spent, shortened timeouts or shrank
+/// reassembly windows.
 pub const MEMORY_PRESSURE_STEPS: MetricName = metric(
     "tamperwatch_memory_pressure_steps_total",
-    "Times the memory budget shortened timeouts or shrank reassembly windows, by step.",
+    "Times a worker found the workers' pooled heap spent (pool_exhausted), or the memory budget shortened timeouts or shrank reassembly windows, by step.",
 );
 /// Buffered out-of-order bytes given up as gaps when windows shrank.
 pub const MEMORY_PRESSURE_RELEASED: MetricName = metric(

@@ -30,6 +30,10 @@ pub const NOT_CAPS: &[(&str, &str)] = &[
         "memory.peak_held_bytes",
         "a level, not a count: replay's summary line `memory budget`",
     ),
+    (
+        "memory.borrowed_bytes",
+        "a level, not a count: heap on loan between live workers (its exhaustion is a cap)",
+    ),
     ("flows", "tamperwatch_flows_total"),
     (
         "flows_picked_up_mid_stream",

@@ -234,6 +234,11 @@ pub const CAPS: &[Cap] = &[
     ),
     summary!(
         names::MEMORY_PRESSURE_STEPS,
+        Some((names::LABEL_STEP, "pool_exhausted")),
+        memory.pool_refusals
+    ),
+    summary!(
+        names::MEMORY_PRESSURE_STEPS,
         Some((names::LABEL_STEP, "shorten_timeouts")),
         memory.timeouts_shortened
     ),
