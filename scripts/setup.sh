@@ -25,6 +25,7 @@ if [ "$mode" = test ]; then
   command -v python3 >/dev/null || need+=(python3)     # tests/daemon_flow_ids.rs serves HTTP with it
   command -v nft >/dev/null || need+=(nftables)        # tests/tcp_parity.rs drops its raw client's RSTs
   command -v hping3 >/dev/null || need+=(hping3)       # tests/live_flood.rs floods spoofed SYNs in namespaces
+  command -v slowhttptest >/dev/null || need+=(slowhttptest)  # tests/live_pool.rs holds slow bodies open in namespaces
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -222,19 +222,7 @@ fn a_live_spoofed_syn_flood_stays_in_budget_and_hides_no_upload() {
         "peak RSS {hwm} KiB over {MAX_PEAK_RSS_KIB} KiB"
     );
 
-    let status = {
-        let _ = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(status)) = daemon.0.try_wait() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "daemon did not exit on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
+    let status = daemon.terminate(Duration::from_secs(20));
     assert!(status.success(), "daemon exit: {status:?}");
 
     let seen = support::read_events(&events_path);

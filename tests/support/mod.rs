@@ -77,6 +77,27 @@ impl Drop for StopOnDrop {
     }
 }
 
+impl StopOnDrop {
+    /// Sends SIGTERM and waits up to `limit` for the exit status; panics past it.
+    pub fn terminate(&mut self, limit: std::time::Duration) -> std::process::ExitStatus {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "process {} did not exit on SIGTERM",
+                self.0.id()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
 /// The three network namespaces of `scripts/netns-fragments.sh` (client `PREFIXc`,
 /// router `PREFIXr` whose link to the server has a 1280-byte MTU, server `PREFIXs`),
 /// removed when dropped, even when the test fails.

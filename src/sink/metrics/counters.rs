@@ -45,6 +45,9 @@ impl Metrics {
                 c.inc_by(read(after).saturating_sub(read(before)));
             }
         }
+        // A level: each worker adds the change in its own loan, so the gauge is the sum.
+        let loan = |s: &Summary| i64::try_from(s.memory.borrowed_bytes).unwrap_or(i64::MAX);
+        self.memory_borrowed.add(loan(after) - loan(before));
     }
 
     /// Where [`Metrics::render`] reads the detector's shared counters (threshold

@@ -111,6 +111,7 @@ pub struct Metrics {
     reloads: [IntCounter; 2],
 
     store_rows: IntGauge,
+    memory_borrowed: IntGauge,
     store_purged_rows: IntCounter,
     store_dropped_writes: IntCounter,
     events_dropped: IntCounter,
@@ -214,6 +215,7 @@ impl Metrics {
             rules_loaded: gauge(&r, names::RULES_LOADED)?,
             reloads: pair(reloads)?,
             store_rows: gauge(&r, names::STORE_ROWS)?,
+            memory_borrowed: gauge(&r, names::MEMORY_BORROWED)?,
             store_purged_rows: counter(&r, names::STORE_PURGED_ROWS)?,
             store_dropped_writes: counter(&r, names::STORE_DROPPED_WRITES)?,
             events_dropped: counter(&r, names::EVENTS_DROPPED)?,

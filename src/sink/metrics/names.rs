@@ -140,6 +140,11 @@ pub const MEMORY_PRESSURE_STEPS: MetricName = metric(
     "tamperwatch_memory_pressure_steps_total",
     "Times a worker found the workers' pooled heap spent (pool_exhausted), or the memory budget shortened timeouts or shrank reassembly windows, by step.",
 );
+/// Heap live workers have on loan from the others' pooled shares now.
+pub const MEMORY_BORROWED: MetricName = metric(
+    "tamperwatch_memory_borrowed_bytes",
+    "Heap bytes the live workers have on loan from each other's pooled shares of the memory budget now (a flood from one address lands on one worker).",
+);
 /// Buffered out-of-order bytes given up as gaps when windows shrank.
 pub const MEMORY_PRESSURE_RELEASED: MetricName = metric(
     "tamperwatch_memory_pressure_released_bytes_total",

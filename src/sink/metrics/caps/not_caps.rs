@@ -32,7 +32,7 @@ pub const NOT_CAPS: &[(&str, &str)] = &[
     ),
     (
         "memory.borrowed_bytes",
-        "a level, not a count: heap on loan between live workers (its exhaustion is a cap)",
+        "tamperwatch_memory_borrowed_bytes (a level; the pool running short is a cap)",
     ),
     ("flows", "tamperwatch_flows_total"),
     (
