@@ -9,12 +9,17 @@ usage: pipeline-flood.py sink ADDR PORT
 
 Real kernel TCP both ways; nothing here builds a packet by hand.
 """
+import resource
 import selectors
 import socket
 import sys
 
 
 def sink(addr, port):
+    # A descriptor per connection held: as many as the hard limit allows (the soft
+    # limit is often 1,024; tests/live_pool.rs holds 3,000).
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((addr, port))
