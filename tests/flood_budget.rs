@@ -12,6 +12,10 @@
 //! - `pcaps/attacks/frag-flood-upload.pcap` (`FLOOD=frag`): about 19,500 first
 //!   fragments that never complete, from distinct sources, more than the two workers'
 //!   defragmenters hold: the rest are refused, and that must be reported.
+//! - `pcaps/attacks/slowbody-upload.pcap` (`FLOOD=slowbody`): slowhttptest holding 3,000
+//!   request bodies open for 10 s from the uploader's own address, so on one worker;
+//!   replayed with a quarter of the default budget, it needs more heap than a fixed
+//!   half of it.
 //! - `pcaps/attacks/slowloris-upload.pcap` (`FLOOD=slowloris`): slowhttptest holding 200
 //!   request heads open for 30 s, a header line every 5 s, from 50 client addresses
 //!   (four connections each, so no client floods by itself); the uploads come from
@@ -43,15 +47,20 @@ struct Run {
 }
 
 fn replay(capture: &str) -> Run {
+    replay_with(capture, &repo().join("pcaps/site.yaml"), 2)
+}
+
+/// A replay of a capture with `workers` workers under the configuration at `config`.
+fn replay_with(capture: &str, config: &std::path::Path, workers: usize) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let events = dir.path().join("events.jsonl");
     let out = Command::new(env!("CARGO_BIN_EXE_tamperwatch"))
         .arg("replay")
         .arg("--config")
-        .arg(repo().join("pcaps/site.yaml"))
+        .arg(config)
         .arg("--events")
         .arg(&events)
-        .args(["--workers", "2"])
+        .args(["--workers", &workers.to_string()])
         .arg(repo().join(capture))
         .output()
         .expect("run tamperwatch replay");
@@ -209,6 +218,38 @@ fn a_distributed_slowloris_is_reported_once_and_hides_no_upload() {
     assert_eq!(floods, 1, "{}", run.events);
     run.assert_uploads_found("10.231.1.3");
     run.assert_peak_within_budget();
+}
+
+#[test]
+fn a_slow_body_flood_from_one_address_is_judged_on_two_workers_as_on_one() {
+    // A budget a quarter of the default: the 3,000 slow bodies from the uploader's own
+    // address hold more heap than a fixed half of it, and they all meet in one worker.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("site-16mib.yaml");
+    let site = std::fs::read_to_string(repo().join("pcaps/site.yaml")).expect("site.yaml");
+    std::fs::write(
+        &config,
+        format!("{site}\nlimits:\n  memory_bytes: 16777216\n"),
+    )
+    .expect("write config");
+    let capture = "pcaps/attacks/slowbody-upload.pcap";
+    let one = replay_with(capture, &config, 1);
+    let two = replay_with(capture, &config, 2);
+    // The heap the idle worker does not use is lent (between epochs, so the output
+    // does not depend on thread timing): nothing is evicted, and the run is the one
+    // worker's, byte for byte.
+    let evicted = summary_number(&two.resources, "memory budget", "(0 bytes), ");
+    assert_eq!(evicted, Some(0), "{}", two.resources);
+    assert_eq!(two.events, one.events);
+    assert_eq!(two.summary, one.summary);
+    assert!(
+        two.summary
+            .contains("flows              3006 (0 picked up mid-stream"),
+        "{}",
+        two.summary
+    );
+    two.assert_uploads_found("10.231.1.2");
+    two.assert_peak_within_budget();
 }
 
 /// Counts what the pipeline reports of refused fragments.

@@ -19,6 +19,12 @@
 #   10.231.1.10-59), four connections each: no client is a flood by itself. The
 #   uploads come from 10.231.1.3, outside the SNAT pool. 200 stays under nginx's 256
 #   worker connections, so the uploads are still served.
+# FLOOD=slowbody (pcaps/attacks/slowbody-upload.pcap) holds request bodies open from
+#   one address, the uploader's own: slowhttptest -B -c 3000 -r 1000 -i 2 -x 16
+#   -s 1000000 -l SECONDS against the upload endpoint, which nginx proxies with
+#   request buffering, so it waits for each 1 MB body that comes 16 bytes every 2 s
+#   (nginx gets 8,192 worker connections for it). One address: every connection
+#   meets in one worker of a sharded monitor, which has to borrow the others' heap.
 #
 # The test website (nginx with scripts/pcapgen/nginx.conf.in and backend.py, as
 # scripts/make-pcaps.sh runs it) is started inside the server namespace of
@@ -56,7 +62,11 @@ case $FLOOD in
         FLOOD_CMD=(slowhttptest -H -c 200 -r 100 -i 5 -l "$SECS" -u http://10.231.2.2:8080/)
         UPLOADER=10.231.1.3
         FLOOD_MAX_S=$((SECS + 10)) ;;
-    *) echo "flood-upload: FLOOD must be syn, frag or slowloris" >&2; exit 2 ;;
+    slowbody)
+        FLOOD_CMD=(slowhttptest -B -c 3000 -r 1000 -i 2 -x 16 -s 1000000 -t POST -l "$SECS"
+            -u http://10.231.2.2:8080/permits/upload)
+        FLOOD_MAX_S=$((SECS + 10)) ;;
+    *) echo "flood-upload: FLOOD must be syn, frag, slowloris or slowbody" >&2; exit 2 ;;
 esac
 for cmd in "${FLOOD_CMD[0]}" tcpdump nginx curl; do
     command -v "$cmd" >/dev/null || { echo "flood-upload: $cmd is missing" >&2; exit 1; }
@@ -99,6 +109,11 @@ fi
 mkdir -p "$WORK/nginx"
 sed -e "s|@PREFIX@|$WORK/nginx|g" -e "s|@ROOT@|$WORK/site|g" \
     -e "s|listen 127.0.0.1:8080;|listen 10.231.2.2:8080;|" "$HERE/nginx.conf.in" >"$WORK/nginx/nginx.conf"
+if [[ $FLOOD == slowbody ]]; then
+    sed -i -e 's|^events { worker_connections 256; }|worker_rlimit_nofile 20000;\nevents { worker_connections 8192; }|' \
+        "$WORK/nginx/nginx.conf"
+    ip netns exec "${P}s" sysctl -qw net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=8192
+fi
 cp "$HERE/proxy.conf" "$WORK/nginx/proxy.conf"
 ip netns exec "${P}s" "$PY" "$HERE/backend.py" 8081 2>"$WORK/backend.log" & pids+=($!)
 ip netns exec "${P}s" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx.err" & pids+=($!)

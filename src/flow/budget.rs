@@ -77,6 +77,23 @@ pub fn table_buckets_for(worker_bytes: usize) -> usize {
     buckets
 }
 
+/// Flows a table within `worker_bytes` holds at most, of `max_flows` asked for.
+pub fn table_flows_for(max_flows: usize, worker_bytes: usize) -> usize {
+    flow_slots_for(worker_bytes).min(max_flows.max(1))
+}
+
+/// Bytes of the slots such a table reserves: room for twice its flows, once grown (it
+/// stays at most half full).
+pub fn table_bytes_for(max_flows: usize, worker_bytes: usize) -> usize {
+    let flows = table_flows_for(max_flows, worker_bytes);
+    (flows * 2 * 8 / 7).next_power_of_two() * FLOW_SLOT_BYTES
+}
+
+/// What a worker's flows may hold on the heap: its share less its table's slots.
+pub fn heap_share_for(max_flows: usize, worker_bytes: usize) -> usize {
+    worker_bytes.saturating_sub(table_bytes_for(max_flows, worker_bytes))
+}
+
 /// Emergency steps taken under memory pressure, each counted.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PressureStats {

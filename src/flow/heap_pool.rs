@@ -15,8 +15,10 @@
 //! only where it is held moves. Borrowing and repaying are one atomic operation each,
 //! only when a worker passes its limit or sweeps with a loan: nothing per packet.
 //!
-//! `replay` does not pool: which worker borrows first depends on thread timing, and a
-//! replay's output must not (its workers keep fixed shares, [`super::budget`]).
+//! A sharded `replay` does not share this pool: which worker borrows first depends on
+//! thread timing, and a replay's output must not. Its calling thread lends heap between
+//! epochs instead, from what the workers reported (`src/replay/lend.rs`), through
+//! [`FlowTable::set_heap_limit`].
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -117,6 +119,17 @@ impl<S: Default + EvictionHint> FlowTable<S> {
             p.pool_refusals += 1;
         }
         !self.over_budget()
+    }
+
+    /// Sets the heap limit (a sharded replay's lender decides it each epoch,
+    /// [`crate::replay`]); flows over it are relieved at the next packet.
+    pub fn set_heap_limit(&mut self, limit: usize) {
+        self.heap_limit = limit;
+    }
+
+    /// The most heap flows held since the last call; starts over from what they hold.
+    pub fn take_peak_heap(&mut self) -> usize {
+        std::mem::replace(&mut self.peak_heap, self.heap_bytes)
     }
 
     /// At the once-a-second sweep: repays the whole grants its flows no longer need,

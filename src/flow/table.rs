@@ -64,6 +64,9 @@ pub struct FlowTable<S> {
     /// and the bytes of its limit that are on loan from it.
     pub(super) pool: Option<Arc<HeapPool>>,
     pub(super) borrowed: usize,
+    /// The most heap flows held since [`FlowTable::take_peak_heap`] last asked (a
+    /// sharded replay's lender reads it each epoch).
+    pub(super) peak_heap: usize,
     pub stats: FlowStats,
 }
 
@@ -87,6 +90,7 @@ impl<S: Default + EvictionHint> FlowTable<S> {
             short_timeouts: false,
             pool: None,
             borrowed: 0,
+            peak_heap: 0,
             stats: FlowStats::default(),
         }
     }
@@ -101,19 +105,19 @@ impl<S: Default + EvictionHint> FlowTable<S> {
     /// the table at most half full (budget.rs says why); the step into that size
     /// briefly holds the half-size table too, which the process's fixed overhead covers.
     pub fn with_budget(max_flows: usize, server_ports: Vec<u16>, budget_bytes: usize) -> Self {
-        let max = budget::flow_slots_for(budget_bytes).min(max_flows.max(1));
-        // Room for twice the flows held, once grown: the table stays at most half full.
-        let buckets = (max * 2 * 8 / 7).next_power_of_two();
-        let table_bytes = buckets * budget::FLOW_SLOT_BYTES;
-        let mut table = FlowTable::new(max, server_ports);
-        table.table_bytes = table_bytes;
-        table.heap_limit = budget_bytes.saturating_sub(table_bytes);
+        let mut table = FlowTable::new(
+            budget::table_flows_for(max_flows, budget_bytes),
+            server_ports,
+        );
+        table.table_bytes = budget::table_bytes_for(max_flows, budget_bytes);
+        table.heap_limit = budget::heap_share_for(max_flows, budget_bytes);
         table
     }
 
     /// Records a flow's change in held bytes, from [`Flow::reaccount`].
     pub fn account(&mut self, (before, now): (usize, usize)) {
         self.heap_bytes = (self.heap_bytes + now).saturating_sub(before);
+        self.peak_heap = self.peak_heap.max(self.heap_bytes);
         let held = (self.table_bytes + self.heap_bytes) as u64;
         let p = &mut self.stats.pressure;
         p.held_bytes = held;

@@ -18,6 +18,7 @@ use crate::reassembly::{Chunk, SeqNumber};
 use crate::time::Timestamp;
 
 mod app;
+mod memory;
 mod settings;
 pub mod shard;
 
@@ -307,32 +308,6 @@ impl Pipeline {
             self.relieve_memory(now, observer);
         }
         self.drain_pending(observer);
-    }
-
-    /// The memory budget ran out: the flow table's emergency steps
-    /// ([`crate::flow::budget`]); evicted flows are judged, and reported as evictions.
-    fn relieve_memory(&mut self, now: Timestamp, observer: &mut dyn TransactionObserver) {
-        let pending = &mut self.pending;
-        let summary = &mut self.summary;
-        let keep = self.keep_response_bytes;
-        let mut evicted = 0u64;
-        let mut server = None;
-        let mut trimmed = Vec::new();
-        self.flows.relieve(
-            now,
-            &mut |flow, end| {
-                if end == FlowEnd::Evicted {
-                    evicted += 1;
-                    server.get_or_insert(flow.server());
-                }
-                finish_flow(flow, now, pending, summary);
-            },
-            &mut |flow, limit| app::trim_flow(flow, limit, now, keep, &mut trimmed),
-        );
-        self.pending.append(&mut trimmed);
-        if let Some(server) = server {
-            observer.on_pressure(Pressure::FlowTable, evicted, server, now);
-        }
     }
 
     fn drain_pending(&mut self, observer: &mut dyn TransactionObserver) {

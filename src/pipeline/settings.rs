@@ -12,8 +12,8 @@ pub struct PipelineSettings {
     /// This worker's share of the memory budget ([`LimitsConfig::worker_bytes`]).
     pub memory_bytes: usize,
     /// The live daemon's workers pool most of their heap shares here and borrow where
-    /// the flows are ([`HeapPool`]); replay leaves it unset, so its output does not
-    /// depend on thread timing.
+    /// the flows are ([`HeapPool`]); replay leaves it unset and lends between epochs,
+    /// so that its output does not depend on thread timing.
     pub heap_pool: Option<Arc<HeapPool>>,
     /// Ports that identify the server side of a flow picked up mid-stream.
     pub server_ports: Vec<u16>,

@@ -38,6 +38,8 @@ pub(super) struct Share {
     pub bytes: Vec<u8>,
     /// The last epoch: end every flow after the entries.
     pub finish: bool,
+    /// The heap the worker's flows may hold during this epoch ([`super::lend`]).
+    pub heap_limit: usize,
 }
 
 /// The reading side: frames split into the workers' shares of the current epoch.
@@ -108,6 +110,7 @@ impl Reader {
                     entries: Vec::with_capacity(s.entries.len()),
                     bytes: Vec::with_capacity(s.bytes.len()),
                     finish: false,
+                    heap_limit: 0,
                 };
                 let mut share = std::mem::replace(s, next);
                 share.finish = finish;

@@ -8,6 +8,7 @@
 
 mod epoch;
 mod inline;
+mod lend;
 pub mod record;
 pub mod sharded;
 

@@ -98,6 +98,8 @@ pub enum Item {
 pub struct Records {
     pub items: Vec<(Position, Item)>,
     pub transactions: Vec<(HttpTransaction, Judgement)>,
+    /// The most heap the worker's flows held during the epoch ([`super::lend`]).
+    pub peak_heap: usize,
 }
 
 impl Records {
@@ -107,6 +109,7 @@ impl Records {
         Records {
             items: Vec::with_capacity(self.items.len()),
             transactions: Vec::with_capacity(self.transactions.len()),
+            peak_heap: 0,
         }
     }
 }

@@ -19,17 +19,25 @@
 //! back ([`MAX_SPENT_BATCH_BYTES`], [`SPENT_IN_FLIGHT`]): what waits in a queue is
 //! outside the memory budget.
 //!
-//! What can differ with the worker count: caps are per worker (the flow table's
-//! `max_flows`, the defragmenter's limits), so a capture that fills them is evicted per
-//! shard. Below the caps, events, store and summary are the same for any count.
+//! Each epoch carries every worker's heap limit, which a [`Lender`] decides from the
+//! merged epochs: a worker whose flows need more than its even share gets what the
+//! others leave unused, as the live daemon's workers borrow from their pool, but in an
+//! order that does not depend on thread timing.
+//!
+//! What can differ with the worker count: the flow table's slots (`max_flows`) and the
+//! defragmenter's limits are per worker, and heap is lent a few epochs after it is
+//! needed, so a capture that fills them is relieved per shard. Below them, events,
+//! store and summary are the same for any count.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use super::epoch::{Entry, Reader, Share};
+use super::lend::Lender;
 use super::record::{Item, Position, Recorder, Records};
 use crate::capture::{CaptureError, FileSource, Frame, PacketSource};
 use crate::decode::LinkType;
 use crate::detect::{DetectionStage, Detector};
+use crate::flow::budget::heap_share_for;
 use crate::http::HttpTransaction;
 use crate::observe::{Summary, TransactionObserver};
 use crate::pipeline::{Pipeline, PipelineSettings};
@@ -90,25 +98,27 @@ pub fn replay_sharded(
             handles.push(handle);
         }
         let mut reader = Reader::new(workers);
+        let heap_share = heap_share_for(settings.max_flows, settings.memory_bytes);
+        let mut lender = Lender::new(workers, heap_share, EPOCHS_IN_FLIGHT);
         let mut in_flight = 0usize;
         let mut read_result = Ok(());
         let mut run = || -> Result<(), ShardedError> {
             read_result = each_frame(sources, progress, |link, frame| {
                 if reader.add(link, frame) {
                     if in_flight >= EPOCHS_IN_FLIGHT {
-                        merge_epoch(&outputs, stage)?;
+                        lender.observe(&merge_epoch(&outputs, stage)?);
                         in_flight -= 1;
                     }
-                    send_epoch(&inputs, reader.take(false))?;
+                    send_epoch(&inputs, reader.take(false), lender.next_limits())?;
                     in_flight += 1;
                 }
                 Ok(())
             })?;
             if in_flight >= EPOCHS_IN_FLIGHT {
-                merge_epoch(&outputs, stage)?;
+                lender.observe(&merge_epoch(&outputs, stage)?);
                 in_flight -= 1;
             }
-            send_epoch(&inputs, reader.take(true))?;
+            send_epoch(&inputs, reader.take(true), lender.next_limits())?;
             in_flight += 1;
             while in_flight > 0 {
                 merge_epoch(&outputs, stage)?;
@@ -169,9 +179,16 @@ pub(super) fn each_frame(
 /// Bytes read between two reports to the progress callback.
 const PROGRESS_STEP_BYTES: u64 = 1 << 20;
 
-/// Hands each worker its share of an epoch.
-fn send_epoch(inputs: &[SyncSender<Share>], shares: Vec<Share>) -> Result<(), ShardedError> {
-    for (index, (input, share)) in inputs.iter().zip(shares).enumerate() {
+/// Hands each worker its share of an epoch, with the heap its flows may hold.
+fn send_epoch(
+    inputs: &[SyncSender<Share>],
+    shares: Vec<Share>,
+    heap_limits: Vec<usize>,
+) -> Result<(), ShardedError> {
+    for (index, ((input, mut share), limit)) in
+        inputs.iter().zip(shares).zip(heap_limits).enumerate()
+    {
+        share.heap_limit = limit;
         input
             .send(share)
             .map_err(|_| ShardedError::WorkerLost(index))?;
@@ -201,13 +218,19 @@ const MAX_SPENT_BATCH_BYTES: usize = 2 << 20;
 type Output = (Receiver<Records>, SyncSender<Vec<HttpTransaction>>);
 
 /// Takes the oldest epoch's records from every worker and feeds them to `stage` in
-/// single-worker order; the transactions then go back to their workers.
-fn merge_epoch(outputs: &[Output], stage: &mut DetectionStage<'_>) -> Result<(), ShardedError> {
+/// single-worker order; the transactions then go back to their workers. Returns the
+/// most heap each worker's flows held in the epoch.
+fn merge_epoch(
+    outputs: &[Output],
+    stage: &mut DetectionStage<'_>,
+) -> Result<Vec<usize>, ShardedError> {
     let mut items: Vec<(Position, usize, Item)> = Vec::new();
     let mut transactions: Vec<Vec<Option<_>>> = Vec::with_capacity(outputs.len());
     let mut spent: Vec<Vec<HttpTransaction>> = Vec::with_capacity(outputs.len());
+    let mut peaks = Vec::with_capacity(outputs.len());
     for (index, (output, _)) in outputs.iter().enumerate() {
         let records = output.recv().map_err(|_| ShardedError::WorkerLost(index))?;
+        peaks.push(records.peak_heap);
         items.extend(
             records
                 .items
@@ -242,7 +265,7 @@ fn merge_epoch(outputs: &[Output], stage: &mut DetectionStage<'_>) -> Result<(),
             let _ = back.try_send(batch);
         }
     }
-    Ok(())
+    Ok(peaks)
 }
 
 /// Feeds `stage` an item that is not a transaction.
@@ -284,6 +307,7 @@ fn work(
         while let Ok(batch) = spent.try_recv() {
             drop(batch);
         }
+        pipeline.set_heap_limit(share.heap_limit);
         for entry in &share.entries {
             match *entry {
                 Entry::Frame {
@@ -312,6 +336,7 @@ fn work(
             recorder.set_position(Position::expiry(u64::MAX));
             pipeline.finish(&mut recorder);
         }
+        recorder.records.peak_heap = pipeline.take_peak_heap();
         let next = recorder.records.sized_like();
         if output
             .send(std::mem::replace(&mut recorder.records, next))
