@@ -22,6 +22,9 @@ use std::collections::VecDeque;
 pub(super) struct Lender {
     /// What all the workers' heap shares hold together.
     total: usize,
+    /// What a worker keeps whatever it lends: a quarter of its share, as the live
+    /// daemon's workers keep ([`crate::flow::heap_pool::OWN_SHARE_DIVISOR`]).
+    floor: usize,
     /// Limits are moved in whole grants (a sixty-fourth of the total, at least 64 KiB).
     grant: usize,
     /// The limits of the epochs that may still be running, oldest first; the last is
@@ -40,6 +43,7 @@ impl Lender {
         let total = share * workers;
         Lender {
             total,
+            floor: share / crate::flow::heap_pool::OWN_SHARE_DIVISOR,
             grant: (total / 64).max(crate::flow::heap_pool::MIN_GRANT_BYTES),
             recent: VecDeque::from([vec![share; workers]]),
             in_flight: in_flight.max(1),
@@ -57,8 +61,8 @@ impl Lender {
 
     /// The limits for the next epoch handed out. Unchanged while every worker's need
     /// fits its limit; otherwise the workers with room give what they do not need (down
-    /// to their need, never below what they held), and those short get it in worker
-    /// order, as far as the limits of the epochs still running leave room.
+    /// to their need, and never below a quarter of their share), and those short get
+    /// it in worker order, as far as the limits of the epochs still running leave room.
     pub fn next_limits(&mut self) -> Vec<usize> {
         let current = self.recent.back().cloned().unwrap_or_default();
         let short: usize = self
@@ -73,7 +77,7 @@ impl Lender {
             // out of the window.
             let mut wanted = short;
             for (limit, need) in next.iter_mut().zip(&self.need) {
-                let spare = limit.saturating_sub((*need).max(self.grant));
+                let spare = limit.saturating_sub((*need).max(self.floor));
                 let given = spare.min(wanted);
                 *limit -= given;
                 wanted -= given;
@@ -151,6 +155,17 @@ mod tests {
         let first_raise = sent.iter().position(|l| l[0] > 8 * MIB);
         let first_cut = sent.iter().position(|l| l[1] < 8 * MIB);
         assert!(first_raise > first_cut, "{sent:?}");
+    }
+
+    #[test]
+    fn an_idle_worker_keeps_a_quarter_of_its_share() {
+        let mut lender = Lender::new(2, 8 * MIB, 4);
+        let mut limits = Vec::new();
+        for _ in 0..12 {
+            lender.observe(&[20 * MIB, 0]);
+            limits = lender.next_limits();
+        }
+        assert_eq!(limits, vec![14 * MIB, 2 * MIB]);
     }
 
     #[test]
