@@ -73,9 +73,11 @@ impl Lender {
             .sum();
         let mut next = current.clone();
         if short > 0 {
-            // Donors first: what they give is free only once their older limits are
-            // out of the window.
-            let mut wanted = short;
+            // Donors first, for what earlier epochs' donations (given up, not yet
+            // handed on) do not cover: what they give is free only once their older
+            // limits are out of the window.
+            let unassigned = self.total.saturating_sub(current.iter().sum());
+            let mut wanted = short.saturating_sub(unassigned);
             for (limit, need) in next.iter_mut().zip(&self.need) {
                 let spare = limit.saturating_sub((*need).max(self.floor));
                 let given = spare.min(wanted);
@@ -99,7 +101,9 @@ impl Lender {
             let full = self.recent.len() >= self.in_flight;
             let mut room = self.total.saturating_sub(held(&next, &self.recent, full));
             for (limit, need) in next.iter_mut().zip(&self.need) {
-                let raise = need.saturating_sub(*limit).min(room) / self.grant * self.grant;
+                // Exactly what is short (needs are whole grants, limits need not be):
+                // a remainder left short would keep the donors giving for nothing.
+                let raise = need.saturating_sub(*limit).min(room);
                 *limit += raise;
                 room -= raise;
             }
@@ -166,6 +170,23 @@ mod tests {
             limits = lender.next_limits();
         }
         assert_eq!(limits, vec![14 * MIB, 2 * MIB]);
+    }
+
+    #[test]
+    fn donors_stop_giving_once_the_short_worker_is_covered() {
+        // Shares that are not whole grants: the short worker's need is met exactly,
+        // and the donor keeps everything past it.
+        let share = 8 * MIB + 12_345;
+        let mut lender = Lender::new(2, share, 2);
+        let mut limits = Vec::new();
+        for _ in 0..20 {
+            lender.observe(&[9 * MIB / 2, MIB]);
+            limits = lender.next_limits();
+        }
+        let grant = 2 * share / 64;
+        let need = (9 * MIB).div_ceil(grant) * grant;
+        assert_eq!(limits[0], need, "{limits:?}");
+        assert_eq!(limits[1], 2 * share - need, "{limits:?}");
     }
 
     #[test]
