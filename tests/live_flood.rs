@@ -93,21 +93,9 @@ fn a_live_spoofed_syn_flood_stays_in_budget_and_hides_no_upload() {
         events = events_path.display(),
         store = dir.path().join("flagged.db").display(),
     );
-    let config_path = dir.path().join("tamperwatch.yaml");
-    fs::write(&config_path, config).expect("write config");
-    // `ip netns exec` execs the command: the child's PID is the daemon's.
-    let mut daemon = StopOnDrop(
-        ns.exec('s')
-            .arg(env!("CARGO_BIN_EXE_tamperwatch"))
-            .args(["run", "--config"])
-            .arg(&config_path)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start daemon"),
-    );
+    let mut daemon = ns.start_daemon(dir.path(), &config, METRICS_PORT, Duration::from_secs(30));
     let pid = daemon.0.id();
     let metrics = || ns.scrape_metrics(METRICS_PORT);
-    ns.wait_for_metrics(METRICS_PORT, pid, Duration::from_secs(30));
 
     let shell = dir.path().join("shell.php");
     fs::write(&shell, "<?php system($_GET['c']); ?>\n").expect("write shell");

@@ -10,48 +10,16 @@
 
 mod support;
 
-use std::fs;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
+
 use std::time::{Duration, Instant};
+use support::StopOnDrop;
 
 const METRICS_PORT: u16 = 9717;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A started process, stopped by PID when dropped.
-struct Proc(Option<Child>);
-
-impl Proc {
-    fn pid(&self) -> u32 {
-        self.0.as_ref().map_or(0, Child::id)
-    }
-
-    /// SIGTERM, then waits at most `limit` for the exit status.
-    fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let mut child = self.0.take()?;
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        None
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.terminate(Duration::from_secs(5));
-    }
 }
 
 fn script_uploads_from(events: &[serde_json::Value], src: &str) -> usize {
@@ -63,12 +31,10 @@ fn script_uploads_from(events: &[serde_json::Value], src: &str) -> usize {
 
 #[test]
 fn fragmented_and_extension_header_uploads_are_flagged_live_with_two_workers() {
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !support::require(is_root, "live capture in network namespaces needs root")
-        || !support::require_tool("ip")
+    if !support::require(
+        support::is_root(),
+        "live capture in network namespaces needs root",
+    ) || !support::require_tool("ip")
         || !support::require_tool("python3")
         || !support::require_tool("curl")
     {
@@ -79,7 +45,7 @@ fn fragmented_and_extension_header_uploads_are_flagged_live_with_two_workers() {
     let ns = support::Namespaces::up(&prefix);
     let fragnet = repo().join("scripts/pcapgen/fragnet.py");
 
-    let _server = Proc(Some(
+    let _server = StopOnDrop(
         ns.exec('s')
             .args(["python3"])
             .arg(&fragnet)
@@ -87,7 +53,7 @@ fn fragmented_and_extension_header_uploads_are_flagged_live_with_two_workers() {
             .stdout(Stdio::null())
             .spawn()
             .expect("start server"),
-    ));
+    );
     let events_path = dir.path().join("events.jsonl");
     let config = format!(
         "site:\n  addresses: [10.231.2.2/32, \"fd31:2::2/128\"]\n  ports: [80]\n\
@@ -101,19 +67,8 @@ fn fragmented_and_extension_header_uploads_are_flagged_live_with_two_workers() {
         events = events_path.display(),
         store = dir.path().join("flagged.db").display(),
     );
-    let config_path = dir.path().join("tamperwatch.yaml");
-    fs::write(&config_path, config).expect("write config");
-    let mut daemon = Proc(Some(
-        ns.exec('s')
-            .arg(env!("CARGO_BIN_EXE_tamperwatch"))
-            .args(["run", "--config"])
-            .arg(&config_path)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start daemon"),
-    ));
+    let mut daemon = ns.start_daemon(dir.path(), &config, METRICS_PORT, Duration::from_secs(20));
     let metrics = || ns.scrape_metrics(METRICS_PORT);
-    ns.wait_for_metrics(METRICS_PORT, daemon.pid(), Duration::from_secs(20));
 
     for (case, addr) in [
         ("frag-upload", "10.231.2.2"),
@@ -168,9 +123,7 @@ fn fragmented_and_extension_header_uploads_are_flagged_live_with_two_workers() {
         std::thread::sleep(Duration::from_millis(200));
     }
 
-    let status = daemon
-        .terminate(Duration::from_secs(15))
-        .expect("daemon exits");
+    let status = daemon.terminate(Duration::from_secs(15));
     assert!(status.success(), "daemon exit: {status:?}");
     let seen = support::read_events(&events_path);
     assert!(

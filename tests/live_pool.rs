@@ -90,19 +90,7 @@ fn a_slow_body_flood_from_one_address_borrows_the_other_workers_heap_and_evicts_
         events = events_path.display(),
         store = dir.path().join("flagged.db").display(),
     );
-    let config_path = dir.path().join("tamperwatch.yaml");
-    fs::write(&config_path, config).expect("write config");
-    let mut daemon = StopOnDrop(
-        ns.exec('s')
-            .arg(env!("CARGO_BIN_EXE_tamperwatch"))
-            .args(["run", "--config"])
-            .arg(&config_path)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start daemon"),
-    );
-    let pid = daemon.0.id();
-    ns.wait_for_metrics(METRICS_PORT, pid, Duration::from_secs(30));
+    let mut daemon = ns.start_daemon(dir.path(), &config, METRICS_PORT, Duration::from_secs(30));
 
     let flood_started = Instant::now();
     let mut flood = StopOnDrop(

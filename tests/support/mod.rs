@@ -144,6 +144,31 @@ impl Namespaces {
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
     }
 
+    /// Writes `config` to `dir/tamperwatch.yaml` and starts `tamperwatch run` with it in
+    /// the server namespace (`ip netns exec` execs it, so the child's PID is the
+    /// daemon's); returns once it serves metrics on `port`, panics after `limit`.
+    pub fn start_daemon(
+        &self,
+        dir: &Path,
+        config: &str,
+        port: u16,
+        limit: std::time::Duration,
+    ) -> StopOnDrop {
+        let config_path = dir.join("tamperwatch.yaml");
+        std::fs::write(&config_path, config).expect("write config");
+        let daemon = StopOnDrop(
+            self.exec('s')
+                .arg(env!("CARGO_BIN_EXE_tamperwatch"))
+                .args(["run", "--config"])
+                .arg(&config_path)
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start daemon"),
+        );
+        self.wait_for_metrics(port, daemon.0.id(), limit);
+        daemon
+    }
+
     /// Waits until the daemon `pid` serves metrics on `port`; panics after `limit`.
     pub fn wait_for_metrics(&self, port: u16, pid: u32, limit: std::time::Duration) {
         let deadline = std::time::Instant::now() + limit;
