@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::path::Path;
 
 use super::alert::{evidence, Alert, AlertCrs, AlertRule, Category};
-use super::crs::{CrsEngine, CrsMatch, CrsScratch, CrsSettings};
+use super::crs::{CrsEngine, CrsMatch, CrsOutcome, CrsScratch, CrsSettings};
 use crate::config::Config;
 use crate::http::HttpTransaction;
 
@@ -85,10 +85,30 @@ pub fn category_of(id: u32) -> Category {
 /// Runs CRS over `txn` and returns its alert, if the score reaches the threshold. (The
 /// detector drops it when a native alert already covers its category.)
 pub fn verdict(engine: &CrsEngine, txn: &HttpTransaction, ctx: Context) -> Option<Alert> {
-    let outcome = SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut s) => engine.evaluate(txn, &mut s),
-        Err(_) => engine.evaluate(txn, &mut CrsScratch::default()),
-    });
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => {
+            let outcome = engine.evaluate(txn, &mut s);
+            let alert = alert_of(engine, txn, ctx, &outcome);
+            s.recycle(outcome);
+            alert
+        }
+        Err(_) => alert_of(
+            engine,
+            txn,
+            ctx,
+            &engine.evaluate(txn, &mut CrsScratch::default()),
+        ),
+    })
+}
+
+/// The alert for `outcome`, if its score, less the matches the site policy exempts,
+/// reaches the threshold. Allocates only for an alert.
+fn alert_of(
+    engine: &CrsEngine,
+    txn: &HttpTransaction,
+    ctx: Context,
+    outcome: &CrsOutcome,
+) -> Option<Alert> {
     let mut score = outcome.score;
     // HTTP/1.0 (RFC 1945) has no Host requirement: CRS's missing-Host rule does not count.
     let http10 = txn
@@ -98,28 +118,27 @@ pub fn verdict(engine: &CrsEngine, txn: &HttpTransaction, ctx: Context) -> Optio
     // Bytes of the request were not captured: protocol rules (920) would judge what the
     // capture lost, not what the client sent.
     let gap = txn.flags.request_gap;
-    let contributing: Vec<&CrsMatch> = outcome
-        .matched
-        .iter()
-        .filter(|m| m.score > 0)
-        .filter(|m| {
-            let exempt = (ctx.policy_method && is_method_rule(m.id))
-                || (http10 && m.id == MISSING_HOST_RULE)
-                || (gap && m.id / 1000 == 920)
-                || (ctx.upload_endpoint && UPLOAD_PROTOCOL_RULES.contains(&m.id))
-                || (ctx.authorized && m.id == RESTRICTED_HEADER_RULE)
-                || (m.id == LIBINJECTION_SQLI_RULE && m.evidence == WORD_COMMENT_FINGERPRINT);
-            if exempt {
-                score = score.saturating_sub(m.score);
-                return false;
-            }
-            true
-        })
-        .collect();
-    if outcome.threshold == 0 || score < outcome.threshold || contributing.is_empty() {
+    let exempt = |m: &CrsMatch| {
+        (ctx.policy_method && is_method_rule(m.id))
+            || (http10 && m.id == MISSING_HOST_RULE)
+            || (gap && m.id / 1000 == 920)
+            || (ctx.upload_endpoint && UPLOAD_PROTOCOL_RULES.contains(&m.id))
+            || (ctx.authorized && m.id == RESTRICTED_HEADER_RULE)
+            || (m.id == LIBINJECTION_SQLI_RULE && m.evidence == WORD_COMMENT_FINGERPRINT)
+    };
+    let scoring = || outcome.matched.iter().filter(|m| m.score > 0);
+    let mut contributing = 0usize;
+    for m in scoring() {
+        if exempt(m) {
+            score = score.saturating_sub(m.score);
+        } else {
+            contributing += 1;
+        }
+    }
+    if outcome.threshold == 0 || score < outcome.threshold || contributing == 0 {
         return None;
     }
-    let mut ranked = contributing.clone();
+    let mut ranked: Vec<&CrsMatch> = scoring().filter(|m| !exempt(m)).collect();
     ranked.sort_by_key(|m| (m.severity, std::cmp::Reverse(m.score)));
     let top = ranked[0];
     let category = category_of(top.id);

@@ -5,6 +5,8 @@
 //! [`MAX_VALUE_BYTES`](super::MAX_VALUE_BYTES) and arguments past
 //! [`MAX_ARGS`](super::MAX_ARGS) are dropped; both are counted in `caps`.
 
+use std::io::Write as _;
+
 use super::model::Var;
 use super::transform::Transform;
 use super::{MAX_ARGS, MAX_VALUE_BYTES};
@@ -246,10 +248,9 @@ impl Request {
                 }
             }
         }
-        self.remote_addr
-            .extend_from_slice(txn.client.ip().to_string().as_bytes());
-        self.body_len
-            .extend_from_slice(txn.request_body_len.to_string().as_bytes());
+        // Written in place (a Vec never fails to take them): no string per transaction.
+        let _ = write!(self.remote_addr, "{}", txn.client.ip());
+        let _ = write!(self.body_len, "{}", txn.request_body_len);
         self.scratch = scratch;
     }
 
@@ -309,11 +310,11 @@ impl Request {
                     .chain(self.args_post.as_slice())
                     .map(|kv| kv.name.len() + kv.value.len())
                     .sum();
-                out.extend_from_slice(n.to_string().as_bytes());
+                let _ = write!(out, "{n}");
                 return true;
             }
             Var::FilesCombinedSize => {
-                out.extend_from_slice(self.files_combined.to_string().as_bytes());
+                let _ = write!(out, "{}", self.files_combined);
                 return true;
             }
             _ => return false,

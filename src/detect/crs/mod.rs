@@ -300,8 +300,12 @@ impl CrsEngine {
 
     /// Runs phases 1 and 2 over `txn` (which must carry a request; an empty outcome
     /// otherwise). `scratch` is reused between calls to avoid allocating.
+    /// Hand the outcome back with [`CrsScratch::recycle`] to reuse its buffers.
     pub fn evaluate(&self, txn: &HttpTransaction, scratch: &mut CrsScratch) -> CrsOutcome {
-        let mut out = CrsOutcome::default();
+        let mut out = CrsOutcome {
+            matched: scratch.take_matched(),
+            ..CrsOutcome::default()
+        };
         if txn.request.is_none() {
             return out;
         }
@@ -311,6 +315,8 @@ impl CrsEngine {
     }
 }
 
+#[cfg(test)]
+mod recycle_tests;
 #[cfg(test)]
 mod speed_tests;
 #[cfg(test)]

@@ -234,20 +234,16 @@ impl CrsScratch {
         match c {
             Ctl::RuleRemoveById(a, b) => self.removed_ids.push((*a, *b)),
             Ctl::RuleRemoveByTag(t) => self.removed_tags.push(t.clone()),
-            Ctl::RuleRemoveTargetById(_, t) | Ctl::RuleRemoveTargetByTag(_, t) => {
-                let mut ts = model::Targets {
-                    include: Vec::new(),
-                    exclude: Vec::new(),
-                };
-                if model::add_target(&mut ts, t).is_ok() {
-                    for spec in ts.include {
-                        let (id, tag) = match c {
-                            Ctl::RuleRemoveTargetByTag(tag, _) => (None, Some(tag.clone())),
-                            Ctl::RuleRemoveTargetById(id, _) => (Some(*id), None),
-                            _ => (None, None),
-                        };
-                        self.removed_targets.push((id, tag, spec));
-                    }
+            Ctl::RuleRemoveTargetById(id, t) => {
+                for spec in &t.specs {
+                    self.removed_targets.push((Some(*id), None, spec.clone()));
+                }
+                self.removal_epoch = self.removals.advance(self.removal_epoch, c);
+            }
+            Ctl::RuleRemoveTargetByTag(tag, t) => {
+                for spec in &t.specs {
+                    self.removed_targets
+                        .push((None, Some(tag.clone()), spec.clone()));
                 }
                 self.removal_epoch = self.removals.advance(self.removal_epoch, c);
             }

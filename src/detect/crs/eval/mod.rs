@@ -12,6 +12,7 @@
 //! `gate`, and the precomputed request-independent start in `prefix`.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ahash::AHashMap;
 
@@ -37,6 +38,7 @@ mod nameset;
 mod removal;
 mod rule;
 mod skip;
+mod spare;
 mod sources;
 mod token;
 mod txmap;
@@ -106,6 +108,10 @@ struct Cand {
     scalar: u16,
 }
 
+/// A target a `ctl` removed this transaction: from the rule with this id, or the rules
+/// with this tag.
+type RemovedTarget = (Option<u32>, Option<Arc<str>>, Arc<model::TargetSpec>);
+
 /// Reused per-transaction state. One per worker thread.
 #[derive(Debug, Default)]
 pub struct CrsScratch {
@@ -139,7 +145,9 @@ pub struct CrsScratch {
     starter_score: u32,
     removed_ids: Vec<(u32, u32)>,
     removed_tags: Vec<String>,
-    removed_targets: Vec<(Option<u32>, Option<String>, model::TargetSpec)>,
+    /// Target removals applied this transaction: (rule id or tag, target), shared with
+    /// the program's ctl so that applying one copies nothing.
+    removed_targets: Vec<RemovedTarget>,
     body_processor: Option<Processor>,
     memo: memo::MissMemo,
     names_memo: nameset::NameSetMemo,
@@ -165,6 +173,11 @@ pub struct CrsScratch {
     sv_name: Vec<u8>,
     sv_val: Vec<u8>,
     count_buf: Vec<u8>,
+    /// The last outcome's match list and evidence buffers, emptied, for the next
+    /// transaction ([`CrsScratch::recycle`]): a rule such as 941010 matches in nearly
+    /// every request, and each match allocated its evidence.
+    spare_matched: Vec<CrsMatch>,
+    spare_evidence: Vec<Vec<u8>>,
 }
 
 impl Program {
@@ -327,7 +340,9 @@ impl Program {
                     let kv = s.matched_vars.push();
                     kv.value.extend_from_slice(mv);
                     kv.name.extend_from_slice(mvn);
-                    self.finish_rule(rule, s, out, evidence.clone());
+                    let mut ev = s.evidence_buf();
+                    ev.extend_from_slice(evidence);
+                    self.finish_rule(rule, s, out, ev);
                 }
                 Some(fold::Fold::Always(m)) => {
                     let (m, mv, mvn) = &**m;

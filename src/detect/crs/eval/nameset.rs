@@ -218,10 +218,13 @@ impl Program {
                 kv.value.extend_from_slice(v);
             }
             s.starter_score = e.starter_score;
-            let Some(evidence) = e.matched.clone() else {
+            let Some(evidence) = &e.matched else {
                 return false;
             };
-            self.finish_rule(rule, s, out, evidence);
+            // (A spare buffer taken by field: `e` borrows the memo.)
+            let mut ev = s.spare_evidence.pop().unwrap_or_default();
+            ev.extend_from_slice(evidence);
+            self.finish_rule(rule, s, out, ev);
             return true;
         }
         self.record(rule, s, out)

@@ -80,7 +80,7 @@ pub(super) fn number_links(c: &mut Compiled) -> (usize, usize) {
         for ctl in &l.ctls {
             match ctl {
                 Ctl::RuleRemoveTargetById(id, _) => ctl_ids.push(*id),
-                Ctl::RuleRemoveTargetByTag(tag, _) => ctl_tags.push(tag.clone()),
+                Ctl::RuleRemoveTargetByTag(tag, _) => ctl_tags.push(tag.to_string()),
                 _ => {}
             }
         }

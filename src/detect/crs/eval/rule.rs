@@ -7,7 +7,7 @@ use super::*;
 impl Program {
     /// Evaluates a rule and its chain; on a full match runs the actions and records it.
     pub(super) fn eval_rule(&self, rule: &CRule, s: &mut CrsScratch, out: &mut CrsOutcome) -> bool {
-        let mut evidence = Vec::new();
+        let mut evidence = s.evidence_buf();
         // MATCHED_VARS is reset per rule, not per link: a chain link reads the values the
         // links before it matched (Coraza resets it before each top-level rule).
         s.matched_vars.clear();
@@ -15,6 +15,7 @@ impl Program {
         for (n, link) in rule.links.iter().enumerate() {
             let starter = n + 1 < rule.links.len();
             if !eval_link(&self.c, rule, link, s, starter, &mut evidence) {
+                s.spare_evidence_buf(evidence);
                 return false;
             }
         }

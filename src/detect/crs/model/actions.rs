@@ -2,6 +2,8 @@
 //! [`Actions`] with its parser (ids, phase, chain, transformations, tags, scoring).
 
 use super::super::transform::Transform;
+use super::vars::{add_target, TargetSpec, Targets};
+use std::sync::Arc;
 
 /// One `setvar` action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,12 +65,40 @@ impl SetVar {
 pub enum Ctl {
     RuleRemoveById(u32, u32),
     RuleRemoveByTag(String),
-    RuleRemoveTargetById(u32, String),
-    RuleRemoveTargetByTag(String, String),
+    RuleRemoveTargetById(u32, RemovedTargets),
+    RuleRemoveTargetByTag(Arc<str>, RemovedTargets),
     RequestBodyProcessor(String),
     ForceRequestBodyVariable(bool),
     /// Accepted and ignored (auditEngine, ruleEngine, ...).
     Other,
+}
+
+/// The targets a `ruleRemoveTarget*` ctl names, parsed once at load: 941010 applies
+/// its removal in nearly every request, and parsing it there cost allocations per
+/// transaction. Shared (`Arc`), so applying a removal copies no string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedTargets {
+    /// The text as written (`ARGS:x`).
+    pub text: String,
+    /// What it removes; empty when the text does not parse, which removes nothing.
+    pub specs: Vec<Arc<TargetSpec>>,
+}
+
+impl From<&str> for RemovedTargets {
+    fn from(text: &str) -> Self {
+        let mut parsed = Targets {
+            include: Vec::new(),
+            exclude: Vec::new(),
+        };
+        let specs = match add_target(&mut parsed, text) {
+            Ok(()) => parsed.include.into_iter().map(Arc::new).collect(),
+            Err(_) => Vec::new(),
+        };
+        RemovedTargets {
+            text: text.to_string(),
+            specs,
+        }
+    }
 }
 
 impl Ctl {
@@ -88,13 +118,13 @@ impl Ctl {
                     .split_once(';')
                     .ok_or("ruleRemoveTargetById needs id;TARGET")?;
                 let id = id.parse().map_err(|_| format!("bad rule id {id}"))?;
-                Ctl::RuleRemoveTargetById(id, t.to_string())
+                Ctl::RuleRemoveTargetById(id, t.into())
             }
             "ruleremovetargetbytag" => {
                 let (tag, t) = v
                     .split_once(';')
                     .ok_or("ruleRemoveTargetByTag needs tag;TARGET")?;
-                Ctl::RuleRemoveTargetByTag(tag.to_string(), t.to_string())
+                Ctl::RuleRemoveTargetByTag(tag.into(), t.into())
             }
             "requestbodyprocessor" => Ctl::RequestBodyProcessor(v.to_ascii_uppercase()),
             "forcerequestbodyvariable" => {

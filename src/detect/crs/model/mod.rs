@@ -8,7 +8,7 @@
 mod actions;
 mod vars;
 
-pub use actions::{parse_id_range, Actions, Ctl, SetVar, SetVarOp};
+pub use actions::{parse_id_range, Actions, Ctl, RemovedTargets, SetVar, SetVarOp};
 pub use vars::{add_target, parse_targets, SelectorSpec, TargetSpec, Targets, Var};
 
 /// One link of a rule: targets, operator, actions; `next` is the chained link.
