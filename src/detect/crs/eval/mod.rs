@@ -35,6 +35,7 @@ mod names;
 mod number;
 mod prefix;
 mod nameset;
+mod plan;
 mod removal;
 mod rule;
 mod skip;
@@ -76,6 +77,8 @@ pub struct Program {
     names: names::NameSets,
     /// Per rule: evaluated once per list of header names (see [`nameset`]).
     keyed: Vec<bool>,
+    /// Per phase, its entries as the rule loop reads them first (see [`plan`]).
+    steps: [Vec<plan::Step>; 2],
 }
 
 /// Where a candidate value lives.
@@ -204,7 +207,10 @@ impl Program {
             token: Vec::new(),
             names: names::NameSets::default(),
             keyed: Vec::new(),
+            steps: Default::default(),
         };
+        // The prefix runs the rule loop, which walks the steps.
+        p.steps = p.plan();
         p.prefix = prefix::Prefix::build(&p);
         // Constant TX macros resolved, some links became pure: numbered again.
         p.resolve_constants();
@@ -213,6 +219,8 @@ impl Program {
         p.names = names::NameSets::build(&p.c, links.div_ceil(64).max(1));
         p.fold();
         p.keyed = nameset::keyed_rules(&p);
+        // Again: links were numbered again and rules folded since.
+        p.steps = p.plan();
         Ok(p)
     }
 
@@ -312,23 +320,37 @@ impl Program {
         prefix_only: bool,
     ) -> usize {
         let entries = &self.c.phases[phase];
+        let steps = &self.steps[phase];
+        let phase_number = phase as u8 + 1;
         let mut i = start;
-        while i < entries.len() {
-            let Entry::Rule(ri) = &entries[i] else {
+        while let Some(&step) = steps.get(i) {
+            let Some(ri) = step.rule else {
                 i += 1;
                 continue;
             };
-            if prefix_only && !self.independent.get(*ri as usize).copied().unwrap_or(false) {
+            if prefix_only && !step.independent {
                 return i;
             }
             i += 1;
-            let Some(rule) = self.c.rules.get(*ri as usize) else {
+            if step.never {
+                continue;
+            }
+            // Most rules end here, on the compact step alone: a removal by id or tag
+            // would need the rule, and is checked first as below.
+            if step.link != plan::NOT_SKIPPABLE
+                && s.removed_ids.is_empty()
+                && s.removed_tags.is_empty()
+                && s.link_skipped(&self.c, phase_number, step.link)
+            {
+                continue;
+            }
+            let Some(rule) = self.c.rules.get(ri as usize) else {
                 continue;
             };
             if s.is_removed(rule) {
                 continue;
             }
-            match self.folded.get(*ri as usize) {
+            match self.folded.get(ri as usize) {
                 Some(fold::Fold::Never) => continue,
                 Some(fold::Fold::Matches(m)) => {
                     // A fixed condition, then the rule's setvars as it matches.

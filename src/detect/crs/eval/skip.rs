@@ -270,14 +270,25 @@ impl CrsScratch {
         if link.op.is_none() || link.memo_srcs.is_none() {
             return false;
         }
+        self.link_skipped(c, rule.phase, link.idx)
+    }
+
+    /// [`CrsScratch::first_link_skipped`] for a rule of `phase` whose first link is
+    /// `link` (it has an operator and memo sources), known without reading the rule.
+    #[inline]
+    pub(super) fn link_skipped(&mut self, c: &Compiled, phase: u8, link: u32) -> bool {
+        #[cfg(test)]
+        if self.reference {
+            return false;
+        }
         if !self.slots.skip_ok {
-            self.fill_skip(c, rule.phase);
+            self.fill_skip(c, phase);
         }
         let skipped = self
             .slots
             .skip
-            .get(link.idx as usize / 64)
-            .is_some_and(|x| x & (1 << (link.idx % 64)) != 0);
+            .get(link as usize / 64)
+            .is_some_and(|x| x & (1 << (link % 64)) != 0);
         if skipped {
             self.matched_vars.clear();
             self.starter_score = 0;
