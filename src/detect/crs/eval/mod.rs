@@ -12,14 +12,13 @@
 //! `gate`, and the precomputed request-independent start in `prefix`.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use ahash::AHashMap;
 
 use super::bodyproc::{build_phase2, processor_for};
 use super::collections::{Pool, Processor, Request};
 use super::compile::{self, CRule, Compiled, Entry};
-use super::model::{self, Var};
+use super::model::Var;
 use super::operator::atoi;
 use super::{CrsError, CrsMatch, CrsOutcome, CrsSettings, CrsStats};
 use crate::http::HttpTransaction;
@@ -111,10 +110,6 @@ struct Cand {
     scalar: u16,
 }
 
-/// A target a `ctl` removed this transaction: from the rule with this id, or the rules
-/// with this tag.
-type RemovedTarget = (Option<u32>, Option<Arc<str>>, Arc<model::TargetSpec>);
-
 /// Reused per-transaction state. One per worker thread.
 #[derive(Debug, Default)]
 pub struct CrsScratch {
@@ -150,7 +145,7 @@ pub struct CrsScratch {
     removed_tags: Vec<String>,
     /// Target removals applied this transaction: (rule id or tag, target), shared with
     /// the program's ctl so that applying one copies nothing.
-    removed_targets: Vec<RemovedTarget>,
+    removed_targets: Vec<removal::RemovedTarget>,
     body_processor: Option<Processor>,
     memo: memo::MissMemo,
     names_memo: nameset::NameSetMemo,

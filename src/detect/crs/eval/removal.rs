@@ -10,12 +10,18 @@
 //! reused: a cache entry of an older state, of a cleared table or of another program
 //! never matches again.
 
+use std::sync::Arc;
+
 use ahash::AHashMap;
 
 use super::super::compile::{CRule, Compiled, Link};
-use super::super::model::Ctl;
+use super::super::model::{self, Ctl};
 use super::sources::N_SOURCES;
 use super::CrsScratch;
+
+/// A target a `ctl` removed this transaction: from the rule with this id, or the rules
+/// with this tag.
+pub(super) type RemovedTarget = (Option<u32>, Option<Arc<str>>, Arc<model::TargetSpec>);
 
 /// The state of a transaction that removed nothing.
 pub(super) const EMPTY: u64 = 0;
