@@ -316,8 +316,6 @@ impl CrsEngine {
 }
 
 #[cfg(test)]
-mod recycle_tests;
-#[cfg(test)]
 mod speed_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -191,9 +191,18 @@ fn a_warm_scratch_gives_the_verdicts_of_a_cold_one() {
     for pl in [1, 4] {
         let e = engine(pl);
         let reqs = corpus();
-        let cold: Vec<_> = reqs
+        let cold_full: Vec<_> = reqs
             .iter()
-            .map(|t| verdict(&e, t, &mut CrsScratch::default()))
+            .map(|t| e.evaluate(t, &mut CrsScratch::default()))
+            .collect();
+        let cold: Vec<_> = cold_full
+            .iter()
+            .map(|o| {
+                (
+                    o.matched.iter().map(|m| m.id).collect::<Vec<u32>>(),
+                    o.score,
+                )
+            })
             .collect();
         assert!(
             cold.iter().filter(|(_, score)| *score >= 5).count() >= 8,
@@ -211,6 +220,9 @@ fn a_warm_scratch_gives_the_verdicts_of_a_cold_one() {
             cold[n - 1],
             cold[n - 2]
         );
+        // The warm scratch also takes each outcome back, as the detector does, so the
+        // next request reuses its match list and evidence buffers: whole outcomes,
+        // evidence included, must still be a cold scratch's.
         let mut warm = CrsScratch::default();
         for round in 0..3 {
             let order: Vec<usize> = if round == 1 {
@@ -219,13 +231,18 @@ fn a_warm_scratch_gives_the_verdicts_of_a_cold_one() {
                 (0..reqs.len()).collect()
             };
             for i in order {
-                assert_eq!(
-                    verdict(&e, &reqs[i], &mut warm),
-                    cold[i],
-                    "PL{pl}, round {round}, request {i}"
-                );
+                let o = e.evaluate(&reqs[i], &mut warm);
+                assert_eq!(o, cold_full[i], "PL{pl}, round {round}, request {i}");
+                warm.recycle(o);
             }
         }
+        // What the next transaction starts from: the last list, emptied, its room kept.
+        let spare = warm.take_matched();
+        assert!(
+            spare.is_empty() && spare.capacity() > 0,
+            "{}",
+            spare.capacity()
+        );
     }
 }
 

@@ -96,4 +96,34 @@ mod tests {
         );
         assert_eq!(parse_operator("^x$"), (false, "rx".into(), "^x$".into()));
     }
+
+    #[test]
+    fn target_removals_are_parsed_once_at_load() {
+        let ctl =
+            Ctl::parse("ruleRemoveTargetByTag=xss-perf-disable;REQUEST_FILENAME").expect("ctl");
+        let Ctl::RuleRemoveTargetByTag(tag, targets) = ctl else {
+            panic!("not a tag removal: {ctl:?}");
+        };
+        assert_eq!(&*tag, "xss-perf-disable");
+        assert_eq!(targets.text, "REQUEST_FILENAME");
+        assert_eq!(targets.specs.len(), 1);
+        assert_eq!(targets.specs[0].var, Var::RequestFilename);
+        assert_eq!(targets.specs[0].selector, None);
+
+        let ctl = Ctl::parse("ruleRemoveTargetById=942100;ARGS:Password").expect("ctl");
+        let Ctl::RuleRemoveTargetById(942100, targets) = ctl else {
+            panic!("not an id removal: {ctl:?}");
+        };
+        assert_eq!(targets.specs[0].var, Var::Args);
+        assert_eq!(
+            targets.specs[0].selector,
+            Some(SelectorSpec::Name("password".into()))
+        );
+        // A target that does not parse removes nothing, as before.
+        let ctl = Ctl::parse("ruleRemoveTargetById=942100;NO_SUCH_VARIABLE").expect("ctl");
+        let Ctl::RuleRemoveTargetById(_, targets) = ctl else {
+            panic!("not an id removal: {ctl:?}");
+        };
+        assert!(targets.specs.is_empty());
+    }
 }
