@@ -7,8 +7,10 @@
 //! parse sets REQBODY_ERROR, as in ModSecurity.
 
 use super::collections::{parse_urlencoded, Processor, Request};
-use super::{MAX_ARGS, MAX_BODY_BYTES, MAX_VALUE_BYTES};
+use super::{MAX_ARGS, MAX_BODY_BYTES};
 use crate::http::HttpTransaction;
+
+mod xml;
 
 /// JSON nesting deeper than this is a body error.
 const MAX_JSON_DEPTH: usize = 64;
@@ -58,7 +60,7 @@ pub fn build_phase2(r: &mut Request, txn: &HttpTransaction, processor: Option<Pr
             r.scratch = s;
         }
         Processor::Json => json(r, &body),
-        Processor::Xml => xml(r, &body),
+        Processor::Xml => xml::xml(r, &body),
         Processor::Multipart => multipart(r, &body, ct.as_deref().unwrap_or(b"")),
         Processor::None => {}
     }
@@ -138,69 +140,6 @@ fn walk_json(r: &mut Request, v: &serde_json::Value, name: &mut Vec<u8>, depth: 
         Value::Null => push(r, name, b""),
     }
     true
-}
-
-/// XML: every text run and attribute value, without tags, as `XML:/*` values. Markup
-/// declarations (`<!DOCTYPE`, `<!ENTITY`) are skipped, never expanded.
-fn xml(r: &mut Request, body: &[u8]) {
-    let mut i = 0;
-    let mut text: Vec<u8> = Vec::new();
-    if !body.trim_ascii_start().starts_with(b"<") {
-        r.reqbody_error = true;
-        return;
-    }
-    while i < body.len() {
-        match memchr::memchr(b'<', &body[i..]) {
-            Some(j) => {
-                let t = body[i..i + j].trim_ascii();
-                if !t.is_empty() {
-                    text.extend_from_slice(t);
-                }
-                let rest = &body[i + j..];
-                let close = if rest.starts_with(b"<![CDATA[") {
-                    let end = memchr::memmem::find(rest, b"]]>");
-                    if let Some(e) = end {
-                        text.extend_from_slice(&rest[9..e]);
-                    }
-                    end.map(|e| e + 3)
-                } else {
-                    memchr::memchr(b'>', rest).map(|e| {
-                        attributes(&rest[..e], &mut text);
-                        e + 1
-                    })
-                };
-                match close {
-                    Some(c) => i += j + c,
-                    None => {
-                        r.reqbody_error = true;
-                        break;
-                    }
-                }
-            }
-            None => {
-                text.extend_from_slice(body[i..].trim_ascii());
-                break;
-            }
-        }
-    }
-    r.caps.values_cut += u64::from(text.len() > MAX_VALUE_BYTES);
-    r.xml.add(b"/*", &text);
-}
-
-fn attributes(tag: &[u8], text: &mut Vec<u8>) {
-    if tag.starts_with(b"<!") || tag.starts_with(b"<?") {
-        return;
-    }
-    let mut rest = tag;
-    while let Some(q) = rest.iter().position(|&b| b == b'"' || b == b'\'') {
-        let quote = rest[q];
-        let after = &rest[q + 1..];
-        let Some(e) = memchr::memchr(quote, after) else {
-            break;
-        };
-        text.extend_from_slice(&after[..e]);
-        rest = &after[e + 1..];
-    }
 }
 
 /// Multipart: fields into ARGS_POST, files into FILES, every part header line into

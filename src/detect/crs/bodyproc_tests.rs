@@ -71,6 +71,44 @@ fn xml_text_without_entity_expansion() {
     assert!(memchr::memmem::find(v, b"root:").is_none());
 }
 
+/// The values of `r`'s XML pool under `name`.
+fn xml_values(r: &Request, name: &[u8]) -> Vec<String> {
+    r.xml
+        .as_slice()
+        .iter()
+        .filter(|kv| kv.name == name)
+        .map(|kv| String::from_utf8_lossy(&kv.value).into_owned())
+        .collect()
+}
+
+#[test]
+fn xml_attributes_are_their_own_values_not_the_text() {
+    let r = build(
+        "text/xml",
+        b"<q id='1 OR 1=1' x=\"1>0 or 1=1\"><?pi a=\"no\"?>t<b c=\"\"/>u</q>",
+    );
+    assert_eq!(xml_values(&r, b"/*"), vec!["tu".to_string()]);
+    assert_eq!(
+        xml_values(&r, b"//@*"),
+        vec!["1 OR 1=1".to_string(), "1>0 or 1=1".into(), String::new()]
+    );
+}
+
+#[test]
+fn xml_attributes_past_the_cap_join_the_last_value() {
+    let mut body = b"<a".to_vec();
+    for i in 0..MAX_ARGS + 2 {
+        body.extend_from_slice(format!(" k{i}=\"v{i}\"").as_bytes());
+    }
+    body.extend_from_slice(b" z=\"' or 1=1--\"/>");
+    let r = build("application/xml", &body);
+    let attrs = xml_values(&r, b"//@*");
+    assert_eq!(attrs.len(), MAX_ARGS);
+    let last = attrs.last().expect("values");
+    assert!(last.ends_with(" ' or 1=1--"), "{last}");
+    assert!(last.starts_with(&format!("v{} ", MAX_ARGS - 1)), "{last}");
+}
+
 #[test]
 fn urlencoded_body_and_truncation_is_counted() {
     let r = build("application/x-www-form-urlencoded", b"a=1&b=%3Cx%3E");

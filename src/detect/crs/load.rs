@@ -8,6 +8,7 @@
 //! `SecRuleRemove*` and `SecRuleUpdateTarget*` and the configured exclusions apply
 //! after every file is read.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use super::model::{self, parse_id_range, parse_operator, Actions, Rule};
@@ -319,6 +320,11 @@ fn build_rule(d: &Directive, file: &str, base: &Path) -> Result<Rule, String> {
             }
         }
         op_arg = words;
+    }
+    if op.as_deref() == Some("rx") {
+        if let Cow::Owned(bytes) = super::pcre::byte_escapes(&op_arg) {
+            op_arg = bytes;
+        }
     }
     Ok(Rule {
         file: file.to_string(),

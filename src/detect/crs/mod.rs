@@ -19,6 +19,7 @@ pub mod load;
 pub mod model;
 pub mod operator;
 pub mod parse;
+pub mod pcre;
 pub mod literals;
 pub mod prefilter;
 pub mod transform;

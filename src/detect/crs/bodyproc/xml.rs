@@ -1,0 +1,247 @@
+//! The XML request body processor (`ctl:requestBodyProcessor=XML`): the values
+//! CRS's `XML:/*` and `XML://@*` targets read, taken from the bytes as an XML parser
+//! reads them (entities decoded, attribute values normalized, quoted `>` kept) without
+//! building a tree or loading anything a document refers to.
+
+use super::super::collections::Request;
+use super::super::{MAX_ARGS, MAX_VALUE_BYTES};
+
+/// XML, as libmodsecurity's XPath selectors read it: the text runs, without tags, as
+/// the one `XML:/*` value (the root's string value), and each attribute value as an
+/// `XML://@*` value (CRS's attack rules inspect both). Markup declarations
+/// (`<!DOCTYPE`, `<!ENTITY`) are skipped, never expanded.
+pub(super) fn xml(r: &mut Request, body: &[u8]) {
+    let mut i = 0;
+    let mut text: Vec<u8> = Vec::new();
+    let mut attrs = Attributes::default();
+    if !body.trim_ascii_start().starts_with(b"<") {
+        r.reqbody_error = true;
+        return;
+    }
+    while i < body.len() {
+        match memchr::memchr(b'<', &body[i..]) {
+            Some(j) => {
+                let t = body[i..i + j].trim_ascii();
+                if !t.is_empty() {
+                    decode_entities(t, &mut text);
+                }
+                let rest = &body[i + j..];
+                let close = if rest.starts_with(b"<![CDATA[") {
+                    let end = memchr::memmem::find(rest, b"]]>");
+                    if let Some(e) = end {
+                        text.extend_from_slice(&rest[9..e]);
+                    }
+                    end.map(|e| e + 3)
+                } else {
+                    tag_end(rest).map(|e| {
+                        attrs.read(&rest[..e]);
+                        e + 1
+                    })
+                };
+                match close {
+                    Some(c) => i += j + c,
+                    None => {
+                        r.reqbody_error = true;
+                        break;
+                    }
+                }
+            }
+            None => {
+                decode_entities(body[i..].trim_ascii(), &mut text);
+                break;
+            }
+        }
+    }
+    r.caps.values_cut += u64::from(text.len() > MAX_VALUE_BYTES);
+    r.xml.add(b"/*", &text);
+    for span in attrs.spans {
+        r.caps.values_cut += r.xml.add(XML_ATTRIBUTES, &attrs.bytes[span.0..span.1]);
+    }
+}
+
+/// Where the tag at the start of `rest` ends (its `>`). In an element's tag a quoted
+/// attribute value may hold `>` (`<a x="1>0 or 1=1">` is well-formed): the end is the
+/// first `>` outside quotes, as an XML parser reads it.
+fn tag_end(rest: &[u8]) -> Option<usize> {
+    if rest.starts_with(b"<!") || rest.starts_with(b"<?") {
+        return memchr::memchr(b'>', rest);
+    }
+    let mut quote = None;
+    rest.iter().position(|&b| match quote {
+        Some(q) => {
+            if b == q {
+                quote = None;
+            }
+            false
+        }
+        None if b == b'"' || b == b'\'' => {
+            quote = Some(b);
+            false
+        }
+        None => b == b'>',
+    })
+}
+
+/// The selector name attribute values are kept under (`XML://@*`).
+const XML_ATTRIBUTES: &[u8] = b"//@*";
+
+/// The attribute values of a body's tags, in document order. Past [`MAX_ARGS`] values
+/// the rest join the last one, space-separated, so that a payload after many decoy
+/// attributes is still inspected (and counted as cut if that value outgrows
+/// [`MAX_VALUE_BYTES`]).
+#[derive(Default)]
+struct Attributes {
+    bytes: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Attributes {
+    fn read(&mut self, tag: &[u8]) {
+        if tag.starts_with(b"<!") || tag.starts_with(b"<?") {
+            return;
+        }
+        let mut rest = tag;
+        while let Some(q) = rest.iter().position(|&b| b == b'"' || b == b'\'') {
+            let quote = rest[q];
+            let after = &rest[q + 1..];
+            let Some(e) = memchr::memchr(quote, after) else {
+                break;
+            };
+            self.push(&after[..e]);
+            rest = &after[e + 1..];
+        }
+    }
+
+    fn push(&mut self, value: &[u8]) {
+        let full = self.spans.len() >= MAX_ARGS;
+        match self.spans.last_mut() {
+            Some(last) if full => {
+                self.bytes.push(b' ');
+                attribute_value(value, &mut self.bytes);
+                last.1 = self.bytes.len();
+            }
+            _ => {
+                let start = self.bytes.len();
+                attribute_value(value, &mut self.bytes);
+                self.spans.push((start, self.bytes.len()));
+            }
+        }
+    }
+}
+
+/// An attribute value as a parser hands it on: literal tabs and line ends become spaces
+/// (XML 1.0, 3.3.3), references are decoded (a `&#10;` stays a line end).
+fn attribute_value(raw: &[u8], out: &mut Vec<u8>) {
+    decode(raw, out, true);
+}
+
+/// Appends `raw` with XML's references decoded: the five predefined entities and
+/// character references (`&#60;`, `&#x3c;`, as UTF-8). Any other `&name;` (a DTD's
+/// entity) is kept as written, never expanded, and so is a malformed reference.
+fn decode_entities(raw: &[u8], out: &mut Vec<u8>) {
+    decode(raw, out, false);
+}
+
+/// [`decode_entities`]; `spaces`: literal tabs and line ends become spaces.
+fn decode(raw: &[u8], out: &mut Vec<u8>, spaces: bool) {
+    let literal = |bytes: &[u8], out: &mut Vec<u8>| {
+        if spaces {
+            out.extend(bytes.iter().map(|&b| match b {
+                b'\t' | b'\n' | b'\r' => b' ',
+                _ => b,
+            }));
+        } else {
+            out.extend_from_slice(bytes);
+        }
+    };
+    let mut rest = raw;
+    while let Some(amp) = memchr::memchr(b'&', rest) {
+        literal(&rest[..amp], out);
+        rest = &rest[amp..];
+        match reference(rest) {
+            Some((len, ch)) => {
+                let mut utf8 = [0u8; 4];
+                out.extend_from_slice(ch.encode_utf8(&mut utf8).as_bytes());
+                rest = &rest[len..];
+            }
+            None => {
+                out.push(b'&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    literal(rest, out);
+}
+
+/// The reference at the start of `s` (which starts with `&`): its length and character.
+fn reference(s: &[u8]) -> Option<(usize, char)> {
+    // The longest reference is `&#x10FFFF;` (10 bytes); leading zeros aside.
+    let semi = s.iter().take(32).position(|&b| b == b';')?;
+    let name = &s[1..semi];
+    let ch = match name {
+        b"lt" => '<',
+        b"gt" => '>',
+        b"amp" => '&',
+        b"quot" => '"',
+        b"apos" => '\'',
+        [b'#', b'x' | b'X', hex @ ..] => char_from(hex, 16)?,
+        [b'#', dec @ ..] => char_from(dec, 10)?,
+        _ => return None,
+    };
+    Some((semi + 1, ch))
+}
+
+fn char_from(digits: &[u8], radix: u32) -> Option<char> {
+    if digits.is_empty() {
+        return None;
+    }
+    let text = std::str::from_utf8(digits).ok()?;
+    char::from_u32(u32::from_str_radix(text, radix).ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{attribute_value, decode_entities};
+
+    fn decoded(raw: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        decode_entities(raw, &mut out);
+        out
+    }
+
+    #[test]
+    fn predefined_and_character_references_decode() {
+        assert_eq!(
+            decoded(b"EXECUTE IMMEDIATE &quot;"),
+            b"EXECUTE IMMEDIATE \""
+        );
+        assert_eq!(decoded(b"&lt;script&gt;&amp;&apos;"), b"<script>&'");
+        assert_eq!(
+            decoded(b"&#60;&#x3C;&#X3c;&#8217;"),
+            "<<<\u{2019}".as_bytes()
+        );
+    }
+
+    #[test]
+    fn other_references_stay_as_written() {
+        for raw in [
+            &b"&e;"[..],
+            b"a & b",
+            b"&#;",
+            b"&#x;",
+            b"&#xD800;",
+            b"&#99999999999;",
+            b"&lt",
+            b"&",
+        ] {
+            assert_eq!(decoded(raw), raw, "{}", String::from_utf8_lossy(raw));
+        }
+    }
+
+    #[test]
+    fn attribute_whitespace_becomes_spaces_but_references_do_not() {
+        let mut out = Vec::new();
+        attribute_value(b"a\tb\nc&#10;d", &mut out);
+        assert_eq!(out, b"a b c\nd");
+    }
+}
