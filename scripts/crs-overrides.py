@@ -30,9 +30,6 @@ REASONS = {
     921180: "engine: HTTP parameter pollution counts per name through setvar with a dynamic name (tx.paramcounter_%{MATCHED_VAR_NAME}) and a TX:/regex/ chain; the count does not reach 2",
     922100: "engine: multipart part charset (MULTIPART_PART_HEADERS captured into TX, chain over TX) does not match",
     922110: "engine: multipart part headers of the second and later parts (MULTIPART_PART_HEADERS) are not all checked",
-    933151: "engine: chained rule over MATCHED_VARS after @pmFromFile on REQUEST_FILENAME does not complete",
-    933152: "engine: chained rule over MATCHED_VARS after @pmFromFile on REQUEST_FILENAME does not complete",
-    933153: "engine: chained rule over MATCHED_VARS after @pmFromFile on REQUEST_FILENAME does not complete",
 }
 
 

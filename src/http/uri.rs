@@ -4,6 +4,12 @@
 /// servers do). The result is bytes: decoded input need not be UTF-8.
 pub fn percent_decode(input: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len());
+    percent_decode_into(input, &mut out);
+    out
+}
+
+/// [`percent_decode`], appending to `out` (reused storage).
+pub fn percent_decode_into(input: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     while i < input.len() {
         if input[i] == b'%' && i + 2 < input.len() {
@@ -16,7 +22,6 @@ pub fn percent_decode(input: &[u8]) -> Vec<u8> {
         out.push(input[i]);
         i += 1;
     }
-    out
 }
 
 fn hex(b: u8) -> Option<u8> {

@@ -210,10 +210,13 @@ impl Request {
             }
             _ => path,
         };
-        self.filename.extend_from_slice(path);
-        let base = match memchr::memrchr(b'/', path) {
-            Some(i) => &path[i + 1..],
-            None => path,
+        // REQUEST_FILENAME and REQUEST_BASENAME are the decoded path, as libmodsecurity
+        // (its decoded URI) and Coraza (Go's URL path) fill them: CRS's rules on them
+        // (933160's `subSTR%28%24x%29`) expect `%28` read as `(`.
+        crate::http::uri::percent_decode_into(path, &mut self.filename);
+        let base = match memchr::memrchr2(b'/', b'\\', &self.filename) {
+            Some(i) => &self.filename[i + 1..],
+            None => &self.filename[..],
         };
         self.basename.extend_from_slice(base);
         if let Some(q) = query {
@@ -365,29 +368,5 @@ pub fn parse_urlencoded(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urlencoded_decodes_and_caps_count() {
-        let mut p = Pool::default();
-        let mut s = Vec::new();
-        let caps = parse_urlencoded(b"a=1+2&b=%27x&&c", &mut p, &mut s, 0);
-        assert_eq!(caps, CapCounts::default());
-        let v: Vec<_> = p
-            .as_slice()
-            .iter()
-            .map(|k| (k.name.clone(), k.value.clone()))
-            .collect();
-        assert_eq!(v[0], (b"a".to_vec(), b"1 2".to_vec()));
-        assert_eq!(v[1], (b"b".to_vec(), b"'x".to_vec()));
-        assert_eq!(v[2], (b"c".to_vec(), b"".to_vec()));
-        p.clear();
-        let many = "x=1&".repeat(MAX_ARGS + 3);
-        assert_eq!(
-            parse_urlencoded(many.as_bytes(), &mut p, &mut s, 0).args_dropped,
-            1
-        );
-        assert_eq!(p.len(), MAX_ARGS);
-    }
-}
+#[path = "collections_tests.rs"]
+mod tests;
