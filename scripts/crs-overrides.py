@@ -27,9 +27,7 @@ REASONS = {
     921140: "passive monitor: the server rejects a header with a bare CR (400) before ModSecurity; tamperwatch sees the bytes and 921140 fires on them",
     920650: "engine: method override equal to the real method (_method=post on POST) should not fire; case of the comparison",
     920390: "engine: total argument length (tx.total_arg_length=6400) not reached as ModSecurity counts it (ARGS_COMBINED_SIZE)",
-    921180: "engine: HTTP parameter pollution counts per name through setvar with a dynamic name (tx.paramcounter_%{MATCHED_VAR_NAME}) and a TX:/regex/ chain; the count does not reach 2",
     922100: "engine: multipart part charset (MULTIPART_PART_HEADERS captured into TX, chain over TX) does not match",
-    922110: "engine: multipart part headers of the second and later parts (MULTIPART_PART_HEADERS) are not all checked",
 }
 
 

@@ -81,6 +81,11 @@ pub struct Link {
     pub capture: bool,
     pub multi_match: bool,
     pub setvars: Vec<CSetVar>,
+    /// Some setvar's name is a macro (921170's `paramcounter_%{MATCHED_VAR_NAME}`,
+    /// 922150's numbered content types): every matching value runs the setvars, as in
+    /// ModSecurity v3 and Coraza, where non-disruptive actions run per match. Other
+    /// links' last-link setvars (the anomaly scores) run once per rule match.
+    pub each_match: bool,
     pub ctls: Vec<Ctl>,
     /// Unique per link, for the per-thread memo of values a link did not match.
     pub uid: u32,
@@ -331,6 +336,8 @@ fn compile_link(
         _ => None,
     };
     let pure = op.as_ref().is_some_and(Operator::value_only);
+    let setvars: Vec<CSetVar> = r.actions.setvars.iter().map(compile_setvar).collect();
+    let each_match = setvars.iter().any(|sv| sv.name.literal().is_none());
     Ok(Link {
         targets,
         op,
@@ -339,7 +346,8 @@ fn compile_link(
         transforms: r.actions.transforms.clone(),
         capture: r.actions.capture,
         multi_match: r.actions.multi_match,
-        setvars: r.actions.setvars.iter().map(compile_setvar).collect(),
+        setvars,
+        each_match,
         ctls: r.actions.ctls.clone(),
         uid,
         memo,

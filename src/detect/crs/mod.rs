@@ -319,4 +319,6 @@ impl CrsEngine {
 #[cfg(test)]
 mod speed_tests;
 #[cfg(test)]
+mod setvar_tests;
+#[cfg(test)]
 pub(crate) mod tests;

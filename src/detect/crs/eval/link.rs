@@ -27,6 +27,8 @@ pub(super) fn eval_link(
     starter: bool,
     ev_out: &mut Vec<u8>,
 ) -> bool {
+    // A link whose setvars run per match walks every value as a starter does.
+    let starter = starter || link.each_match;
     let keep_all = starter;
     s.op_call = s.op_call.wrapping_add(1);
     if link.op.is_none() {

@@ -34,8 +34,9 @@ impl Program {
     ) {
         let mut score = s.starter_score;
         // The links before the last ran their setvars as they matched (eval_link); the
-        // last link's run once here, on the full match, with the ctls of every link.
-        if let Some(last) = rule.links.last() {
+        // last link's run once here, on the full match, with the ctls of every link
+        // (unless they ran per match: `each_match`).
+        if let Some(last) = rule.links.last().filter(|l| !l.each_match) {
             for sv in &last.setvars {
                 score = score.saturating_add(setvar_score(apply_setvar(rule, sv, s), sv));
             }

@@ -1,0 +1,35 @@
+//! When setvars run: per matching value for a link whose setvar names are macros,
+//! once per rule match otherwise.
+use super::tests::request;
+use super::*;
+
+#[test]
+fn setvars_with_macro_names_run_per_matching_value() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("rules")).expect("mkdir");
+    // 30-31: 921170/921180's shape (a count per parameter name).
+    // 32: a static-name score on a rule matching two values adds once.
+    // 33-34: 922150's shape (a numbered TX variable per matching value).
+    let rules = r#"
+SecRule ARGS_NAMES "@rx ." "id:30,phase:1,pass,nolog,setvar:'tx.count_%{MATCHED_VAR_NAME}=+1'"
+SecRule TX:/^count_/ "@gt 1" "id:31,phase:1,pass,setvar:'tx.inbound_anomaly_score_pl1=+10'"
+SecRule ARGS "@rx bad" "id:32,phase:1,pass,setvar:'tx.inbound_anomaly_score_pl1=+1'"
+SecAction "id:33,phase:1,pass,nolog,setvar:'tx.n=0'"
+SecRule ARGS:/^t/ "@rx ^(.*)$" "id:34,phase:1,pass,nolog,capture,setvar:'tx.kind_%{tx.n}=%{tx.1}',setvar:'tx.n=+1'"
+SecRule TX:/^kind_/ "@streq utf-7" "id:35,phase:1,pass,setvar:'tx.inbound_anomaly_score_pl1=+100'"
+"#;
+    std::fs::write(dir.path().join("rules/REQUEST-950-T.conf"), rules).expect("write");
+    std::fs::write(dir.path().join("crs-setup.conf"), "").expect("write");
+    let e = CrsEngine::load(&CrsSettings::new(dir.path())).expect("loads");
+    let mut sc = CrsScratch::default();
+    let run =
+        |q: &str, sc: &mut CrsScratch| e.evaluate(&request("GET", &format!("/?{q}"), &[], b""), sc);
+    assert_eq!(run("a=1&a=2", &mut sc).matched_ids(), vec![31]);
+    assert_eq!(run("a=1&b=2", &mut sc).score, 0);
+    let o = run("x=bad&y=bad", &mut sc);
+    assert_eq!((o.score, o.matched_ids()), (1, vec![32]));
+    // The second value gets its own variable: the first run wrote kind_0 only.
+    let o = run("t1=utf-8&t2=utf-7", &mut sc);
+    assert_eq!((o.score, o.matched_ids()), (100, vec![35]));
+    assert_eq!(run("t1=utf-8&t2=utf-8", &mut sc).score, 0);
+}
