@@ -25,9 +25,7 @@ REASONS = {
     920181: "passive monitor: Apache drops Content-Length when Transfer-Encoding is present, before ModSecurity runs; on the wire both headers are there and 920181 (a smuggling sign) rightly fires",
     920620: "passive monitor: httpd joins two Content-Type headers into one before ModSecurity runs; on the wire there are two and 920620 rightly fires",
     921140: "passive monitor: the server rejects a header with a bare CR (400) before ModSecurity; tamperwatch sees the bytes and 921140 fires on them",
-    920650: "engine: method override equal to the real method (_method=post on POST) should not fire; case of the comparison",
     920390: "engine: total argument length (tx.total_arg_length=6400) not reached as ModSecurity counts it (ARGS_COMBINED_SIZE)",
-    922100: "engine: multipart part charset (MULTIPART_PART_HEADERS captured into TX, chain over TX) does not match",
 }
 
 

@@ -190,16 +190,21 @@ fn multipart(r: &mut Request, body: &[u8], ct: &[u8]) {
             .unwrap_or(content);
         let mut name: &[u8] = b"";
         let mut filename: Option<&[u8]> = None;
-        for line in head.split(|&c| c == b'\n') {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.is_empty() {
-                continue;
-            }
+        let lines = || {
+            head.split(|&c| c == b'\n')
+                .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+                .filter(|line| !line.is_empty())
+        };
+        for line in lines() {
             if line.len() >= 19 && line[..19].eq_ignore_ascii_case(b"content-disposition") {
                 name = param(line, b"name").unwrap_or(b"");
                 filename = param(line, b"filename");
             }
-            r.caps.values_cut += r.part_headers.add(b"", line);
+        }
+        // Each header line under its part's name, as libmodsecurity keys the
+        // collection (922100 counts `&MULTIPART_PART_HEADERS:_charset_`).
+        for line in lines() {
+            r.caps.values_cut += r.part_headers.add(name, line);
         }
         match filename {
             Some(f) => {

@@ -52,6 +52,14 @@ fn multipart_fields_files_and_part_headers() {
     assert_eq!(r.files.as_slice()[0].value, b"a.php");
     assert_eq!(r.files_combined, 5);
     assert_eq!(r.part_headers.len(), 3);
+    // Each part's header lines under the part's name (`MULTIPART_PART_HEADERS:f`).
+    let names: Vec<&[u8]> = r
+        .part_headers
+        .as_slice()
+        .iter()
+        .map(|kv| &kv.name[..])
+        .collect();
+    assert_eq!(names, vec![&b"t"[..], b"f", b"f"]);
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! When setvars run: per matching value for a link whose setvar names are macros,
-//! once per rule match otherwise.
+//! When setvars run (per matching value for a link whose setvar names are macros,
+//! once per rule match otherwise) and what their macros read.
 use super::tests::request;
 use super::*;
 
@@ -32,4 +32,27 @@ SecRule TX:/^kind_/ "@streq utf-7" "id:35,phase:1,pass,setvar:'tx.inbound_anomal
     let o = run("t1=utf-8&t2=utf-7", &mut sc);
     assert_eq!((o.score, o.matched_ids()), (100, vec![35]));
     assert_eq!(run("t1=utf-8&t2=utf-8", &mut sc).score, 0);
+}
+
+#[test]
+fn a_macro_reads_a_collection_member() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("rules")).expect("mkdir");
+    // 920650's shape: the method compared with `%{ARGS._method}`.
+    let rules = r#"
+SecRule REQUEST_METHOD "!@streq %{ARGS._method}" "id:40,phase:2,pass,t:lowercase,setvar:'tx.inbound_anomaly_score_pl1=+5'"
+"#;
+    std::fs::write(dir.path().join("rules/REQUEST-950-T.conf"), rules).expect("write");
+    std::fs::write(dir.path().join("crs-setup.conf"), "").expect("write");
+    let e = CrsEngine::load(&CrsSettings::new(dir.path())).expect("loads");
+    let mut sc = CrsScratch::default();
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let mut run = |body: &[u8]| {
+        e.evaluate(&request("POST", "/", &form, body), &mut sc)
+            .score
+    };
+    assert_eq!(run(b"_method=post"), 0);
+    assert_eq!(run(b"_METHOD=post"), 0, "names compare without case");
+    assert_eq!(run(b"_method=delete"), 5);
+    assert_eq!(run(b"other=post"), 5, "no member: empty");
 }

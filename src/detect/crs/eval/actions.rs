@@ -59,6 +59,13 @@ pub(super) fn expand_into(
                             out.extend_from_slice(v);
                         }
                     }
+                    // `%{ARGS._method}`: the first value of that name, as ModSecurity
+                    // resolves a collection member (920650 compares it with the method).
+                    v if v.is_collection() && key.is_some() => {
+                        if let Some(val) = key.as_deref().and_then(|k| first_member(req, *v, k)) {
+                            out.extend_from_slice(val);
+                        }
+                    }
                     v => {
                         if req.scalar(*v, &mut tmp) {
                             out.extend_from_slice(&tmp);
@@ -68,6 +75,17 @@ pub(super) fn expand_into(
             },
         }
     }
+}
+
+/// The first value named `name` (ASCII case ignored) among the request pools `var`
+/// reads; `None` for a names-only variable or no such member.
+fn first_member<'r>(req: &'r Request, var: Var, name: &str) -> Option<&'r [u8]> {
+    super::collect::pools_of(var)
+        .iter()
+        .filter(|(_, names)| !names)
+        .flat_map(|(id, _)| super::collect::pool_in(req, *id).as_slice())
+        .find(|kv| kv.name.eq_ignore_ascii_case(name.as_bytes()))
+        .map(|kv| kv.value.as_slice())
 }
 
 /// Runs a setvar; returns the number added for `+=` (for scoring).
