@@ -103,6 +103,16 @@ fn xml_attributes_are_their_own_values_not_the_text() {
 }
 
 #[test]
+fn xml_text_keeps_its_spaces_and_skips_comments() {
+    let r = build(
+        "application/xml",
+        b"<?xml version=\"1.0\"?>\n<r>\n <a>1 OR </a><!-- x > y --><b>1=1</b>\n</r>\n",
+    );
+    assert_eq!(xml_values(&r, b"/*"), vec!["1 OR 1=1".to_string()]);
+    assert!(!r.reqbody_error);
+}
+
+#[test]
 fn xml_attributes_past_the_cap_join_the_last_value() {
     let mut body = b"<a".to_vec();
     for i in 0..MAX_ARGS + 2 {

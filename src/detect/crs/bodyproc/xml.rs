@@ -8,8 +8,8 @@ use super::super::{MAX_ARGS, MAX_VALUE_BYTES};
 
 /// XML, as libmodsecurity's XPath selectors read it: the text runs, without tags, as
 /// the one `XML:/*` value (the root's string value), and each attribute value as an
-/// `XML://@*` value (CRS's attack rules inspect both). Markup declarations
-/// (`<!DOCTYPE`, `<!ENTITY`) are skipped, never expanded.
+/// `XML://@*` value (CRS's attack rules inspect both). Comments and markup
+/// declarations (`<!DOCTYPE`, `<!ENTITY`) are skipped, never expanded.
 pub(super) fn xml(r: &mut Request, body: &[u8]) {
     let mut i = 0;
     let mut text: Vec<u8> = Vec::new();
@@ -21,12 +21,15 @@ pub(super) fn xml(r: &mut Request, body: &[u8]) {
     while i < body.len() {
         match memchr::memchr(b'<', &body[i..]) {
             Some(j) => {
-                let t = body[i..i + j].trim_ascii();
-                if !t.is_empty() {
-                    decode_entities(t, &mut text);
-                }
+                // Text runs keep their whitespace, as in the root's string value: a
+                // payload split across elements (`<a>1 OR </a><b>1=1</b>`) reads as
+                // one, with its spaces.
+                decode_entities(&body[i..i + j], &mut text);
                 let rest = &body[i + j..];
-                let close = if rest.starts_with(b"<![CDATA[") {
+                let close = if rest.starts_with(b"<!--") {
+                    // A comment is no text, and a `>` inside it does not end it.
+                    memchr::memmem::find(&rest[4..], b"-->").map(|e| e + 4 + 3)
+                } else if rest.starts_with(b"<![CDATA[") {
                     let end = memchr::memmem::find(rest, b"]]>");
                     if let Some(e) = end {
                         text.extend_from_slice(&rest[9..e]);
@@ -47,13 +50,15 @@ pub(super) fn xml(r: &mut Request, body: &[u8]) {
                 }
             }
             None => {
-                decode_entities(body[i..].trim_ascii(), &mut text);
+                decode_entities(&body[i..], &mut text);
                 break;
             }
         }
     }
+    // Whitespace around the root element (after the prolog, at the end) is not its text.
+    let text = text.trim_ascii();
     r.caps.values_cut += u64::from(text.len() > MAX_VALUE_BYTES);
-    r.xml.add(b"/*", &text);
+    r.xml.add(b"/*", text);
     for span in attrs.spans {
         r.caps.values_cut += r.xml.add(XML_ATTRIBUTES, &attrs.bytes[span.0..span.1]);
     }
