@@ -142,3 +142,25 @@ fn urlencoded_body_and_truncation_is_counted() {
     assert_eq!(r.caps.body_cut, 1);
     assert_eq!(r.caps.total(), 1);
 }
+
+proptest::proptest! {
+    /// Any body, under any processor's Content-Type, is read without a panic, and the
+    /// XML values stay within the caps (one `/*` value, at most `MAX_ARGS` attributes).
+    #[test]
+    fn any_body_is_read_without_panic(
+        body in proptest::collection::vec(
+            proptest::sample::select(b"<>/!?-[]&#;x3c'\"= \nCDATA".to_vec()),
+            0..200,
+        ),
+        ct in proptest::sample::select(vec![
+            "application/xml",
+            "application/json",
+            "multipart/form-data; boundary=x",
+            "application/x-www-form-urlencoded",
+        ]),
+    ) {
+        let r = build(ct, &body);
+        proptest::prop_assert!(xml_values(&r, b"/*").len() <= 1);
+        proptest::prop_assert!(xml_values(&r, b"//@*").len() <= MAX_ARGS);
+    }
+}

@@ -87,6 +87,19 @@ mod tests {
         assert_eq!(byte_escapes("x{41}\\"), "x{41}\\");
     }
 
+    proptest::proptest! {
+        /// Any pattern text is rewritten without a panic; a rewrite only shortens it
+        /// (`\x{e2}` to `\xe2`), and a pattern without `\x{` is left alone.
+        #[test]
+        fn any_pattern_is_rewritten_without_panic(p in "(\\\\|x|\\{|\\}|[0-9a-fA-F]|é|’){0,40}") {
+            let out = byte_escapes(&p);
+            proptest::prop_assert!(out.len() <= p.len());
+            if !p.contains(r"\x{") {
+                proptest::prop_assert_eq!(out.as_ref(), p.as_str());
+            }
+        }
+    }
+
     #[test]
     fn crs_942420_matches_curly_quotes_as_utf8_bytes() {
         // The rule's own pattern (CRS v4.28.0): eight "special" characters in a cookie,

@@ -196,8 +196,10 @@ fn reference(s: &[u8]) -> Option<(usize, char)> {
     Some((semi + 1, ch))
 }
 
+/// The character whose code is `digits` in `radix`: digits only (no sign, which
+/// `from_str_radix` would take and a parser does not), a valid scalar value.
 fn char_from(digits: &[u8], radix: u32) -> Option<char> {
-    if digits.is_empty() {
+    if digits.is_empty() || !digits.iter().all(|&d| char::from(d).is_digit(radix)) {
         return None;
     }
     let text = std::str::from_utf8(digits).ok()?;
@@ -234,6 +236,8 @@ mod tests {
             b"a & b",
             b"&#;",
             b"&#x;",
+            b"&#+60;",
+            b"&#x+3c;",
             b"&#xD800;",
             b"&#99999999999;",
             b"&lt",
