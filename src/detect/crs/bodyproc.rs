@@ -142,6 +142,9 @@ fn walk_json(r: &mut Request, v: &serde_json::Value, name: &mut Vec<u8>, depth: 
     true
 }
 
+/// Bytes of a part's name kept with each of its MULTIPART_PART_HEADERS lines.
+const MAX_PART_NAME_BYTES: usize = 64;
+
 /// Multipart: fields into ARGS_POST, files into FILES, every part header line into
 /// MULTIPART_PART_HEADERS.
 fn multipart(r: &mut Request, body: &[u8], ct: &[u8]) {
@@ -203,8 +206,12 @@ fn multipart(r: &mut Request, body: &[u8], ct: &[u8]) {
         }
         // Each header line under its part's name, as libmodsecurity keys the
         // collection (922100 counts `&MULTIPART_PART_HEADERS:_charset_`).
+        // The name is cut for this copy (one per line): a 16 KiB name on thousands of
+        // one-byte lines would otherwise be hundreds of MiB (selectors name short
+        // fields such as `_charset_`).
+        let key = &name[..name.len().min(MAX_PART_NAME_BYTES)];
         for line in lines() {
-            r.caps.values_cut += r.part_headers.add(name, line);
+            r.caps.values_cut += r.part_headers.add(key, line);
         }
         match filename {
             Some(f) => {

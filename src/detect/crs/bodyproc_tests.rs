@@ -1,6 +1,7 @@
 //! Tests of `bodyproc.rs`.
 use super::*;
 use crate::detect::crs::tests::request;
+use crate::detect::crs::MAX_VALUE_BYTES;
 
 fn build(ct: &str, body: &[u8]) -> Request {
     let t = request("POST", "/", &[("Content-Type", ct)], body);
@@ -60,6 +61,18 @@ fn multipart_fields_files_and_part_headers() {
         .map(|kv| &kv.name[..])
         .collect();
     assert_eq!(names, vec![&b"t"[..], b"f", b"f"]);
+    // A long name is cut in each line's copy.
+    let long = "n".repeat(1000);
+    let body = format!(
+        "--B\r\nContent-Disposition: form-data; name=\"{long}\"\r\nX: 1\r\n\r\nv\r\n--B--\r\n"
+    );
+    let r = build("multipart/form-data; boundary=B", body.as_bytes());
+    assert_eq!(r.part_headers.len(), 2);
+    assert!(r
+        .part_headers
+        .as_slice()
+        .iter()
+        .all(|kv| kv.name == long.as_bytes()[..64]));
 }
 
 #[test]
@@ -110,6 +123,37 @@ fn xml_text_keeps_its_spaces_and_skips_comments() {
     );
     assert_eq!(xml_values(&r, b"/*"), vec!["1 OR 1=1".to_string()]);
     assert!(!r.reqbody_error);
+}
+
+#[test]
+fn xml_declarations_and_instructions_end_where_a_parser_ends_them() {
+    // Each hides `' OR 1=1--` from a reader that ends them at the first `>`.
+    for body in [
+        &b"<r><?x > <!-- ?>' OR 1=1--<!-- --></r>"[..],
+        b"<!DOCTYPE r SYSTEM \"a> <!--\"><r>' OR 1=1--<!-- --></r>",
+        b"<!DOCTYPE r [<!ENTITY e \"> <!--\"><!-- ]> ' -->]><r>' OR 1=1--<!-- --></r>",
+        b"\xEF\xBB\xBF<r>' OR 1=1--</r>",
+    ] {
+        let r = build("application/xml", body);
+        assert_eq!(
+            xml_values(&r, b"/*"),
+            vec!["' OR 1=1--".to_string()],
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+        assert!(!r.reqbody_error, "{}", String::from_utf8_lossy(body));
+    }
+}
+
+#[test]
+fn long_xml_text_is_inspected_in_overlapping_windows() {
+    let pad = "a ".repeat(MAX_VALUE_BYTES);
+    let body = format!("<r>{pad}' OR 1=1--</r>");
+    let r = build("application/xml", body.as_bytes());
+    let texts = xml_values(&r, b"/*");
+    assert!(texts.len() > 1);
+    assert!(texts.iter().all(|t| t.len() <= MAX_VALUE_BYTES));
+    assert!(texts.last().expect("windows").ends_with("' OR 1=1--"));
 }
 
 #[test]

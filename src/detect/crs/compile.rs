@@ -9,7 +9,7 @@ use regex::bytes::Regex;
 use super::literals::op_literals;
 use super::load::Item;
 use super::model::{Ctl, Rule, SelectorSpec, SetVar, SetVarOp, TargetSpec, Var};
-use super::operator::{compile_regex, MacroText, Operator};
+use super::operator::{compile_regex, MacroPart, MacroText, MacroVar, Operator};
 use super::prefilter::{ChainGate, Prefilter};
 use super::transform::Transform;
 use super::{CrsError, CrsSettings};
@@ -81,10 +81,11 @@ pub struct Link {
     pub capture: bool,
     pub multi_match: bool,
     pub setvars: Vec<CSetVar>,
-    /// Some setvar's name is a macro (921170's `paramcounter_%{MATCHED_VAR_NAME}`,
-    /// 922150's numbered content types): every matching value runs the setvars, as in
-    /// ModSecurity v3 and Coraza, where non-disruptive actions run per match. Other
-    /// links' last-link setvars (the anomaly scores) run once per rule match.
+    /// Some setvar's name can differ per matching value (921170's
+    /// `paramcounter_%{MATCHED_VAR_NAME}`, 922150's numbered content types): every
+    /// matching value runs the setvars, as in ModSecurity v3 and Coraza, where
+    /// non-disruptive actions run per match. Other last links' setvars (the anomaly
+    /// scores) run once per rule match.
     pub each_match: bool,
     pub ctls: Vec<Ctl>,
     /// Unique per link, for the per-thread memo of values a link did not match.
@@ -337,7 +338,7 @@ fn compile_link(
     };
     let pure = op.as_ref().is_some_and(Operator::value_only);
     let setvars: Vec<CSetVar> = r.actions.setvars.iter().map(compile_setvar).collect();
-    let each_match = setvars.iter().any(|sv| sv.name.literal().is_none());
+    let each_match = setvars.iter().any(|sv| name_varies_per_match(&sv.name));
     Ok(Link {
         targets,
         op,
@@ -358,6 +359,21 @@ fn compile_link(
         memo_group: 0,
         gate,
         gate_srcs: Vec::new(),
+    })
+}
+
+/// Whether a setvar name can differ from one matching value to the next: it reads
+/// MATCHED_VAR(_NAME) or a TX variable (a capture, a counter). `%{rule.id}` and the
+/// like are fixed per rule, and such a rule's score still adds once.
+fn name_varies_per_match(name: &MacroText) -> bool {
+    name.parts.iter().any(|p| {
+        matches!(
+            p,
+            MacroPart::Var(MacroVar::Var(
+                Var::Tx | Var::MatchedVar | Var::MatchedVarName,
+                _
+            ))
+        )
     })
 }
 

@@ -9,8 +9,9 @@
 use std::borrow::Cow;
 
 /// `pattern` with every `\x{H}` or `\x{HH}` written `\xHH` (a byte, as PCRE reads it
-/// without UTF). Escaped backslashes (`\\x{..}`) and wider escapes (`\x{2019}`, a code
-/// point in PCRE too) are left as they are.
+/// without UTF). Escaped backslashes (`\\x{..}`) are left as they are, and so are
+/// wider escapes: `\x{2019}` is an error in non-UTF PCRE, a code point here;
+/// `\x{0e2}` (a byte to PCRE) does not occur in CRS.
 pub fn byte_escapes(pattern: &str) -> Cow<'_, str> {
     if !pattern.contains("\\x{") {
         return Cow::Borrowed(pattern);

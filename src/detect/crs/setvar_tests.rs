@@ -17,6 +17,7 @@ SecRule ARGS "@rx bad" "id:32,phase:1,pass,setvar:'tx.inbound_anomaly_score_pl1=
 SecAction "id:33,phase:1,pass,nolog,setvar:'tx.n=0'"
 SecRule ARGS:/^t/ "@rx ^(.*)$" "id:34,phase:1,pass,nolog,capture,setvar:'tx.kind_%{tx.n}=%{tx.1}',setvar:'tx.n=+1'"
 SecRule TX:/^kind_/ "@streq utf-7" "id:35,phase:1,pass,setvar:'tx.inbound_anomaly_score_pl1=+100'"
+SecRule ARGS "@rx worse" "id:36,phase:1,pass,setvar:'tx.%{rule.id}_seen=+1',setvar:'tx.inbound_anomaly_score_pl1=+1000'"
 "#;
     std::fs::write(dir.path().join("rules/REQUEST-950-T.conf"), rules).expect("write");
     std::fs::write(dir.path().join("crs-setup.conf"), "").expect("write");
@@ -32,6 +33,8 @@ SecRule TX:/^kind_/ "@streq utf-7" "id:35,phase:1,pass,setvar:'tx.inbound_anomal
     let o = run("t1=utf-8&t2=utf-7", &mut sc);
     assert_eq!((o.score, o.matched_ids()), (100, vec![35]));
     assert_eq!(run("t1=utf-8&t2=utf-8", &mut sc).score, 0);
+    // A name fixed per rule (`%{rule.id}`): the score still adds once.
+    assert_eq!(run("x=worse&y=worse", &mut sc).score, 1000);
 }
 
 #[test]

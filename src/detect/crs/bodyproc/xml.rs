@@ -1,7 +1,9 @@
 //! The XML request body processor (`ctl:requestBodyProcessor=XML`): the values
-//! CRS's `XML:/*` and `XML://@*` targets read, taken from the bytes as an XML parser
-//! reads them (entities decoded, attribute values normalized, quoted `>` kept) without
-//! building a tree or loading anything a document refers to.
+//! CRS's `XML:/*` and `XML://@*` targets read, taken from the bytes close to how an XML
+//! parser reads them (predefined entities and character references decoded, attribute
+//! values normalized, quoted `>` kept, comments, declarations and instructions ended
+//! where a parser ends them) without building a tree or loading anything a document
+//! refers to. DTD entities are not expanded.
 
 use super::super::collections::Request;
 use super::super::{MAX_ARGS, MAX_VALUE_BYTES};
@@ -14,6 +16,8 @@ pub(super) fn xml(r: &mut Request, body: &[u8]) {
     let mut i = 0;
     let mut text: Vec<u8> = Vec::new();
     let mut attrs = Attributes::default();
+    // A UTF-8 byte order mark may precede the document.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     if !body.trim_ascii_start().starts_with(b"<") {
         r.reqbody_error = true;
         return;
@@ -55,10 +59,21 @@ pub(super) fn xml(r: &mut Request, body: &[u8]) {
             }
         }
     }
-    // Whitespace around the root element (after the prolog, at the end) is not its text.
+    // Whitespace around the root element is not its text (trimmed with the root's own
+    // leading and trailing whitespace, which no rule needs).
     let text = text.trim_ascii();
-    r.caps.values_cut += u64::from(text.len() > MAX_VALUE_BYTES);
-    r.xml.add(b"/*", text);
+    // One value, as a parser gives it; past MAX_VALUE_BYTES in overlapping windows, so
+    // that text after padding is still inspected (a match across two windows' joint
+    // needs more than the overlap).
+    let mut start = 0;
+    loop {
+        let end = text.len().min(start + MAX_VALUE_BYTES);
+        r.xml.add(b"/*", &text[start..end]);
+        if end == text.len() {
+            break;
+        }
+        start = end - TEXT_WINDOW_OVERLAP;
+    }
     for span in attrs.spans {
         r.caps.values_cut += r.xml.add(XML_ATTRIBUTES, &attrs.bytes[span.0..span.1]);
     }
@@ -68,8 +83,12 @@ pub(super) fn xml(r: &mut Request, body: &[u8]) {
 /// attribute value may hold `>` (`<a x="1>0 or 1=1">` is well-formed): the end is the
 /// first `>` outside quotes, as an XML parser reads it.
 fn tag_end(rest: &[u8]) -> Option<usize> {
-    if rest.starts_with(b"<!") || rest.starts_with(b"<?") {
-        return memchr::memchr(b'>', rest);
+    if rest.starts_with(b"<?") {
+        // A processing instruction ends at `?>`, not at a `>` inside it.
+        return memchr::memmem::find(&rest[2..], b"?>").map(|e| e + 2 + 1);
+    }
+    if rest.starts_with(b"<!") {
+        return declaration_end(rest);
     }
     let mut quote = None;
     rest.iter().position(|&b| match quote {
@@ -86,6 +105,42 @@ fn tag_end(rest: &[u8]) -> Option<usize> {
         None => b == b'>',
     })
 }
+
+/// Where a `<!DOCTYPE ...>` (or other declaration) ends: its `>` outside quotes and
+/// outside the internal subset's `[...]`, where comments and processing instructions
+/// are skipped whole. Ending at the first `>` instead would let
+/// `<!DOCTYPE r SYSTEM "a> <!--">` open a comment a parser never sees, hiding the text
+/// after it.
+fn declaration_end(rest: &[u8]) -> Option<usize> {
+    let mut i = 2;
+    let mut depth = 0usize;
+    while i < rest.len() {
+        let tail = &rest[i..];
+        match rest[i] {
+            b'"' | b'\'' => i += 1 + memchr::memchr(rest[i], &tail[1..])? + 1,
+            b'<' if depth > 0 && tail.starts_with(b"<!--") => {
+                i += 4 + memchr::memmem::find(&tail[4..], b"-->")? + 3;
+            }
+            b'<' if depth > 0 && tail.starts_with(b"<?") => {
+                i += 2 + memchr::memmem::find(&tail[2..], b"?>")? + 2;
+            }
+            b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b'>' if depth == 0 => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Bytes two consecutive windows of a long `XML:/*` text share.
+const TEXT_WINDOW_OVERLAP: usize = 1024;
 
 /// The selector name attribute values are kept under (`XML://@*`).
 const XML_ATTRIBUTES: &[u8] = b"//@*";
@@ -180,30 +235,48 @@ fn decode(raw: &[u8], out: &mut Vec<u8>, spaces: bool) {
 
 /// The reference at the start of `s` (which starts with `&`): its length and character.
 fn reference(s: &[u8]) -> Option<(usize, char)> {
-    // The longest reference is `&#x10FFFF;` (10 bytes); leading zeros aside.
-    let semi = s.iter().take(32).position(|&b| b == b';')?;
-    let name = &s[1..semi];
-    let ch = match name {
+    if let Some(num) = s.strip_prefix(b"&#") {
+        return char_reference(num).map(|(len, c)| (len + 2, c));
+    }
+    let semi = s.iter().take(6).position(|&b| b == b';')?;
+    let ch = match &s[1..semi] {
         b"lt" => '<',
         b"gt" => '>',
         b"amp" => '&',
         b"quot" => '"',
         b"apos" => '\'',
-        [b'#', b'x' | b'X', hex @ ..] => char_from(hex, 16)?,
-        [b'#', dec @ ..] => char_from(dec, 10)?,
         _ => return None,
     };
     Some((semi + 1, ch))
 }
 
-/// The character whose code is `digits` in `radix`: digits only (no sign, which
-/// `from_str_radix` would take and a parser does not), a valid scalar value.
-fn char_from(digits: &[u8], radix: u32) -> Option<char> {
-    if digits.is_empty() || !digits.iter().all(|&d| char::from(d).is_digit(radix)) {
+/// A character reference after its `&#`: `x` and hex digits or decimal digits, any
+/// number of leading zeros (parsers accept `&#00000039;`), then `;`. Its length and
+/// character, if it is a valid scalar value.
+fn char_reference(s: &[u8]) -> Option<(usize, char)> {
+    let (radix, digits_at) = match s.first() {
+        Some(b'x' | b'X') => (16, 1),
+        _ => (10, 0),
+    };
+    let digits = &s[digits_at..];
+    let zeros = digits.iter().take_while(|&&b| b == b'0').count();
+    let mut code: u32 = 0;
+    let mut len = zeros;
+    for &b in &digits[zeros..] {
+        let Some(d) = char::from(b).to_digit(radix) else {
+            break;
+        };
+        // Past U+10FFFF no digit can make it valid again.
+        code = code.checked_mul(radix)?.checked_add(d)?;
+        if code > 0x10FFFF {
+            return None;
+        }
+        len += 1;
+    }
+    if len == 0 || digits.get(len) != Some(&b';') {
         return None;
     }
-    let text = std::str::from_utf8(digits).ok()?;
-    char::from_u32(u32::from_str_radix(text, radix).ok()?)
+    Some((digits_at + len + 1, char::from_u32(code)?))
 }
 
 #[cfg(test)]
@@ -227,6 +300,8 @@ mod tests {
             decoded(b"&#60;&#x3C;&#X3c;&#8217;"),
             "<<<\u{2019}".as_bytes()
         );
+        let zeros = format!("&#{}39;&#x{}27;", "0".repeat(100), "0".repeat(40));
+        assert_eq!(decoded(zeros.as_bytes()), b"''");
     }
 
     #[test]

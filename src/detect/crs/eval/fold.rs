@@ -85,7 +85,13 @@ pub(super) fn macro_reads(m: &MacroText, out: &mut Vec<Vec<u8>>) -> bool {
 /// one link, its whole outcome; for a chain, whether it can start at all.
 fn reads(rule: &CRule) -> Option<Vec<Vec<u8>>> {
     let link = rule.links.first()?;
-    if !link.ctls.is_empty() || link.op.is_none() || link.capture || link.multi_match {
+    // (Setvars per matching value: one fixed outcome cannot say how many ran.)
+    if !link.ctls.is_empty()
+        || link.op.is_none()
+        || link.capture
+        || link.multi_match
+        || link.each_match
+    {
         return None;
     }
     let mut names = Vec::new();

@@ -130,7 +130,8 @@ fn shape_ok(rule: &CRule, written: &Written) -> bool {
         };
         // A chain starter's setvars run during the links: they must read constants
         // (or the captures the link just made).
-        let setvars_ok = i + 1 == n
+        // (A last link running its setvars per match is replayed like a starter.)
+        let setvars_ok = (i + 1 == n && !l.each_match)
             || l.setvars
                 .iter()
                 .all(|sv| macro_reads(&sv.name, &mut reads) && macro_reads(&sv.value, &mut reads));

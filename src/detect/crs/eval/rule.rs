@@ -1,5 +1,6 @@
 //! One rule per transaction: its chain of links, then, on a full match, the last
-//! link's setvars, every link's ctls and the recorded match (with the score it added).
+//! link's setvars (unless they ran per match), every link's ctls and the recorded
+//! match (with the score it added).
 
 use super::link::eval_link;
 use super::*;
