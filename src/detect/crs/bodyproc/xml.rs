@@ -11,11 +11,13 @@ use super::super::{MAX_ARGS, MAX_VALUE_BYTES};
 /// XML, as libmodsecurity's XPath selectors read it: the text runs, without tags, as
 /// the one `XML:/*` value (the root's string value), and each attribute value as an
 /// `XML://@*` value (CRS's attack rules inspect both). Comments and markup
-/// declarations (`<!DOCTYPE`, `<!ENTITY`) are skipped, never expanded.
+/// declarations (`<!DOCTYPE`, `<!ENTITY`) are skipped, never expanded; the values of
+/// internal entities are further `XML:/*` values.
 pub(super) fn xml(r: &mut Request, body: &[u8]) {
     let mut i = 0;
     let mut text: Vec<u8> = Vec::new();
     let mut attrs = Attributes::default();
+    let mut entities = Attributes::default();
     // A UTF-8 byte order mark may precede the document.
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     if !body.trim_ascii_start().starts_with(b"<") {
@@ -41,7 +43,11 @@ pub(super) fn xml(r: &mut Request, body: &[u8]) {
                     end.map(|e| e + 3)
                 } else {
                     tag_end(rest).map(|e| {
-                        attrs.read(&rest[..e]);
+                        if rest.starts_with(b"<!DOCTYPE") {
+                            entity_values(&rest[..e], &mut entities);
+                        } else {
+                            attrs.read(&rest[..e]);
+                        }
                         e + 1
                     })
                 };
@@ -73,6 +79,11 @@ pub(super) fn xml(r: &mut Request, body: &[u8]) {
             break;
         }
         start = end - TEXT_WINDOW_OVERLAP;
+    }
+    // Internal entities are never expanded, but their values are inspected as text: an
+    // application that expands `&p;` reads the payload `<!ENTITY p "...">` holds.
+    for span in entities.spans {
+        r.caps.values_cut += r.xml.add(b"/*", &entities.bytes[span.0..span.1]);
     }
     for span in attrs.spans {
         r.caps.values_cut += r.xml.add(XML_ATTRIBUTES, &attrs.bytes[span.0..span.1]);
@@ -139,16 +150,41 @@ fn declaration_end(rest: &[u8]) -> Option<usize> {
     None
 }
 
+/// The literal values of the general entities a DOCTYPE's internal subset declares
+/// (`<!ENTITY name "value">`), references in them decoded; parameter entities (`%`)
+/// and external ones (`SYSTEM`, `PUBLIC`) have none.
+fn entity_values(doctype: &[u8], out: &mut Attributes) {
+    let mut rest = doctype;
+    while let Some(at) = memchr::memmem::find(rest, b"<!ENTITY") {
+        let decl = rest[at + 8..].trim_ascii_start();
+        rest = &rest[at + 8..];
+        if decl.first() == Some(&b'%') {
+            continue;
+        }
+        // The name, then the value if it is quoted.
+        let after_name = decl
+            .iter()
+            .position(|b| b.is_ascii_whitespace())
+            .map_or(&b""[..], |n| decl[n..].trim_ascii_start());
+        let Some(&quote @ (b'"' | b'\'')) = after_name.first() else {
+            continue;
+        };
+        if let Some(end) = memchr::memchr(quote, &after_name[1..]) {
+            out.push_with(&after_name[1..1 + end], decode_entities);
+        }
+    }
+}
+
 /// Bytes two consecutive windows of a long `XML:/*` text share.
 const TEXT_WINDOW_OVERLAP: usize = 1024;
 
 /// The selector name attribute values are kept under (`XML://@*`).
 const XML_ATTRIBUTES: &[u8] = b"//@*";
 
-/// The attribute values of a body's tags, in document order. Past [`MAX_ARGS`] values
-/// the rest join the last one, space-separated, so that a payload after many decoy
-/// attributes is still inspected (and counted as cut if that value outgrows
-/// [`MAX_VALUE_BYTES`]).
+/// Values read from a body's markup (attribute values, internal entities' values), in
+/// document order. Past [`MAX_ARGS`] values the rest join the last one,
+/// space-separated, so that a payload after many decoys is still inspected (and
+/// counted as cut if that value outgrows [`MAX_VALUE_BYTES`]).
 #[derive(Default)]
 struct Attributes {
     bytes: Vec<u8>,
@@ -173,16 +209,21 @@ impl Attributes {
     }
 
     fn push(&mut self, value: &[u8]) {
+        self.push_with(value, attribute_value);
+    }
+
+    /// [`Attributes::push`], reading the raw value with `read`.
+    fn push_with(&mut self, value: &[u8], read: fn(&[u8], &mut Vec<u8>)) {
         let full = self.spans.len() >= MAX_ARGS;
         match self.spans.last_mut() {
             Some(last) if full => {
                 self.bytes.push(b' ');
-                attribute_value(value, &mut self.bytes);
+                read(value, &mut self.bytes);
                 last.1 = self.bytes.len();
             }
             _ => {
                 let start = self.bytes.len();
-                attribute_value(value, &mut self.bytes);
+                read(value, &mut self.bytes);
                 self.spans.push((start, self.bytes.len()));
             }
         }
