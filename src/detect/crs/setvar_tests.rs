@@ -1,12 +1,10 @@
 //! When setvars run (per matching value for a link whose setvar names are macros,
 //! once per rule match otherwise) and what their macros read.
-use super::tests::request;
+use super::tests::{engine_from, request};
 use super::*;
 
 #[test]
 fn setvars_with_macro_names_run_per_matching_value() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir(dir.path().join("rules")).expect("mkdir");
     // 30-31: 921170/921180's shape (a count per parameter name).
     // 32: a static-name score on a rule matching two values adds once.
     // 33-34: 922150's shape (a numbered TX variable per matching value).
@@ -19,9 +17,7 @@ SecRule ARGS:/^t/ "@rx ^(.*)$" "id:34,phase:1,pass,nolog,capture,setvar:'tx.kind
 SecRule TX:/^kind_/ "@streq utf-7" "id:35,phase:1,pass,setvar:'tx.inbound_anomaly_score_pl1=+100'"
 SecRule ARGS "@rx worse" "id:36,phase:1,pass,setvar:'tx.%{rule.id}_seen=+1',setvar:'tx.inbound_anomaly_score_pl1=+1000'"
 "#;
-    std::fs::write(dir.path().join("rules/REQUEST-950-T.conf"), rules).expect("write");
-    std::fs::write(dir.path().join("crs-setup.conf"), "").expect("write");
-    let e = CrsEngine::load(&CrsSettings::new(dir.path())).expect("loads");
+    let (_dir, e) = engine_from(rules);
     let mut sc = CrsScratch::default();
     let run =
         |q: &str, sc: &mut CrsScratch| e.evaluate(&request("GET", &format!("/?{q}"), &[], b""), sc);
@@ -39,15 +35,11 @@ SecRule ARGS "@rx worse" "id:36,phase:1,pass,setvar:'tx.%{rule.id}_seen=+1',setv
 
 #[test]
 fn a_macro_reads_a_collection_member() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir(dir.path().join("rules")).expect("mkdir");
     // 920650's shape: the method compared with `%{ARGS._method}`.
     let rules = r#"
 SecRule REQUEST_METHOD "!@streq %{ARGS._method}" "id:40,phase:2,pass,t:lowercase,setvar:'tx.inbound_anomaly_score_pl1=+5'"
 "#;
-    std::fs::write(dir.path().join("rules/REQUEST-950-T.conf"), rules).expect("write");
-    std::fs::write(dir.path().join("crs-setup.conf"), "").expect("write");
-    let e = CrsEngine::load(&CrsSettings::new(dir.path())).expect("loads");
+    let (_dir, e) = engine_from(rules);
     let mut sc = CrsScratch::default();
     let form = [("Content-Type", "application/x-www-form-urlencoded")];
     let mut run = |body: &[u8]| {

@@ -255,10 +255,19 @@ SecAction "id:15,phase:2,pass,nolog,setvar:'tx.blocking_inbound_anomaly_score=%{
     assert_eq!(run("a=xx&b=bad+evil", &mut sc).score, 15);
 }
 
-#[test]
-fn a_chain_link_sees_the_starter_matched_vars_and_setvars() {
+/// An engine loaded from `rules` (one rules file) and an empty `crs-setup.conf`; the
+/// directory lives as long as the returned guard.
+pub(crate) fn engine_from(rules: &str) -> (tempfile::TempDir, CrsEngine) {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir(dir.path().join("rules")).expect("mkdir");
+    std::fs::write(dir.path().join("rules/REQUEST-950-T.conf"), rules).expect("write");
+    std::fs::write(dir.path().join("crs-setup.conf"), "").expect("write");
+    let e = CrsEngine::load(&CrsSettings::new(dir.path())).expect("loads");
+    (dir, e)
+}
+
+#[test]
+fn a_chain_link_sees_the_starter_matched_vars_and_setvars() {
     // 20: the link reads MATCHED_VARS of the starter (944120's shape).
     // 21: the link reads a TX variable the starter's setvar fills per match (931130's).
     // 22: the starter's setvar stays set when the chain fails (ModSecurity v3, Coraza).
@@ -272,9 +281,7 @@ SecRule ARGS:c "@rx ." "id:22,phase:1,pass,setvar:'tx.left=1',chain"
 SecRule TX:left "@eq 1" "id:23,phase:1,pass,setvar:'tx.inbound_anomaly_score_pl1=+100'"
 SecAction "id:24,phase:2,pass,nolog,setvar:'tx.blocking_inbound_anomaly_score=%{tx.inbound_anomaly_score_pl1}'"
 "#;
-    std::fs::write(dir.path().join("rules/REQUEST-950-T.conf"), rules).expect("write");
-    std::fs::write(dir.path().join("crs-setup.conf"), "").expect("write");
-    let e = CrsEngine::load(&CrsSettings::new(dir.path())).expect("loads");
+    let (_dir, e) = engine_from(rules);
     let mut sc = CrsScratch::default();
     let run =
         |q: &str, sc: &mut CrsScratch| e.evaluate(&request("GET", &format!("/?{q}"), &[], b""), sc);

@@ -85,7 +85,8 @@ pub(super) fn macro_reads(m: &MacroText, out: &mut Vec<Vec<u8>>) -> bool {
 /// one link, its whole outcome; for a chain, whether it can start at all.
 fn reads(rule: &CRule) -> Option<Vec<Vec<u8>>> {
     let link = rule.links.first()?;
-    // (Setvars per matching value: one fixed outcome cannot say how many ran.)
+    // (Setvars per matching value: one fixed outcome cannot say how many ran, and
+    // `finish_rule`, which a folded match calls, leaves such setvars out.)
     if !link.ctls.is_empty()
         || link.op.is_none()
         || link.capture

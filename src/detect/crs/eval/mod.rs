@@ -357,10 +357,6 @@ impl Program {
                     let kv = s.matched_vars.push();
                     kv.value.extend_from_slice(mv);
                     kv.name.extend_from_slice(mvn);
-                    if let Some(last) = rule.links.last().filter(|l| l.each_match) {
-                        // One (fixed) matching value: its per-match setvars, once.
-                        s.run_starter_setvars(rule, last);
-                    }
                     let mut ev = s.evidence_buf();
                     ev.extend_from_slice(evidence);
                     self.finish_rule(rule, s, out, ev);
