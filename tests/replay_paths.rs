@@ -1,7 +1,10 @@
 //! The sharded replay (workers judge, one stage settles in capture order) raises the
 //! same alerts, in the same order, as one plain pipeline with the detection stage as
-//! its observer, the way the live daemon's workers run. Captures: the bundled attack
-//! and benign ones, or those named in `TW_REPLAY_PATHS_PCAPS` (colon-separated).
+//! its observer, the way the live daemon's workers run. Both sharded paths judge
+//! transactions in batches (a one-worker replay holds every other report meanwhile),
+//! the plain pipeline one at a time as they complete: equal alerts show the batching
+//! changes nothing the stage sees. Captures: the bundled attack and benign ones, or
+//! those named in `TW_REPLAY_PATHS_PCAPS` (colon-separated).
 
 use std::path::PathBuf;
 use std::sync::Arc;

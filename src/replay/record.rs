@@ -119,7 +119,10 @@ pub struct Recorder<'d> {
     detector: &'d Detector,
     at: Position,
     /// What was recorded since the last take.
-    pub records: Records,
+    records: Records,
+    /// How many of the recorded transactions are judged: they are judged a batch at a
+    /// time, as a one-worker replay does (`super::inline`'s `JUDGE_BATCH` says why).
+    judged: usize,
 }
 
 impl<'d> Recorder<'d> {
@@ -129,7 +132,27 @@ impl<'d> Recorder<'d> {
             detector,
             at: Position::frame(0),
             records: Records::default(),
+            judged: 0,
         }
+    }
+
+    /// Everything recorded since the last take, every transaction judged, with the
+    /// most heap the worker's flows held meanwhile.
+    pub fn take_records(&mut self, peak_heap: usize) -> Records {
+        self.judge_held();
+        self.judged = 0;
+        self.records.peak_heap = peak_heap;
+        let next = self.records.sized_like();
+        std::mem::replace(&mut self.records, next)
+    }
+
+    /// Judges the transactions recorded and not yet judged.
+    fn judge_held(&mut self) {
+        let detector = self.detector;
+        for (txn, judgement) in self.records.transactions.iter_mut().skip(self.judged) {
+            *judgement = detector.judge(txn);
+        }
+        self.judged = self.records.transactions.len();
     }
 
     /// Items recorded from now on fall at `at` (with the flow id filled in by expiry).
@@ -151,14 +174,16 @@ impl TransactionObserver for Recorder<'_> {
     }
 
     fn take_transaction(&mut self, txn: HttpTransaction) {
-        let judgement = self.detector.judge(&txn);
         let mut at = self.at;
         if at.phase == Phase::Expiry {
             at.flow = txn.flow_id;
         }
         let index = self.records.transactions.len();
-        self.records.transactions.push((txn, judgement));
+        self.records.transactions.push((txn, Judgement::default()));
         self.records.items.push((at, Item::Transaction(index)));
+        if index + 1 - self.judged >= super::inline::JUDGE_BATCH {
+            self.judge_held();
+        }
     }
 
     fn on_client_hello(&mut self, hello: &ClientHello) {

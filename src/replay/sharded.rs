@@ -336,10 +336,8 @@ fn work(
             recorder.set_position(Position::expiry(u64::MAX));
             pipeline.finish(&mut recorder);
         }
-        recorder.records.peak_heap = pipeline.take_peak_heap();
-        let next = recorder.records.sized_like();
         if output
-            .send(std::mem::replace(&mut recorder.records, next))
+            .send(recorder.take_records(pipeline.take_peak_heap()))
             .is_err()
         {
             break;
