@@ -23,8 +23,8 @@ use crate::pipeline::{Pipeline, PipelineSettings};
 use crate::time::Timestamp;
 use crate::tls::ClientHello;
 
-use super::record::counted_syn;
-use super::sharded::{each_frame, ShardedError};
+use super::record::{counted_syn, Item};
+use super::sharded::{each_frame, feed_other, ShardedError};
 
 /// Replays `sources` in order, as one capture, on the calling thread; what
 /// [`super::replay_sharded`] does with one worker.
@@ -47,9 +47,7 @@ pub(super) fn replay_inline(
         // the flows the sweep ends.
         if frame.ts.secs() > tick_secs {
             tick_secs = frame.ts.secs();
-            // Held reports come before the tick, as they came before it.
-            direct.flush();
-            direct.stage.tick(frame.ts);
+            direct.hold(Item::Tick(frame.ts));
             pipeline.advance(frame.ts, &mut direct);
         }
         Ok(())
@@ -72,34 +70,24 @@ pub(super) const JUDGE_BATCH: usize = 16;
 const MAX_HELD_REPORTS: usize = 4 * JUDGE_BATCH;
 
 /// The pipeline's observer on one thread: each report goes to the serial stage as the
-/// merge of a sharded run hands it over ([`super::sharded::feed_other`]), each
-/// transaction judged first as a worker's recorder judges it.
+/// merge of a sharded run hands it over ([`feed_other`]), each transaction judged first
+/// as a worker's recorder judges it.
 ///
-/// Reports are held and handed on in batches ([`Direct::flush`]): first every held
-/// transaction is judged ([`Detector::judge`] reads no state shared across flows, so
-/// when it runs does not matter), then the reports go to the stage in the order they
-/// came, so the stage sees exactly the sequence an unbatched run gives it
-/// (tests/replay_paths.rs compares the alerts with the plain pipeline's).
+/// Reports are held, as the [`Item`]s a worker records, and handed on in batches
+/// ([`Direct::flush`]): first every held transaction is judged ([`Detector::judge`]
+/// reads no state shared across flows, so when it runs does not matter), then the
+/// items go to the stage in the order they came, so the stage sees exactly the
+/// sequence an unbatched run gives it (tests/replay_paths.rs compares the alerts with
+/// the plain pipeline's).
 struct Direct<'a, 's> {
     detector: &'a Detector,
     stage: &'a mut DetectionStage<'s>,
     /// Transactions completed and not yet judged, in order.
     held: Vec<HttpTransaction>,
-    /// Every report held, in order (a transaction stands for the next one in `held`).
-    reports: Vec<Report>,
+    /// Every report held, in order; `Item::Transaction(i)` is `held[i]`.
+    items: Vec<Item>,
     /// The held transactions' judgements (reused storage).
     judgements: Vec<Judgement>,
-}
-
-/// A report held for the stage; the rare client hello is never held (see
-/// [`Direct::on_client_hello`]).
-#[derive(Debug, Clone, Copy)]
-enum Report {
-    Transaction,
-    Syn(SocketAddr, SocketAddr, Timestamp),
-    Pressure(Pressure, u64, SocketAddr, Timestamp),
-    SlowRequests(u64, SocketAddr, Timestamp),
-    Handshake(Timestamp),
 }
 
 impl<'a, 's> Direct<'a, 's> {
@@ -108,44 +96,39 @@ impl<'a, 's> Direct<'a, 's> {
             detector,
             stage,
             held: Vec::with_capacity(JUDGE_BATCH),
-            reports: Vec::with_capacity(MAX_HELD_REPORTS),
+            items: Vec::with_capacity(MAX_HELD_REPORTS),
             judgements: Vec::with_capacity(JUDGE_BATCH),
         }
     }
 
-    fn hold(&mut self, report: Report) {
-        self.reports.push(report);
-        if self.reports.len() >= MAX_HELD_REPORTS {
+    /// Holds `item`, handing everything on once a batch is full.
+    fn hold(&mut self, item: Item) {
+        self.items.push(item);
+        self.flush_if_full();
+    }
+
+    fn flush_if_full(&mut self) {
+        if self.held.len() >= JUDGE_BATCH || self.items.len() >= MAX_HELD_REPORTS {
             self.flush();
         }
     }
 
-    /// Judges the held transactions, then hands every held report to the stage in
-    /// order. Called when a batch is full, before the stage is ticked, before a
-    /// report that is not held, and at the end of the replay.
+    /// Judges the held transactions, then hands every held item to the stage in
+    /// order. Called when a batch is full, before a transaction seen only by
+    /// reference, and at the end of the replay.
     fn flush(&mut self) {
-        if self.reports.is_empty() {
-            return;
-        }
         let detector = self.detector;
         self.judgements
             .extend(self.held.iter().map(|txn| detector.judge(txn)));
         let mut judged = self.held.drain(..).zip(self.judgements.drain(..));
-        for report in self.reports.drain(..) {
-            match report {
-                Report::Transaction => {
+        for item in self.items.drain(..) {
+            match item {
+                Item::Transaction(_) => {
                     if let Some((txn, judgement)) = judged.next() {
                         self.stage.on_judged_transaction(&txn, judgement);
                     }
                 }
-                Report::Syn(src, dst, now) => self.stage.on_syn(src, dst, now),
-                Report::Pressure(kind, count, dest, now) => {
-                    self.stage.on_pressure(kind, count, dest, now)
-                }
-                Report::SlowRequests(count, server, now) => {
-                    self.stage.on_slow_requests(count, server, now)
-                }
-                Report::Handshake(now) => self.stage.on_handshake(now),
+                other => feed_other(self.stage, other),
             }
         }
     }
@@ -160,35 +143,36 @@ impl TransactionObserver for Direct<'_, '_> {
 
     fn take_transactions(&mut self, txns: &mut Vec<HttpTransaction>) {
         for txn in txns.drain(..) {
+            self.items.push(Item::Transaction(self.held.len()));
             self.held.push(txn);
-            self.reports.push(Report::Transaction);
         }
-        if self.held.len() >= JUDGE_BATCH || self.reports.len() >= MAX_HELD_REPORTS {
-            self.flush();
-        }
+        self.flush_if_full();
     }
 
     fn on_client_hello(&mut self, hello: &ClientHello) {
-        // Held, a hello would be a copy with allocations; it ends the batch instead.
-        self.flush();
-        self.stage.on_client_hello(hello);
+        self.hold(Item::ClientHello(*hello));
     }
 
     fn on_tcp_packet(&mut self, packet: &PacketView<'_>, now: Timestamp) {
         if let Some((src, dst)) = counted_syn(packet) {
-            self.hold(Report::Syn(src, dst, now));
+            self.hold(Item::Syn { src, dst, now });
         }
     }
 
     fn on_pressure(&mut self, kind: Pressure, count: u64, dest: SocketAddr, now: Timestamp) {
-        self.hold(Report::Pressure(kind, count, dest, now));
+        self.hold(Item::Pressure {
+            kind,
+            count,
+            dest,
+            now,
+        });
     }
 
     fn on_slow_requests(&mut self, count: u64, server: SocketAddr, now: Timestamp) {
-        self.hold(Report::SlowRequests(count, server, now));
+        self.hold(Item::SlowRequests { count, server, now });
     }
 
     fn on_handshake(&mut self, now: Timestamp) {
-        self.hold(Report::Handshake(now));
+        self.hold(Item::Handshake(now));
     }
 }
